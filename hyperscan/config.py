@@ -1,0 +1,99 @@
+"""Configuration: load config.yaml, fill defaults from the JSON schema, explain mistakes.
+
+The schema (``hyperscan/schemas/config.schema.json``, also ``workflow/schemas/``) is the one
+place where every key is typed, documented and given its default. A misspelt key is
+answered with the closest valid key ("did you mean ...?").
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from .errors import InputError, problem
+
+
+def schema_path(name: str) -> Path:
+    """Path of a bundled JSON schema: ``config``, ``sessions`` or ``reports``."""
+    return Path(str(resources.files("hyperscan") / "schemas" / f"{name}.schema.json"))
+
+
+def load_schema(name: str) -> dict:
+    return json.loads(schema_path(name).read_text())
+
+
+def _fill_defaults(schema: dict, data: dict) -> dict:
+    for key, sub in schema.get("properties", {}).items():
+        if key not in data and "default" in sub:
+            data[key] = copy.deepcopy(sub["default"])
+        if isinstance(data.get(key), dict) and sub.get("type") == "object":
+            _fill_defaults(sub, data[key])
+    return data
+
+
+def _typo_problems(schema: dict, data: dict, source, prefix="") -> list[str]:
+    out = []
+    props = schema.get("properties", {})
+    if schema.get("additionalProperties") is False:
+        for key in data:
+            if key not in props:
+                close = difflib.get_close_matches(key, props, n=1, cutoff=0.6)
+                hint = f"did you mean '{prefix}{close[0]}'?" if close else (
+                    "one of " + ", ".join(sorted(prefix + p for p in props)))
+                out.append(problem(source, f"unknown key '{prefix}{key}'", hint))
+    for key, sub in props.items():
+        if isinstance(data.get(key), dict) and sub.get("type") == "object":
+            out += _typo_problems(sub, data[key], source, prefix=f"{prefix}{key}.")
+    return out
+
+
+def validate_config(config: dict, source="config") -> dict:
+    """Return ``config`` with defaults filled in; raise InputError listing every problem."""
+    import jsonschema
+
+    schema = load_schema("config")
+    if not isinstance(config, dict):
+        raise InputError(problem(source, "the config is not a mapping of keys to values",
+                                 "YAML like 'sessions: path/to/sessions.tsv'"))
+    config = _fill_defaults(schema, copy.deepcopy(config))
+    problems = _typo_problems(schema, config, source)
+    validator = jsonschema.Draft202012Validator(schema)
+    for err in sorted(validator.iter_errors(config), key=lambda e: list(e.path)):
+        if err.validator == "additionalProperties":
+            continue  # already reported with a suggestion
+        key = ".".join(str(p) for p in err.path) or "(top level)"
+        problems.append(problem(source, f"key '{key}': {err.message}"))
+    for name, edges in (config.get("bands") or {}).items():
+        if isinstance(edges, list) and len(edges) == 2 and edges[0] >= edges[1]:
+            problems.append(problem(source, f"band '{name}' has low edge {edges[0]} >= high "
+                                            f"edge {edges[1]}", "[low, high] with low < high"))
+    window = config.get("window", {})
+    if isinstance(window, dict) and window.get("step", 0) > window.get("length", 1):
+        problems.append(problem(source, "window.step is longer than window.length",
+                                "step <= length, so windows tile the recording"))
+    if problems:
+        raise InputError(problems)
+    return config
+
+
+def load_config(path) -> dict:
+    """Read and validate a config.yaml; relative paths stay relative to the working dir."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(problem(path, "config file not found", "an existing YAML file"))
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise InputError(problem(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})",
+                                 "a UTF-8 encoded YAML file")) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        raise InputError(problem(path, f"invalid YAML: {getattr(exc, 'problem', exc)}",
+                                 "valid YAML", line=line)) from None
+    return validate_config(data, source=path)

@@ -1,0 +1,365 @@
+"""Deterministic simulator of music-therapy hyperscanning studies with known ground truth.
+
+A simulated dyad is two people (client, therapist) whose scalp EEG is a volume-conducted
+mixture of cortical sources:
+
+* every source carries 1/f ("pink") background activity;
+* each person has an individual alpha rhythm (peak 9-11 Hz, waxing and waning) on
+  posterior sources;
+* one *coupling source* per person (fronto-central) carries band-limited activity in the
+  coupled band. Inside the coupling episodes both people's coupling sources share one
+  narrow-band signal (the therapist's copy lagged by ``lag_ms``); outside the episodes they
+  carry independent signals of the same power. The cross-fade keeps the power constant,
+  so only the *phase relation* changes — the honest test of a synchrony measure;
+* artefacts of a real session: eye blinks on the frontal-polar channels, line noise,
+  slow electrode drift and one bad channel (flat or very noisy) in some recordings.
+
+Experience reports describe the coupled episodes: the client codes them ``connected``,
+the therapist ``attuned`` (with their own jitter of a second or so at the edges), and
+both also report a control category (``distracted`` / ``searching``) placed in uncoupled
+stretches, which must show no effect. Reports live on their own clock:
+``eeg_time = report_time + report_offset`` with a per-session ``report_offset``.
+
+``simulate_study`` writes the contract's input layout (``sessions.tsv``, EEG files in
+mixed formats, report TSVs) plus ``truth.json`` with everything that was injected.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+
+CHANNELS = ["Fp1", "Fp2", "F3", "F4", "Fz", "C3", "C4", "Cz", "P3", "P4", "O1", "O2"]
+
+#: Approximate 2-D scalp positions (x: left-right, y: back-front) in head radii, used only
+#: to build a smooth volume-conduction mixing matrix.
+_POSITIONS = {
+    "Fp1": (-0.31, 0.95), "Fp2": (0.31, 0.95), "F3": (-0.42, 0.55), "F4": (0.42, 0.55),
+    "Fz": (0.0, 0.5), "C3": (-0.5, 0.0), "C4": (0.5, 0.0), "Cz": (0.0, 0.0),
+    "P3": (-0.42, -0.55), "P4": (0.42, -0.55), "O1": (-0.31, -0.95), "O2": (0.31, -0.95),
+}
+
+#: Where the sources sit (same coordinates). The first is the coupling source.
+_SOURCES = {
+    "coupling": (0.0, 0.3),
+    "alpha_left": (-0.3, -0.75),
+    "alpha_right": (0.3, -0.75),
+    "frontal_left": (-0.45, 0.6),
+    "frontal_right": (0.45, 0.6),
+    "central_left": (-0.55, 0.05),
+    "central_right": (0.55, 0.05),
+    "parietal": (0.0, -0.4),
+}
+
+#: File formats cycled over dyads so every sample study exercises several readers.
+FORMATS = ["edf", "brainvision", "fif", "eeglab", "bdf", "shared-fif"]
+
+BANDS = {"delta": (1.0, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 13.0),
+         "beta": (13.0, 30.0), "gamma": (30.0, 45.0)}
+
+_TEXTS = {
+    "connected": [
+        "It was like we were breathing together in the music.",
+        "I felt she was really with me, following every change.",
+        "Something clicked - we were playing as one.",
+        "I felt heard, like the drum was answering me.",
+    ],
+    "attuned": [
+        "I matched her tempo and then felt us lock in.",
+        "Here I stopped leading and just went with him.",
+        "We found a shared pulse; I could anticipate the next phrase.",
+        "I mirrored the dynamics and felt the contact deepen.",
+    ],
+    "distracted": [
+        "My mind wandered to what happened this morning.",
+        "I was thinking about whether I was doing it right.",
+        "I lost track of the music for a moment.",
+    ],
+    "searching": [
+        "I was trying things out, looking for where she was going.",
+        "I offered a new rhythm to see if he would pick it up.",
+        "I wasn't sure yet what the client needed.",
+    ],
+}
+
+
+@dataclass
+class DyadTruth:
+    """What was injected into one dyad (written to ``truth.json``)."""
+
+    dyad: str
+    session: str
+    format: str
+    sfreq: float
+    duration: float
+    coupled_band: str
+    coupling_range_hz: list[float]
+    lag_ms: float
+    coupling_episodes: list[list[float]]
+    report_offset: float
+    bad_channels: dict[str, list[str]]
+    individual_alpha_hz: dict[str, float]
+    files: dict[str, str] = field(default_factory=dict)
+
+
+def pink_noise(rng: np.random.Generator, n_signals: int, n_times: int, exponent: float = 1.0):
+    """Unit-variance noise with a 1/f**exponent power spectrum (FFT shaping)."""
+    spectrum = rng.standard_normal((n_signals, n_times // 2 + 1)) + 1j * rng.standard_normal(
+        (n_signals, n_times // 2 + 1)
+    )
+    freqs = np.arange(n_times // 2 + 1, dtype=float)
+    freqs[0] = 1.0
+    spectrum *= freqs ** (-exponent / 2.0)
+    spectrum[:, 0] = 0.0
+    noise = np.fft.irfft(spectrum, n=n_times, axis=-1)
+    return noise / noise.std(axis=-1, keepdims=True)
+
+
+def narrowband_noise(rng: np.random.Generator, n_signals: int, n_times: int, sfreq: float, band):
+    """Unit-variance Gaussian noise confined to ``band`` (Hz) by an ideal FFT mask."""
+    spectrum = rng.standard_normal((n_signals, n_times // 2 + 1)) + 1j * rng.standard_normal(
+        (n_signals, n_times // 2 + 1)
+    )
+    freqs = np.fft.rfftfreq(n_times, 1.0 / sfreq)
+    spectrum[:, (freqs < band[0]) | (freqs > band[1])] = 0.0
+    noise = np.fft.irfft(spectrum, n=n_times, axis=-1)
+    return noise / noise.std(axis=-1, keepdims=True)
+
+
+def _mixing_matrix(rng: np.random.Generator) -> np.ndarray:
+    """(n_channels, n_sources) smooth spatial spread: every channel sees several sources."""
+    width = 0.45 * (1.0 + 0.1 * rng.standard_normal())
+    mix = np.empty((len(CHANNELS), len(_SOURCES)))
+    for j, (sx, sy) in enumerate(_SOURCES.values()):
+        for i, ch in enumerate(CHANNELS):
+            cx, cy = _POSITIONS[ch]
+            mix[i, j] = np.exp(-((cx - sx) ** 2 + (cy - sy) ** 2) / (2 * width**2))
+    return mix + 0.15  # a common far-field component: volume conduction reaches everywhere
+
+
+def _episode_gain(times: np.ndarray, episodes, ramp: float = 0.5) -> np.ndarray:
+    """0 outside, 1 inside the episodes, with raised-cosine ramps of ``ramp`` seconds."""
+    gain = np.zeros_like(times)
+    for start, end in episodes:
+        rise = np.clip((times - start) / ramp + 0.5, 0, 1)
+        fall = np.clip((end - times) / ramp + 0.5, 0, 1)
+        gain = np.maximum(gain, np.minimum(rise, fall))
+    return 0.5 - 0.5 * np.cos(np.pi * gain)
+
+
+def _place_segments(rng, duration, lengths, start_margin, gap):
+    """Non-overlapping [start, end) segments of the given lengths, in random order, at
+    least ``gap`` s apart, the first after ``start_margin`` and the last ``gap`` before the
+    end; the spare time is spread over the gaps at random (Dirichlet)."""
+    lengths = np.asarray(lengths, float)
+    spare = duration - start_margin - gap * len(lengths) - lengths.sum()
+    if spare < 0:
+        raise ValueError(f"a {duration:g}-s recording is too short for {len(lengths)} episodes "
+                         f"of {lengths.sum():g} s in all; use --duration {duration - spare:g} or more")
+    order = rng.permutation(len(lengths))
+    extra = spare * rng.dirichlet(np.ones(len(lengths) + 1))
+    t = start_margin + extra[0]
+    placed = [None] * len(lengths)
+    for k, i in enumerate(order):
+        placed[i] = [round(float(t), 2), round(float(t + lengths[i]), 2)]
+        t += lengths[i] + gap + extra[k + 1]
+    return placed
+
+
+def simulate_person(rng, n_times, sfreq, coupling_signal, alpha_hz, bad_channel, line_freq):
+    """One person's scalp EEG in volts, (n_channels, n_times)."""
+    times = np.arange(n_times) / sfreq
+    n_src = len(_SOURCES)
+    sources = pink_noise(rng, n_src, n_times) * 6.0  # µV
+    # Individual alpha, waxing and waning, on the two posterior sources.
+    alpha = narrowband_noise(rng, 2, n_times, sfreq, (alpha_hz - 1.0, alpha_hz + 1.0))
+    envelope = 1.0 + 0.5 * np.sin(2 * np.pi * times / rng.uniform(8, 15) + rng.uniform(0, 6.3))
+    sources[1:3] += 8.0 * alpha * envelope
+    sources[0] += coupling_signal
+    eeg = _mixing_matrix(rng) @ sources
+    eeg += 1.5 * rng.standard_normal(eeg.shape)  # sensor noise
+    # Slow drift (electrode polarisation): a random walk low-passed far below 0.1 Hz.
+    drift = np.cumsum(rng.standard_normal((eeg.shape[0], n_times)), axis=1)
+    drift -= drift.mean(axis=1, keepdims=True)
+    eeg += 20.0 * drift / max(drift.std(), 1e-12)
+    # Line noise with a slightly different amplitude per channel.
+    eeg += rng.uniform(2.0, 6.0, (eeg.shape[0], 1)) * np.sin(2 * np.pi * line_freq * times)
+    # Eye blinks: ~0.3 s half-cosine bumps, strongest at Fp1/Fp2, decaying backwards.
+    blink_weights = np.array([1.0, 1.0, 0.35, 0.35, 0.3, 0.1, 0.1, 0.1, 0.03, 0.03, 0.01, 0.01])
+    t_blink = rng.uniform(1.0, times[-1] - 1.0, int(times[-1] / 4.0))
+    blink_len = int(0.3 * sfreq)
+    shape = np.sin(np.linspace(0, np.pi, blink_len)) * 120.0
+    for t in t_blink:
+        i = int(t * sfreq)
+        eeg[:, i : i + blink_len] += blink_weights[:, None] * shape[None, : n_times - i]
+    if bad_channel is not None:
+        idx = CHANNELS.index(bad_channel[0])
+        if bad_channel[1] == "flat":
+            eeg[idx] = 0.05 * rng.standard_normal(n_times)
+        else:
+            eeg[idx] += 150.0 * rng.standard_normal(n_times)
+    return eeg * 1e-6
+
+
+def _reports_for(rng, truth: DyadTruth, null_free_stretches):
+    """Report rows (report clock) describing the coupled episodes and control moments."""
+    rows = []
+    offset = truth.report_offset
+    for reporter, category in (("client", "connected"), ("therapist", "attuned")):
+        for k, (start, end) in enumerate(truth.coupling_episodes):
+            onset = start + rng.uniform(-0.8, 0.8)
+            stop = end + rng.uniform(-0.8, 0.8)
+            rows.append(dict(onset=round(onset - offset, 3), duration=round(stop - onset, 3),
+                             reporter=reporter, category=category,
+                             text=_TEXTS[category][k % len(_TEXTS[category])]))
+    for reporter, category in (("client", "distracted"), ("therapist", "searching")):
+        for k, (start, end) in enumerate(null_free_stretches):
+            rows.append(dict(onset=round(start - offset, 3), duration=round(end - start, 3),
+                             reporter=reporter, category=category,
+                             text=_TEXTS[category][k % len(_TEXTS[category])]))
+    # An observer (music therapist rating the video) marks significant moments as points.
+    for start, _ in truth.coupling_episodes[:2]:
+        rows.append(dict(onset=round(start + 3.0 - offset, 3), duration=0.0, reporter="rater1",
+                         category="significant_moment", text=""))
+    table = pd.DataFrame(rows).sort_values(["onset", "reporter"]).reset_index(drop=True)
+    return table[["onset", "duration", "reporter", "category", "text"]]
+
+
+def simulate_dyad(index: int, *, seed: int, duration: float, null: bool, sfreq: float = 250.0,
+                  band: str = "alpha", n_episodes: int = 4, episode_length: float = 14.0,
+                  coupling_amplitude: float = 10.0, line_freq: float = 50.0):
+    """Simulate one dyad-session; returns (client_eeg, therapist_eeg, reports, truth)."""
+    rng = np.random.default_rng([seed, index])
+    n_times = int(round(duration * sfreq))
+    report_offset = round(float(rng.uniform(5.0, 20.0)), 3)
+    # Segments start after the report clock has started (report time >= 0).
+    segments = _place_segments(rng, duration, [episode_length] * n_episodes + [8.0, 8.0],
+                               start_margin=report_offset + 2.0, gap=5.0)
+    episodes, controls = sorted(segments[:n_episodes]), sorted(segments[n_episodes:])
+    lo, hi = BANDS[band]
+    coupling_range = (lo + 1.0, hi - 1.0)
+    lag_ms = float(rng.uniform(10.0, 40.0))
+    lag = int(round(lag_ms * 1e-3 * sfreq))
+    shared = narrowband_noise(rng, 1, n_times + lag, sfreq, coupling_range)[0]
+    own = narrowband_noise(rng, 2, n_times, sfreq, coupling_range)
+    times = np.arange(n_times) / sfreq
+    gain = np.zeros(n_times) if null else _episode_gain(times, episodes)
+    # Power-preserving cross-fade between own and shared activity.
+    mix_own, mix_shared = np.cos(gain * np.pi / 2), np.sin(gain * np.pi / 2)
+    client_coupling = coupling_amplitude * (mix_own * own[0] + mix_shared * shared[lag:])
+    therapist_coupling = coupling_amplitude * (mix_own * own[1] + mix_shared * shared[:n_times])
+    alpha_hz = {"client": float(rng.uniform(9.0, 11.0)), "therapist": float(rng.uniform(9.0, 11.0))}
+    bad = {"client": [], "therapist": []}
+    bad_kind = ["flat", "noisy"][index % 2]
+    who = ["client", "therapist"][(index // 2) % 2]
+    bad_ch = CHANNELS[[5, 9, 6, 8][index % 4]]  # never a frontal-polar (blink) channel
+    bad[who] = [bad_ch]
+    client = simulate_person(rng, n_times, sfreq, client_coupling, alpha_hz["client"],
+                             (bad_ch, bad_kind) if who == "client" else None, line_freq)
+    therapist = simulate_person(rng, n_times, sfreq, therapist_coupling, alpha_hz["therapist"],
+                                (bad_ch, bad_kind) if who == "therapist" else None, line_freq)
+    truth = DyadTruth(
+        dyad=f"D{index + 1:02d}", session="S1", format=FORMATS[index % len(FORMATS)],
+        sfreq=sfreq, duration=duration, coupled_band="none" if null else band,
+        coupling_range_hz=list(coupling_range), lag_ms=0.0 if null else lag_ms,
+        coupling_episodes=episodes, report_offset=report_offset,
+        bad_channels=bad, individual_alpha_hz=alpha_hz,
+    )
+    # The report clock starts report_offset seconds after the EEG: drop what precedes it.
+    reports = _reports_for(rng, truth, controls)
+    reports = reports[reports["onset"] >= 0].reset_index(drop=True)
+    return client, therapist, reports, truth
+
+
+def _write_eeg(path_stem: Path, data: np.ndarray, sfreq: float, fmt: str, prefix: str = ""):
+    """Write one person's (or a shared amplifier's) recording; returns the file path."""
+    import mne
+
+    names = [prefix + ch for ch in CHANNELS] if isinstance(prefix, str) else prefix
+    info = mne.create_info(names, sfreq, "eeg")
+    raw = mne.io.RawArray(data, info, verbose="error")
+    raw.set_meas_date(None)
+    if fmt == "edf":
+        path = path_stem.with_suffix(".edf")
+        mne.export.export_raw(path, raw, fmt="edf", overwrite=True, verbose="error")
+    elif fmt == "bdf":
+        path = path_stem.with_suffix(".bdf")
+        mne.export.export_raw(path, raw, fmt="bdf", overwrite=True, verbose="error")
+    elif fmt == "brainvision":
+        import pybv
+
+        path = path_stem.with_suffix(".vhdr")
+        pybv.write_brainvision(data=data, sfreq=sfreq, ch_names=names, fname_base=path_stem.name,
+                               folder_out=path_stem.parent, fmt="binary_int16", resolution=0.1,
+                               unit="µV", overwrite=True)
+    elif fmt in ("fif", "shared-fif"):
+        path = path_stem.parent / (path_stem.name + "_raw.fif")
+        for ch in raw.info["chs"]:
+            ch["cal"] = 1e-7  # 16-bit storage at 0.1 µV resolution, as many amplifiers do
+        raw.save(path, fmt="short", overwrite=True, verbose="error")
+    elif fmt == "eeglab":
+        path = path_stem.with_suffix(".set")
+        mne.export.export_raw(path, raw, fmt="eeglab", overwrite=True, verbose="error")
+    else:
+        raise ValueError(f"unknown simulated format {fmt!r}")
+    return path
+
+
+def simulate_study(out_dir, *, n_dyads: int = 6, seed: int = 0, null: bool = False,
+                   duration: float = 150.0, sfreq: float = 250.0, band: str = "alpha",
+                   coupling_amplitude: float = 10.0) -> Path:
+    """Write a study folder (sessions.tsv, EEG, reports, truth.json); returns sessions.tsv."""
+    out = Path(out_dir)
+    (out / "eeg").mkdir(parents=True, exist_ok=True)
+    (out / "reports").mkdir(parents=True, exist_ok=True)
+    rows, truths = [], []
+    for i in range(n_dyads):
+        client, therapist, reports, truth = simulate_dyad(
+            i, seed=seed, duration=duration, null=null, sfreq=sfreq, band=band,
+            coupling_amplitude=coupling_amplitude,
+        )
+        stem = f"{truth.dyad}_{truth.session}"
+        row = dict(dyad=truth.dyad, session=truth.session, client_select="n/a",
+                   therapist_select="n/a")
+        if truth.format == "shared-fif":
+            both = np.vstack([client, therapist])
+            names = ["C_" + c for c in CHANNELS] + ["T_" + c for c in CHANNELS]
+            path = _write_eeg(out / "eeg" / f"{stem}_dyad", both, sfreq, "shared-fif", names)
+            row.update(client=str(path.relative_to(out)), therapist=str(path.relative_to(out)),
+                       client_select="C_", therapist_select="T_")
+        else:
+            for person, data in (("client", client), ("therapist", therapist)):
+                path = _write_eeg(out / "eeg" / f"{stem}_{person}", data, sfreq, truth.format)
+                row[person] = str(path.relative_to(out))
+        report_path = out / "reports" / f"{stem}_reports.tsv"
+        reports.to_csv(report_path, sep="\t", index=False)
+        row.update(reports=str(report_path.relative_to(out)), report_offset=truth.report_offset)
+        truth.files = {k: row[k] for k in ("client", "therapist", "reports")}
+        rows.append(row)
+        truths.append(truth)
+    sheet = pd.DataFrame(rows)[["dyad", "session", "client", "therapist", "reports",
+                                "report_offset", "client_select", "therapist_select"]]
+    sheet_path = out / "sessions.tsv"
+    sheet.to_csv(sheet_path, sep="\t", index=False)
+    truth_doc = {
+        "generator": f"hyperscan {__version__} simulate",
+        "seed": seed, "null": null, "n_dyads": n_dyads, "duration": duration, "sfreq": sfreq,
+        "channels": CHANNELS,
+        "expected_effects": [] if null else [
+            {"reporter": "client", "category": "connected", "band": band, "sign": 1},
+            {"reporter": "therapist", "category": "attuned", "band": band, "sign": 1},
+        ],
+        "expected_null_categories": [
+            {"reporter": "client", "category": "distracted"},
+            {"reporter": "therapist", "category": "searching"},
+        ],
+        "dyads": [asdict(t) for t in truths],
+    }
+    (out / "truth.json").write_text(json.dumps(truth_doc, indent=2) + "\n")
+    return sheet_path

@@ -1,0 +1,101 @@
+"""Windows stage: synchrony.nc + experience reports -> windows.tsv.
+
+One row per window x band x metric. ``value`` summarises the client x therapist matrix of
+the window (``synchrony.summary``: mean or median over all channel pairs, or the mean over
+homologous pairs such as Fz-Fz). Each reporter gets a ``{reporter}_category`` column (the
+category covering at least ``reports.min_overlap`` of the window, ``n/a`` otherwise) and a
+``{reporter}_report_id`` column pointing back to the report rows. Windows overlapping a
+``BAD_`` segment of either recording keep their row with ``excluded = 1`` and an empty
+value, so the data lost is visible and countable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .labels import label_windows
+from .reports import read_reports, to_eeg_time
+
+BASE_COLUMNS = ["dyad", "session", "band", "metric", "start", "end", "value", "excluded"]
+
+
+def summarise_matrix(da: xr.DataArray, how: str = "mean") -> xr.DataArray:
+    """Reduce (…, client_channel, therapist_channel) to one value per band and window."""
+    dims = ["client_channel", "therapist_channel"]
+    if how == "mean":
+        return da.mean(dims, skipna=True)
+    if how == "median":
+        return da.median(dims, skipna=True)
+    if how == "homologous":
+        common = [c for c in da["client_channel"].values if c in set(da["therapist_channel"].values)]
+        if not common:
+            raise ValueError("synchrony.summary = homologous needs channel names shared by both people")
+        pairs = xr.concat([da.sel(client_channel=c, therapist_channel=c) for c in common], "pair")
+        return pairs.mean("pair", skipna=True)
+    raise ValueError(f"unknown summary {how!r}")
+
+
+def windows_table(synchrony_path, *, dyad: str, session: str, reports_path=None,
+                  report_offset: float = 0.0, summary: str = "mean",
+                  min_overlap: float = 0.5) -> pd.DataFrame:
+    """Build the windows table of one session (see module doc)."""
+    with xr.open_dataset(synchrony_path, engine="h5netcdf") as ds:
+        metrics = [v for v in ds.data_vars if ds[v].dims == ("band", "time", "client_channel", "therapist_channel")]
+        starts = ds["window_start"].values
+        ends = ds["window_end"].values
+        excluded = ds["bad_window"].values.astype(bool)
+        bands = [str(b) for b in ds["band"].values]
+        values = {m: summarise_matrix(ds[m].load(), summary).values for m in metrics}
+        duration = float(ds.attrs.get("recording_duration", ends[-1] if len(ends) else 0.0))
+    if reports_path is not None:
+        reports = read_reports(reports_path)
+        reports = to_eeg_time(reports, offset=report_offset, recording_duration=duration,
+                              source=reports_path)
+    else:
+        reports = pd.DataFrame(columns=["onset", "duration", "reporter", "category", "text", "report_id"])
+    labels = label_windows(starts, ends, reports, min_overlap=min_overlap)
+    n_win = len(starts)
+    frames = []
+    for m in metrics:
+        for k, band in enumerate(bands):
+            val = values[m][k].astype(float).copy()
+            val[excluded] = np.nan
+            frame = pd.DataFrame({"dyad": dyad, "session": session, "band": band, "metric": m,
+                                  "start": starts, "end": ends, "value": val,
+                                  "excluded": excluded.astype(int)})
+            frames.append(pd.concat([frame, labels.reset_index(drop=True)], axis=1))
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=BASE_COLUMNS)
+    assert len(table) == n_win * len(bands) * len(metrics)
+    return table
+
+
+def write_tsv(table: pd.DataFrame, path) -> None:
+    """Write a TSV atomically; missing values as ``n/a``, floats with 10 significant digits."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    table.to_csv(tmp, sep="\t", index=False, na_rep="n/a", float_format="%.10g")
+    os.replace(tmp, path)
+
+
+def read_windows(path) -> pd.DataFrame:
+    """Read a windows.tsv back (categories stay strings; ``n/a`` values become NaN)."""
+    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    for col in ("start", "end", "value"):
+        table[col] = pd.to_numeric(table[col].replace("n/a", np.nan))
+    table["excluded"] = table["excluded"].astype(int)
+    return table
+
+
+def windows_stage(synchrony_path, session, config: dict, out_path) -> None:
+    """Workflow stage: synchrony.nc + the session's reports -> windows.tsv."""
+    table = windows_table(synchrony_path, dyad=session.dyad, session=session.session,
+                          reports_path=session.reports, report_offset=session.report_offset,
+                          summary=config["synchrony"]["summary"],
+                          min_overlap=config["reports"]["min_overlap"])
+    write_tsv(table, out_path)

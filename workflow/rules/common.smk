@@ -1,0 +1,58 @@
+# Validate the config and the sessions sheet before any job runs; helpers for the rules.
+import pandas as pd
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from hyperscan.config import validate_config
+from hyperscan.errors import InputError
+from hyperscan.sessions import read_sessions
+
+try:
+    config.update(validate_config(config, source="config"))
+    SESSIONS = {(s.dyad, s.session): s for s in read_sessions(config["sessions"])}
+except InputError as err:
+    raise WorkflowError("invalid input:\n  " + "\n  ".join(err.problems))
+
+validate(config, schema="../schemas/config.schema.json")
+validate(
+    pd.DataFrame(
+        [
+            {
+                k: (str(v) if v is not None and k != "report_offset" else v)
+                for k, v in vars(s).items()
+                if k != "row"
+            }
+            for s in SESSIONS.values()
+        ]
+    ),
+    schema="../schemas/sessions.schema.json",
+)
+
+OUT = config["output_dir"]
+
+
+wildcard_constraints:
+    dyad="[A-Za-z0-9]+",
+    session="[A-Za-z0-9]+",
+
+
+def session_of(wildcards):
+    return SESSIONS[(wildcards.dyad, wildcards.session)]
+
+
+def eeg_inputs(wildcards):
+    s = session_of(wildcards)
+    return {"client": str(s.client), "therapist": str(s.therapist)}
+
+
+def report_inputs(wildcards):
+    s = session_of(wildcards)
+    return {"reports": str(s.reports)} if s.reports else {}
+
+
+def all_windows_tables():
+    return [f"{OUT}/{d}/{s}/windows.tsv" for d, s in SESSIONS]
+
+
+def final_outputs():
+    return [f"{OUT}/group/contrasts.tsv", f"{OUT}/group/summary.html"]

@@ -1,0 +1,21 @@
+rule preprocess:
+    """Read both people, align them, clean them (hyperscan.preprocess)."""
+    input:
+        unpack(eeg_inputs),
+    output:
+        client=f"{OUT}/{{dyad}}/{{session}}/preprocessed/client_raw.fif",
+        therapist=f"{OUT}/{{dyad}}/{{session}}/preprocessed/therapist_raw.fif",
+        qc=f"{OUT}/{{dyad}}/{{session}}/preprocessed/qc.json",
+    params:
+        session=session_of,
+        cfg=config["preprocessing"],
+    log:
+        f"{OUT}/logs/preprocess/{{dyad}}_{{session}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/preprocess/{{dyad}}_{{session}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../scripts/preprocess.py"

@@ -1,0 +1,23 @@
+rule stats:
+    """Group contrasts against circular-shift nulls (hyperscan.stats)."""
+    input:
+        windows=all_windows_tables(),
+    output:
+        contrasts=report(
+            f"{OUT}/group/contrasts.tsv",
+            caption="../report/contrasts.rst",
+            category="Group",
+        ),
+        dyads=f"{OUT}/group/dyad_contrasts.tsv",
+    params:
+        config=config,
+    log:
+        f"{OUT}/logs/stats/group.log",
+    benchmark:
+        f"{OUT}/benchmarks/stats/group.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../scripts/stats.py"

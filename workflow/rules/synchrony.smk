@@ -1,0 +1,19 @@
+rule synchrony:
+    """Inter-brain synchrony per band, window and channel pair (hyperscan.synchrony)."""
+    input:
+        client=rules.preprocess.output.client,
+        therapist=rules.preprocess.output.therapist,
+    output:
+        f"{OUT}/{{dyad}}/{{session}}/synchrony.nc",
+    params:
+        config=config,
+    log:
+        f"{OUT}/logs/synchrony/{{dyad}}_{{session}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/synchrony/{{dyad}}_{{session}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=60,
+    script:
+        "../scripts/synchrony.py"

@@ -1,0 +1,24 @@
+rule windows:
+    """Label each window with the reporters' categories (hyperscan.windows)."""
+    input:
+        unpack(report_inputs),
+        synchrony=rules.synchrony.output[0],
+    output:
+        report(
+            f"{OUT}/{{dyad}}/{{session}}/windows.tsv",
+            caption="../report/windows.rst",
+            category="Sessions",
+        ),
+    params:
+        session=session_of,
+        config=config,
+    log:
+        f"{OUT}/logs/windows/{{dyad}}_{{session}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/windows/{{dyad}}_{{session}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/windows.py"

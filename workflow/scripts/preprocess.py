@@ -1,0 +1,11 @@
+from hyperscan.logs import to_file
+from hyperscan.preprocess import preprocess_session
+
+to_file(snakemake.log[0])
+preprocess_session(
+    snakemake.params.session,
+    snakemake.params.cfg,
+    snakemake.output.client,
+    snakemake.output.therapist,
+    snakemake.output.qc,
+)
