@@ -674,12 +674,13 @@ def _read_eaf(path: Path, tiers=None, media=None, apply_time_origin=True):
 
 
 def _read_textgrid(path: Path, tiers=None):
-    from praatio.utilities import textgrid_io
+    from praatio import textgrid
 
-    text = _read_text(path)  # own decoding: clear error for non-UTF-8/UTF-16 files
+    _read_text(path)  # encoding check first: clear error for non-UTF-8/UTF-16 files
     try:
-        tg = textgrid_io.parseTextgridStr(text, includeEmptyIntervals=False)
-        tg_tiers = [(t["class"], t["name"], list(t["entries"])) for t in tg["tiers"]]
+        tg = textgrid.openTextgrid(str(path), includeEmptyIntervals=False, reportingMode="silence")
+        tg_tiers = [("IntervalTier" if isinstance(t, textgrid.IntervalTier) else "TextTier", t.name,
+                     list(t.entries)) for t in tg.tiers]
     except Exception as exc:  # praatio raises assorted errors on malformed input
         raise ReportError(path, f"{path}: cannot parse TextGrid ({type(exc).__name__}: {exc}); "
                                 "expected a Praat TextGrid (long or short text format)") from None
@@ -724,6 +725,9 @@ def _read_xdf(path: Path, stream=None, t0=0.0, reporter=None):
         v = s["info"].get(key, [""])
         return v[0] if isinstance(v, list) and v else (v or "")
 
+    if not streams:
+        raise ReportError(path, f"{path}: cannot read XDF (no stream could be read; the file may be truncated "
+                                "or not XDF); expected an XDF file with an LSL marker stream")
     names = [info(s, "name") for s in streams]
     if isinstance(t0, str):
         ref = [s for s in streams if info(s, "name") == t0]
