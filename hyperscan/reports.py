@@ -903,7 +903,10 @@ def read_reports(path, *, fmt=None, **opts) -> pd.DataFrame:
     if kind == "boris":
         return _read_boris(path, columns, rows, lines, [], **opts)
     if kind == "bids":
-        return _read_bids(path, columns, rows, lines, [], reporter=opts.get("reporter"))
+        if set(opts) - {"reporter"}:
+            raise ReportError(path, f"{path}: option(s) {sorted(set(opts) - {'reporter'})} do not apply to "
+                                    "BIDS events; expected only reporter=...")
+        return _read_bids(path, columns, rows, lines, [], **opts)
     if opts:
         raise ReportError(path, f"{path}: option(s) {sorted(opts)} do not apply to the contract table format")
     return _read_contract(path, columns, rows, lines, [])
