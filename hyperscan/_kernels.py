@@ -13,9 +13,12 @@ contiguous memory and LLVM can vectorise it. The work is split over
 all cores busy. Accumulation happens in the input precision (float64 or
 float32); the outputs are preallocated by the caller in that precision.
 
-``fastmath`` is limited to re-association/contraction/no-signed-zero: enough to
-vectorise the reductions, while NaN and inf keep propagating (a NaN sample must
-give a NaN result, never a silently wrong number).
+``fastmath`` is limited to re-association/no-signed-zero: enough to vectorise
+the reductions, while NaN and inf keep propagating (a NaN sample must give a
+NaN result, never a silently wrong number). Contraction into FMA is *not*
+allowed: ``fma(ai, br, -ar*bi)`` leaves a rounding residual of random sign when
+the true product is exactly real (identical signals), and PLI's sign() would
+turn that residual into a spurious lag.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-_FASTMATH = {"reassoc", "contract", "nsz"}
+_FASTMATH = {"reassoc", "nsz"}
 
 
 @njit(parallel=True, cache=True, fastmath=_FASTMATH)

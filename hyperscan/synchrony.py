@@ -88,16 +88,24 @@ class SynchronyWarning(RuntimeWarning):
 # ---------------------------------------------------------------------------
 
 
-def _rows_unit_norm(v: np.ndarray) -> np.ndarray:
-    """Rows of ``v`` (…, T) scaled to unit L2 norm; a zero row becomes NaN
-    (its correlation with anything is undefined)."""
+def _rows_unit_norm(v: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Rows of ``v`` (…, T) scaled to unit L2 norm, for correlations.
+
+    A row whose norm is at rounding level relative to ``scale`` (the norm of
+    the signal it was derived from, e.g. the uncentred envelope) has no real
+    variance: normalising it would turn rounding noise into a random
+    correlation, so it becomes NaN (the correlation is undefined).
+    """
     norm = np.sqrt(np.einsum("...t,...t->...", v, v))
+    tol = 1e3 * np.finfo(v.dtype).eps * scale
     with np.errstate(invalid="ignore", divide="ignore"):
-        return v / norm[..., None]
+        return v / np.where(norm > tol, norm, np.nan)[..., None]
 
 
-def _centered(v: np.ndarray) -> np.ndarray:
-    return v - v.mean(axis=-1, keepdims=True)
+def _centered_unit(v: np.ndarray) -> np.ndarray:
+    """Centred, unit-norm rows: their dot products are Pearson correlations."""
+    scale = np.sqrt(np.einsum("...t,...t->...", v, v))
+    return _rows_unit_norm(v - v.mean(axis=-1, keepdims=True), scale)
 
 
 class _Windows:
@@ -275,7 +283,9 @@ def ccorr(w: _Windows) -> np.ndarray:
     HyPyP returns ``|ccorr|``; we keep the sign. A channel with a constant
     phase in the window has ``sin(θ−μ) ≡ 0`` and gives NaN.
     """
-    return _real_corr(_rows_unit_norm(w.sin_a), _rows_unit_norm(w.sin_b))
+    # sin(θ − μ) is bounded by 1, so its rounding scale is √T
+    scale = np.sqrt(w.T)
+    return _real_corr(_rows_unit_norm(w.sin_a, scale), _rows_unit_norm(w.sin_b, scale))
 
 
 def coh(w: _Windows) -> np.ndarray:
@@ -329,9 +339,7 @@ def dwpli(w: _Windows) -> np.ndarray:
 def envcorr(w: _Windows) -> np.ndarray:
     """Amplitude-envelope correlation (Hipp et al. 2012, without
     orthogonalisation): Pearson r of ``|x_a|`` and ``|x_b|`` over the window."""
-    return _real_corr(
-        _rows_unit_norm(_centered(np.abs(w.a))), _rows_unit_norm(_centered(np.abs(w.b)))
-    )
+    return _real_corr(_centered_unit(np.abs(w.a)), _centered_unit(np.abs(w.b)))
 
 
 def powcorr(w: _Windows) -> np.ndarray:
@@ -340,9 +348,7 @@ def powcorr(w: _Windows) -> np.ndarray:
     def power(x):
         return x.real**2 + x.imag**2
 
-    return _real_corr(
-        _rows_unit_norm(_centered(power(w.a))), _rows_unit_norm(_centered(power(w.b)))
-    )
+    return _real_corr(_centered_unit(power(w.a)), _centered_unit(power(w.b)))
 
 
 METRICS: dict[str, Callable[[_Windows], np.ndarray]] = {
