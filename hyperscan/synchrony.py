@@ -142,16 +142,20 @@ class _Windows:
 
     # -- per-signal ---------------------------------------------------------
     @cached_property
+    def mag_a(self):  # |x_a|  (W, Na, T), real
+        return np.abs(self.a)
+
+    @cached_property
+    def mag_b(self):
+        return np.abs(self.b)
+
+    @cached_property
     def pow_a(self):  # Σ|x_a|²  (W, Na)
-        return np.einsum("wit,wit->wi", self.a.real, self.a.real) + np.einsum(
-            "wit,wit->wi", self.a.imag, self.a.imag
-        )
+        return np.einsum("wit,wit->wi", self.mag_a, self.mag_a)
 
     @cached_property
     def pow_b(self):
-        return np.einsum("wjt,wjt->wj", self.b.real, self.b.real) + np.einsum(
-            "wjt,wjt->wj", self.b.imag, self.b.imag
-        )
+        return np.einsum("wjt,wjt->wj", self.mag_b, self.mag_b)
 
     @cached_property
     def invalid_a(self):  # (W, Na) bool: all-zero or non-finite window
@@ -162,17 +166,18 @@ class _Windows:
         return ~(np.isfinite(self.pow_b) & (self.pow_b > 0))
 
     @staticmethod
-    def _unit(x):
-        mag = np.abs(x)
-        return x / np.where(mag > 0, mag, 1)
+    def _unit(x, mag):
+        # multiply by a *real* reciprocal: ~2x faster than complex / real
+        inv = np.divide(1.0, mag, out=np.zeros_like(mag), where=mag > 0)
+        return x * inv
 
     @cached_property
     def u_a(self):
-        return self._unit(self.a)
+        return self._unit(self.a, self.mag_a)
 
     @cached_property
     def u_b(self):
-        return self._unit(self.b)
+        return self._unit(self.b, self.mag_b)
 
     # -- cross products (BLAS) ----------------------------------------------
     @cached_property
@@ -194,16 +199,24 @@ class _Windows:
         br, bi = _kernels.split_complex(self.b, self.real)
         return ar, ai, br, bi
 
+    def _empty_pairs(self):
+        return np.empty((self.a.shape[0], self.a.shape[1], self.b.shape[1]), np.float64)
+
     @cached_property
-    def imag_sums(self):  # (Σ Im, Σ|Im|, Σ Im²)
-        shape = (self.a.shape[0], self.a.shape[1], self.b.shape[1])
-        out = [np.zeros(shape, self.real) for _ in range(3)]
-        _kernels.imag_sums(*self._split, *out)
-        return tuple(out)
+    def imag_sum_abs(self):  # (Σ Im, Σ|Im|), Im = Im(x_a x_b*)
+        s, s_abs = self._empty_pairs(), self._empty_pairs()
+        _kernels.imag_sum_abs(*self._split, s, s_abs)
+        return s, s_abs
+
+    @cached_property
+    def imag_sq(self):  # Σ Im²
+        out = self._empty_pairs()
+        _kernels.imag_sq_sum(*self._split, out)
+        return out
 
     @cached_property
     def sign_sum(self):  # Σ sign(Im)
-        out = np.zeros((self.a.shape[0], self.a.shape[1], self.b.shape[1]), self.real)
+        out = self._empty_pairs()
         _kernels.sign_imag_sum(*self._split, out)
         return out
 
@@ -306,14 +319,14 @@ def imcoh(w: _Windows) -> np.ndarray:
 def pli(w: _Windows) -> np.ndarray:
     """Phase-lag index (Stam et al. 2007): ``|Σ sign(Im(x_a x_b*))| / T``, in [0, 1]
     (sign(0) = 0)."""
-    return np.abs(w.sign_sum) / w.T
+    return (np.abs(w.sign_sum) / w.T).astype(w.real, copy=False)
 
 
 def wpli(w: _Windows) -> np.ndarray:
     """Weighted PLI (Vinck et al. 2011): ``|Σ Im(x_a x_b*)| / Σ|Im(x_a x_b*)|``,
     in [0, 1]; 0 when ``Σ|Im| = 0`` (no sample carries lag information, e.g.
     identical signals), as in HyPyP and MNE-Connectivity."""
-    s, s_abs, _ = w.imag_sums
+    s, s_abs = w.imag_sum_abs
     ok = s_abs > 0
     out = np.where(ok, np.abs(s) / np.where(ok, s_abs, 1), 0.0)
     return _clip(out.astype(w.real, copy=False), 0.0, 1.0)
@@ -329,7 +342,8 @@ def dwpli(w: _Windows) -> np.ndarray:
     (at most one sample with lag information). As for PPC, samples inside a
     window are not independent, so the debiasing is nominal.
     """
-    s, s_abs, s_sq = w.imag_sums
+    s, s_abs = w.imag_sum_abs
+    s_sq = w.imag_sq
     den = s_abs**2 - s_sq
     ok = den > 0
     out = np.where(ok, (s**2 - s_sq) / np.where(ok, den, 1), 0.0)
@@ -339,16 +353,13 @@ def dwpli(w: _Windows) -> np.ndarray:
 def envcorr(w: _Windows) -> np.ndarray:
     """Amplitude-envelope correlation (Hipp et al. 2012, without
     orthogonalisation): Pearson r of ``|x_a|`` and ``|x_b|`` over the window."""
-    return _real_corr(_centered_unit(np.abs(w.a)), _centered_unit(np.abs(w.b)))
+    return _real_corr(_centered_unit(w.mag_a), _centered_unit(w.mag_b))
 
 
 def powcorr(w: _Windows) -> np.ndarray:
     """Power correlation: Pearson r of ``|x_a|²`` and ``|x_b|²`` over the window."""
 
-    def power(x):
-        return x.real**2 + x.imag**2
-
-    return _real_corr(_centered_unit(power(w.a)), _centered_unit(power(w.b)))
+    return _real_corr(_centered_unit(w.mag_a**2), _centered_unit(w.mag_b**2))
 
 
 METRICS: dict[str, Callable[[_Windows], np.ndarray]] = {
