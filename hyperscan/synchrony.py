@@ -661,7 +661,11 @@ def compute_synchrony(
     Parameters
     ----------
     client, therapist : float array (n_channels, n_times)
-        Continuous recordings on one common clock and rate.
+        Continuous recordings on one common clock and rate. They must be
+        finite: the band filter and the (global, FFT-based) Hilbert transform
+        spread a single NaN over the whole channel, which then comes out as
+        NaN (flat) everywhere. Interpolate or zero bad stretches and list them
+        in ``bad_segments`` instead.
     sfreq : float
     bands : {name: (low, high)} or None for :data:`BANDS_DEFAULT`
     metrics : names from :data:`METRICS`

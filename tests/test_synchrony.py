@@ -264,7 +264,7 @@ def signal_pair(draw):
     return a, b
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, derandomize=True)  # deterministic in CI
 @given(signal_pair())
 def test_bounds_and_finite(pair):
     a, b = pair
@@ -277,7 +277,7 @@ def test_bounds_and_finite(pair):
         assert (v >= lo).all() and (v <= hi).all(), m
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, derandomize=True)  # deterministic in CI
 @given(signal_pair())
 def test_swap_symmetry(pair):
     a, b = pair
@@ -288,7 +288,7 @@ def test_swap_symmetry(pair):
         )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, derandomize=True)  # deterministic in CI
 @given(signal_pair(), st.floats(1e-3, 1e3), st.floats(1e-3, 1e3))
 def test_amplitude_scaling_invariance(pair, ca, cb):
     """Positive per-person gain (e.g. amplifier/impedance differences) changes nothing."""
