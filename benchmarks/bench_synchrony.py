@@ -170,7 +170,7 @@ def mne_compare(raw, sfreq, C, T, n_win, repeat):
     from mne.time_frequency import tfr_array_morlet
 
     freqs = np.array([np.mean(b) for b in BANDS_DEFAULT.values()])
-    n_cycles = 5.0
+    n_cycles = np.minimum(5.0, freqs / 2)  # wavelets must fit in a 1-s window
     ep = raw[:, :, : n_win * T].reshape(2, C, n_win, T).transpose(2, 0, 1, 3).reshape(n_win, 2 * C, T)
     idx = (np.repeat(np.arange(C), C), np.tile(np.arange(C, 2 * C), C))
 
