@@ -1,158 +1,885 @@
-"""Inter-brain synchrony (first version; the full engine replaces this module).
+"""Inter-brain synchrony engine.
 
-``pairwise(metric, a, b)`` follows CONTRACT.md §5; ``compute_synchrony`` filters and
-Hilbert-transforms each band once on the continuous recording, then computes windows.
+Three layers, each usable on its own:
+
+``pairwise(metric, a, b)``
+    One metric on windowed complex analytic signals of one band:
+    ``a`` (client) ``(n_windows, n_a, T)``, ``b`` (therapist) ``(n_windows, n_b, T)``
+    -> ``(n_windows, n_a, n_b)``. Only the inter-brain block is computed.
+``band_analytic(data, sfreq, band)``
+    Band-pass (FIR, zero phase, :func:`mne.filter.filter_data`) + Hilbert
+    transform, once, over the whole continuous recording.
+``compute_synchrony(client, therapist, sfreq, bands, metrics, ...)``
+    Everything above for several bands/metrics over sliding windows, returned as
+    an :class:`xarray.Dataset` or streamed to NetCDF with bounded memory.
+
+Conventions (all metrics)
+-------------------------
+``x`` is the complex analytic signal, ``u = x/|x|`` its unit phasor (``u = 0``
+at a sample where ``x = 0`` exactly), Σ runs over the ``T`` samples of one
+window, ``*`` is complex conjugation and the cross product is always
+``x_a x_b*`` (client times conjugate therapist), so a positive phase lead of the
+client gives a positive imaginary part.
+
+Undefined values are NaN, never a silent 0:
+
+* a channel whose window is all zeros or contains a non-finite sample ("flat"
+  in :func:`pairwise`; :func:`compute_synchrony` also treats a channel whose
+  *raw* data is constant over the window as flat) gives NaN in every metric
+  for all its pairs;
+* correlations with a zero-variance input (``ccorr`` with a constant phase,
+  ``envcorr`` with a constant envelope, ...) are 0/0 and give NaN.
+
+Both emit :class:`SynchronyWarning` (a :class:`RuntimeWarning`).
+
+The only exception is the phase-lag family, following HyPyP and
+MNE-Connectivity: when *no* sample carries phase-lag information
+(``Σ|Im(x_a x_b*)| = 0``, e.g. identical or exactly anti-phase signals) ``wpli``
+and ``dwpli`` are 0 (no lag-based coupling), and ``ciplv`` is 0 when
+``|Re PLV| = 1`` (perfect zero/anti-phase locking: no imaginary component).
+
+Symmetry under swapping the two people (``pairwise(m, b, a)`` equals
+``pairwise(m, a, b).transpose(0, 2, 1)``): exact for every metric except the
+signed ``imcoh`` and ``ciplv``, which change sign (the cross product is
+conjugated).
 """
 
 from __future__ import annotations
 
+import math
 import os
+import tempfile
+import warnings
+from functools import cached_property
 from pathlib import Path
+from typing import Callable, Iterable, Mapping
 
-import mne
 import numpy as np
-import scipy.signal
 import xarray as xr
 
 from . import __version__
+from . import _kernels
 
-BANDS_DEFAULT = {"delta": (1, 4), "theta": (4, 8), "alpha": (8, 13), "beta": (13, 30), "gamma": (30, 45)}
+__all__ = [
+    "BANDS_DEFAULT",
+    "METRICS",
+    "SynchronyWarning",
+    "pairwise",
+    "band_analytic",
+    "window_starts",
+    "compute_synchrony",
+]
 
-
-def _norm(x):
-    return np.sqrt((np.abs(x) ** 2).sum(-1))
-
-
-def _pearson(a, b):
-    a = a - a.mean(-1, keepdims=True)
-    b = b - b.mean(-1, keepdims=True)
-    return (a @ b.transpose(0, 2, 1)) / (_norm(a)[..., :, None] * _norm(b)[..., None, :])
-
-
-def _cross(a, b):
-    return a @ b.conj().transpose(0, 2, 1)
-
-
-def plv(a, b):
-    return np.abs(_cross(a / np.abs(a), b / np.abs(b))) / a.shape[-1]
-
-
-def coh(a, b):
-    return np.abs(_cross(a, b)) / (_norm(a)[..., :, None] * _norm(b)[..., None, :])
+BANDS_DEFAULT = {
+    "delta": (1, 4),
+    "theta": (4, 8),
+    "alpha": (8, 13),
+    "beta": (13, 30),
+    "gamma": (30, 45),
+}
 
 
-def imcoh(a, b):
-    return _cross(a, b).imag / (_norm(a)[..., :, None] * _norm(b)[..., None, :])
+class SynchronyWarning(RuntimeWarning):
+    """Some synchrony values are undefined (NaN): flat channel, zero variance."""
 
 
-def ccorr(a, b):
-    pa, pb = np.angle(a), np.angle(b)
-    sa = np.sin(pa - np.angle(np.exp(1j * pa).mean(-1, keepdims=True)))
-    sb = np.sin(pb - np.angle(np.exp(1j * pb).mean(-1, keepdims=True)))
-    return (sa @ sb.transpose(0, 2, 1)) / (_norm(sa)[..., :, None] * _norm(sb)[..., None, :])
+# ---------------------------------------------------------------------------
+# Per-chunk shared quantities
+# ---------------------------------------------------------------------------
 
 
-def _im_cross(a, b):
-    return (a[:, :, None, :] * b[:, None, :, :].conj()).imag
+def _rows_unit_norm(v: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Rows of ``v`` (…, T) scaled to unit L2 norm, for correlations.
 
-
-def pli(a, b):
-    return np.abs(np.sign(_im_cross(a, b)).mean(-1))
-
-
-def wpli(a, b):
-    im = _im_cross(a, b)
-    return np.abs(im.sum(-1)) / np.abs(im).sum(-1)
-
-
-def envcorr(a, b):
-    return _pearson(np.abs(a), np.abs(b))
-
-
-def powcorr(a, b):
-    return _pearson(np.abs(a) ** 2, np.abs(b) ** 2)
-
-
-METRICS = {"plv": plv, "ccorr": ccorr, "coh": coh, "imcoh": imcoh, "pli": pli, "wpli": wpli,
-           "envcorr": envcorr, "powcorr": powcorr}
-
-
-def pairwise(metric, a, b):
-    """(n_windows, n_a, n_b) synchrony between every client and therapist channel."""
+    A row whose norm is at rounding level relative to ``scale`` (the norm of
+    the signal it was derived from, e.g. the uncentred envelope) has no real
+    variance: normalising it would turn rounding noise into a random
+    correlation, so it becomes NaN (the correlation is undefined).
+    """
+    norm = np.sqrt(np.einsum("...t,...t->...", v, v))
+    tol = 1e3 * np.finfo(v.dtype).eps * scale
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(METRICS[metric](np.asarray(a), np.asarray(b)), dtype=float)
+        return v / np.where(norm > tol, norm, np.nan)[..., None]
 
 
-def band_analytic(data, sfreq, band, method="hilbert", **kw):
-    filt = mne.filter.filter_data(np.asarray(data, float), sfreq, band[0], band[1], verbose="error")
-    return scipy.signal.hilbert(filt, axis=-1)
+def _centered_unit(v: np.ndarray) -> np.ndarray:
+    """Centred, unit-norm rows: their dot products are Pearson correlations."""
+    scale = np.sqrt(np.einsum("...t,...t->...", v, v))
+    return _rows_unit_norm(v - v.mean(axis=-1, keepdims=True), scale)
 
 
-def window_starts(n_times, sfreq, length, step):
-    n_len = int(round(length * sfreq))
-    n_step = int(round(step * sfreq))
-    return np.arange(0, n_times - n_len + 1, n_step)
+class _Windows:
+    """The two windowed analytic signals plus lazily computed, cached
+    quantities shared between metrics (unit phasors, cross spectra, ...), so
+    asking for several metrics of one chunk does each matrix product once.
+
+    All products contract the time axis with BLAS (``matmul``):
+    ``a @ b^H`` is Σ x_a x_b* for every pair at once.
+    """
+
+    def __init__(self, a: np.ndarray, b: np.ndarray, dtype="float64"):
+        real = np.dtype(dtype)
+        if real not in (np.float64, np.float32):
+            raise ValueError(f"dtype must be float64 or float32, got {dtype!r}")
+        cplx = np.complex128 if real == np.float64 else np.complex64
+        a = np.asarray(a)
+        b = np.asarray(b)
+        if a.ndim != 3 or b.ndim != 3:
+            raise ValueError(
+                "a and b must be (n_windows, n_channels, n_times); "
+                f"got {a.shape} and {b.shape}"
+            )
+        if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[2]:
+            raise ValueError(
+                f"a and b need the same n_windows and n_times; got {a.shape}, {b.shape}"
+            )
+        if a.shape[2] < 2:
+            raise ValueError("a window needs at least 2 samples")
+        self.real = real
+        self.a = a.astype(cplx, copy=False)
+        self.b = b.astype(cplx, copy=False)
+        self.T = a.shape[2]
+
+    # -- per-signal ---------------------------------------------------------
+    @cached_property
+    def mag_a(self):  # |x_a|  (W, Na, T), real
+        return np.abs(self.a)
+
+    @cached_property
+    def mag_b(self):
+        return np.abs(self.b)
+
+    @cached_property
+    def pow_a(self):  # Σ|x_a|²  (W, Na)
+        return np.einsum("wit,wit->wi", self.mag_a, self.mag_a)
+
+    @cached_property
+    def pow_b(self):
+        return np.einsum("wjt,wjt->wj", self.mag_b, self.mag_b)
+
+    @cached_property
+    def invalid_a(self):  # (W, Na) bool: all-zero or non-finite window
+        return ~(np.isfinite(self.pow_a) & (self.pow_a > 0))
+
+    @cached_property
+    def invalid_b(self):
+        return ~(np.isfinite(self.pow_b) & (self.pow_b > 0))
+
+    @staticmethod
+    def _unit(x, mag):
+        # multiply by a *real* reciprocal: ~2x faster than complex / real
+        inv = np.divide(1.0, mag, out=np.zeros_like(mag), where=mag > 0)
+        return x * inv
+
+    @cached_property
+    def u_a(self):
+        return self._unit(self.a, self.mag_a)
+
+    @cached_property
+    def u_b(self):
+        return self._unit(self.b, self.mag_b)
+
+    # -- cross products (BLAS) ----------------------------------------------
+    @cached_property
+    def cross_u(self):  # Σ u_a u_b*  (W, Na, Nb)
+        return np.matmul(self.u_a, self.u_b.conj().swapaxes(1, 2))
+
+    @cached_property
+    def cross_x(self):  # Σ x_a x_b*
+        return np.matmul(self.a, self.b.conj().swapaxes(1, 2))
+
+    @cached_property
+    def norm_pow(self):  # √(Σ|x_a|² Σ|x_b|²)
+        return np.sqrt(self.pow_a[:, :, None] * self.pow_b[:, None, :])
+
+    # -- numba sums over Im(x_a x_b*) ---------------------------------------
+    @cached_property
+    def _split(self):
+        ar, ai = _kernels.split_complex(self.a, self.real)
+        br, bi = _kernels.split_complex(self.b, self.real)
+        return ar, ai, br, bi
+
+    def _empty_pairs(self):
+        return np.empty((self.a.shape[0], self.a.shape[1], self.b.shape[1]), np.float64)
+
+    @cached_property
+    def imag_sum_abs(self):  # (Σ Im, Σ|Im|), Im = Im(x_a x_b*)
+        s, s_abs = self._empty_pairs(), self._empty_pairs()
+        _kernels.imag_sum_abs(*self._split, s, s_abs)
+        return s, s_abs
+
+    @cached_property
+    def imag_sq(self):  # Σ Im²
+        out = self._empty_pairs()
+        _kernels.imag_sq_sum(*self._split, out)
+        return out
+
+    @cached_property
+    def sign_sum(self):  # Σ sign(Im)
+        out = self._empty_pairs()
+        _kernels.sign_imag_sum(*self._split, out)
+        return out
+
+    # -- real-valued signals for the correlation metrics --------------------
+    def _phase_sin(self, u):
+        # sin(θ − μ) with μ the circular mean angle of the window, without any
+        # trig: e^{-iμ} = conj(m)/|m| with m = Σ u, and sin(θ − μ) = Im(u e^{-iμ}).
+        # |m| = 0 (undefined mean) uses μ = 0, as atan2(0, 0) does in HyPyP.
+        m = u.sum(axis=-1, keepdims=True)
+        mag = np.abs(m)
+        rot = np.where(mag > 0, np.conj(m) / np.where(mag > 0, mag, 1), 1)
+        return (u * rot).imag
+
+    @cached_property
+    def sin_a(self):
+        return self._phase_sin(self.u_a)
+
+    @cached_property
+    def sin_b(self):
+        return self._phase_sin(self.u_b)
 
 
-def compute_synchrony(client, therapist, sfreq, bands, metrics, window_length, window_step, *,
-                      client_channels=None, therapist_channels=None, bad_segments=(),
-                      out_path=None, chunk_windows=64, dtype="float64", method="hilbert", attrs=None):
-    client, therapist = np.asarray(client), np.asarray(therapist)
-    starts = window_starts(client.shape[1], sfreq, window_length, window_step)
-    n_len = int(round(window_length * sfreq))
-    idx = starts[:, None] + np.arange(n_len)
-    out = {m: np.empty((len(bands), len(starts), client.shape[0], therapist.shape[0])) for m in metrics}
-    for k, band in enumerate(bands.values()):
-        xa, xb = band_analytic(client, sfreq, band), band_analytic(therapist, sfreq, band)
-        for c0 in range(0, len(starts), chunk_windows):
-            sl = idx[c0 : c0 + chunk_windows]
-            a = xa[:, sl].transpose(1, 0, 2)
-            b = xb[:, sl].transpose(1, 0, 2)
-            for m in metrics:
-                out[m][k, c0 : c0 + len(sl)] = pairwise(m, a, b)
-    t_start = starts / sfreq
-    t_end = (starts + n_len) / sfreq
-    bad = np.zeros(len(starts), bool)
-    for onset, duration in bad_segments:
-        bad |= (t_start < onset + duration) & (t_end > onset)
-    cc = client_channels or [f"c{i}" for i in range(client.shape[0])]
-    tc = therapist_channels or [f"t{i}" for i in range(therapist.shape[0])]
-    ds = xr.Dataset(
-        {m: (("band", "time", "client_channel", "therapist_channel"), v.astype(dtype)) for m, v in out.items()},
-        coords=dict(band=list(bands), time=(t_start + t_end) / 2, client_channel=cc, therapist_channel=tc,
-                    window_start=("time", t_start), window_end=("time", t_end),
-                    band_low=("band", [float(b[0]) for b in bands.values()]),
-                    band_high=("band", [float(b[1]) for b in bands.values()])),
+def _clip(v, lo, hi):
+    # Remove rounding excursions (~1e-16) beyond the mathematical range; NaN stays.
+    return np.clip(v, lo, hi, out=v)
+
+
+def _real_corr(za: np.ndarray, zb: np.ndarray) -> np.ndarray:
+    """Σ z_a z_b over time for unit-norm rows: a Pearson/cosine matrix."""
+    return _clip(np.matmul(za, zb.swapaxes(1, 2)), -1.0, 1.0)
+
+
+# ---------------------------------------------------------------------------
+# Metrics: one small function each, (w: _Windows) -> (W, Na, Nb) real
+# ---------------------------------------------------------------------------
+
+
+def plv(w: _Windows) -> np.ndarray:
+    """Phase-locking value (Lachaux 1999): ``|Σ u_a u_b*| / T``, in [0, 1]."""
+    return _clip(np.abs(w.cross_u) / w.T, 0.0, 1.0)
+
+
+def ciplv(w: _Windows) -> np.ndarray:
+    """Corrected imaginary PLV (Bruña et al. 2018), signed:
+    ``Im(P) / √(1 − Re(P)²)`` with ``P = Σ u_a u_b* / T``; in [−1, 1].
+
+    Bruña (and MNE-Connectivity) report ``|Im(P)|``; we keep the sign (client
+    leads => positive). When ``1 − Re(P)² < 1e-12`` (perfect zero/anti-phase
+    locking) the value is 0: Im(P) is then 0 up to rounding and the ratio is
+    numerically meaningless.
+    """
+    p = w.cross_u / w.T
+    den2 = 1.0 - p.real**2
+    ok = den2 > 1e-12
+    out = np.where(ok, p.imag / np.sqrt(np.where(ok, den2, 1.0)), 0.0)
+    return _clip(out.astype(w.real, copy=False), -1.0, 1.0)
+
+
+def ppc(w: _Windows) -> np.ndarray:
+    """Pairwise phase consistency (Vinck et al. 2010), unbiased estimate of PLV²:
+    ``(T·plv² − 1) / (T − 1)``, in [−1/(T−1), 1].
+
+    Samples of one window are not independent (band-limited signal), so the
+    bias correction is nominal; PPC is still the same monotone map of PLV.
+    """
+    p = np.abs(w.cross_u) / w.T
+    return _clip((w.T * p**2 - 1.0) / (w.T - 1.0), -1.0 / (w.T - 1.0), 1.0)
+
+
+def ccorr(w: _Windows) -> np.ndarray:
+    """Circular correlation of the phases (Fisher & Lee 1983; Berens' circstat;
+    HyPyP's ``ccorr``), signed, in [−1, 1]::
+
+        μ = circular mean angle of the window (per channel)
+        ccorr = Σ sin(θa−μa) sin(θb−μb) / √(Σ sin²(θa−μa) · Σ sin²(θb−μb))
+
+    HyPyP returns ``|ccorr|``; we keep the sign. A channel with a constant
+    phase in the window has ``sin(θ−μ) ≡ 0`` and gives NaN.
+    """
+    # sin(θ − μ) is bounded by 1, so its rounding scale is √T
+    scale = np.sqrt(w.T)
+    return _real_corr(_rows_unit_norm(w.sin_a, scale), _rows_unit_norm(w.sin_b, scale))
+
+
+def coh(w: _Windows) -> np.ndarray:
+    """Magnitude of coherency (not squared):
+    ``|Σ x_a x_b*| / √(Σ|x_a|² Σ|x_b|²)``, in [0, 1]."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _clip(np.abs(w.cross_x) / w.norm_pow, 0.0, 1.0)
+
+
+def imcoh(w: _Windows) -> np.ndarray:
+    """Imaginary part of coherency (Nolte et al. 2004), signed:
+    ``Im(Σ x_a x_b*) / √(Σ|x_a|² Σ|x_b|²)``, in [−1, 1].
+    HyPyP returns ``|imcoh|``; we keep the sign (client leads => positive)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _clip(w.cross_x.imag / w.norm_pow, -1.0, 1.0)
+
+
+def pli(w: _Windows) -> np.ndarray:
+    """Phase-lag index (Stam et al. 2007): ``|Σ sign(Im(x_a x_b*))| / T``, in [0, 1]
+    (sign(0) = 0)."""
+    return (np.abs(w.sign_sum) / w.T).astype(w.real, copy=False)
+
+
+def wpli(w: _Windows) -> np.ndarray:
+    """Weighted PLI (Vinck et al. 2011): ``|Σ Im(x_a x_b*)| / Σ|Im(x_a x_b*)|``,
+    in [0, 1]; 0 when ``Σ|Im| = 0`` (no sample carries lag information, e.g.
+    identical signals), as in HyPyP and MNE-Connectivity."""
+    s, s_abs = w.imag_sum_abs
+    ok = s_abs > 0
+    out = np.where(ok, np.abs(s) / np.where(ok, s_abs, 1), 0.0)
+    return _clip(out.astype(w.real, copy=False), 0.0, 1.0)
+
+
+def dwpli(w: _Windows) -> np.ndarray:
+    """Debiased wPLI-square estimator (Vinck et al. 2011; MNE's
+    ``wpli2_debiased``), with ``I_t = Im(x_a x_b*)``::
+
+        dwpli = ((Σ I)² − Σ I²) / ((Σ|I|)² − Σ I²)
+
+    Unbounded below (can be < 0 by chance), ≤ 1; 0 when the denominator is 0
+    (at most one sample with lag information). As for PPC, samples inside a
+    window are not independent, so the debiasing is nominal.
+    """
+    s, s_abs = w.imag_sum_abs
+    s_sq = w.imag_sq
+    den = s_abs**2 - s_sq
+    ok = den > 0
+    out = np.where(ok, (s**2 - s_sq) / np.where(ok, den, 1), 0.0)
+    return np.minimum(out.astype(w.real, copy=False), 1.0)
+
+
+def envcorr(w: _Windows) -> np.ndarray:
+    """Amplitude-envelope correlation (Hipp et al. 2012, without
+    orthogonalisation): Pearson r of ``|x_a|`` and ``|x_b|`` over the window."""
+    return _real_corr(_centered_unit(w.mag_a), _centered_unit(w.mag_b))
+
+
+def powcorr(w: _Windows) -> np.ndarray:
+    """Power correlation: Pearson r of ``|x_a|²`` and ``|x_b|²`` over the window."""
+
+    return _real_corr(_centered_unit(w.mag_a**2), _centered_unit(w.mag_b**2))
+
+
+METRICS: dict[str, Callable[[_Windows], np.ndarray]] = {
+    "plv": plv,
+    "ciplv": ciplv,
+    "ppc": ppc,
+    "ccorr": ccorr,
+    "coh": coh,
+    "imcoh": imcoh,
+    "pli": pli,
+    "wpli": wpli,
+    "dwpli": dwpli,
+    "envcorr": envcorr,
+    "powcorr": powcorr,
+}
+
+#: Metrics whose value changes sign when the two people are swapped.
+ANTISYMMETRIC = frozenset({"imcoh", "ciplv"})
+
+
+def _check_metrics(metrics: Iterable[str]) -> list[str]:
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {unknown}; available: {sorted(METRICS)}")
+    if not metrics:
+        raise ValueError("no metric requested")
+    return metrics
+
+
+def _compute_many(
+    metrics: list[str],
+    a: np.ndarray,
+    b: np.ndarray,
+    dtype="float64",
+    invalid_a: np.ndarray | None = None,
+    invalid_b: np.ndarray | None = None,
+) -> tuple[dict[str, np.ndarray], int, dict[str, int]]:
+    """All ``metrics`` of one chunk, sharing intermediate products.
+
+    Returns ``(results, n_invalid_channel_windows, undefined_counts)`` where
+    the last counts NaNs per metric that do *not* come from an invalid (flat)
+    channel, so callers can warn once with the reason.
+    """
+    w = _Windows(a, b, dtype)
+    bad_a = w.invalid_a if invalid_a is None else (w.invalid_a | invalid_a)
+    bad_b = w.invalid_b if invalid_b is None else (w.invalid_b | invalid_b)
+    mask = bad_a[:, :, None] | bad_b[:, None, :]
+    out, undefined = {}, {}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for m in metrics:
+            v = np.asarray(METRICS[m](w), dtype=w.real)
+            undefined[m] = int(np.count_nonzero(np.isnan(v) & ~mask))
+            v[mask] = np.nan
+            out[m] = v
+    return out, int(bad_a.sum() + bad_b.sum()), undefined
+
+
+def _warn_undefined(n_invalid: int, undefined: Mapping[str, int], stacklevel=3):
+    if n_invalid:
+        warnings.warn(
+            f"{n_invalid} channel-window(s) are flat (all-zero, constant or "
+            "non-finite); every metric involving them is NaN",
+            SynchronyWarning,
+            stacklevel=stacklevel,
+        )
+    bad = {m: n for m, n in undefined.items() if n}
+    if bad:
+        warnings.warn(
+            f"undefined values set to NaN (zero variance of the phase/envelope "
+            f"in a window): {bad}",
+            SynchronyWarning,
+            stacklevel=stacklevel,
+        )
+
+
+def pairwise(metric: str, a: np.ndarray, b: np.ndarray, *, dtype="float64") -> np.ndarray:
+    """Inter-brain synchrony of every client x therapist channel pair.
+
+    Parameters
+    ----------
+    metric : str
+        A key of :data:`METRICS` (see each function's docstring for its formula).
+    a, b : complex array, shape (n_windows, n_channels, n_times)
+        Analytic signals of one band for client (``a``) and therapist (``b``).
+    dtype : "float64" | "float32"
+        Working precision (float32 works in complex64: ~2x faster, ~1e-6 error).
+
+    Returns
+    -------
+    ndarray, shape (n_windows, n_a, n_b), float
+    """
+    (name,) = _check_metrics([metric])
+    res, n_invalid, undefined = _compute_many([name], a, b, dtype)
+    _warn_undefined(n_invalid, undefined)
+    return res[name]
+
+
+# ---------------------------------------------------------------------------
+# Analytic signal per band
+# ---------------------------------------------------------------------------
+
+
+def band_analytic(
+    data: np.ndarray,
+    sfreq: float,
+    band: tuple[float, float],
+    method: str = "hilbert",
+    *,
+    dtype="float64",
+    block: int = 8,
+    n_cycles: float | None = None,
+    **filter_kw,
+) -> np.ndarray:
+    """Complex analytic signal of one band over the whole continuous recording.
+
+    ``method="hilbert"`` (default): :func:`mne.filter.filter_data` band-pass
+    (FIR, zero phase, MNE's default transition bands; ``filter_kw`` passes
+    through, e.g. ``l_trans_bandwidth``) followed by :func:`scipy.signal.hilbert`
+    (FFT over the full length, no padding, exactly as HyPyP's
+    ``compute_freq_bands``).
+
+    ``method="morlet"``: convolution with one complex Morlet wavelet at the band
+    centre ``f0 = (lo + hi) / 2`` (:func:`mne.time_frequency.tfr_array_morlet`,
+    zero-mean wavelet). Its spectral s.d. is ``f0 / n_cycles``; by default
+    ``n_cycles = 2·f0 / (hi − lo)`` so ±1 s.d. spans the band. Amplitude scale
+    differs from the Hilbert route (irrelevant to all normalised metrics).
+
+    Filtering and the transform are done ``block`` channels at a time, writing
+    into one preallocated output, so the extra memory is a few channel-lengths.
+
+    Returns
+    -------
+    complex ndarray (n_channels, n_times): complex128, or complex64 if
+    ``dtype="float32"``.
+    """
+    import mne
+    from scipy.signal import hilbert
+
+    data = np.asarray(data)
+    if data.ndim != 2:
+        raise ValueError(f"data must be (n_channels, n_times), got {data.shape}")
+    lo, hi = float(band[0]), float(band[1])
+    if not 0 < lo < hi < sfreq / 2:
+        raise ValueError(f"band {band} must satisfy 0 < low < high < Nyquist")
+    cplx = np.complex64 if np.dtype(dtype) == np.float32 else np.complex128
+    out = np.empty(data.shape, dtype=cplx)
+    if method == "hilbert":
+        for c0 in range(0, data.shape[0], block):
+            chunk = np.asarray(data[c0 : c0 + block], dtype=np.float64)
+            filt = mne.filter.filter_data(
+                chunk, sfreq, lo, hi, verbose=False, **filter_kw
+            )
+            out[c0 : c0 + block] = hilbert(filt, axis=-1)
+    elif method == "morlet":
+        from mne.time_frequency import tfr_array_morlet
+
+        f0 = (lo + hi) / 2.0
+        nc = 2.0 * f0 / (hi - lo) if n_cycles is None else float(n_cycles)
+        for c0 in range(0, data.shape[0], block):
+            chunk = np.asarray(data[c0 : c0 + block], dtype=np.float64)
+            tfr = tfr_array_morlet(
+                chunk[None],
+                sfreq,
+                [f0],
+                n_cycles=nc,
+                zero_mean=True,
+                output="complex",
+                verbose=False,
+            )
+            out[c0 : c0 + block] = tfr[0, :, 0]
+    else:
+        raise ValueError(f"method must be 'hilbert' or 'morlet', got {method!r}")
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Windows
+# ---------------------------------------------------------------------------
+
+
+def _to_samples(seconds: float, sfreq: float, what: str) -> int:
+    n = int(round(seconds * sfreq))
+    if n < 1:
+        raise ValueError(f"{what} of {seconds} s is shorter than one sample")
+    if abs(n - seconds * sfreq) > 1e-6:
+        warnings.warn(
+            f"{what} {seconds} s is not a whole number of samples at {sfreq} Hz; "
+            f"using {n} samples ({n / sfreq} s)",
+            UserWarning,
+            stacklevel=3,
+        )
+    return n
+
+
+def window_starts(n_times: int, sfreq: float, length: float, step: float) -> np.ndarray:
+    """Sample index of the start of each window.
+
+    Windows are ``round(length·sfreq)`` samples long, start at sample 0 and
+    advance by ``round(step·sfreq)`` samples; only windows that fit entirely in
+    the recording are kept (a trailing partial window is dropped).
+    """
+    n_len = _to_samples(length, sfreq, "window_length")
+    n_step = _to_samples(step, sfreq, "window_step")
+    if n_times < n_len:
+        return np.zeros(0, dtype=np.int64)
+    return np.arange(0, n_times - n_len + 1, n_step, dtype=np.int64)
+
+
+def _window_view(x: np.ndarray, first: int, n_step: int, n_win: int, n_len: int):
+    """Read-only view ``(n_win, n_channels, n_len)`` of windows of ``x``
+    (n_channels, n_times) starting at ``first`` every ``n_step`` samples.
+    No copy: overlapping windows share memory."""
+    s_ch, s_t = x.strides
+    return np.lib.stride_tricks.as_strided(
+        x[:, first:],
+        shape=(n_win, x.shape[0], n_len),
+        strides=(n_step * s_t, s_ch, s_t),
+        writeable=False,
     )
-    ds["bad_window"] = ("time", bad)
-    ds.attrs.update(sfreq=float(sfreq), window_length=float(window_length), window_step=float(window_step),
-                    method=method, hyperscan_version=__version__)
-    ds.attrs.update(attrs or {})
-    if out_path is not None:
-        tmp = Path(str(out_path) + ".tmp")
-        ds.to_netcdf(tmp, engine="h5netcdf")
+
+
+def _flat_windows(x: np.ndarray, starts: np.ndarray, n_step: int, n_len: int):
+    """(n_windows, n_channels) bool: raw data constant over the window (or
+    non-finite). A constant channel band-passes to rounding noise whose phase
+    is arbitrary, so it must be caught on the raw data."""
+    out = np.zeros((len(starts), x.shape[0]), dtype=bool)
+    step = 256  # windows per pass: bounded temporaries
+    for w0 in range(0, len(starts), step):
+        v = _window_view(x, int(starts[w0]), n_step, min(step, len(starts) - w0), n_len)
+        with np.errstate(invalid="ignore"):
+            out[w0 : w0 + step] = ~(v.max(axis=-1) > v.min(axis=-1))
+    return out
+
+
+def _overlaps(starts_s, ends_s, bad_segments) -> np.ndarray:
+    """Window [start, end) overlaps segment [onset, onset + duration)."""
+    bad = np.zeros(len(starts_s), dtype=bool)
+    for onset, duration in bad_segments:
+        onset, duration = float(onset), float(duration)
+        if duration < 0:
+            raise ValueError(f"negative bad-segment duration: {(onset, duration)}")
+        bad |= (starts_s < onset + duration) & (onset < ends_s)
+        if duration == 0:  # an instantaneous event flags the window containing it
+            bad |= (starts_s <= onset) & (onset < ends_s)
+    return bad
+
+
+# ---------------------------------------------------------------------------
+# Driver
+# ---------------------------------------------------------------------------
+
+
+def _skeleton(
+    bands, band_names, starts, n_len, sfreq, bad, client_channels, therapist_channels, attrs
+) -> xr.Dataset:
+    ws = starts / sfreq
+    we = (starts + n_len) / sfreq
+    return xr.Dataset(
+        data_vars={"bad_window": ("time", bad)},
+        coords={
+            "band": ("band", np.array(band_names, dtype=str)),
+            "time": ("time", (starts + n_len / 2.0) / sfreq, {"units": "s"}),
+            "client_channel": ("client_channel", np.array(client_channels, dtype=str)),
+            "therapist_channel": (
+                "therapist_channel",
+                np.array(therapist_channels, dtype=str),
+            ),
+            "window_start": ("time", ws, {"units": "s"}),
+            "window_end": ("time", we, {"units": "s"}),
+            "band_low": ("band", np.array([bands[b][0] for b in band_names], float)),
+            "band_high": ("band", np.array([bands[b][1] for b in band_names], float)),
+        },
+        attrs=attrs,
+    )
+
+
+def compute_synchrony(
+    client: np.ndarray,
+    therapist: np.ndarray,
+    sfreq: float,
+    bands: Mapping[str, tuple[float, float]] | None,
+    metrics: Iterable[str],
+    window_length: float,
+    window_step: float,
+    *,
+    client_channels=None,
+    therapist_channels=None,
+    bad_segments=(),
+    out_path=None,
+    chunk_windows: int = 64,
+    dtype="float64",
+    method: str = "hilbert",
+    channel_block: int = 32,
+    filter_kw: Mapping | None = None,
+    attrs: Mapping | None = None,
+) -> xr.Dataset:
+    """Windowed inter-brain synchrony for several bands and metrics.
+
+    Parameters
+    ----------
+    client, therapist : float array (n_channels, n_times)
+        Continuous recordings on one common clock and rate. They must be
+        finite: the band filter and the (global, FFT-based) Hilbert transform
+        spread a single NaN over the whole channel, which then comes out as
+        NaN (flat) everywhere. Interpolate or zero bad stretches and list them
+        in ``bad_segments`` instead.
+    sfreq : float
+    bands : {name: (low, high)} or None for :data:`BANDS_DEFAULT`
+    metrics : names from :data:`METRICS`
+    window_length, window_step : float, seconds (rounded to whole samples)
+    client_channels, therapist_channels : channel names (default ``C0..``/``T0..``)
+    bad_segments : iterable of (onset_s, duration_s)
+        A window is flagged in ``bad_window`` when ``[start, end)`` overlaps
+        ``[onset, onset + duration)``; its values are still computed.
+    out_path : path or None
+        If given, results are streamed to this NetCDF file (h5netcdf), written to
+        a temporary file in the same folder and moved into place atomically;
+        the returned dataset is opened lazily from it (close it when done).
+    chunk_windows : windows computed (and held) at a time.
+    dtype : "float64" | "float32" working and output precision.
+    method : "hilbert" | "morlet", see :func:`band_analytic`.
+    channel_block : channels per side whose band signal is held at a time.
+        Peak memory is about the input plus ``2·channel_block·n_times`` complex
+        values plus one chunk, independent of the number of bands, metrics and
+        windows. When a side has more channels than this, the therapist side's
+        band signal is recomputed once per client block (costs filtering time,
+        saves memory).
+    filter_kw : extra keyword arguments for :func:`mne.filter.filter_data`.
+    attrs : extra dataset attributes (e.g. provenance); str/number values.
+
+    Returns
+    -------
+    xarray.Dataset with one variable per metric, dims
+    ``(band, time, client_channel, therapist_channel)``; ``time`` is the window
+    centre in seconds (``(start + n_len/2) / sfreq``, t = 0 at sample 0);
+    coords ``window_start``/``window_end`` (end exclusive) and
+    ``band_low``/``band_high``; ``bad_window`` (time,) bool.
+    """
+    client = np.asarray(client)
+    therapist = np.asarray(therapist)
+    if client.ndim != 2 or therapist.ndim != 2:
+        raise ValueError("client and therapist must be (n_channels, n_times)")
+    if client.shape[1] != therapist.shape[1]:
+        raise ValueError(
+            f"client and therapist need the same n_times (common clock); got "
+            f"{client.shape[1]} and {therapist.shape[1]}"
+        )
+    metrics = _check_metrics(metrics)
+    bands = dict(BANDS_DEFAULT if bands is None else bands)
+    band_names = list(bands)
+    real = np.dtype(dtype)
+    n_a, n_times = client.shape
+    n_b = therapist.shape[0]
+    client_channels = (
+        [f"C{i}" for i in range(n_a)] if client_channels is None else list(map(str, client_channels))
+    )
+    therapist_channels = (
+        [f"T{i}" for i in range(n_b)]
+        if therapist_channels is None
+        else list(map(str, therapist_channels))
+    )
+    if len(client_channels) != n_a or len(therapist_channels) != n_b:
+        raise ValueError("channel name lists do not match the data")
+
+    n_len = _to_samples(window_length, sfreq, "window_length")
+    n_step = _to_samples(window_step, sfreq, "window_step")
+    starts = window_starts(n_times, sfreq, window_length, window_step)
+    n_win = len(starts)
+    if n_win == 0:
+        raise ValueError("recording shorter than one window")
+    bad = _overlaps(starts / sfreq, (starts + n_len) / sfreq, bad_segments)
+    flat_a = _flat_windows(client, starts, n_step, n_len)
+    flat_b = _flat_windows(therapist, starts, n_step, n_len)
+
+    extra_attrs = dict(attrs or {})
+    attrs = {
+        "sfreq": float(sfreq),
+        "window_length": n_len / sfreq,
+        "window_step": n_step / sfreq,
+        "method": method,
+        "dtype": str(real),
+        "hyperscan_version": __version__,
+        "cross_product": "x_client * conj(x_therapist)",
+        **extra_attrs,
+    }
+    skel = _skeleton(
+        bands, band_names, starts, n_len, sfreq, bad, client_channels, therapist_channels, attrs
+    )
+    shape = (len(band_names), n_win, n_a, n_b)
+    filter_kw = dict(filter_kw or {})
+    n_invalid = 0
+    undefined = dict.fromkeys(metrics, 0)
+
+    def analytic(x, rows, band):
+        return band_analytic(x[rows], sfreq, band, method, dtype=real, **filter_kw)
+
+    def run(write):
+        nonlocal n_invalid
+        a_blocks = [slice(i, min(i + channel_block, n_a)) for i in range(0, n_a, channel_block)]
+        b_blocks = [slice(j, min(j + channel_block, n_b)) for j in range(0, n_b, channel_block)]
+        for ib, name in enumerate(band_names):
+            keep_b = {}
+            for sa in a_blocks:
+                xa = analytic(client, sa, bands[name])
+                for sb in b_blocks:
+                    # one therapist block only: compute it once per band
+                    xb = keep_b.get(sb.start)
+                    if xb is None:
+                        xb = analytic(therapist, sb, bands[name])
+                        if len(b_blocks) == 1:
+                            keep_b[sb.start] = xb
+                    for w0 in range(0, n_win, chunk_windows):
+                        nw = min(chunk_windows, n_win - w0)
+                        first = int(starts[w0])
+                        res, n_inv, und = _compute_many(
+                            metrics,
+                            _window_view(xa, first, n_step, nw, n_len),
+                            _window_view(xb, first, n_step, nw, n_len),
+                            real,
+                            flat_a[w0 : w0 + nw, sa],
+                            flat_b[w0 : w0 + nw, sb],
+                        )
+                        for m in metrics:
+                            undefined[m] += und[m]
+                            write(m, (ib, slice(w0, w0 + nw), sa, sb), res[m])
+                    del xb
+                del xa
+        # invalid channel-windows are the same for every band/block: count once
+        n_invalid = int(flat_a.sum() + flat_b.sum())
+
+    if out_path is None:
+        arrays = {m: np.empty(shape, dtype=real) for m in metrics}
+
+        def write(m, idx, v):
+            arrays[m][idx] = v
+
+        run(write)
+        ds = skel.assign(
+            {m: (("band", "time", "client_channel", "therapist_channel"), arrays[m]) for m in metrics}
+        )
+        _warn_undefined(n_invalid, undefined, stacklevel=2)
+        return ds
+
+    return _stream_to_netcdf(out_path, skel, metrics, shape, real, chunk_windows, channel_block, run,
+                             lambda: _warn_undefined(n_invalid, undefined, stacklevel=3))
+
+
+def _stream_to_netcdf(out_path, skel, metrics, shape, real, chunk_windows, channel_block, run, warn):
+    """Write the coordinates with xarray, then fill one variable per metric
+    chunk by chunk through h5netcdf; atomic rename at the end."""
+    import h5netcdf
+
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=out_path.name + ".", suffix=".tmp", dir=out_path.parent)
+    os.close(fd)
+    try:
+        skel.to_netcdf(tmp, engine="h5netcdf")
+        dims = ("band", "time", "client_channel", "therapist_channel")
+        chunks = (1, min(chunk_windows, shape[1]), min(channel_block, shape[2]), shape[3])
+        with h5netcdf.File(tmp, "a") as f:
+            vars_ = {
+                m: f.create_variable(m, dims, dtype=real, chunks=chunks, fillvalue=np.nan)
+                for m in metrics
+            }
+
+            def write(m, idx, v):
+                vars_[m][idx] = v
+
+            run(write)
         os.replace(tmp, out_path)
-    return ds
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    warn()
+    return xr.open_dataset(out_path, engine="h5netcdf")
 
 
-def synchrony_stage(client_fif, therapist_fif, config: dict, out_path) -> None:
-    """Workflow stage: two preprocessed FIF files -> synchrony.nc (with provenance attrs)."""
+def synchrony_stage(client_fif, therapist_fif, config: Mapping, out_path, threads: int = 1) -> None:
+    """Workflow stage: two preprocessed FIF files -> synchrony.nc (with provenance attrs).
+
+    Windows overlapping a ``BAD*`` annotation of either person are flagged in
+    ``bad_window``. BLAS is limited to ``threads`` (the rule's allocation) because
+    oversubscribed BLAS threads are much slower than one when jobs run side by side.
+    """
+    import mne
+    from threadpoolctl import threadpool_limits
+
     from .provenance import provenance
 
     client = mne.io.read_raw_fif(client_fif, preload=True, verbose="error")
     therapist = mne.io.read_raw_fif(therapist_fif, preload=True, verbose="error")
-    bad = [(a["onset"] - raw.first_time, a["duration"])
-           for raw in (client, therapist) for a in raw.annotations
-           if a["description"].upper().startswith("BAD")]
+    bad = [
+        (a["onset"] - raw.first_time, a["duration"])
+        for raw in (client, therapist)
+        for a in raw.annotations
+        if a["description"].upper().startswith("BAD")
+    ]
     scfg = config["synchrony"]
     attrs = provenance(config, [client_fif, therapist_fif])
     attrs["recording_duration"] = client.n_times / client.info["sfreq"]
-    compute_synchrony(
-        client.get_data(picks="eeg"), therapist.get_data(picks="eeg"), client.info["sfreq"],
-        {k: tuple(v) for k, v in config["bands"].items()}, list(config["metrics"]),
-        config["window"]["length"], config["window"]["step"],
-        client_channels=[client.ch_names[i] for i in mne.pick_types(client.info, eeg=True)],
-        therapist_channels=[therapist.ch_names[i] for i in mne.pick_types(therapist.info, eeg=True)],
-        bad_segments=bad, out_path=out_path, chunk_windows=scfg["chunk_windows"],
-        method=scfg["method"], attrs=attrs,
-    )
+    picks_a = mne.pick_types(client.info, eeg=True)
+    picks_b = mne.pick_types(therapist.info, eeg=True)
+    with threadpool_limits(limits=max(1, int(threads)), user_api="blas"):
+        ds = compute_synchrony(
+            client.get_data(picks=picks_a),
+            therapist.get_data(picks=picks_b),
+            client.info["sfreq"],
+            {k: tuple(v) for k, v in config["bands"].items()},
+            list(config["metrics"]),
+            config["window"]["length"],
+            config["window"]["step"],
+            client_channels=[client.ch_names[i] for i in picks_a],
+            therapist_channels=[therapist.ch_names[i] for i in picks_b],
+            bad_segments=bad,
+            out_path=out_path,
+            chunk_windows=scfg["chunk_windows"],
+            method=scfg["method"],
+            attrs=attrs,
+        )
+    ds.close()

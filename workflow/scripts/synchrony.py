@@ -7,4 +7,5 @@ synchrony_stage(
     snakemake.input.therapist,
     snakemake.params.config,
     snakemake.output[0],
+    threads=snakemake.threads,
 )

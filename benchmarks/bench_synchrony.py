@@ -1,0 +1,209 @@
+"""Side-by-side speed/memory of the synchrony engine vs HyPyP and MNE-Connectivity.
+
+Workload: 2 x 64 channels, N windows of 500 samples (default 120), 5 bands.
+The complex band signals are built once (filter + Hilbert per band on the
+continuous recording, cut into non-overlapping windows) and every
+implementation gets the same numbers:
+
+* ours        ``pairwise(metric, a_band, b_band)`` per band (inter-brain block).
+* HyPyP numpy ``compute_sync(cs, mode, epochs_average=False)`` with
+  ``optimization=None``; cs is (2, N, 64, 5, 500). HyPyP always computes the
+  full 128 x 128 matrix (intra + inter); that is its API, so it is what a user
+  pays. PLI/wPLI in numpy materialise a (N, 5, 128, 128, 500) complex tensor
+  and are skipped (the size is printed).
+* HyPyP numba ``optimization="numba"`` (hypyp 0.6.2 selects the backend per
+  call through this argument; ``BaseMetric._resolve_optimization``).
+* MNE-Connectivity ``spectral_connectivity_time`` cannot take a complex signal;
+  it is timed on raw windows with ``mode="cwt_morlet"`` at the 5 band centres
+  for its 6 bivariate metrics *jointly* (its Python loop over pairs makes it
+  slow, so it runs on ``--mne-windows`` windows and is reported per window),
+  and compared with ours on the same Morlet transform.
+
+Timing: wall clock, best of ``--repeat`` runs after a warm-up call (numba JIT
+compiled and cached before timing). Memory: ``tracemalloc`` peak during one
+extra call = Python/numpy heap allocations made by that call. Allocations made
+inside numba-compiled code (NRT; HyPyP's numba kernels allocate their output
+there) and BLAS internal buffers are NOT counted; input arrays are not counted.
+
+Agreement: max |ours − ref| on the inter-brain block in the same run (HyPyP
+returns |ccorr| and |imcoh|: compared on |ours|).
+
+Usage: python benchmarks/bench_synchrony.py [--windows 120] [--repeat 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import sys
+import time
+import tracemalloc
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hyperscan.synchrony import BANDS_DEFAULT, band_analytic, pairwise  # noqa: E402
+
+SHARED = [  # (our name, HyPyP mode, HyPyP returns |.|)
+    ("plv", "plv", False),
+    ("ccorr", "ccorr", True),
+    ("coh", "coh", False),
+    ("imcoh", "imcoh", True),
+    ("pli", "pli", False),
+    ("wpli", "wpli", False),
+    ("envcorr", "envcorr", False),
+    ("powcorr", "powcorr", False),
+]
+MNE_METRICS = ["plv", "ciplv", "pli", "wpli", "coh", "imcoh"]
+
+
+def timed(fn, repeat):
+    fn()  # warm-up (JIT, caches)
+    best = math.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    tracemalloc.start()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return best, peak / 2**20, out
+
+
+def make_data(n_win, n_ch, T, sfreq, seed=0):
+    rng = np.random.default_rng(seed)
+    n = n_win * T
+    # broadband noise plus a shared 10-Hz component so metrics are not all ~0
+    common = np.sin(2 * np.pi * 10 * np.arange(n) / sfreq)
+    raw = rng.standard_normal((2, n_ch, n)) + 0.5 * common
+    cs = np.empty((2, n_win, n_ch, len(BANDS_DEFAULT), T), dtype=np.complex128)
+    for k, band in enumerate(BANDS_DEFAULT.values()):
+        for p in range(2):
+            z = band_analytic(raw[p], sfreq, band)
+            cs[p, :, :, k, :] = z.reshape(n_ch, n_win, T).transpose(1, 0, 2)
+    return raw, cs
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--windows", type=int, default=120)
+    ap.add_argument("--channels", type=int, default=64)
+    ap.add_argument("--samples", type=int, default=500)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--mne-windows", type=int, default=4)
+    ap.add_argument("--skip-numpy", action="store_true", help="skip HyPyP's numpy backend")
+    args = ap.parse_args(argv)
+    warnings.simplefilter("ignore")
+
+    import hypyp
+    from hypyp.analyses import compute_sync
+
+    sfreq, T, C, W = 500.0, args.samples, args.channels, args.windows
+    nb = len(BANDS_DEFAULT)
+    print(f"# {W} windows x {T} samples, 2 x {C} channels, {nb} bands; "
+          f"python {platform.python_version()}, numpy {np.__version__}, hypyp {hypyp.__version__}, "
+          f"{os.cpu_count()} CPUs")
+    raw, cs = make_data(W, C, T, sfreq)
+    print(f"# complex input: {cs.nbytes / 2**20:.0f} MiB")
+
+    def ours(metric, dtype="float64"):
+        return np.stack([pairwise(metric, cs[0, :, :, k], cs[1, :, :, k], dtype=dtype) for k in range(nb)])
+
+    rows = []
+    for name, mode, absval in SHARED:
+        row = {"metric": name}
+        row["ours_t"], row["ours_m"], ref_ours = timed(lambda: ours(name), args.repeat)
+        row["f32_t"], row["f32_m"], ours32 = timed(lambda: ours(name, "float32"), args.repeat)
+        row["f32_err"] = float(np.nanmax(np.abs(ours32 - ref_ours)))
+        cmp = np.abs(ref_ours) if absval else ref_ours
+        row["numba_t"], row["numba_m"], hn = timed(
+            lambda: compute_sync(cs, mode, epochs_average=False, optimization="numba"), 1
+        )
+        row["numba_err"] = float(np.nanmax(np.abs(hn[:, :, :C, C:] - cmp)))
+        if args.skip_numpy or name in ("pli", "wpli"):
+            row["numpy_t"] = row["numpy_m"] = row["numpy_err"] = None
+        else:
+            row["numpy_t"], row["numpy_m"], hp = timed(
+                lambda: compute_sync(cs, mode, epochs_average=False, optimization=None), 1
+            )
+            row["numpy_err"] = float(np.nanmax(np.abs(hp[:, :, :C, C:] - cmp)))
+        rows.append(row)
+        print(f"  done {name}", file=sys.stderr)
+
+    def fmt(v, f="{:.3f}"):
+        return "n/a" if v is None else f.format(v)
+
+    print()
+    print("| metric | ours s | ours MiB | ours f32 s | f32 max err | HyPyP numba s | HyPyP numba MiB* | "
+          "speed-up vs numba | max diff numba | HyPyP numpy s | HyPyP numpy MiB | speed-up vs numpy | max diff numpy |")
+    print("|---" * 13 + "|")
+    for r in rows:
+        print(f"| {r['metric']} | {r['ours_t']:.3f} | {r['ours_m']:.0f} | {r['f32_t']:.3f} | {r['f32_err']:.1e} | "
+              f"{r['numba_t']:.3f} | {r['numba_m']:.0f} | {r['numba_t'] / r['ours_t']:.1f}x | {r['numba_err']:.1e} | "
+              f"{fmt(r['numpy_t'])} | {fmt(r['numpy_m'], '{:.0f}')} | "
+              f"{fmt(None if r['numpy_t'] is None else r['numpy_t'] / r['ours_t'], '{:.1f}x')} | "
+              f"{fmt(r['numpy_err'], '{:.1e}')} |")
+    g_numba = math.exp(np.mean([math.log(r["numba_t"] / r["ours_t"]) for r in rows]))
+    g_f32 = math.exp(np.mean([math.log(r["numba_t"] / r["f32_t"]) for r in rows]))
+    np_rows = [r for r in rows if r["numpy_t"] is not None]
+    print(f"\ngeometric-mean speed-up vs HyPyP numba over {len(rows)} metrics: {g_numba:.1f}x "
+          f"(float32 mode: {g_f32:.1f}x)")
+    if np_rows:
+        g_np = math.exp(np.mean([math.log(r["numpy_t"] / r["ours_t"]) for r in np_rows]))
+        print(f"geometric-mean speed-up vs HyPyP numpy over {len(np_rows)} metrics: {g_np:.1f}x")
+    big = W * nb * (2 * C) ** 2 * T * 16 / 2**30
+    print(f"HyPyP numpy PLI/wPLI skipped: they build a {big:.0f} GiB (E, F, 2C, 2C, T) tensor")
+    print("* MiB = tracemalloc peak of Python/numpy allocations in the call; numba-internal (NRT) and "
+          "BLAS allocations are not seen, so HyPyP-numba's output array is not counted")
+
+    mne_compare(raw, sfreq, C, T, min(args.mne_windows, W), args.repeat)
+
+
+def mne_compare(raw, sfreq, C, T, n_win, repeat):
+    import mne_connectivity as mc
+    from mne.time_frequency import tfr_array_morlet
+
+    freqs = np.array([np.mean(b) for b in BANDS_DEFAULT.values()])
+    n_cycles = np.minimum(5.0, freqs / 2)  # wavelets must fit in a 1-s window
+    ep = raw[:, :, : n_win * T].reshape(2, C, n_win, T).transpose(2, 0, 1, 3).reshape(n_win, 2 * C, T)
+    idx = (np.repeat(np.arange(C), C), np.tile(np.arange(C, 2 * C), C))
+
+    def mne_run():
+        return mc.spectral_connectivity_time(
+            ep, freqs, method=MNE_METRICS, indices=idx, sfreq=sfreq, mode="cwt_morlet",
+            n_cycles=n_cycles, faverage=False, verbose=False, n_jobs=1,
+        )
+
+    def tfr():
+        return tfr_array_morlet(ep, sfreq, freqs, n_cycles=n_cycles, output="complex", zero_mean=False)
+
+    def ours_run():
+        z = tfr()
+        return {m: np.stack([pairwise(m, z[:, :C, k], z[:, C:, k]) for k in range(len(freqs))]) for m in MNE_METRICS}
+
+    t_mne, m_mne, cons = timed(mne_run, 1)
+    t_ours, m_ours, mine = timed(ours_run, repeat)
+    t_tfr, _, _ = timed(tfr, repeat)
+    err = 0.0
+    for m, con in zip(MNE_METRICS, cons):
+        ref = con.get_data().reshape(n_win, C, C, len(freqs)).transpose(3, 0, 1, 2)
+        got = np.abs(mine[m]) if m == "ciplv" else mine[m]
+        err = max(err, float(np.nanmax(np.abs(got - ref))))
+    print(f"\nMNE-Connectivity spectral_connectivity_time, {len(MNE_METRICS)} metrics jointly "
+          f"({', '.join(MNE_METRICS)}), cwt_morlet at {len(freqs)} freqs, {n_win} windows x {C}x{C} pairs:")
+    print("| | total s | per window s | MiB |")
+    print("|---|---|---|---|")
+    print(f"| MNE-Connectivity | {t_mne:.2f} | {t_mne / n_win:.3f} | {m_mne:.0f} |")
+    print(f"| ours (same Morlet TFR + pairwise) | {t_ours:.3f} | {t_ours / n_win:.4f} | {m_ours:.0f} |")
+    print(f"| (of which Morlet TFR) | {t_tfr:.3f} | | |")
+    print(f"speed-up {t_mne / t_ours:.0f}x; max |diff| {err:.1e}")
+
+
+if __name__ == "__main__":
+    main()
