@@ -13,9 +13,10 @@ Per person, in this order (every step is MNE's own, configured by ``preprocessin
    overlapping them are excluded later, and ICA is fitted without them;
 5. **ICA** (``ica_method``, ``ica_n_components``, seed ``ica_seed``) on the good EEG channels;
    components whose time course correlates (|r| ≥ ``eog_threshold``) with a 1-10 Hz filtered
-   EOG reference are removed (``ICA.find_bads_eog(measure="correlation")``). The reference
-   is a real EOG channel when the recording has one (named ``EOG*``), otherwise the
-   frontal channels in ``eog_proxies`` (Fp1/Fp2 by default) — automatic, never a prompt;
+   EOG reference are removed (``ICA.find_bads_eog(measure="correlation")``), at most
+   ``ica_max_eog_components``. References: the recording's EOG channels (named ``EOG*``)
+   and the frontal channels in ``eog_proxies`` (Fp1/Fp2/Fpz/AF7/AF8) — automatic, never a
+   prompt;
 6. interpolate bad channels (spherical splines, ``montage`` positions) or drop them when
    no montage is configured or a channel has no position;
 7. reference (average of the channels by default); EOG channels are dropped.
@@ -51,6 +52,10 @@ log = logging.getLogger(__name__)
 
 #: PREP's window (1 s) for the correlation criterion, and its HF-noise split (50 Hz).
 CORRELATION_WINDOW_S = 1.0
+#: Below this many channels "uncorrelated with every other channel" says nothing.
+MIN_CHANNELS_FOR_CORRELATION = 4
+#: When more than this share of a cap is flagged, repairing it would invent the data.
+MAX_BAD_FRACTION = 0.5
 HF_SPLIT_HZ = 50.0
 
 
@@ -105,7 +110,7 @@ def detect_bad_channels(raw: mne.io.BaseRaw, *, z_threshold=5.0, flat_uv=0.5,
             z_hf[good] = _robust_z(noisiness[good], spread_floor)
         width = int(round(CORRELATION_WINDOW_S * sfreq))
         n_win = filt.shape[1] // width
-        if n_win:
+        if n_win and good.sum() >= MIN_CHANNELS_FOR_CORRELATION:
             idx = np.flatnonzero(good)
             seg = filt[idx, : n_win * width].reshape(len(idx), n_win, width)
             seg = seg - seg.mean(axis=2, keepdims=True)
@@ -151,12 +156,14 @@ def annotate_amplitude(raw: mne.io.BaseRaw, ptp_uv: float | None) -> float:
 
 
 def _eog_references(raw: mne.io.BaseRaw, proxies) -> list[str]:
-    """Real EOG channels if present, else the configured frontal proxies that are good."""
+    """EOG channels of the recording plus the configured frontal proxies that are good.
+
+    Both, because a channel called EOG need not see blinks (EEGLAB's sample data: EOG1/EOG2
+    correlate -0.05 with FPz; its blink component has |r| 0.88 with FPz, 0.44 with EOG1)."""
     eog = [raw.ch_names[i] for i in mne.pick_types(raw.info, eeg=False, eog=True, exclude="bads")]
-    if eog:
-        return eog
     lower = {p.lower() for p in proxies or []}
-    return [ch for ch in raw.ch_names if ch.lower() in lower and ch not in raw.info["bads"]]
+    return eog + [ch for ch in raw.ch_names if ch.lower() in lower and ch not in raw.info["bads"]
+                  and ch not in eog]
 
 
 def remove_eye_components(raw: mne.io.BaseRaw, cfg: dict) -> dict:
@@ -180,8 +187,9 @@ def remove_eye_components(raw: mne.io.BaseRaw, cfg: dict) -> dict:
     fit_params = {"extended": True} if method in ("infomax", "picard") else None
     ica = mne.preprocessing.ICA(n_components=n_components, method=method, fit_params=fit_params,
                                 rng=cfg["ica_seed"], max_iter=cfg["ica_max_iter"])
-    # Blinks live below 10 Hz: fitting on ~100 Hz of samples keeps them and saves time.
-    decim = max(1, int(raw.info["sfreq"] // 100.0))
+    # The unmixing is spatial, so every k-th sample identifies it as well as all of them
+    # do (blinks last ~0.3 s): fit on ~60 samples/s, but keep >= 30 n_components^2 samples.
+    decim = max(1, min(int(raw.info["sfreq"] // 60.0), raw.n_times // (30 * n_components**2)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # FastICA's ConvergenceWarning on Gaussian sources
         ica.fit(raw, picks=good, decim=decim, reject_by_annotation=True, verbose="error")
@@ -236,8 +244,15 @@ def preprocess_person(raw: mne.io.BaseRaw, cfg: dict) -> tuple[mne.io.BaseRaw, d
                                correlation=cfg["bad_channel_correlation"],
                                uncorrelated_fraction=cfg["bad_channel_uncorrelated_fraction"],
                                spread_floor=cfg["bad_channel_spread_floor"], scores=scores)
-    raw.info["bads"] = sorted(bads)
     qc["bad_channels"], qc["bad_channel_scores"] = bads, scores
+    if len(bads) > MAX_BAD_FRACTION * qc["n_channels"]:
+        qc["warning"] = (f"{len(bads)} of {qc['n_channels']} channels look bad "
+                         f"({', '.join(f'{c}: {r}' for c, r in sorted(bads.items()))}); more than "
+                         f"{MAX_BAD_FRACTION:.0%} cannot be repaired, so they are kept as recorded "
+                         "- look at this recording")
+        log.warning(qc["warning"])
+        bads = {}
+    raw.info["bads"] = sorted(bads)
     nyquist = raw.info["sfreq"] / 2.0
     picks = mne.pick_types(raw.info, eeg=True, eog=True, exclude=[])
     raw.filter(cfg["l_freq"] or None, min(cfg["h_freq"], nyquist - 1.0), picks=picks, verbose="error")

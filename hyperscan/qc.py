@@ -81,7 +81,8 @@ def _blink_figure(person: str, qc: dict, before, cleaned) -> str | None:
         return None
     sfreq = cleaned.info["sfreq"]
     ref = before.copy().pick([refs[0]] + ([shown] if shown and shown != refs[0] else []))
-    ref.filter(1.0, 10.0, verbose="error").resample(sfreq, verbose="error")
+    # Display-only filters: IIR (Butterworth, zero phase) is fast and good enough to look at.
+    ref.filter(1.0, 10.0, method="iir", verbose="error").resample(sfreq, verbose="error")
     env = ref.get_data()[0] ** 2
     width = int(min(EXCERPT_S * sfreq, len(env)))
     start = int(np.argmax(np.convolve(env, np.ones(width), "valid"))) if len(env) > width else 0
@@ -89,7 +90,8 @@ def _blink_figure(person: str, qc: dict, before, cleaned) -> str | None:
     fig, ax = plt.subplots(figsize=(10, 2.6))
     if shown:
         before_bp = before.copy().pick([shown]).filter(cleaned.info["highpass"], cleaned.info["lowpass"],
-                                                       verbose="error").resample(sfreq, verbose="error")
+                                                       method="iir", verbose="error")
+        before_bp.resample(sfreq, verbose="error")
         ax.plot(times, before_bp.get_data()[0, start:start + width] * 1e6, color="#b0b0b0", lw=0.8,
                 label=f"{shown} before ICA (band-passed)")
         ax.plot(times, cleaned.get_data(picks=[shown])[0, start:start + width] * 1e6, color="#1f77b4",
@@ -159,6 +161,8 @@ def build_qc_page(qc: dict, before: dict, cleaned: dict) -> str:
     parts.append("<ul>" + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>" if notes else
                  "<p>Same sampling rate and length; nothing to align.</p>")
     parts.append("<h2>What was removed</h2>" + _removed_table(qc))
+    parts += [f"<p class='bad'><b>{person}:</b> {_e(qc[person]['warning'])}</p>"
+              for person in PEOPLE if qc[person].get("warning")]
     parts += [_scores_table(person, qc[person]) for person in PEOPLE]
     segments = {p: qc[p]["bad_segments"] for p in PEOPLE}
     parts.append("<p>BAD_ segments (onset s, duration s): " + "; ".join(
