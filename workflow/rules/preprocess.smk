@@ -6,7 +6,11 @@ rule preprocess:
         client=f"{OUT}/{{dyad}}/{{session}}/preprocessed/client_raw.fif",
         therapist=f"{OUT}/{{dyad}}/{{session}}/preprocessed/therapist_raw.fif",
         qc=f"{OUT}/{{dyad}}/{{session}}/preprocessed/qc.json",
-        qc_page=f"{OUT}/{{dyad}}/{{session}}/qc.html",
+        qc_page=report(
+            f"{OUT}/{{dyad}}/{{session}}/qc.html",
+            caption="../report/qc.rst",
+            category="QC",
+        ),
     params:
         session=session_of,
         cfg=config["preprocessing"],
