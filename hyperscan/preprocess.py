@@ -46,6 +46,7 @@ from pathlib import Path
 import mne
 import numpy as np
 
+from .errors import InputError, problem
 from .io import load_dyad
 
 log = logging.getLogger(__name__)
@@ -184,6 +185,13 @@ def remove_eye_components(raw: mne.io.BaseRaw, cfg: dict) -> dict:
     if n_components < 2:
         qc["skipped"] = f"too few good EEG channels ({len(good)})"
         return qc
+    if method == "picard":
+        try:
+            import picard  # noqa: F401
+        except ImportError:
+            raise InputError(problem("config", "preprocessing.ica_method is 'picard' but the "
+                                               "python-picard package is not installed",
+                                     "fastica or infomax, or `pip install python-picard`")) from None
     fit_params = {"extended": True} if method in ("infomax", "picard") else None
     ica = mne.preprocessing.ICA(n_components=n_components, method=method, fit_params=fit_params,
                                 rng=cfg["ica_seed"], max_iter=cfg["ica_max_iter"])
