@@ -1,19 +1,38 @@
 """Preprocessing stage: raw dyad -> cleaned, co-registered client and therapist recordings.
 
-Per person, in this order (each step is MNE's own):
+Per person, in this order (every step is MNE's own, configured by ``preprocessing.*``):
 
-1. bad channels: flat (SD below ``flat_uv``) or deviant (robust z of log-variance beyond
-   ``bad_channel_z``, after a 1-45 Hz band-pass so drift and line noise do not decide);
+1. **bad channels** (``detect_bad_channels``, PREP-like, on the recording as read):
+   ``flat`` (SD below ``flat_uv``), ``deviation`` (robust amplitude far from the other
+   channels'), ``hf_noise`` (unusually much power above 50 Hz relative to below) and
+   ``low_correlation`` (uncorrelated with every other channel in too many 1-s windows);
 2. band-pass ``l_freq``-``h_freq`` (FIR, zero phase) and notch at ``notch`` Hz;
-3. interpolate bad channels (spherical splines, ``montage`` positions) or drop them when
+3. resample to ``resample_sfreq``;
+4. ``BAD_amplitude``: 1-s blocks whose peak-to-peak on any good EEG channel exceeds
+   ``bad_segment_ptp_uv`` (movement, drumming, cable pulls) are annotated; synchrony windows
+   overlapping them are excluded later, and ICA is fitted without them;
+5. **ICA** (``ica_method``, ``ica_n_components``, seed ``ica_seed``) on the good EEG channels;
+   components whose time course correlates (|r| ≥ ``eog_threshold``) with a 1-10 Hz filtered
+   EOG reference are removed (``ICA.find_bads_eog(measure="correlation")``), at most
+   ``ica_max_eog_components``. References: the recording's EOG channels (named ``EOG*``)
+   and the frontal channels in ``eog_proxies`` (Fp1/Fp2/Fpz/AF7/AF8) — automatic, never a
+   prompt;
+6. interpolate bad channels (spherical splines, ``montage`` positions) or drop them when
    no montage is configured or a channel has no position;
-4. reference (average of the good channels by default);
-5. resample to ``resample_sfreq``;
-6. annotate ``BAD_amplitude`` 1-s blocks whose peak-to-peak exceeds
-   ``bad_segment_ptp_uv`` — synchrony windows overlapping them are excluded later.
+7. reference (average of the channels by default); EOG channels are dropped.
 
 Output files (the stage's documented schema): ``client_raw.fif``, ``therapist_raw.fif``
-(MNE FIF, EEG in volts, BAD_ annotations) and ``qc.json`` (what was removed and kept).
+(MNE FIF, EEG in volts, BAD_ annotations and any XDF markers), ``qc.json`` (below) and the
+QC page ``{dyad}/{session}/qc.html`` (``hyperscan.qc``).
+
+``qc.json``: ``dyad``, ``session``, ``alignment_notes`` (list of str), ``dyad_kept_percent``
+(time not covered by a BAD_ annotation of either person, the time synchrony can use),
+``duration_s``, and per person (``client``, ``therapist``): ``n_channels``, ``sfreq_in``,
+``sfreq_out``, ``bad_channels`` ({name: reason}), ``bad_channel_scores`` (per criterion,
+per channel), ``interpolated``, ``dropped``, ``ica`` (method, n_components, eog_channels,
+excluded components, their |r| with the EOG reference and the share of the signal
+variance they carried), ``bad_seconds``, ``bad_segments`` ([[onset, duration], ...]),
+``kept_percent``, ``duration_s``.
 """
 
 from __future__ import annotations
@@ -21,43 +40,112 @@ from __future__ import annotations
 import json
 import logging
 import os
+import warnings
 from pathlib import Path
 
 import mne
 import numpy as np
 
+from .errors import InputError, problem
 from .io import load_dyad
 
 log = logging.getLogger(__name__)
 
+#: PREP's window (1 s) for the correlation criterion, and its HF-noise split (50 Hz).
+CORRELATION_WINDOW_S = 1.0
+#: Below this many channels "uncorrelated with every other channel" says nothing.
+MIN_CHANNELS_FOR_CORRELATION = 4
+#: When more than this share of a cap is flagged, repairing it would invent the data.
+MAX_BAD_FRACTION = 0.5
+HF_SPLIT_HZ = 50.0
 
-def detect_bad_channels(raw: mne.io.BaseRaw, *, z_threshold=5.0, flat_uv=0.5) -> dict[str, str]:
-    """Bad channels with the reason: ``flat`` or ``deviant``."""
-    data = raw.get_data(picks="eeg")
+
+def _robust_z(values: np.ndarray, floor: float) -> np.ndarray:
+    """(x - median) / max(1.4826 MAD, floor). The floor keeps a handful of very similar
+    channels (12-channel caps, simulated data) from turning tiny differences into huge z."""
+    med = np.median(values)
+    spread = max(1.4826 * np.median(np.abs(values - med)), floor)
+    return (values - med) / spread
+
+
+def detect_bad_channels(raw: mne.io.BaseRaw, *, z_threshold=5.0, flat_uv=0.5,
+                        correlation=0.4, uncorrelated_fraction=0.2, spread_floor=0.15,
+                        scores: dict | None = None) -> dict[str, str]:
+    """Bad EEG channels with the reason, PREP-like (Bigdely-Shamlo et al. 2015).
+
+    * ``flat``: standard deviation below ``flat_uv`` µV;
+    * ``deviation``: robust z (median/MAD over channels, spread at least ``spread_floor``)
+      of log robust amplitude (0.7413 IQR of the 1-45 Hz signal) beyond ``z_threshold``.
+      The IQR ignores the few percent of samples with blinks, so frontal channels with
+      blinks are not "deviant" — ICA removes blinks later;
+    * ``hf_noise``: robust z of log(MAD above 50 Hz / MAD below 50 Hz) above
+      ``z_threshold`` (only when the sampling rate exceeds 120 Hz);
+    * ``low_correlation``: in 1-s windows of the 1-45 Hz signal the largest |r| with any
+      other good channel is below ``correlation`` in more than ``uncorrelated_fraction``
+      of the windows (PREP uses 1 %; with 12-32 channels a channel's best partner is far
+      away more often, so the default is 20 % — measured on simulated caps: good channels
+      ≤ 5 %, noisy channels ~100 %).
+
+    ``scores`` (optional dict) receives the per-criterion values per channel for the QC.
+    """
+    picks = mne.pick_types(raw.info, eeg=True, exclude=[])
+    names = [raw.ch_names[i] for i in picks]
+    data = raw.get_data(picks=picks)
+    data = data - np.median(data, axis=1, keepdims=True)
     sfreq = raw.info["sfreq"]
-    names = [raw.ch_names[i] for i in mne.pick_types(raw.info, eeg=True, exclude=[])]
-    bads = {name: "flat" for name, sd in zip(names, data.std(axis=1)) if sd < flat_uv * 1e-6}
-    h_freq = min(45.0, sfreq / 2.0 - 1.0)
-    filt = mne.filter.filter_data(data, sfreq, 1.0, h_freq, verbose="error")
-    logvar = np.log(filt.var(axis=1) + 1e-30)
+    bads = {n: "flat" for n, sd in zip(names, data.std(axis=1)) if sd < flat_uv * 1e-6}
     good = np.array([n not in bads for n in names])
-    med = np.median(logvar[good])
-    mad = 1.4826 * np.median(np.abs(logvar[good] - med)) + 1e-12
-    for name, lv in zip(names, logvar):
-        if name not in bads and abs(lv - med) / mad > z_threshold:
-            bads[name] = "deviant"
+    nan = np.full(len(names), np.nan)
+    z_dev, z_hf, frac = nan.copy(), nan.copy(), nan.copy()
+    if good.sum() >= 3:
+        filt = mne.filter.filter_data(data, sfreq, 1.0, min(45.0, sfreq / 2.0 - 1.0), verbose="error")
+        q75, q25 = np.percentile(filt, [75, 25], axis=1)
+        amplitude = np.log(0.7413 * (q75 - q25) + 1e-30)
+        z_dev[good] = _robust_z(amplitude[good], spread_floor)
+        if sfreq > 120.0:
+            low = mne.filter.filter_data(data, sfreq, None, HF_SPLIT_HZ, verbose="error")
+            high = data - low
+            low = low - np.median(low, axis=1, keepdims=True)
+            noisiness = np.log((np.median(np.abs(high), axis=1) + 1e-30)
+                               / (np.median(np.abs(low), axis=1) + 1e-30))
+            z_hf[good] = _robust_z(noisiness[good], spread_floor)
+        width = int(round(CORRELATION_WINDOW_S * sfreq))
+        n_win = filt.shape[1] // width
+        if n_win and good.sum() >= MIN_CHANNELS_FOR_CORRELATION:
+            idx = np.flatnonzero(good)
+            seg = filt[idx, : n_win * width].reshape(len(idx), n_win, width)
+            seg = seg - seg.mean(axis=2, keepdims=True)
+            seg /= np.linalg.norm(seg, axis=2, keepdims=True) + 1e-30
+            corr = np.abs(np.einsum("iwt,jwt->wij", seg, seg))
+            corr[:, np.arange(len(idx)), np.arange(len(idx))] = 0.0
+            frac[idx] = (corr.max(axis=2) < correlation).mean(axis=0)
+    for k, name in enumerate(names):
+        if name in bads:
+            continue
+        if abs(z_dev[k]) > z_threshold:
+            bads[name] = "deviation"
+        elif z_hf[k] > z_threshold:
+            bads[name] = "hf_noise"
+        elif frac[k] > uncorrelated_fraction:
+            bads[name] = "low_correlation"
+    if scores is not None:
+        def clean(values):
+            return {n: (None if np.isnan(v) else round(float(v), 3)) for n, v in zip(names, values)}
+        scores.update(deviation_z=clean(z_dev), hf_noise_z=clean(z_hf),
+                      uncorrelated_fraction=clean(frac))
     return bads
 
 
 def annotate_amplitude(raw: mne.io.BaseRaw, ptp_uv: float | None) -> float:
-    """Add BAD_amplitude annotations on 1-s blocks over ``ptp_uv``; returns seconds marked."""
+    """Add BAD_amplitude annotations on 1-s blocks whose peak-to-peak on any good EEG
+    channel exceeds ``ptp_uv``; returns the seconds marked."""
     if not ptp_uv:
         return 0.0
     sfreq = raw.info["sfreq"]
     block = int(round(sfreq))
-    data = raw.get_data(picks="eeg")
+    data = raw.get_data(picks="eeg", exclude="bads")
     n_blocks = data.shape[1] // block
-    if not n_blocks:
+    if not n_blocks or not len(data):
         return 0.0
     blocks = data[:, : n_blocks * block].reshape(data.shape[0], n_blocks, block)
     ptp = np.ptp(blocks, axis=2).max(axis=0)
@@ -68,41 +156,145 @@ def annotate_amplitude(raw: mne.io.BaseRaw, ptp_uv: float | None) -> float:
     return float(len(bad) * block / sfreq)
 
 
+def _eog_references(raw: mne.io.BaseRaw, proxies) -> list[str]:
+    """EOG channels of the recording plus the configured frontal proxies that are good.
+
+    Both, because a channel called EOG need not see blinks (EEGLAB's sample data: EOG1/EOG2
+    correlate -0.05 with FPz; its blink component has |r| 0.88 with FPz, 0.44 with EOG1)."""
+    eog = [raw.ch_names[i] for i in mne.pick_types(raw.info, eeg=False, eog=True, exclude="bads")]
+    lower = {p.lower() for p in proxies or []}
+    return eog + [ch for ch in raw.ch_names if ch.lower() in lower and ch not in raw.info["bads"]
+                  and ch not in eog]
+
+
+def remove_eye_components(raw: mne.io.BaseRaw, cfg: dict) -> dict:
+    """Fit ICA on the good EEG channels and remove blink/eye components in place (module
+    doc, step 5); returns what was done for qc.json."""
+    method = cfg.get("ica_method")
+    references = _eog_references(raw, cfg.get("eog_proxies"))
+    good = mne.pick_types(raw.info, eeg=True, exclude="bads")
+    qc = {"method": method, "eog_channels": references, "excluded": [], "eog_correlation": [],
+          "explained_variance": [], "n_components": 0}
+    if not method:
+        qc["skipped"] = "disabled (ica_method: null)"
+        return qc
+    if not references:
+        qc["skipped"] = "no EOG channel and none of the eog_proxies channels is present and good"
+        return qc
+    n_components = int(min(cfg["ica_n_components"], len(good) - 1))
+    if n_components < 2:
+        qc["skipped"] = f"too few good EEG channels ({len(good)})"
+        return qc
+    if method == "picard":
+        try:
+            import picard  # noqa: F401
+        except ImportError:
+            raise InputError(problem("config", "preprocessing.ica_method is 'picard' but the "
+                                               "python-picard package is not installed",
+                                     "fastica or infomax, or `pip install python-picard`")) from None
+    fit_params = {"extended": True} if method in ("infomax", "picard") else None
+    ica = mne.preprocessing.ICA(n_components=n_components, method=method, fit_params=fit_params,
+                                rng=cfg["ica_seed"], max_iter=cfg["ica_max_iter"])
+    # The unmixing is spatial, so every k-th sample identifies it as well as all of them
+    # do (blinks last ~0.3 s): fit on ~60 samples/s, but keep >= 30 n_components^2 samples.
+    decim = max(1, min(int(raw.info["sfreq"] // 60.0), raw.n_times // (30 * n_components**2)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # FastICA's ConvergenceWarning on Gaussian sources
+        ica.fit(raw, picks=good, decim=decim, reject_by_annotation=True, verbose="error")
+    found, scores = ica.find_bads_eog(raw, ch_name=references, measure="correlation",
+                                      threshold=cfg["eog_threshold"], verbose="error")
+    scores = np.atleast_2d(np.abs(scores)).max(axis=0)
+    excluded = sorted(int(i) for i in found[: cfg["ica_max_eog_components"]])
+    ica.exclude = excluded
+    if excluded:
+        total = ica.get_explained_variance_ratio(raw, components=excluded, ch_type="eeg")["eeg"]
+        per = [float(ica.get_explained_variance_ratio(raw, components=[c], ch_type="eeg")["eeg"])
+               for c in excluded]
+        ica.apply(raw, verbose="error")
+    else:
+        total, per = 0.0, []
+    qc.update(n_components=n_components, excluded=excluded,
+              eog_correlation=[round(float(scores[c]), 3) for c in excluded],
+              explained_variance=[round(v, 4) for v in per],
+              removed_variance=round(float(total), 4), all_eog_correlation=np.round(scores, 3).tolist())
+    qc["_ica"] = ica  # for callers that inspect the fit; not written to qc.json
+    return qc
+
+
+def _kept_percent(raws, duration: float) -> tuple[float, list[list[float]]]:
+    """Percent of [0, duration] not covered by any BAD* annotation of ``raws``, and the
+    merged bad segments (EEG seconds)."""
+    spans = sorted((a["onset"] - raw.first_time, a["onset"] - raw.first_time + a["duration"])
+                   for raw in raws for a in raw.annotations
+                   if a["description"].upper().startswith("BAD"))
+    merged: list[list[float]] = []
+    for start, end in spans:
+        start, end = max(start, 0.0), min(end, duration)
+        if end <= start:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    bad = sum(e - s for s, e in merged)
+    return (100.0 * (1.0 - bad / duration) if duration > 0 else 0.0,
+            [[round(s, 3), round(e - s, 3)] for s, e in merged])
+
+
 def preprocess_person(raw: mne.io.BaseRaw, cfg: dict) -> tuple[mne.io.BaseRaw, dict]:
-    """Clean one person's recording in place (see module doc); returns it and its QC."""
+    """Clean one person's recording in place (see module doc); returns it and its QC
+    (``qc["ica"]["_ica"]`` holds the fitted ICA when one ran)."""
     raw.load_data()
-    qc = {"n_channels": len(raw.ch_names), "sfreq_in": raw.info["sfreq"]}
-    bads = detect_bad_channels(raw, z_threshold=cfg["bad_channel_z"], flat_uv=cfg["flat_uv"])
+    qc = {"n_channels": len(mne.pick_types(raw.info, eeg=True, exclude=[])),
+          "sfreq_in": raw.info["sfreq"]}
+    scores: dict = {}
+    bads = detect_bad_channels(raw, z_threshold=cfg["bad_channel_z"], flat_uv=cfg["flat_uv"],
+                               correlation=cfg["bad_channel_correlation"],
+                               uncorrelated_fraction=cfg["bad_channel_uncorrelated_fraction"],
+                               spread_floor=cfg["bad_channel_spread_floor"], scores=scores)
+    qc["bad_channels"], qc["bad_channel_scores"] = bads, scores
+    if len(bads) > MAX_BAD_FRACTION * qc["n_channels"]:
+        qc["warning"] = (f"{len(bads)} of {qc['n_channels']} channels look bad "
+                         f"({', '.join(f'{c}: {r}' for c, r in sorted(bads.items()))}); more than "
+                         f"{MAX_BAD_FRACTION:.0%} cannot be repaired, so they are kept as recorded "
+                         "- look at this recording")
+        log.warning(qc["warning"])
+        bads = {}
     raw.info["bads"] = sorted(bads)
-    qc["bad_channels"] = bads
     nyquist = raw.info["sfreq"] / 2.0
-    h_freq = min(cfg["h_freq"], nyquist - 1.0)
-    raw.filter(cfg["l_freq"] or None, h_freq, picks="eeg", verbose="error")
+    picks = mne.pick_types(raw.info, eeg=True, eog=True, exclude=[])
+    raw.filter(cfg["l_freq"] or None, min(cfg["h_freq"], nyquist - 1.0), picks=picks, verbose="error")
     notch = [f for f in (cfg.get("notch") or []) if f < nyquist - 1.0]
     if notch:
-        raw.notch_filter(notch, picks="eeg", verbose="error")
+        raw.notch_filter(notch, picks=picks, verbose="error")
+    if raw.info["sfreq"] != cfg["resample_sfreq"]:
+        raw.resample(cfg["resample_sfreq"], verbose="error")
+    qc["sfreq_out"] = raw.info["sfreq"]
+    qc["bad_seconds"] = annotate_amplitude(raw, cfg.get("bad_segment_ptp_uv"))
+    qc["ica"] = remove_eye_components(raw, cfg)
     qc["interpolated"], qc["dropped"] = [], []
     if bads:
         interpolated = False
         if cfg.get("montage"):
             montage = mne.channels.make_standard_montage(cfg["montage"])
             known = {n.lower() for n in montage.ch_names}
-            if all(ch.lower() in known for ch in raw.ch_names):
-                raw.set_montage(montage, match_case=False, verbose="error")
+            eeg = [raw.ch_names[i] for i in mne.pick_types(raw.info, eeg=True, exclude=[])]
+            if all(ch.lower() in known for ch in eeg):
+                raw.set_montage(montage, match_case=False, on_missing="ignore", verbose="error")
                 raw.interpolate_bads(reset_bads=True, verbose="error")
                 qc["interpolated"], interpolated = sorted(bads), True
         if not interpolated:
             raw.drop_channels(sorted(bads))
             qc["dropped"] = sorted(bads)
+    eog = [raw.ch_names[i] for i in mne.pick_types(raw.info, eeg=False, eog=True, exclude=[])]
+    if eog:
+        raw.drop_channels(eog)
     if cfg["reference"] == "average":
         raw.set_eeg_reference("average", projection=False, verbose="error")
     else:
         raw.set_eeg_reference([cfg["reference"]], verbose="error")
-    if raw.info["sfreq"] != cfg["resample_sfreq"]:
-        raw.resample(cfg["resample_sfreq"], verbose="error")
-    qc["sfreq_out"] = raw.info["sfreq"]
-    qc["bad_seconds"] = annotate_amplitude(raw, cfg.get("bad_segment_ptp_uv"))
     qc["duration_s"] = raw.n_times / raw.info["sfreq"]
+    qc["kept_percent"], qc["bad_segments"] = _kept_percent([raw], qc["duration_s"])
     return raw, qc
 
 
@@ -112,19 +304,37 @@ def _atomic_save_raw(raw: mne.io.BaseRaw, path: Path):
     os.replace(tmp, path)
 
 
-def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc) -> dict:
-    """Load one sessions-sheet row, clean both people, write the stage's three files."""
+def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, out_html=None) -> dict:
+    """Load one sessions-sheet row, clean both people, write the stage's files (module doc)."""
+    from .qc import write_qc_page
+
     client, therapist, notes = load_dyad(session)
     for note in notes:
         log.info(note)
     qc = {"dyad": session.dyad, "session": session.session, "alignment_notes": notes}
+    before, cleaned = {}, {}
     for person, raw, out in (("client", client, out_client), ("therapist", therapist, out_therapist)):
+        before[person] = raw.copy()
         raw, qc[person] = preprocess_person(raw, cfg)
-        log.info("%s: bad channels %s, %.1f s marked BAD_amplitude", person,
-                 qc[person]["bad_channels"] or "none", qc[person]["bad_seconds"])
+        qc[person]["ica"].pop("_ica", None)
+        cleaned[person] = raw
+        p = qc[person]
+        log.info("%s: bad channels %s (%s); ICA removed %d component(s) (|r| with %s: %s); "
+                 "%.1f s marked BAD_amplitude; %.1f%% of the recording kept", person,
+                 p["bad_channels"] or "none",
+                 f"interpolated {p['interpolated']}" if p["interpolated"] else f"dropped {p['dropped']}",
+                 len(p["ica"]["excluded"]), ", ".join(p["ica"]["eog_channels"]) or "-",
+                 p["ica"]["eog_correlation"] or p["ica"].get("skipped", "none"),
+                 p["bad_seconds"], p["kept_percent"])
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         _atomic_save_raw(raw, Path(out))
+    qc["duration_s"] = cleaned["client"].n_times / cleaned["client"].info["sfreq"]
+    qc["dyad_kept_percent"], qc["dyad_bad_segments"] = _kept_percent(cleaned.values(), qc["duration_s"])
+    log.info("dyad: %.1f%% of %.1f s free of BAD_ segments in both people", qc["dyad_kept_percent"],
+             qc["duration_s"])
     tmp = Path(str(out_qc) + ".tmp")
     tmp.write_text(json.dumps(qc, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, out_qc)
+    if out_html is not None:
+        write_qc_page(qc, before, cleaned, out_html)
     return qc

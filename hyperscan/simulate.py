@@ -57,8 +57,12 @@ _SOURCES = {
     "parietal": (0.0, -0.4),
 }
 
-#: File formats cycled over dyads so every sample study exercises several readers.
-FORMATS = ["edf", "brainvision", "fif", "eeglab", "bdf", "shared-fif"]
+#: File formats cycled over dyads so every sample study exercises several readers
+#: ("xdf": both people as two LSL streams in one file, see ``_write_xdf_dyad``).
+FORMATS = ["edf", "brainvision", "fif", "eeglab", "bdf", "shared-fif", "xdf"]
+
+#: XDF stream names of the simulated LSL recordings.
+XDF_STREAMS = {"client": "EEG_client", "therapist": "EEG_therapist", "markers": "Markers"}
 
 BANDS = {"delta": (1.0, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 13.0),
          "beta": (13.0, 30.0), "gamma": (30.0, 45.0)}
@@ -311,6 +315,53 @@ def _write_eeg(path_stem: Path, data: np.ndarray, sfreq: float, fmt: str, prefix
     return path
 
 
+def _write_xdf_dyad(path: Path, client: np.ndarray, therapist: np.ndarray, sfreq: float,
+                    episodes, rng: np.random.Generator) -> dict:
+    """Both people as two float32 LSL streams (µV) plus a marker stream in one XDF file.
+
+    What LSL recordings look like: the therapist's headset streams from a second computer
+    whose clock is ``clock_offset_s`` ahead of the recorder's (the file's ClockOffset
+    chunks say so), starts ``therapist_lead_s`` before the client's stream and stops with
+    it; the client's stream runs ``client_tail_s`` longer; every time stamp carries
+    ~0.2 ms of jitter. The padding samples are mirror images of the recorded edges, so after
+    clock synchronisation, dejittering and cropping to the overlap the two recordings are
+    exactly the simulated arrays and EEG time 0 is the simulated time 0. Markers
+    ``episode_start``/``episode_end`` sit at the coupling episodes (recorder clock).
+    Returns what was injected (for ``truth.json``).
+    """
+    from .xdf_writer import write_xdf
+
+    t0 = round(float(rng.uniform(1000.0, 5000.0)), 3)  # LSL clocks count from boot
+    lead = int(rng.integers(50, 200)) / sfreq
+    tail = int(rng.integers(50, 200)) / sfreq
+    clock_offset = round(float(rng.uniform(-30.0, 30.0)), 4)
+    n_lead, n_tail = int(round(lead * sfreq)), int(round(tail * sfreq))
+    therapist_data = np.hstack([therapist[:, n_lead:0:-1], therapist])
+    client_data = np.hstack([client, client[:, -2:-n_tail - 2:-1]])
+    jitter = 2e-4
+
+    def stamps(n, start):
+        return start + np.arange(n) / sfreq + rng.normal(0.0, jitter, n)
+
+    client_times = stamps(client_data.shape[1], t0)
+    therapist_times = stamps(therapist_data.shape[1], t0 - lead) + clock_offset
+    duration = client.shape[1] / sfreq
+    offsets = [(t + clock_offset, -clock_offset) for t in np.arange(t0 - lead, t0 + duration, 5.0)]
+    marks = sorted([(s, "episode_start") for s, _ in episodes] + [(e, "episode_end") for _, e in episodes])
+    write_xdf(path, [
+        dict(name=XDF_STREAMS["client"], type="EEG", srate=sfreq, fmt="float32", times=client_times,
+             values=client_data.T * 1e6, channels=CHANNELS, unit="microvolts",
+             clock_offsets=[(t, 0.0) for t, _ in offsets]),
+        dict(name=XDF_STREAMS["therapist"], type="EEG", srate=sfreq, fmt="float32",
+             times=therapist_times, values=therapist_data.T * 1e6, channels=CHANNELS,
+             unit="microvolts", clock_offsets=offsets),
+        dict(name=XDF_STREAMS["markers"], type="Markers", srate=0, fmt="string",
+             times=[t0 + t for t, _ in marks], values=[m for _, m in marks], clock_offsets=[(t0, 0.0), (t0 + duration, 0.0)]),
+    ])
+    return dict(streams=XDF_STREAMS, lsl_start_s=t0, therapist_lead_s=lead, client_tail_s=tail,
+                therapist_clock_offset_s=clock_offset, timestamp_jitter_s=jitter)
+
+
 def simulate_study(out_dir, *, n_dyads: int = 6, seed: int = 0, null: bool = False,
                    duration: float = 150.0, sfreq: float = 250.0, band: str = "alpha",
                    coupling_amplitude: float = 10.0) -> Path:
@@ -318,7 +369,7 @@ def simulate_study(out_dir, *, n_dyads: int = 6, seed: int = 0, null: bool = Fal
     out = Path(out_dir)
     (out / "eeg").mkdir(parents=True, exist_ok=True)
     (out / "reports").mkdir(parents=True, exist_ok=True)
-    rows, truths = [], []
+    rows, truths, xdf_truth = [], [], {}
     for i in range(n_dyads):
         client, therapist, reports, truth = simulate_dyad(
             i, seed=seed, duration=duration, null=null, sfreq=sfreq, band=band,
@@ -333,6 +384,13 @@ def simulate_study(out_dir, *, n_dyads: int = 6, seed: int = 0, null: bool = Fal
             path = _write_eeg(out / "eeg" / f"{stem}_dyad", both, sfreq, "shared-fif", names)
             row.update(client=str(path.relative_to(out)), therapist=str(path.relative_to(out)),
                        client_select="C_", therapist_select="T_")
+        elif truth.format == "xdf":
+            path = out / "eeg" / f"{stem}_dyad.xdf"
+            xdf_truth[truth.dyad] = _write_xdf_dyad(path, client, therapist, sfreq,
+                                                    truth.coupling_episodes,
+                                                    np.random.default_rng([seed, i, 7]))
+            row.update(client=str(path.relative_to(out)), therapist=str(path.relative_to(out)),
+                       client_select=XDF_STREAMS["client"], therapist_select=XDF_STREAMS["therapist"])
         else:
             for person, data in (("client", client), ("therapist", therapist)):
                 path = _write_eeg(out / "eeg" / f"{stem}_{person}", data, sfreq, truth.format)
@@ -359,7 +417,8 @@ def simulate_study(out_dir, *, n_dyads: int = 6, seed: int = 0, null: bool = Fal
             {"reporter": "client", "category": "distracted"},
             {"reporter": "therapist", "category": "searching"},
         ],
-        "dyads": [asdict(t) for t in truths],
+        "dyads": [{**asdict(t), **({"xdf": xdf_truth[t.dyad]} if t.dyad in xdf_truth else {})}
+                  for t in truths],
     }
     (out / "truth.json").write_text(json.dumps(truth_doc, indent=2) + "\n")
     return sheet_path

@@ -54,5 +54,9 @@ def all_windows_tables():
     return [f"{OUT}/{d}/{s}/windows.tsv" for d, s in SESSIONS]
 
 
+def qc_pages():
+    return [f"{OUT}/{d}/{s}/qc.html" for d, s in SESSIONS]
+
+
 def final_outputs():
-    return [f"{OUT}/group/contrasts.tsv", f"{OUT}/group/summary.html"]
+    return [f"{OUT}/group/contrasts.tsv", f"{OUT}/group/summary.html", *qc_pages()]

@@ -1,11 +1,16 @@
 rule preprocess:
-    """Read both people, align them, clean them (hyperscan.preprocess)."""
+    """Read both people, align them, clean them; write the QC page (hyperscan.preprocess)."""
     input:
         unpack(eeg_inputs),
     output:
         client=f"{OUT}/{{dyad}}/{{session}}/preprocessed/client_raw.fif",
         therapist=f"{OUT}/{{dyad}}/{{session}}/preprocessed/therapist_raw.fif",
         qc=f"{OUT}/{{dyad}}/{{session}}/preprocessed/qc.json",
+        qc_page=report(
+            f"{OUT}/{{dyad}}/{{session}}/qc.html",
+            caption="../report/qc.rst",
+            category="QC",
+        ),
     params:
         session=session_of,
         cfg=config["preprocessing"],

@@ -8,4 +8,5 @@ preprocess_session(
     snakemake.output.client,
     snakemake.output.therapist,
     snakemake.output.qc,
+    snakemake.output.qc_page,
 )

@@ -1,0 +1,191 @@
+"""QC page of one recorded session: ``{output_dir}/{dyad}/{session}/qc.html``.
+
+One self-contained HTML file (figures embedded as PNG data URIs), written by the
+preprocessing stage from what it just did, so nothing is recomputed:
+
+* how the two recordings were aligned (XDF clock offsets, resampling, cropping);
+* per person: bad channels and why (with every channel's PREP-like scores), whether they
+  were interpolated or dropped, the ICA components removed as eye artefacts (|r| with the
+  EOG reference, share of variance), the seconds annotated ``BAD_amplitude`` and the
+  percentage of the recording kept; for the dyad, the percentage free of BAD_ segments in
+  both people (the time synchrony windows can use);
+* power spectra before and after preprocessing, and the blink reference channel before
+  and after ICA on the stretch with the strongest eye activity.
+
+The group summary links here.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import mne  # noqa: E402
+import numpy as np  # noqa: E402
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;color:#222;line-height:1.45}
+h1{font-size:1.5em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;font-size:.9em;margin:.5em 0}td,th{border:1px solid #ddd;padding:.25em .5em;text-align:left;vertical-align:top}
+th{background:#f3f3f3}.num{text-align:right;font-variant-numeric:tabular-nums}.bad{background:#fbe9e7}
+figure{margin:1em 0}figcaption{font-size:.85em;color:#555}.kept{font-size:1.15em}
+"""
+PEOPLE = ("client", "therapist")
+EXCERPT_S = 20.0
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _e(value) -> str:
+    return html.escape(str(value))
+
+
+def _psd_figure(before: dict, cleaned: dict) -> str:
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), sharey=True)
+    for ax, person in zip(axes, PEOPLE):
+        for raw, label, color in ((before[person], "before", "#b0b0b0"),
+                                  (cleaned[person], "after", "#1f77b4")):
+            fmax = min(100.0, raw.info["sfreq"] / 2.0)
+            n_fft = int(min(raw.n_times, 2 ** np.ceil(np.log2(2 * raw.info["sfreq"]))))
+            spec = raw.compute_psd(fmin=0.5, fmax=fmax, n_fft=n_fft, picks="eeg", exclude=[],
+                                   reject_by_annotation=False, verbose="error")
+            db = 10 * np.log10(spec.get_data() * 1e12 + 1e-30)  # dB re 1 µV²/Hz
+            ax.plot(spec.freqs, db.T, color=color, lw=0.4, alpha=0.5)
+            ax.plot(spec.freqs, np.median(db, axis=0), color=color, lw=2, label=f"{label} (median)")
+        ax.set_title(person)
+        ax.set_xlabel("frequency (Hz)")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("PSD (dB re 1 µV²/Hz)")
+    axes[0].legend(loc="upper right", fontsize=8)
+    return _png(fig)
+
+
+def _blink_figure(person: str, qc: dict, before, cleaned) -> str | None:
+    """The EOG reference before (band-passed like the output) and after, on the
+    ``EXCERPT_S`` stretch with the largest 1-10 Hz reference power."""
+    refs = [ch for ch in qc["ica"]["eog_channels"] if ch in before.ch_names]
+    shown = next((ch for ch in refs if ch in cleaned.ch_names), None)
+    if not qc["ica"]["excluded"] or not refs:
+        return None
+    sfreq = cleaned.info["sfreq"]
+    ref = before.copy().pick([refs[0]] + ([shown] if shown and shown != refs[0] else []))
+    # Display-only filters: IIR (Butterworth, zero phase) is fast and good enough to look at.
+    ref.filter(1.0, 10.0, method="iir", verbose="error").resample(sfreq, verbose="error")
+    env = ref.get_data()[0] ** 2
+    width = int(min(EXCERPT_S * sfreq, len(env)))
+    start = int(np.argmax(np.convolve(env, np.ones(width), "valid"))) if len(env) > width else 0
+    times = (start + np.arange(width)) / sfreq
+    fig, ax = plt.subplots(figsize=(10, 2.6))
+    if shown:
+        before_bp = before.copy().pick([shown]).filter(cleaned.info["highpass"], cleaned.info["lowpass"],
+                                                       method="iir", verbose="error")
+        before_bp.resample(sfreq, verbose="error")
+        ax.plot(times, before_bp.get_data()[0, start:start + width] * 1e6, color="#b0b0b0", lw=0.8,
+                label=f"{shown} before ICA (band-passed)")
+        ax.plot(times, cleaned.get_data(picks=[shown])[0, start:start + width] * 1e6, color="#1f77b4",
+                lw=0.8, label=f"{shown} after preprocessing")
+    ax.set_xlabel("EEG time (s)")
+    ax.set_ylabel("µV")
+    ax.set_title(f"{person}: blink reference {', '.join(refs)}; removed IC "
+                 f"{', '.join(map(str, qc['ica']['excluded']))}")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+def _removed_table(qc: dict) -> str:
+    rows = []
+    for person in PEOPLE:
+        p = qc[person]
+        bad = ", ".join(f"{ch} ({why})" for ch, why in sorted(p["bad_channels"].items())) or "none"
+        fate = ("interpolated" if p["interpolated"] else "dropped" if p["dropped"] else "—")
+        ica = p["ica"]
+        if ica["excluded"]:
+            comps = "; ".join(f"IC{c} (|r| {r:.2f}, {100 * v:.1f}% of variance)" for c, r, v in
+                              zip(ica["excluded"], ica["eog_correlation"], ica["explained_variance"]))
+        else:
+            comps = "none" + (f" — {ica['skipped']}" if ica.get("skipped") else "")
+        rows.append(
+            f"<tr><td>{person}</td><td class='num'>{p['n_channels']}</td><td>{_e(bad)}</td>"
+            f"<td>{fate}</td><td>{_e(ica['method'] or 'off')}: {ica['n_components']} fitted on "
+            f"{_e(', '.join(ica['eog_channels']) or 'no reference')}; removed {_e(comps)}</td>"
+            f"<td class='num'>{p['bad_seconds']:.1f}</td><td class='num'>{p['kept_percent']:.1f}</td></tr>")
+    return ("<table><thead><tr><th>person</th><th>EEG channels</th><th>bad channels (reason)</th>"
+            "<th>bad channels were</th><th>ICA (eye components)</th><th>BAD_amplitude s</th>"
+            "<th>% kept</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
+def _scores_table(person: str, p: dict) -> str:
+    s = p["bad_channel_scores"]
+    names = list(s.get("deviation_z", {}))
+    if not names:
+        return ""
+
+    def cell(v, fmt):
+        return "n/a" if v is None else format(v, fmt)
+
+    flagged = ' class="bad"'
+    rows = "".join(
+        f"<tr{flagged if n in p['bad_channels'] else ''}><td>{_e(n)}</td>"
+        f"<td class='num'>{cell(s['deviation_z'][n], '+.2f')}</td>"
+        f"<td class='num'>{cell(s['hf_noise_z'][n], '+.2f')}</td>"
+        f"<td class='num'>{cell(s['uncorrelated_fraction'][n], '.3f')}</td>"
+        f"<td>{_e(p['bad_channels'].get(n, ''))}</td></tr>" for n in names)
+    return (f"<details><summary>{person}: bad-channel scores of every channel</summary><table><thead><tr>"
+            "<th>channel</th><th>deviation z</th><th>HF-noise z</th><th>uncorrelated fraction</th>"
+            f"<th>flagged</th></tr></thead><tbody>{rows}</tbody></table></details>")
+
+
+def build_qc_page(qc: dict, before: dict, cleaned: dict) -> str:
+    """The page as a string. ``before``/``cleaned``: person -> Raw as read / as written."""
+    title = f"QC — dyad {qc['dyad']}, session {qc['session']}"
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_e(title)}</title>"
+             f"<style>{_CSS}</style></head><body><h1>{_e(title)}</h1>",
+             f"<p class='kept'><b>{qc['dyad_kept_percent']:.1f}%</b> of the {qc['duration_s']:.1f} s "
+             "common recording is free of BAD_ segments in both people; synchrony windows that "
+             "overlap a BAD_ segment are excluded.</p>",
+             "<h2>Alignment of the two recordings</h2>"]
+    notes = qc.get("alignment_notes") or []
+    parts.append("<ul>" + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>" if notes else
+                 "<p>Same sampling rate and length; nothing to align.</p>")
+    parts.append("<h2>What was removed</h2>" + _removed_table(qc))
+    parts += [f"<p class='bad'><b>{person}:</b> {_e(qc[person]['warning'])}</p>"
+              for person in PEOPLE if qc[person].get("warning")]
+    parts += [_scores_table(person, qc[person]) for person in PEOPLE]
+    segments = {p: qc[p]["bad_segments"] for p in PEOPLE}
+    parts.append("<p>BAD_ segments (onset s, duration s): " + "; ".join(
+        f"{p}: {_e(', '.join(f'{o:g}+{d:g}' for o, d in segs) or 'none')}" for p, segs in segments.items())
+        + "</p>")
+    parts.append(f"<h2>Power spectra</h2><figure><img alt='PSD before and after' "
+                 f"src='{_psd_figure(before, cleaned)}'><figcaption>Welch PSD of every EEG channel "
+                 "(thin) and the median (thick), as read (grey) and as written (blue): band-pass, "
+                 "notch, ICA, interpolation and re-reference together.</figcaption></figure>")
+    for person in PEOPLE:
+        fig = _blink_figure(person, qc[person], before[person], cleaned[person])
+        if fig:
+            parts.append(f"<h2>Eye components — {person}</h2><figure><img alt='blink reference "
+                         f"before and after' src='{fig}'></figure>")
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def write_qc_page(qc: dict, before: dict, cleaned: dict, out_html) -> Path:
+    """Write ``build_qc_page`` atomically to ``out_html``."""
+    out = Path(out_html)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(build_qc_page(qc, before, cleaned), encoding="utf-8")
+    os.replace(tmp, out)
+    return out

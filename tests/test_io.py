@@ -1,0 +1,175 @@
+"""Readers and dyad alignment: real recordings (../shared/realdata) and simulated files
+whose content is known sample by sample."""
+
+import json
+from pathlib import Path
+
+import mne
+import numpy as np
+import pytest
+
+from hyperscan.errors import InputError
+from hyperscan.io import load_dyad, read_raw
+from hyperscan.sessions import Session, read_sessions
+from hyperscan.simulate import CHANNELS, simulate_dyad, simulate_study
+
+
+def _session(client, therapist, client_select=None, therapist_select=None):
+    return Session(dyad="D1", session="S1", client=Path(client), therapist=Path(therapist),
+                   client_select=client_select, therapist_select=therapist_select, row=1)
+
+
+# ---------------------------------------------------------------- real recordings
+
+@pytest.mark.realdata
+def test_xdf_markers_file_on_common_lsl_clock(realdata):
+    path = realdata / "dyad-example-with-markers.xdf"
+    client, therapist, notes = load_dyad(_session(path, path, "EEG_subject_1", "EEG_subject_2"))
+    # Stream starts 15912.552121 and 15912.565943 s on the LSL clock: 13.8 ms apart.
+    assert any("start 13.8 ms apart" in n and "therapist later" in n for n in notes), notes
+    assert any("first 14 samples" in n for n in notes), notes
+    # Overlap: therapist start 15912.565943 to client end 15919.087091 = 6.521 s -> 6522 samples.
+    assert client.info["sfreq"] == therapist.info["sfreq"] == 1000.0
+    assert client.n_times == therapist.n_times == 6522
+    assert client.ch_names == therapist.ch_names == ["Ch1", "Ch2", "Ch3"]
+    # 12 string markers 'ev1', every 0.5 s from 0.304 s after EEG time 0.
+    for raw in (client, therapist):
+        ann = raw.annotations
+        assert len(ann) == 12 and set(ann.description) == {"ev1"}
+        onsets = ann.onset - raw.first_time
+        assert onsets[0] == pytest.approx(0.3041, abs=2e-4)
+        np.testing.assert_allclose(np.diff(onsets), 0.5, atol=1e-3)
+    # The data are the stream's own samples (µV -> V), the client's first 14 dropped.
+    import pyxdf
+
+    streams, _ = pyxdf.load_xdf(str(path), verbose=False)
+    first = {s["info"]["name"][0]: np.asarray(s["time_series"], float) for s in streams
+             if s["info"]["name"][0].startswith("EEG")}
+    np.testing.assert_allclose(client.get_data(), first["EEG_subject_1"][14:14 + 6522].T * 1e-6, rtol=1e-6)
+    np.testing.assert_allclose(therapist.get_data(), first["EEG_subject_2"][:6522].T * 1e-6, rtol=1e-6)
+
+
+@pytest.mark.realdata
+def test_xdf_noise_file_two_headsets(realdata):
+    path = realdata / "dyad-example-noise.xdf"
+    client, therapist, notes = load_dyad(_session(path, path, "LSLOutletHS1-EEG", "LSLOutletHS2-EEG"))
+    assert client.ch_names == therapist.ch_names and len(client.ch_names) == 32
+    # HS2 starts 1.8 ms before HS1; its effective rate (500.09 Hz) drifts ~0.9 samples.
+    assert any("start 1.8 ms apart" in n and "client later" in n for n in notes), notes
+    assert any("effective rate 500.09" in n for n in notes), notes
+    # Overlap 74.943885 .. 84.946251 s on the LSL clock = 10.002 s.
+    assert client.n_times == therapist.n_times
+    assert client.n_times / 500.0 == pytest.approx(10.003, abs=0.003)
+    assert len(client.annotations) == 0  # the marker streams are empty
+
+
+@pytest.mark.realdata
+def test_xdf_unknown_stream_names_the_choices(realdata):
+    path = realdata / "dyad-example-noise.xdf"
+    with pytest.raises(InputError) as err:
+        load_dyad(_session(path, path, "LSLOutletHS1-EEG", "HS3"))
+    assert "no stream named 'HS3'" in str(err.value) and "LSLOutletHS2-EEG" in str(err.value)
+    with pytest.raises(InputError, match="not a regularly sampled"):
+        load_dyad(_session(path, path, "LSLOutletHS1-EEG", "LSLOutletHS1-Markers"))
+
+
+@pytest.mark.realdata
+def test_edf_pair(realdata):
+    client, therapist, notes = load_dyad(_session(realdata / "eyes-closed-1.edf", realdata / "eyes-closed-2.edf"))
+    assert notes == []  # same rate, same length
+    assert client.n_times == therapist.n_times == 50000 and client.info["sfreq"] == 1000.0
+    assert len(client.ch_names) == 31 and client.ch_names[0] == "Fp1"
+    direct = mne.io.read_raw_edf(realdata / "eyes-closed-1.edf", preload=True, verbose="error")
+    np.testing.assert_array_equal(client.get_data(), direct.get_data())
+
+
+@pytest.mark.realdata
+def test_eeglab_dataset_types_eog_channels(realdata, tmp_path):
+    for name in ("eeglab_data.set", "eeglab_data.fdt"):
+        (tmp_path / name).symlink_to(realdata / name)
+        (tmp_path / name.replace("eeglab_data", "copy")).symlink_to(realdata / name)
+    client, therapist, notes = load_dyad(_session(tmp_path / "eeglab_data.set", tmp_path / "copy.set"))
+    assert client.info["sfreq"] == 128.0 and client.n_times == 30504
+    types = dict(zip(client.ch_names, client.get_channel_types()))
+    assert types["EOG1"] == types["EOG2"] == "eog" and types["FPz"] == "eeg"
+    assert sum(t == "eeg" for t in types.values()) == 30
+    assert {"rt", "square"} <= set(client.annotations.description)  # EEGLAB events kept
+
+
+@pytest.mark.realdata
+def test_epochs_fif_is_refused_with_explanation(realdata):
+    with pytest.raises(InputError) as err:
+        read_raw(realdata / "preproc_S1.fif")
+    msg = str(err.value)
+    assert "preproc_S1.fif" in msg and "MNE Epochs (33 epochs of 1.00 s)" in msg
+    assert "continuous" in msg
+
+
+# ---------------------------------------------------------------- simulated files
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("iostudy")
+    simulate_study(out, n_dyads=7, seed=2, duration=130.0)
+    return out
+
+
+def test_simulated_xdf_dyad_recovers_the_arrays(study):
+    """Therapist on a second clock (ClockOffset chunks), starting earlier, jittered stamps:
+    after pyxdf's synchronisation and our crop the recordings are the simulated arrays."""
+    sessions = read_sessions(study / "sessions.tsv")
+    truth = json.loads((study / "truth.json").read_text())["dyads"][6]
+    assert truth["format"] == "xdf" and abs(truth["xdf"]["therapist_clock_offset_s"]) > 1.0
+    s = sessions[6]
+    assert (s.client_select, s.therapist_select) == ("EEG_client", "EEG_therapist")
+    client, therapist, notes = load_dyad(s)
+    c, t, _, _ = simulate_dyad(6, seed=2, duration=130.0, null=False)
+    lead_ms = truth["xdf"]["therapist_lead_s"] * 1e3
+    assert any(f"start {lead_ms:.1f} ms apart" in n for n in notes), notes
+    np.testing.assert_allclose(client.get_data(), c, atol=1e-10)  # float32 µV storage
+    np.testing.assert_allclose(therapist.get_data(), t, atol=1e-10)
+    # Marker stream -> annotations at the coupling episode edges (EEG seconds).
+    onsets = client.annotations.onset[client.annotations.description == "episode_start"]
+    np.testing.assert_allclose(onsets, [e[0] for e in truth["coupling_episodes"]], atol=1e-3)
+
+
+def test_shared_amplifier_split_by_prefix(study):
+    sessions = read_sessions(study / "sessions.tsv")
+    s = sessions[5]
+    assert s.client == s.therapist and (s.client_select, s.therapist_select) == ("C_", "T_")
+    client, therapist, notes = load_dyad(s)
+    assert client.ch_names == therapist.ch_names == CHANNELS  # prefix stripped
+    c, t, _, _ = simulate_dyad(5, seed=2, duration=130.0, null=False)
+    # 16-bit FIF at 0.1 µV resolution (MNE truncates): each sample within one step.
+    assert np.abs(client.get_data() - c).max() <= 0.1e-6 + 1e-12
+    assert np.abs(therapist.get_data() - t).max() <= 0.1e-6 + 1e-12
+    assert np.corrcoef(client.get_data()[4], c[4])[0, 1] > 0.9999
+    montage = mne.channels.make_standard_montage("colin27_1020")
+    client.set_montage(montage, match_case=False)  # stripped names match the montage
+    with pytest.raises(InputError, match="no channel name starts with 'X_'"):
+        load_dyad(_session(s.client, s.client, "C_", "X_"))
+
+
+def test_separate_files_different_rates_and_lengths(tmp_path):
+    """500 Hz client 20 s, 250 Hz therapist 18 s: both at 250 Hz, cropped to 18 s, and a
+    10-Hz sine that starts at t=0 in both stays in phase."""
+    def write(name, sfreq, seconds):
+        t = np.arange(int(seconds * sfreq)) / sfreq
+        data = np.vstack([20e-6 * np.sin(2 * np.pi * 10 * t)] * 3)
+        raw = mne.io.RawArray(data, mne.create_info(["Fz", "Cz", "Pz"], sfreq, "eeg"), verbose="error")
+        raw.save(tmp_path / name, verbose="error")
+        return tmp_path / name
+
+    client, therapist, notes = load_dyad(_session(write("c_raw.fif", 500.0, 20.0), write("t_raw.fif", 250.0, 18.0)))
+    assert client.info["sfreq"] == therapist.info["sfreq"] == 250.0
+    assert client.n_times == therapist.n_times == 4500
+    assert any("client 500 Hz, therapist 250 Hz" in n and "resampled to 250 Hz" in n for n in notes)
+    assert any("cropped both to the overlap of 18.000 s" in n for n in notes)
+    mid = slice(500, 4000)  # away from the resampling edges
+    np.testing.assert_allclose(client.get_data()[0, mid], therapist.get_data()[0, mid], atol=0.2e-6)
+
+
+def test_same_file_without_prefix_is_an_input_error(study):
+    s = read_sessions(study / "sessions.tsv")[5]
+    with pytest.raises(InputError, match="no\\s+client_select/therapist_select prefix|prefix is given"):
+        load_dyad(_session(s.client, s.client))
