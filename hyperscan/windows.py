@@ -11,13 +11,11 @@ value, so the data lost is visible and countable.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .atomic import atomic_output
 from .labels import label_windows
 from .reports import read_reports, to_eeg_time
 
@@ -75,12 +73,10 @@ def windows_table(synchrony_path, *, dyad: str, session: str, reports_path=None,
 
 
 def write_tsv(table: pd.DataFrame, path) -> None:
-    """Write a TSV atomically; missing values as ``n/a``, floats with 10 significant digits."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    table.to_csv(tmp, sep="\t", index=False, na_rep="n/a", float_format="%.10g")
-    os.replace(tmp, path)
+    """Write a TSV atomically (``hyperscan.atomic``); missing values as ``n/a``, floats with
+    10 significant digits."""
+    with atomic_output(path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False, na_rep="n/a", float_format="%.10g")
 
 
 def read_windows(path) -> pd.DataFrame:
