@@ -11,6 +11,7 @@ the same output removes (Snakemake's ``--rerun-incomplete`` reruns the killed jo
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 from pathlib import Path
 
@@ -49,6 +50,10 @@ def atomic_output(path, suffix: str = ""):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*{TMP_MARK}*"):
+        # Left by a killed earlier attempt; only one job writes a given output at a time.
+        with contextlib.suppress(OSError):
+            stale.unlink()
     tmp = temporary_name(path, suffix)
     try:
         yield tmp

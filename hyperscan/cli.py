@@ -7,7 +7,9 @@ per problem (file, row/line, what was expected) followed by ``N problem(s)``, ex
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -104,6 +106,46 @@ def snakemake_argv(args, extra, quiet: bool) -> list[str]:
     return argv + list(extra)
 
 
+@contextlib.contextmanager
+def run_lock(workdir: Path):
+    """Hold ``.snakemake/hyperscan-run.lock`` (an OS file lock) for the length of a run.
+
+    Yields False when another ``hyperscan run`` holds it. The kernel drops the lock when its
+    process dies, however it dies, so holding it proves that Snakemake locks left in
+    ``.snakemake/locks`` come from a run that was killed and can be cleared (Snakemake
+    itself cannot tell a killed run from a live one and refuses to start).
+    """
+    import fcntl
+
+    folder = workdir / ".snakemake"
+    folder.mkdir(exist_ok=True)
+    with open(folder / "hyperscan-run.lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def clear_stale_snakemake_lock(args, quiet: bool) -> None:
+    """``snakemake --unlock`` when a killed run left its lock (we hold :func:`run_lock`)."""
+    locks = Path(".snakemake") / "locks"
+    if not locks.is_dir() or not any(locks.iterdir()):
+        return
+    _say(quiet, "hyperscan run: clearing the lock of an earlier run that was killed; resuming")
+    subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(_snakefile()), "--configfile",
+                    str(args.configfile), "--unlock", "--quiet", "all"], check=False,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def cmd_run(args, extra) -> int:
     from snakemake.cli import main as snakemake_main
 
@@ -122,14 +164,20 @@ def cmd_run(args, extra) -> int:
     _say(quiet, f"hyperscan run: {len(check.sessions)} session(s) valid ({check.n_eeg_files} EEG file(s), "
                 f"{check.n_report_files} report file(s)); running the workflow. Per-job logs: "
                 f"{out_dir / 'logs'}; per-job time and memory: {out_dir / 'benchmarks'}")
-    try:
-        snakemake_main(snakemake_argv(args, extra, quiet))
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        if code:
-            print(f"hyperscan run: the workflow stopped (exit status {code}); finished jobs are kept "
-                  "and the next `hyperscan run` resumes from them", file=sys.stderr)
-            return code
+    with run_lock(Path.cwd()) as mine:
+        if not mine:
+            print("hyperscan run: another `hyperscan run` is working in this folder "
+                  f"({Path.cwd()}); wait for it to finish", file=sys.stderr)
+            return 1
+        clear_stale_snakemake_lock(args, quiet)
+        try:
+            snakemake_main(snakemake_argv(args, extra, quiet))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            if code:
+                print(f"hyperscan run: the workflow stopped (exit status {code}); finished jobs are "
+                      "kept and the next `hyperscan run` resumes from them", file=sys.stderr)
+                return code
     out = out_dir / "group" / "summary.html"
     if not out.is_file():
         print("hyperscan run: the workflow did not write the group summary", file=sys.stderr)
