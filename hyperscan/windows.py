@@ -48,7 +48,11 @@ def windows_table(synchrony_path, *, dyad: str, session: str, reports_path=None,
         ends = ds["window_end"].values
         excluded = ds["bad_window"].values.astype(bool)
         bands = [str(b) for b in ds["band"].values]
-        values = {m: summarise_matrix(ds[m].load(), summary).values for m in metrics}
+        # One band of one metric at a time: a 60-min 64 x 64-channel session holds ~0.6 GB
+        # per metric, and loading them all at once would keep every metric in memory.
+        values = {m: np.stack([summarise_matrix(ds[m].isel(band=k), summary).values
+                               for k in range(len(bands))]) if bands else np.empty((0, len(starts)))
+                  for m in metrics}
         duration = float(ds.attrs.get("recording_duration", ends[-1] if len(ends) else 0.0))
     if reports_path is not None:
         reports = read_reports(reports_path)
