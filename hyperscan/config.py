@@ -83,6 +83,18 @@ def validate_config(config: dict, source="config") -> dict:
             and window["step"] > window["length"]):
         problems.append(problem(source, "window.step is longer than window.length",
                                 "step <= length, so windows tile the recording"))
+    pre = config.get("preprocessing")
+    if isinstance(pre, dict) and _is_number(pre.get("l_freq")) and _is_number(pre.get("h_freq")) \
+            and 0 < pre["h_freq"] <= pre["l_freq"]:
+        problems.append(problem(source, f"preprocessing.l_freq {pre['l_freq']} >= h_freq {pre['h_freq']}",
+                                "a high-pass edge below the low-pass edge"))
+    if isinstance(pre, dict) and _is_number(pre.get("resample_sfreq")) and isinstance(bands, dict):
+        nyquist = pre["resample_sfreq"] / 2.0
+        for name, edges in bands.items():
+            if isinstance(edges, list) and len(edges) == 2 and _is_number(edges[1]) and edges[1] >= nyquist:
+                problems.append(problem(source, f"band '{name}' reaches {edges[1]} Hz, at or above the Nyquist "
+                                                f"frequency {nyquist:g} Hz of preprocessing.resample_sfreq",
+                                        f"bands below {nyquist:g} Hz (or a higher resample_sfreq)"))
     if problems:
         raise InputError(problems)
     return config

@@ -333,6 +333,25 @@ def channel_set_problems(recordings: dict[tuple[Session, str], Recording], sheet
     return out
 
 
+def config_data_problems(config: dict, recordings: dict[tuple[Session, str], Recording], source) -> list[str]:
+    """Config values that only fail on the data: a reference channel, a montage name."""
+    import mne
+
+    out = []
+    pre = config["preprocessing"]
+    if pre.get("montage") and pre["montage"] not in mne.channels.get_builtin_montages():
+        out.append(problem(source, f"preprocessing.montage '{pre['montage']}' is not an MNE montage",
+                           "one of " + ", ".join(mne.channels.get_builtin_montages()) + ", or null"))
+    ref = pre.get("reference")
+    if ref and ref != "average":
+        lacking = sorted({str(rec.path.name) for rec in recordings.values() if ref not in rec.channels})
+        if lacking:
+            out.append(problem(source, f"preprocessing.reference '{ref}' is not a channel of "
+                                       + ", ".join(lacking[:5]) + (" ..." if len(lacking) > 5 else ""),
+                               "'average' or a channel name present in every recording"))
+    return out
+
+
 def output_dir_problems(config: dict, sessions: list[Session], sheet: Path, source) -> list[str]:
     """``output_dir`` must not be, or lie inside, a folder holding inputs."""
     out_dir = Path(config["output_dir"]).expanduser().resolve()
@@ -382,6 +401,7 @@ def check_study(configfile) -> StudyCheck:
                 recordings[(s, role)] = seen[key][0]
     check.n_eeg_files = len({p for p, _ in seen})
 
+    check.problems += config_data_problems(config, recordings, Path(configfile))
     length = float(config["window"]["length"])
     for s in sessions:
         recs = [recordings.get((s, role)) for role in ROLES]

@@ -233,3 +233,25 @@ def test_one_pass_lists_config_sheet_eeg_and_report_problems(study):
     for needle in ("unknown key 'windw'", "did you mean 'window'", "appears again",
                    "D05_S1_therapist.bdf: truncated", "D03_S1_reports.tsv", "onset"):
         assert needle in joined, needle
+
+
+def test_config_values_that_fail_on_the_data(pristine, tmp_path):
+    folder, cfg = copy_study(pristine, tmp_path, preprocessing={"reference": "Xyz", "montage": "nonesuch"})
+    problems = check_study(cfg).problems
+    assert len(problems) == 2, problems
+    assert "preprocessing.montage 'nonesuch' is not an MNE montage" in problems[0]
+    assert "preprocessing.reference 'Xyz' is not a channel of D01_S1_client.edf" in problems[1]
+
+
+def test_reference_channel_present_everywhere_is_fine(pristine, tmp_path):
+    folder, cfg = copy_study(pristine, tmp_path, preprocessing={"reference": "Cz"})
+    assert check_study(cfg).problems == []
+
+
+def test_bands_above_nyquist_and_inverted_filter(pristine, tmp_path):
+    folder, cfg = copy_study(pristine, tmp_path, preprocessing={"resample_sfreq": 80.0, "l_freq": 50.0,
+                                                                "h_freq": 40.0})
+    problems = check_study(cfg).problems
+    assert any("preprocessing.l_freq 50.0 >= h_freq 40.0" in p for p in problems), problems
+    assert any("band 'gamma' reaches 45" in p and "Nyquist frequency 40 Hz" in p for p in problems), problems
+    assert not any("'alpha'" in p for p in problems)
