@@ -11,6 +11,8 @@ value, so the data lost is visible and countable.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -19,6 +21,7 @@ from .atomic import atomic_output
 from .labels import label_windows
 from .reports import read_reports, to_eeg_time
 
+log = logging.getLogger(__name__)
 BASE_COLUMNS = ["dyad", "session", "band", "metric", "start", "end", "value", "excluded"]
 
 
@@ -99,3 +102,7 @@ def windows_stage(synchrony_path, session, config: dict, out_path) -> None:
                           summary=config["synchrony"]["summary"],
                           min_overlap=config["reports"]["min_overlap"])
     write_tsv(table, out_path)
+    n_windows = table[["start"]].drop_duplicates().shape[0]
+    log.info("windows %s/%s: %d windows x %d bands x %d metrics, %d windows excluded (BAD_ segments) -> %s",
+             session.dyad, session.session, n_windows, table["band"].nunique(), table["metric"].nunique(),
+             int(table.drop_duplicates("start")["excluded"].sum()), out_path)
