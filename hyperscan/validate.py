@@ -392,8 +392,13 @@ def check_study(configfile) -> StudyCheck:
             path, select = Path(getattr(s, role)), getattr(s, f"{role}_select")
             key = (path, select)
             if key not in seen:
-                rec, problems, notes = check_eeg(path, select, shared=s.client == s.therapist,
-                                                 row=s.row, sheet=sheet)
+                try:
+                    rec, problems, notes = check_eeg(path, select, shared=s.client == s.therapist,
+                                                     row=s.row, sheet=sheet)
+                except Exception as exc:  # noqa: BLE001 - a reader's surprise is still a bad file
+                    rec, notes = None, []
+                    problems = [problem(path, f"cannot be read ({type(exc).__name__}: {exc})",
+                                        "a readable EEG recording")]
                 seen[key] = (rec, problems)
                 check.warnings += notes
                 check.problems += [p for p in problems if p not in check.problems]

@@ -255,3 +255,28 @@ def test_bands_above_nyquist_and_inverted_filter(pristine, tmp_path):
     assert any("preprocessing.l_freq 50.0 >= h_freq 40.0" in p for p in problems), problems
     assert any("band 'gamma' reaches 45" in p and "Nyquist frequency 40 Hz" in p for p in problems), problems
     assert not any("'alpha'" in p for p in problems)
+
+
+def test_xdf_streams_and_report_timing(tmp_path):
+    import numpy as np
+    from conftest import write_config
+    from xdf_writer import write_xdf
+
+    times = np.arange(1000) / 100.0 + 5000.0  # 10 s at 100 Hz on the LSL clock
+    rng = np.random.default_rng(0)
+    write_xdf(tmp_path / "dyad.xdf", [
+        dict(name=name, type="EEG", srate=100.0, fmt="float32", times=times,
+             values=(rng.standard_normal((1000, 3)) * 10).tolist())
+        for name in ("ClientEEG", "TherapistEEG")])
+    (tmp_path / "reports.tsv").write_text("onset\tduration\treporter\tcategory\n"
+                                          "1\t2\tclient\tconnected\n25\t1\ttherapist\tattuned\n")
+    sheet = tmp_path / "sessions.tsv"
+    header = "dyad\tsession\tclient\ttherapist\treports\tclient_select\ttherapist_select\n"
+    sheet.write_text(header + "D1\tS1\tdyad.xdf\tdyad.xdf\treports.tsv\tClientEEG\tTherapistEEG\n")
+    cfg = write_config(tmp_path.parent / f"{tmp_path.name}.yaml", sheet, tmp_path.parent / f"{tmp_path.name}-out",
+                       window={"length": 2.0, "step": 1.0})
+    only(check_study(cfg).problems, "reports.tsv", "source line 3", "outside the recording [0, 10] s")
+    sheet.write_text(header + "D1\tS1\tdyad.xdf\tdyad.xdf\tn/a\tClientEEG\tTherapist\n")
+    only(check_study(cfg).problems, "dyad.xdf", "no stream named 'Therapist'", "ClientEEG, TherapistEEG")
+    sheet.write_text(header + "D1\tS1\tdyad.xdf\tdyad.xdf\tn/a\tClientEEG\tn/a\n")
+    only(check_study(cfg).problems, "sessions.tsv, row 1", "select is empty for XDF file dyad.xdf")
