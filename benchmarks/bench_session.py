@@ -24,6 +24,7 @@ spatially realistic beyond the first 12, which does not matter for speed.
     python benchmarks/bench_session.py                       # 20 min, 2 x 19 channels
     python benchmarks/bench_session.py --minutes 60 --channels 64
     python benchmarks/bench_session.py --cores 4 --keep /tmp/bench
+    python benchmarks/bench_session.py --minutes 60 --channels 64 --set 'metrics=[plv]'   # lighter
 
 Results are printed and written to ``<workdir>/bench_session.json``.
 """
@@ -140,6 +141,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--keep", type=Path, default=None, help="work folder to keep (default: a temp folder)")
     ap.add_argument("--timeout", type=float, default=3600.0)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=YAML",
+                    help="config override, e.g. --set 'metrics=[plv]' --set 'bands={alpha: [8, 13]}'")
     args = ap.parse_args(argv)
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="hyperscan-bench-"))
@@ -151,6 +154,13 @@ def main(argv=None) -> int:
     simulate_s = time.perf_counter() - t0
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     cfg.update(sessions=str(sheet), output_dir=str(work / "out"))
+    for item in args.set:
+        key, _, value = item.partition("=")
+        *parents, leaf = key.split(".")
+        node = cfg
+        for k in parents:
+            node = node.setdefault(k, {})
+        node[leaf] = yaml.safe_load(value)
     (work / "config.yaml").write_text(yaml.safe_dump(cfg))
 
     exe = Path(sys.executable).with_name("hyperscan")
@@ -174,6 +184,7 @@ def main(argv=None) -> int:
     duration_s = args.minutes * 60.0
     result = dict(
         minutes=args.minutes, channels_per_person=args.channels, sfreq=args.sfreq, cores=args.cores,
+        overrides=args.set,
         returncode=proc.returncode, simulate_s=round(simulate_s, 1), wall_s=round(wall, 1),
         realtime_factor=round(duration_s / wall, 1),
         peak_tree_rss_mb=round(monitor.peak / 2**20, 1),
@@ -183,7 +194,8 @@ def main(argv=None) -> int:
         cpu_count=os.cpu_count(), python=platform.python_version(), machine=platform.machine(),
     )
     (work / "bench_session.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"{args.minutes:g}-min dyad, {args.channels} ch/person at {args.sfreq:g} Hz, --cores {args.cores}")
+    print(f"{args.minutes:g}-min dyad, {args.channels} ch/person at {args.sfreq:g} Hz, --cores {args.cores}"
+          + (f", overrides {args.set}" if args.set else ""))
     print(f"  hyperscan run: exit {proc.returncode}, {wall:.1f} s wall = {duration_s / wall:.1f}x real time")
     print(f"  peak memory: {monitor.peak / 2**20:.0f} MB summed over the process tree (sampled); "
           f"largest single process {max_child / 1024:.0f} MB (ru_maxrss)")
