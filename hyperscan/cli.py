@@ -1,12 +1,23 @@
-"""The ``hyperscan`` command: run, simulate, validate (CONTRACT.md §2)."""
+"""The ``hyperscan`` command: run, simulate, validate (CONTRACT.md §2).
+
+Bad input never ends in a Python traceback: every ``InputError`` is printed as one line
+per problem (file, row/line, what was expected) followed by ``N problem(s)``, exit status 1.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 DEFAULT_CONFIG = "config/config.yaml"
+ROOT = Path(__file__).resolve().parents[1]
+# Snakemake options after which no summary is expected.
+NO_OUTPUT_OPTIONS = {"-n", "--dry-run", "--dryrun", "--unlock", "--list-rules", "--list", "-l", "--dag",
+                     "--rulegraph", "--summary", "-S", "--detailed-summary", "-D", "--lint", "--cleanup-metadata"}
 
 
 def _snakefile() -> Path:
@@ -14,104 +25,165 @@ def _snakefile() -> Path:
     here = Path("Snakefile")
     if here.is_file():
         return here.resolve()
-    return Path(__file__).resolve().parents[1] / "Snakefile"
+    return ROOT / "Snakefile"
 
 
-def validate_study(configfile) -> list[str]:
-    """Every problem of a study in one pass: config, sheet, EEG headers, report files."""
-    from .config import load_config
-    from .errors import InputError, problem
-    from .io import SUPPORTED, _suffix, read_raw
-    from .reports import read_reports
-    from .sessions import read_sessions
+def _workflow_profile(snakefile: Path) -> Path | None:
+    """``workflow/profiles/default`` beside the Snakefile (Snakemake itself only looks in
+    ``profiles/default``, so it would miss it)."""
+    profile = snakefile.parent / "workflow" / "profiles" / "default"
+    return profile if (profile / "config.yaml").is_file() else None
 
-    try:
-        config = load_config(configfile)
-    except InputError as err:
-        return err.problems
-    try:
-        sessions = read_sessions(config["sessions"])
-    except InputError as err:
-        return err.problems
-    problems = []
-    checked = set()
-    for s in sessions:
-        for person in ("client", "therapist"):
-            path = Path(getattr(s, person))
-            if (path, person) in checked or path in checked:
-                continue
-            checked.add(path)
-            if _suffix(path) == ".xdf":
-                if not getattr(s, f"{person}_select"):
-                    problems.append(problem(config["sessions"], f"{person}_select is empty for XDF file {path.name}",
-                                            "the XDF stream name of this person", row=s.row))
-                continue
-            if _suffix(path) not in SUPPORTED:
-                problems.append(problem(path, f"unsupported EEG file type '{path.suffix}'",
-                                        "one of " + ", ".join(SUPPORTED)))
-                continue
-            try:
-                raw = read_raw(path, preload=False)
-            except InputError as err:
-                problems += err.problems
-                continue
-            for sel in {s.client_select, s.therapist_select} - {None}:
-                if s.client == s.therapist and not any(ch.startswith(sel) for ch in raw.ch_names):
-                    problems.append(problem(path, f"no channel name starts with '{sel}'",
-                                            f"channels like '{sel}Fz'"))
-        if s.reports is not None:
-            try:
-                read_reports(s.reports)
-            except InputError as err:
-                problems += err.problems
-            except Exception as exc:  # noqa: BLE001 - report the file, never a traceback
-                problems.append(problem(s.reports, f"cannot be read: {exc}", "a report file"))
-    return problems
+
+def in_ci() -> bool:
+    """True when the environment says this is a CI job (``CI=true``, as most CI services set)."""
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _say(quiet: bool, text: str) -> None:
+    if not quiet:
+        print(text, file=sys.stderr, flush=True)
+
+
+def print_problems(problems, header: str) -> None:
+    print(f"{header}", file=sys.stderr)
+    for p in problems:
+        print(f"  - {p}", file=sys.stderr)
+    print(f"{len(problems)} problem(s)", file=sys.stderr)
+
+
+def print_warnings(notes) -> None:
+    for note in notes:
+        print(f"  warning: {note}", file=sys.stderr)
 
 
 def cmd_validate(args) -> int:
-    problems = validate_study(args.configfile)
-    if problems:
-        print(f"{len(problems)} problem(s) found:", file=sys.stderr)
-        for p in problems:
-            print(f"  - {p}", file=sys.stderr)
+    from .validate import check_study
+
+    check = check_study(args.configfile)
+    print_warnings(check.warnings)
+    if check.problems:
+        print_problems(check.problems, f"hyperscan validate: {args.configfile}: problems found:")
         return 1
-    print("OK: config, sessions sheet, EEG headers and reports are valid.")
+    print(f"OK: config, sessions sheet ({len(check.sessions)} session(s)), {check.n_eeg_files} EEG "
+          f"file(s) and {check.n_report_files} report file(s) are valid"
+          + (f" ({len(check.warnings)} warning(s))" if check.warnings else "") + ".")
     return 0
 
 
 def cmd_simulate(args) -> int:
     from .simulate import simulate_study
 
-    sheet = simulate_study(args.out_dir, n_dyads=args.dyads, seed=args.seed, null=args.null,
-                           duration=args.duration)
+    if args.dyads < 1 or args.duration <= 0:
+        print("hyperscan simulate: --dyads must be >= 1 and --duration > 0", file=sys.stderr)
+        return 2
+    try:
+        sheet = simulate_study(args.out_dir, n_dyads=args.dyads, seed=args.seed, null=args.null,
+                               duration=args.duration)
+    except OSError as exc:
+        print(f"hyperscan simulate: cannot write {args.out_dir}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # e.g. a duration too short for the episodes
+        print(f"hyperscan simulate: {exc}", file=sys.stderr)
+        return 2
     print(sheet)
     return 0
+
+
+def snakemake_argv(args, extra, quiet: bool) -> list[str]:
+    """The snakemake command line of ``hyperscan run``.
+
+    ``--rerun-incomplete``: a killed run's half-done jobs are rerun, finished ones kept.
+    Quiet (``--quiet`` or ``CI=true``): no per-job blocks or progress lines, errors only.
+    """
+    snakefile = _snakefile()
+    argv = ["--snakefile", str(snakefile), "--configfile", str(args.configfile),
+            "--cores", str(args.cores), "--rerun-incomplete"]
+    profile = _workflow_profile(snakefile)
+    if profile is not None and not any(a.startswith("--workflow-profile") for a in extra):
+        argv += ["--workflow-profile", str(profile)]
+    if args.profile:
+        argv += ["--profile", str(args.profile)]
+    if quiet and not any(a in ("-q", "--quiet") for a in extra):
+        argv += ["--quiet", "progress", "rules", "host", "reason"]
+    return argv + list(extra)
+
+
+@contextlib.contextmanager
+def run_lock(workdir: Path):
+    """Hold ``.snakemake/hyperscan-run.lock`` (an OS file lock) for the length of a run.
+
+    Yields False when another ``hyperscan run`` holds it. The kernel drops the lock when its
+    process dies, however it dies, so holding it proves that Snakemake locks left in
+    ``.snakemake/locks`` come from a run that was killed and can be cleared (Snakemake
+    itself cannot tell a killed run from a live one and refuses to start).
+    """
+    import fcntl
+
+    folder = workdir / ".snakemake"
+    folder.mkdir(exist_ok=True)
+    with open(folder / "hyperscan-run.lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def clear_stale_snakemake_lock(args, quiet: bool) -> None:
+    """``snakemake --unlock`` when a killed run left its lock (we hold :func:`run_lock`)."""
+    locks = Path(".snakemake") / "locks"
+    if not locks.is_dir() or not any(locks.iterdir()):
+        return
+    _say(quiet, "hyperscan run: clearing the lock of an earlier run that was killed; resuming")
+    subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(_snakefile()), "--configfile",
+                    str(args.configfile), "--unlock", "--quiet", "all"], check=False,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def cmd_run(args, extra) -> int:
     from snakemake.cli import main as snakemake_main
 
-    from .config import load_config
+    from .validate import check_study, workdir_problems
 
-    problems = validate_study(args.configfile)
+    quiet = in_ci() if args.quiet is None else args.quiet
+    _say(quiet, f"hyperscan run: validating {args.configfile} ...")
+    check = check_study(args.configfile)
+    problems = check.problems + workdir_problems(check)
+    if not quiet:
+        print_warnings(check.warnings)
     if problems:
-        print(f"hyperscan run: {len(problems)} input problem(s); nothing was computed:", file=sys.stderr)
-        for p in problems:
-            print(f"  - {p}", file=sys.stderr)
+        print_problems(problems, "hyperscan run: input problems; nothing was computed:")
         return 1
-    argv = ["--snakefile", str(_snakefile()), "--configfile", str(args.configfile),
-            "--cores", str(args.cores)]
-    if args.profile:
-        argv += ["--profile", str(args.profile)]
-    argv += list(extra)
-    try:
-        snakemake_main(argv)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        if code:
-            return code
-    out = Path(load_config(args.configfile)["output_dir"]) / "group" / "summary.html"
+    out_dir = Path(check.config["output_dir"])
+    _say(quiet, f"hyperscan run: {len(check.sessions)} session(s) valid ({check.n_eeg_files} EEG file(s), "
+                f"{check.n_report_files} report file(s)); running the workflow. Per-job logs: "
+                f"{out_dir / 'logs'}; per-job time and memory: {out_dir / 'benchmarks'}")
+    with run_lock(Path.cwd()) as mine:
+        if not mine:
+            print("hyperscan run: another `hyperscan run` is working in this folder "
+                  f"({Path.cwd()}); wait for it to finish", file=sys.stderr)
+            return 1
+        clear_stale_snakemake_lock(args, quiet)
+        try:
+            snakemake_main(snakemake_argv(args, extra, quiet))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            if code:
+                print(f"hyperscan run: the workflow stopped (exit status {code}); finished jobs are "
+                      "kept and the next `hyperscan run` resumes from them", file=sys.stderr)
+                return code
+    if set(extra) & NO_OUTPUT_OPTIONS:
+        return 0  # a dry run, unlock, listing...: nothing to check
+    out = out_dir / "group" / "summary.html"
     if not out.is_file():
         print("hyperscan run: the workflow did not write the group summary", file=sys.stderr)
         return 1
@@ -120,35 +192,47 @@ def cmd_run(args, extra) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hyperscan", description=__doc__)
+    parser = argparse.ArgumentParser(prog="hyperscan", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the Snakemake workflow")
+    run = sub.add_parser("run", help="validate the inputs, then run the Snakemake workflow")
     run.add_argument("--configfile", default=DEFAULT_CONFIG)
     run.add_argument("--cores", default="1")
     run.add_argument("--profile", default=None)
+    run.add_argument("--quiet", action=argparse.BooleanOptionalAction, default=None,
+                     help="errors only (default: quiet when CI=true, per-job progress otherwise)")
     sim = sub.add_parser("simulate", help="write a simulated study with ground truth")
     sim.add_argument("out_dir")
     sim.add_argument("--dyads", type=int, default=6)
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--null", action="store_true", help="inject no inter-brain coupling")
     sim.add_argument("--duration", type=float, default=150.0, help="seconds per session")
-    val = sub.add_parser("validate", help="check inputs without computing anything")
+    val = sub.add_parser("validate", help="list every input problem without computing anything")
     val.add_argument("--configfile", default=DEFAULT_CONFIG)
     return parser
 
 
 def main(argv=None) -> int:
+    from .errors import InputError
+
     argv = list(sys.argv[1:] if argv is None else argv)
     extra = []
     if "--" in argv:
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1 :]
     args = build_parser().parse_args(argv)
-    if args.command == "run":
-        return cmd_run(args, extra)
-    if args.command == "simulate":
-        return cmd_simulate(args)
-    return cmd_validate(args)
+    try:
+        if args.command == "run":
+            return cmd_run(args, extra)
+        if args.command == "simulate":
+            return cmd_simulate(args)
+        return cmd_validate(args)
+    except InputError as err:  # a check that escaped validation: still no traceback
+        print_problems(err.problems, f"hyperscan {args.command}: input problems:")
+        return 1
+    except KeyboardInterrupt:
+        print(f"hyperscan {args.command}: interrupted; finished outputs are kept, rerun to resume",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ def _typo_problems(schema: dict, data: dict, source, prefix="") -> list[str]:
     if schema.get("additionalProperties") is False:
         for key in data:
             if key not in props:
-                close = difflib.get_close_matches(key, props, n=1, cutoff=0.6)
+                close = difflib.get_close_matches(str(key), props, n=1, cutoff=0.6)
                 hint = f"did you mean '{prefix}{close[0]}'?" if close else (
                     "one of " + ", ".join(sorted(prefix + p for p in props)))
                 out.append(problem(source, f"unknown key '{prefix}{key}'", hint))
@@ -50,6 +50,10 @@ def _typo_problems(schema: dict, data: dict, source, prefix="") -> list[str]:
         if isinstance(data.get(key), dict) and sub.get("type") == "object":
             out += _typo_problems(sub, data[key], source, prefix=f"{prefix}{key}.")
     return out
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def validate_config(config: dict, source="config") -> dict:
@@ -68,14 +72,29 @@ def validate_config(config: dict, source="config") -> dict:
             continue  # already reported with a suggestion
         key = ".".join(str(p) for p in err.path) or "(top level)"
         problems.append(problem(source, f"key '{key}': {err.message}"))
-    for name, edges in (config.get("bands") or {}).items():
-        if isinstance(edges, list) and len(edges) == 2 and edges[0] >= edges[1]:
+    bands = config.get("bands")
+    for name, edges in (bands.items() if isinstance(bands, dict) else ()):
+        if (isinstance(edges, list) and len(edges) == 2 and all(map(_is_number, edges))
+                and edges[0] >= edges[1]):
             problems.append(problem(source, f"band '{name}' has low edge {edges[0]} >= high "
                                             f"edge {edges[1]}", "[low, high] with low < high"))
     window = config.get("window", {})
-    if isinstance(window, dict) and window.get("step", 0) > window.get("length", 1):
+    if (isinstance(window, dict) and _is_number(window.get("step")) and _is_number(window.get("length"))
+            and window["step"] > window["length"]):
         problems.append(problem(source, "window.step is longer than window.length",
                                 "step <= length, so windows tile the recording"))
+    pre = config.get("preprocessing")
+    if isinstance(pre, dict) and _is_number(pre.get("l_freq")) and _is_number(pre.get("h_freq")) \
+            and 0 < pre["h_freq"] <= pre["l_freq"]:
+        problems.append(problem(source, f"preprocessing.l_freq {pre['l_freq']} >= h_freq {pre['h_freq']}",
+                                "a high-pass edge below the low-pass edge"))
+    if isinstance(pre, dict) and _is_number(pre.get("resample_sfreq")) and isinstance(bands, dict):
+        nyquist = pre["resample_sfreq"] / 2.0
+        for name, edges in bands.items():
+            if isinstance(edges, list) and len(edges) == 2 and _is_number(edges[1]) and edges[1] >= nyquist:
+                problems.append(problem(source, f"band '{name}' reaches {edges[1]} Hz, at or above the Nyquist "
+                                                f"frequency {nyquist:g} Hz of preprocessing.resample_sfreq",
+                                        f"bands below {nyquist:g} Hz (or a higher resample_sfreq)"))
     if problems:
         raise InputError(problems)
     return config
@@ -83,17 +102,33 @@ def validate_config(config: dict, source="config") -> dict:
 
 def load_config(path) -> dict:
     """Read and validate a config.yaml; relative paths stay relative to the working dir."""
+    return validate_config(read_config_yaml(path), source=Path(path))
+
+
+def read_config_yaml(path):
+    """The parsed YAML of a config file (not yet validated); InputError if it cannot be read."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(problem(path, "config file not found", "an existing YAML file"))
+        what = "is a folder" if path.is_dir() else "not found"
+        raise InputError(problem(path, f"config file {what}", "an existing YAML file"))
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(problem(path, f"cannot be read ({exc.strerror or exc})",
+                                 "a readable YAML file")) from None
+    try:
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
         raise InputError(problem(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                                 "a UTF-8 encoded YAML file")) from None
+                                 "a UTF-8 encoded YAML file", line=line)) from None
+    try:
+        data = yaml.safe_load(text)
+        return {} if data is None else data  # an empty file means "all defaults"
+    except RecursionError:
+        raise InputError(problem(path, "YAML nested too deeply", "a flat mapping of config keys")) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
         raise InputError(problem(path, f"invalid YAML: {getattr(exc, 'problem', exc)}",
                                  "valid YAML", line=line)) from None
-    return validate_config(data, source=path)

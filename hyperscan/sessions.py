@@ -7,6 +7,10 @@ study folder can be moved as a whole. Empty cells and ``n/a`` mean absent.
 
 from __future__ import annotations
 
+import csv
+import difflib
+import io
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +23,8 @@ REQUIRED = ["dyad", "session", "client", "therapist"]
 OPTIONAL = ["reports", "report_offset", "client_select", "therapist_select"]
 _ID = re.compile(r"^[A-Za-z0-9]+$")
 NA_VALUES = ["", "n/a", "N/A", "NA", "nan"]
+# Columns other readers understand (hyperscan.reports.clock_from_session); not typos.
+EXTRA_KNOWN = ["report_drift_ppm", "report_anchor", "report_clock_sync"]
 
 
 @dataclass(frozen=True)
@@ -44,69 +50,131 @@ def _absent(value) -> bool:
     return value is None or (isinstance(value, float) and pd.isna(value)) or str(value).strip() in NA_VALUES
 
 
-def read_sessions(path) -> list[Session]:
-    """Read and validate the sheet; raise InputError listing every problem found."""
+def _decode(path: Path) -> str:
+    """The sheet's text: UTF-8 (a byte-order mark is dropped); anything else is refused."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(problem(path, f"cannot be read ({exc.strerror or exc})",
+                                 "a readable TSV file")) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(problem(path, f"not UTF-8 text (byte {exc.start}: {exc.reason})",
+                                 "a UTF-8 encoded TSV (re-save it as UTF-8)", line=line)) from None
+
+
+def _parse_table(path: Path, text: str) -> pd.DataFrame:
+    if not text.strip():
+        raise InputError(problem(path, "the sheet is empty", "a header row and one row per session"))
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise InputError(problem(path, "contains a NUL byte (binary data, not a text table)",
+                                 "a tab-separated text table", line=line))
+    try:
+        table = pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False,
+                            comment=None, quoting=csv.QUOTE_MINIMAL, skip_blank_lines=True)
+    except (pd.errors.ParserError, ValueError, csv.Error) as exc:
+        msg = " ".join(str(exc).split())
+        match = re.search(r"line (\d+)", msg)
+        raise InputError(problem(path, f"cannot parse as tab-separated values: {msg}",
+                                 "a TSV with a header row and the same number of cells in every row",
+                                 line=int(match.group(1)) if match else None)) from None
+    return table
+
+
+def _header_problems(path: Path, text: str) -> list[str]:
+    """Duplicate, empty and misspelt column names (a misspelt optional column would be ignored)."""
+    header = [c.strip() for c in text.splitlines()[0].split("\t")]
+    out = []
+    for name in sorted({c for c in header if header.count(c) > 1}):
+        out.append(problem(path, f"column '{name}' appears {header.count(name)} times in the header",
+                           "each column once", line=1))
+    known = REQUIRED + OPTIONAL + EXTRA_KNOWN
+    for name in header:
+        if name in known or not name:
+            continue
+        close = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.8)
+        if close and close[0] not in header:
+            out.append(problem(path, f"unknown column '{name}'", f"'{close[0]}' (did you mean it?)",
+                               line=1))
+    return out
+
+
+def check_sessions(path) -> tuple[list[Session], list[str]]:
+    """Read the sheet leniently: every row whose EEG files exist, and every problem found.
+
+    ``hyperscan validate`` uses this to go on checking the EEG files and reports of the
+    usable rows even when other rows are broken, so one pass lists every problem. The rows
+    returned may carry problems of their own (an invalid id, a duplicate); use
+    :func:`read_sessions` for the strict version.
+    """
     path = Path(path)
     if not path.is_file():
-        raise InputError(problem(path, "sessions sheet not found", "an existing TSV file"))
-    try:
-        raw = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(problem(path, f"not UTF-8 text (byte {exc.start})", "a UTF-8 TSV")) from None
-    if not raw.strip():
-        raise InputError(problem(path, "the sheet is empty", "a header row and one row per session"))
-    try:
-        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment=None)
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise InputError(problem(path, f"cannot parse as tab-separated values: {exc}",
-                                 "a TSV with a header row")) from None
-    table.columns = [c.strip() for c in table.columns]
-    problems = []
+        what = "is a folder" if path.is_dir() else "not found"
+        raise InputError(problem(path, f"sessions sheet {what}", "an existing TSV file"))
+    text = _decode(path)
+    table = _parse_table(path, text)
+    table.columns = [str(c).strip() for c in table.columns]
+    problems = _header_problems(path, text)
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:
-        hint = " (is the file comma-separated? it must be tab-separated)" if len(table.columns) == 1 and "," in table.columns[0] else ""
-        raise InputError(problem(path, f"missing required column(s) {', '.join(missing)}{hint}",
-                                 "columns " + ", ".join(REQUIRED), line=1))
+        hint = (" (is the file comma-separated? it must be tab-separated)"
+                if len(table.columns) == 1 and "," in table.columns[0] else "")
+        raise InputError(problems + [problem(path, f"missing required column(s) {', '.join(missing)}{hint}",
+                                             "columns " + ", ".join(REQUIRED), line=1)])
     sessions, seen = [], {}
     base = path.parent
     for i, rec in enumerate(table.to_dict("records"), start=1):
-        rowp = []
+        line = i + 1
+        where = dict(row=i, line=line)
         for col in ("dyad", "session"):
             val = str(rec.get(col, "")).strip()
             if not _ID.match(val):
-                rowp.append(problem(path, f"{col} '{val}' is not a valid id", "letters and digits only",
-                                    row=i, line=i + 1))
+                problems.append(problem(path, f"{col} '{val}' is not a valid id",
+                                        "letters and digits only", **where))
         files = {}
         for col in ("client", "therapist"):
             val = rec.get(col)
             if _absent(val):
-                rowp.append(problem(path, f"{col} is empty", "a path to an EEG file", row=i, line=i + 1))
+                problems.append(problem(path, f"{col} is empty", "a path to an EEG file", **where))
                 continue
-            p = (base / str(val).strip()).resolve() if not Path(str(val).strip()).is_absolute() else Path(str(val).strip())
+            p = _resolve(base, val)
             if not p.exists():
-                rowp.append(problem(path, f"{col} file '{val}' does not exist (looked at {p})",
-                                    "a path relative to the sheet's folder", row=i, line=i + 1))
-            files[col] = p
+                problems.append(problem(path, f"{col} file '{str(val).strip()}' does not exist (looked at {p})",
+                                        "a path relative to the sheet's folder", **where))
+            elif not p.is_file():
+                problems.append(problem(path, f"{col} '{str(val).strip()}' is a folder ({p})",
+                                        "a path to an EEG file", **where))
+            else:
+                files[col] = p
         reports = None
         if not _absent(rec.get("reports")):
-            reports = (base / str(rec["reports"]).strip()).resolve()
-            if not reports.exists():
-                rowp.append(problem(path, f"reports file '{rec['reports']}' does not exist (looked at {reports})",
-                                    "a path relative to the sheet's folder", row=i, line=i + 1))
+            reports = _resolve(base, rec["reports"])
+            if not reports.is_file():
+                what = "is a folder" if reports.is_dir() else "does not exist"
+                problems.append(problem(path, f"reports file '{str(rec['reports']).strip()}' {what} "
+                                              f"(looked at {reports})",
+                                        "a path relative to the sheet's folder", **where))
+                reports = None
         offset = 0.0
         if not _absent(rec.get("report_offset")):
             try:
-                offset = float(rec["report_offset"])
+                offset = float(str(rec["report_offset"]).strip())
+                if not math.isfinite(offset):
+                    raise ValueError
             except ValueError:
-                rowp.append(problem(path, f"report_offset '{rec['report_offset']}' is not a number",
-                                    "seconds, e.g. 12.5", row=i, line=i + 1))
+                problems.append(problem(path, f"report_offset '{rec['report_offset']}' is not a number",
+                                        "a finite number of seconds, e.g. 12.5", **where))
+                offset = 0.0
         key = (str(rec.get("dyad", "")).strip(), str(rec.get("session", "")).strip())
         if key in seen:
-            rowp.append(problem(path, f"dyad {key[0]} session {key[1]} appears again (first in row {seen[key]})",
-                                "one row per dyad and session", row=i, line=i + 1))
+            problems.append(problem(path, f"dyad {key[0]} session {key[1]} appears again "
+                                          f"(first in row {seen[key]})",
+                                    "one row per dyad and session", **where))
         seen.setdefault(key, i)
-        problems += rowp
-        if not rowp:
+        if len(files) == 2:
             sel = {c: (None if _absent(rec.get(c)) else str(rec[c]).strip())
                    for c in ("client_select", "therapist_select")}
             sessions.append(Session(dyad=key[0], session=key[1], client=files["client"],
@@ -114,6 +182,17 @@ def read_sessions(path) -> list[Session]:
                                     report_offset=offset, row=i, **sel))
     if not len(table):
         problems.append(problem(path, "the sheet has no rows", "one row per recorded session"))
+    return sessions, problems
+
+
+def _resolve(base: Path, value) -> Path:
+    p = Path(str(value).strip()).expanduser()
+    return p if p.is_absolute() else (base / p).resolve()
+
+
+def read_sessions(path) -> list[Session]:
+    """Read and validate the sheet; raise InputError listing every problem found."""
+    sessions, problems = check_sessions(path)
     if problems:
         raise InputError(problems)
     return sessions

@@ -11,16 +11,17 @@ value, so the data lost is visible and countable.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import logging
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .atomic import atomic_output
 from .labels import label_windows
 from .reports import read_reports, to_eeg_time
 
+log = logging.getLogger(__name__)
 BASE_COLUMNS = ["dyad", "session", "band", "metric", "start", "end", "value", "excluded"]
 
 
@@ -50,7 +51,11 @@ def windows_table(synchrony_path, *, dyad: str, session: str, reports_path=None,
         ends = ds["window_end"].values
         excluded = ds["bad_window"].values.astype(bool)
         bands = [str(b) for b in ds["band"].values]
-        values = {m: summarise_matrix(ds[m].load(), summary).values for m in metrics}
+        # One band of one metric at a time: a 60-min 64 x 64-channel session holds ~0.6 GB
+        # per metric, and loading them all at once would keep every metric in memory.
+        values = {m: np.stack([summarise_matrix(ds[m].isel(band=k), summary).values
+                               for k in range(len(bands))]) if bands else np.empty((0, len(starts)))
+                  for m in metrics}
         duration = float(ds.attrs.get("recording_duration", ends[-1] if len(ends) else 0.0))
     if reports_path is not None:
         reports = read_reports(reports_path)
@@ -75,12 +80,10 @@ def windows_table(synchrony_path, *, dyad: str, session: str, reports_path=None,
 
 
 def write_tsv(table: pd.DataFrame, path) -> None:
-    """Write a TSV atomically; missing values as ``n/a``, floats with 10 significant digits."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    table.to_csv(tmp, sep="\t", index=False, na_rep="n/a", float_format="%.10g")
-    os.replace(tmp, path)
+    """Write a TSV atomically (``hyperscan.atomic``); missing values as ``n/a``, floats with
+    10 significant digits."""
+    with atomic_output(path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False, na_rep="n/a", float_format="%.10g")
 
 
 def read_windows(path) -> pd.DataFrame:
@@ -99,3 +102,7 @@ def windows_stage(synchrony_path, session, config: dict, out_path) -> None:
                           summary=config["synchrony"]["summary"],
                           min_overlap=config["reports"]["min_overlap"])
     write_tsv(table, out_path)
+    n_windows = table[["start"]].drop_duplicates().shape[0]
+    log.info("windows %s/%s: %d windows x %d bands x %d metrics, %d windows excluded (BAD_ segments) -> %s",
+             session.dyad, session.session, n_windows, table["band"].nunique(), table["metric"].nunique(),
+             int(table.drop_duplicates("start")["excluded"].sum()), out_path)

@@ -1,0 +1,459 @@
+"""``hyperscan validate``: every problem of a study in one pass, nothing computed or written.
+
+Like the BIDS validator, this goes on after the first problem and lists all of them, one
+line each, naming the file, the row or line and what was expected. ``hyperscan run`` runs
+it first and computes nothing unless it is clean. What is checked, in order:
+
+1. the config (schema, typos with suggestions); when it is broken the checks below still
+   run with the keys that are usable (``sessions``, ``output_dir``, ``window.length``);
+2. the sessions sheet (UTF-8, columns, ids, duplicate dyad/session rows, missing files);
+3. every EEG file: readable by its reader, a header consistent with the file size
+   (EDF/BDF: data records; BrainVision: whole samples), the first and last samples
+   readable (catches a truncated FIF/EEGLAB file), EEG channels present, the
+   ``client_select``/``therapist_select`` prefix or XDF stream present, and a recording
+   at least one window long;
+4. every report file: the reader's own checks (onsets/durations >= 0, UTF-8, columns...),
+   reporters (see :data:`REPORTER_RULE`) and, with the session's ``report_offset``, no
+   report entirely outside the recording (the duration comes from the EEG headers);
+5. across sessions: every session's client recordings carry the same EEG channel names,
+   and so do the therapists' (the group contrasts compare synchrony averaged over channel
+   pairs, which means something only when the pairs are the same); with
+   ``synchrony.summary: homologous`` client and therapist must share channel names;
+6. ``output_dir`` must lie outside every input folder, so inputs are never written.
+
+Warnings (reports clipped at the recording's edge, overlapping codes of one reporter,
+an EDF header whose record count was never finalised) are listed but do not fail.
+"""
+
+from __future__ import annotations
+
+import collections
+import copy
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InputError, problem
+from .sessions import Session, check_sessions
+
+#: Who may report: ``client``, ``therapist`` or an observer id — an ASCII letter then
+#: letters, digits or ``_`` (each reporter becomes a column ``{reporter}_category`` of
+#: windows.tsv). ``Client``/``THERAPIST`` are refused rather than read as observers.
+REPORTER_RULE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+ROLES = ("client", "therapist")
+_EDF_BYTES = {".edf": 2, ".bdf": 3}
+_BV_BYTES = {"INT_16": 2, "UINT_16": 2, "INT_32": 4, "IEEE_FLOAT_32": 4}
+
+
+@dataclass
+class Recording:
+    """What the header of one person's EEG says (after ``*_select``)."""
+
+    path: Path
+    channels: list[str]
+    sfreq: float
+    n_times: int
+
+    @property
+    def duration(self) -> float:
+        return self.n_times / self.sfreq
+
+
+@dataclass
+class StudyCheck:
+    """The outcome of :func:`check_study`."""
+
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    config: dict | None = None
+    sessions: list[Session] = field(default_factory=list)
+    n_eeg_files: int = 0
+    n_report_files: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+# ---------------------------------------------------------------- config
+
+
+def _usable_config(configfile, check: StudyCheck) -> dict | None:
+    """The validated config, or (when invalid) the defaults plus every usable raw key."""
+    from .config import _fill_defaults, load_schema, read_config_yaml, validate_config
+
+    try:
+        data = read_config_yaml(configfile)
+    except InputError as err:
+        check.problems += err.problems
+        return None
+    try:
+        return validate_config(data, source=Path(configfile))
+    except InputError as err:
+        check.problems += err.problems
+    if not isinstance(data, dict) or not isinstance(data.get("sessions"), str):
+        return None  # no sheet named: checking the default sheet would confuse
+    salvage = _fill_defaults(load_schema("config"), {})
+    for key, kind in (("sessions", str), ("output_dir", str)):
+        if isinstance(data.get(key), kind):
+            salvage[key] = data[key]
+    window = data.get("window")
+    if isinstance(window, dict) and isinstance(window.get("length"), (int, float)) \
+            and not isinstance(window.get("length"), bool) and window["length"] > 0:
+        salvage["window"]["length"] = window["length"]
+    salvage["_invalid"] = True  # cross-key checks that need a valid config are skipped
+    return salvage
+
+
+# ---------------------------------------------------------------- EEG files
+
+
+def _edf_size_problems(path: Path) -> tuple[list[str], list[str]]:
+    """Compare an EDF/BDF header's record count with the bytes actually in the file."""
+    bytes_per_sample = _EDF_BYTES[path.suffix.lower()]
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(256)
+            n_signals = int(head[252:256].decode("ascii").strip())
+            fh.seek(256 + n_signals * 216)
+            per_record = [int(fh.read(8).decode("ascii").strip() or 0) for _ in range(n_signals)]
+        header_bytes = int(head[184:192].decode("ascii").strip())
+        n_records = int(head[236:244].decode("ascii").strip())
+        record_s = float(head[244:252].decode("ascii").strip())
+    except (ValueError, UnicodeDecodeError, OSError):
+        return [], []  # MNE read it; its own header parsing is the judge then
+    record_bytes = sum(per_record) * bytes_per_sample
+    size = path.stat().st_size
+    if record_bytes <= 0:
+        return [], []
+    held = (size - header_bytes) // record_bytes
+    if n_records < 0:
+        return [], [problem(path, f"the header's record count is -1 (recording not closed); "
+                                  f"{held} complete data records ({held * record_s:g} s) are in the file",
+                            "a header with the number of data records")]
+    if held < n_records:
+        return [problem(path, f"truncated: the header declares {n_records} data records "
+                              f"({n_records * record_s:g} s) but the file holds only {held} complete "
+                              f"records ({held * record_s:g} s, {size} bytes)",
+                        "the complete file (copy or export it again)")], []
+    if size > header_bytes + n_records * record_bytes:
+        return [], [problem(path, f"{size - header_bytes - n_records * record_bytes} bytes after the "
+                                  f"last declared data record are ignored", "no trailing data")]
+    return [], []
+
+
+def _brainvision_problems(path: Path) -> list[str]:
+    """A BrainVision binary file must hold whole samples of every channel.
+
+    (A file cut exactly at a sample boundary cannot be told from a shorter recording;
+    reports beyond its end are then caught by the report checks.)
+    """
+    try:
+        text = path.read_bytes().decode("latin-1")
+    except OSError:
+        return []
+    field_of = {k.lower(): v.strip() for k, v in re.findall(r"(?m)^\s*(\w+)\s*=\s*(.*?)\s*$", text)}
+    fmt = field_of.get("binaryformat", "INT_16").upper()
+    data_file = field_of.get("datafile")
+    try:
+        n_channels = int(field_of.get("numberofchannels", ""))
+    except ValueError:
+        return []
+    if field_of.get("dataformat", "BINARY").upper() != "BINARY" or not data_file or fmt not in _BV_BYTES:
+        return []
+    data = path.parent / data_file
+    if not data.is_file():
+        return [problem(path, f"its data file '{data_file}' does not exist (looked at {data})",
+                        "the .eeg file named by DataFile= next to the .vhdr")]
+    frame = n_channels * _BV_BYTES[fmt]
+    size = data.stat().st_size
+    out = []
+    if size == 0:
+        out.append(problem(data, "the data file is empty", "the recording's samples"))
+    elif size % frame:
+        out.append(problem(data, f"truncated: {size} bytes is not a whole number of samples of "
+                                 f"{n_channels} channels x {_BV_BYTES[fmt]} bytes ({fmt})",
+                           "the complete file (copy or export it again)"))
+    points = field_of.get("datapoints")
+    if points and points.isdigit() and size // frame < int(points):
+        out.append(problem(data, f"truncated: the header declares DataPoints={points} but the file "
+                                 f"holds {size // frame} samples", "the complete file"))
+    return out
+
+
+def check_eeg(path: Path, select: str | None, *, shared: bool, row: int, sheet) -> tuple[Recording | None, list[str], list[str]]:
+    """Check one person's EEG: (what its header says, problems, warnings)."""
+    import mne
+
+    from .io import _suffix, read_raw, read_xdf_stream, select_prefix
+
+    suffix = _suffix(path)
+    if suffix == ".xdf":
+        if not select:
+            return None, [problem(sheet, f"client/therapist_select is empty for XDF file {path.name}",
+                                  "the XDF stream name of this person", row=row)], []
+        try:
+            raw, _ = read_xdf_stream(path, select)
+        except InputError as err:
+            return None, err.problems, []
+        return Recording(path, list(raw.ch_names), float(raw.info["sfreq"]), raw.n_times), [], []
+    problems, notes = [], []
+    if suffix in _EDF_BYTES:
+        problems, notes = _edf_size_problems(path)
+    elif suffix == ".vhdr":
+        problems = _brainvision_problems(path)
+    if problems:
+        return None, problems, notes
+    try:
+        raw = read_raw(path, preload=False)
+    except InputError as err:
+        return None, err.problems, notes
+    n = raw.n_times
+    if n < 1 or not raw.info["sfreq"] > 0:
+        return None, [problem(path, f"holds {n} samples at {raw.info['sfreq']} Hz", "a non-empty recording")], notes
+    try:  # a truncated FIF/EEGLAB/BrainVision file fails here, not in the header
+        raw.get_data(start=0, stop=min(n, 10))
+        raw.get_data(start=max(0, n - 10), stop=n)
+    except Exception as exc:  # noqa: BLE001 - any failure to read the samples is a bad file
+        return None, [problem(path, f"the header reads but the samples do not ({type(exc).__name__}: "
+                                    f"{exc}); the file is probably truncated",
+                              "the complete file (copy or export it again)")], notes
+    if select:
+        try:
+            raw = select_prefix(raw, select, path)
+        except InputError as err:
+            return None, err.problems, notes
+    elif shared:
+        return None, [problem(sheet, "client and therapist are the same file but no "
+                                     "client_select/therapist_select prefix is given",
+                              "channel-name prefixes such as C_ and T_", row=row)], notes
+    eeg = [raw.ch_names[i] for i in mne.pick_types(raw.info, eeg=True, exclude=[])]
+    if not eeg:
+        return None, [problem(path, "contains no EEG channels" + (f" starting with '{select}'" if select else ""),
+                              "at least one EEG channel")], notes
+    return Recording(path, eeg, float(raw.info["sfreq"]), n), [], notes
+
+
+# ---------------------------------------------------------------- reports
+
+
+def reporter_problems(reports, source) -> list[str]:
+    """Reporters that are neither ``client``, ``therapist`` nor a valid observer id."""
+    out = []
+    for rep, line in zip(reports["reporter"], reports.get("source_line", range(1, len(reports) + 1))):
+        rep = str(rep)
+        if rep.lower() in ROLES and rep not in ROLES:
+            out.append(problem(source, f"reporter '{rep}' differs from '{rep.lower()}' only in case",
+                               f"exactly '{rep.lower()}'", line=line))
+        elif not REPORTER_RULE.match(rep):
+            out.append(problem(source, f"reporter '{rep}' is not a valid reporter",
+                               "'client', 'therapist' or an observer id: an ASCII letter, then letters, "
+                               "digits or _ (e.g. rater1)", line=line))
+    return out
+
+
+def _raw_reporter_problems(path: Path) -> list[str]:
+    """Reporter problems of a TSV/CSV report table that the reader refused for other reasons."""
+    import csv
+    import io
+
+    import pandas as pd
+
+    if path.suffix.lower() not in (".tsv", ".csv", ".txt"):
+        return []
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+        rows = list(csv.reader(io.StringIO(text), delimiter="," if path.suffix.lower() == ".csv" else "\t"))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+    if not rows or "reporter" not in [c.strip() for c in rows[0]]:
+        return []
+    col = [c.strip() for c in rows[0]].index("reporter")
+    lines = [i for i, r in enumerate(rows[1:], start=2) if len(r) > col and r[col].strip()]
+    table = pd.DataFrame({"reporter": [rows[i - 1][col].strip() for i in lines], "source_line": lines})
+    return reporter_problems(table, path)
+
+
+def check_reports(session: Session, duration: float | None) -> tuple[list[str], list[str]]:
+    """Check one session's report file against the recording it belongs to."""
+    from .reports import read_reports, to_eeg_time
+
+    path = session.reports
+    notes = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            reports = read_reports(path)
+        except InputError as err:
+            # The reader stops at its own problems; still list bad reporters of a plain table.
+            extra = [p for p in _raw_reporter_problems(path) if p not in err.problems]
+            return err.problems + extra, []
+        except Exception as exc:  # noqa: BLE001 - report the file, never a traceback
+            return [problem(path, f"cannot be read ({type(exc).__name__}: {exc})", "a report file")], []
+        problems = reporter_problems(reports, path)
+        if duration is not None and len(reports):
+            try:
+                to_eeg_time(reports, offset=session.report_offset, recording_duration=duration, source=path)
+            except InputError as err:
+                problems += [p + f" [report_offset {session.report_offset:g} s from the sheet, row "
+                                 f"{session.row}]" for p in err.problems]
+    notes += [str(w.message) for w in caught if issubclass(w.category, UserWarning)
+              and w.category.__module__.startswith("hyperscan")]
+    return problems, notes
+
+
+# ---------------------------------------------------------------- across sessions
+
+
+def channel_set_problems(recordings: dict[tuple[Session, str], Recording], sheet) -> list[str]:
+    """Every session's client (therapist) recording must carry the same EEG channels."""
+    out = []
+    for role in ROLES:
+        sets = [(s, frozenset(rec.channels)) for (s, r), rec in recordings.items() if r == role]
+        if len({chans for _, chans in sets}) < 2:
+            continue
+        counts = collections.Counter(chans for _, chans in sets)
+        reference = max(counts, key=lambda c: (counts[c], -[c2 for _, c2 in sets].index(c)))
+        n_ref = counts[reference]
+        for s, chans in sets:
+            if chans == reference:
+                continue
+            rec = recordings[(s, role)]
+            parts = []
+            if reference - chans:
+                parts.append("lacks " + ", ".join(sorted(reference - chans)))
+            if chans - reference:
+                parts.append("has extra " + ", ".join(sorted(chans - reference)))
+            out.append(problem(sheet, f"the {role} EEG of dyad {s.dyad} session {s.session} ({rec.path.name}) "
+                                      f"{'; '.join(parts)} compared with {n_ref} of {len(sets)} sessions",
+                               f"the same EEG channel names in every session's {role} recording (group "
+                               "contrasts compare synchrony averaged over the same channel pairs); "
+                               "rename, drop or interpolate channels so they match", row=s.row))
+    return out
+
+
+def config_data_problems(config: dict, recordings: dict[tuple[Session, str], Recording], source) -> list[str]:
+    """Config values that only fail on the data: a reference channel, a montage name."""
+    import mne
+
+    out = []
+    pre = config["preprocessing"]
+    if pre.get("montage") and pre["montage"] not in mne.channels.get_builtin_montages():
+        out.append(problem(source, f"preprocessing.montage '{pre['montage']}' is not an MNE montage",
+                           "one of " + ", ".join(mne.channels.get_builtin_montages()) + ", or null"))
+    ref = pre.get("reference")
+    if ref and ref != "average":
+        lacking = sorted({str(rec.path.name) for rec in recordings.values() if ref not in rec.channels})
+        if lacking:
+            out.append(problem(source, f"preprocessing.reference '{ref}' is not a channel of "
+                                       + ", ".join(lacking[:5]) + (" ..." if len(lacking) > 5 else ""),
+                               "'average' or a channel name present in every recording"))
+    return out
+
+
+def output_dir_problems(config: dict, sessions: list[Session], sheet: Path, source) -> list[str]:
+    """``output_dir`` must not be, or lie inside, a folder holding inputs."""
+    out_dir = Path(config["output_dir"]).expanduser().resolve()
+    folders = {Path(sheet).resolve().parent}
+    for s in sessions:
+        folders |= {Path(p).resolve().parent for p in (s.client, s.therapist, s.reports) if p is not None}
+    inside = sorted(f for f in folders if out_dir == f or out_dir.is_relative_to(f))
+    if not inside:
+        return []
+    return [problem(source, f"output_dir '{config['output_dir']}' ({out_dir}) lies inside the input "
+                            f"folder {inside[0]}",
+                    "an output folder outside the study's input folders, so inputs are never written")]
+
+
+# ---------------------------------------------------------------- the whole study
+
+
+def check_study(configfile) -> StudyCheck:
+    """Every problem (and warning) of a study: config, sheet, EEG headers, reports."""
+    check = StudyCheck()
+    config = _usable_config(configfile, check)
+    if config is None:
+        return check
+    check.config = None if config.get("_invalid") else config
+    sheet = Path(config["sessions"])
+    try:
+        sessions, problems = check_sessions(sheet)
+    except InputError as err:
+        check.problems += err.problems
+        return check
+    check.problems += problems
+    check.sessions = sessions
+
+    recordings: dict[tuple[Session, str], Recording] = {}
+    seen: dict[tuple[Path, str | None], tuple[Recording | None, list[str]]] = {}
+    for s in sessions:
+        for role in ROLES:
+            path, select = Path(getattr(s, role)), getattr(s, f"{role}_select")
+            key = (path, select)
+            if key not in seen:
+                try:
+                    rec, problems, notes = check_eeg(path, select, shared=s.client == s.therapist,
+                                                     row=s.row, sheet=sheet)
+                except Exception as exc:  # noqa: BLE001 - a reader's surprise is still a bad file
+                    rec, notes = None, []
+                    problems = [problem(path, f"cannot be read ({type(exc).__name__}: {exc})",
+                                        "a readable EEG recording")]
+                seen[key] = (rec, problems)
+                check.warnings += notes
+                check.problems += [p for p in problems if p not in check.problems]
+            if seen[key][0] is not None:
+                recordings[(s, role)] = seen[key][0]
+    check.n_eeg_files = len({p for p, _ in seen})
+
+    check.problems += config_data_problems(config, recordings, Path(configfile))
+    length = float(config["window"]["length"])
+    for s in sessions:
+        recs = [recordings.get((s, role)) for role in ROLES]
+        duration = min(r.duration for r in recs) if all(recs) else None
+        if duration is not None and duration < length:
+            check.problems.append(problem(sheet, f"dyad {s.dyad} session {s.session}: the recordings overlap "
+                                                 f"for only {duration:.3g} s",
+                                          f"at least one window ({length:g} s)", row=s.row))
+        if all(recs) and config["synchrony"]["summary"] == "homologous" \
+                and not set(recs[0].channels) & set(recs[1].channels):
+            check.problems.append(problem(sheet, f"dyad {s.dyad} session {s.session}: client and therapist "
+                                                 "share no channel name but synchrony.summary is homologous",
+                                          "the same channel names for both people (Fz-Fz, ...)", row=s.row))
+        if s.reports is not None:
+            problems, notes = check_reports(s, duration)
+            check.problems += problems
+            check.warnings += notes
+    check.n_report_files = len({s.reports for s in sessions if s.reports is not None})
+    check.problems += channel_set_problems(recordings, sheet)
+    check.problems += output_dir_problems(config, sessions, sheet, Path(configfile))
+    return check
+
+
+def workdir_problems(check: StudyCheck, workdir=None) -> list[str]:
+    """``hyperscan run`` writes ``.snakemake/`` into the working directory: not an input folder."""
+    if check.config is None:
+        return []
+    cwd = Path(workdir or Path.cwd()).resolve()
+    sheet = Path(check.config["sessions"]).resolve()
+    folders = {sheet.parent} | {Path(p).resolve().parent for s in check.sessions
+                                for p in (s.client, s.therapist, s.reports) if p is not None}
+    inside = sorted(f for f in folders if cwd == f or cwd.is_relative_to(f))
+    if not inside:
+        return []
+    return [problem(cwd, f"the working directory lies inside the input folder {inside[0]}; Snakemake "
+                         "would write its .snakemake/ bookkeeping there",
+                    "to run hyperscan from a folder outside the study (e.g. the project folder)")]
+
+
+def validate_study(configfile) -> list[str]:
+    """Every problem of a study in one pass (see the module doc); [] when it is valid."""
+    return check_study(configfile).problems
+
+
+def load_valid_config(configfile) -> dict:
+    """The validated config of a study that passes :func:`check_study`; InputError otherwise."""
+    check = check_study(configfile)
+    if check.problems:
+        raise InputError(check.problems)
+    return copy.deepcopy(check.config)

@@ -1,0 +1,112 @@
+"""The command line under bad input: one line per problem, no traceback, inputs untouched."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from conftest import hyperscan_cmd, write_config
+from hyperscan.cli import build_parser, snakemake_argv
+from hyperscan.simulate import simulate_study
+from study_tools import copy_study, rewrite_line, snapshot, truncate
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pristine") / "study"
+    simulate_study(out, n_dyads=3, seed=4, duration=130.0)
+    return out
+
+
+def hyperscan(*args, cwd, env=None):
+    return subprocess.run(hyperscan_cmd() + list(args), capture_output=True, text=True, cwd=cwd,
+                          env=env, timeout=300)
+
+
+def _break_everything(folder):
+    """Five independent problems in three kinds of input."""
+    truncate(folder / "eeg" / "D01_S1_client.edf", 0.4)                    # 1 truncated EDF
+    (folder / "eeg" / "D03_S1_therapist_raw.fif").write_text("hello\n")   # 2 text as FIF
+    reports = folder / "reports" / "D02_S1_reports.tsv"
+    rewrite_line(reports, 2, [4.0, -3.0, "client", "connected", ""])      # 3 negative duration
+    rewrite_line(reports, 3, [4.0, 3.0, "rater #2", "connected", ""])     # 4 bad reporter
+    sheet = folder / "sessions.tsv"
+    lines = sheet.read_text().splitlines()
+    sheet.write_text("\n".join(lines + [lines[3]]) + "\n")                # 5 duplicate row
+
+
+def test_validate_lists_every_problem_without_traceback(pristine, tmp_path):
+    folder, cfg = copy_study(pristine, tmp_path)
+    _break_everything(folder)
+    before = snapshot(folder)
+    proc = hyperscan("validate", "--configfile", str(cfg), cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr + proc.stdout
+    items = [line for line in proc.stderr.splitlines() if line.startswith("  - ")]
+    assert len(items) == 5, proc.stderr
+    assert proc.stderr.rstrip().endswith("5 problem(s)")
+    for needle in ("D01_S1_client.edf: truncated", "D03_S1_therapist_raw.fif: cannot be read as .fif EEG",
+                   "D02_S1_reports.tsv: row 1 (line 2): duration", "D02_S1_reports.tsv, line 3: reporter 'rater #2'",
+                   "sessions.tsv, row 4, line 5: dyad D03 session S1 appears again"):
+        assert sum(needle in item for item in items) == 1, (needle, items)
+    assert all("expected" in item for item in items)
+    assert snapshot(folder) == before
+
+
+def test_run_refuses_before_computing_and_writes_nothing(pristine, tmp_path):
+    folder, cfg = copy_study(pristine, tmp_path)
+    _break_everything(folder)
+    before = snapshot(folder)
+    proc = hyperscan("run", "--configfile", str(cfg), cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert "nothing was computed" in proc.stderr and "5 problem(s)" in proc.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / ".snakemake").exists()
+    assert snapshot(folder) == before
+
+
+def test_validate_clean_study_and_missing_config(pristine, tmp_path):
+    folder, cfg = copy_study(pristine, tmp_path)
+    proc = hyperscan("validate", "--configfile", str(cfg), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "sessions sheet (3 session(s)), 6 EEG file(s) and 3 report file(s) are valid" in proc.stdout
+    proc = hyperscan("validate", "--configfile", "nope.yaml", cwd=tmp_path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "nope.yaml: config file not found (expected an existing YAML file)" in proc.stderr
+
+
+def test_run_refuses_to_work_inside_the_study_folder(pristine, tmp_path):
+    folder, cfg = copy_study(pristine, tmp_path)
+    write_config(cfg, "sessions.tsv", tmp_path / "out")  # relative to the working directory
+    before = snapshot(folder)
+    proc = hyperscan("run", "--configfile", str(cfg), cwd=folder)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "the working directory lies inside the input folder" in proc.stderr
+    assert snapshot(folder) == before
+
+
+def test_simulate_into_a_file_is_a_clear_error(tmp_path):
+    target = tmp_path / "taken"
+    target.write_text("x")
+    proc = hyperscan("simulate", str(target), "--dyads", "1", cwd=tmp_path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert f"cannot write {target}" in proc.stderr
+
+
+def test_quiet_in_ci_and_resume_flags(monkeypatch):
+    args = build_parser().parse_args(["run", "--configfile", "c.yaml", "--cores", "2"])
+    loud = snakemake_argv(args, [], quiet=False)
+    quiet = snakemake_argv(args, [], quiet=True)
+    assert "--rerun-incomplete" in loud and "--quiet" not in loud
+    assert quiet[quiet.index("--quiet") + 1 :][:4] == ["progress", "rules", "host", "reason"]
+    profile = loud[loud.index("--workflow-profile") + 1]
+    assert profile.endswith("workflow/profiles/default")
+    from hyperscan.cli import in_ci
+
+    monkeypatch.setenv("CI", "true")
+    assert in_ci()
+    monkeypatch.setenv("CI", "")
+    assert not in_ci()
+    assert build_parser().parse_args(["run", "--quiet"]).quiet is True
+    assert build_parser().parse_args(["run", "--no-quiet"]).quiet is False

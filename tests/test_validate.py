@@ -1,0 +1,282 @@
+"""`hyperscan validate` (hyperscan.validate.check_study): one clear problem per broken input.
+
+A simulated 6-dyad study holds every supported file type (EDF, BrainVision, FIF, EEGLAB,
+BDF, one shared-amplifier FIF); each test breaks one thing in a private copy and asserts
+the problem names the file, the row/line and what was expected — and nothing else.
+"""
+
+from __future__ import annotations
+
+import mne
+import pytest
+
+from hyperscan.simulate import simulate_study
+from hyperscan.validate import REPORTER_RULE, check_study
+from study_tools import copy_study, rewrite_line, snapshot, truncate
+
+DURATION = 130.0
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pristine") / "study"
+    simulate_study(out, n_dyads=6, seed=3, duration=DURATION)
+    return out
+
+
+@pytest.fixture
+def study(pristine, tmp_path):
+    return copy_study(pristine, tmp_path)
+
+
+def only(problems, *needles):
+    """The single problem containing every needle (and assert there is exactly one problem)."""
+    assert len(problems) == 1, problems
+    for needle in needles:
+        assert needle in problems[0], (needle, problems[0])
+    return problems[0]
+
+
+def test_clean_study_has_no_problems_and_validate_writes_nothing(study):
+    folder, cfg = study
+    before = snapshot(folder)
+    check = check_study(cfg)
+    assert check.problems == [], check.problems
+    assert len(check.sessions) == 6
+    assert check.n_eeg_files == 11  # five pairs + one shared file
+    assert check.n_report_files == 6
+    assert snapshot(folder) == before
+
+
+@pytest.mark.parametrize("name, needle", [
+    ("D01_S1_client.edf", "truncated: the header declares 130 data records (130 s) but the file holds only 64"),
+    ("D05_S1_client.bdf", "truncated: the header declares 130 data records"),
+    ("D03_S1_client_raw.fif", "the header reads but the samples do not"),
+    ("D04_S1_client.set", "cannot be read as .set EEG"),
+])
+def test_truncated_eeg_is_refused(study, name, needle):
+    folder, cfg = study
+    truncate(folder / "eeg" / name, 0.5)
+    only(check_study(cfg).problems, str(folder / "eeg" / name), needle, "expected")
+
+
+def test_brainvision_cut_mid_sample_is_refused(study):
+    folder, cfg = study
+    data = truncate(folder / "eeg" / "D02_S1_client.eeg", 0.5, extra=3)  # 12 ch x int16 = 24-byte frames
+    only(check_study(cfg).problems, str(data), "is not a whole number of samples of 12 channels x 2 bytes")
+
+
+def test_brainvision_missing_data_file_is_refused(study):
+    folder, cfg = study
+    (folder / "eeg" / "D02_S1_therapist.eeg").unlink()
+    only(check_study(cfg).problems, "D02_S1_therapist.vhdr", "data file 'D02_S1_therapist.eeg' does not exist")
+
+
+@pytest.mark.parametrize("name", ["D01_S1_therapist.edf", "D05_S1_therapist.bdf", "D03_S1_therapist_raw.fif",
+                                  "D04_S1_therapist.set", "D02_S1_therapist.vhdr"])
+def test_text_file_with_eeg_extension_is_refused(study, name):
+    folder, cfg = study
+    (folder / "eeg" / name).write_text("subject 7, session notes\nnot a recording\n")
+    problem = only(check_study(cfg).problems, str(folder / "eeg" / name))
+    assert "cannot be read as" in problem and "expected a valid" in problem
+
+
+def test_missing_file_names_row_and_path(study):
+    folder, cfg = study
+    (folder / "eeg" / "D03_S1_therapist_raw.fif").unlink()
+    only(check_study(cfg).problems, "sessions.tsv, row 3, line 4",
+         "therapist file 'eeg/D03_S1_therapist_raw.fif' does not exist")
+
+
+def test_missing_report_file_names_row(study):
+    folder, cfg = study
+    (folder / "reports" / "D04_S1_reports.tsv").unlink()
+    only(check_study(cfg).problems, "sessions.tsv, row 4, line 5", "reports file", "does not exist")
+
+
+def test_missing_column(study):
+    folder, cfg = study
+    sheet = folder / "sessions.tsv"
+    lines = sheet.read_text().splitlines()
+    sheet.write_text("\n".join("\t".join(line.split("\t")[:3] + line.split("\t")[4:]) for line in lines) + "\n")
+    only(check_study(cfg).problems, "sessions.tsv, line 1", "missing required column(s) therapist")
+
+
+def test_misspelt_optional_column_is_not_silently_ignored(study):
+    folder, cfg = study
+    sheet = folder / "sessions.tsv"
+    sheet.write_text(sheet.read_text().replace("report_offset", "report_ofset", 1))
+    only(check_study(cfg).problems, "line 1", "unknown column 'report_ofset'", "'report_offset'")
+
+
+def test_duplicate_dyad_session_rows(study):
+    folder, cfg = study
+    sheet = folder / "sessions.tsv"
+    lines = sheet.read_text().splitlines()
+    sheet.write_text("\n".join(lines + [lines[2]]) + "\n")
+    only(check_study(cfg).problems, "row 7, line 8", "dyad D02 session S1 appears again (first in row 2)")
+
+
+def test_negative_duration(study):
+    folder, cfg = study
+    rewrite_line(folder / "reports" / "D01_S1_reports.tsv", 3, [20.0, -4.0, "client", "connected", ""])
+    only(check_study(cfg).problems, "D01_S1_reports.tsv", "line 3", "duration '-4.0' is negative",
+         "expected a number of seconds >= 0")
+
+
+def test_reporter_rule():
+    for good in ("client", "therapist", "rater1", "observer_B", "Music_therapist2"):
+        assert REPORTER_RULE.match(good)
+    for bad in ("the rapist", "1rater", "rater-1", "cliënt", "", "rater 1", "_x"):
+        assert not REPORTER_RULE.match(bad)
+
+
+def test_unknown_reporters_refused_observers_allowed(study):
+    folder, cfg = study
+    reports = folder / "reports" / "D02_S1_reports.tsv"
+    rewrite_line(reports, 2, [10.0, 2.0, "rater_2", "significant_moment", ""])  # an observer: fine
+    rewrite_line(reports, 3, [12.0, 2.0, "the rapist", "connected", ""])
+    rewrite_line(reports, 4, [14.0, 2.0, "Client", "connected", ""])
+    problems = check_study(cfg).problems
+    assert len(problems) == 2, problems
+    assert "D02_S1_reports.tsv, line 3: reporter 'the rapist' is not a valid reporter" in problems[0]
+    assert "observer id" in problems[0]
+    assert "D02_S1_reports.tsv, line 4: reporter 'Client' differs from 'client' only in case" in problems[1]
+
+
+def test_unknown_reporter_listed_even_when_the_reader_refuses_the_file(study):
+    folder, cfg = study
+    reports = folder / "reports" / "D02_S1_reports.tsv"
+    rewrite_line(reports, 2, [10.0, -1.0, "client", "connected", ""])
+    rewrite_line(reports, 3, [12.0, 2.0, "?", "connected", ""])
+    problems = check_study(cfg).problems
+    assert len(problems) == 2, problems
+    assert "line 2" in problems[0] and "negative" in problems[0]
+    assert "line 3: reporter '?' is not a valid reporter" in problems[1]
+
+
+def test_onset_after_the_recording(study):
+    folder, cfg = study
+    # eeg = report + offset; the recording is 130 s long.
+    rewrite_line(folder / "reports" / "D05_S1_reports.tsv", 4, [500.0, 3.0, "client", "connected", ""])
+    problem = only(check_study(cfg).problems, "D05_S1_reports.tsv", "source line 4",
+                   "lies entirely outside the recording [0, 130] s", "report_offset")
+    assert "row 5" in problem
+
+
+def test_report_partly_outside_is_a_warning_not_a_problem(study):
+    folder, cfg = study
+    rewrite_line(folder / "reports" / "D05_S1_reports.tsv", 4, [100.0, 40.0, "client", "connected", ""])
+    check = check_study(cfg)
+    assert check.problems == []
+    assert any("D05_S1_reports.tsv" in w and "clipped" in w for w in check.warnings), check.warnings
+
+
+def test_onset_check_uses_the_shorter_recording_of_a_dyad(study, tmp_path):
+    folder, cfg = study
+    # Shorten the therapist's EDF to 60 s: a report at 80 s (EEG time) now lies after the end.
+    path = folder / "eeg" / "D01_S1_therapist.edf"
+    raw = mne.io.read_raw_edf(path, preload=True, verbose="error").crop(tmax=60.0 - 1 / 250)
+    mne.export.export_raw(path, raw, fmt="edf", overwrite=True, verbose="error")
+    offset = float((folder / "sessions.tsv").read_text().splitlines()[1].split("\t")[5])
+    rewrite_line(folder / "reports" / "D01_S1_reports.tsv", 2, [80.0 - offset, 2.0, "client", "connected", ""])
+    problems = check_study(cfg).problems
+    assert any("D01_S1_reports.tsv" in p and "outside the recording [0, 60] s" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("what", ["sheet", "config", "reports"])
+def test_non_utf8_text(study, what):
+    folder, cfg = study
+    target = {"sheet": folder / "sessions.tsv", "config": cfg,
+              "reports": folder / "reports" / "D06_S1_reports.tsv"}[what]
+    target.write_bytes(target.read_bytes() + "# Thérapeute\n".encode("latin-1"))
+    problem = only(check_study(cfg).problems, str(target), "UTF-8")
+    assert "line" in problem
+
+
+def test_channels_must_match_between_sessions(study):
+    folder, cfg = study
+    path = folder / "eeg" / "D01_S1_client.edf"
+    raw = mne.io.read_raw_edf(path, preload=True, verbose="error").drop_channels(["O2", "Cz"])
+    mne.export.export_raw(path, raw, fmt="edf", overwrite=True, verbose="error")
+    only(check_study(cfg).problems, "sessions.tsv, row 1", "the client EEG of dyad D01 session S1",
+         "lacks Cz, O2 compared with 5 of 6 sessions", "the same EEG channel names in every session")
+
+
+def test_shared_amplifier_prefix_must_exist(study):
+    folder, cfg = study
+    sheet = folder / "sessions.tsv"
+    sheet.write_text(sheet.read_text().replace("\tC_\t", "\tK_\t"))
+    only(check_study(cfg).problems, "D06_S1_dyad_raw.fif", "no channel name starts with 'K_'")
+
+
+def test_output_dir_inside_an_input_folder(pristine, tmp_path):
+    folder, cfg = copy_study(pristine, tmp_path)
+    from conftest import write_config
+
+    write_config(cfg, folder / "sessions.tsv", folder / "results")
+    only(check_study(cfg).problems, "output_dir", "lies inside the input folder",
+         "outside the study's input folders")
+
+
+def test_one_pass_lists_config_sheet_eeg_and_report_problems(study):
+    folder, cfg = study
+    cfg.write_text(cfg.read_text() + "windw: {length: 2}\n")
+    sheet = folder / "sessions.tsv"
+    lines = sheet.read_text().splitlines()
+    sheet.write_text("\n".join(lines + [lines[1]]) + "\n")  # duplicate row
+    truncate(folder / "eeg" / "D05_S1_therapist.bdf", 0.3)
+    rewrite_line(folder / "reports" / "D03_S1_reports.tsv", 2, [-1.0, 2.0, "client", "connected", ""])
+    problems = check_study(cfg).problems
+    assert len(problems) == 4, problems
+    joined = "\n".join(problems)
+    for needle in ("unknown key 'windw'", "did you mean 'window'", "appears again",
+                   "D05_S1_therapist.bdf: truncated", "D03_S1_reports.tsv", "onset"):
+        assert needle in joined, needle
+
+
+def test_config_values_that_fail_on_the_data(pristine, tmp_path):
+    folder, cfg = copy_study(pristine, tmp_path, preprocessing={"reference": "Xyz", "montage": "nonesuch"})
+    problems = check_study(cfg).problems
+    assert len(problems) == 2, problems
+    assert "preprocessing.montage 'nonesuch' is not an MNE montage" in problems[0]
+    assert "preprocessing.reference 'Xyz' is not a channel of D01_S1_client.edf" in problems[1]
+
+
+def test_reference_channel_present_everywhere_is_fine(pristine, tmp_path):
+    folder, cfg = copy_study(pristine, tmp_path, preprocessing={"reference": "Cz"})
+    assert check_study(cfg).problems == []
+
+
+def test_bands_above_nyquist_and_inverted_filter(pristine, tmp_path):
+    folder, cfg = copy_study(pristine, tmp_path, preprocessing={"resample_sfreq": 80.0, "l_freq": 50.0,
+                                                                "h_freq": 40.0})
+    problems = check_study(cfg).problems
+    assert any("preprocessing.l_freq 50.0 >= h_freq 40.0" in p for p in problems), problems
+    assert any("band 'gamma' reaches 45" in p and "Nyquist frequency 40 Hz" in p for p in problems), problems
+    assert not any("'alpha'" in p for p in problems)
+
+
+def test_xdf_streams_and_report_timing(tmp_path):
+    import numpy as np
+    from conftest import write_config
+    from xdf_writer import write_xdf
+
+    times = np.arange(1000) / 100.0 + 5000.0  # 10 s at 100 Hz on the LSL clock
+    rng = np.random.default_rng(0)
+    write_xdf(tmp_path / "dyad.xdf", [
+        dict(name=name, type="EEG", srate=100.0, fmt="float32", times=times,
+             values=(rng.standard_normal((1000, 3)) * 10).tolist())
+        for name in ("ClientEEG", "TherapistEEG")])
+    (tmp_path / "reports.tsv").write_text("onset\tduration\treporter\tcategory\n"
+                                          "1\t2\tclient\tconnected\n25\t1\ttherapist\tattuned\n")
+    sheet = tmp_path / "sessions.tsv"
+    header = "dyad\tsession\tclient\ttherapist\treports\tclient_select\ttherapist_select\n"
+    sheet.write_text(header + "D1\tS1\tdyad.xdf\tdyad.xdf\treports.tsv\tClientEEG\tTherapistEEG\n")
+    cfg = write_config(tmp_path.parent / f"{tmp_path.name}.yaml", sheet, tmp_path.parent / f"{tmp_path.name}-out",
+                       window={"length": 2.0, "step": 1.0})
+    only(check_study(cfg).problems, "reports.tsv", "source line 3", "outside the recording [0, 10] s")
+    sheet.write_text(header + "D1\tS1\tdyad.xdf\tdyad.xdf\tn/a\tClientEEG\tTherapist\n")
+    only(check_study(cfg).problems, "dyad.xdf", "no stream named 'Therapist'", "ClientEEG, TherapistEEG")
+    sheet.write_text(header + "D1\tS1\tdyad.xdf\tdyad.xdf\tn/a\tClientEEG\tn/a\n")
+    only(check_study(cfg).problems, "sessions.tsv, row 1", "select is empty for XDF file dyad.xdf")
