@@ -138,7 +138,8 @@ ReturnToService=2
 SlurmctldTimeout=30
 SlurmdTimeout=60
 InactiveLimit=0
-MinJobAge=300
+# squeue (the status check of profiles/slurm, and .ci/run's trace) lists finished jobs this long
+MinJobAge=3600
 KillWait=10
 Waittime=0
 NodeName=${HOST} NodeAddr=127.0.0.1 NodeHostname=${HOST} CPUs=${CPUS} RealMemory=${REAL_MB} State=UNKNOWN

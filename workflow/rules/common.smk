@@ -55,4 +55,8 @@ def all_windows_tables():
 
 
 def final_outputs():
-    return [f"{OUT}/group/contrasts.tsv", f"{OUT}/group/summary.html"]
+    return [
+        f"{OUT}/group/contrasts.tsv",
+        f"{OUT}/group/summary.html",
+        f"{OUT}/group/provenance.json",
+    ]
