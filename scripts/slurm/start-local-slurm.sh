@@ -66,6 +66,8 @@ done
 # --- 2. a clean state directory; stop what an earlier run of this script left running ----------
 if [ -d "$STATE_DIR" ]; then
     SLURM_STATE_DIR="$STATE_DIR" "$HERE/stop-local-slurm.sh" || true
+    # a fresh cluster: no job records, logs or spool of the last one
+    rm -rf "${STATE_DIR:?}"/{ctld,spool,log,munge} "$STATE_DIR"/probe.out
 fi
 mkdir -p "$STATE_DIR"/{log,ctld,spool,munge}
 chmod 755 "$STATE_DIR"
@@ -155,8 +157,8 @@ show_logs() {
 }
 trap 'status=$?; if [ $status -ne 0 ]; then show_logs; fi' EXIT
 
-# -i: ignore state saved by an earlier cluster in this state dir (it was wiped above anyway)
-slurmctld -i -f "$CONF" || die "slurmctld did not start"
+# -c: start clean, with no jobs or node state from an earlier cluster
+slurmctld -c -f "$CONF" || die "slurmctld did not start"
 slurmd -f "$CONF" || die "slurmd did not start"
 
 wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
