@@ -6,9 +6,6 @@ rule preprocess:
         client=f"{OUT}/{{dyad}}/{{session}}/preprocessed/client_raw.fif",
         therapist=f"{OUT}/{{dyad}}/{{session}}/preprocessed/therapist_raw.fif",
         qc=f"{OUT}/{{dyad}}/{{session}}/preprocessed/qc.json",
-    params:
-        session=session_of,
-        cfg=config["preprocessing"],
     log:
         f"{OUT}/logs/preprocess/{{dyad}}_{{session}}.log",
     benchmark:
@@ -17,5 +14,8 @@ rule preprocess:
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        session=session_of,
+        cfg=config["preprocessing"],
     script:
         "../scripts/preprocess.py"

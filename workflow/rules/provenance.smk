@@ -17,9 +17,6 @@ rule provenance:
             caption="../report/provenance.rst",
             category="Provenance",
         ),
-    params:
-        sessions=list(SESSIONS.values()),
-        config=config,
     log:
         f"{OUT}/logs/provenance/group.log",
     benchmark:
@@ -28,5 +25,8 @@ rule provenance:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        sessions=list(SESSIONS.values()),
+        config=config,
     script:
         "../scripts/provenance.py"
