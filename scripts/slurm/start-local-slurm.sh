@@ -44,7 +44,8 @@ install_packages() {
     restore_policy() {
         if [ -n "$saved" ]; then mv -f "$saved" "$policy"; else rm -f "$policy"; fi
     }
-    trap restore_policy RETURN
+    # EXIT, not RETURN: with set -e a failing apt-get ends the script without returning
+    trap restore_policy EXIT
     printf '#!/bin/sh\n# temporary, from %s: do not start services during apt-get install\nexit 101\n' \
         "$0" > "$policy"
     chmod 755 "$policy"
@@ -53,6 +54,8 @@ install_packages() {
     say "apt-get install slurmctld slurmd slurm-client munge"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         slurmctld slurmd slurm-client munge >/dev/null
+    restore_policy
+    trap - EXIT
 }
 
 if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null \
