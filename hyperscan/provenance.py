@@ -8,7 +8,8 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ["hyperscan", "mne", "numpy", "scipy", "xarray", "pandas", "h5netcdf", "snakemake", "numba"]
+PACKAGES = ["hyperscan", "mne", "numpy", "scipy", "xarray", "pandas", "h5netcdf", "snakemake", "numba",
+            "snakemake-executor-plugin-slurm"]
 
 
 def sha256(path, chunk=1 << 20) -> str:
@@ -40,3 +41,44 @@ def provenance(config: dict, inputs) -> dict[str, str]:
         "provenance_config": json.dumps(config, sort_keys=True, default=str),
         "provenance_input_sha256": json.dumps(checksums, sort_keys=True),
     }
+
+
+def manifest(config: dict, sessions, output_dir, outputs) -> dict:
+    """The study's provenance in one document (``group/provenance.json``).
+
+    ``versions`` (Python and the packages above), ``config`` (the validated config, defaults
+    filled in), ``inputs`` (per ``dyad/session``: each input file as given in the sheet with
+    its sha256) and ``outputs`` (each output path relative to ``output_dir`` with its sha256).
+    TSV files cannot carry attributes the way ``synchrony.nc`` does; this manifest ties each
+    of them, by checksum, to the versions, config and inputs that made it.
+    """
+    output_dir = Path(output_dir)
+    inputs = {}
+    for s in sessions:
+        files = {}
+        for role in ("client", "therapist", "reports"):
+            p = getattr(s, role)
+            if p is not None:
+                files[role] = {"path": str(p), "sha256": sha256(p)}
+        inputs[f"{s.dyad}/{s.session}"] = files
+    out = {}
+    for p in sorted(map(Path, outputs)):
+        out[p.relative_to(output_dir).as_posix() if p.is_relative_to(output_dir) else str(p)] = sha256(p)
+    return {
+        "versions": versions(),
+        "config": json.loads(json.dumps(config, default=str)),
+        "inputs": inputs,
+        "outputs": out,
+    }
+
+
+def provenance_stage(sessions, config: dict, outputs, out_path) -> None:
+    """Workflow stage: every input and output of the study -> ``group/provenance.json``."""
+    import os
+
+    doc = manifest(config, sessions, config["output_dir"], outputs)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, out_path)

@@ -59,4 +59,9 @@ def qc_pages():
 
 
 def final_outputs():
-    return [f"{OUT}/group/contrasts.tsv", f"{OUT}/group/summary.html", *qc_pages()]
+    return [
+        f"{OUT}/group/contrasts.tsv",
+        f"{OUT}/group/summary.html",
+        f"{OUT}/group/provenance.json",
+        *qc_pages(),
+    ]

@@ -11,9 +11,6 @@ rule preprocess:
             caption="../report/qc.rst",
             category="QC",
         ),
-    params:
-        session=session_of,
-        cfg=config["preprocessing"],
     log:
         f"{OUT}/logs/preprocess/{{dyad}}_{{session}}.log",
     benchmark:
@@ -22,5 +19,8 @@ rule preprocess:
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        session=session_of,
+        cfg=config["preprocessing"],
     script:
         "../scripts/preprocess.py"

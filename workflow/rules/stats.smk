@@ -9,8 +9,6 @@ rule stats:
             category="Group",
         ),
         dyads=f"{OUT}/group/dyad_contrasts.tsv",
-    params:
-        config=config,
     log:
         f"{OUT}/logs/stats/group.log",
     benchmark:
@@ -19,5 +17,7 @@ rule stats:
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        config=config,
     script:
         "../scripts/stats.py"

@@ -11,9 +11,6 @@ rule summary:
             caption="../report/summary.rst",
             category="Group",
         ),
-    params:
-        sessions=list(SESSIONS.values()),
-        config=config,
     log:
         f"{OUT}/logs/summary/group.log",
     benchmark:
@@ -22,5 +19,8 @@ rule summary:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        sessions=list(SESSIONS.values()),
+        config=config,
     script:
         "../scripts/summary.py"

@@ -5,8 +5,6 @@ rule synchrony:
         therapist=rules.preprocess.output.therapist,
     output:
         f"{OUT}/{{dyad}}/{{session}}/synchrony.nc",
-    params:
-        config=config,
     log:
         f"{OUT}/logs/synchrony/{{dyad}}_{{session}}.log",
     benchmark:
@@ -15,5 +13,7 @@ rule synchrony:
     resources:
         mem_mb=3000,
         runtime=60,
+    params:
+        config=config,
     script:
         "../scripts/synchrony.py"

@@ -9,9 +9,6 @@ rule windows:
             caption="../report/windows.rst",
             category="Sessions",
         ),
-    params:
-        session=session_of,
-        config=config,
     log:
         f"{OUT}/logs/windows/{{dyad}}_{{session}}.log",
     benchmark:
@@ -20,5 +17,8 @@ rule windows:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        session=session_of,
+        config=config,
     script:
         "../scripts/windows.py"
