@@ -84,7 +84,7 @@ def cmd_simulate(args) -> int:
     from .simulate import simulate_study
 
     sheet = simulate_study(args.out_dir, n_dyads=args.dyads, seed=args.seed, null=args.null,
-                           duration=args.duration)
+                           duration=args.duration, shared_music=args.shared_music)
     print(sheet)
     return 0
 
@@ -132,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--null", action="store_true", help="inject no inter-brain coupling")
     sim.add_argument("--duration", type=float, default=150.0, help="seconds per session")
+    sim.add_argument("--shared-music", action="store_true",
+                     help="every dyad hears the same piece: a 2-Hz beat response in both people")
     val = sub.add_parser("validate", help="check inputs without computing anything")
     val.add_argument("--configfile", default=DEFAULT_CONFIG)
     return parser

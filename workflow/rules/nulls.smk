@@ -1,0 +1,61 @@
+# Null models: pseudo-dyads and phase-randomised surrogates per session (hyperscan.nulls).
+from hyperscan.nulls import pseudo_partners
+
+PSEUDO_PARTNERS = pseudo_partners(
+    list(SESSIONS),
+    match=config["stats"]["nulls"]["pseudo_match"],
+    max_partners=config["stats"]["nulls"]["max_pseudo_partners"],
+    seed=config["stats"]["seed"],
+)
+
+
+def pseudo_partner_therapists(wildcards):
+    """Preprocessed therapist recordings of the pseudo-dyad partners of this session."""
+    return [
+        f"{OUT}/{d}/{s}/preprocessed/therapist_raw.fif"
+        for d, s in PSEUDO_PARTNERS[(wildcards.dyad, wildcards.session)]
+    ]
+
+
+rule nulls:
+    """Pseudo-dyad and phase-randomised synchrony of one session (hyperscan.nulls)."""
+    input:
+        client=rules.preprocess.output.client,
+        therapist=rules.preprocess.output.therapist,
+        partners=pseudo_partner_therapists,
+        windows=rules.windows.output[0],
+    output:
+        f"{OUT}/{{dyad}}/{{session}}/nulls.tsv",
+    params:
+        session=session_of,
+        config=config,
+    log:
+        f"{OUT}/logs/nulls/{{dyad}}_{{session}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/nulls/{{dyad}}_{{session}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=60,
+    script:
+        "../scripts/nulls.py"
+
+
+rule surrogates:
+    """Real vs pseudo-dyad vs phase-randomised synchrony over the study (hyperscan.nulls)."""
+    input:
+        [f"{OUT}/{d}/{s}/nulls.tsv" for d, s in SESSIONS],
+    output:
+        f"{OUT}/group/surrogates.tsv",
+    params:
+        config=config,
+    log:
+        f"{OUT}/logs/surrogates/group.log",
+    benchmark:
+        f"{OUT}/benchmarks/surrogates/group.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/surrogates.py"
