@@ -44,7 +44,7 @@ def channel_adjacency(channels: list[str], montage: str | None = "standard_1020"
             if all(c.lower() in known for c in channels) and n >= 4:
                 info = mne.create_info(list(channels), 250.0, "eeg")
                 info.set_montage(mont, match_case=False, verbose="error")
-                adj, names = mne.channels.find_ch_adjacency(info, "eeg", verbose="error")
+                adj, names = mne.channels.find_ch_adjacency(info, "eeg")
                 order = [names.index(c) for c in channels]
                 return scipy.sparse.csr_matrix(adj)[order][:, order]
         except (ValueError, RuntimeError):

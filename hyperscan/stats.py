@@ -25,7 +25,8 @@ symmetric about 0), exact over all 2**n_dyads sign vectors when that is at most
 ``n_permutations``. With few dyads its smallest possible value is 2 / 2**n_dyads (0.031 for
 6 dyads), so it is reported beside ``p``, not used for ``q``.
 
-``mixed_models`` fits, per row, the linear mixed model
+``mixed_models`` fits, for the ``stats.mixed_models`` strongest rows (smallest q, p), the
+linear mixed model
 ``value ~ 1 + in_category + (1 | dyad)`` (statsmodels MixedLM, REML) on the category and
 reference windows. It treats windows as independent given the dyad intercept, which they
 are not (they overlap and drift), so its p-values are optimistic; it is there for readers
@@ -263,8 +264,9 @@ def dyad_contrasts(tables: list[pd.DataFrame], *, reference="unlabelled", min_wi
 
 
 def mixed_models(tables: list[pd.DataFrame], *, reference="unlabelled", min_windows=3,
-                 ci_level=0.95) -> pd.DataFrame:
-    """mixed_models.tsv: ``value ~ in_category + (1 | dyad)`` per contrast row (module doc)."""
+                 ci_level=0.95, rows_of: pd.DataFrame | None = None) -> pd.DataFrame:
+    """mixed_models.tsv: ``value ~ in_category + (1 | dyad)`` per contrast row (module doc);
+    only the reporter/category/band/metric rows of ``rows_of`` when given."""
     import warnings
 
     import statsmodels.formula.api as smf
@@ -276,6 +278,8 @@ def mixed_models(tables: list[pd.DataFrame], *, reference="unlabelled", min_wind
     data = pd.concat(tables, ignore_index=True)
     data = data[(data["excluded"] == 0) & data["value"].notna()]
     zcrit = norm.ppf(0.5 + ci_level / 2)
+    wanted = (None if rows_of is None else
+              set(map(tuple, rows_of[["reporter", "category", "band", "metric"]].astype(str).to_numpy())))
     rows = []
     for reporter in reporters_in(data):
         labels = data[f"{reporter}_category"].astype(str)
@@ -283,6 +287,8 @@ def mixed_models(tables: list[pd.DataFrame], *, reference="unlabelled", min_wind
             cat, ref = _masks(labels.to_numpy(dtype=object), category, reference)
             sub = data[cat | ref].assign(in_category=cat[cat | ref].astype(float))
             for (band, metric), block in sub.groupby(["band", "metric"], sort=False):
+                if wanted is not None and (reporter, category, band, metric) not in wanted:
+                    continue
                 counts = block.groupby(["dyad", "session"])["in_category"].agg(["sum", "count"])
                 keep = counts[(counts["sum"] >= min_windows) & (counts["count"] - counts["sum"] >= min_windows)]
                 block = block.set_index(["dyad", "session"]).loc[keep.index].reset_index()
@@ -290,19 +296,22 @@ def mixed_models(tables: list[pd.DataFrame], *, reference="unlabelled", min_wind
                            metric=metric, n_dyads=block["dyad"].nunique(),
                            n_windows=int(block["in_category"].sum()))
                 if row["n_dyads"] >= 2:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")  # convergence chatter; reported below
-                        fit = smf.mixedlm("value ~ in_category", block, groups=block["dyad"]).fit(reml=True)
-                    coef, se = fit.params["in_category"], fit.bse["in_category"]
-                    row.update(coef=coef, se=se, ci_low=coef - zcrit * se, ci_high=coef + zcrit * se,
-                               p=fit.pvalues["in_category"], converged=bool(fit.converged))
+                    try:
+                        with warnings.catch_warnings():
+                            warnings.simplefilter("ignore")  # convergence chatter; reported below
+                            fit = smf.mixedlm("value ~ in_category", block, groups=block["dyad"]).fit(reml=True)
+                        coef, se = fit.params["in_category"], fit.bse["in_category"]
+                        row.update(coef=coef, se=se, ci_low=coef - zcrit * se, ci_high=coef + zcrit * se,
+                                   p=fit.pvalues["in_category"], converged=bool(fit.converged))
+                    except (np.linalg.LinAlgError, ValueError):
+                        row.update(converged=False)  # e.g. zero between-dyad variance: no fit
                 rows.append(row)
     return pd.DataFrame(rows, columns=MIXED_COLUMNS)
 
 
 def stats_stage(window_paths, config: dict, out_contrasts, out_dyads, out_mixed=None) -> None:
     """Workflow stage: every session's windows.tsv -> contrasts.tsv + dyad_contrasts.tsv
-    (+ mixed_models.tsv, empty unless ``stats.mixed_models``)."""
+    (+ mixed_models.tsv for the ``stats.mixed_models`` strongest rows; empty when 0)."""
     from .windows import read_windows, write_tsv
 
     tables = [read_windows(p) for p in window_paths]
@@ -315,7 +324,8 @@ def stats_stage(window_paths, config: dict, out_contrasts, out_dyads, out_mixed=
     write_tsv(dyad_contrasts(tables, reference=scfg["reference"], min_windows=scfg["min_windows"]),
               out_dyads)
     if out_mixed is not None:
+        strongest = contrasts.dropna(subset=["p"]).sort_values(["q", "p"]).head(scfg["mixed_models"])
         mixed = (mixed_models(tables, reference=scfg["reference"], min_windows=scfg["min_windows"],
-                              ci_level=scfg["ci_level"])
+                              ci_level=scfg["ci_level"], rows_of=strongest)
                  if scfg["mixed_models"] else pd.DataFrame(columns=MIXED_COLUMNS))
         write_tsv(mixed, out_mixed)

@@ -134,16 +134,21 @@ def _joint_rows(contrasts: pd.DataFrame, nulls: pd.DataFrame | None, window_tabl
         zmap = merged
     for (reporter, category), block in c.groupby(["reporter", "category"], sort=False):
         best = block.iloc[0]
-        z_pseudo = np.nan
+        z_pseudo, z_of = np.nan, "n/a"
         if len(zmap) and f"{reporter}_category" in zmap:
-            sel = zmap[(zmap[f"{reporter}_category"] == category) & (zmap.band == best.band)
-                       & (zmap.metric == best.metric) & (zmap.excluded == 0)]
-            if len(sel):
-                z_pseudo = sel.z_pseudo.mean()
+            # the strongest row among the metrics the nulls cover (plv, envcorr by default)
+            covered = block[block.metric.isin(set(zmap.metric))]
+            if len(covered):
+                ref = covered.iloc[0]
+                sel = zmap[(zmap[f"{reporter}_category"] == category) & (zmap.band == ref.band)
+                           & (zmap.metric == ref.metric) & (zmap.excluded == 0)]
+                if len(sel):
+                    z_pseudo, z_of = sel.z_pseudo.mean(), f"{ref.band} {ref.metric}"
         rows.append(dict(reporter=reporter, category=category, n_windows=int(best.n_windows),
                          n_dyads=int(best.n_dyads), band=best.band, metric=best.metric,
                          estimate=best.estimate, ci_low=best.ci_low, ci_high=best.ci_high,
-                         z_shift=best.z_shift, z_pseudo_windows=z_pseudo, p=best.p, q=best.q))
+                         z_shift=best.z_shift, z_pseudo_windows=z_pseudo, z_pseudo_of=z_of,
+                         p=best.p, q=best.q))
     return pd.DataFrame(rows)
 
 
@@ -230,8 +235,9 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
         parts.append(f"<h3>{html.escape(row.reporter)} — <q>{html.escape(row.category)}</q></h3>"
                      f"<p>{row.n_windows} windows in {row.n_dyads} dyads. Strongest: {html.escape(row.band)} "
                      f"{html.escape(row.metric)}, estimate {_fmt(row.estimate)} [{_fmt(row.ci_low)}, "
-                     f"{_fmt(row.ci_high)}], surrogate z {_fmt(row.z_shift, 2)}, pseudo-dyad z of its "
-                     f"windows {_fmt(row.z_pseudo_windows, 2)}, q {_fmt(row.q)}.</p>")
+                     f"{_fmt(row.ci_high)}], surrogate z {_fmt(row.z_shift, 2)}, q {_fmt(row.q)}; "
+                     f"pseudo-dyad z of its windows ({html.escape(row.z_pseudo_of)}) "
+                     f"{_fmt(row.z_pseudo_windows, 2)}.</p>")
         parts.append("<div class='joint'>" + "".join(
             f"<div><h4>{who}</h4>{_joint_excerpts(reports, row.reporter, row.category, who, limit)}</div>"
             for who in ("client", "therapist")) + "</div>")
