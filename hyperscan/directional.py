@@ -10,7 +10,8 @@ session) the coherency of each channel pair is::
 
     C(f) = Σ_w X_t(f) X_c(f)*  /  sqrt( Σ_w |X_t(f)|²  Σ_w |X_c(f)|² )
 
-and, over the frequencies F of the band spaced ``δf = 1 / window length``::
+and, over the frequencies F of the band, with ``δf`` = two FFT bins = 2 / window length
+(see ``STEP_BINS``)::
 
     slope = mean over pairs of  Σ_{f∈F} C(f)* C(f + δf) / |F|      (complex)
     PSI   = Im(slope)
@@ -23,9 +24,13 @@ enters through products ``C*(f)C(f+δf)``, so the sign of a channel (average ref
 source orientation) does not matter, and instantaneous volume conduction within a person
 adds no slope. Coherency is averaged over windows *before* the product: the Hann taper
 correlates neighbouring frequencies of each person's own spectrum, which would otherwise
-add a positive real bias (pulling ``lag`` towards 0) even between strangers.
+add a positive real bias (pulling ``lag`` towards 0) even between strangers; the step of
+two bins shrinks what is left of it 16-fold.
 The per-window ``psi`` (W = one window) is unbiased in sign but noisy; it is kept for
-time courses.
+time courses. Frequencies of the band that the coupling does not reach (band edges) add
+phase noise, so ``lag_ms`` is most accurate when the coupling fills the band; ``psi`` and
+``p`` are the test of who leads. The unambiguous lag range is ±1 / (2 δf) (±500 ms for
+2-s windows).
 
 Per session, ``directional.tsv``: one row per window × band (``psi``, ``excluded``, the
 reporters' categories), and ``directional_categories.tsv``: one row per reporter ×
@@ -53,12 +58,20 @@ GROUP_COLUMNS = ["reporter", "category", "band", "n_dyads", "n_windows", "lag_ms
                  "lag_ci_high", "psi", "psi_ci_low", "psi_ci_high", "p", "z", "leader"]
 
 
+#: Frequency step of the slope, in FFT bins. Two, not one: the Hann taper correlates
+#: neighbouring bins of each person's own spectrum (r = -2/3), which adds a real positive
+#: bias to C*(f)C(f+1) even between strangers and pulls lags towards 0; bins two apart
+#: correlate with r = 1/6, so that bias is 16 times smaller.
+STEP_BINS = 2
+
+
 def _slope(cross, power_t, power_c):
     """Mean over pairs of Σ_f C*(f)C(f+δf)/|F| from summed cross-spectra (pairs, ..., f)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         coh = cross / np.sqrt(power_t[:, None, :] * power_c[None, :, :])
     coh = np.nan_to_num(coh)
-    return (np.conj(coh[..., :-1]) * coh[..., 1:]).mean(axis=-1).mean(axis=(0, 1))
+    k = STEP_BINS
+    return (np.conj(coh[..., :-k]) * coh[..., k:]).mean(axis=-1).mean(axis=(0, 1))
 
 
 def phase_slope(client: np.ndarray, therapist: np.ndarray, sfreq: float, band, starts, n_len: int,
@@ -71,8 +84,8 @@ def phase_slope(client: np.ndarray, therapist: np.ndarray, sfreq: float, band, s
     """
     freqs = np.fft.rfftfreq(n_len, 1.0 / sfreq)
     in_band = np.flatnonzero((freqs >= band[0]) & (freqs <= band[1]))
-    if len(in_band) < 2:
-        raise ValueError(f"band {band} holds fewer than two frequencies of a {n_len / sfreq:g}-s window")
+    if len(in_band) <= STEP_BINS:
+        raise ValueError(f"band {band} holds too few frequencies of a {n_len / sfreq:g}-s window")
     groups = groups or {}
     taper = np.hanning(n_len)
     starts = np.asarray(starts)
@@ -101,7 +114,7 @@ def phase_slope(client: np.ndarray, therapist: np.ndarray, sfreq: float, band, s
 
 def lag_ms(slope, sfreq: float, n_len: int):
     """Lag in ms (positive: therapist leads) from a complex phase slope."""
-    return np.angle(slope) / (2 * np.pi * sfreq / n_len) * 1e3
+    return np.angle(slope) / (2 * np.pi * STEP_BINS * sfreq / n_len) * 1e3
 
 
 def directional_tables(client: np.ndarray, therapist: np.ndarray, sfreq: float, windows: pd.DataFrame,
@@ -169,7 +182,7 @@ def directional_summary(tables: list[pd.DataFrame], *, delta_f: float, n_permuta
     rows = []
     for (reporter, category, band), block in data.groupby(["reporter", "category", "band"], sort=False):
         dyads = block.groupby("dyad").agg(slope=("slope", "mean"), psi=("psi", "mean"))
-        lags = np.angle(dyads["slope"].to_numpy()) / (2 * np.pi * delta_f) * 1e3
+        lags = np.angle(dyads["slope"].to_numpy()) / (2 * np.pi * STEP_BINS * delta_f) * 1e3
         psis = dyads["psi"].to_numpy()
         p, z = sign_flip_test(psis, n_permutations, rng)
         lag_lo, lag_hi = bootstrap_ci(lags, n_bootstrap, ci_level, rng)
