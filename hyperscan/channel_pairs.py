@@ -32,7 +32,7 @@ PAIR_COLUMNS = ["reporter", "category", "reference", "band", "metric", "client_c
                 "therapist_channel", "n_dyads", "estimate", "t", "cluster", "cluster_p"]
 
 
-def channel_adjacency(channels: list[str], montage: str | None = "standard_1020"):
+def channel_adjacency(channels: list[str], montage: str | None = "colin27_1020"):
     """(n, n) sparse adjacency of channels from montage positions; identity if unknown."""
     import mne
 
@@ -55,8 +55,8 @@ def channel_adjacency(channels: list[str], montage: str | None = "standard_1020"
 def pair_adjacency(client_adj, therapist_adj):
     """Adjacency over (client, therapist) pairs, pair index = client * n_therapist + therapist."""
     n_c, n_t = client_adj.shape[0], therapist_adj.shape[0]
-    a_c = (client_adj - scipy.sparse.diags(client_adj.diagonal())).astype(bool).astype(float)
-    a_t = (therapist_adj - scipy.sparse.diags(therapist_adj.diagonal())).astype(bool).astype(float)
+    a_c = (client_adj - scipy.sparse.diags(client_adj.diagonal().astype(float))).astype(bool).astype(float)
+    a_t = (therapist_adj - scipy.sparse.diags(therapist_adj.diagonal().astype(float))).astype(bool).astype(float)
     adj = scipy.sparse.kron(a_c, scipy.sparse.identity(n_t)) + scipy.sparse.kron(scipy.sparse.identity(n_c), a_t)
     return scipy.sparse.coo_matrix(adj.astype(bool).astype(int))
 
@@ -127,7 +127,7 @@ def strongest(contrasts: pd.DataFrame, top: int) -> pd.DataFrame:
 
 
 def channel_pairs(contrasts: pd.DataFrame, sessions, *, top=3, reference="unlabelled", min_windows=3,
-                  n_permutations=1024, cluster_p=0.05, montage="standard_1020", seed=0) -> pd.DataFrame:
+                  n_permutations=1024, cluster_p=0.05, montage="colin27_1020", seed=0) -> pd.DataFrame:
     """group/channel_pairs.tsv (module doc)."""
     rows = []
     for row in strongest(contrasts, top).itertuples():
@@ -163,6 +163,6 @@ def channel_pairs_stage(contrasts_path, window_paths, synchrony_paths, config: d
     table = channel_pairs(contrasts, sessions, top=ccfg["top"], reference=scfg["reference"],
                           min_windows=scfg["min_windows"], n_permutations=scfg["n_permutations"],
                           cluster_p=ccfg["cluster_p"],
-                          montage=config["preprocessing"].get("montage") or "standard_1020",
+                          montage=config["preprocessing"].get("montage") or "colin27_1020",
                           seed=scfg["seed"])
     write_tsv(table, out_path)

@@ -269,7 +269,7 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
                      "client × therapist channel pair (mean over dyads); squares: pairs in a cluster with "
                      "cluster p &lt; 0.05 (cluster-based sign-flip permutation over dyads). Head plots: "
                      "each person's channels averaged over the partner's.</p>")
-        montage = config.get("preprocessing", {}).get("montage") or "standard_1020"
+        montage = config.get("preprocessing", {}).get("montage") or "colin27_1020"
         for key, block in channel_pairs.groupby(["reporter", "category", "band", "metric"], sort=False):
             name = " ".join(map(str, key))
             best = block.cluster_p.min()
