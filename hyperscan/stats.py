@@ -263,6 +263,23 @@ def dyad_contrasts(tables: list[pd.DataFrame], *, reference="unlabelled", min_wi
     return pd.DataFrame(rows)
 
 
+def _fit_mixed(model):
+    """REML fit; gradient optimisers fail when the dyad variance sits on its boundary (0),
+    where the derivative-free Powell method still converges. None if nothing fits."""
+    import warnings
+
+    for method in ("lbfgs", "powell"):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # convergence chatter; `converged` is reported
+                fit = model.fit(reml=True, method=method)
+        except (np.linalg.LinAlgError, ValueError):
+            continue
+        if fit.converged and np.isfinite(fit.bse).all():
+            return fit
+    return None
+
+
 def mixed_models(tables: list[pd.DataFrame], *, reference="unlabelled", min_windows=3,
                  ci_level=0.95, rows_of: pd.DataFrame | None = None) -> pd.DataFrame:
     """mixed_models.tsv: ``value ~ in_category + (1 | dyad)`` per contrast row (module doc);
@@ -296,15 +313,13 @@ def mixed_models(tables: list[pd.DataFrame], *, reference="unlabelled", min_wind
                            metric=metric, n_dyads=block["dyad"].nunique(),
                            n_windows=int(block["in_category"].sum()))
                 if row["n_dyads"] >= 2:
-                    try:
-                        with warnings.catch_warnings():
-                            warnings.simplefilter("ignore")  # convergence chatter; reported below
-                            fit = smf.mixedlm("value ~ in_category", block, groups=block["dyad"]).fit(reml=True)
+                    fit = _fit_mixed(smf.mixedlm("value ~ in_category", block, groups=block["dyad"]))
+                    if fit is None:
+                        row.update(converged=False)
+                    else:
                         coef, se = fit.params["in_category"], fit.bse["in_category"]
                         row.update(coef=coef, se=se, ci_low=coef - zcrit * se, ci_high=coef + zcrit * se,
                                    p=fit.pvalues["in_category"], converged=bool(fit.converged))
-                    except (np.linalg.LinAlgError, ValueError):
-                        row.update(converged=False)  # e.g. zero between-dyad variance: no fit
                 rows.append(row)
     return pd.DataFrame(rows, columns=MIXED_COLUMNS)
 

@@ -34,7 +34,7 @@ from .summary_figures import (FigureSink, channel_pair_plot, directional_plot, e
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;color:#222;line-height:1.45}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
-table{border-collapse:collapse;font-size:.9em;margin:.5em 0}td,th{border:1px solid #ddd;padding:.25em .5em;text-align:left;vertical-align:top}
+table{border-collapse:collapse;font-size:.9em;margin:.5em 0;display:block;overflow-x:auto;max-width:100%}td,th{border:1px solid #ddd;padding:.25em .5em;text-align:left;vertical-align:top}
 th{background:#f3f3f3}.num{text-align:right;font-variant-numeric:tabular-nums}.sig{background:#e8f4e8}
 .joint{display:grid;grid-template-columns:1fr 1fr;gap:1em}.quote{font-style:italic;margin:.3em 0}.rid{color:#777;font-size:.8em}
 figure{margin:1em 0}figcaption{font-size:.85em;color:#555}img{max-width:100%}
