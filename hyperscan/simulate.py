@@ -255,7 +255,7 @@ def simulate_dyad(index: int, *, seed: int, duration: float, null: bool, sfreq: 
                   band: str = "alpha", n_episodes: int = 4, episode_length: float = 14.0,
                   coupling_amplitude: float = 10.0, line_freq: float = 50.0,
                   shared_music: bool = False, music_hz: float = 2.0,
-                  music_amplitude: float = 20.0):
+                  music_amplitude: float = 10.0):
     """Simulate one dyad-session; returns (client_eeg, therapist_eeg, reports, truth).
 
     ``shared_music`` adds the beat response of :func:`music_response` (``music_amplitude``

