@@ -275,7 +275,7 @@ def _fit_mixed(model):
                 fit = model.fit(reml=True, method=method)
         except (np.linalg.LinAlgError, ValueError):
             continue
-        if fit.converged and np.isfinite(fit.bse).all():
+        if fit.converged and np.isfinite(fit.bse_fe).all():  # the dyad variance's SE may be NaN at 0
             return fit
     return None
 
@@ -339,7 +339,8 @@ def stats_stage(window_paths, config: dict, out_contrasts, out_dyads, out_mixed=
     write_tsv(dyad_contrasts(tables, reference=scfg["reference"], min_windows=scfg["min_windows"]),
               out_dyads)
     if out_mixed is not None:
-        strongest = contrasts.dropna(subset=["p"]).sort_values(["q", "p"]).head(scfg["mixed_models"])
+        strongest = (contrasts.dropna(subset=["p"]).assign(_z=lambda d: -d["z_shift"].abs())
+                     .sort_values(["q", "p", "_z"]).head(scfg["mixed_models"]))
         mixed = (mixed_models(tables, reference=scfg["reference"], min_windows=scfg["min_windows"],
                               ci_level=scfg["ci_level"], rows_of=strongest)
                  if scfg["mixed_models"] else pd.DataFrame(columns=MIXED_COLUMNS))
