@@ -1,21 +1,4 @@
 # Null models: pseudo-dyads and phase-randomised surrogates per session (hyperscan.nulls).
-from hyperscan.nulls import pseudo_partners
-
-PSEUDO_PARTNERS = pseudo_partners(
-    list(SESSIONS),
-    match=config["stats"]["nulls"]["pseudo_match"],
-    max_partners=config["stats"]["nulls"]["max_pseudo_partners"],
-    seed=config["stats"]["seed"],
-)
-
-
-def pseudo_partner_therapists(wildcards):
-    """Preprocessed therapist recordings of the pseudo-dyad partners of this session."""
-    return [
-        f"{OUT}/{d}/{s}/preprocessed/therapist_raw.fif"
-        for d, s in PSEUDO_PARTNERS[(wildcards.dyad, wildcards.session)]
-    ]
-
 
 rule nulls:
     """Pseudo-dyad and phase-randomised synchrony of one session (hyperscan.nulls)."""
