@@ -79,7 +79,8 @@ def cmd_simulate(args) -> int:
         return 2
     try:
         sheet = simulate_study(args.out_dir, n_dyads=args.dyads, seed=args.seed, null=args.null,
-                               duration=args.duration)
+                               duration=args.duration,
+                               shared_music=args.shared_music)
     except OSError as exc:
         print(f"hyperscan simulate: cannot write {args.out_dir}: {exc.strerror or exc}", file=sys.stderr)
         return 1
@@ -206,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--null", action="store_true", help="inject no inter-brain coupling")
     sim.add_argument("--duration", type=float, default=150.0, help="seconds per session")
+    sim.add_argument("--shared-music", action="store_true",
+                     help="every dyad hears the same piece: a 2-Hz beat response in both people")
     val = sub.add_parser("validate", help="list every input problem without computing anything")
     val.add_argument("--configfile", default=DEFAULT_CONFIG)
     return parser

@@ -10,7 +10,14 @@ mixture of cortical sources:
   coupled band. Inside the coupling episodes both people's coupling sources share one
   narrow-band signal (the therapist's copy lagged by ``lag_ms``); outside the episodes they
   carry independent signals of the same power. The cross-fade keeps the power constant,
-  so only the *phase relation* changes — the honest test of a synchrony measure;
+  so only the *phase relation* changes — the honest test of a synchrony measure. The
+  therapist leads: ``client(t) = therapist(t - lag_ms)`` for the shared part ("the
+  therapist matches, then leads"; ``truth.json`` ``leader``);
+* optionally (``shared_music``) both people of *every* dyad hear the same piece: a
+  stimulus-locked response to its beat (narrow-band around ``music_hz``, 2 Hz by default,
+  in the delta band) on the coupling source, from one waveform shared by all dyads (each
+  person with their own latency). This is the confound of Burgess (2013): real dyads and
+  pseudo-dyads alike "synchronise" in that band, at every moment, whatever they report;
 * artefacts of a real session: eye blinks on the frontal-polar channels, line noise,
   slow electrode drift and one bad channel (flat or very noisy) in some recordings.
 
@@ -109,6 +116,8 @@ class DyadTruth:
     report_offset: float
     bad_channels: dict[str, list[str]]
     individual_alpha_hz: dict[str, float]
+    leader: str = "therapist"
+    shared_music: dict | None = None
     files: dict[str, str] = field(default_factory=dict)
 
 
@@ -235,10 +244,27 @@ def _reports_for(rng, truth: DyadTruth, null_free_stretches):
     return table[["onset", "duration", "reporter", "category", "text"]]
 
 
+def music_response(seed: int, n_times: int, sfreq: float, music_hz: float = 2.0,
+                   width_hz: float = 0.8) -> np.ndarray:
+    """Unit-variance stimulus-locked response to the shared piece (same for every dyad).
+
+    Narrow-band Gaussian noise in ``music_hz ± width_hz/2`` drawn from a generator seeded by
+    the study seed only, so every dyad of a study hears exactly the same beat."""
+    rng = np.random.default_rng([seed, 2**31 - 1])
+    half = width_hz / 2.0
+    return narrowband_noise(rng, 1, n_times, sfreq, (music_hz - half, music_hz + half))[0]
+
+
 def simulate_dyad(index: int, *, seed: int, duration: float, null: bool, sfreq: float = 250.0,
                   band: str = "alpha", n_episodes: int = 4, episode_length: float = 14.0,
-                  coupling_amplitude: float = 10.0, line_freq: float = 50.0):
-    """Simulate one dyad-session; returns (client_eeg, therapist_eeg, reports, truth)."""
+                  coupling_amplitude: float = 10.0, line_freq: float = 50.0,
+                  shared_music: bool = False, music_hz: float = 2.0,
+                  music_amplitude: float = 10.0):
+    """Simulate one dyad-session; returns (client_eeg, therapist_eeg, reports, truth).
+
+    ``shared_music`` adds the beat response of :func:`music_response` (``music_amplitude``
+    µV on the coupling source, per-person latency 0-40 ms) to both people, throughout the
+    session; it uses its own random generator, so everything else is unchanged by it."""
     rng = np.random.default_rng([seed, index])
     n_times = int(round(duration * sfreq))
     report_offset = round(float(rng.uniform(5.0, 20.0)), 3)
@@ -256,8 +282,21 @@ def simulate_dyad(index: int, *, seed: int, duration: float, null: bool, sfreq: 
     gain = np.zeros(n_times) if null else _episode_gain(times, episodes)
     # Power-preserving cross-fade between own and shared activity.
     mix_own, mix_shared = np.cos(gain * np.pi / 2), np.sin(gain * np.pi / 2)
-    client_coupling = coupling_amplitude * (mix_own * own[0] + mix_shared * shared[lag:])
-    therapist_coupling = coupling_amplitude * (mix_own * own[1] + mix_shared * shared[:n_times])
+    # The therapist's copy runs lag samples ahead: client(t) = therapist(t - lag).
+    client_coupling = coupling_amplitude * (mix_own * own[0] + mix_shared * shared[:n_times])
+    therapist_coupling = coupling_amplitude * (mix_own * own[1] + mix_shared * shared[lag:])
+    music_truth = None
+    if shared_music:
+        music_rng = np.random.default_rng([seed, index, 2**31 - 1])
+        latency_ms = {p: round(float(music_rng.uniform(0.0, 40.0)), 1) for p in ("client", "therapist")}
+        pad = int(round(0.05 * sfreq))
+        beat = music_response(seed, n_times + pad, sfreq, music_hz)
+        for person, series in (("client", client_coupling), ("therapist", therapist_coupling)):
+            delay = int(round(latency_ms[person] * 1e-3 * sfreq))
+            series += music_amplitude * beat[pad - delay : pad - delay + n_times]
+        music_band = next((name for name, (lo_, hi_) in BANDS.items() if lo_ <= music_hz < hi_), "none")
+        music_truth = dict(music_hz=music_hz, band=music_band, amplitude_uv=music_amplitude,
+                           latency_ms=latency_ms)
     alpha_hz = {"client": float(rng.uniform(9.0, 11.0)), "therapist": float(rng.uniform(9.0, 11.0))}
     bad = {"client": [], "therapist": []}
     bad_kind = ["flat", "noisy"][index % 2]
@@ -273,7 +312,7 @@ def simulate_dyad(index: int, *, seed: int, duration: float, null: bool, sfreq: 
         sfreq=sfreq, duration=duration, coupled_band="none" if null else band,
         coupling_range_hz=list(coupling_range), lag_ms=0.0 if null else lag_ms,
         coupling_episodes=episodes, report_offset=report_offset,
-        bad_channels=bad, individual_alpha_hz=alpha_hz,
+        bad_channels=bad, individual_alpha_hz=alpha_hz, shared_music=music_truth,
     )
     # The report clock starts report_offset seconds after the EEG: drop what precedes it.
     reports = _reports_for(rng, truth, controls)
@@ -364,7 +403,7 @@ def _write_xdf_dyad(path: Path, client: np.ndarray, therapist: np.ndarray, sfreq
 
 def simulate_study(out_dir, *, n_dyads: int = 6, seed: int = 0, null: bool = False,
                    duration: float = 150.0, sfreq: float = 250.0, band: str = "alpha",
-                   coupling_amplitude: float = 10.0) -> Path:
+                   coupling_amplitude: float = 10.0, shared_music: bool = False) -> Path:
     """Write a study folder (sessions.tsv, EEG, reports, truth.json); returns sessions.tsv."""
     out = Path(out_dir)
     (out / "eeg").mkdir(parents=True, exist_ok=True)
@@ -373,7 +412,7 @@ def simulate_study(out_dir, *, n_dyads: int = 6, seed: int = 0, null: bool = Fal
     for i in range(n_dyads):
         client, therapist, reports, truth = simulate_dyad(
             i, seed=seed, duration=duration, null=null, sfreq=sfreq, band=band,
-            coupling_amplitude=coupling_amplitude,
+            coupling_amplitude=coupling_amplitude, shared_music=shared_music,
         )
         stem = f"{truth.dyad}_{truth.session}"
         row = dict(dyad=truth.dyad, session=truth.session, client_select="n/a",
@@ -409,6 +448,9 @@ def simulate_study(out_dir, *, n_dyads: int = 6, seed: int = 0, null: bool = Fal
         "generator": f"hyperscan {__version__} simulate",
         "seed": seed, "null": null, "n_dyads": n_dyads, "duration": duration, "sfreq": sfreq,
         "channels": CHANNELS,
+        "leader": "therapist",
+        "shared_music": truths[0].shared_music is not None if truths else False,
+        "shared_music_band": truths[0].shared_music["band"] if truths and truths[0].shared_music else None,
         "expected_effects": [] if null else [
             {"reporter": "client", "category": "connected", "band": band, "sign": 1},
             {"reporter": "therapist", "category": "attuned", "band": band, "sign": 1},

@@ -19,6 +19,19 @@ only their alignment. The statistic (the across-dyad mean) is recomputed for eac
 ``p = (1 + #{|T*| >= |T|}) / (1 + n_permutations)`` (two-sided), ``z_shift`` is the
 surrogate z of the observed estimate. ``q`` is the Benjamini-Hochberg FDR over all rows.
 
+A second, assumption-light p is added as ``p_signflip``: a sign-flip permutation of the
+per-dyad differences (dyads are the independent units; under H0 each dyad's difference is
+symmetric about 0), exact over all 2**n_dyads sign vectors when that is at most
+``n_permutations``. With few dyads its smallest possible value is 2 / 2**n_dyads (0.031 for
+6 dyads), so it is reported beside ``p``, not used for ``q``.
+
+``mixed_models`` fits, for the ``stats.mixed_models`` strongest rows (smallest q, p), the
+linear mixed model
+``value ~ 1 + in_category + (1 | dyad)`` (statsmodels MixedLM, REML) on the category and
+reference windows. It treats windows as independent given the dyad intercept, which they
+are not (they overlap and drift), so its p-values are optimistic; it is there for readers
+who expect the model, beside the dependence-respecting ``p``.
+
 Sums over all circular shifts are circular cross-correlations, computed with one FFT per
 session and label mask, so the whole file costs a few FFTs, not a loop over permutations.
 """
@@ -31,7 +44,46 @@ from scipy.stats import false_discovery_control
 
 CONTRAST_COLUMNS = ["reporter", "category", "reference", "band", "metric", "n_dyads",
                     "n_windows", "n_reference_windows", "estimate", "ci_low", "ci_high", "p", "q",
-                    "z_shift"]
+                    "z_shift", "p_signflip"]
+
+MIXED_COLUMNS = ["reporter", "category", "reference", "band", "metric", "n_dyads", "n_windows",
+                 "coef", "se", "ci_low", "ci_high", "p", "converged"]
+
+
+def sign_flip_test(diffs, n_permutations: int, rng: np.random.Generator):
+    """Two-sided sign-flip permutation test of mean(diffs) = 0; returns (p, z).
+
+    Exact over all 2**n sign vectors when 2**n <= n_permutations (p = share of sign vectors,
+    identity included, with |mean| >= observed); otherwise ``n_permutations`` random sign
+    vectors and p = (1 + #exceed) / (1 + n_permutations). z = mean / SD of the null means.
+    """
+    d = np.asarray(diffs, float)
+    d = d[np.isfinite(d)]
+    n = len(d)
+    if n == 0:
+        return np.nan, np.nan
+    observed = d.mean()
+    if 2**n <= n_permutations:
+        signs = 1 - 2 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)
+        null = signs @ d / n
+        p = np.mean(np.abs(null) >= abs(observed) - 1e-12)
+    else:
+        signs = rng.choice([-1.0, 1.0], size=(n_permutations, n))
+        null = signs @ d / n
+        p = (1 + np.sum(np.abs(null) >= abs(observed) - 1e-12)) / (1 + n_permutations)
+    sd = null.std()
+    return float(p), float(observed / sd) if sd > 0 else np.nan
+
+
+def bootstrap_ci(values, n_bootstrap: int, ci_level: float, rng: np.random.Generator):
+    """Percentile bootstrap CI of the mean of ``values`` (NaNs dropped)."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return np.nan, np.nan
+    boot = v[rng.integers(0, len(v), size=(n_bootstrap, len(v)))].mean(axis=1)
+    a = (1 - ci_level) / 2
+    return float(np.quantile(boot, a)), float(np.quantile(boot, 1 - a))
 
 
 def reporters_in(table: pd.DataFrame) -> list[str]:
@@ -138,6 +190,7 @@ def contrast_rows(sessions: list[SessionData], columns, reporter: str, category:
     for j, (band, metric) in enumerate(columns):
         ok = n_dyads[j] > 0 and np.isfinite(estimate[j])
         finite_boot = boot[:, j][np.isfinite(boot[:, j])]
+        p_flip = sign_flip_test(obs_dyad[:, j], n_permutations, rng)[0] if ok else np.nan
         rows.append(dict(
             reporter=reporter, category=category, reference=reference, band=band, metric=metric,
             n_dyads=int(n_dyads[j]), n_windows=int(n_cat_total[j]),
@@ -145,7 +198,7 @@ def contrast_rows(sessions: list[SessionData], columns, reporter: str, category:
             estimate=estimate[j] if ok else np.nan,
             ci_low=np.quantile(finite_boot, alpha) if ok and len(finite_boot) else np.nan,
             ci_high=np.quantile(finite_boot, 1 - alpha) if ok and len(finite_boot) else np.nan,
-            p=p[j] if ok else np.nan, z_shift=z[j] if ok else np.nan,
+            p=p[j] if ok else np.nan, z_shift=z[j] if ok else np.nan, p_signflip=p_flip,
         ))
     return rows
 
@@ -210,8 +263,70 @@ def dyad_contrasts(tables: list[pd.DataFrame], *, reference="unlabelled", min_wi
     return pd.DataFrame(rows)
 
 
-def stats_stage(window_paths, config: dict, out_contrasts, out_dyads) -> None:
-    """Workflow stage: every session's windows.tsv -> contrasts.tsv + dyad_contrasts.tsv."""
+def _fit_mixed(model):
+    """REML fit; gradient optimisers fail when the dyad variance sits on its boundary (0),
+    where the derivative-free Powell method still converges. None if nothing fits."""
+    import warnings
+
+    for method in ("lbfgs", "powell"):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # convergence chatter; `converged` is reported
+                fit = model.fit(reml=True, method=method)
+        except (np.linalg.LinAlgError, ValueError):
+            continue
+        if fit.converged and np.isfinite(fit.bse_fe).all():  # the dyad variance's SE may be NaN at 0
+            return fit
+    return None
+
+
+def mixed_models(tables: list[pd.DataFrame], *, reference="unlabelled", min_windows=3,
+                 ci_level=0.95, rows_of: pd.DataFrame | None = None) -> pd.DataFrame:
+    """mixed_models.tsv: ``value ~ in_category + (1 | dyad)`` per contrast row (module doc);
+    only the reporter/category/band/metric rows of ``rows_of`` when given."""
+    import warnings
+
+    import statsmodels.formula.api as smf
+    from scipy.stats import norm
+
+    tables = [t for t in tables if len(t)]
+    if not tables:
+        return pd.DataFrame(columns=MIXED_COLUMNS)
+    data = pd.concat(tables, ignore_index=True)
+    data = data[(data["excluded"] == 0) & data["value"].notna()]
+    zcrit = norm.ppf(0.5 + ci_level / 2)
+    wanted = (None if rows_of is None else
+              set(map(tuple, rows_of[["reporter", "category", "band", "metric"]].astype(str).to_numpy())))
+    rows = []
+    for reporter in reporters_in(data):
+        labels = data[f"{reporter}_category"].astype(str)
+        for category in sorted(set(labels) - {"n/a", reference}):
+            cat, ref = _masks(labels.to_numpy(dtype=object), category, reference)
+            sub = data[cat | ref].assign(in_category=cat[cat | ref].astype(float))
+            for (band, metric), block in sub.groupby(["band", "metric"], sort=False):
+                if wanted is not None and (reporter, category, band, metric) not in wanted:
+                    continue
+                counts = block.groupby(["dyad", "session"])["in_category"].agg(["sum", "count"])
+                keep = counts[(counts["sum"] >= min_windows) & (counts["count"] - counts["sum"] >= min_windows)]
+                block = block.set_index(["dyad", "session"]).loc[keep.index].reset_index()
+                row = dict(reporter=reporter, category=category, reference=reference, band=band,
+                           metric=metric, n_dyads=block["dyad"].nunique(),
+                           n_windows=int(block["in_category"].sum()))
+                if row["n_dyads"] >= 2:
+                    fit = _fit_mixed(smf.mixedlm("value ~ in_category", block, groups=block["dyad"]))
+                    if fit is None:
+                        row.update(converged=False)
+                    else:
+                        coef, se = fit.params["in_category"], fit.bse["in_category"]
+                        row.update(coef=coef, se=se, ci_low=coef - zcrit * se, ci_high=coef + zcrit * se,
+                                   p=fit.pvalues["in_category"], converged=bool(fit.converged))
+                rows.append(row)
+    return pd.DataFrame(rows, columns=MIXED_COLUMNS)
+
+
+def stats_stage(window_paths, config: dict, out_contrasts, out_dyads, out_mixed=None) -> None:
+    """Workflow stage: every session's windows.tsv -> contrasts.tsv + dyad_contrasts.tsv
+    (+ mixed_models.tsv for the ``stats.mixed_models`` strongest rows; empty when 0)."""
     from .windows import read_windows, write_tsv
 
     tables = [read_windows(p) for p in window_paths]
@@ -223,3 +338,10 @@ def stats_stage(window_paths, config: dict, out_contrasts, out_dyads) -> None:
     write_tsv(contrasts, out_contrasts)
     write_tsv(dyad_contrasts(tables, reference=scfg["reference"], min_windows=scfg["min_windows"]),
               out_dyads)
+    if out_mixed is not None:
+        strongest = (contrasts.dropna(subset=["p"]).assign(_z=lambda d: -d["z_shift"].abs())
+                     .sort_values(["q", "p", "_z"]).head(scfg["mixed_models"]))
+        mixed = (mixed_models(tables, reference=scfg["reference"], min_windows=scfg["min_windows"],
+                              ci_level=scfg["ci_level"], rows_of=strongest)
+                 if scfg["mixed_models"] else pd.DataFrame(columns=MIXED_COLUMNS))
+        write_tsv(mixed, out_mixed)

@@ -1,7 +1,10 @@
 """The whole product through its CLI, on simulated studies written to disk.
 
 Coupled study: the injected band/category contrast must be found (q < 0.05, positive),
-the control categories must not. Null study: nothing anywhere (q >= 0.05).
+the control categories must not; the therapist leads by the injected lag; real dyads beat
+pseudo-dyads in the coupled band. Null study with shared music (every dyad hears the same
+beat): nothing anywhere in the contrasts (q >= 0.05), while the music band is far above the
+phase-randomised null and pseudo-dyads share it (Burgess 2013).
 """
 
 import json
@@ -15,13 +18,17 @@ from conftest import ROOT, hyperscan_cmd, write_config
 pytestmark = pytest.mark.slow
 
 
-def _run_study(tmp_path, *, null, seed):
+def _run_study(tmp_path, *, null, seed, music=False):
     study = tmp_path / "study"
     subprocess.run(hyperscan_cmd() + ["simulate", str(study), "--dyads", "6", "--seed", str(seed),
-                                      "--duration", "150"] + (["--null"] if null else []),
+                                      "--duration", "150"] + (["--null"] if null else [])
+                   + (["--shared-music"] if music else []),
                    check=True, capture_output=True, text=True)
+    # Fewer surrogates than the defaults keep CI fast; every null model still runs.
     cfg = write_config(tmp_path / "config.yaml", study / "sessions.tsv", tmp_path / "out",
-                       stats={"n_permutations": 1000, "n_bootstrap": 500})
+                       stats={"n_permutations": 1000, "n_bootstrap": 500, "mixed_models": 6,
+                              "nulls": {"max_pseudo_partners": 2, "n_phase_surrogates": 1},
+                              "channel_pairs": {"top": 2}})
     proc = subprocess.run(hyperscan_cmd() + ["run", "--configfile", str(cfg), "--cores", "2"],
                           capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -31,6 +38,11 @@ def _run_study(tmp_path, *, null, seed):
                             na_values=["n/a"], keep_default_na=False)
     truth = json.loads((study / "truth.json").read_text())
     return contrasts, truth, summary
+
+
+def _group(tmp_path, name):
+    return pd.read_csv(tmp_path / "out" / "group" / name, sep="\t", na_values=["n/a"],
+                       keep_default_na=False)
 
 
 def test_coupled_study_finds_injected_contrast(tmp_path):
@@ -55,10 +67,38 @@ def test_coupled_study_finds_injected_contrast(tmp_path):
     page = summary.read_text()
     assert page.count("data:image/png;base64,") >= 3
     assert "we were breathing together" in page  # a client excerpt beside the numbers
+    group = tmp_path / "out" / "group"
+    assert len(list((group / "figures").glob("*.png"))) == len(list((group / "figures").glob("*.svg"))) >= 10
+    # Who leads: the therapist, by the injected lag (mean over dyads).
+    directional = _group(tmp_path, "directional.tsv")
+    lead = directional[(directional.reporter == "client") & (directional.category == "connected")
+                       & (directional.band == truth["expected_effects"][0]["band"])].iloc[0]
+    true_lag = sum(d["lag_ms"] for d in truth["dyads"]) / len(truth["dyads"])
+    assert truth["leader"] == "therapist" and lead.leader == "therapist" and lead.p < 0.05
+    assert abs(lead.lag_ms - true_lag) < 8.0, (lead.lag_ms, true_lag)
+    # Real dyads beat pseudo-dyads and phase-randomised surrogates in the coupled band.
+    surrogates = _group(tmp_path, "surrogates.tsv").set_index(["band", "metric"])
+    alpha = surrogates.loc[("alpha", "plv")]
+    assert alpha.real_minus_pseudo > 0 and alpha.pseudo_ci_low > 0 and alpha.real_minus_phase > 0
+    # Channel pairs of the strongest contrast: a significant inter-brain cluster.
+    pairs = _group(tmp_path, "channel_pairs.tsv")
+    assert pairs.groupby(["reporter", "category"]).size().max() == 144 and (pairs.cluster_p < 0.05).any()
+    mixed = _group(tmp_path, "mixed_models.tsv")
+    assert len(mixed) == 6 and (mixed.coef > 0).all()
+    person = _group(tmp_path, "person_measures.tsv")
+    assert {"faa", "fm_theta", "ln_power_alpha"} <= set(person.measure)
 
 
-def test_null_study_finds_nothing(tmp_path):
-    contrasts, truth, _ = _run_study(tmp_path, null=True, seed=12)
-    assert truth["null"] and not truth["expected_effects"]
+def test_null_study_with_shared_music_finds_nothing(tmp_path):
+    contrasts, truth, summary = _run_study(tmp_path, null=True, seed=12, music=True)
+    assert truth["null"] and not truth["expected_effects"] and truth["shared_music_band"] == "delta"
     assert len(contrasts) > 50
+    # (c) the music drives no report contrast
     assert (contrasts.q.dropna() >= 0.05).all(), contrasts.sort_values("q").head()
+    surrogates = _group(tmp_path, "surrogates.tsv").set_index(["band", "metric"])
+    music = surrogates.loc[("delta", "plv")]
+    assert music.real_minus_phase > 0.03 and music.p_phase < 0.05  # (a) well above phase null
+    assert abs(music.real_minus_pseudo) < 0.02 and music.p_pseudo >= 0.05  # (b) pseudo-dyads share it
+    assert "Shared-stimulus synchrony" in summary.read_text()
+    directional = _group(tmp_path, "directional.tsv")
+    assert not (directional[directional.band == "alpha"].leader != "neither").any()

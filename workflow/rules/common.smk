@@ -5,6 +5,7 @@ from snakemake.utils import validate
 
 from hyperscan.config import validate_config
 from hyperscan.errors import InputError
+from hyperscan.nulls import pseudo_partners
 from hyperscan.sessions import read_sessions
 
 try:
@@ -64,4 +65,21 @@ def final_outputs():
         f"{OUT}/group/summary.html",
         f"{OUT}/group/provenance.json",
         *qc_pages(),
+    ]
+
+
+# Pseudo-dyads (hyperscan.nulls): this session's client with other dyads' therapists.
+PSEUDO_PARTNERS = pseudo_partners(
+    list(SESSIONS),
+    match=config["stats"]["nulls"]["pseudo_match"],
+    max_partners=config["stats"]["nulls"]["max_pseudo_partners"],
+    seed=config["stats"]["seed"],
+)
+
+
+def pseudo_partner_therapists(wildcards):
+    """Preprocessed therapist recordings of the pseudo-dyad partners of this session."""
+    return [
+        f"{OUT}/{d}/{s}/preprocessed/therapist_raw.fif"
+        for d, s in PSEUDO_PARTNERS[(wildcards.dyad, wildcards.session)]
     ]

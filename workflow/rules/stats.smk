@@ -1,5 +1,5 @@
 rule stats:
-    """Group contrasts against circular-shift nulls (hyperscan.stats)."""
+    """Group contrasts against circular-shift nulls, plus mixed models (hyperscan.stats)."""
     input:
         windows=all_windows_tables(),
     output:
@@ -9,6 +9,7 @@ rule stats:
             category="Group",
         ),
         dyads=f"{OUT}/group/dyad_contrasts.tsv",
+        mixed=f"{OUT}/group/mixed_models.tsv",
     log:
         f"{OUT}/logs/stats/group.log",
     benchmark:

@@ -1,16 +1,25 @@
 rule summary:
-    """The mixed-methods summary page (hyperscan.summary)."""
+    """The mixed-methods summary page, its figures and tables (hyperscan.summary)."""
     input:
         contrasts=rules.stats.output.contrasts,
         dyads=rules.stats.output.dyads,
+        mixed=rules.stats.output.mixed,
+        surrogates=rules.surrogates.output[0],
+        nulls=[f"{OUT}/{d}/{s}/nulls.tsv" for d, s in SESSIONS],
+        directional=rules.directional_group.output[0],
+        person=rules.person_group.output[0],
+        channel_pairs=rules.channel_pairs.output[0],
         windows=all_windows_tables(),
         qc=[f"{OUT}/{d}/{s}/preprocessed/qc.json" for d, s in SESSIONS],
     output:
-        report(
+        page=report(
             f"{OUT}/group/summary.html",
             caption="../report/summary.rst",
             category="Group",
         ),
+        figures=directory(f"{OUT}/group/figures"),
+        overview=f"{OUT}/group/overview.tsv",
+        joint=f"{OUT}/group/joint_display.tsv",
     log:
         f"{OUT}/logs/summary/group.log",
     benchmark:

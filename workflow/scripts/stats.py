@@ -7,4 +7,5 @@ stats_stage(
     snakemake.params.config,
     snakemake.output.contrasts,
     snakemake.output.dyads,
+    snakemake.output.mixed,
 )

@@ -6,5 +6,5 @@ summary_stage(
     snakemake.input,
     snakemake.params.sessions,
     snakemake.params.config,
-    snakemake.output[0],
+    snakemake.output.page,
 )

@@ -1,0 +1,168 @@
+"""Channel-pair results for the strongest contrasts: where on the two heads is the effect?
+
+windows.tsv summarises each window's client × therapist matrix by one value; here the
+matrix comes back. For each of the ``stats.channel_pairs.top`` strongest contrasts of
+contrasts.tsv (smallest q, then p, then largest |z_shift|):
+
+* per session and channel pair, ``mean(category windows) − mean(reference windows)`` of
+  the synchrony in synchrony.nc (same windows, labels and exclusions as contrasts.tsv);
+  per dyad, the mean over its sessions;
+* a one-sample cluster-based permutation test over dyads (Maris & Oostenveld 2007;
+  ``mne.stats.permutation_cluster_1samp_test``, sign flips, two-tailed, cluster-forming
+  threshold the t of p < ``cluster_p`` two-sided) on the (n_dyads, n_pairs) matrix with an
+  **adjacency over channel pairs**: (c, t) and (c', t') are neighbours when c = c' and t, t'
+  are neighbouring therapist channels, or t = t' and c, c' are neighbouring client
+  channels (``kron(A_client, I) + kron(I, A_therapist)``; channel neighbours from the
+  Delaunay triangulation of the montage positions, ``mne.channels.find_ch_adjacency``).
+  With n dyads there are only 2**n sign flips: 6 dyads cannot give a cluster p below 1/32.
+
+``group/channel_pairs.tsv``: one row per contrast × channel pair: ``reporter category
+reference band metric client_channel therapist_channel n_dyads estimate t cluster
+cluster_p`` (``cluster`` = id of the pair's cluster, ``n/a`` if in none).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse
+import scipy.stats
+
+PAIR_COLUMNS = ["reporter", "category", "reference", "band", "metric", "client_channel",
+                "therapist_channel", "n_dyads", "estimate", "t", "cluster", "cluster_p"]
+
+
+def channel_adjacency(channels: list[str], montage: str | None = "colin27_1020"):
+    """(n, n) sparse adjacency of channels from montage positions; identity if unknown."""
+    import mne
+
+    n = len(channels)
+    if montage:
+        try:
+            mont = mne.channels.make_standard_montage(montage)
+            known = {c.lower() for c in mont.ch_names}
+            if all(c.lower() in known for c in channels) and n >= 4:
+                info = mne.create_info(list(channels), 250.0, "eeg")
+                info.set_montage(mont, match_case=False, verbose="error")
+                adj, names = mne.channels.find_ch_adjacency(info, "eeg")
+                order = [names.index(c) for c in channels]
+                return scipy.sparse.csr_matrix(adj)[order][:, order]
+        except (ValueError, RuntimeError):
+            pass
+    return scipy.sparse.identity(n, format="csr")
+
+
+def pair_adjacency(client_adj, therapist_adj):
+    """Adjacency over (client, therapist) pairs, pair index = client * n_therapist + therapist."""
+    n_c, n_t = client_adj.shape[0], therapist_adj.shape[0]
+    a_c = (client_adj - scipy.sparse.diags(client_adj.diagonal().astype(float))).astype(bool).astype(float)
+    a_t = (therapist_adj - scipy.sparse.diags(therapist_adj.diagonal().astype(float))).astype(bool).astype(float)
+    adj = scipy.sparse.kron(a_c, scipy.sparse.identity(n_t)) + scipy.sparse.kron(scipy.sparse.identity(n_c), a_t)
+    return scipy.sparse.coo_matrix(adj.astype(bool).astype(int))
+
+
+def pair_differences(sessions, reporter, category, reference, band, metric, min_windows=3):
+    """Per dyad (client_ch, therapist_ch) difference matrices and channel names.
+
+    ``sessions``: list of (windows table, synchrony Dataset or path to synchrony.nc); only
+    the one metric and band needed is read from a file.
+    """
+    import xarray as xr
+
+    from .stats import _masks
+
+    per_dyad = {}
+    names = None
+    for table, source in sessions:
+        if isinstance(source, xr.Dataset):
+            ds = source
+        else:
+            with xr.open_dataset(source, engine="h5netcdf") as handle:
+                if metric not in handle:
+                    continue
+                ds = handle[[metric, "bad_window"]].sel(band=[band]).load()
+        first = table[(table.band == table.band.iloc[0]) & (table.metric == table.metric.iloc[0])]
+        first = first.sort_values("start")
+        col = f"{reporter}_category"
+        if col not in first or metric not in ds or band not in list(ds["band"].values):
+            continue
+        cat, ref = _masks(first[col].to_numpy(dtype=object), category, reference)
+        keep = first["excluded"].to_numpy() == 0
+        cat, ref = cat & keep, ref & keep
+        if cat.sum() < min_windows or ref.sum() < min_windows:
+            continue
+        mat = ds[metric].sel(band=band).transpose("time", "client_channel", "therapist_channel").values
+        these = (list(map(str, ds["client_channel"].values)), list(map(str, ds["therapist_channel"].values)))
+        if names is None:
+            names = these
+        elif these != names:
+            continue  # a different montage cannot share a matrix; the dyad is left out here
+        diff = np.nanmean(mat[cat], axis=0) - np.nanmean(mat[ref], axis=0)
+        per_dyad.setdefault(str(first["dyad"].iloc[0]), []).append(diff)
+    dyads = sorted(per_dyad)
+    stack = np.stack([np.mean(per_dyad[d], axis=0) for d in dyads]) if dyads else None
+    return dyads, stack, names
+
+
+def cluster_test(diffs: np.ndarray, adjacency, *, n_permutations=1024, cluster_p=0.05, seed=0):
+    """Cluster permutation over dyads of (n_dyads, n_pairs) differences -> (t, cluster id, p)."""
+    from mne.stats import permutation_cluster_1samp_test
+
+    n = diffs.shape[0]
+    threshold = scipy.stats.t.ppf(1 - cluster_p / 2, n - 1)
+    t_obs, clusters, pvals, _ = permutation_cluster_1samp_test(
+        diffs, threshold=threshold, n_permutations=min(n_permutations, 2**n), tail=0,
+        adjacency=adjacency, seed=seed, out_type="indices", verbose="error")
+    ids = np.full(diffs.shape[1], -1)
+    p_of = np.full(diffs.shape[1], np.nan)
+    for k, (cl, p) in enumerate(zip(clusters, pvals)):
+        ids[cl[0]] = k
+        p_of[cl[0]] = p
+    return t_obs, ids, p_of
+
+
+def strongest(contrasts: pd.DataFrame, top: int) -> pd.DataFrame:
+    c = contrasts.dropna(subset=["p"]).assign(absz=lambda d: -d["z_shift"].abs())
+    return c.sort_values(["q", "p", "absz"]).head(top).drop(columns="absz")
+
+
+def channel_pairs(contrasts: pd.DataFrame, sessions, *, top=3, reference="unlabelled", min_windows=3,
+                  n_permutations=1024, cluster_p=0.05, montage="colin27_1020", seed=0) -> pd.DataFrame:
+    """group/channel_pairs.tsv (module doc)."""
+    rows = []
+    for row in strongest(contrasts, top).itertuples():
+        dyads, stack, names = pair_differences(sessions, row.reporter, row.category, reference,
+                                               row.band, row.metric, min_windows)
+        if stack is None or len(dyads) < 2:
+            continue
+        client_ch, therapist_ch = names
+        flat = stack.reshape(len(dyads), -1)
+        adj = pair_adjacency(channel_adjacency(client_ch, montage), channel_adjacency(therapist_ch, montage))
+        t_obs, ids, p_of = cluster_test(flat, adj, n_permutations=n_permutations, cluster_p=cluster_p,
+                                        seed=seed)
+        est = flat.mean(axis=0)
+        for k in range(flat.shape[1]):
+            i, j = divmod(k, len(therapist_ch))
+            rows.append(dict(reporter=row.reporter, category=row.category, reference=reference,
+                             band=row.band, metric=row.metric, client_channel=client_ch[i],
+                             therapist_channel=therapist_ch[j], n_dyads=len(dyads), estimate=est[k],
+                             t=t_obs[k], cluster=ids[k] if ids[k] >= 0 else np.nan, cluster_p=p_of[k]))
+    out = pd.DataFrame(rows, columns=PAIR_COLUMNS)
+    out["cluster"] = out["cluster"].astype("Int64")
+    return out
+
+
+def channel_pairs_stage(contrasts_path, window_paths, synchrony_paths, config: dict, out_path) -> None:
+    """Workflow stage: contrasts.tsv + windows.tsv + synchrony.nc -> group/channel_pairs.tsv."""
+    from .windows import read_windows, write_tsv
+
+    contrasts = pd.read_csv(contrasts_path, sep="\t", na_values=["n/a"], keep_default_na=False)
+    scfg = config["stats"]
+    ccfg = scfg["channel_pairs"]
+    sessions = [(read_windows(wp), sp) for wp, sp in zip(window_paths, synchrony_paths)]
+    table = channel_pairs(contrasts, sessions, top=ccfg["top"], reference=scfg["reference"],
+                          min_windows=scfg["min_windows"], n_permutations=scfg["n_permutations"],
+                          cluster_p=ccfg["cluster_p"],
+                          montage=config["preprocessing"].get("montage") or "colin27_1020",
+                          seed=scfg["seed"])
+    write_tsv(table, out_path)

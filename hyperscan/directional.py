@@ -1,0 +1,210 @@
+"""Directional coupling: who leads, the therapist or the client, and by how much.
+
+"The therapist matches, then leads" is a claim about *time order*, which symmetric
+synchrony (PLV, coherence) cannot see. We use the **phase slope index** (Nolte et al. 2008)
+between the two people, from the cross-spectrum of each window.
+
+For window w, Hann-tapered Fourier coefficients ``X_t(f)`` (a therapist channel) and
+``X_c(f)`` (a client channel); for a set W of windows (a reporter's category in one
+session) the coherency of each channel pair is::
+
+    C(f) = Σ_w X_t(f) X_c(f)*  /  sqrt( Σ_w |X_t(f)|²  Σ_w |X_c(f)|² )
+
+and, over the frequencies F of the band, with ``δf`` = two FFT bins = 2 / window length
+(see ``STEP_BINS``)::
+
+    slope = mean over pairs of  Σ_{f∈F} C(f)* C(f + δf) / |F|      (complex)
+    PSI   = Im(slope)
+    lag   = arg(slope) / (2π δf)                                    (seconds)
+
+If the client repeats the therapist ``τ`` seconds later, ``X_c(f) = X_t(f) e^{-2πifτ}``,
+so the phase of C grows by ``2πδfτ`` per frequency step: ``lag = τ`` and ``PSI > 0``.
+**Positive PSI and lag mean the therapist leads**; negative, the client leads. Each pair
+enters through products ``C*(f)C(f+δf)``, so the sign of a channel (average reference,
+source orientation) does not matter, and instantaneous volume conduction within a person
+adds no slope. Coherency is averaged over windows *before* the product: the Hann taper
+correlates neighbouring frequencies of each person's own spectrum, which would otherwise
+add a positive real bias (pulling ``lag`` towards 0) even between strangers; the step of
+two bins shrinks what is left of it 16-fold.
+The per-window ``psi`` (W = one window) is unbiased in sign but noisy; it is kept for
+time courses. Frequencies of the band that the coupling does not reach (band edges) add
+phase noise, so ``lag_ms`` is most accurate when the coupling fills the band; ``psi`` and
+``p`` are the test of who leads. The unambiguous lag range is ±1 / (2 δf) (±500 ms for
+2-s windows).
+
+Per session, ``directional.tsv``: one row per window × band (``psi``, ``excluded``, the
+reporters' categories), and ``directional_categories.tsv``: one row per reporter ×
+category (``n/a`` = windows the reporter left uncoded) × band with ``n_windows``,
+``slope_re``, ``slope_im``, ``psi``, ``lag_ms``.
+
+``group/directional.tsv`` (one row per reporter × category × band): per dyad the complex
+slope is averaged over its sessions; ``lag_ms`` = mean over dyads of the dyad's lag (with a
+percentile-bootstrap CI over dyads), ``psi`` likewise; ``p`` is the sign-flip permutation
+test over dyads of the dyad PSIs (H0: nobody leads), ``z`` its surrogate z; ``leader`` is
+``therapist`` / ``client`` when p < 0.05 and ``neither`` otherwise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .stats import bootstrap_ci, reporters_in, sign_flip_test
+
+WINDOW_COLUMNS = ["dyad", "session", "band", "start", "end", "excluded", "psi"]
+CATEGORY_COLUMNS = ["dyad", "session", "reporter", "category", "band", "n_windows", "slope_re",
+                    "slope_im", "psi", "lag_ms"]
+GROUP_COLUMNS = ["reporter", "category", "band", "n_dyads", "n_windows", "lag_ms", "lag_ci_low",
+                 "lag_ci_high", "psi", "psi_ci_low", "psi_ci_high", "p", "z", "leader"]
+
+
+#: Frequency step of the slope, in FFT bins. Two, not one: the Hann taper correlates
+#: neighbouring bins of each person's own spectrum (r = -2/3), which adds a real positive
+#: bias to C*(f)C(f+1) even between strangers and pulls lags towards 0; bins two apart
+#: correlate with r = 1/6, so that bias is 16 times smaller.
+STEP_BINS = 2
+
+
+def _slope(cross, power_t, power_c):
+    """Mean over pairs of Σ_f C*(f)C(f+δf)/|F| from summed cross-spectra (pairs, ..., f)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        coh = cross / np.sqrt(power_t[:, None, :] * power_c[None, :, :])
+    coh = np.nan_to_num(coh)
+    k = STEP_BINS
+    return (np.conj(coh[..., :-k]) * coh[..., k:]).mean(axis=-1).mean(axis=(0, 1))
+
+
+def phase_slope(client: np.ndarray, therapist: np.ndarray, sfreq: float, band, starts, n_len: int,
+                groups: dict | None = None, chunk_windows: int = 32):
+    """Per-window PSI and the complex slope of each group of windows (module doc).
+
+    ``client``, ``therapist``: (n_channels, n_times); ``starts``: window start samples;
+    ``groups``: name -> boolean mask over windows. Returns ``(psi (n_windows,),
+    {name: (slope, n_windows)})``.
+    """
+    freqs = np.fft.rfftfreq(n_len, 1.0 / sfreq)
+    in_band = np.flatnonzero((freqs >= band[0]) & (freqs <= band[1]))
+    if len(in_band) <= STEP_BINS:
+        raise ValueError(f"band {band} holds too few frequencies of a {n_len / sfreq:g}-s window")
+    groups = groups or {}
+    taper = np.hanning(n_len)
+    starts = np.asarray(starts)
+    n_t, n_c, n_f = therapist.shape[0], client.shape[0], len(in_band)
+    sums = {g: [np.zeros((n_t, n_c, n_f), complex), np.zeros((n_t, n_f)), np.zeros((n_c, n_f))]
+            for g in groups}
+    psi = np.empty(len(starts))
+    for c0 in range(0, len(starts), chunk_windows):
+        idx = starts[c0 : c0 + chunk_windows, None] + np.arange(n_len)
+        xc = np.fft.rfft(client[:, idx].transpose(1, 0, 2) * taper, axis=-1)[..., in_band]
+        xt = np.fft.rfft(therapist[:, idx].transpose(1, 0, 2) * taper, axis=-1)[..., in_band]
+        cross = xt[:, :, None, :] * np.conj(xc[:, None, :, :])  # (win, t_ch, c_ch, f)
+        pt, pc = np.abs(xt) ** 2, np.abs(xc) ** 2
+        for w in range(len(idx)):
+            psi[c0 + w] = _slope(cross[w], pt[w], pc[w]).imag
+        for g, mask in groups.items():
+            m = np.asarray(mask)[c0 : c0 + len(idx)]
+            if m.any():
+                sums[g][0] += cross[m].sum(axis=0)
+                sums[g][1] += pt[m].sum(axis=0)
+                sums[g][2] += pc[m].sum(axis=0)
+    out = {g: (_slope(*sums[g]) if np.asarray(groups[g]).any() else np.nan + 0j, int(np.sum(groups[g])))
+           for g in groups}
+    return psi, out
+
+
+def lag_ms(slope, sfreq: float, n_len: int):
+    """Lag in ms (positive: therapist leads) from a complex phase slope."""
+    return np.angle(slope) / (2 * np.pi * STEP_BINS * sfreq / n_len) * 1e3
+
+
+def directional_tables(client: np.ndarray, therapist: np.ndarray, sfreq: float, windows: pd.DataFrame,
+                       bands: dict, window_length: float, min_windows: int = 3):
+    """(directional.tsv, directional_categories.tsv) of one session; ``windows`` is its
+    windows.tsv (window grid, exclusions, labels)."""
+    first = windows[(windows.band == windows.band.iloc[0]) & (windows.metric == windows.metric.iloc[0])]
+    first = first.sort_values("start").reset_index(drop=True)
+    n_len = int(round(window_length * sfreq))
+    starts = np.rint(first["start"].to_numpy(float) * sfreq).astype(int)
+    n = min(client.shape[1], therapist.shape[1])
+    if len(starts) and starts[-1] + n_len > n:
+        raise ValueError(f"windows.tsv reaches {first['end'].iloc[-1]:g} s but the recordings end at {n / sfreq:g} s")
+    kept = first["excluded"].to_numpy() == 0
+    groups = {}
+    for reporter in reporters_in(first):
+        labels = first[f"{reporter}_category"].astype(str).to_numpy()
+        for category in sorted(set(labels)):
+            groups[(reporter, category)] = kept & (labels == category)
+    labels = first[[c for c in first.columns if c.endswith("_category")]]
+    dyad, session = first["dyad"].iloc[0], first["session"].iloc[0]
+    frames, rows = [], []
+    for band, (lo, hi) in bands.items():
+        psi, slopes = phase_slope(client, therapist, sfreq, (lo, hi), starts, n_len, groups)
+        psi[~kept] = np.nan
+        frame = pd.DataFrame({"dyad": dyad, "session": session, "band": band, "start": first["start"],
+                              "end": first["end"], "excluded": first["excluded"], "psi": psi})
+        frames.append(pd.concat([frame, labels], axis=1))
+        for (reporter, category), (slope, n_win) in slopes.items():
+            if n_win < min_windows:
+                continue
+            rows.append(dict(dyad=dyad, session=session, reporter=reporter, category=category, band=band,
+                             n_windows=n_win, slope_re=slope.real, slope_im=slope.imag, psi=slope.imag,
+                             lag_ms=lag_ms(slope, sfreq, n_len)))
+    return pd.concat(frames, ignore_index=True), pd.DataFrame(rows, columns=CATEGORY_COLUMNS)
+
+
+def directional_stage(client_fif, therapist_fif, windows_path, config: dict, out_windows,
+                      out_categories) -> None:
+    """Workflow stage: preprocessed FIFs + windows.tsv -> directional(_categories).tsv."""
+    from .nulls import Recording
+    from .windows import read_windows, write_tsv
+
+    client, therapist = Recording.from_fif(client_fif), Recording.from_fif(therapist_fif)
+    per_window, per_category = directional_tables(
+        client.data, therapist.data, client.sfreq, read_windows(windows_path),
+        {k: tuple(v) for k, v in config["bands"].items()}, config["window"]["length"],
+        min_windows=config["stats"]["min_windows"])
+    write_tsv(per_window, out_windows)
+    write_tsv(per_category, out_categories)
+
+
+def directional_summary(tables: list[pd.DataFrame], *, delta_f: float, n_permutations=2000,
+                        n_bootstrap=2000, ci_level=0.95, seed=0) -> pd.DataFrame:
+    """group/directional.tsv from every session's directional_categories.tsv (module doc).
+
+    ``delta_f`` is the frequency spacing 1 / window length (Hz).
+    """
+    tables = [t for t in tables if len(t)]
+    if not tables:
+        return pd.DataFrame(columns=GROUP_COLUMNS)
+    data = pd.concat(tables, ignore_index=True)
+    data = data.assign(slope=data["slope_re"] + 1j * data["slope_im"])
+    rng = np.random.default_rng(seed)
+    rows = []
+    for (reporter, category, band), block in data.groupby(["reporter", "category", "band"], sort=False):
+        dyads = block.groupby("dyad").agg(slope=("slope", "mean"), psi=("psi", "mean"))
+        lags = np.angle(dyads["slope"].to_numpy()) / (2 * np.pi * STEP_BINS * delta_f) * 1e3
+        psis = dyads["psi"].to_numpy()
+        p, z = sign_flip_test(psis, n_permutations, rng)
+        lag_lo, lag_hi = bootstrap_ci(lags, n_bootstrap, ci_level, rng)
+        psi_lo, psi_hi = bootstrap_ci(psis, n_bootstrap, ci_level, rng)
+        leader = "neither" if not p < 0.05 else ("therapist" if psis.mean() > 0 else "client")
+        rows.append(dict(reporter=reporter, category=category, band=band, n_dyads=len(dyads),
+                         n_windows=int(block["n_windows"].sum()), lag_ms=lags.mean(),
+                         lag_ci_low=lag_lo, lag_ci_high=lag_hi, psi=psis.mean(), psi_ci_low=psi_lo,
+                         psi_ci_high=psi_hi, p=p, z=z, leader=leader))
+    return pd.DataFrame(rows, columns=GROUP_COLUMNS).sort_values(
+        ["reporter", "category", "band"], kind="stable").reset_index(drop=True)
+
+
+def directional_group_stage(paths, config: dict, out_path) -> None:
+    """Workflow stage: every session's directional_categories.tsv -> group/directional.tsv."""
+    from .windows import write_tsv
+
+    tables = [pd.read_csv(p, sep="\t", dtype={"dyad": str, "session": str, "reporter": str,
+                                                "category": str}, keep_default_na=False,
+                          na_values={c: ["n/a"] for c in ("slope_re", "slope_im", "psi", "lag_ms")})
+              for p in paths]
+    scfg = config["stats"]
+    write_tsv(directional_summary(tables, delta_f=1.0 / config["window"]["length"],
+                                  n_permutations=scfg["n_permutations"], n_bootstrap=scfg["n_bootstrap"],
+                                  ci_level=scfg["ci_level"], seed=scfg["seed"]), out_path)

@@ -1,0 +1,260 @@
+"""Null models for inter-brain synchrony: what would two people "share" by chance?
+
+Burgess (2013) showed that pseudo-pairs — people who never met — "synchronise" too: both
+hear the same music, both blink at phrase ends, both have alpha near 10 Hz. A synchrony
+value means something only against a null that keeps those things. Three nulls:
+
+* **circular time shifts** of each session's label sequence (``hyperscan.stats``): keeps
+  both series and breaks only the alignment of synchrony with the reports; this is the
+  null of every contrast p-value;
+* **pseudo-dyads**: the client of one dyad with the therapist of another (same session id
+  by default, i.e. the same condition/piece), cropped to the common length. They share
+  everything a task or stimulus imposes and nothing of the interaction. Synchrony that
+  pseudo-dyads reach too (the shared-music problem) is not attunement;
+* **phase randomisation** (Prichard & Theiler 1994): the therapist's multichannel recording
+  with the same random phase added to every Fourier coefficient of every channel. Keeps
+  each channel's power spectrum and the therapist's own cross-channel structure, destroys
+  any phase relation to the client — including the stimulus-locked one. Real > phase null
+  but real ≈ pseudo is the signature of a shared stimulus.
+
+Per session, ``nulls.tsv`` (one row per window × band × metric of ``stats.nulls.metrics``):
+``value`` (the real window value, from windows.tsv), ``pseudo_value`` (mean over the
+pseudo-dyads at that window), the pooled surrogate distributions over all windows and
+draws (``pseudo_mean pseudo_sd pseudo_low pseudo_high``, ``phase_*`` alike; low/high are
+the central ``stats.ci_level`` interval) and the window's surrogate z-scores
+``z_pseudo = (value − pseudo_mean) / pseudo_sd`` and ``z_phase`` alike.
+
+Over the study, ``surrogates.tsv`` (one row per band × metric): the across-dyad mean of
+real, pseudo-dyad and phase-randomised synchrony, ``real_minus_pseudo`` and
+``real_minus_phase`` with a percentile-bootstrap CI over dyads, a sign-flip permutation
+p over dyads (exact when 2**n_dyads ≤ ``n_permutations``) and the surrogate z
+(estimate / SD of the sign-flip null).
+"""
+
+from __future__ import annotations
+
+import warnings
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+NULL_COLUMNS = ["dyad", "session", "band", "metric", "start", "end", "excluded", "value",
+                "pseudo_value", "n_pseudo", "pseudo_mean", "pseudo_sd", "pseudo_low",
+                "pseudo_high", "z_pseudo", "n_phase", "phase_mean", "phase_sd", "phase_low",
+                "phase_high", "z_phase"]
+
+SURROGATE_COLUMNS = ["band", "metric", "n_dyads", "n_pseudo_pairs", "real", "pseudo", "phase",
+                     "real_minus_pseudo", "pseudo_ci_low", "pseudo_ci_high", "p_pseudo",
+                     "z_pseudo", "real_minus_phase", "phase_ci_low", "phase_ci_high",
+                     "p_phase", "z_phase"]
+
+
+@dataclass
+class Recording:
+    """One person's preprocessed EEG: (n_channels, n_times) volts, BAD segments in s."""
+
+    data: np.ndarray
+    sfreq: float
+    channels: list[str]
+    bad_segments: list[tuple[float, float]] = field(default_factory=list)
+
+    @classmethod
+    def from_fif(cls, path) -> "Recording":
+        import mne
+
+        raw = mne.io.read_raw_fif(path, preload=True, verbose="error")
+        picks = mne.pick_types(raw.info, eeg=True)
+        bad = [(a["onset"] - raw.first_time, a["duration"]) for a in raw.annotations
+               if a["description"].upper().startswith("BAD")]
+        return cls(raw.get_data(picks=picks), raw.info["sfreq"], [raw.ch_names[i] for i in picks], bad)
+
+    def cropped(self, n_times: int) -> "Recording":
+        return Recording(self.data[:, :n_times], self.sfreq, self.channels, self.bad_segments)
+
+
+def session_rng(seed: int, *keys: str) -> np.random.Generator:
+    """A generator that depends only on the config seed and the names (deterministic)."""
+    return np.random.default_rng([seed] + [zlib.crc32(k.encode()) for k in keys])
+
+
+def phase_randomise(data: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Multichannel Fourier phase-randomised surrogate of ``data`` (…, n_times).
+
+    ``x*(t) = IFFT(X(f) · exp(iθ(f)))`` with one θ(f) ~ U(0, 2π) per frequency shared by all
+    channels (θ = 0 at DC and Nyquist, so the surrogate is real): every channel keeps its
+    power spectrum exactly, channels keep their cross-spectra, and the phase relation to
+    any other signal (the partner, a stimulus) is destroyed.
+    """
+    data = np.asarray(data, float)
+    n = data.shape[-1]
+    spectrum = np.fft.rfft(data, axis=-1)
+    theta = rng.uniform(0.0, 2.0 * np.pi, spectrum.shape[-1])
+    theta[0] = 0.0
+    if n % 2 == 0:
+        theta[-1] = 0.0
+    return np.fft.irfft(spectrum * np.exp(1j * theta), n=n, axis=-1)
+
+
+def pseudo_partners(keys: list[tuple[str, str]], *, match: str = "session", max_partners: int = 8,
+                    seed: int = 0) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """For each (dyad, session): the sessions whose therapist is paired with its client.
+
+    Candidates are sessions of *other* dyads — with the same session id when ``match`` is
+    ``session`` (same condition), any when ``any``. All candidates are used when there are
+    at most ``max_partners``; otherwise a seeded random subset of that size (sorted).
+    """
+    if match not in ("session", "any"):
+        raise ValueError(f"stats.nulls.pseudo_match must be 'session' or 'any', not {match!r}")
+    out = {}
+    for key in keys:
+        cands = [k for k in keys if k[0] != key[0] and (match == "any" or k[1] == key[1])]
+        if len(cands) > max_partners:
+            pick = session_rng(seed, "pseudo", *key).choice(len(cands), max_partners, replace=False)
+            cands = [cands[i] for i in sorted(pick)]
+        out[key] = cands
+    return out
+
+
+def window_values(client: Recording, therapist: Recording, config: dict, metrics) -> dict:
+    """{(band, metric): (n_windows,) summary value} — the windows.tsv ``value`` of any pair.
+
+    Same pipeline as the real data: ``compute_synchrony`` per band and window, then the
+    matrix summary of ``synchrony.summary``; windows overlapping a BAD segment of either
+    person are NaN.
+    """
+    from .synchrony import compute_synchrony
+    from .windows import summarise_matrix
+
+    n = min(client.data.shape[1], therapist.data.shape[1])
+    ds = compute_synchrony(
+        client.data[:, :n], therapist.data[:, :n], client.sfreq,
+        {k: tuple(v) for k, v in config["bands"].items()}, list(metrics),
+        config["window"]["length"], config["window"]["step"],
+        client_channels=client.channels, therapist_channels=therapist.channels,
+        bad_segments=list(client.bad_segments) + list(therapist.bad_segments),
+    )
+    bad = ds["bad_window"].values.astype(bool)
+    out = {}
+    for m in metrics:
+        summ = summarise_matrix(ds[m], config["synchrony"]["summary"]).values  # (band, time)
+        for k, band in enumerate(ds["band"].values):
+            v = summ[k].astype(float).copy()
+            v[bad] = np.nan
+            out[(str(band), m)] = v
+    return out
+
+
+def null_metrics(config: dict) -> list[str]:
+    wanted = config["stats"]["nulls"]["metrics"]
+    return [m for m in config["metrics"] if wanted is None or m in wanted]
+
+
+def _pooled(draws: list[np.ndarray], ci_level: float):
+    pooled = np.concatenate([d[np.isfinite(d)] for d in draws]) if draws else np.array([])
+    if not len(pooled):
+        return dict(mean=np.nan, sd=np.nan, low=np.nan, high=np.nan)
+    a = (1 - ci_level) / 2
+    return dict(mean=pooled.mean(), sd=pooled.std(ddof=1) if len(pooled) > 1 else np.nan,
+                low=np.quantile(pooled, a), high=np.quantile(pooled, 1 - a))
+
+
+def session_nulls(client: Recording, therapist: Recording, partners: list[Recording],
+                  windows: pd.DataFrame, config: dict, *, rng: np.random.Generator) -> pd.DataFrame:
+    """nulls.tsv of one session (see module doc). ``windows`` is its windows.tsv table."""
+    ncfg = config["stats"]["nulls"]
+    metrics = null_metrics(config)
+    ci_level = config["stats"]["ci_level"]
+    pseudo = []
+    for partner in partners:
+        n = min(client.data.shape[1], partner.data.shape[1])
+        pseudo.append(window_values(client.cropped(n), partner.cropped(n), config, metrics))
+    phase = []
+    for _ in range(ncfg["n_phase_surrogates"]):
+        surrogate = Recording(phase_randomise(therapist.data, rng), therapist.sfreq,
+                              therapist.channels, therapist.bad_segments)
+        phase.append(window_values(client, surrogate, config, metrics))
+    frames = []
+    for (band, metric), block in windows[windows.metric.isin(metrics)].groupby(["band", "metric"], sort=False):
+        block = block.sort_values("start")
+        n_win = len(block)
+        value = block["value"].to_numpy(float)
+        stack = np.full((max(len(pseudo), 1), n_win), np.nan)
+        for i, p in enumerate(pseudo):
+            v = p[(band, metric)][:n_win]
+            stack[i, : len(v)] = v
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # windows no pseudo-dyad has
+            pseudo_value = np.nanmean(stack, axis=0)
+        ps = _pooled([p[(band, metric)] for p in pseudo], ci_level)
+        ph = _pooled([p[(band, metric)] for p in phase], ci_level)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frame = pd.DataFrame({
+                "dyad": block["dyad"].to_numpy(), "session": block["session"].to_numpy(),
+                "band": band, "metric": metric, "start": block["start"].to_numpy(),
+                "end": block["end"].to_numpy(), "excluded": block["excluded"].to_numpy(),
+                "value": value, "pseudo_value": pseudo_value,
+                "n_pseudo": np.isfinite(stack).sum(axis=0),
+                "pseudo_mean": ps["mean"], "pseudo_sd": ps["sd"], "pseudo_low": ps["low"],
+                "pseudo_high": ps["high"], "z_pseudo": (value - ps["mean"]) / ps["sd"],
+                "n_phase": len(phase), "phase_mean": ph["mean"], "phase_sd": ph["sd"],
+                "phase_low": ph["low"], "phase_high": ph["high"],
+                "z_phase": (value - ph["mean"]) / ph["sd"],
+            })
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)[NULL_COLUMNS] if frames else pd.DataFrame(columns=NULL_COLUMNS)
+
+
+def nulls_stage(client_fif, therapist_fif, partner_therapist_fifs, windows_path, session,
+                config: dict, out_path) -> None:
+    """Workflow stage: one session's FIFs + partner therapists' FIFs -> nulls.tsv."""
+    from .windows import read_windows, write_tsv
+
+    client = Recording.from_fif(client_fif)
+    therapist = Recording.from_fif(therapist_fif)
+    partners = [Recording.from_fif(p) for p in partner_therapist_fifs]
+    rng = session_rng(config["stats"]["seed"], "phase", session.dyad, session.session)
+    table = session_nulls(client, therapist, partners, read_windows(windows_path), config, rng=rng)
+    write_tsv(table, out_path)
+
+
+def surrogate_summary(null_tables: list[pd.DataFrame], *, n_permutations=2000, n_bootstrap=2000,
+                      ci_level=0.95, seed=0) -> pd.DataFrame:
+    """surrogates.tsv: real vs pseudo-dyad vs phase-randomised synchrony (see module doc)."""
+    from .stats import bootstrap_ci, sign_flip_test
+
+    tables = [t for t in null_tables if len(t)]
+    if not tables:
+        return pd.DataFrame(columns=SURROGATE_COLUMNS)
+    per_session = (pd.concat(tables)
+                   .groupby(["band", "metric", "dyad", "session"], sort=False)
+                   .agg(real=("value", "mean"), pseudo=("pseudo_value", "mean"),
+                        phase=("phase_mean", "first"), n_pseudo=("n_pseudo", "max"))
+                   .reset_index())
+    rng = np.random.default_rng(seed)
+    rows = []
+    for (band, metric), block in per_session.groupby(["band", "metric"], sort=False):
+        dyads = block.groupby("dyad")[["real", "pseudo", "phase"]].mean()
+        row = dict(band=band, metric=metric, n_dyads=len(dyads),
+                   n_pseudo_pairs=int(block["n_pseudo"].sum()),
+                   real=dyads["real"].mean(), pseudo=dyads["pseudo"].mean(), phase=dyads["phase"].mean())
+        for kind in ("pseudo", "phase"):
+            diff = (dyads["real"] - dyads[kind]).dropna().to_numpy()
+            low, high = bootstrap_ci(diff, n_bootstrap, ci_level, rng)
+            p, z = sign_flip_test(diff, n_permutations, rng)
+            row.update({f"real_minus_{kind}": diff.mean() if len(diff) else np.nan,
+                        f"{kind}_ci_low": low, f"{kind}_ci_high": high, f"p_{kind}": p, f"z_{kind}": z})
+        rows.append(row)
+    return pd.DataFrame(rows, columns=SURROGATE_COLUMNS)
+
+
+def surrogates_stage(null_paths, config: dict, out_path) -> None:
+    """Workflow stage: every session's nulls.tsv -> group/surrogates.tsv."""
+    from .windows import write_tsv
+
+    tables = [pd.read_csv(p, sep="\t", na_values=["n/a"], keep_default_na=False) for p in null_paths]
+    scfg = config["stats"]
+    write_tsv(surrogate_summary(tables, n_permutations=scfg["n_permutations"],
+                                n_bootstrap=scfg["n_bootstrap"], ci_level=scfg["ci_level"],
+                                seed=scfg["seed"]), out_path)

@@ -1,0 +1,132 @@
+"""Per-person measures from the music-therapy EEG literature (Fachner et al. 2019).
+
+Inter-brain synchrony says how two people relate; these say what each of them does:
+
+* ``ln_power_{band}``: ln of the band power (µV²) averaged over channels — band power
+  time courses;
+* ``faa``: frontal alpha asymmetry ``ln P_alpha(F4) − ln P_alpha(F3)`` (positive: more
+  right-frontal alpha, i.e. relatively more *left*-frontal activity, linked to approach
+  and positive affect);
+* ``fm_theta``: frontal-midline theta ``ln P_theta(Fz)`` (µV²; focused attention,
+  emotional processing).
+
+Band power of a window is the integral of its Hann periodogram over the band's closed
+interval: ``P = Σ_{lo ≤ f ≤ hi} S(f) δf`` with the one-sided density
+``S(f) = 2 |FFT(w·x)(f)|² / (sfreq · Σ w²)`` (``scipy.signal.periodogram``). A sine of
+amplitude A µV at a frequency well inside the band gives ``P = A²/2``. Channel names are
+matched case-insensitively; a measure whose channels are missing is ``n/a``. The alpha and
+theta ranges are the config bands ``alpha`` and ``theta`` (8–13 and 4–8 Hz when absent).
+
+``person.tsv`` (per session): one row per window × person × measure with ``value``,
+``excluded`` (from windows.tsv) and the reporters' categories. ``group/person_measures.tsv``
+contrasts each measure exactly like synchrony in contrasts.tsv (per reporter × category
+× person × measure: across-dyad mean of category − reference, bootstrap CI, circular-shift
+p, BH q over the file); the columns ``person`` and ``measure`` replace ``metric`` and
+``band``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.signal
+
+PERSON_COLUMNS = ["dyad", "session", "person", "measure", "start", "end", "value", "excluded"]
+
+
+def band_power(segments: np.ndarray, sfreq: float, band) -> np.ndarray:
+    """Band power (input units²) of each segment (..., n_times): Hann periodogram integral."""
+    freqs, psd = scipy.signal.periodogram(segments, fs=sfreq, window="hann", scaling="density",
+                                          detrend="constant", axis=-1)
+    sel = (freqs >= band[0]) & (freqs <= band[1])
+    return psd[..., sel].sum(axis=-1) * (freqs[1] - freqs[0])
+
+
+def _channel(channels, name):
+    lower = [c.lower() for c in channels]
+    return lower.index(name.lower()) if name.lower() in lower else None
+
+
+def person_measures(data: np.ndarray, channels: list[str], sfreq: float, starts, n_len: int,
+                    bands: dict) -> dict[str, np.ndarray]:
+    """{measure: (n_windows,)} for one person; ``data`` in volts (n_channels, n_times)."""
+    idx = np.asarray(starts)[:, None] + np.arange(n_len)
+    segments = data[:, idx].transpose(1, 0, 2) * 1e6  # (window, channel, time) in µV
+    alpha = tuple(bands.get("alpha", (8.0, 13.0)))
+    theta = tuple(bands.get("theta", (4.0, 8.0)))
+    out = {}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for name, rng in bands.items():
+            out[f"ln_power_{name}"] = np.log(band_power(segments, sfreq, rng).mean(axis=1))
+        f3, f4, fz = (_channel(channels, c) for c in ("F3", "F4", "Fz"))
+        nan = np.full(len(idx), np.nan)
+        out["faa"] = (np.log(band_power(segments[:, f4], sfreq, alpha))
+                      - np.log(band_power(segments[:, f3], sfreq, alpha))) if None not in (f3, f4) else nan
+        out["fm_theta"] = np.log(band_power(segments[:, fz], sfreq, theta)) if fz is not None else nan
+    return out
+
+
+def person_table(people: dict, sfreq: float, windows: pd.DataFrame, bands: dict,
+                 window_length: float) -> pd.DataFrame:
+    """person.tsv of one session. ``people``: {"client"/"therapist": (data, channels)};
+    ``windows``: the session's windows.tsv (window grid, exclusions, labels)."""
+    first = windows[(windows.band == windows.band.iloc[0]) & (windows.metric == windows.metric.iloc[0])]
+    first = first.sort_values("start").reset_index(drop=True)
+    n_len = int(round(window_length * sfreq))
+    starts = np.rint(first["start"].to_numpy(float) * sfreq).astype(int)
+    labels = first[[c for c in first.columns if c.endswith("_category") or c.endswith("_report_id")]]
+    excluded = first["excluded"].to_numpy()
+    frames = []
+    for person, (data, channels) in people.items():
+        if len(starts) and starts[-1] + n_len > data.shape[1]:
+            raise ValueError(f"windows.tsv reaches {first['end'].iloc[-1]:g} s but the {person}'s "
+                             f"recording ends at {data.shape[1] / sfreq:g} s")
+        for measure, values in person_measures(data, channels, sfreq, starts, n_len, bands).items():
+            values = np.where(excluded == 1, np.nan, values)
+            frame = pd.DataFrame({"dyad": first["dyad"], "session": first["session"], "person": person,
+                                  "measure": measure, "start": first["start"], "end": first["end"],
+                                  "value": values, "excluded": excluded})
+            frames.append(pd.concat([frame, labels], axis=1))
+    return pd.concat(frames, ignore_index=True)
+
+
+def person_stage(client_fif, therapist_fif, windows_path, config: dict, out_path) -> None:
+    """Workflow stage: preprocessed FIFs + windows.tsv -> {dyad}/{session}/person.tsv."""
+    from .nulls import Recording
+    from .windows import read_windows, write_tsv
+
+    client, therapist = Recording.from_fif(client_fif), Recording.from_fif(therapist_fif)
+    table = person_table({"client": (client.data, client.channels),
+                          "therapist": (therapist.data, therapist.channels)},
+                         client.sfreq, read_windows(windows_path),
+                         {k: tuple(v) for k, v in config["bands"].items()}, config["window"]["length"])
+    write_tsv(table, out_path)
+
+
+def read_person(path) -> pd.DataFrame:
+    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    for col in ("start", "end", "value"):
+        table[col] = pd.to_numeric(table[col].replace("n/a", np.nan))
+    table["excluded"] = table["excluded"].astype(int)
+    return table
+
+
+def person_contrasts(tables: list[pd.DataFrame], **kwargs) -> pd.DataFrame:
+    """group/person_measures.tsv: the contrasts of ``hyperscan.stats`` on person.tsv tables."""
+    from .stats import CONTRAST_COLUMNS, group_contrasts
+
+    renamed = [t.rename(columns={"measure": "band", "person": "metric"}) for t in tables if len(t)]
+    out = group_contrasts(renamed, **kwargs).rename(columns={"band": "measure", "metric": "person"})
+    order = [{"band": "measure", "metric": "person"}.get(c, c) for c in CONTRAST_COLUMNS]
+    return out[order]
+
+
+def person_group_stage(paths, config: dict, out_path) -> None:
+    """Workflow stage: every session's person.tsv -> group/person_measures.tsv."""
+    from .windows import write_tsv
+
+    scfg = config["stats"]
+    write_tsv(person_contrasts([read_person(p) for p in paths], reference=scfg["reference"],
+                               n_permutations=scfg["n_permutations"], n_bootstrap=scfg["n_bootstrap"],
+                               ci_level=scfg["ci_level"], min_windows=scfg["min_windows"],
+                               seed=scfg["seed"]), out_path)

@@ -1,0 +1,202 @@
+"""The figures of summary.html. Each function returns a matplotlib Figure; ``FigureSink``
+embeds it in the page as a PNG data URI and also writes it to ``group/figures/`` as
+PNG/SVG files (``summary.figure_formats``) so a reviewer can reuse every figure."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .stats import reporters_in  # noqa: E402
+
+
+class FigureSink:
+    """Turns figures into data URIs and, when ``folder`` is set, into files."""
+
+    def __init__(self, folder=None, formats=("png", "svg")):
+        self.folder = Path(folder) if folder is not None else None
+        self.formats = list(formats)
+        self.written: list[Path] = []
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, fig, name: str) -> str:
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
+        if self.folder is not None:
+            for fmt in self.formats:
+                path = self.folder / f"{stem}.{fmt}"
+                meta = {"Software": None} if fmt == "png" else ({"Date": None} if fmt == "svg" else {})
+                if fmt == "svg":
+                    plt.rcParams["svg.hashsalt"] = "hyperscan"  # deterministic SVG ids
+                fig.savefig(path, format=fmt, dpi=90, bbox_inches="tight", metadata=meta)
+                self.written.append(path)
+        plt.close(fig)
+        return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def estimation_plot(dyad_diffs: pd.DataFrame, top: pd.DataFrame, ci_level=0.95):
+    fig, ax = plt.subplots(figsize=(8, 0.5 + 0.45 * len(top)))
+    for i, row in enumerate(top.itertuples()):
+        d = dyad_diffs[(dyad_diffs.reporter == row.reporter) & (dyad_diffs.category == row.category)
+                       & (dyad_diffs.band == row.band) & (dyad_diffs.metric == row.metric)]
+        per_dyad = d.groupby("dyad")["difference"].mean()
+        ax.scatter(per_dyad, np.full(len(per_dyad), i) + np.linspace(-0.15, 0.15, len(per_dyad)),
+                   s=12, color="#888", zorder=2)
+        ax.errorbar(row.estimate, i, xerr=[[row.estimate - row.ci_low], [row.ci_high - row.estimate]],
+                    fmt="o", color="#c0392b" if row.q < 0.05 else "#2c3e50", capsize=3, zorder=3)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_yticks(range(len(top)))
+    ax.set_yticklabels([f"{r.reporter}: {r.category} | {r.band} {r.metric}" for r in top.itertuples()])
+    ax.invert_yaxis()
+    ax.set_xlabel(f"category − reference (synchrony); dots = dyads, bar = {100 * ci_level:g}% CI")
+    return fig
+
+
+def surrogate_plot(surrogates: pd.DataFrame):
+    """Real vs pseudo-dyad vs phase-randomised synchrony per band, one panel per metric."""
+    metrics = list(dict.fromkeys(surrogates.metric))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.2), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        block = surrogates[surrogates.metric == metric]
+        x = np.arange(len(block))
+        for k, (col, colour, label) in enumerate((("real", "#c0392b", "real dyads"),
+                                                   ("pseudo", "#e67e22", "pseudo-dyads"),
+                                                   ("phase", "#7f8c8d", "phase-randomised"))):
+            ax.bar(x + (k - 1) * 0.27, block[col], width=0.27, color=colour, label=label)
+        for xi, row in zip(x, block.itertuples()):
+            if row.p_pseudo < 0.05:
+                ax.annotate("*", (xi, max(row.real, row.pseudo)), ha="center", fontsize=12)
+        ax.set_xticks(x)
+        ax.set_xticklabels(block.band)
+        ax.set_title(metric)
+        lo = np.nanmin(block[["real", "pseudo", "phase"]].to_numpy())
+        ax.set_ylim(max(0, lo - 0.1), None)
+    axes[0][0].set_ylabel("mean window synchrony")
+    axes[0][0].legend(fontsize=7)
+    return fig
+
+
+def timecourse_plot(table: pd.DataFrame, band: str, metric: str, nulls: pd.DataFrame | None = None):
+    """Window synchrony with the surrogate bands, and one lane per reporter."""
+    block = table[(table.band == band) & (table.metric == metric)].sort_values("start")
+    reporters = reporters_in(block)
+    fig, axes = plt.subplots(1 + len(reporters), 1, figsize=(9, 2.2 + 0.5 * len(reporters)), sharex=True,
+                             gridspec_kw={"height_ratios": [4] + [1] * len(reporters)}, squeeze=False)
+    axes = axes[:, 0]
+    t = (block.start + block.end) / 2
+    if nulls is not None and len(nulls):
+        nb = nulls[(nulls.band == band) & (nulls.metric == metric)].sort_values("start")
+        if len(nb):
+            tn = (nb.start + nb.end) / 2
+            axes[0].fill_between(tn, nb.phase_low, nb.phase_high, color="#bdc3c7", alpha=0.6,
+                                 label="phase-randomised (central 95%)", step="mid")
+            axes[0].plot(tn, nb.pseudo_value, lw=0.8, color="#e67e22", label="pseudo-dyads (mean)")
+    axes[0].plot(t, block.value, lw=0.9, color="#2c3e50", label="this dyad")
+    axes[0].set_ylabel(f"{band} {metric}")
+    cats = sorted({c for r in reporters for c in block[f"{r}_category"]} - {"n/a"})
+    colors = dict(zip(cats, plt.cm.tab10.colors))
+    for ax, rep in zip(axes[1:], reporters):
+        lab = block[f"{rep}_category"].to_numpy()
+        for c in cats:
+            on = lab == c
+            if on.any():
+                ax.fill_between(t, 0, 1, where=on, color=colors[c], step="mid", label=c)
+        ax.set_yticks([])
+        ax.set_ylabel(rep, rotation=0, ha="right", va="center")
+    handles, labels = axes[0].get_legend_handles_labels()
+    handles += [plt.Rectangle((0, 0), 1, 1, color=colors[c]) for c in cats]
+    labels += cats
+    axes[0].legend(handles, labels, fontsize=7, loc="upper right", ncol=3)
+    axes[-1].set_xlabel("EEG time (s)")
+    return fig
+
+
+def directional_plot(directional: pd.DataFrame, band: str):
+    block = directional[(directional.band == band)].reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(7, 0.6 + 0.4 * len(block)))
+    for i, row in block.iterrows():
+        colour = "#c0392b" if row.p < 0.05 else "#2c3e50"
+        ax.errorbar(row.lag_ms, i, xerr=[[row.lag_ms - row.lag_ci_low], [row.lag_ci_high - row.lag_ms]],
+                    fmt="o", color=colour, capsize=3)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_yticks(range(len(block)))
+    ax.set_yticklabels([f"{r.reporter}: {'uncoded' if r.category == 'n/a' else r.category}"
+                        for r in block.itertuples()])
+    ax.invert_yaxis()
+    ax.set_xlabel(f"{band} lag (ms): > 0 therapist leads, < 0 client leads")
+    return fig
+
+
+def channel_pair_plot(block: pd.DataFrame, montage: str | None):
+    """Inter-brain matrix (client × therapist) of one contrast, cluster outlined, and head
+    plots of each person's mean over the partner's channels."""
+    cc = list(dict.fromkeys(block.client_channel))
+    tc = list(dict.fromkeys(block.therapist_channel))
+    mat = block.pivot(index="client_channel", columns="therapist_channel", values="estimate").loc[cc, tc]
+    sig = block.assign(sig=(block.cluster_p < 0.05)).pivot(
+        index="client_channel", columns="therapist_channel", values="sig").loc[cc, tc].to_numpy(bool)
+    positions = _positions(cc, montage), _positions(tc, montage)
+    with_heads = all(p is not None for p in positions)
+    fig, axes = plt.subplots(1, 3 if with_heads else 1, figsize=(13 if with_heads else 5.5, 4.2), squeeze=False)
+    ax = axes[0][0]
+    lim = np.nanmax(np.abs(mat.to_numpy())) or 1.0
+    im = ax.imshow(mat.to_numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
+    ys, xs = np.nonzero(sig)
+    ax.scatter(xs, ys, marker="s", s=40, facecolors="none", edgecolors="k", linewidths=1.0)
+    ax.set_xticks(range(len(tc)))
+    ax.set_xticklabels(tc, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(cc)))
+    ax.set_yticklabels(cc, fontsize=7)
+    ax.set_xlabel("therapist channel")
+    ax.set_ylabel("client channel")
+    fig.colorbar(im, ax=ax, fraction=0.046, label="category − reference")
+    if with_heads:
+        import mne
+
+        for ax, values, pos, who in ((axes[0][1], mat.mean(axis=1), positions[0], "client"),
+                                     (axes[0][2], mat.mean(axis=0), positions[1], "therapist")):
+            mne.viz.plot_topomap(values.to_numpy(), pos, axes=ax, show=False, cmap="RdBu_r",
+                                 vlim=(-lim, lim), names=list(values.index), sensors=True)
+            ax.set_title(f"{who}: mean over partner channels", fontsize=9)
+    return fig
+
+
+def _positions(channels, montage):
+    if not montage:
+        return None
+    import mne
+
+    try:
+        mont = mne.channels.make_standard_montage(montage)
+        info = mne.create_info(list(channels), 250.0, "eeg")
+        info.set_montage(mont, match_case=False, verbose="error")
+        return info
+    except ValueError:
+        return None
+
+
+def person_plot(person: pd.DataFrame, measures=("faa", "fm_theta")):
+    block = person[person.measure.isin(measures)].reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(8, 0.6 + 0.32 * max(len(block), 1)))
+    for i, row in block.iterrows():
+        colour = "#c0392b" if row.q < 0.05 else "#2c3e50"
+        ax.errorbar(row.estimate, i, xerr=[[row.estimate - row.ci_low], [row.ci_high - row.estimate]],
+                    fmt="o", color=colour, capsize=3)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_yticks(range(len(block)))
+    ax.set_yticklabels([f"{r.reporter}: {r.category} | {r.person} {r.measure}" for r in block.itertuples()],
+                       fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("category − reference (ln power units)")
+    return fig

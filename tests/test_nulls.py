@@ -1,0 +1,89 @@
+"""Null models: phase randomisation keeps spectra, pseudo-dyads are the right pairs, and the
+shared-music confound shows up as synchrony pseudo-dyads share (Burgess 2013)."""
+
+import mne
+import numpy as np
+import pandas as pd
+import pytest
+
+from hyperscan.config import validate_config
+from hyperscan.nulls import (Recording, phase_randomise, pseudo_partners, session_nulls,
+                             surrogate_summary, window_values)
+from hyperscan.simulate import CHANNELS, simulate_dyad
+from hyperscan.stats import sign_flip_test
+
+
+def test_phase_randomisation_keeps_every_spectrum_and_cross_spectrum():
+    rng = np.random.default_rng(0)
+    x = np.cumsum(rng.normal(size=(3, 1001)), axis=1)  # odd length: no Nyquist bin
+    y = phase_randomise(x, np.random.default_rng(1))
+    fx, fy = np.fft.rfft(x), np.fft.rfft(y)
+    np.testing.assert_allclose(np.abs(fy), np.abs(fx), rtol=1e-9, atol=1e-9)
+    # channels keep their cross-spectrum (same phase added to every channel)
+    np.testing.assert_allclose(fy[0] * fy[1].conj(), fx[0] * fx[1].conj(), rtol=1e-8, atol=1e-6)
+    assert np.isrealobj(y) and not np.allclose(y, x)
+    # the phase relation to the original is gone: correlation near 0 over many draws
+    r = [np.corrcoef(x[0] - x[0].mean(), phase_randomise(x, np.random.default_rng(s))[0])[0, 1]
+         for s in range(50)]
+    assert abs(np.mean(r)) < 0.15
+
+
+def test_pseudo_partners_all_other_dyads_same_session_and_seeded_subset():
+    keys = [(f"D{i}", "S1") for i in range(6)] + [("D0", "S2"), ("D1", "S2")]
+    out = pseudo_partners(keys, match="session", max_partners=8)
+    assert out[("D0", "S1")] == [(f"D{i}", "S1") for i in range(1, 6)]
+    assert out[("D0", "S2")] == [("D1", "S2")]
+    assert sum(len(v) for k, v in out.items() if k[1] == "S1") == 6 * 5  # every i != j pair
+    anyp = pseudo_partners(keys, match="any", max_partners=8)
+    assert ("D1", "S2") in anyp[("D0", "S1")] and all(k[0] != "D0" for k in anyp[("D0", "S1")])
+    sub = pseudo_partners(keys, match="any", max_partners=2, seed=3)
+    assert all(len(v) == 2 for v in sub.values())
+    assert sub == pseudo_partners(keys, match="any", max_partners=2, seed=3)  # deterministic
+    with pytest.raises(ValueError):
+        pseudo_partners(keys, match="condition")
+
+
+def _clean(x):
+    y = mne.filter.filter_data(x, 250.0, 1.0, 45.0, verbose="error")
+    return y - y.mean(axis=0)  # average reference, as preprocessing does
+
+
+def test_shared_music_is_synchrony_that_pseudo_dyads_share():
+    """(a) real dyads beat the phase-randomised null in the music band, (b) pseudo-dyads
+    reach the same level (real - pseudo ~ 0), without any inter-brain coupling."""
+    cfg = validate_config({"bands": {"delta": [1, 4], "alpha": [8, 13]}, "metrics": ["plv"],
+                           "stats": {"nulls": {"n_phase_surrogates": 1}}})
+    people = []
+    for i in range(6):
+        c, t, _, truth = simulate_dyad(i, seed=5, duration=130, null=True, shared_music=True)
+        assert truth.shared_music["band"] == "delta" and truth.coupled_band == "none"
+        people.append((Recording(_clean(c), 250.0, CHANNELS), Recording(_clean(t), 250.0, CHANNELS)))
+    tables = []
+    for i, (client, therapist) in enumerate(people):
+        real = window_values(client, therapist, cfg, ["plv"])
+        n = len(real[("delta", "plv")])
+        windows = pd.concat([pd.DataFrame({"dyad": f"D{i}", "session": "S1", "band": b, "metric": "plv",
+                                           "start": np.arange(n, dtype=float), "end": np.arange(n) + 2.0,
+                                           "value": real[(b, "plv")], "excluded": 0}) for b in ("delta", "alpha")])
+        partners = [people[(i + k) % 6][1] for k in (1, 2)]
+        tables.append(session_nulls(client, therapist, partners, windows, cfg,
+                                    rng=np.random.default_rng(i)))
+    summary = surrogate_summary(tables, n_permutations=2000, n_bootstrap=500, seed=0).set_index("band")
+    delta, alpha = summary.loc["delta"], summary.loc["alpha"]
+    assert delta.real_minus_phase > 0.03 and delta.p_phase < 0.05 and delta.z_phase > 2  # (a)
+    assert abs(delta.real_minus_pseudo) < 0.02 and delta.p_pseudo > 0.05  # (b)
+    assert delta.pseudo - delta.phase > 0.03  # pseudo-dyads "synchronise" to the music too
+    assert abs(alpha.real_minus_pseudo) < 0.02 and alpha.p_pseudo > 0.05  # no coupling elsewhere
+    assert summary.loc["delta", "n_pseudo_pairs"] == 12
+
+
+def test_sign_flip_test_exact_and_calibrated():
+    p, z = sign_flip_test([1.0, 2.0, 3.0], 1000, np.random.default_rng(0))
+    assert p == pytest.approx(2 / 8)  # only all-plus and all-minus reach |mean| >= 2
+    assert z == pytest.approx(2.0 / np.std([s @ np.array([1, 2, 3]) / 3 for s in
+                                            np.array(np.meshgrid(*[[-1, 1]] * 3)).T.reshape(-1, 3)]))
+    # Under the null (symmetric differences), p < 0.05 in about 5 % of studies.
+    rng = np.random.default_rng(1)
+    ps = np.array([sign_flip_test(rng.standard_t(4, size=12), 999, rng)[0] for _ in range(300)])
+    assert 0.02 <= (ps < 0.05).mean() <= 0.09
+    assert 0.42 <= ps.mean() <= 0.58

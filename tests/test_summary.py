@@ -1,0 +1,173 @@
+"""summary.html: every section, figure files, TSV tables, redaction, and a real browser."""
+
+import base64
+import io
+import re
+import shutil
+import subprocess
+import tempfile
+from html.parser import HTMLParser
+
+import matplotlib.image
+import numpy as np
+import pandas as pd
+import pytest
+
+from hyperscan.config import validate_config
+from hyperscan.directional import GROUP_COLUMNS
+from hyperscan.nulls import NULL_COLUMNS, surrogate_summary
+from hyperscan.person import person_contrasts
+from hyperscan.stats import dyad_contrasts, group_contrasts, mixed_models
+from hyperscan.summary import build_summary, redact_excerpts
+from hyperscan.summary_figures import FigureSink
+
+TEXTS = {"connected": "We were breathing together in the music",
+         "attuned": "I matched her tempo and felt us lock in"}
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _inputs(n_dyads=3, n=60):
+    rng = np.random.default_rng(0)
+    tables, nulls, person, reports = [], [], [], []
+    for d in range(n_dyads):
+        dyad = f"D{d}"
+        lab_c = np.array(["n/a"] * n, dtype=object)
+        lab_c[10:25] = "connected"
+        lab_t = np.where(lab_c == "connected", "attuned", "n/a").astype(object)
+        both = []
+        for metric in ("plv", "envcorr"):
+            value = 0.3 + 0.1 * (lab_c == "connected") + 0.02 * rng.normal(size=n)
+            both.append(pd.DataFrame({"dyad": dyad, "session": "S1", "band": "alpha", "metric": metric,
+                                        "start": np.arange(n, dtype=float), "end": np.arange(n) + 2.0,
+                                        "value": value, "excluded": 0, "client_category": lab_c,
+                                        "therapist_category": lab_t}))
+        tables.append(pd.concat(both, ignore_index=True))
+        block = both[0]
+        null = block[["start", "end", "excluded", "value"]].assign(dyad=dyad, session="S1", band="alpha", metric="plv",
+                           pseudo_value=0.3 + 0.02 * rng.normal(size=n), n_pseudo=2, pseudo_mean=0.3,
+                           pseudo_sd=0.02, pseudo_low=0.26, pseudo_high=0.34, n_phase=2, phase_mean=0.29,
+                           phase_sd=0.02, phase_low=0.25, phase_high=0.33)
+        null["z_pseudo"] = (null.value - 0.3) / 0.02
+        null["z_phase"] = (null.value - 0.29) / 0.02
+        null = null[NULL_COLUMNS]
+        nulls.append(null)
+        person.append(pd.DataFrame({"dyad": dyad, "session": "S1", "person": "client", "measure": "faa",
+                                    "start": np.arange(n, dtype=float), "end": np.arange(n) + 2.0,
+                                    "value": rng.normal(size=n), "excluded": 0, "client_category": lab_c}))
+        for k, (reporter, category) in enumerate((("client", "connected"), ("therapist", "attuned"))):
+            reports.append(dict(onset=10.0, duration=15.0, reporter=reporter, category=category,
+                                text=f"{TEXTS[category]} ({dyad})", report_id=f"{dyad}_reports:{k + 2}",
+                                dyad=dyad, session="S1"))
+    chans = ["F3", "Fz", "F4", "C3", "Cz", "C4"]
+    pairs = pd.DataFrame([dict(reporter="client", category="connected", reference="unlabelled", band="alpha",
+                               metric="plv", client_channel=c, therapist_channel=t, n_dyads=n_dyads,
+                               estimate=0.1 if c in ("Fz", "Cz") else 0.01, t=3.0, cluster=0 if c == "Fz" else np.nan,
+                               cluster_p=0.03 if c == "Fz" else np.nan) for c in chans for t in chans])
+    directional = pd.DataFrame([dict(zip(GROUP_COLUMNS, ["client", "connected", "alpha", n_dyads, 45, 24.0, 18.0,
+                                                         30.0, 0.008, 0.006, 0.01, 0.03, 2.3, "therapist"])),
+                                dict(zip(GROUP_COLUMNS, ["client", "n/a", "alpha", n_dyads, 105, -3.0, -40.0,
+                                                         35.0, -0.0001, -0.001, 0.001, 0.8, -0.2, "neither"]))])
+    contrasts = group_contrasts(tables, n_permutations=199, n_bootstrap=99)
+    return dict(contrasts=contrasts, window_tables=tables, reports=pd.DataFrame(reports),
+                qc=[{"dyad": f"D{d}", "session": "S1", "client": {"bad_channels": {"C3": "flat"}}}
+                    for d in range(n_dyads)],
+                dyad_diffs=dyad_contrasts(tables), surrogates=surrogate_summary(nulls, n_permutations=99,
+                                                                                n_bootstrap=99),
+                nulls=nulls, directional=directional,
+                person=person_contrasts(person, n_permutations=99, n_bootstrap=99),
+                channel_pairs=pairs, mixed=mixed_models(tables))
+
+
+def _page(tmp_path, redact=False):
+    inp = _inputs()
+    config = validate_config({"summary": {"redact_excerpts": redact}})
+    sink = FigureSink(tmp_path / "figures", ["png", "svg"])
+    page = build_summary(inp.pop("contrasts"), inp.pop("window_tables"), inp.pop("reports"), inp.pop("qc"),
+                         config, figures=sink, tables_dir=tmp_path, input_checksums={"a.edf": "0" * 64}, **inp)
+    (tmp_path / "summary.html").write_text(page, encoding="utf-8")
+    return page, sink
+
+
+class _Images(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.srcs, self.links = [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.srcs.append(attrs.get("src", ""))
+        if tag == "a":
+            self.links.append(attrs.get("href", ""))
+
+
+def _decoded_pngs(page):
+    parser = _Images()
+    parser.feed(page)
+    images = []
+    for src in parser.srcs:
+        assert src.startswith("data:image/png;base64,"), src[:40]
+        raw = base64.b64decode(src.split(",", 1)[1], validate=True)
+        assert raw.startswith(PNG_MAGIC)
+        images.append(matplotlib.image.imread(io.BytesIO(raw), format="png"))  # decodes every pixel
+    return images, parser.links
+
+
+def test_summary_has_every_section_figure_file_and_table(tmp_path):
+    page, sink = _page(tmp_path)
+    for heading in ("Study overview", "Null models", "Strongest contrasts", "Joint display",
+                    "Who leads?", "Per-person measures", "Inter-brain matrices", "Linear mixed models",
+                    "Session time courses", "Provenance"):
+        assert f"{heading}" in page, heading
+    images, links = _decoded_pngs(page)
+    # estimation, null models, directional, person, channel pairs, 3 time courses
+    assert len(images) == 8 and all(im.shape[0] > 50 and im.shape[1] > 50 for im in images)
+    assert links == [f"../D{d}/S1/qc.html" for d in range(3)]
+    pngs = sorted(p.name for p in (tmp_path / "figures").glob("*.png"))
+    svgs = sorted(p.name for p in (tmp_path / "figures").glob("*.svg"))
+    assert len(pngs) == len(svgs) == 8 and [p[:-4] for p in pngs] == [s[:-4] for s in svgs]
+    assert all((tmp_path / "figures" / p).read_bytes().startswith(PNG_MAGIC) for p in pngs)
+    assert all(b"<svg" in (tmp_path / "figures" / s).read_bytes()[:2000] for s in svgs)
+    joint = pd.read_csv(tmp_path / "joint_display.tsv", sep="\t")
+    row = joint[(joint.reporter == "client") & (joint.category == "connected")].iloc[0]
+    assert row.n_dyads == 3 and row.n_windows == 45 and row.estimate == pytest.approx(0.1, abs=0.02)
+    assert row.z_pseudo_windows == pytest.approx(5.0, abs=1.0)  # (0.4 - 0.3) / 0.02 in its windows
+    overview = pd.read_csv(tmp_path / "overview.tsv", sep="\t")
+    assert list(overview.client_bad_channels) == ["C3"] * 3 and (overview.windows == 60).all()
+    # client and therapist excerpts side by side, with report ids
+    assert TEXTS["connected"] in page and TEXTS["attuned"] in page and "D0_reports:2" in page
+    block = page[page.index("client — <q>connected</q>"):]
+    block = block[: block.index("<h3>", 10)]
+    assert block.index("<h4>client</h4>") < block.index(TEXTS["connected"]) < block.index("<h4>therapist</h4>") \
+        < block.index(TEXTS["attuned"])
+
+
+def test_redacted_page_has_report_ids_and_no_excerpt_text(tmp_path):
+    page, _ = _page(tmp_path, redact=True)
+    for text in TEXTS.values():
+        assert text.lower() not in page.lower()
+    assert "[redacted: report D0_reports:2]" in page and "D2_reports:3" in page
+    red = redact_excerpts(pd.DataFrame({"text": ["secret", ""], "report_id": ["f:2", "f:3"]}))
+    assert list(red.text) == ["[redacted: report f:2]", ""]
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+def test_page_renders_in_headless_chromium(tmp_path):
+    _page(tmp_path)
+    url = (tmp_path / "summary.html").as_uri()
+    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}", "--window-size=1200,3000"]
+    shot = tmp_path / "shot.png"
+    subprocess.run(flags + [f"--screenshot={shot}", url], check=True, capture_output=True, timeout=120)
+    image = matplotlib.image.imread(shot)
+    assert image.shape[:2] == (3000, 1200)
+    assert image[..., :3].std() > 0.05  # not a blank page: text, tables and figures drawn
+    dom = subprocess.run(flags + ["--dump-dom", url], check=True, capture_output=True, text=True,
+                         timeout=120).stdout
+    assert "hyperscan — mixed-methods summary" in dom and re.search(r"<h2>Null models", dom)
+    images, _ = _decoded_pngs(dom)  # the browser's DOM: every <img> a data: PNG that decodes
+    assert len(images) == 8

@@ -1,0 +1,23 @@
+# Channel-pair cluster permutation tests for the strongest contrasts (hyperscan.channel_pairs).
+
+
+rule channel_pairs:
+    """Inter-brain matrix of the strongest contrasts with cluster-based permutation."""
+    input:
+        contrasts=rules.stats.output.contrasts,
+        windows=all_windows_tables(),
+        synchrony=[f"{OUT}/{d}/{s}/synchrony.nc" for d, s in SESSIONS],
+    output:
+        f"{OUT}/group/channel_pairs.tsv",
+    params:
+        config=config,
+    log:
+        f"{OUT}/logs/channel_pairs/group.log",
+    benchmark:
+        f"{OUT}/benchmarks/channel_pairs/group.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    script:
+        "../scripts/channel_pairs.py"

@@ -1,0 +1,44 @@
+# Null models: pseudo-dyads and phase-randomised surrogates per session (hyperscan.nulls).
+
+rule nulls:
+    """Pseudo-dyad and phase-randomised synchrony of one session (hyperscan.nulls)."""
+    input:
+        client=rules.preprocess.output.client,
+        therapist=rules.preprocess.output.therapist,
+        partners=pseudo_partner_therapists,
+        windows=rules.windows.output[0],
+    output:
+        f"{OUT}/{{dyad}}/{{session}}/nulls.tsv",
+    params:
+        session=session_of,
+        config=config,
+    log:
+        f"{OUT}/logs/nulls/{{dyad}}_{{session}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/nulls/{{dyad}}_{{session}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=60,
+    script:
+        "../scripts/nulls.py"
+
+
+rule surrogates:
+    """Real vs pseudo-dyad vs phase-randomised synchrony over the study (hyperscan.nulls)."""
+    input:
+        [f"{OUT}/{d}/{s}/nulls.tsv" for d, s in SESSIONS],
+    output:
+        f"{OUT}/group/surrogates.tsv",
+    params:
+        config=config,
+    log:
+        f"{OUT}/logs/surrogates/group.log",
+    benchmark:
+        f"{OUT}/benchmarks/surrogates/group.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/surrogates.py"

@@ -1,0 +1,43 @@
+# Per-person measures: band power, frontal alpha asymmetry, frontal-midline theta (hyperscan.person).
+
+
+rule person:
+    """Each person's band power, FAA and FM-theta per window of one session."""
+    input:
+        client=rules.preprocess.output.client,
+        therapist=rules.preprocess.output.therapist,
+        windows=rules.windows.output[0],
+    output:
+        f"{OUT}/{{dyad}}/{{session}}/person.tsv",
+    params:
+        config=config,
+    log:
+        f"{OUT}/logs/person/{{dyad}}_{{session}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/person/{{dyad}}_{{session}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/person.py"
+
+
+rule person_group:
+    """Per-person measures contrasted per reporter x category over dyads (hyperscan.person)."""
+    input:
+        [f"{OUT}/{d}/{s}/person.tsv" for d, s in SESSIONS],
+    output:
+        f"{OUT}/group/person_measures.tsv",
+    params:
+        config=config,
+    log:
+        f"{OUT}/logs/person/group.log",
+    benchmark:
+        f"{OUT}/benchmarks/person/group.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/person_group.py"

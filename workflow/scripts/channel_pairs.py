@@ -1,0 +1,11 @@
+from hyperscan.channel_pairs import channel_pairs_stage
+from hyperscan.logs import to_file
+
+to_file(snakemake.log[0])
+channel_pairs_stage(
+    snakemake.input.contrasts,
+    list(snakemake.input.windows),
+    list(snakemake.input.synchrony),
+    snakemake.params.config,
+    snakemake.output[0],
+)
