@@ -185,6 +185,12 @@ def xdf_signal(streams, stream_name: str, path) -> XdfSignal:
     return XdfSignal(stream_name, raw, float(stamps[0]), float(stamps[-1]), float(effective))
 
 
+def read_xdf_stream(path, stream_name: str) -> tuple[mne.io.RawArray, float]:
+    """One signal stream of an XDF file as Raw (volts) and the LSL time of its first sample."""
+    sig = xdf_signal(load_xdf_streams(path), stream_name, path)
+    return sig.raw, sig.t_first
+
+
 def xdf_markers(streams) -> list[tuple[str, float, str]]:
     """(stream name, LSL time, value) of every sample of every marker stream."""
     out = []

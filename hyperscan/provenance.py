@@ -62,7 +62,10 @@ def manifest(config: dict, sessions, output_dir, outputs) -> dict:
                 files[role] = {"path": str(p), "sha256": sha256(p)}
         inputs[f"{s.dyad}/{s.session}"] = files
     out = {}
-    for p in sorted(map(Path, outputs)):
+    files = []
+    for p in map(Path, outputs):  # a directory output (figures/) counts file by file
+        files += sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+    for p in sorted(files):
         out[p.relative_to(output_dir).as_posix() if p.is_relative_to(output_dir) else str(p)] = sha256(p)
     return {
         "versions": versions(),

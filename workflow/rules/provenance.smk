@@ -8,9 +8,23 @@ rule provenance:
             for d, s in SESSIONS
             for f in ("client_raw.fif", "therapist_raw.fif", "qc.json")
         ],
-        contrasts=rules.stats.output.contrasts,
-        dyads=rules.stats.output.dyads,
-        summary=rules.summary.output[0],
+        per_session=[
+            f"{OUT}/{d}/{s}/{f}"
+            for d, s in SESSIONS
+            for f in (
+                "qc.html",
+                "nulls.tsv",
+                "directional.tsv",
+                "directional_categories.tsv",
+                "person.tsv",
+            )
+        ],
+        stats=rules.stats.output,
+        surrogates=rules.surrogates.output,
+        directional=rules.directional_group.output,
+        person=rules.person_group.output,
+        channel_pairs=rules.channel_pairs.output,
+        summary=rules.summary.output,
     output:
         report(
             f"{OUT}/group/provenance.json",
