@@ -67,7 +67,7 @@ def validate_config(config: dict, source="config") -> dict:
     config = _fill_defaults(schema, copy.deepcopy(config))
     problems = _typo_problems(schema, config, source)
     validator = jsonschema.Draft202012Validator(schema)
-    for err in sorted(validator.iter_errors(config), key=lambda e: list(e.path)):
+    for err in sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.path]):
         if err.validator == "additionalProperties":
             continue  # already reported with a suggestion
         key = ".".join(str(p) for p in err.path) or "(top level)"

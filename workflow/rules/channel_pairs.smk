@@ -9,8 +9,6 @@ rule channel_pairs:
         synchrony=[f"{OUT}/{d}/{s}/synchrony.nc" for d, s in SESSIONS],
     output:
         f"{OUT}/group/channel_pairs.tsv",
-    params:
-        config=config,
     log:
         f"{OUT}/logs/channel_pairs/group.log",
     benchmark:
@@ -19,5 +17,7 @@ rule channel_pairs:
     resources:
         mem_mb=4000,
         runtime=20,
+    params:
+        config=config,
     script:
         "../scripts/channel_pairs.py"

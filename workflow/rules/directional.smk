@@ -10,8 +10,6 @@ rule directional:
     output:
         windows=f"{OUT}/{{dyad}}/{{session}}/directional.tsv",
         categories=f"{OUT}/{{dyad}}/{{session}}/directional_categories.tsv",
-    params:
-        config=config,
     log:
         f"{OUT}/logs/directional/{{dyad}}_{{session}}.log",
     benchmark:
@@ -20,6 +18,8 @@ rule directional:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        config=config,
     script:
         "../scripts/directional.py"
 
@@ -30,8 +30,6 @@ rule directional_group:
         [f"{OUT}/{d}/{s}/directional_categories.tsv" for d, s in SESSIONS],
     output:
         f"{OUT}/group/directional.tsv",
-    params:
-        config=config,
     log:
         f"{OUT}/logs/directional/group.log",
     benchmark:
@@ -40,5 +38,7 @@ rule directional_group:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        config=config,
     script:
         "../scripts/directional_group.py"

@@ -1,5 +1,6 @@
 # Null models: pseudo-dyads and phase-randomised surrogates per session (hyperscan.nulls).
 
+
 rule nulls:
     """Pseudo-dyad and phase-randomised synchrony of one session (hyperscan.nulls)."""
     input:
@@ -9,9 +10,6 @@ rule nulls:
         windows=rules.windows.output[0],
     output:
         f"{OUT}/{{dyad}}/{{session}}/nulls.tsv",
-    params:
-        session=session_of,
-        config=config,
     log:
         f"{OUT}/logs/nulls/{{dyad}}_{{session}}.log",
     benchmark:
@@ -20,6 +18,9 @@ rule nulls:
     resources:
         mem_mb=3000,
         runtime=60,
+    params:
+        session=session_of,
+        config=config,
     script:
         "../scripts/nulls.py"
 
@@ -30,8 +31,6 @@ rule surrogates:
         [f"{OUT}/{d}/{s}/nulls.tsv" for d, s in SESSIONS],
     output:
         f"{OUT}/group/surrogates.tsv",
-    params:
-        config=config,
     log:
         f"{OUT}/logs/surrogates/group.log",
     benchmark:
@@ -40,5 +39,7 @@ rule surrogates:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        config=config,
     script:
         "../scripts/surrogates.py"

@@ -9,8 +9,6 @@ rule person:
         windows=rules.windows.output[0],
     output:
         f"{OUT}/{{dyad}}/{{session}}/person.tsv",
-    params:
-        config=config,
     log:
         f"{OUT}/logs/person/{{dyad}}_{{session}}.log",
     benchmark:
@@ -19,6 +17,8 @@ rule person:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        config=config,
     script:
         "../scripts/person.py"
 
@@ -29,8 +29,6 @@ rule person_group:
         [f"{OUT}/{d}/{s}/person.tsv" for d, s in SESSIONS],
     output:
         f"{OUT}/group/person_measures.tsv",
-    params:
-        config=config,
     log:
         f"{OUT}/logs/person/group.log",
     benchmark:
@@ -39,5 +37,7 @@ rule person_group:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        config=config,
     script:
         "../scripts/person_group.py"
