@@ -153,8 +153,11 @@ def _joint_rows(contrasts: pd.DataFrame, nulls: pd.DataFrame | None, window_tabl
 
 
 def _shared_stimulus_note(surrogates: pd.DataFrame) -> str:
-    shared = surrogates[(surrogates.p_phase < 0.05) & (surrogates.real_minus_phase > 0)
-                        & ~(surrogates.p_pseudo < 0.05)]
+    # Shared = beats the phase null, and pseudo-dyads are not separable from real dyads by
+    # either the sign-flip test or the bootstrap CI of real - pseudo (with few dyads the
+    # sign-flip p cannot go below 2/2^n, so a CI that excludes 0 still counts as separable).
+    separable = (surrogates.p_pseudo < 0.05) | (surrogates.pseudo_ci_low > 0)
+    shared = surrogates[(surrogates.p_phase < 0.05) & (surrogates.real_minus_phase > 0) & ~separable]
     if not len(shared):
         return ("<p>No band/metric shows synchrony that pseudo-dyads share while exceeding the "
                 "phase-randomised null.</p>")

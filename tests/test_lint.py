@@ -11,10 +11,8 @@ import pytest
 
 from conftest import ROOT, write_config
 
-# The one lint the workflow does not satisfy: hyperscan is a pip-installed package, not a
-# conda environment or a container image, so there is no `conda:`/`container:` to name that
-# would actually work (see README, "Reproducing a study").
-ACCEPTED_LINTS = {"Specify a conda environment or container for each rule."}
+# No lint is accepted: every rule names workflow/envs/hyperscan.yaml for --use-conda users.
+ACCEPTED_LINTS = set()
 
 # Loads the workflow with Snakemake's API in a fresh interpreter (the API changes the working
 # directory) and prints, per rule, what the tests below check -- or the lints as JSON
@@ -88,8 +86,7 @@ def test_snakemake_lint_is_clean(sample_config):
         found += [(lint["title"], item["for"]) for lint in item["lints"]]
     unexpected = [f for f in found if f[0] not in ACCEPTED_LINTS]
     assert not unexpected, unexpected
-    # the accepted lint is really the only kind: one per rule at most
-    assert len(found) <= len(report["rules"])
+    assert found == []
 
 
 def test_snakefiles_are_snakefmt_clean():

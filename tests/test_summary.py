@@ -174,3 +174,20 @@ def test_page_renders_in_headless_chromium(tmp_path):
     assert "hyperscan — mixed-methods summary" in dom and re.search(r"<h2>Null models", dom)
     images, _ = _decoded_pngs(dom)  # the browser's DOM: every <img> a data: PNG that decodes
     assert len(images) == 8
+
+
+def test_shared_stimulus_note_needs_pseudo_dyads_inseparable():
+    from hyperscan.summary import _shared_stimulus_note
+
+    rows = pd.DataFrame({
+        "band": ["delta", "alpha", "beta"], "metric": ["plv"] * 3,
+        "p_phase": [0.01, 0.01, 0.5], "real_minus_phase": [0.05, 0.03, 0.0],
+        # delta: real = pseudo (shared music); alpha: real > pseudo by its CI although the
+        # 6-dyad sign-flip p cannot reach 0.05; beta: not above the phase null at all.
+        "p_pseudo": [0.8, 0.094, 0.5], "pseudo_ci_low": [-0.01, 0.003, -0.02],
+        "real_minus_pseudo": [0.0, 0.02, 0.0],
+    })
+    note = _shared_stimulus_note(rows)
+    assert "Shared-stimulus synchrony" in note and "delta plv" in note
+    assert "alpha" not in note and "beta" not in note
+    assert "No band/metric" in _shared_stimulus_note(rows.iloc[1:])

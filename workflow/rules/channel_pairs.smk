@@ -13,6 +13,8 @@ rule channel_pairs:
         f"{OUT}/logs/channel_pairs/group.log",
     benchmark:
         f"{OUT}/benchmarks/channel_pairs/group.tsv"
+    conda:
+        "../envs/hyperscan.yaml"
     threads: 1
     resources:
         mem_mb=4000,

@@ -14,6 +14,8 @@ rule directional:
         f"{OUT}/logs/directional/{{dyad}}_{{session}}.log",
     benchmark:
         f"{OUT}/benchmarks/directional/{{dyad}}_{{session}}.tsv"
+    conda:
+        "../envs/hyperscan.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -34,6 +36,8 @@ rule directional_group:
         f"{OUT}/logs/directional/group.log",
     benchmark:
         f"{OUT}/benchmarks/directional/group.tsv"
+    conda:
+        "../envs/hyperscan.yaml"
     threads: 1
     resources:
         mem_mb=1000,

@@ -14,6 +14,8 @@ rule nulls:
         f"{OUT}/logs/nulls/{{dyad}}_{{session}}.log",
     benchmark:
         f"{OUT}/benchmarks/nulls/{{dyad}}_{{session}}.tsv"
+    conda:
+        "../envs/hyperscan.yaml"
     threads: 1
     resources:
         mem_mb=3000,
@@ -35,6 +37,8 @@ rule surrogates:
         f"{OUT}/logs/surrogates/group.log",
     benchmark:
         f"{OUT}/benchmarks/surrogates/group.tsv"
+    conda:
+        "../envs/hyperscan.yaml"
     threads: 1
     resources:
         mem_mb=2000,

@@ -13,6 +13,8 @@ rule person:
         f"{OUT}/logs/person/{{dyad}}_{{session}}.log",
     benchmark:
         f"{OUT}/benchmarks/person/{{dyad}}_{{session}}.tsv"
+    conda:
+        "../envs/hyperscan.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -33,6 +35,8 @@ rule person_group:
         f"{OUT}/logs/person/group.log",
     benchmark:
         f"{OUT}/benchmarks/person/group.tsv"
+    conda:
+        "../envs/hyperscan.yaml"
     threads: 1
     resources:
         mem_mb=2000,

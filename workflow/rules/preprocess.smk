@@ -15,6 +15,8 @@ rule preprocess:
         f"{OUT}/logs/preprocess/{{dyad}}_{{session}}.log",
     benchmark:
         f"{OUT}/benchmarks/preprocess/{{dyad}}_{{session}}.tsv"
+    conda:
+        "../envs/hyperscan.yaml"
     threads: 1
     resources:
         mem_mb=4000,

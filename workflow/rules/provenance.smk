@@ -35,6 +35,8 @@ rule provenance:
         f"{OUT}/logs/provenance/group.log",
     benchmark:
         f"{OUT}/benchmarks/provenance/group.tsv"
+    conda:
+        "../envs/hyperscan.yaml"
     threads: 1
     resources:
         mem_mb=1000,

@@ -14,6 +14,8 @@ rule stats:
         f"{OUT}/logs/stats/group.log",
     benchmark:
         f"{OUT}/benchmarks/stats/group.tsv"
+    conda:
+        "../envs/hyperscan.yaml"
     threads: 1
     resources:
         mem_mb=4000,

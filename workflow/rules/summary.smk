@@ -24,6 +24,8 @@ rule summary:
         f"{OUT}/logs/summary/group.log",
     benchmark:
         f"{OUT}/benchmarks/summary/group.tsv"
+    conda:
+        "../envs/hyperscan.yaml"
     threads: 1
     resources:
         mem_mb=2000,

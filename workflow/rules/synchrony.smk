@@ -9,6 +9,8 @@ rule synchrony:
         f"{OUT}/logs/synchrony/{{dyad}}_{{session}}.log",
     benchmark:
         f"{OUT}/benchmarks/synchrony/{{dyad}}_{{session}}.tsv"
+    conda:
+        "../envs/hyperscan.yaml"
     threads: 1
     resources:
         mem_mb=3000,

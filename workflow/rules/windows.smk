@@ -13,6 +13,8 @@ rule windows:
         f"{OUT}/logs/windows/{{dyad}}_{{session}}.log",
     benchmark:
         f"{OUT}/benchmarks/windows/{{dyad}}_{{session}}.tsv"
+    conda:
+        "../envs/hyperscan.yaml"
     threads: 1
     resources:
         mem_mb=2000,
