@@ -852,31 +852,35 @@ def synchrony_stage(client_fif, therapist_fif, config: Mapping, out_path, thread
 
     from .provenance import provenance
 
-    client = mne.io.read_raw_fif(client_fif, preload=True, verbose="error")
-    therapist = mne.io.read_raw_fif(therapist_fif, preload=True, verbose="error")
-    bad = [
-        (a["onset"] - raw.first_time, a["duration"])
-        for raw in (client, therapist)
-        for a in raw.annotations
-        if a["description"].upper().startswith("BAD")
-    ]
+    def load(path):
+        # Keep only the EEG array: holding the Raw object as well doubles the memory of a
+        # long recording (a 60-min 64-channel person is 460 MB per copy).
+        raw = mne.io.read_raw_fif(path, preload=True, verbose="error")
+        picks = mne.pick_types(raw.info, eeg=True)
+        bad = [(a["onset"] - raw.first_time, a["duration"]) for a in raw.annotations
+               if a["description"].upper().startswith("BAD")]
+        info = (raw.info["sfreq"], [raw.ch_names[i] for i in picks], raw.n_times)
+        data = raw.get_data(picks=picks)
+        del raw
+        return data, bad, info
+
+    client, bad_a, (sfreq, client_names, n_times) = load(client_fif)
+    therapist, bad_b, (_, therapist_names, _) = load(therapist_fif)
     scfg = config["synchrony"]
     attrs = provenance(config, [client_fif, therapist_fif])
-    attrs["recording_duration"] = client.n_times / client.info["sfreq"]
-    picks_a = mne.pick_types(client.info, eeg=True)
-    picks_b = mne.pick_types(therapist.info, eeg=True)
+    attrs["recording_duration"] = n_times / sfreq
     with threadpool_limits(limits=max(1, int(threads)), user_api="blas"):
         ds = compute_synchrony(
-            client.get_data(picks=picks_a),
-            therapist.get_data(picks=picks_b),
-            client.info["sfreq"],
+            client,
+            therapist,
+            sfreq,
             {k: tuple(v) for k, v in config["bands"].items()},
             list(config["metrics"]),
             config["window"]["length"],
             config["window"]["step"],
-            client_channels=[client.ch_names[i] for i in picks_a],
-            therapist_channels=[therapist.ch_names[i] for i in picks_b],
-            bad_segments=bad,
+            client_channels=client_names,
+            therapist_channels=therapist_names,
+            bad_segments=bad_a + bad_b,
             out_path=out_path,
             chunk_windows=scfg["chunk_windows"],
             method=scfg["method"],
