@@ -14,12 +14,18 @@ try:
 except InputError as err:
     raise WorkflowError("invalid input:\n  " + "\n  ".join(err.problems))
 
-validate(config, schema="../schemas/config.schema.json")
+# Defaults are already filled by validate_config (set_default would recurse into null objects).
+validate(config, schema="../schemas/config.schema.json", set_default=False)
 validate(
     pd.DataFrame(
         [
             {
-                k: (str(v) if v is not None and k != "report_offset" else v)
+                k: (
+                    str(v)
+                    if v is not None
+                    and k not in ("report_offset", "report_drift_ppm", "report_anchor")
+                    else v
+                )
                 for k, v in vars(s).items()
                 if k != "row"
             }
