@@ -65,12 +65,18 @@ def qc_pages():
     return [f"{OUT}/{d}/{s}/qc.html" for d, s in SESSIONS]
 
 
+# Sessions with a continuous rating (sheet column `ratings`); the ratings stage runs only
+# when there is at least one, so a study without ratings has no group/ratings.tsv.
+RATED_SESSIONS = [k for k, s in SESSIONS.items() if s.ratings is not None]
+
+
 def final_outputs():
     return [
         f"{OUT}/group/contrasts.tsv",
         f"{OUT}/group/summary.html",
         f"{OUT}/group/provenance.json",
         *qc_pages(),
+        *([f"{OUT}/group/ratings.tsv"] if RATED_SESSIONS else []),
     ]
 
 
