@@ -18,7 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from .atomic import atomic_output
-from .labels import consensus_reporter, label_windows
+from .labels import NEAR_BOUNDARY_LABEL, consensus_reporter, label_windows
 from .reports import read_reports, to_eeg_time
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,9 @@ def windows_table(synchrony_path, *, dyad: str, session: str, reports_path=None,
     ``reports.consensus``) adds a reporter built by ``labels.consensus_reporter`` before
     labelling. With ``boundary_exclusion`` a window whose ``{reporter}_near_boundary`` is
     true (start or end within the onset uncertainty of a code boundary) gets
-    ``{reporter}_category = n/a`` so no statistic uses it for that reporter; the flag column
-    stays in the table so the windows dropped are countable.
+    ``{reporter}_category = n/a:near_boundary`` (``labels.NEAR_BOUNDARY_LABEL``): the stats
+    use it neither as a category window nor as a reference window for that reporter (plain
+    ``n/a`` would make it an "unlabelled" reference window). Other reporters keep it.
     """
     with xr.open_dataset(synchrony_path, engine="h5netcdf") as ds:
         metrics = [v for v in ds.data_vars if ds[v].dims == ("band", "time", "client_channel", "therapist_channel")]
@@ -84,7 +85,7 @@ def windows_table(synchrony_path, *, dyad: str, session: str, reports_path=None,
         for col in [c for c in labels.columns if c.endswith("_near_boundary")]:
             reporter = col[: -len("_near_boundary")]
             near = labels[col].astype(bool).to_numpy()
-            labels.loc[near, f"{reporter}_category"] = "n/a"
+            labels.loc[near, f"{reporter}_category"] = NEAR_BOUNDARY_LABEL
             labels.loc[near, f"{reporter}_report_id"] = ""
     n_win = len(starts)
     frames = []

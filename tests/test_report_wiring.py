@@ -7,9 +7,11 @@ import xarray as xr
 
 from hyperscan.config import validate_config
 from hyperscan.errors import InputError
+from hyperscan.labels import NEAR_BOUNDARY_LABEL as NEAR
 from hyperscan.reports import read_reports, to_eeg_time
 from hyperscan.sessions import read_sessions
 from hyperscan.simulate import simulate_study
+from hyperscan.stats import dyad_contrasts
 from hyperscan.validate import check_reports
 from hyperscan.windows import read_windows, windows_stage, windows_table
 
@@ -177,8 +179,33 @@ def test_boundary_exclusion_drops_windows_near_uncertain_boundaries(tmp_path):
     # coverage: [2,4) 0.15, [4,6) 1, [6,8) 1, [8,10) 0.1
     assert list(kept["client_category"]) == ["n/a", "n/a", "connected", "connected"] + ["n/a"] * 6
     assert list(dropped["client_near_boundary"].astype(bool)) == [False, True, True, True, True] + [False] * 5
-    assert list(dropped["client_category"]) == ["n/a"] * 10
+    assert list(dropped["client_category"]) == ["n/a"] + [NEAR] * 4 + ["n/a"] * 5
     assert list(dropped["therapist_category"]) == ["n/a"] * 10
+
+
+def test_near_boundary_windows_are_neither_category_nor_reference(tmp_path):
+    nc = _hand_synchrony(tmp_path / "s.nc")  # value = window index
+    reports = tmp_path / "r.tsv"
+    # client 'connected' on [3.7, 12.2), uncertainty 0.5: windows 2..5 are connected (coverage
+    # 1, 1, 1, 1), windows 1 and 6 cover 0.15 and 0.1; near a boundary: 1, 2 (4 is 0.3 from
+    # 3.7) and 5, 6 (12 is 0.2 from 12.2).
+    pd.DataFrame({"onset": [3.7], "duration": [8.5], "reporter": ["client"], "category": ["connected"],
+                  "text": ["x"], "onset_uncertainty": [0.5]}).to_csv(reports, sep="\t", index=False)
+    kept = windows_table(nc, dyad="D1", session="S1", reports_path=reports)
+    dropped = windows_table(nc, dyad="D1", session="S1", reports_path=reports, boundary_exclusion=True)
+    assert list(dropped["client_category"]) == ["n/a", NEAR, NEAR, "connected", "connected", NEAR, NEAR,
+                                                "n/a", "n/a", "n/a"]
+
+    def diff(table, reference):
+        out = dyad_contrasts([table], reference=reference, min_windows=2)
+        assert set(out["category"]) == {"connected"}  # the near-boundary label is not tested
+        return out.loc[out["reporter"] == "client", "difference"].iloc[0]
+
+    # Without exclusion: windows 2..5 (mean 3.5) vs uncoded 0, 1, 6..9 (mean 31 / 6).
+    assert diff(kept, "unlabelled") == pytest.approx(3.5 - 31 / 6)
+    # With it: windows 3, 4 (3.5) vs uncoded 0, 7, 8, 9 (6.0), for either reference rule.
+    assert diff(dropped, "unlabelled") == pytest.approx(3.5 - 6.0)
+    assert diff(dropped, "others") == pytest.approx(3.5 - 6.0)
 
 
 def test_consensus_reporter_becomes_a_column(tmp_path):
