@@ -287,6 +287,17 @@ def _clock_description(session: Session, clock: dict) -> str:
     return desc
 
 
+def check_ratings(session: Session) -> list[str]:
+    """The session's continuous rating must be readable (``hyperscan.reports.read_ratings``)."""
+    from .reports import read_ratings
+
+    try:
+        read_ratings(session.ratings)
+    except InputError as err:
+        return [p + f" [ratings of sessions sheet row {session.row}]" for p in err.problems]
+    return []
+
+
 def check_reports(session: Session, duration: float | None) -> tuple[list[str], list[str]]:
     """Check one session's report file against the recording it belongs to."""
     from .reports import read_reports, to_eeg_time
@@ -441,6 +452,8 @@ def check_study(configfile) -> StudyCheck:
             problems, notes = check_reports(s, duration)
             check.problems += problems
             check.warnings += notes
+        if s.ratings is not None:
+            check.problems += check_ratings(s)
     check.n_report_files = len({s.reports for s in sessions if s.reports is not None})
     check.problems += channel_set_problems(recordings, sheet)
     check.problems += output_dir_problems(config, sessions, sheet, Path(configfile))

@@ -240,3 +240,18 @@ def test_config_keys_defaults_and_errors():
         _config(consensus={"raters": ["a", "b"], "min_raters": 3})
     with pytest.raises(InputError, match="did you mean 'reports.consensus.min_raters'"):
         _config(consensus={"raters": ["a", "b"], "min_rater": 2})
+
+
+def test_validate_reads_the_ratings_file(tmp_path):
+    from hyperscan.sessions import Session
+    from hyperscan.validate import check_ratings
+
+    bad = tmp_path / "rating.csv"
+    bad.write_text("Second,Rating\n0.0,1\n0.5,2\n0.5,3\n")
+    s = Session(dyad="D1", session="S1", client=tmp_path, therapist=tmp_path, ratings=bad, row=4)
+    problems = check_ratings(s)
+    assert len(problems) == 1
+    assert str(bad) in problems[0] and "row 3" in problems[0] and "does not increase" in problems[0]
+    assert problems[0].endswith("[ratings of sessions sheet row 4]")
+    bad.write_text("Second,Rating\n0.0,1\n0.5,2\n1.0,3\n")
+    assert check_ratings(s) == []
