@@ -27,11 +27,17 @@ def load_schema(name: str) -> dict:
     return json.loads(schema_path(name).read_text())
 
 
+def _is_object(sub: dict) -> bool:
+    """A schema node for a mapping (``"object"``, or ``["object", "null"]`` for optional ones)."""
+    kind = sub.get("type")
+    return kind == "object" or (isinstance(kind, list) and "object" in kind)
+
+
 def _fill_defaults(schema: dict, data: dict) -> dict:
     for key, sub in schema.get("properties", {}).items():
         if key not in data and "default" in sub:
             data[key] = copy.deepcopy(sub["default"])
-        if isinstance(data.get(key), dict) and sub.get("type") == "object":
+        if isinstance(data.get(key), dict) and _is_object(sub):
             _fill_defaults(sub, data[key])
     return data
 
@@ -47,7 +53,7 @@ def _typo_problems(schema: dict, data: dict, source, prefix="") -> list[str]:
                     "one of " + ", ".join(sorted(prefix + p for p in props)))
                 out.append(problem(source, f"unknown key '{prefix}{key}'", hint))
     for key, sub in props.items():
-        if isinstance(data.get(key), dict) and sub.get("type") == "object":
+        if isinstance(data.get(key), dict) and _is_object(sub):
             out += _typo_problems(sub, data[key], source, prefix=f"{prefix}{key}.")
     return out
 
@@ -83,6 +89,19 @@ def validate_config(config: dict, source="config") -> dict:
             and window["step"] > window["length"]):
         problems.append(problem(source, "window.step is longer than window.length",
                                 "step <= length, so windows tile the recording"))
+    ratings = config.get("ratings")
+    lags = ratings.get("lags") if isinstance(ratings, dict) else None
+    if isinstance(lags, list) and len(lags) == 2 and all(map(_is_number, lags)) and lags[0] > lags[1]:
+        problems.append(problem(source, f"ratings.lags [{lags[0]}, {lags[1]}] has min > max",
+                                "[min_s, max_s] with min_s <= max_s, e.g. [-20, 20]"))
+    reports = config.get("reports")
+    consensus = reports.get("consensus") if isinstance(reports, dict) else None
+    if (isinstance(consensus, dict) and isinstance(consensus.get("raters"), list)
+            and isinstance(consensus.get("min_raters"), int)
+            and consensus["min_raters"] > len(consensus["raters"])):
+        problems.append(problem(source, f"reports.consensus.min_raters {consensus['min_raters']} exceeds the "
+                                        f"{len(consensus['raters'])} raters listed",
+                                "1 <= min_raters <= number of raters"))
     pre = config.get("preprocessing")
     if isinstance(pre, dict) and _is_number(pre.get("l_freq")) and _is_number(pre.get("h_freq")) \
             and 0 < pre["h_freq"] <= pre["l_freq"]:

@@ -49,6 +49,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .labels import NEAR_BOUNDARY_LABEL
 from .stats import bootstrap_ci, reporters_in, sign_flip_test
 
 WINDOW_COLUMNS = ["dyad", "session", "band", "start", "end", "excluded", "psi"]
@@ -132,7 +133,7 @@ def directional_tables(client: np.ndarray, therapist: np.ndarray, sfreq: float, 
     groups = {}
     for reporter in reporters_in(first):
         labels = first[f"{reporter}_category"].astype(str).to_numpy()
-        for category in sorted(set(labels)):
+        for category in sorted(set(labels) - {NEAR_BOUNDARY_LABEL}):
             groups[(reporter, category)] = kept & (labels == category)
     labels = first[[c for c in first.columns if c.endswith("_category")]]
     dyad, session = first["dyad"].iloc[0], first["session"].iloc[0]

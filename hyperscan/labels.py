@@ -14,6 +14,10 @@ from .reports import CODE_SEPARATOR
 __all__ = ["NA_LABEL", "label_windows", "consensus_reporter", "lagged_rating_correlation"]
 
 NA_LABEL = "n/a"
+# A window the reporter's code boundary passes through within its onset uncertainty
+# (config reports.boundary_exclusion): neither a category nor an uncoded (reference) window.
+NEAR_BOUNDARY_LABEL = "n/a:near_boundary"
+NOT_A_CATEGORY = frozenset({NA_LABEL, NEAR_BOUNDARY_LABEL})
 DEFAULT_REPORTERS = ("client", "therapist")
 _TIE_EPS = 1e-9
 

@@ -56,8 +56,8 @@ def manifest(config: dict, sessions, output_dir, outputs) -> dict:
     inputs = {}
     for s in sessions:
         files = {}
-        for role in ("client", "therapist", "reports"):
-            p = getattr(s, role)
+        for role in ("client", "therapist", "reports", "report_clock_sync", "ratings"):
+            p = getattr(s, role, None)
             if p is not None:
                 files[role] = {"path": str(p), "sha256": sha256(p)}
         inputs[f"{s.dyad}/{s.session}"] = files

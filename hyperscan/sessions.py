@@ -20,11 +20,11 @@ import pandas as pd
 from .errors import InputError, problem
 
 REQUIRED = ["dyad", "session", "client", "therapist"]
-OPTIONAL = ["reports", "report_offset", "client_select", "therapist_select"]
+OPTIONAL = ["reports", "report_offset", "report_drift_ppm", "report_anchor", "report_clock_sync",
+            "report_format", "ratings", "client_select", "therapist_select"]
 _ID = re.compile(r"^[A-Za-z0-9]+$")
 NA_VALUES = ["", "n/a", "N/A", "NA", "nan"]
-# Columns other readers understand (hyperscan.reports.clock_from_session); not typos.
-EXTRA_KNOWN = ["report_drift_ppm", "report_anchor", "report_clock_sync"]
+EXTRA_KNOWN: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,34 @@ class Session:
     client_select: str | None = None
     therapist_select: str | None = None
     row: int = 0  # 1-based data row in the sheet (header is line 1, so line = row + 1)
+    report_drift_ppm: float = 0.0
+    report_anchor: float = 0.0
+    report_clock_sync: Path | None = None
+    report_format: str | None = None
+    ratings: Path | None = None
 
     @property
     def key(self) -> str:
         return f"{self.dyad}/{self.session}"
+
+    def report_clock(self) -> dict:
+        """Parameters of ``hyperscan.reports.to_eeg_time`` for this session's reports:
+        ``offset``, ``drift_ppm``, ``anchor``, ``sync_residual``. With ``report_clock_sync``
+        they are fitted from that file (``read_clock_sync``); otherwise they are the sheet's
+        ``report_offset``, ``report_drift_ppm`` and ``report_anchor`` (sync_residual 0)."""
+        from .reports import clock_from_session
+
+        return clock_from_session(self)
+
+    def reports_on_eeg_clock(self, recording_duration: float | None = None):
+        """This session's report file read (with ``report_format``) and mapped onto the EEG
+        clock. The one place the workflow maps reports, so windows, summary and validate agree:
+        ``eeg_time = (report_time - anchor) * (1 + drift_ppm * 1e-6) + offset``."""
+        from .reports import read_reports, to_eeg_time
+
+        reports = read_reports(self.reports, fmt=self.report_format)
+        return to_eeg_time(reports, **self.report_clock(), recording_duration=recording_duration,
+                           source=self.reports)
 
 
 def _absent(value) -> bool:
@@ -149,25 +173,37 @@ def check_sessions(path) -> tuple[list[Session], list[str]]:
                                         "a path to an EEG file", **where))
             else:
                 files[col] = p
-        reports = None
-        if not _absent(rec.get("reports")):
-            reports = _resolve(base, rec["reports"])
-            if not reports.is_file():
-                what = "is a folder" if reports.is_dir() else "does not exist"
-                problems.append(problem(path, f"reports file '{str(rec['reports']).strip()}' {what} "
-                                              f"(looked at {reports})",
-                                        "a path relative to the sheet's folder", **where))
-                reports = None
-        offset = 0.0
-        if not _absent(rec.get("report_offset")):
-            try:
-                offset = float(str(rec["report_offset"]).strip())
-                if not math.isfinite(offset):
-                    raise ValueError
-            except ValueError:
-                problems.append(problem(path, f"report_offset '{rec['report_offset']}' is not a number",
-                                        "a finite number of seconds, e.g. 12.5", **where))
-                offset = 0.0
+        reports = _optional_file(path, base, rec, "reports", problems, where)
+        clock = {}
+        for col, example in (("report_offset", "12.5"), ("report_drift_ppm", "-35"),
+                             ("report_anchor", "0")):
+            clock[col] = 0.0
+            if not _absent(rec.get(col)):
+                try:
+                    clock[col] = float(str(rec[col]).strip())
+                    if not math.isfinite(clock[col]):
+                        raise ValueError
+                except ValueError:
+                    unit = "parts per million" if col == "report_drift_ppm" else "seconds"
+                    problems.append(problem(path, f"{col} '{rec[col]}' is not a number",
+                                            f"a finite number of {unit}, e.g. {example}", **where))
+                    clock[col] = 0.0
+        if abs(clock["report_drift_ppm"]) >= 1e6:
+            problems.append(problem(path, f"report_drift_ppm {clock['report_drift_ppm']:g} gives a "
+                                          "non-positive clock rate", "|report_drift_ppm| < 1e6", **where))
+        clock_sync = _optional_file(path, base, rec, "report_clock_sync", problems, where)
+        if clock_sync is not None and (clock["report_offset"] or clock["report_drift_ppm"]
+                                       or clock["report_anchor"]):
+            problems.append(problem(path, "report_clock_sync is given together with report_offset/"
+                                          "report_drift_ppm/report_anchor",
+                                    "either a clock-sync file or the clock columns, not both", **where))
+        fmt = None if _absent(rec.get("report_format")) else str(rec["report_format"]).strip().lower()
+        if fmt is not None and fmt not in _report_formats():
+            problems.append(problem(path, f"report_format '{rec['report_format']}' is unknown",
+                                    "one of " + ", ".join(sorted(_report_formats())) + " (or empty: "
+                                    "guessed from the file)", **where))
+            fmt = None
+        ratings = _optional_file(path, base, rec, "ratings", problems, where)
         key = (str(rec.get("dyad", "")).strip(), str(rec.get("session", "")).strip())
         if key in seen:
             problems.append(problem(path, f"dyad {key[0]} session {key[1]} appears again "
@@ -179,10 +215,33 @@ def check_sessions(path) -> tuple[list[Session], list[str]]:
                    for c in ("client_select", "therapist_select")}
             sessions.append(Session(dyad=key[0], session=key[1], client=files["client"],
                                     therapist=files["therapist"], reports=reports,
-                                    report_offset=offset, row=i, **sel))
+                                    report_offset=clock["report_offset"],
+                                    report_drift_ppm=clock["report_drift_ppm"],
+                                    report_anchor=clock["report_anchor"],
+                                    report_clock_sync=clock_sync, report_format=fmt,
+                                    ratings=ratings, row=i, **sel))
     if not len(table):
         problems.append(problem(path, "the sheet has no rows", "one row per recorded session"))
     return sessions, problems
+
+
+def _report_formats() -> set[str]:
+    from .reports import _FORMATS
+
+    return set(_FORMATS)
+
+
+def _optional_file(path: Path, base: Path, rec: dict, col: str, problems: list, where: dict) -> Path | None:
+    """An optional file column: the resolved path, or None (absent, or missing: a problem)."""
+    if _absent(rec.get(col)):
+        return None
+    p = _resolve(base, rec[col])
+    if not p.is_file():
+        what = "is a folder" if p.is_dir() else "does not exist"
+        problems.append(problem(path, f"{col} file '{str(rec[col]).strip()}' {what} (looked at {p})",
+                                "a path relative to the sheet's folder", **where))
+        return None
+    return p
 
 
 def _resolve(base: Path, value) -> Path:

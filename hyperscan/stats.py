@@ -42,6 +42,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import false_discovery_control
 
+from .labels import NEAR_BOUNDARY_LABEL, NOT_A_CATEGORY
+
 CONTRAST_COLUMNS = ["reporter", "category", "reference", "band", "metric", "n_dyads",
                     "n_windows", "n_reference_windows", "estimate", "ci_low", "ci_high", "p", "q",
                     "z_shift", "p_signflip"]
@@ -126,7 +128,7 @@ def _masks(labels: np.ndarray, category: str, reference: str):
     if reference == "unlabelled":
         ref = labels == "n/a"
     elif reference == "others":
-        ref = ~cat
+        ref = ~cat & (labels != NEAR_BOUNDARY_LABEL)
     else:
         ref = labels == reference
     return cat, ref
@@ -227,7 +229,7 @@ def group_contrasts(tables: list[pd.DataFrame], *, reference="unlabelled", n_per
     rng = np.random.default_rng(seed)
     rows = []
     for reporter in reporters:
-        cats = sorted({str(c) for s in sessions for c in s.labels.get(reporter, [])} - {"n/a"})
+        cats = sorted({str(c) for s in sessions for c in s.labels.get(reporter, [])} - NOT_A_CATEGORY)
         for category in cats:
             if category == reference:
                 continue
@@ -248,7 +250,7 @@ def dyad_contrasts(tables: list[pd.DataFrame], *, reference="unlabelled", min_wi
     for t in tables:
         for reporter in reporters_in(t):
             col = f"{reporter}_category"
-            for category in sorted(set(t[col]) - {"n/a", reference}):
+            for category in sorted(set(t[col]) - NOT_A_CATEGORY - {reference}):
                 for (band, metric), block in t.groupby(["band", "metric"], sort=False):
                     cat, ref = _masks(block[col].to_numpy(dtype=object), category, reference)
                     ok = block["excluded"].to_numpy() == 0
@@ -300,7 +302,7 @@ def mixed_models(tables: list[pd.DataFrame], *, reference="unlabelled", min_wind
     rows = []
     for reporter in reporters_in(data):
         labels = data[f"{reporter}_category"].astype(str)
-        for category in sorted(set(labels) - {"n/a", reference}):
+        for category in sorted(set(labels) - NOT_A_CATEGORY - {reference}):
             cat, ref = _masks(labels.to_numpy(dtype=object), category, reference)
             sub = data[cat | ref].assign(in_category=cat[cat | ref].astype(float))
             for (band, metric), block in sub.groupby(["band", "metric"], sort=False):

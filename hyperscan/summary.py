@@ -336,7 +336,6 @@ def summary_stage(inputs, sessions, config: dict, out_path) -> None:
     """Workflow stage: every group table + windows + reports + QC -> summary.html, with its
     figures in group/figures/ and its own tables as TSV beside it."""
     from .provenance import sha256
-    from .reports import read_reports, to_eeg_time
     from .windows import read_windows
 
     contrasts = _read(inputs.contrasts)
@@ -349,7 +348,7 @@ def summary_stage(inputs, sessions, config: dict, out_path) -> None:
             if p is not None:
                 checksums[str(Path(p).name)] = sha256(p)
         if s.reports is not None:
-            r = to_eeg_time(read_reports(s.reports), offset=s.report_offset)
+            r = s.reports_on_eeg_clock()
             frames.append(r.assign(dyad=s.dyad, session=s.session))
     reports = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["onset", "duration", "reporter", "category", "text", "report_id", "dyad", "session"])

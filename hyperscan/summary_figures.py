@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .labels import NOT_A_CATEGORY  # noqa: E402
 from .stats import reporters_in  # noqa: E402
 
 
@@ -104,7 +105,7 @@ def timecourse_plot(table: pd.DataFrame, band: str, metric: str, nulls: pd.DataF
             axes[0].plot(tn, nb.pseudo_value, lw=0.8, color="#e67e22", label="pseudo-dyads (mean)")
     axes[0].plot(t, block.value, lw=0.9, color="#2c3e50", label="this dyad")
     axes[0].set_ylabel(f"{band} {metric}")
-    cats = sorted({c for r in reporters for c in block[f"{r}_category"]} - {"n/a"})
+    cats = sorted({c for r in reporters for c in block[f"{r}_category"]} - NOT_A_CATEGORY)
     colors = dict(zip(cats, plt.cm.tab10.colors))
     for ax, rep in zip(axes[1:], reporters):
         lab = block[f"{rep}_category"].to_numpy()

@@ -275,16 +275,40 @@ def _raw_reporter_problems(path: Path) -> list[str]:
     return reporter_problems(table, path)
 
 
+def _clock_description(session: Session, clock: dict) -> str:
+    if session.report_clock_sync is not None:
+        return (f"report_clock_sync {session.report_clock_sync.name} (fitted offset {clock['offset']:g} s, "
+                f"drift {clock['drift_ppm']:g} ppm)")
+    desc = f"report_offset {clock['offset']:g} s"
+    if clock["drift_ppm"]:
+        desc += f", report_drift_ppm {clock['drift_ppm']:g}"
+    if clock["anchor"]:
+        desc += f", report_anchor {clock['anchor']:g} s"
+    return desc
+
+
+def check_ratings(session: Session) -> list[str]:
+    """The session's continuous rating must be readable (``hyperscan.reports.read_ratings``)."""
+    from .reports import read_ratings
+
+    try:
+        read_ratings(session.ratings)
+    except InputError as err:
+        return [p + f" [ratings of sessions sheet row {session.row}]" for p in err.problems]
+    return []
+
+
 def check_reports(session: Session, duration: float | None) -> tuple[list[str], list[str]]:
     """Check one session's report file against the recording it belongs to."""
     from .reports import read_reports, to_eeg_time
 
     path = session.reports
+    where = f"[sessions sheet row {session.row}]"
     notes = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            reports = read_reports(path)
+            reports = read_reports(path, fmt=session.report_format)
         except InputError as err:
             # The reader stops at its own problems; still list bad reporters of a plain table.
             extra = [p for p in _raw_reporter_problems(path) if p not in err.problems]
@@ -294,9 +318,13 @@ def check_reports(session: Session, duration: float | None) -> tuple[list[str], 
         problems = reporter_problems(reports, path)
         if duration is not None and len(reports):
             try:
-                to_eeg_time(reports, offset=session.report_offset, recording_duration=duration, source=path)
+                clock = session.report_clock()
             except InputError as err:
-                problems += [p + f" [report_offset {session.report_offset:g} s from the sheet, row "
+                return problems + [p + f" {where}" for p in err.problems], notes
+            try:
+                to_eeg_time(reports, **clock, recording_duration=duration, source=path)
+            except InputError as err:
+                problems += [p + f" [{_clock_description(session, clock)} from the sheet, row "
                                  f"{session.row}]" for p in err.problems]
     notes += [str(w.message) for w in caught if issubclass(w.category, UserWarning)
               and w.category.__module__.startswith("hyperscan")]
@@ -424,6 +452,8 @@ def check_study(configfile) -> StudyCheck:
             problems, notes = check_reports(s, duration)
             check.problems += problems
             check.warnings += notes
+        if s.ratings is not None:
+            check.problems += check_ratings(s)
     check.n_report_files = len({s.reports for s in sessions if s.reports is not None})
     check.problems += channel_set_problems(recordings, sheet)
     check.problems += output_dir_problems(config, sessions, sheet, Path(configfile))

@@ -18,7 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from .atomic import atomic_output
-from .labels import label_windows
+from .labels import NEAR_BOUNDARY_LABEL, consensus_reporter, label_windows
 from .reports import read_reports, to_eeg_time
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,19 @@ def summarise_matrix(da: xr.DataArray, how: str = "mean") -> xr.DataArray:
 
 def windows_table(synchrony_path, *, dyad: str, session: str, reports_path=None,
                   report_offset: float = 0.0, summary: str = "mean",
-                  min_overlap: float = 0.5) -> pd.DataFrame:
-    """Build the windows table of one session (see module doc)."""
+                  min_overlap: float = 0.5, clock: dict | None = None, report_format: str | None = None,
+                  boundary_exclusion: bool = False, consensus: dict | None = None) -> pd.DataFrame:
+    """Build the windows table of one session (see module doc).
+
+    ``clock`` holds the ``to_eeg_time`` parameters (``Session.report_clock()``); without it
+    reports map as ``eeg_time = report_time + report_offset``. ``consensus`` (config
+    ``reports.consensus``) adds a reporter built by ``labels.consensus_reporter`` before
+    labelling. With ``boundary_exclusion`` a window whose ``{reporter}_near_boundary`` is
+    true (start or end within the onset uncertainty of a code boundary) gets
+    ``{reporter}_category = n/a:near_boundary`` (``labels.NEAR_BOUNDARY_LABEL``): the stats
+    use it neither as a category window nor as a reference window for that reporter (plain
+    ``n/a`` would make it an "unlabelled" reference window). Other reporters keep it.
+    """
     with xr.open_dataset(synchrony_path, engine="h5netcdf") as ds:
         metrics = [v for v in ds.data_vars if ds[v].dims == ("band", "time", "client_channel", "therapist_channel")]
         starts = ds["window_start"].values
@@ -58,12 +69,24 @@ def windows_table(synchrony_path, *, dyad: str, session: str, reports_path=None,
                   for m in metrics}
         duration = float(ds.attrs.get("recording_duration", ends[-1] if len(ends) else 0.0))
     if reports_path is not None:
-        reports = read_reports(reports_path)
-        reports = to_eeg_time(reports, offset=report_offset, recording_duration=duration,
-                              source=reports_path)
+        reports = read_reports(reports_path, fmt=report_format)
+        reports = to_eeg_time(reports, **(clock or dict(offset=report_offset)),
+                              recording_duration=duration, source=reports_path)
     else:
         reports = pd.DataFrame(columns=["onset", "duration", "reporter", "category", "text", "report_id"])
-    labels = label_windows(starts, ends, reports, min_overlap=min_overlap)
+    if consensus:
+        reports = consensus_reporter(reports, reporters=[str(r) for r in consensus["raters"]],
+                                     min_raters=consensus["min_raters"],
+                                     name=consensus.get("name", "consensus"),
+                                     tolerance=consensus.get("tolerance", 0.0))
+    labels = label_windows(starts, ends, reports, min_overlap=min_overlap,
+                           reporters=_reporters(reports, consensus), boundary_exclusion=boundary_exclusion)
+    if boundary_exclusion:
+        for col in [c for c in labels.columns if c.endswith("_near_boundary")]:
+            reporter = col[: -len("_near_boundary")]
+            near = labels[col].astype(bool).to_numpy()
+            labels.loc[near, f"{reporter}_category"] = NEAR_BOUNDARY_LABEL
+            labels.loc[near, f"{reporter}_report_id"] = ""
     n_win = len(starts)
     frames = []
     for m in metrics:
@@ -77,6 +100,14 @@ def windows_table(synchrony_path, *, dyad: str, session: str, reports_path=None,
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=BASE_COLUMNS)
     assert len(table) == n_win * len(bands) * len(metrics)
     return table
+
+
+def _reporters(reports: pd.DataFrame, consensus: dict | None) -> list[str]:
+    """client, therapist, every other reporter found, and the consensus reporter (always a
+    column when configured, ``n/a`` where the raters never agree)."""
+    found = sorted(set(reports["reporter"].astype(str)) - {"client", "therapist"})
+    extra = [consensus.get("name", "consensus")] if consensus else []
+    return ["client", "therapist"] + [r for r in found if r not in extra] + extra
 
 
 def write_tsv(table: pd.DataFrame, path) -> None:
@@ -98,9 +129,12 @@ def read_windows(path) -> pd.DataFrame:
 def windows_stage(synchrony_path, session, config: dict, out_path) -> None:
     """Workflow stage: synchrony.nc + the session's reports -> windows.tsv."""
     table = windows_table(synchrony_path, dyad=session.dyad, session=session.session,
-                          reports_path=session.reports, report_offset=session.report_offset,
+                          reports_path=session.reports, clock=session.report_clock(),
+                          report_format=session.report_format,
                           summary=config["synchrony"]["summary"],
-                          min_overlap=config["reports"]["min_overlap"])
+                          min_overlap=config["reports"]["min_overlap"],
+                          boundary_exclusion=config["reports"].get("boundary_exclusion", False),
+                          consensus=config["reports"].get("consensus"))
     write_tsv(table, out_path)
     n_windows = table[["start"]].drop_duplicates().shape[0]
     log.info("windows %s/%s: %d windows x %d bands x %d metrics, %d windows excluded (BAD_ segments) -> %s",

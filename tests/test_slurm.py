@@ -26,7 +26,9 @@ SITE_TEMPLATE = ROOT / "profiles" / "site-template"
 MEASURED_PEAK_MB = {"preprocess": 365, "synchrony": 404, "windows": 163, "stats": 245, "summary": 276,
                     "provenance": 119, "nulls": 330, "directional": 207, "person": 251,
                     "surrogates": 153, "directional_group": 152, "person_group": 196,
-                    "channel_pairs": 324}
+                    "channel_pairs": 324, "ratings": 363, "ratings_group": 183}
+# Rules the sample study does not schedule (they need an optional sessions-sheet column).
+NOT_IN_SAMPLE = {"ratings", "ratings_group"}
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +102,7 @@ def test_resources_in_a_dry_run_follow_the_formulas(profile, sample_config):
         assert int(res["runtime"]) == _evaluate(spec["runtime"], 1, size), (rule, res)
         assert int(res["mem_mb"]) >= 2 * MEASURED_PEAK_MB[rule], (rule, res["mem_mb"])
         seen.add(rule)
-    assert "preprocess" in seen and seen | tbd == set(MEASURED_PEAK_MB)
+    assert "preprocess" in seen and seen | tbd == set(MEASURED_PEAK_MB) - NOT_IN_SAMPLE
 
 
 @pytest.mark.parametrize("rule", sorted(MEASURED_PEAK_MB))

@@ -14,12 +14,18 @@ try:
 except InputError as err:
     raise WorkflowError("invalid input:\n  " + "\n  ".join(err.problems))
 
-validate(config, schema="../schemas/config.schema.json")
+# Defaults are already filled by validate_config (set_default would recurse into null objects).
+validate(config, schema="../schemas/config.schema.json", set_default=False)
 validate(
     pd.DataFrame(
         [
             {
-                k: (str(v) if v is not None and k != "report_offset" else v)
+                k: (
+                    str(v)
+                    if v is not None
+                    and k not in ("report_offset", "report_drift_ppm", "report_anchor")
+                    else v
+                )
                 for k, v in vars(s).items()
                 if k != "row"
             }
@@ -59,12 +65,18 @@ def qc_pages():
     return [f"{OUT}/{d}/{s}/qc.html" for d, s in SESSIONS]
 
 
+# Sessions with a continuous rating (sheet column `ratings`); the ratings stage runs only
+# when there is at least one, so a study without ratings has no group/ratings.tsv.
+RATED_SESSIONS = [k for k, s in SESSIONS.items() if s.ratings is not None]
+
+
 def final_outputs():
     return [
         f"{OUT}/group/contrasts.tsv",
         f"{OUT}/group/summary.html",
         f"{OUT}/group/provenance.json",
         *qc_pages(),
+        *([f"{OUT}/group/ratings.tsv"] if RATED_SESSIONS else []),
     ]
 
 

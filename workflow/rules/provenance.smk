@@ -25,6 +25,12 @@ rule provenance:
         person=rules.person_group.output,
         channel_pairs=rules.channel_pairs.output,
         summary=rules.summary.output,
+        ratings=[
+            f"{OUT}/{d}/{s}/{f}"
+            for d, s in RATED_SESSIONS
+            for f in ("ratings.tsv", "ratings_null.tsv")
+        ]
+        + ([f"{OUT}/group/ratings.tsv"] if RATED_SESSIONS else []),
     output:
         report(
             f"{OUT}/group/provenance.json",
