@@ -13,17 +13,9 @@ from __future__ import annotations
 import struct
 from xml.sax.saxutils import escape
 
-
-def _varlen(n: int) -> bytes:
-    if n < 256:
-        return struct.pack("<BB", 1, n)
-    if n < 2**32:
-        return struct.pack("<BI", 4, n)
-    return struct.pack("<BQ", 8, n)
-
-
-def _chunk(tag: int, content: bytes) -> bytes:
-    return _varlen(len(content) + 2) + struct.pack("<H", tag) + content
+# The chunk encoding is the package's own (hyperscan.xdf_writer); this helper only lays out
+# the minimal marker/float32 streams the report tests need.
+from hyperscan.xdf_writer import _chunk, _varlen
 
 
 def _header_xml(name, stype, n_channels, srate, fmt, uid):
