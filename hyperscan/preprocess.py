@@ -306,7 +306,7 @@ def _atomic_save_raw(raw: mne.io.BaseRaw, path: Path):
 
 def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, out_html=None) -> dict:
     """Load one sessions-sheet row, clean both people, write the stage's files (module doc)."""
-    from .qc import write_qc_page
+    from .qc import Before, qc_psd, write_qc_page
 
     client, therapist, notes = load_dyad(session)
     for note in notes:
@@ -314,7 +314,9 @@ def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, ou
     qc = {"dyad": session.dyad, "session": session.session, "alignment_notes": notes}
     before, cleaned = {}, {}
     for person, raw, out in (("client", client, out_client), ("therapist", therapist, out_therapist)):
-        before[person] = raw.copy()
+        references = _eog_references(raw, cfg.get("eog_proxies"))
+        before[person] = Before(psd=qc_psd(raw),
+                                eog=raw.copy().pick(references) if references else None)
         raw, qc[person] = preprocess_person(raw, cfg)
         qc[person]["ica"].pop("_ica", None)
         cleaned[person] = raw
