@@ -103,14 +103,6 @@ def person_stage(client_fif, therapist_fif, windows_path, config: dict, out_path
     write_tsv(table, out_path)
 
 
-def read_person(path) -> pd.DataFrame:
-    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    for col in ("start", "end", "value"):
-        table[col] = pd.to_numeric(table[col].replace("n/a", np.nan))
-    table["excluded"] = table["excluded"].astype(int)
-    return table
-
-
 def person_contrasts(tables: list[pd.DataFrame], **kwargs) -> pd.DataFrame:
     """group/person_measures.tsv: the contrasts of ``hyperscan.stats`` on person.tsv tables."""
     from .stats import CONTRAST_COLUMNS, group_contrasts
@@ -122,11 +114,14 @@ def person_contrasts(tables: list[pd.DataFrame], **kwargs) -> pd.DataFrame:
 
 
 def person_group_stage(paths, config: dict, out_path) -> None:
-    """Workflow stage: every session's person.tsv -> group/person_measures.tsv."""
-    from .windows import write_tsv
+    """Workflow stage: every session's person.tsv -> group/person_measures.tsv.
+
+    person.tsv follows windows.tsv's conventions (``n/a`` values, ``excluded``), so the
+    windows reader reads it."""
+    from .windows import read_windows, write_tsv
 
     scfg = config["stats"]
-    write_tsv(person_contrasts([read_person(p) for p in paths], reference=scfg["reference"],
+    write_tsv(person_contrasts([read_windows(p) for p in paths], reference=scfg["reference"],
                                n_permutations=scfg["n_permutations"], n_bootstrap=scfg["n_bootstrap"],
                                ci_level=scfg["ci_level"], min_windows=scfg["min_windows"],
                                seed=scfg["seed"]), out_path)
