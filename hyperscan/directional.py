@@ -156,7 +156,7 @@ def directional_tables(client: np.ndarray, therapist: np.ndarray, sfreq: float, 
 def directional_stage(client_fif, therapist_fif, windows_path, config: dict, out_windows,
                       out_categories) -> None:
     """Workflow stage: preprocessed FIFs + windows.tsv -> directional(_categories).tsv."""
-    from .nulls import Recording
+    from .io import Recording
     from .windows import read_windows, write_tsv
 
     client, therapist = Recording.from_fif(client_fif), Recording.from_fif(therapist_fif)

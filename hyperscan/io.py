@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mne
@@ -337,3 +337,33 @@ def load_dyad(session) -> tuple[mne.io.BaseRaw, mne.io.BaseRaw, list[str]]:
     for raw in (client, therapist):
         raw.pick(["eeg", "eog"])
     return client, therapist, notes
+
+
+# --------------------------------------------------------------------------- between stages
+
+@dataclass
+class Recording:
+    """One person's preprocessed EEG as the analysis stages use it: (n_channels, n_times)
+    volts, the rate, channel names and the ``BAD*`` segments (onset, duration) in s."""
+
+    data: np.ndarray
+    sfreq: float
+    channels: list[str]
+    bad_segments: list[tuple[float, float]] = field(default_factory=list)
+
+    @classmethod
+    def from_fif(cls, path) -> "Recording":
+        """Read a preprocessed ``*_raw.fif``; only the EEG array is kept (the Raw object is
+        dropped, which halves the memory of a long recording)."""
+        raw = mne.io.read_raw_fif(path, preload=True, verbose="error")
+        picks = mne.pick_types(raw.info, eeg=True)
+        bad = [(a["onset"] - raw.first_time, a["duration"]) for a in raw.annotations
+               if a["description"].upper().startswith("BAD")]
+        return cls(raw.get_data(picks=picks), raw.info["sfreq"], [raw.ch_names[i] for i in picks], bad)
+
+    @property
+    def n_times(self) -> int:
+        return self.data.shape[1]
+
+    def cropped(self, n_times: int) -> "Recording":
+        return Recording(self.data[:, :n_times], self.sfreq, self.channels, self.bad_segments)

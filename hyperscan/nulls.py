@@ -35,10 +35,11 @@ from __future__ import annotations
 
 import warnings
 import zlib
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
+from .io import Recording  # the preprocessed recording the stages share; re-exported here
 
 NULL_COLUMNS = ["dyad", "session", "band", "metric", "start", "end", "excluded", "value",
                 "pseudo_value", "n_pseudo", "pseudo_mean", "pseudo_sd", "pseudo_low",
@@ -49,29 +50,6 @@ SURROGATE_COLUMNS = ["band", "metric", "n_dyads", "n_pseudo_pairs", "real", "pse
                      "real_minus_pseudo", "pseudo_ci_low", "pseudo_ci_high", "p_pseudo",
                      "z_pseudo", "real_minus_phase", "phase_ci_low", "phase_ci_high",
                      "p_phase", "z_phase"]
-
-
-@dataclass
-class Recording:
-    """One person's preprocessed EEG: (n_channels, n_times) volts, BAD segments in s."""
-
-    data: np.ndarray
-    sfreq: float
-    channels: list[str]
-    bad_segments: list[tuple[float, float]] = field(default_factory=list)
-
-    @classmethod
-    def from_fif(cls, path) -> "Recording":
-        import mne
-
-        raw = mne.io.read_raw_fif(path, preload=True, verbose="error")
-        picks = mne.pick_types(raw.info, eeg=True)
-        bad = [(a["onset"] - raw.first_time, a["duration"]) for a in raw.annotations
-               if a["description"].upper().startswith("BAD")]
-        return cls(raw.get_data(picks=picks), raw.info["sfreq"], [raw.ch_names[i] for i in picks], bad)
-
-    def cropped(self, n_times: int) -> "Recording":
-        return Recording(self.data[:, :n_times], self.sfreq, self.channels, self.bad_segments)
 
 
 def session_rng(seed: int, *keys: str) -> np.random.Generator:

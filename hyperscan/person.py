@@ -92,7 +92,7 @@ def person_table(people: dict, sfreq: float, windows: pd.DataFrame, bands: dict,
 
 def person_stage(client_fif, therapist_fif, windows_path, config: dict, out_path) -> None:
     """Workflow stage: preprocessed FIFs + windows.tsv -> {dyad}/{session}/person.tsv."""
-    from .nulls import Recording
+    from .io import Recording
     from .windows import read_windows, write_tsv
 
     client, therapist = Recording.from_fif(client_fif), Recording.from_fif(therapist_fif)

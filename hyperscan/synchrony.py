@@ -847,40 +847,28 @@ def synchrony_stage(client_fif, therapist_fif, config: Mapping, out_path, thread
     ``bad_window``. BLAS is limited to ``threads`` (the rule's allocation) because
     oversubscribed BLAS threads are much slower than one when jobs run side by side.
     """
-    import mne
     from threadpoolctl import threadpool_limits
 
+    from .io import Recording
     from .provenance import provenance
 
-    def load(path):
-        # Keep only the EEG array: holding the Raw object as well doubles the memory of a
-        # long recording (a 60-min 64-channel person is 460 MB per copy).
-        raw = mne.io.read_raw_fif(path, preload=True, verbose="error")
-        picks = mne.pick_types(raw.info, eeg=True)
-        bad = [(a["onset"] - raw.first_time, a["duration"]) for a in raw.annotations
-               if a["description"].upper().startswith("BAD")]
-        info = (raw.info["sfreq"], [raw.ch_names[i] for i in picks], raw.n_times)
-        data = raw.get_data(picks=picks)
-        del raw
-        return data, bad, info
-
-    client, bad_a, (sfreq, client_names, n_times) = load(client_fif)
-    therapist, bad_b, (_, therapist_names, _) = load(therapist_fif)
+    client = Recording.from_fif(client_fif)
+    therapist = Recording.from_fif(therapist_fif)
     scfg = config["synchrony"]
     attrs = provenance(config, [client_fif, therapist_fif])
-    attrs["recording_duration"] = n_times / sfreq
+    attrs["recording_duration"] = client.n_times / client.sfreq
     with threadpool_limits(limits=max(1, int(threads)), user_api="blas"):
         ds = compute_synchrony(
-            client,
-            therapist,
-            sfreq,
+            client.data,
+            therapist.data,
+            client.sfreq,
             {k: tuple(v) for k, v in config["bands"].items()},
             list(config["metrics"]),
             config["window"]["length"],
             config["window"]["step"],
-            client_channels=client_names,
-            therapist_channels=therapist_names,
-            bad_segments=bad_a + bad_b,
+            client_channels=client.channels,
+            therapist_channels=therapist.channels,
+            bad_segments=client.bad_segments + therapist.bad_segments,
             out_path=out_path,
             chunk_windows=scfg["chunk_windows"],
             method=scfg["method"],
