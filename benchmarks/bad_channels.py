@@ -12,7 +12,6 @@ import argparse
 import time
 
 import mne
-import numpy as np
 
 from hyperscan.config import validate_config
 from hyperscan.preprocess import detect_bad_channels

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import InputError, problem
+from .errors import InputError, problem, read_utf8
 
 
 def schema_path(name: str) -> Path:
@@ -130,17 +130,7 @@ def read_config_yaml(path):
     if not path.is_file():
         what = "is a folder" if path.is_dir() else "not found"
         raise InputError(problem(path, f"config file {what}", "an existing YAML file"))
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(problem(path, f"cannot be read ({exc.strerror or exc})",
-                                 "a readable YAML file")) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise InputError(problem(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                                 "a UTF-8 encoded YAML file", line=line)) from None
+    text = read_utf8(path, "YAML file")
     try:
         data = yaml.safe_load(text)
         return {} if data is None else data  # an empty file means "all defaults"

@@ -28,3 +28,20 @@ def problem(file, what, expected=None, row=None, line=None) -> str:
     if expected:
         text += f" (expected {expected})"
     return text
+
+
+def read_utf8(path, kind: str) -> str:
+    """The text of a user's file; a byte-order mark is dropped. An unreadable or non-UTF-8
+    file is an InputError naming the file, the line of the first bad byte and ``kind``
+    (e.g. "YAML file", "TSV") as what was expected."""
+    try:
+        data = open(path, "rb").read()
+    except OSError as exc:
+        raise InputError(problem(path, f"cannot be read ({exc.strerror or exc})",
+                                 f"a readable {kind}")) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(problem(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})",
+                                 f"a UTF-8 encoded {kind} (re-save it as UTF-8)", line=line)) from None

@@ -28,7 +28,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import mne  # noqa: E402
 import numpy as np  # noqa: E402
 
 _CSS = """

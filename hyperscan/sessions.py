@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import InputError, problem
+from .errors import InputError, problem, read_utf8
 
 REQUIRED = ["dyad", "session", "client", "therapist"]
 OPTIONAL = ["reports", "report_offset", "report_drift_ppm", "report_anchor", "report_clock_sync",
@@ -74,21 +74,6 @@ def _absent(value) -> bool:
     return value is None or (isinstance(value, float) and pd.isna(value)) or str(value).strip() in NA_VALUES
 
 
-def _decode(path: Path) -> str:
-    """The sheet's text: UTF-8 (a byte-order mark is dropped); anything else is refused."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(problem(path, f"cannot be read ({exc.strerror or exc})",
-                                 "a readable TSV file")) from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise InputError(problem(path, f"not UTF-8 text (byte {exc.start}: {exc.reason})",
-                                 "a UTF-8 encoded TSV (re-save it as UTF-8)", line=line)) from None
-
-
 def _parse_table(path: Path, text: str) -> pd.DataFrame:
     if not text.strip():
         raise InputError(problem(path, "the sheet is empty", "a header row and one row per session"))
@@ -138,7 +123,7 @@ def check_sessions(path) -> tuple[list[Session], list[str]]:
     if not path.is_file():
         what = "is a folder" if path.is_dir() else "not found"
         raise InputError(problem(path, f"sessions sheet {what}", "an existing TSV file"))
-    text = _decode(path)
+    text = read_utf8(path, "TSV")
     table = _parse_table(path, text)
     table.columns = [str(c).strip() for c in table.columns]
     problems = _header_problems(path, text)

@@ -286,8 +286,6 @@ def mixed_models(tables: list[pd.DataFrame], *, reference="unlabelled", min_wind
                  ci_level=0.95, rows_of: pd.DataFrame | None = None) -> pd.DataFrame:
     """mixed_models.tsv: ``value ~ in_category + (1 | dyad)`` per contrast row (module doc);
     only the reporter/category/band/metric rows of ``rows_of`` when given."""
-    import warnings
-
     import statsmodels.formula.api as smf
     from scipy.stats import norm
 

@@ -46,7 +46,6 @@ conjugated).
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 import warnings

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from hyperscan.directional import STEP_BINS, directional_summary, directional_tables, lag_ms, phase_slope
-from hyperscan.simulate import CHANNELS, narrowband_noise, simulate_dyad
+from hyperscan.simulate import narrowband_noise, simulate_dyad
 
 
 def _windows_grid(n_times, sfreq, labels_fn, dyad="D01"):

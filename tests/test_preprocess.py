@@ -3,7 +3,6 @@ channels, high-amplitude stretches, and the simulator's ground-truth bad channel
 
 import json
 import re
-from pathlib import Path
 
 import mne
 import numpy as np

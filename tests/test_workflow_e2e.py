@@ -13,7 +13,7 @@ import subprocess
 import pandas as pd
 import pytest
 
-from conftest import ROOT, hyperscan_cmd, write_config
+from conftest import hyperscan_cmd, write_config
 
 pytestmark = pytest.mark.slow
 
