@@ -13,6 +13,9 @@ Time conventions (what ``load_dyad`` returns):
   common clock: they are assumed to start together and only their tails are cropped.
 * Both recordings end at the end of the overlap and have the same sampling rate (the
   lower of the two; the higher one is resampled with MNE).
+* Recordings from files other than XDF come back **not loaded** (MNE reads them on
+  ``load_person``), so a caller can clean one person after the other and never hold both
+  long recordings at once.
 * XDF marker streams (irregular rate, one channel) become ``mne.Annotations`` on both
   recordings, onset = marker LSL time − EEG time 0, duration 0, description = the marker
   value (prefixed ``marker/`` when it would otherwise start with ``BAD``/``EDGE``, which
@@ -97,6 +100,20 @@ def read_raw(path, *, preload=True) -> mne.io.BaseRaw:
     if not len(picks):
         raise InputError(problem(path, "contains no EEG channels", "at least one EEG channel"))
     _type_eog_by_name(raw)
+    return raw
+
+
+def load_person(raw: mne.io.BaseRaw) -> mne.io.BaseRaw:
+    """Read a lazily opened recording into memory (in place); a file that turns out to be
+    truncated or corrupt only now is a clear InputError naming it, not a traceback."""
+    if raw.preload:
+        return raw
+    try:
+        raw.load_data(verbose="error")
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
+        path = Path(raw.filenames[0]) if raw.filenames and raw.filenames[0] else "recording"
+        raise InputError(problem(path, f"cannot be read to the end: {type(exc).__name__}: {exc}",
+                                 "a complete, uncorrupted recording")) from None
     return raw
 
 
@@ -259,6 +276,7 @@ def _common_rate(client: mne.io.BaseRaw, therapist: mne.io.BaseRaw, notes: list[
                  f"{therapist.info['sfreq']:g} Hz); both resampled to {target:g} Hz")
     for raw in (client, therapist):
         if raw.info["sfreq"] != target:
+            load_person(raw)
             raw.resample(target, verbose="error")
 
 
@@ -309,7 +327,7 @@ def load_dyad(session) -> tuple[mne.io.BaseRaw, mne.io.BaseRaw, list[str]]:
             raw = signals[person].raw
         else:
             if path not in cache:
-                cache[path] = read_raw(path)
+                cache[path] = read_raw(path, preload=False)
             raw = cache[path]
             if select:
                 raw = select_prefix(raw, select, path)

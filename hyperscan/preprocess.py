@@ -42,12 +42,13 @@ import logging
 import os
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import mne
 import numpy as np
 
 from .errors import InputError, problem
-from .io import load_dyad
+from .io import load_dyad, load_person
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,12 @@ MIN_CHANNELS_FOR_CORRELATION = 4
 #: When more than this share of a cap is flagged, repairing it would invent the data.
 MAX_BAD_FRACTION = 0.5
 HF_SPLIT_HZ = 50.0
+#: Channels filtered at once by the bad-channel detector (memory: this many full-length
+#: float64 temporaries), and 1-s windows per step of its correlation criterion.
+CHANNEL_BLOCK = 8
+CORRELATION_WINDOWS_PER_CHUNK = 256
+#: Samples per step when ICA is applied or its explained variance computed (memory).
+ICA_CHUNK_SAMPLES = 60_000
 
 
 def _robust_z(values: np.ndarray, floor: float) -> np.ndarray:
@@ -90,35 +97,54 @@ def detect_bad_channels(raw: mne.io.BaseRaw, *, z_threshold=5.0, flat_uv=0.5,
     """
     picks = mne.pick_types(raw.info, eeg=True, exclude=[])
     names = [raw.ch_names[i] for i in picks]
-    data = raw.get_data(picks=picks)
-    data = data - np.median(data, axis=1, keepdims=True)
     sfreq = raw.info["sfreq"]
-    bads = {n: "flat" for n, sd in zip(names, data.std(axis=1)) if sd < flat_uv * 1e-6}
+    n_ch = len(names)
+    h_freq = min(45.0, sfreq / 2.0 - 1.0)
+    # Everything but the correlation criterion is per channel, so channels go through in
+    # blocks: at most CHANNEL_BLOCK full-length temporaries at a time instead of four copies
+    # of the whole recording. Only the 1-45 Hz signal of all channels is kept (the
+    # correlation criterion compares channels with each other).
+    sd = np.empty(n_ch)
+    amplitude = np.empty(n_ch)
+    noisiness = np.full(n_ch, np.nan)
+    filt = np.empty((n_ch, raw.n_times))
+    for lo in range(0, n_ch, CHANNEL_BLOCK):
+        block = raw.get_data(picks=picks[lo:lo + CHANNEL_BLOCK])
+        block -= np.median(block, axis=1, keepdims=True)
+        sd[lo:lo + len(block)] = block.std(axis=1)
+        filt[lo:lo + len(block)] = mne.filter.filter_data(block, sfreq, 1.0, h_freq, verbose="error")
+        q75, q25 = np.percentile(filt[lo:lo + len(block)], [75, 25], axis=1)
+        amplitude[lo:lo + len(block)] = np.log(0.7413 * (q75 - q25) + 1e-30)
+        if sfreq > 120.0:
+            low = mne.filter.filter_data(block, sfreq, None, HF_SPLIT_HZ, verbose="error")
+            high = np.subtract(block, low, out=block)
+            low -= np.median(low, axis=1, keepdims=True)
+            noisiness[lo:lo + len(block)] = np.log((np.median(np.abs(high), axis=1) + 1e-30)
+                                                   / (np.median(np.abs(low), axis=1) + 1e-30))
+        del block
+    bads = {n: "flat" for n, s in zip(names, sd) if s < flat_uv * 1e-6}
     good = np.array([n not in bads for n in names])
     nan = np.full(len(names), np.nan)
     z_dev, z_hf, frac = nan.copy(), nan.copy(), nan.copy()
     if good.sum() >= 3:
-        filt = mne.filter.filter_data(data, sfreq, 1.0, min(45.0, sfreq / 2.0 - 1.0), verbose="error")
-        q75, q25 = np.percentile(filt, [75, 25], axis=1)
-        amplitude = np.log(0.7413 * (q75 - q25) + 1e-30)
         z_dev[good] = _robust_z(amplitude[good], spread_floor)
         if sfreq > 120.0:
-            low = mne.filter.filter_data(data, sfreq, None, HF_SPLIT_HZ, verbose="error")
-            high = data - low
-            low = low - np.median(low, axis=1, keepdims=True)
-            noisiness = np.log((np.median(np.abs(high), axis=1) + 1e-30)
-                               / (np.median(np.abs(low), axis=1) + 1e-30))
             z_hf[good] = _robust_z(noisiness[good], spread_floor)
         width = int(round(CORRELATION_WINDOW_S * sfreq))
         n_win = filt.shape[1] // width
         if n_win and good.sum() >= MIN_CHANNELS_FOR_CORRELATION:
             idx = np.flatnonzero(good)
-            seg = filt[idx, : n_win * width].reshape(len(idx), n_win, width)
-            seg = seg - seg.mean(axis=2, keepdims=True)
-            seg /= np.linalg.norm(seg, axis=2, keepdims=True) + 1e-30
-            corr = np.abs(np.einsum("iwt,jwt->wij", seg, seg))
-            corr[:, np.arange(len(idx)), np.arange(len(idx))] = 0.0
-            frac[idx] = (corr.max(axis=2) < correlation).mean(axis=0)
+            uncorrelated = np.zeros(len(idx))
+            for w0 in range(0, n_win, CORRELATION_WINDOWS_PER_CHUNK):
+                w1 = min(n_win, w0 + CORRELATION_WINDOWS_PER_CHUNK)
+                seg = filt[idx, w0 * width: w1 * width].reshape(len(idx), w1 - w0, width)
+                seg = seg - seg.mean(axis=2, keepdims=True)
+                seg /= np.linalg.norm(seg, axis=2, keepdims=True) + 1e-30
+                corr = np.abs(np.einsum("iwt,jwt->wij", seg, seg))
+                corr[:, np.arange(len(idx)), np.arange(len(idx))] = 0.0
+                uncorrelated += (corr.max(axis=2) < correlation).sum(axis=0)
+            frac[idx] = uncorrelated / n_win
+    del filt
     for k, name in enumerate(names):
         if name in bads:
             continue
@@ -167,6 +193,22 @@ def _eog_references(raw: mne.io.BaseRaw, proxies) -> list[str]:
                   and ch not in eog]
 
 
+def _explained_variance(ica, raw: mne.io.BaseRaw, components) -> float:
+    """``ica.get_explained_variance_ratio(raw, components, ch_type="eeg")`` computed over
+    time chunks: MNE's version copies the whole recording about five times (a 60-min
+    64-channel recording: 2.3 GB). Its ratio is 1 - mean_t var_ch(orig - recon) /
+    mean_t var_ch(orig), and both means are sums over time, so chunks add up exactly."""
+    residual = total = 0.0
+    for start in range(0, raw.n_times, ICA_CHUNK_SAMPLES):
+        stop = min(start + ICA_CHUNK_SAMPLES, raw.n_times)
+        chunk = mne.io.RawArray(raw.get_data(start=start, stop=stop), raw.info, verbose="error")
+        ratio = ica.get_explained_variance_ratio(chunk, components=components, ch_type="eeg")["eeg"]
+        orig = chunk.get_data(picks="eeg").var(axis=0).sum()  # the channels MNE's ratio uses
+        residual += (1.0 - ratio) * orig
+        total += orig
+    return float(1.0 - residual / total) if total > 0 else 0.0
+
+
 def remove_eye_components(raw: mne.io.BaseRaw, cfg: dict) -> dict:
     """Fit ICA on the good EEG channels and remove blink/eye components in place (module
     doc, step 5); returns what was done for qc.json."""
@@ -207,10 +249,10 @@ def remove_eye_components(raw: mne.io.BaseRaw, cfg: dict) -> dict:
     excluded = sorted(int(i) for i in found[: cfg["ica_max_eog_components"]])
     ica.exclude = excluded
     if excluded:
-        total = ica.get_explained_variance_ratio(raw, components=excluded, ch_type="eeg")["eeg"]
-        per = [float(ica.get_explained_variance_ratio(raw, components=[c], ch_type="eeg")["eeg"])
-               for c in excluded]
-        ica.apply(raw, verbose="error")
+        total = _explained_variance(ica, raw, excluded)
+        per = [_explained_variance(ica, raw, [c]) for c in excluded]
+        for start in range(0, raw.n_times, ICA_CHUNK_SAMPLES):  # in place, a chunk at a time
+            ica.apply(raw, start=start, stop=min(start + ICA_CHUNK_SAMPLES, raw.n_times), verbose="error")
     else:
         total, per = 0.0, []
     qc.update(n_components=n_components, excluded=excluded,
@@ -244,7 +286,7 @@ def _kept_percent(raws, duration: float) -> tuple[float, list[list[float]]]:
 def preprocess_person(raw: mne.io.BaseRaw, cfg: dict) -> tuple[mne.io.BaseRaw, dict]:
     """Clean one person's recording in place (see module doc); returns it and its QC
     (``qc["ica"]["_ica"]`` holds the fitted ICA when one ran)."""
-    raw.load_data()
+    load_person(raw)
     qc = {"n_channels": len(mne.pick_types(raw.info, eeg=True, exclude=[])),
           "sfreq_in": raw.info["sfreq"]}
     scores: dict = {}
@@ -306,20 +348,24 @@ def _atomic_save_raw(raw: mne.io.BaseRaw, path: Path):
 
 def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, out_html=None) -> dict:
     """Load one sessions-sheet row, clean both people, write the stage's files (module doc)."""
-    from .qc import Before, qc_psd, write_qc_page
+    from .qc import Snapshot, write_qc_page
 
+    # One person at a time: load_dyad leaves the recordings on disk, each is read, cleaned,
+    # written and reduced to what the QC page shows before the next one is read.
     client, therapist, notes = load_dyad(session)
     for note in notes:
         log.info(note)
     qc = {"dyad": session.dyad, "session": session.session, "alignment_notes": notes}
-    before, cleaned = {}, {}
-    for person, raw, out in (("client", client, out_client), ("therapist", therapist, out_therapist)):
+    before, cleaned, spans = {}, {}, []
+    people = {"client": (client, out_client), "therapist": (therapist, out_therapist)}
+    del client, therapist
+    for person in ("client", "therapist"):
+        raw, out = people.pop(person)
+        load_person(raw)
         references = _eog_references(raw, cfg.get("eog_proxies"))
-        before[person] = Before(psd=qc_psd(raw),
-                                eog=raw.copy().pick(references) if references else None)
+        before[person] = Snapshot.of(raw, references)
         raw, qc[person] = preprocess_person(raw, cfg)
         qc[person]["ica"].pop("_ica", None)
-        cleaned[person] = raw
         p = qc[person]
         log.info("%s: bad channels %s (%s); ICA removed %d component(s) (|r| with %s: %s); "
                  "%.1f s marked BAD_amplitude; %.1f%% of the recording kept", person,
@@ -330,8 +376,11 @@ def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, ou
                  p["bad_seconds"], p["kept_percent"])
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         _atomic_save_raw(raw, Path(out))
-    qc["duration_s"] = cleaned["client"].n_times / cleaned["client"].info["sfreq"]
-    qc["dyad_kept_percent"], qc["dyad_bad_segments"] = _kept_percent(cleaned.values(), qc["duration_s"])
+        cleaned[person] = Snapshot.of(raw, [ch for ch in references if ch in raw.ch_names])
+        spans.append(SimpleNamespace(annotations=raw.annotations.copy(), first_time=raw.first_time))
+        qc["duration_s"] = raw.n_times / raw.info["sfreq"]
+        del raw
+    qc["dyad_kept_percent"], qc["dyad_bad_segments"] = _kept_percent(spans, qc["duration_s"])
     log.info("dyad: %.1f%% of %.1f s free of BAD_ segments in both people", qc["dyad_kept_percent"],
              qc["duration_s"])
     tmp = Path(str(out_qc) + ".tmp")

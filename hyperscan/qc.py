@@ -61,17 +61,34 @@ def qc_psd(raw):
 
 
 @dataclass
-class Before:
-    """What the QC page needs of a recording before cleaning: its PSD and its EOG
-    reference channels. Holding the whole recording instead doubled the preprocessing
-    memory of long sessions."""
+class Snapshot:
+    """What the QC page needs of one person's recording at one point (as read, or as
+    written): its PSD and its EOG reference channels. Holding the whole recordings instead
+    doubled the preprocessing memory of long sessions."""
 
     psd: object
     eog: object  # mne Raw with the EOG reference channels only, or None when there are none
+    info: object  # the whole recording's mne Info (rate and filter settings)
+
+    @classmethod
+    def of(cls, raw, channels) -> Snapshot:
+        """PSD of ``raw`` and a small in-memory copy of ``channels`` (without copying the
+        whole recording first, which ``raw.copy().pick()`` would)."""
+        import mne
+
+        eog = None
+        if channels:
+            picks = [raw.ch_names.index(ch) for ch in channels]
+            eog = mne.io.RawArray(raw.get_data(picks=picks), mne.pick_info(raw.info, picks),
+                                  first_samp=raw.first_samp, verbose="error")
+        return cls(psd=qc_psd(raw), eog=eog, info=raw.info.copy())
 
     @property
     def ch_names(self):
         return [] if self.eog is None else self.eog.ch_names
+
+    def get_data(self, picks=None):
+        return self.eog.get_data(picks=picks)
 
     def copy(self):
         return self.eog.copy()
@@ -82,7 +99,7 @@ def _psd_figure(before: dict, cleaned: dict) -> str:
     for ax, person in zip(axes, PEOPLE):
         for item, label, color in ((before[person], "before", "#b0b0b0"),
                                    (cleaned[person], "after", "#1f77b4")):
-            spec = item.psd if isinstance(item, Before) else qc_psd(item)
+            spec = item.psd if isinstance(item, Snapshot) else qc_psd(item)
             db = 10 * np.log10(spec.get_data() * 1e12 + 1e-30)  # dB re 1 µV²/Hz
             ax.plot(spec.freqs, db.T, color=color, lw=0.4, alpha=0.5)
             ax.plot(spec.freqs, np.median(db, axis=0), color=color, lw=2, label=f"{label} (median)")

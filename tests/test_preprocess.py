@@ -3,6 +3,7 @@ channels, high-amplitude stretches, and the simulator's ground-truth bad channel
 
 import json
 import re
+from pathlib import Path
 
 import mne
 import numpy as np
@@ -194,3 +195,65 @@ def test_real_edf_pair_preprocessed(realdata, tmp_path):
     assert qc["dyad_kept_percent"] <= min(qc["client"]["kept_percent"], qc["therapist"]["kept_percent"])
     raw = mne.io.read_raw_fif(tmp_path / "c_raw.fif", preload=True, verbose="error")
     assert np.abs(raw.get_data().sum(axis=0)).max() < 1e-10  # average reference
+
+
+def test_chunked_explained_variance_and_apply_match_mne(monkeypatch):
+    """The chunked ICA helpers (memory-bounded) give MNE's own numbers: the explained
+    variance ratio of ``ICA.get_explained_variance_ratio`` on the whole recording, and the
+    data of one ``ICA.apply`` call."""
+    import hyperscan.preprocess as pp
+
+    raw, _, _ = _blink_recording(seed=6, seconds=80.0)
+    monkeypatch.setattr(pp, "ICA_CHUNK_SAMPLES", 7_001)  # chunks that do not divide the length
+    ica = mne.preprocessing.ICA(n_components=8, method="fastica", random_state=0, max_iter=400)
+    ica.fit(raw, verbose="error")
+    for components in ([0], [1, 3], list(range(8))):
+        whole = ica.get_explained_variance_ratio(raw, components=components, ch_type="eeg")["eeg"]
+        assert pp._explained_variance(ica, raw, components) == pytest.approx(whole, rel=1e-10, abs=1e-12)
+    cfg = {**CFG, "ica_n_components": 8}
+    chunked, qc = preprocess_person(raw.copy(), cfg)
+    monkeypatch.setattr(pp, "ICA_CHUNK_SAMPLES", 10**9)  # one chunk = MNE's whole-recording apply
+    whole, qc_whole = preprocess_person(raw.copy(), cfg)
+    assert qc["ica"]["excluded"] == qc_whole["ica"]["excluded"] != []
+    assert qc["ica"]["explained_variance"] == qc_whole["ica"]["explained_variance"]
+    np.testing.assert_allclose(chunked.get_data(), whole.get_data(), rtol=0, atol=1e-15)
+
+
+def test_channel_blocks_do_not_change_bad_channel_scores(monkeypatch):
+    """Bad-channel detection in channel blocks and window chunks (memory-bounded) gives the
+    same scores as all channels at once."""
+    import hyperscan.preprocess as pp
+
+    raw, _ = _sim_raw(1, "client")
+    scores_small, scores_whole = {}, {}
+    monkeypatch.setattr(pp, "CHANNEL_BLOCK", 5)
+    monkeypatch.setattr(pp, "CORRELATION_WINDOWS_PER_CHUNK", 7)
+    small = detect_bad_channels(raw, scores=scores_small)
+    monkeypatch.setattr(pp, "CHANNEL_BLOCK", 1000)
+    monkeypatch.setattr(pp, "CORRELATION_WINDOWS_PER_CHUNK", 10**6)
+    whole = detect_bad_channels(raw, scores=scores_whole)
+    assert small == whole == {"P4": small["P4"]}
+    assert scores_small == scores_whole
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])  # EDF, BrainVision, FIF
+def test_file_cut_short_after_opening_is_a_clear_error(tmp_path, index):
+    """Recordings are opened lazily and read one person at a time, so data that are gone by
+    the time they are read (a file still being copied onto the cluster) fail only then:
+    still an InputError naming the file, never a traceback."""
+    from hyperscan.errors import InputError
+    from hyperscan.io import load_dyad, load_person
+    from hyperscan.simulate import simulate_study
+    from hyperscan.sessions import read_sessions
+
+    simulate_study(tmp_path / "study", n_dyads=3, seed=4, duration=130.0)
+    s = read_sessions(tmp_path / "study" / "sessions.tsv")[index]
+    client, therapist, _ = load_dyad(s)
+    assert not client.preload and not therapist.preload
+    data_file = Path(therapist.filenames[0])
+    data = data_file.read_bytes()
+    data_file.write_bytes(data[: len(data) // 2])
+    load_person(client)
+    with pytest.raises(InputError) as err:
+        load_person(therapist)
+    assert data_file.name in str(err.value) and "cannot be read to the end" in str(err.value)
