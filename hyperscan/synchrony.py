@@ -87,26 +87,6 @@ class SynchronyWarning(RuntimeWarning):
 # ---------------------------------------------------------------------------
 
 
-def _rows_unit_norm(v: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Rows of ``v`` (…, T) scaled to unit L2 norm, for correlations.
-
-    A row whose norm is at rounding level relative to ``scale`` (the norm of
-    the signal it was derived from, e.g. the uncentred envelope) has no real
-    variance: normalising it would turn rounding noise into a random
-    correlation, so it becomes NaN (the correlation is undefined).
-    """
-    norm = np.sqrt(np.einsum("...t,...t->...", v, v))
-    tol = 1e3 * np.finfo(v.dtype).eps * scale
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return v / np.where(norm > tol, norm, np.nan)[..., None]
-
-
-def _centered_unit(v: np.ndarray) -> np.ndarray:
-    """Centred, unit-norm rows: their dot products are Pearson correlations."""
-    scale = np.sqrt(np.einsum("...t,...t->...", v, v))
-    return _rows_unit_norm(v - v.mean(axis=-1, keepdims=True), scale)
-
-
 class _Windows:
     """The two windowed analytic signals plus lazily computed, cached
     quantities shared between metrics (unit phasors, cross spectra, ...), so
@@ -135,26 +115,31 @@ class _Windows:
         if a.shape[2] < 2:
             raise ValueError("a window needs at least 2 samples")
         self.real = real
-        self.a = a.astype(cplx, copy=False)
-        self.b = b.astype(cplx, copy=False)
+        # windows may be strided views of a continuous signal; the samples of a window
+        # must be contiguous for the float view and the kernels' inner loops
+        self.a = a.astype(cplx, copy=False) if a.strides[-1] == np.dtype(cplx).itemsize else a.astype(cplx)
+        self.b = b.astype(cplx, copy=False) if b.strides[-1] == np.dtype(cplx).itemsize else b.astype(cplx)
         self.T = a.shape[2]
 
     # -- per-signal ---------------------------------------------------------
-    @cached_property
-    def mag_a(self):  # |x_a|  (W, Na, T), real
-        return np.abs(self.a)
-
-    @cached_property
-    def mag_b(self):
-        return np.abs(self.b)
+    # The transforms before each matrix product run in _kernels' row kernels: all passes
+    # over one channel-window while it is in cache, instead of numpy streaming the chunk
+    # through memory once per pass.
+    @staticmethod
+    def _power(x):  # Σ|x|² per row from the interleaved (re, im) float view: one read
+        try:
+            v = x.view(x.real.dtype)
+        except ValueError:  # a layout numpy cannot reinterpret (e.g. broadcast windows)
+            return np.einsum("wit,wit->wi", x.real, x.real) + np.einsum("wit,wit->wi", x.imag, x.imag)
+        return np.einsum("wit,wit->wi", v, v)
 
     @cached_property
     def pow_a(self):  # Σ|x_a|²  (W, Na)
-        return np.einsum("wit,wit->wi", self.mag_a, self.mag_a)
+        return self._power(self.a)
 
     @cached_property
     def pow_b(self):
-        return np.einsum("wjt,wjt->wj", self.mag_b, self.mag_b)
+        return self._power(self.b)
 
     @cached_property
     def invalid_a(self):  # (W, Na) bool: all-zero or non-finite window
@@ -165,23 +150,27 @@ class _Windows:
         return ~(np.isfinite(self.pow_b) & (self.pow_b > 0))
 
     @staticmethod
-    def _unit(x, mag):
-        # multiply by a *real* reciprocal: ~2x faster than complex / real
-        inv = np.divide(1.0, mag, out=np.zeros_like(mag), where=mag > 0)
-        return x * inv
+    def _unit(x, conjugate=False):  # x/|x| (or its conjugate), 0 where x = 0
+        out = np.empty(x.shape, x.dtype)
+        _kernels.unit_rows(x, conjugate, out)
+        return out
 
     @cached_property
     def u_a(self):
-        return self._unit(self.a, self.mag_a)
+        return self._unit(self.a)
+
+    @cached_property
+    def u_a_conj(self):
+        return self._unit(self.a, conjugate=True)
 
     @cached_property
     def u_b(self):
-        return self._unit(self.b, self.mag_b)
+        return self._unit(self.b)
 
     # -- cross products (BLAS) ----------------------------------------------
     @cached_property
-    def cross_u(self):  # Σ u_a u_b*  (W, Na, Nb)
-        return np.matmul(self.u_a, self.u_b.conj().swapaxes(1, 2))
+    def cross_u(self):  # Σ u_a u_b*  (W, Na, Nb) = conj(Σ conj(u_a) u_b): no conj copy of a chunk
+        return np.conj(np.matmul(self.u_a_conj, self.u_b.swapaxes(1, 2)))
 
     @cached_property
     def cross_x(self):  # Σ x_a x_b*
@@ -220,22 +209,42 @@ class _Windows:
         return out
 
     # -- real-valued signals for the correlation metrics --------------------
-    def _phase_sin(self, u):
-        # sin(θ − μ) with μ the circular mean angle of the window, without any
-        # trig: e^{-iμ} = conj(m)/|m| with m = Σ u, and sin(θ − μ) = Im(u e^{-iμ}).
-        # |m| = 0 (undefined mean) uses μ = 0, as atan2(0, 0) does in HyPyP.
-        m = u.sum(axis=-1, keepdims=True)
-        mag = np.abs(m)
-        rot = np.where(mag > 0, np.conj(m) / np.where(mag > 0, mag, 1), 1)
-        return (u * rot).imag
+    def _envelope(self, x, power):
+        out = np.empty(x.shape, self.real)
+        _kernels.centred_unit_envelope_rows(x, power, 1e3 * np.finfo(self.real).eps, out)
+        return out
+
+    def _phase_sin(self, x):
+        # sin(θ − μ) with μ the circular mean angle of the window; |m| = 0 (undefined mean)
+        # uses μ = 0, as atan2(0, 0) does in HyPyP. It is bounded by 1, so its rounding
+        # scale is √T.
+        out = np.empty(x.shape, self.real)
+        _kernels.phase_sin_unit_rows(x, 1e3 * np.finfo(self.real).eps * np.sqrt(self.T), out)
+        return out
 
     @cached_property
-    def sin_a(self):
-        return self._phase_sin(self.u_a)
+    def sin_a(self):  # unit-norm rows of sin(θa − μa)
+        return self._phase_sin(self.a)
 
     @cached_property
     def sin_b(self):
-        return self._phase_sin(self.u_b)
+        return self._phase_sin(self.b)
+
+    @cached_property
+    def env_a(self):  # centred unit-norm rows of |x_a|
+        return self._envelope(self.a, False)
+
+    @cached_property
+    def env_b(self):
+        return self._envelope(self.b, False)
+
+    @cached_property
+    def envpow_a(self):  # centred unit-norm rows of |x_a|²
+        return self._envelope(self.a, True)
+
+    @cached_property
+    def envpow_b(self):
+        return self._envelope(self.b, True)
 
 
 def _clip(v, lo, hi):
@@ -295,9 +304,7 @@ def ccorr(w: _Windows) -> np.ndarray:
     HyPyP returns ``|ccorr|``; we keep the sign. A channel with a constant
     phase in the window has ``sin(θ−μ) ≡ 0`` and gives NaN.
     """
-    # sin(θ − μ) is bounded by 1, so its rounding scale is √T
-    scale = np.sqrt(w.T)
-    return _real_corr(_rows_unit_norm(w.sin_a, scale), _rows_unit_norm(w.sin_b, scale))
+    return _real_corr(w.sin_a, w.sin_b)
 
 
 def coh(w: _Windows) -> np.ndarray:
@@ -352,13 +359,12 @@ def dwpli(w: _Windows) -> np.ndarray:
 def envcorr(w: _Windows) -> np.ndarray:
     """Amplitude-envelope correlation (Hipp et al. 2012, without
     orthogonalisation): Pearson r of ``|x_a|`` and ``|x_b|`` over the window."""
-    return _real_corr(_centered_unit(w.mag_a), _centered_unit(w.mag_b))
+    return _real_corr(w.env_a, w.env_b)
 
 
 def powcorr(w: _Windows) -> np.ndarray:
     """Power correlation: Pearson r of ``|x_a|²`` and ``|x_b|²`` over the window."""
-
-    return _real_corr(_centered_unit(w.mag_a**2), _centered_unit(w.mag_b**2))
+    return _real_corr(w.envpow_a, w.envpow_b)
 
 
 METRICS: dict[str, Callable[[_Windows], np.ndarray]] = {
@@ -655,6 +661,7 @@ def compute_synchrony(
     channel_block: int = 32,
     filter_kw: Mapping | None = None,
     attrs: Mapping | None = None,
+    reduce: Callable[[xr.DataArray], np.ndarray] | None = None,
 ) -> xr.Dataset:
     """Windowed inter-brain synchrony for several bands and metrics.
 
@@ -689,6 +696,11 @@ def compute_synchrony(
         saves memory).
     filter_kw : extra keyword arguments for :func:`mne.filter.filter_data`.
     attrs : extra dataset attributes (e.g. provenance); str/number values.
+    reduce : callable or None
+        Summarise each band's ``(time, client_channel, therapist_channel)`` DataArray to
+        one value per window (e.g. ``windows.summarise_matrix``) as soon as the band is
+        done, so only one band's matrices are ever held; the metrics then have dims
+        ``(band, time)``. Null models use it: they need the summary, not the matrices.
 
     Returns
     -------
@@ -756,7 +768,7 @@ def compute_synchrony(
     def analytic(x, rows, band):
         return band_analytic(x[rows], sfreq, band, method, dtype=real, **filter_kw)
 
-    def run(write):
+    def run(write, band_done=None):
         nonlocal n_invalid
         a_blocks = [slice(i, min(i + channel_block, n_a)) for i in range(0, n_a, channel_block)]
         b_blocks = [slice(j, min(j + channel_block, n_b)) for j in range(0, n_b, channel_block)]
@@ -787,8 +799,30 @@ def compute_synchrony(
                             write(m, (ib, slice(w0, w0 + nw), sa, sb), res[m])
                     del xb
                 del xa
+            if band_done is not None:
+                band_done(ib)
         # invalid channel-windows are the same for every band/block: count once
         n_invalid = int(flat_a.sum() + flat_b.sum())
+
+    if reduce is not None:
+        if out_path is not None:
+            raise ValueError("reduce and out_path cannot be combined")
+        band_buf = {m: np.empty(shape[1:], dtype=real) for m in metrics}
+        summaries = {m: np.empty(shape[:2], dtype=real) for m in metrics}
+
+        def write(m, idx, v):
+            band_buf[m][idx[1:]] = v
+
+        def band_done(ib):
+            for m in metrics:
+                da = xr.DataArray(band_buf[m], dims=("time", "client_channel", "therapist_channel"),
+                                  coords={"client_channel": skel["client_channel"].values,
+                                          "therapist_channel": skel["therapist_channel"].values})
+                summaries[m][ib] = np.asarray(reduce(da))
+
+        run(write, band_done)
+        _warn_undefined(n_invalid, undefined, stacklevel=2)
+        return skel.assign({m: (("band", "time"), summaries[m]) for m in metrics})
 
     if out_path is None:
         arrays = {m: np.empty(shape, dtype=real) for m in metrics}

@@ -87,3 +87,29 @@ def test_sign_flip_test_exact_and_calibrated():
     ps = np.array([sign_flip_test(rng.standard_t(4, size=12), 999, rng)[0] for _ in range(300)])
     assert 0.02 <= (ps < 0.05).mean() <= 0.09
     assert 0.42 <= ps.mean() <= 0.58
+
+
+def test_phase_randomisation_in_channel_blocks_is_the_same_surrogate():
+    x = np.random.default_rng(2).normal(size=(7, 1000))  # even length: Nyquist bin kept real
+    whole = phase_randomise(x, np.random.default_rng(9), channel_block=100)
+    blocked = phase_randomise(x, np.random.default_rng(9), channel_block=3)
+    np.testing.assert_array_equal(blocked, whole)
+    np.testing.assert_allclose(np.abs(np.fft.rfft(blocked)), np.abs(np.fft.rfft(x)), rtol=1e-9, atol=1e-9)
+
+
+def test_null_window_values_in_float32_match_float64():
+    """The null models run the engine in float32 (memory, speed); their window values
+    must still be the float64 pipeline's to well below any null's spread."""
+    from hyperscan.nulls import window_values
+
+    c, t, _, _ = simulate_dyad(0, seed=11, duration=130.0, null=False)
+    cfg = validate_config({})
+    client = Recording(c, 250.0, CHANNELS, [(10.0, 2.0)])
+    therapist = Recording(t.astype(np.float32), 250.0, CHANNELS, [])
+    v64 = window_values(client, therapist, cfg, ["plv", "envcorr", "wpli"])
+    v32 = window_values(client, therapist, cfg, ["plv", "envcorr", "wpli"], "float32")
+    assert v64.keys() == v32.keys() and len(v64) == 3 * len(cfg["bands"])
+    for key in v64:
+        np.testing.assert_array_equal(np.isnan(v32[key]), np.isnan(v64[key]))
+        assert np.isnan(v64[key]).sum() == 3  # the windows overlapping [10, 12)
+        np.testing.assert_allclose(v32[key], v64[key], rtol=0, atol=1e-5, equal_nan=True)

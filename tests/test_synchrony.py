@@ -417,3 +417,23 @@ def test_compute_synchrony_failed_stream_leaves_no_file(lagged_dyad, tmp_path):
         compute_synchrony(client, therapist, sfreq, {"bad": (8, 300)}, ["plv"], 2.0, 1.0,
                           out_path=tmp_path / "x.nc")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("how", ["mean", "median", "homologous"])
+def test_reduce_per_band_equals_summarising_the_full_result(lagged_dyad, how):
+    """``reduce`` (what the null models use to hold one band of matrices at a time) gives
+    the summary of the full in-memory result, through the channel-blocked path too."""
+    from hyperscan.windows import summarise_matrix
+
+    client, therapist, sfreq = lagged_dyad
+    names = dict(client_channels=["Cz", "Pz"], therapist_channels=["Pz", "Cz"])
+    metrics = ["plv", "wpli", "envcorr"]
+    full = compute_synchrony(client, therapist, sfreq, BANDS, metrics, 2.0, 0.5, chunk_windows=5, **names)
+    reduced = compute_synchrony(client, therapist, sfreq, BANDS, metrics, 2.0, 0.5, chunk_windows=5,
+                                channel_block=1, reduce=lambda da: summarise_matrix(da, how).values,
+                                **names)
+    for m in metrics:
+        assert reduced[m].dims == ("band", "time")
+        want = summarise_matrix(full[m], how).transpose("band", "time").values
+        np.testing.assert_allclose(reduced[m].values, want, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(reduced.bad_window.values, full.bad_window.values)
