@@ -145,11 +145,24 @@ def sign_imag_sum(ar, ai, br, bi, out):  # pragma: no cover - jitted
 
 
 def split_complex(x: np.ndarray, real_dtype) -> tuple[np.ndarray, np.ndarray]:
-    """Contiguous real and imaginary parts of ``x`` in ``real_dtype``."""
-    return (
-        np.ascontiguousarray(x.real, dtype=real_dtype),
-        np.ascontiguousarray(x.imag, dtype=real_dtype),
-    )
+    """Contiguous real and imaginary parts of ``x`` (W, C, T) in ``real_dtype``: one pass
+    (numpy's two ``ascontiguousarray`` copies of the strided views took 30 % of PLI)."""
+    re = np.empty(x.shape, real_dtype)
+    im = np.empty(x.shape, real_dtype)
+    _split_rows(x, re, im)
+    return re, im
+
+
+@njit(parallel=True, cache=True)
+def _split_rows(x, re, im):  # pragma: no cover - jitted
+    n_win, n_ch, n_t = x.shape
+    for r in prange(n_win * n_ch):
+        w = r // n_ch
+        c = r % n_ch
+        for t in range(n_t):
+            v = x[w, c, t]
+            re[w, c, t] = v.real
+            im[w, c, t] = v.imag
 
 
 # --------------------------------------------------------------------------- per-row transforms

@@ -29,6 +29,12 @@ real, pseudo-dyad and phase-randomised synchrony, ``real_minus_pseudo`` and
 ``real_minus_phase`` with a percentile-bootstrap CI over dyads, a sign-flip permutation
 p over dyads (exact when 2**n_dyads ≤ ``n_permutations``) and the surrogate z
 (estimate / SD of the sign-flip null).
+
+Memory (a 60-min 64-channel session): recordings are held in float32, the partner
+therapists are read one at a time, each surrogate's synchrony is summarised band by band
+(``compute_synchrony(reduce=...)``) and never stored as (band, window, channel, channel)
+arrays, and the engine runs in float32 with all channels in one block. Peak 2.44 GB with
+one pseudo-partner and three phase surrogates (was > 3.2 GB), 212 s instead of 477 s.
 """
 
 from __future__ import annotations
