@@ -38,6 +38,11 @@ def band_power(segments: np.ndarray, sfreq: float, band) -> np.ndarray:
     """Band power (input units²) of each segment (..., n_times): Hann periodogram integral."""
     freqs, psd = scipy.signal.periodogram(segments, fs=sfreq, window="hann", scaling="density",
                                           detrend="constant", axis=-1)
+    return _integrate(freqs, psd, band)
+
+
+def _integrate(freqs: np.ndarray, psd: np.ndarray, band) -> np.ndarray:
+    """Σ S(f) δf over ``lo ≤ f ≤ hi`` (the last axis of ``psd``)."""
     sel = (freqs >= band[0]) & (freqs <= band[1])
     return psd[..., sel].sum(axis=-1) * (freqs[1] - freqs[0])
 
@@ -47,22 +52,42 @@ def _channel(channels, name):
     return lower.index(name.lower()) if name.lower() in lower else None
 
 
+#: Windows whose periodograms are computed at once (memory: this many windows x channels x
+#: samples; a 60-min 64-channel session all at once needed 5.8 GB).
+WINDOW_CHUNK = 256
+
+
 def person_measures(data: np.ndarray, channels: list[str], sfreq: float, starts, n_len: int,
                     bands: dict) -> dict[str, np.ndarray]:
-    """{measure: (n_windows,)} for one person; ``data`` in volts (n_channels, n_times)."""
-    idx = np.asarray(starts)[:, None] + np.arange(n_len)
-    segments = data[:, idx].transpose(1, 0, 2) * 1e6  # (window, channel, time) in µV
+    """{measure: (n_windows,)} for one person; ``data`` in volts (n_channels, n_times).
+
+    One periodogram per window and channel serves every band and measure; windows go
+    through ``WINDOW_CHUNK`` at a time."""
+    starts = np.asarray(starts)
     alpha = tuple(bands.get("alpha", (8.0, 13.0)))
     theta = tuple(bands.get("theta", (4.0, 8.0)))
-    out = {}
-    with np.errstate(divide="ignore", invalid="ignore"):
+    f3, f4, fz = (_channel(channels, c) for c in ("F3", "F4", "Fz"))
+    n = len(starts)
+    power = {name: np.empty(n) for name in bands}
+    alpha_f3, alpha_f4, theta_fz = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    for w0 in range(0, n, WINDOW_CHUNK):
+        w1 = min(n, w0 + WINDOW_CHUNK)
+        idx = starts[w0:w1, None] + np.arange(n_len)
+        segments = data[:, idx].transpose(1, 0, 2) * 1e6  # (window, channel, time) in µV
+        freqs, psd = scipy.signal.periodogram(segments, fs=sfreq, window="hann", scaling="density",
+                                              detrend="constant", axis=-1)
+        del segments
         for name, rng in bands.items():
-            out[f"ln_power_{name}"] = np.log(band_power(segments, sfreq, rng).mean(axis=1))
-        f3, f4, fz = (_channel(channels, c) for c in ("F3", "F4", "Fz"))
-        nan = np.full(len(idx), np.nan)
-        out["faa"] = (np.log(band_power(segments[:, f4], sfreq, alpha))
-                      - np.log(band_power(segments[:, f3], sfreq, alpha))) if None not in (f3, f4) else nan
-        out["fm_theta"] = np.log(band_power(segments[:, fz], sfreq, theta)) if fz is not None else nan
+            power[name][w0:w1] = _integrate(freqs, psd, rng).mean(axis=1)
+        if None not in (f3, f4):
+            alpha_f3[w0:w1] = _integrate(freqs, psd[:, f3], alpha)
+            alpha_f4[w0:w1] = _integrate(freqs, psd[:, f4], alpha)
+        if fz is not None:
+            theta_fz[w0:w1] = _integrate(freqs, psd[:, fz], theta)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = {f"ln_power_{name}": np.log(power[name]) for name in bands}
+        out["faa"] = np.log(alpha_f4) - np.log(alpha_f3)
+        out["fm_theta"] = np.log(theta_fz)
     return out
 
 

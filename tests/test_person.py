@@ -61,3 +61,21 @@ def test_person_contrasts_reuse_the_synchrony_statistics():
     assert list(out.columns[:5]) == ["reporter", "category", "reference", "measure", "person"]
     assert row.measure == "faa" and row.person == "client"
     assert row.estimate == pytest.approx(0.2) and row.n_dyads == 4
+
+
+def test_window_chunks_give_the_same_measures(monkeypatch):
+    """Periodograms in window chunks (memory-bounded) equal all windows at once, bit for bit."""
+    import hyperscan.person as person
+
+    rng = np.random.default_rng(4)
+    data = rng.standard_normal((4, 250 * 60)) * 1e-5
+    channels, starts = ["F3", "F4", "Fz", "Pz"], np.arange(0, 250 * 58, 125)
+    bands = {"theta": (4.0, 8.0), "alpha": (8.0, 13.0)}
+    monkeypatch.setattr(person, "WINDOW_CHUNK", 7)
+    chunked = person.person_measures(data, channels, 250.0, starts, 500, bands)
+    monkeypatch.setattr(person, "WINDOW_CHUNK", 10**6)
+    whole = person.person_measures(data, channels, 250.0, starts, 500, bands)
+    assert chunked.keys() == whole.keys()
+    for key in whole:
+        np.testing.assert_array_equal(chunked[key], whole[key])
+        assert np.isfinite(whole[key]).all()
