@@ -378,8 +378,8 @@ def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, ou
         _atomic_save_raw(raw, Path(out))
         cleaned[person] = Snapshot.of(raw, [ch for ch in references if ch in raw.ch_names])
         spans.append(SimpleNamespace(annotations=raw.annotations.copy(), first_time=raw.first_time))
-        qc["duration_s"] = raw.n_times / raw.info["sfreq"]
         del raw
+    qc["duration_s"] = qc["client"]["duration_s"]  # both people have the same length (load_dyad)
     qc["dyad_kept_percent"], qc["dyad_bad_segments"] = _kept_percent(spans, qc["duration_s"])
     log.info("dyad: %.1f%% of %.1f s free of BAD_ segments in both people", qc["dyad_kept_percent"],
              qc["duration_s"])

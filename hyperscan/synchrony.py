@@ -115,11 +115,17 @@ class _Windows:
         if a.shape[2] < 2:
             raise ValueError("a window needs at least 2 samples")
         self.real = real
-        # windows may be strided views of a continuous signal; the samples of a window
-        # must be contiguous for the float view and the kernels' inner loops
-        self.a = a.astype(cplx, copy=False) if a.strides[-1] == np.dtype(cplx).itemsize else a.astype(cplx)
-        self.b = b.astype(cplx, copy=False) if b.strides[-1] == np.dtype(cplx).itemsize else b.astype(cplx)
+        self.a = self._rows_contiguous(a, cplx)
+        self.b = self._rows_contiguous(b, cplx)
         self.T = a.shape[2]
+
+    @staticmethod
+    def _rows_contiguous(x, cplx):
+        # windows may be strided views of a continuous signal (no copy then); the samples
+        # of a window must be contiguous for the float view and the kernels' inner loops
+        if x.dtype == cplx and x.strides[-1] == x.itemsize:
+            return x
+        return np.ascontiguousarray(x, dtype=cplx)
 
     # -- per-signal ---------------------------------------------------------
     # The transforms before each matrix product run in _kernels' row kernels: all passes
@@ -154,10 +160,6 @@ class _Windows:
         out = np.empty(x.shape, x.dtype)
         _kernels.unit_rows(x, conjugate, out)
         return out
-
-    @cached_property
-    def u_a(self):
-        return self._unit(self.a)
 
     @cached_property
     def u_a_conj(self):
