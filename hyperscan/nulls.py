@@ -258,8 +258,10 @@ def session_nulls(client: Recording, therapist: Recording, partners, windows: pd
 
 
 def nulls_stage(client_fif, therapist_fif, partner_therapist_fifs, windows_path, session,
-                config: dict, out_path) -> None:
-    """Workflow stage: one session's FIFs + partner therapists' FIFs -> nulls.tsv."""
+                config: dict, out_path, threads: int = 1) -> None:
+    """Workflow stage: one session's FIFs + partner therapists' FIFs -> nulls.tsv.
+    BLAS, OpenMP and numba use at most ``threads`` (the rule's allocation)."""
+    from .threads import limit_threads
     from .windows import read_windows, write_tsv
 
     # float32 recordings: a null needs no 16 significant digits, and three 60-min 64-channel
@@ -271,7 +273,8 @@ def nulls_stage(client_fif, therapist_fif, partner_therapist_fifs, windows_path,
     # loaders, not recordings: one partner in memory at a time (read once per band)
     partners = [lambda p=p: Recording.from_fif(p, dtype="float32") for p in partner_therapist_fifs]
     rng = session_rng(config["stats"]["seed"], "phase", session.dyad, session.session)
-    table = session_nulls(client, therapist, partners, read_windows(windows_path), config, rng=rng)
+    with limit_threads(threads):
+        table = session_nulls(client, therapist, partners, read_windows(windows_path), config, rng=rng)
     write_tsv(table, out_path)
 
 

@@ -887,12 +887,12 @@ def synchrony_stage(client_fif, therapist_fif, config: Mapping, out_path, thread
     """Workflow stage: two preprocessed FIF files -> synchrony.nc (with provenance attrs).
 
     Windows overlapping a ``BAD*`` annotation of either person are flagged in
-    ``bad_window``. BLAS is limited to ``threads`` (the rule's allocation) because
-    oversubscribed BLAS threads are much slower than one when jobs run side by side.
+    ``bad_window``. BLAS, OpenMP and numba are limited to ``threads`` (the rule's
+    allocation; :func:`hyperscan.threads.limit_threads`) because oversubscribed threads are
+    much slower than one when jobs run side by side.
     """
-    from threadpoolctl import threadpool_limits
-
     from .io import Recording
+    from .threads import limit_threads
     from .provenance import provenance
 
     client = Recording.from_fif(client_fif)
@@ -900,7 +900,7 @@ def synchrony_stage(client_fif, therapist_fif, config: Mapping, out_path, thread
     scfg = config["synchrony"]
     attrs = provenance(config, [client_fif, therapist_fif])
     attrs["recording_duration"] = client.n_times / client.sfreq
-    with threadpool_limits(limits=max(1, int(threads)), user_api="blas"):
+    with limit_threads(threads):
         ds = compute_synchrony(
             client.data,
             therapist.data,
