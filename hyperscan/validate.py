@@ -19,7 +19,8 @@ it first and computes nothing unless it is clean. What is checked, in order:
    and so do the therapists' (the group contrasts compare synchrony averaged over channel
    pairs, which means something only when the pairs are the same); with
    ``synchrony.summary: homologous`` client and therapist must share channel names;
-6. ``output_dir`` must lie outside every input folder, so inputs are never written.
+6. ``output_dir`` may lie inside the study (``results/``, ``derivatives/hyperscan``) but must
+   not be an input file or a folder holding inputs (:func:`output_dir_problems`).
 
 Warnings (reports clipped at the recording's edge, overlapping codes of one reporter,
 an EDF header whose record count was never finalised) are listed but do not fail.
@@ -81,7 +82,7 @@ class StudyCheck:
 
 def _usable_config(configfile, check: StudyCheck) -> dict | None:
     """The validated config, or (when invalid) the defaults plus every usable raw key."""
-    from .config import _fill_defaults, load_schema, read_config_yaml, validate_config
+    from .config import _fill_defaults, load_schema, read_config_yaml, resolve_config_paths, validate_config
 
     try:
         data = read_config_yaml(configfile)
@@ -89,7 +90,7 @@ def _usable_config(configfile, check: StudyCheck) -> dict | None:
         check.problems += err.problems
         return None
     try:
-        return validate_config(data, source=Path(configfile))
+        return resolve_config_paths(validate_config(data, source=Path(configfile)), configfile, given=data)
     except InputError as err:
         check.problems += err.problems
     if not isinstance(data, dict) or not isinstance(data.get("sessions"), str):
@@ -103,7 +104,7 @@ def _usable_config(configfile, check: StudyCheck) -> dict | None:
             and not isinstance(window.get("length"), bool) and window["length"] > 0:
         salvage["window"]["length"] = window["length"]
     salvage["_invalid"] = True  # cross-key checks that need a valid config are skipped
-    return salvage
+    return resolve_config_paths(salvage, configfile, given=data)
 
 
 # ---------------------------------------------------------------- EEG files
@@ -380,18 +381,38 @@ def config_data_problems(config: dict, recordings: dict[tuple[Session, str], Rec
     return out
 
 
-def output_dir_problems(config: dict, sessions: list[Session], sheet: Path, source) -> list[str]:
-    """``output_dir`` must not be, or lie inside, a folder holding inputs."""
-    out_dir = Path(config["output_dir"]).expanduser().resolve()
-    folders = {Path(sheet).resolve().parent}
+def _input_paths(sessions: list[Session], sheet: Path) -> list[Path]:
+    """Every input file of the study (sheet, EEG, reports, clock-sync, ratings), resolved."""
+    files = {Path(sheet).resolve()}
     for s in sessions:
-        folders |= {Path(p).resolve().parent for p in (s.client, s.therapist, s.reports) if p is not None}
-    inside = sorted(f for f in folders if out_dir == f or out_dir.is_relative_to(f))
-    if not inside:
-        return []
-    return [problem(source, f"output_dir '{config['output_dir']}' ({out_dir}) lies inside the input "
-                            f"folder {inside[0]}",
-                    "an output folder outside the study's input folders, so inputs are never written")]
+        for col in ("client", "therapist", "reports", "report_clock_sync", "ratings"):
+            if getattr(s, col, None) is not None:
+                files.add(Path(getattr(s, col)).resolve())
+    return sorted(files)
+
+
+def output_dir_problems(config: dict, sessions: list[Session], sheet: Path, source) -> list[str]:
+    """Refuse an ``output_dir`` that could modify an input: one that *is* an input file or a
+    folder holding input files, or one whose per-session or ``group``/``logs``/``benchmarks``
+    subfolders would hold an input. A new folder inside the study (``study/results``, a BIDS
+    ``derivatives/hyperscan``) is fine: the workflow only creates files there."""
+    out_dir = Path(config["output_dir"]).expanduser().resolve()
+    files = _input_paths(sessions, sheet)
+    written = {"group", "logs", "benchmarks"} | {s.dyad for s in sessions}
+    for f in files:
+        if out_dir == f:
+            why = f"is the input file {f}"
+        elif out_dir == f.parent:
+            why = f"is the input folder holding {f}"
+        elif f.is_relative_to(out_dir) and f.relative_to(out_dir).parts[0] in written:
+            why = (f"would hold the input file {f} in its '{f.relative_to(out_dir).parts[0]}' "
+                   "folder, which the workflow writes")
+        else:
+            continue
+        return [problem(source, f"output_dir '{config['output_dir']}' ({out_dir}) {why}",
+                        "a new folder for the outputs (e.g. results/ or derivatives/hyperscan/ inside the "
+                        "study folder is fine), so inputs are never written")]
+    return []
 
 
 # ---------------------------------------------------------------- the whole study
@@ -461,19 +482,18 @@ def check_study(configfile) -> StudyCheck:
 
 
 def workdir_problems(check: StudyCheck, workdir=None) -> list[str]:
-    """``hyperscan run`` writes ``.snakemake/`` into the working directory: not an input folder."""
+    """``hyperscan run`` writes ``.snakemake/`` into the working directory. Running from
+    inside the study folder is fine; refused only when that ``.snakemake`` path is itself an
+    input file or a folder holding inputs (so nothing Snakemake writes can touch an input)."""
     if check.config is None:
         return []
-    cwd = Path(workdir or Path.cwd()).resolve()
-    sheet = Path(check.config["sessions"]).resolve()
-    folders = {sheet.parent} | {Path(p).resolve().parent for s in check.sessions
-                                for p in (s.client, s.therapist, s.reports) if p is not None}
-    inside = sorted(f for f in folders if cwd == f or cwd.is_relative_to(f))
-    if not inside:
+    target = Path(workdir or Path.cwd()).resolve() / ".snakemake"
+    files = _input_paths(check.sessions, Path(check.config["sessions"]))
+    if not any(f == target or f.is_relative_to(target) for f in files):
         return []
-    return [problem(cwd, f"the working directory lies inside the input folder {inside[0]}; Snakemake "
-                         "would write its .snakemake/ bookkeeping there",
-                    "to run hyperscan from a folder outside the study (e.g. the project folder)")]
+    return [problem(target, "Snakemake's bookkeeping folder .snakemake of the working directory "
+                            "holds input files", "to run hyperscan from a folder whose .snakemake/ is "
+                                                 "not part of the study's inputs")]
 
 
 def validate_study(configfile) -> list[str]:
