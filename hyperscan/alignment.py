@@ -99,9 +99,9 @@ def place_by_time_stamps(data: np.ndarray, stamps: np.ndarray, nominal: float, w
         if drift > MAX_DRIFT_SAMPLES:
             n_target = int(round(duration * nominal)) + 1
             seg = mne.filter.resample(seg, up=n_target, down=n, verbose="error")
-            notes.append(f"{what}: samples {a}-{b} ({duration:.3f} s on the LSL clock) have an effective "
-                         f"rate of {(n - 1) / duration:.4f} Hz vs nominal {nominal:g} Hz ({drift:.1f} "
-                         f"samples of drift); resampled onto the nominal grid")
+            notes.append(f"{what}, samples {a}-{b} ({duration:.3f} s on the LSL clock): effective "
+                         f"rate {(n - 1) / duration:.4f} Hz vs nominal {nominal:g} Hz ({drift:.1f} "
+                         f"samples of drift); resampled onto the nominal grid of the LSL clock")
         start = int(round((stamps[a] - t_first) * nominal))
         pieces.append((start, seg))
     n_total = pieces[-1][0] + pieces[-1][1].shape[1]
@@ -238,3 +238,78 @@ def place_records(raw, onsets: list[float], record_s: float):
         notes.append(f"{path.name}: the first EDF+D record starts {t0:g} s after the header start time; "
                      "the start time is taken from that record")
     return placed, holes, notes
+
+
+# --------------------------------------------------------------------------- separate files
+
+#: A trigger fit whose worst event misses its line by more than this many sample periods
+#: (or TRIGGER_MAX_RESIDUAL_S, if longer) pairs events that are not the same events.
+TRIGGER_MAX_RESIDUAL_PERIODS = 2
+TRIGGER_MAX_RESIDUAL_S = 0.01
+
+
+def parse_alignment(value) -> tuple[str, str | None]:
+    """The sheet's ``alignment`` cell: ("auto", None) when empty, ("header", None),
+    ("sample0", None) or ("trigger", code) for ``trigger:<code>``. ValueError otherwise."""
+    if value is None or not str(value).strip():
+        return "auto", None
+    text = str(value).strip()
+    low = text.lower()
+    if low in ("header", "sample0"):
+        return low, None
+    if low.startswith("trigger:") and text.split(":", 1)[1].strip():
+        return "trigger", text.split(":", 1)[1].strip()
+    raise ValueError(text)
+
+
+def trigger_times(raw, code: str) -> np.ndarray:
+    """Seconds (from the recording's first sample) of every ``code`` event: annotations whose
+    description is ``code`` (EDF+ TALs, BrainVision markers, FIF/EEGLAB annotations), or,
+    when there are none and ``code`` is an integer, rising edges to that value on the stim
+    channels (BDF ``Status``, ``TRIG``; ``mne.find_events``)."""
+    import mne
+
+    ann = raw.annotations
+    times = np.sort(np.array([a["onset"] - raw.first_time for a in ann
+                              if str(a["description"]).strip() == code], dtype=float))
+    if len(times) or not code.lstrip("-").isdigit():
+        return times
+    stim = [raw.ch_names[i] for i in mne.pick_types(raw.info, eeg=False, stim=True, exclude=[])]
+    if not stim:
+        return times
+    events = mne.find_events(raw, stim_channel=stim, consecutive=False, shortest_event=1,
+                             initial_event=True, verbose="error")
+    return np.sort((events[events[:, 2] == int(code), 0] - raw.first_samp) / raw.info["sfreq"])
+
+
+def fit_triggers(client: np.ndarray, therapist: np.ndarray, sfreq: float, code: str, where) -> dict:
+    """Therapist clock as a line of the client clock from shared sync events:
+    ``t_therapist = offset_s + scale * t_client``, from the first and last events (one
+    event: offset only, scale 1). ``residual_ms`` is the largest distance of any event from
+    the line. InputError when either file lacks the events, the counts differ, or the
+    residual exceeds :data:`TRIGGER_MAX_RESIDUAL_PERIODS` periods / TRIGGER_MAX_RESIDUAL_S."""
+    if not len(client) or not len(therapist):
+        lacking = " and ".join(p for p, t in (("client", client), ("therapist", therapist)) if not len(t))
+        raise InputError(problem(where, f"alignment trigger:{code}: the {lacking} recording has no '{code}' "
+                                        "event (annotation, or stim-channel value)",
+                                 "the shared sync trigger in both files"))
+    if len(client) != len(therapist):
+        raise InputError(problem(where, f"alignment trigger:{code}: the client recording has {len(client)} "
+                                        f"'{code}' events, the therapist recording {len(therapist)}",
+                                 "the same sync events in both files (remove the extra ones or use "
+                                 "another code)"))
+    if len(client) == 1 or client[-1] == client[0]:
+        scale = 1.0
+    else:
+        scale = float((therapist[-1] - therapist[0]) / (client[-1] - client[0]))
+    offset = float(therapist[0] - scale * client[0])
+    residual = float(np.max(np.abs(therapist - (offset + scale * client))))
+    limit = max(TRIGGER_MAX_RESIDUAL_PERIODS / sfreq, TRIGGER_MAX_RESIDUAL_S)
+    if residual > limit:
+        worst = int(np.argmax(np.abs(therapist - (offset + scale * client))))
+        raise InputError(problem(where, f"alignment trigger:{code}: event {worst + 1} of {len(client)} "
+                                        f"(client {client[worst]:.3f} s, therapist {therapist[worst]:.3f} s) is "
+                                        f"{residual * 1e3:.1f} ms off the line through the first and last events",
+                                 f"the same events in both files (residual at most {limit * 1e3:g} ms)"))
+    return {"offset_s": offset, "scale": scale, "drift_ppm": (scale - 1.0) * 1e6,
+            "residual_ms": residual * 1e3, "n_events": int(len(client))}

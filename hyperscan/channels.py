@@ -164,12 +164,17 @@ def standardise(raw, names: dict | None = None, types: dict | None = None) -> li
 
 
 def describe(rows: list[dict], who: str) -> list[str]:
-    """Human-readable lines (validate, log, QC page) for the rows of :func:`standardise`."""
+    """Human-readable lines (validate, log, QC page) for the rows of :func:`standardise`:
+    channels grouped by what was done to them."""
     out = []
-    changed = [r for r in rows if r["why"]]
-    if changed:
+    groups: dict[tuple, list[str]] = {}
+    for r in rows:
+        if r["why"]:
+            groups.setdefault((r["type"], tuple(r["why"])), []).append(
+                f"'{r['label']}' -> {r['name']}" if r["name"] != r["label"] else f"'{r['label']}'")
+    if groups:
         out.append(f"{who}: channels typed/renamed: " + "; ".join(
-            f"'{r['label']}' -> '{r['name']}' ({r['type']}: {', '.join(r['why'])})" for r in changed))
+            f"{', '.join(chans)} ({kind}: {', '.join(why)})" for (kind, why), chans in groups.items()))
     odd = [r["name"] for r in rows if r["nonstandard"]]
     if odd:
         out.append(f"{who}: EEG channel(s) {', '.join(odd)} are not 10-20/10-05 positions (no montage "

@@ -67,6 +67,9 @@ class StudyCheck:
 
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: What the files say about time, identity and channels, and the choice made for each
+    #: (alignment method and header difference, holes, XDF streams, channels typed/renamed).
+    notes: list[str] = field(default_factory=list)
     config: dict | None = None
     sessions: list[Session] = field(default_factory=list)
     n_eeg_files: int = 0
@@ -183,10 +186,14 @@ def _brainvision_problems(path: Path) -> list[str]:
     return out
 
 
-def check_eeg(path: Path, select: str | None, *, shared: bool, row: int, sheet) -> tuple[Recording | None, list[str], list[str]]:
-    """Check one person's EEG: (what its header says, problems, warnings)."""
+def check_eeg(path: Path, select: str | None, *, shared: bool, row: int, sheet,
+              channel_names: dict | None = None, channel_types: dict | None = None
+              ) -> tuple[Recording | None, list[str], list[str]]:
+    """Check one person's EEG: (what its header says, problems, warnings). The channel
+    names are those the analysis will use (:func:`hyperscan.channels.standardise`)."""
     import mne
 
+    from .channels import standardise
     from .io import _suffix, read_raw, read_xdf_stream, select_prefix
 
     suffix = _suffix(path)
@@ -198,7 +205,9 @@ def check_eeg(path: Path, select: str | None, *, shared: bool, row: int, sheet) 
             raw, _ = read_xdf_stream(path, select)
         except InputError as err:
             return None, err.problems, []
-        return Recording(path, list(raw.ch_names), float(raw.info["sfreq"]), raw.n_times), [], []
+        standardise(raw, channel_names, channel_types)
+        eeg = [raw.ch_names[i] for i in mne.pick_types(raw.info, eeg=True, exclude=[])]
+        return Recording(path, eeg, float(raw.info["sfreq"]), raw.n_times), [], []
     problems, notes = [], []
     if suffix in _EDF_BYTES:
         problems, notes = _edf_size_problems(path)
@@ -229,11 +238,49 @@ def check_eeg(path: Path, select: str | None, *, shared: bool, row: int, sheet) 
         return None, [problem(sheet, "client and therapist are the same file but no "
                                      "client_select/therapist_select prefix is given",
                               "channel-name prefixes such as C_ and T_", row=row)], notes
+    standardise(raw, channel_names, channel_types)
     eeg = [raw.ch_names[i] for i in mne.pick_types(raw.info, eeg=True, exclude=[])]
     if not eeg:
         return None, [problem(path, "contains no EEG channels" + (f" starting with '{select}'" if select else ""),
                               "at least one EEG channel")], notes
     return Recording(path, eeg, float(raw.info["sfreq"]), n), [], notes
+
+
+def _channel_maps(config: dict) -> dict:
+    pre = config.get("preprocessing") if isinstance(config.get("preprocessing"), dict) else {}
+    return {"channel_names": pre.get("channel_names") or {}, "channel_types": pre.get("channel_types") or {}}
+
+
+def check_alignment(session: Session, sheet, channel_names=None, channel_types=None) -> tuple[list[str], list[str]]:
+    """How the session's two recordings go on one time axis, decided exactly as the
+    preprocessing stage decides it (``hyperscan.io.load_dyad`` with ``check_only``):
+    (problems, notes). The notes name the alignment used, how far apart the header start
+    times are, every hole (``BAD_acq_skip``), the XDF stream chosen per person and the
+    channels typed or renamed."""
+    from .io import load_dyad
+
+    where = f"dyad {session.dyad} session {session.session} (sessions sheet row {session.row})"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            _, _, said = load_dyad(session, channel_names, channel_types, check_only=True)
+        except InputError as err:
+            return list(err.problems), []
+        except Exception as exc:  # noqa: BLE001 - a reader's surprise is still a bad file
+            return [problem(sheet, f"{where}: the recordings cannot be aligned ({type(exc).__name__}: {exc})",
+                            "readable recordings", row=session.row)], []
+    facts = getattr(said, "facts", {})
+    out = [f"{where}: {n}" for n in said]
+    method = facts.get("method")
+    if method in ("header", "sample0", "trigger"):
+        diff = facts.get("header_difference_s")
+        head = ("no start time in one of the headers" if diff is None
+                else f"header start times {abs(diff):.3f} s apart" + (
+                    f" (therapist {'later' if diff > 0 else 'earlier'})" if diff else ""))
+        out.insert(0, f"{where}: alignment {method} (sheet: {facts.get('requested') or 'auto'}); {head}")
+    for person, ident in (facts.get("streams") or {}).items():
+        out.append(f"{where}: {person} = XDF stream " + ", ".join(f"{k}={v}" for k, v in ident.items() if v))
+    return [], out
 
 
 # ---------------------------------------------------------------- reports
@@ -443,7 +490,7 @@ def check_study(configfile) -> StudyCheck:
             if key not in seen:
                 try:
                     rec, problems, notes = check_eeg(path, select, shared=s.client == s.therapist,
-                                                     row=s.row, sheet=sheet)
+                                                     row=s.row, sheet=sheet, **_channel_maps(config))
                 except Exception as exc:  # noqa: BLE001 - a reader's surprise is still a bad file
                     rec, notes = None, []
                     problems = [problem(path, f"cannot be read ({type(exc).__name__}: {exc})",
@@ -455,6 +502,11 @@ def check_study(configfile) -> StudyCheck:
                 recordings[(s, role)] = seen[key][0]
     check.n_eeg_files = len({p for p, _ in seen})
 
+    for s in sessions:
+        if all((s, role) in recordings for role in ROLES):
+            problems, notes = check_alignment(s, sheet, **_channel_maps(config))
+            check.problems += [p for p in problems if p not in check.problems]
+            check.notes += notes
     check.problems += config_data_problems(config, recordings, Path(configfile))
     length = float(config["window"]["length"])
     for s in sessions:
