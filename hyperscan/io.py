@@ -465,11 +465,13 @@ def _align_separate(client, therapist, session, notes: AlignmentNotes, check_onl
     if method == "auto":
         if diff is None:
             method = "sample0"
-            lacking = " and ".join(Path(getattr(session, p)).name for p, r in
-                                   (("client", client), ("therapist", therapist)) if r.info["meas_date"] is None)
-            notes.append(f"{lacking} carries no start time (meas_date): the first samples of "
-                         f"{names} are taken as simultaneous (alignment empty -> sample0); a shared sync "
-                         "event would be better (sheet column alignment: trigger:<code>)")
+            lacking = [Path(getattr(session, p)).name for p, r in
+                       (("client", client), ("therapist", therapist)) if r.info["meas_date"] is None]
+            who = (f"neither {lacking[0]} nor {lacking[1]} carries a" if len(lacking) == 2
+                   else f"{lacking[0]} carries no")
+            notes.append(f"{who} start time (meas_date): the first samples of {names} are taken as "
+                         "simultaneous (alignment empty -> sample0); a shared sync event would be better "
+                         "(sheet column alignment: trigger:<code>)")
         else:
             method = "header"
     scale, offset = 1.0, 0.0  # t_therapist = offset + scale * t_client (s from first samples)

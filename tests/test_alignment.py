@@ -347,3 +347,29 @@ def test_alignment_column_values(tmp_path):
     sessions, problems = check_sessions(sheet)
     assert [s.alignment for s in sessions] == ["header", "trigger:255", None, None]
     assert len(problems) == 1 and "row 3" in problems[0] and "alignment 'clock' is unknown" in problems[0]
+
+
+def test_preprocessing_carries_the_hole_to_qc_json_qc_page_and_the_synchrony_input(tmp_path):
+    """The EDF+D hole reaches qc.json (``alignment``), the QC page, and the preprocessed
+    recording as a BAD segment that the synchrony stage excludes; no window is built from
+    the zeros."""
+    import json
+
+    from hyperscan.config import validate_config
+    from hyperscan.io import Recording
+    from hyperscan.preprocess import preprocess_session
+
+    folder = case("edfplus-d-discontinuous")
+    session = read_sessions(folder / "sessions.tsv")[0]
+    cfg = validate_config({})["preprocessing"]
+    out = {k: tmp_path / f"{k}_raw.fif" for k in ("client", "therapist")}
+    preprocess_session(session, cfg, out["client"], out["therapist"], tmp_path / "qc.json", tmp_path / "qc.html")
+    qc = json.loads((tmp_path / "qc.json").read_text())
+    assert qc["alignment"]["method"] == "header" and qc["alignment"]["header_difference_s"] == 0.0
+    assert qc["alignment"]["gaps"] == {"client": [], "therapist": [[60.0, 5.0]]}
+    assert qc["dyad_kept_percent"] <= 100.0 * (1 - 5.0 / 130.0) + 1e-9
+    page = (tmp_path / "qc.html").read_text()
+    assert "holes without samples (BAD_acq_skip)" in page and "60 s + 5 s" in page
+    assert "header: the files&#x27; header start times (meas_date) (sessions sheet: auto)" in page
+    rec = Recording.from_fif(out["therapist"])
+    assert any(abs(o - 60.0) < 1e-6 and abs(d - 5.0) < 1e-6 for o, d in rec.bad_segments), rec.bad_segments
