@@ -10,9 +10,17 @@ from hyperscan.sessions import read_sessions
 
 # Relative paths of the config resolve against the config file's folder (the last
 # --configfile given, else the Snakefile's config/config.yaml).
-_CONFIGFILE = (list(workflow.overwrite_configfiles or []) or list(workflow.configfiles) or ["config/config.yaml"])[-1]
+_CONFIGFILE = (
+    list(workflow.overwrite_configfiles or [])
+    or list(workflow.configfiles)
+    or ["config/config.yaml"]
+)[-1]
 try:
-    config.update(resolve_config_paths(validate_config(config, source="config"), _CONFIGFILE, given=dict(config)))
+    config.update(
+        resolve_config_paths(
+            validate_config(config, source="config"), _CONFIGFILE, given=dict(config)
+        )
+    )
     SESSIONS = {(s.dyad, s.session): s for s in read_sessions(config["sessions"])}
 except InputError as err:
     raise WorkflowError("invalid input:\n  " + "\n  ".join(err.problems))
