@@ -373,3 +373,39 @@ def test_preprocessing_carries_the_hole_to_qc_json_qc_page_and_the_synchrony_inp
     assert "header: the files&#x27; header start times (meas_date) (sessions sheet: auto)" in page
     rec = Recording.from_fif(out["therapist"])
     assert any(abs(o - 60.0) < 1e-6 and abs(d - 5.0) < 1e-6 for o, d in rec.bad_segments), rec.bad_segments
+
+
+def test_trigger_on_a_stim_channel(tmp_path):
+    """trigger:<integer> reads a stim channel (BDF 'Status', 'TRIG') when no annotation has
+    that description: the therapist started 3.2 s later and has no usable header time."""
+    rng = np.random.default_rng(4)
+    files = []
+    for person, later in (("client", 0.0), ("therapist", 3.2)):
+        n = int(120 * FS)
+        x = ruler(n, BURSTS, at=lambda tw: int(round((tw - later) * FS)))
+        trig = np.zeros(n)
+        for tw in (10.0, 100.0):
+            i = int(round((tw - later) * FS))
+            trig[i:i + 5] = 255
+        data = np.vstack([(x[None] + rng.standard_normal((2, n)) * 5) * 1e-6, trig[None]])
+        raw = mne.io.RawArray(data, mne.create_info(["Fz", "Cz", "TRIG"], FS, ["eeg", "eeg", "stim"]),
+                              verbose="error")
+        files.append(tmp_path / f"{person}_raw.fif")
+        raw.save(files[-1], verbose="error")
+    client, therapist, notes = load_dyad(_session(*files, alignment="trigger:255"))
+    truth = [tb - 3.2 for tb in BURSTS]
+    assert_within_one_sample(burst_times(client, truth), truth)
+    assert_within_one_sample(burst_times(therapist, truth), truth)
+    assert notes.facts["trigger"]["n_events"] == 2 and notes.facts["trigger"]["residual_ms"] < 1.0
+    assert "TRIG" not in client.ch_names  # a trigger channel is never analysed
+
+
+def test_qc_page_tables_show_alignment_and_channels():
+    from hyperscan.qc import _alignment_table, _channels_table
+
+    folder = case("eego-channel-labels-eeg-prefix")
+    _, _, notes = load_dyad(read_sessions(folder / "sessions.tsv")[0])
+    page = _alignment_table(notes.facts) + _channels_table(notes.facts)
+    assert "header: the files&#x27; header start times (meas_date) (sessions sheet: auto)" in page
+    assert "<td>EEG EOG-CPz</td><td>EOG</td><td>eog</td>" in page
+    assert "<td>EEG Fp1-CPz</td><td>Fp1</td><td>eeg</td>" in page
