@@ -409,3 +409,20 @@ def test_qc_page_tables_show_alignment_and_channels():
     assert "header: the files&#x27; header start times (meas_date) (sessions sheet: auto)" in page
     assert "<td>EEG EOG-CPz</td><td>EOG</td><td>eog</td>" in page
     assert "<td>EEG Fp1-CPz</td><td>Fp1</td><td>eeg</td>" in page
+
+
+def test_provenance_manifest_records_each_sessions_alignment(tmp_path):
+    import json
+
+    from hyperscan.provenance import manifest
+
+    facts = {"method": "trigger", "requested": "trigger:sync", "header_difference_s": 1.75, "offset_s": 1.75,
+             "drift_ppm": 300.0, "trigger": {"code": "sync", "n_events": 3, "residual_ms": 0.4, "drift_ppm": 300.0},
+             "gaps": {"client": [], "therapist": [[60.0, 5.0]]}, "streams": {}, "channels": {"client": []}}
+    qc = tmp_path / "D1" / "S1" / "preprocessed" / "qc.json"
+    qc.parent.mkdir(parents=True)
+    qc.write_text(json.dumps({"dyad": "D1", "session": "S1", "alignment": facts}))
+    doc = manifest({"output_dir": str(tmp_path)}, [], tmp_path, [qc])
+    expected = {k: v for k, v in facts.items() if k != "channels"}
+    assert doc["alignment"] == {"D1/S1": expected}
+    assert "D1/S1/preprocessed/qc.json" in doc["outputs"]
