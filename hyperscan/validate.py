@@ -207,6 +207,10 @@ def check_eeg(path: Path, select: str | None, *, shared: bool, row: int, sheet,
             return None, err.problems, []
         standardise(raw, channel_names, channel_types)
         eeg = [raw.ch_names[i] for i in mne.pick_types(raw.info, eeg=True, exclude=[])]
+        if not eeg:
+            return None, [problem(path, f"stream '{select}' has no EEG channel (channel types "
+                                        f"{', '.join(sorted(set(raw.get_channel_types())))})",
+                                  "at least one EEG channel (or preprocessing.channel_types)")], []
         return Recording(path, eeg, float(raw.info["sfreq"]), raw.n_times), [], []
     problems, notes = [], []
     if suffix in _EDF_BYTES:

@@ -128,3 +128,20 @@ def test_config_mapping_reaches_load_dyad_and_validate(tmp_path):
     assert check.problems == [] and not any("not 10-20" in n for n in check.notes)
     client, _, _ = load_dyad(check.sessions[0], mapping["channel_names"], mapping["channel_types"])
     assert client.ch_names == ["Fz", "Cz", "Pz"]
+
+
+def test_xdf_channel_types_from_the_stream_description():
+    from hyperscan.io import xdf_signal
+
+    chans = [{"label": ["Fz"], "unit": ["microvolts"], "type": ["EEG"]},
+             {"label": ["X1"], "unit": ["microvolts"], "type": ["ECG"]},
+             {"label": ["A1"], "unit": ["microvolts"], "type": ["AUX"]},
+             {"label": ["Cz"], "unit": ["microvolts"], "type": ["EEG"]}]
+    stream = {"info": {"name": ["S"], "type": ["EEG"], "nominal_srate": ["100"], "channel_count": ["4"],
+                       "hostname": ["h"], "source_id": ["s"], "uid": ["u"], "stream_id": 1,
+                       "desc": [{"channels": [{"channel": chans}]}]},
+              "time_series": np.ones((500, 4)), "time_stamps": 10.0 + np.arange(500) / 100.0}
+    sig = xdf_signal([stream], "S", "f.xdf")
+    assert sig.raw.ch_names == ["Fz", "X1", "A1", "Cz"]
+    assert sig.raw.get_channel_types() == ["eeg", "ecg", "misc", "eeg"]
+    np.testing.assert_allclose(sig.raw.get_data(), 1e-6)
