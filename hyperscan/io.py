@@ -2,26 +2,34 @@
 
 MNE's readers do the parsing (EDF/BDF, BrainVision, FIF, EEGLAB); pyxdf reads XDF.
 When both people are in one file, ``client_select``/``therapist_select`` pick them: an XDF
-stream name, or a channel-name prefix (``C_``) for one shared amplifier — the prefix is
-stripped so montages match.
+stream (name, ``name@hostname`` or ``key=value`` pairs: :func:`parse_select`; ambiguity
+and both people on one stream are errors), or a channel-name prefix (``C_``) for one
+shared amplifier — the prefix is stripped so montages match.
 
-Time conventions (what ``load_dyad`` returns):
+Time conventions (what ``load_dyad`` returns; the mechanisms are in
+:mod:`hyperscan.alignment`):
 
-* EEG time 0 of a dyad is the first sample *both* people have. For XDF that is the later
-  of the two stream starts on the common LSL clock (after pyxdf's clock synchronisation
-  and dejittering); the earlier stream's head is cropped. Separate non-XDF files carry no
-  common clock: they are assumed to start together and only their tails are cropped.
+* XDF: samples sit at their own time stamps on the nominal grid; holes in the time stamps
+  are zero-filled and annotated ``BAD_acq_skip``; drift is corrected per run of samples
+  between holes. EEG time 0 is the first sample *both* people have on the common LSL clock;
+  the earlier stream's head is cropped.
+* EDF+D/BDF+D: data records are placed at their onsets, holes annotated ``BAD_acq_skip``.
+* Separate files: put on one time axis by the sheet's ``alignment`` (header start times by
+  default when both carry one, ``sample0``, or ``trigger:<code>`` with offset and drift from
+  the first/last sync event); EEG time 0 is the later start, the earlier head is cropped.
 * Both recordings end at the end of the overlap and have the same sampling rate (the
   lower of the two; the higher one is resampled with MNE).
-* Recordings from files other than XDF come back **not loaded** (MNE reads them on
-  ``load_person``), so a caller can clean one person after the other and never hold both
-  long recordings at once.
+* Recordings from files other than XDF (and EDF+D with holes) come back **not loaded**
+  (MNE reads them on ``load_person``), so a caller can clean one person after the other
+  and never hold both long recordings at once.
 * XDF marker streams (irregular rate, one channel) become ``mne.Annotations`` on both
   recordings, onset = marker LSL time − EEG time 0, duration 0, description = the marker
   value (prefixed ``marker/`` when it would otherwise start with ``BAD``/``EDGE``, which
   MNE and the synchrony stage treat as "reject").
-* Channels named ``EOG*``/``VEOG``/``HEOG`` are typed ``eog`` and kept (preprocessing uses
-  them as blink references, then drops them); other non-EEG channels are dropped.
+* Channels are typed and renamed by :mod:`hyperscan.channels` (ECG/EMG/resp/trigger/misc
+  by label and by the file's type information; amplifier labels to 10-20 names); ``eog``
+  channels are kept (preprocessing uses them as blink references, then drops them); other
+  non-EEG channels are dropped.
 
 Every step that changes the data is written to the returned notes (log and QC page).
 """
