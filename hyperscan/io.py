@@ -19,8 +19,8 @@ Time conventions (what ``load_dyad`` returns; the mechanisms are in
   the first/last sync event); EEG time 0 is the later start, the earlier head is cropped.
 * Both recordings end at the end of the overlap and have the same sampling rate (the
   lower of the two; the higher one is resampled with MNE).
-* Recordings from files other than XDF (and EDF+D with holes) come back **not loaded**
-  (MNE reads them on ``load_person``), so a caller can clean one person after the other
+* Recordings from files other than XDF come back **not loaded** (MNE reads them on
+  ``load_person``; an EDF+D file with holes is placed in memory), so a caller can clean one person after the other
   and never hold both long recordings at once.
 * XDF marker streams (irregular rate, one channel) become ``mne.Annotations`` on both
   recordings, onset = marker LSL time − EEG time 0, duration 0, description = the marker
