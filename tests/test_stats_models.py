@@ -77,8 +77,8 @@ def test_cluster_test_finds_the_injected_channel_pairs():
         sessions.append((_table(f"D{d}", mat.mean(axis=(1, 2)), labels), ds))
     contrasts = pd.DataFrame([dict(reporter="client", category="connected", band="alpha", metric="plv",
                                    p=0.001, q=0.001, z_shift=5.0)])
-    out = channel_pairs(contrasts, sessions, top=1, n_permutations=1000, montage="colin27_1020")
-    assert len(out) == 81 and (out.n_dyads == 7).all()
+    out = channel_pairs(contrasts, sessions, n_permutations=1000, montage="colin27_1020", selection="a priori")
+    assert len(out) == 81 and (out.n_dyads == 7).all() and (out.selection == "a priori").all()
     hot = out.client_channel.isin(hot_c) & out.therapist_channel.isin(hot_t)
     assert out[hot].estimate.mean() == pytest.approx(0.08, abs=0.01)
     assert (out[hot].cluster_p <= 2 / 128 + 1e-9).all()  # exact: 2 of 2**7 sign flips
