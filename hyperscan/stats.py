@@ -590,8 +590,13 @@ def highlight_rows(contrasts: pd.DataFrame, primary=None, alpha: float = 0.05):
     prim = _primary_rows(primary)
     if len(prim):
         rows = contrasts.astype({k: str for k in keys}).merge(prim, on=keys, how="inner")
-        return rows, ("Shown: the pre-specified primary contrast(s) of stats.primary, whatever "
-                      "their p (no selection from the data).")
+        why = ("Shown: the pre-specified primary contrast(s) of stats.primary, whatever their p "
+               "(no selection from the data).")
+        missing = prim.merge(rows[keys], on=keys, how="left", indicator=True).query("_merge == 'left_only'")
+        if len(missing):
+            why += " Not in contrasts.tsv (no such reporter/category in the reports): " + "; ".join(
+                " ".join(r) for r in missing[keys].itertuples(index=False)) + "."
+        return rows, why
     if "q" not in contrasts or not contrasts["q"].notna().any():
         return contrasts.iloc[:0], ("No contrast has a group-level test (see the notes above), "
                                     "so none is highlighted.")
@@ -669,14 +674,31 @@ def study_notes(contrasts: pd.DataFrame, config: dict, n_dyads: int) -> list[str
     return notes
 
 
+def check_primary(primary, config: dict) -> None:
+    """InputError unless every ``stats.primary`` entry names a configured band and metric."""
+    from .errors import InputError, problem
+
+    bad = []
+    for i, row in enumerate(primary or []):
+        if row["band"] not in config.get("bands", {}):
+            bad.append(problem("config", f"stats.primary[{i}] names band {row['band']!r}",
+                               f"one of the configured bands {sorted(config.get('bands', {}))}"))
+        if row["metric"] not in config.get("metrics", []):
+            bad.append(problem("config", f"stats.primary[{i}] names metric {row['metric']!r}",
+                               f"one of the configured metrics {list(config.get('metrics', []))}"))
+    if bad:
+        raise InputError(bad)
+
+
 def stats_stage(window_paths, config: dict, out_contrasts, out_dyads, out_mixed=None) -> None:
     """Workflow stage: every session's windows.tsv -> contrasts.tsv + dyad_contrasts.tsv
     (+ mixed_models.tsv for contrasts chosen by :func:`select_contrasts`, at most
     ``stats.mixed_models`` of them when split-half; empty when 0)."""
     from .windows import read_windows, write_tsv
 
-    tables = [read_windows(p) for p in window_paths]
     scfg = config["stats"]
+    check_primary(scfg.get("primary"), config)
+    tables = [read_windows(p) for p in window_paths]
     contrasts = group_contrasts(tables, reference=scfg["reference"],
                                 n_permutations=scfg["n_permutations"], ci_level=scfg["ci_level"],
                                 min_windows=scfg["min_windows"], seed=scfg["seed"],
