@@ -24,9 +24,15 @@ def _run_study(tmp_path, *, null, seed, music=False):
                                       "--duration", "150"] + (["--null"] if null else [])
                    + (["--shared-music"] if music else []),
                    check=True, capture_output=True, text=True)
-    # Fewer surrogates than the defaults keep CI fast; every null model still runs.
+    # Fewer surrogates than the defaults keep CI fast; every null model still runs. The
+    # primary contrasts are the simulated effect's (a-priori, as a preregistration would
+    # name them): mixed models and channel pairs are fitted on them, not on the strongest rows.
+    truth = json.loads((study / "truth.json").read_text())
+    primary = [dict(reporter=e["reporter"], category=e["category"], band=e["band"], metric=m)
+               for e in truth["expected_effects"][:1] for m in ("plv", "coh", "wpli")]
     cfg = write_config(tmp_path / "config.yaml", study / "sessions.tsv", tmp_path / "out",
                        stats={"n_permutations": 1000, "n_bootstrap": 500, "mixed_models": 6,
+                              "primary": primary,
                               "nulls": {"max_pseudo_partners": 2, "n_phase_surrogates": 1},
                               "channel_pairs": {"top": 2}})
     proc = subprocess.run(hyperscan_cmd() + ["run", "--configfile", str(cfg), "--cores", "2"],
@@ -84,8 +90,11 @@ def test_coupled_study_finds_injected_contrast(tmp_path):
     pairs = _group(tmp_path, "channel_pairs.tsv")
     per_contrast = pairs.groupby(["reporter", "category", "band", "metric"]).size()
     assert (per_contrast == 144).all() and (pairs.cluster_p < 0.05).any()  # 12 x 12 channel pairs
-    mixed = _group(tmp_path, "mixed_models.tsv")
-    assert len(mixed) == 6 and (mixed.coef > 0).all()
+    mixed = _group(tmp_path, "mixed_models.tsv")  # the three a-priori contrasts
+    assert len(mixed) == 3 and (mixed.coef > 0).all() and (mixed.p < 0.05).all()
+    assert (mixed.selection == "a priori (stats.primary)").all()
+    assert (pairs.selection == "a priori (stats.primary)").all()
+    assert "pre-specified primary contrast" in page
     person = _group(tmp_path, "person_measures.tsv")
     assert {"faa", "fm_theta", "ln_power_alpha"} <= set(person.measure)
 
