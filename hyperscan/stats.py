@@ -192,10 +192,15 @@ class SessionData:
     def __init__(self, table: pd.DataFrame, columns: list[tuple[str, str]], edge_trim: float = 0.0):
         self.dyad = str(table["dyad"].iloc[0])
         self.session = str(table["session"].iloc[0])
-        wide = table.pivot_table(index="start", columns=["band", "metric"], values="value",
-                                 aggfunc="first", dropna=False)
-        wide = wide.reindex(columns=pd.MultiIndex.from_tuples(columns, names=["band", "metric"]))
-        self.values = wide.to_numpy(dtype=float, copy=True)
+        # (window, column) matrix without pandas' pivot (the calibration builds thousands).
+        start = table["start"].to_numpy(float)
+        starts = np.unique(start)
+        lookup = {f"{b}\x00{m}": j for j, (b, m) in enumerate(columns)}
+        col = (table["band"].astype(str) + "\x00" + table["metric"].astype(str)).map(lookup)
+        ok = col.notna().to_numpy()
+        self.values = np.full((len(starts), len(columns)), np.nan)
+        rows = np.searchsorted(starts, start[ok])[::-1]  # reversed: the first row of a duplicate wins
+        self.values[rows, col.to_numpy()[ok].astype(int)[::-1]] = table["value"].to_numpy(float)[ok][::-1]
         first = table[(table["band"] == columns[0][0]) & (table["metric"] == columns[0][1])]
         first = first.sort_values("start")
         self.labels = {r: first[f"{r}_category"].to_numpy(dtype=object) for r in reporters_in(table)}
