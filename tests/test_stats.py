@@ -264,3 +264,13 @@ def test_split_half_selection_is_disjoint_and_primary_uses_all():
     assert len(fit) == 6 and label == "a priori (stats.primary)" and len(rows) == 1
     rows, fit, label = select_contrasts(tables[:4], {"min_dyads": 3}, top=2)
     assert rows.empty and fit == [] and "too few" in label
+
+
+def test_edge_windows_by_hand():
+    from hyperscan.windows import edge_windows
+
+    starts = np.arange(0.0, 20.0)  # 1-s step, 2-s windows, 21-s recording
+    mask = edge_windows(starts, starts + 2, 21.0, 4.0)
+    # start < 4 s: windows 0-3; end > 17 s: windows ending at 18..21 (starts 16-19)
+    assert list(np.flatnonzero(mask)) == [0, 1, 2, 3, 16, 17, 18, 19]
+    assert not edge_windows(starts, starts + 2, 21.0, 0.0).any()
