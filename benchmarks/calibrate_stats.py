@@ -157,29 +157,54 @@ def _task(args):
     return (kind, n, tau), KINDS[kind](n, reps, tau=tau, seed=seed)
 
 
-def run_all(dyads, reps, mixed_reps, ratings_reps, seed, jobs=1, chunk=250):
-    """Every scenario, split into chunks of ``chunk`` replications (own seeds) over ``jobs``
-    processes -> {(kind, n_dyads, tau): DataFrame of replications}."""
-    plan = []
-    for n in dyads:
-        plan += [("contrasts", n, reps, 0.3), ("contrasts", n, reps // 4, 0.0),
-                 ("ratings", n, ratings_reps, 0.3), ("ratings", n, ratings_reps // 4, 0.0),
-                 ("mixed", n, mixed_reps, 0.3)]
+def plan_tasks(dyads, reps, mixed_reps, ratings_reps, seed, chunk=250):
+    """Chunks of replications with their own seeds, the done-when scenarios first (group p
+    under random dyad effects, contrasts then ratings), then the within-dyad nulls and the
+    mixed models."""
+    plan = ([("contrasts", n, reps, 0.3) for n in dyads] + [("ratings", n, ratings_reps, 0.3) for n in dyads]
+            + [("contrasts", n, reps // 4, 0.0) for n in dyads] + [("ratings", n, ratings_reps // 4, 0.0) for n in dyads]
+            + [("mixed", n, mixed_reps, 0.3) for n in dyads])
     tasks = []
     for kind, n, total, tau in plan:
         for k, start in enumerate(range(0, total, chunk)):
             task_seed = seed + 1_000_003 * n + 1009 * k + 17 * int(10 * tau) + 7919 * list(KINDS).index(kind)
             tasks.append((kind, n, min(chunk, total - start), tau, task_seed))
+    return tasks
+
+
+def run_all(dyads, reps, mixed_reps, ratings_reps, seed, jobs=1, chunk=250, out_dir=None):
+    """Every scenario over ``jobs`` processes -> {(kind, n_dyads, tau): DataFrame of
+    replications}; with ``out_dir`` each finished chunk is also saved there (pickle), so an
+    interrupted run can still be reported (``--report-only``)."""
+    tasks = plan_tasks(dyads, reps, mixed_reps, ratings_reps, seed, chunk)
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
     results: dict = {}
+
+    def keep(task, key, frame):
+        results.setdefault(key, []).append(frame)
+        if out_dir is not None:
+            frame.to_pickle(Path(out_dir) / ("_".join(map(str, task)) + ".pkl"))
+            print(f"done {task}", file=sys.stderr, flush=True)
+
     if jobs > 1:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(jobs) as pool:
-            done = list(pool.map(_task, tasks))
+            for task, (key, frame) in zip(tasks, pool.map(_task, tasks)):
+                keep(task, key, frame)
     else:
-        done = [_task(t) for t in tasks]
-    for key, frame in done:
-        results.setdefault(key, []).append(frame)
+        for task in tasks:
+            keep(task, *_task(task))
+    return {k: pd.concat(v, ignore_index=True) for k, v in results.items()}
+
+
+def load(out_dir):
+    """Saved chunks of :func:`run_all` -> the same dict."""
+    results: dict = {}
+    for path in sorted(Path(out_dir).glob("*.pkl")):
+        kind, n, _reps, tau, _seed = path.stem.split("_")
+        results.setdefault((kind, int(n), float(tau)), []).append(pd.read_pickle(path))
     return {k: pd.concat(v, ignore_index=True) for k, v in results.items()}
 
 
@@ -187,25 +212,32 @@ def report(results, dyads) -> list[str]:
     lines = ["| column | dyads | replications | p < 0.05 (or coverage) | Clopper-Pearson 95 % |",
              "|---|---|---|---|---|"]
     for n in dyads:
-        re, fe = results[("contrasts", n, 0.3)], results[("contrasts", n, 0.0)]
-        lines += [_line("contrasts `p` (t over dyads), random dyad effects", n, len(re), re.p),
-                  _line("contrasts `p_signflip`, random dyad effects", n, len(re), re.p_signflip),
-                  _cover("contrasts t interval, random dyad effects", n, re.covers),
-                  _line("contrasts `p_shift`, random dyad effects (not its null)", n, len(re), re.p_shift),
-                  _line("contrasts `p_shift`, no dyad effects (its null)", n, len(fe), fe.p_shift),
-                  _line("contrasts `p`, no dyad effects", n, len(fe), fe.p)]
+        if ("contrasts", n, 0.3) in results:
+            re = results[("contrasts", n, 0.3)]
+            lines += [_line("contrasts `p` (t over dyads), random dyad effects", n, len(re), re.p),
+                      _line("contrasts `p_signflip`, random dyad effects", n, len(re), re.p_signflip),
+                      _cover("contrasts t interval, random dyad effects", n, re.covers),
+                      _line("contrasts `p_shift`, random dyad effects (not its null)", n, len(re), re.p_shift)]
+        if ("contrasts", n, 0.0) in results:
+            fe = results[("contrasts", n, 0.0)]
+            lines += [_line("contrasts `p_shift`, no dyad effects (its null)", n, len(fe), fe.p_shift),
+                      _line("contrasts `p`, no dyad effects", n, len(fe), fe.p)]
     for n in dyads:
-        rr, r0 = results[("ratings", n, 0.3)], results[("ratings", n, 0.0)]
-        lines += [_line("ratings group `p_max` (t over dyads, Bonferroni over lags), random gains", n,
-                        len(rr), rr.p_max),
-                  _cover("ratings group t interval of r at lag 0, random gains", n, rr.covers),
-                  _line("ratings per-dyad `p_max` (exact circular shifts), no coupling", n,
-                        sum(map(len, r0.dyad_p_max)), np.concatenate(r0.dyad_p_max.to_numpy())),
-                  _line("ratings group `p_shift_max`, no coupling (its null)", n, len(r0), r0.p_shift_max)]
+        if ("ratings", n, 0.3) in results:
+            rr = results[("ratings", n, 0.3)]
+            lines += [_line("ratings group `p_max` (t over dyads, Bonferroni over lags), random gains", n,
+                            len(rr), rr.p_max),
+                      _cover("ratings group t interval of r at lag 0, random gains", n, rr.covers)]
+        if ("ratings", n, 0.0) in results:
+            r0 = results[("ratings", n, 0.0)]
+            lines += [_line("ratings per-dyad `p_max` (exact circular shifts), no coupling", n,
+                            sum(map(len, r0.dyad_p_max)), np.concatenate(r0.dyad_p_max.to_numpy())),
+                      _line("ratings group `p_shift_max`, no coupling (its null)", n, len(r0), r0.p_shift_max)]
     for n in dyads:
-        mm = results[("mixed", n, 0.3)]
-        lines += [_line("mixed_models `p` (random slope, t on n-1 df), random dyad effects", n, len(mm), mm.p),
-                  _cover("mixed_models t interval, random dyad effects", n, mm.covers)]
+        if ("mixed", n, 0.3) in results:
+            mm = results[("mixed", n, 0.3)]
+            lines += [_line("mixed_models `p` (random slope, t on n-1 df), random dyad effects", n, len(mm), mm.p),
+                      _cover("mixed_models t interval, random dyad effects", n, mm.covers)]
     return lines
 
 
@@ -217,9 +249,13 @@ def main(argv=None):
     ap.add_argument("--ratings-reps", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=20261129)
     ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--out", help="save each finished chunk here (pickle)")
+    ap.add_argument("--report-only", action="store_true", help="report the chunks saved in --out")
     args = ap.parse_args(argv)
     t0 = time.time()
-    results = run_all(args.dyads, args.reps, args.mixed_reps, args.ratings_reps, args.seed, args.jobs)
+    results = (load(args.out) if args.report_only else
+               run_all(args.dyads, args.reps, args.mixed_reps, args.ratings_reps, args.seed, args.jobs,
+                       out_dir=args.out))
     print("\n".join(report(results, args.dyads)))
     print(f"\n{time.time() - t0:.0f} s wall, {args.jobs} processes", file=sys.stderr)
 
