@@ -714,6 +714,8 @@ def stats_stage(window_paths, config: dict, out_contrasts, out_dyads, out_mixed=
                                 edge_trim=scfg.get("edge_trim", 0.0))
     for row in contrasts[contrasts["note"].str.contains("dyads entered|no group test", na=False)].itertuples():
         log.warning("contrast %s %s %s %s: %s", row.reporter, row.category, row.band, row.metric, row.note)
+    for sentence in window_length_warnings(config.get("bands", {}), config["window"]["length"]):
+        log.warning("window length: %s", sentence)
     write_tsv(contrasts, out_contrasts)
     write_tsv(dyad_contrasts(tables, reference=scfg["reference"], min_windows=scfg["min_windows"],
                              n_permutations=scfg["n_permutations"],
