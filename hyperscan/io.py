@@ -609,7 +609,25 @@ def load_dyad(session, channel_names: dict | None = None, channel_types: dict | 
         notes += describe(rows, f"{person} ({path.name})")
         people[person] = raw
     _same_selection_problem(session, identities)
-    if len(signals) == 2:
+    two_files = len(signals) == 2 and Path(session.client) != Path(session.therapist)
+    if two_files and getattr(session, "alignment", None):
+        # Two recorders, and the sheet says how to align them: each stream keeps its own
+        # clock (its markers and holes on it) and goes through the separate-file alignment.
+        t_zero = None
+        for person, sig in signals.items():
+            notes += sig.notes
+            own = xdf_markers(xdf_files[Path(getattr(session, person))])
+            _add_markers((sig.raw,), own, sig.t_first, sig.raw.times[-1], notes)
+            _add_gaps(sig.raw, sig.gaps, sig.t_first)
+        people["client"], people["therapist"] = _align_separate(signals["client"].raw, signals["therapist"].raw,
+                                                                session, notes, check_only)
+    elif len(signals) == 2:
+        if two_files:
+            notes.append(f"client and therapist streams come from two XDF files ({Path(session.client).name}, "
+                         f"{Path(session.therapist).name}); their time stamps are aligned on the LSL clock, "
+                         "which is one clock only when both were recorded on the same computer (otherwise set "
+                         "the sheet's alignment to trigger:<marker> or sample0)")
+        _xdf_overlap_problem(signals, session)
         t_zero = _align_xdf(signals, notes, check_only)
         facts["method"] = "lsl"
         facts["offset_s"] = round(signals["therapist"].t_first - signals["client"].t_first, 6)
@@ -640,6 +658,18 @@ def load_dyad(session, channel_names: dict | None = None, channel_types: dict | 
     for raw in (client, therapist):
         raw.pick(["eeg", "eog"])
     return client, therapist, notes
+
+
+def _xdf_overlap_problem(signals: dict[str, XdfSignal], session) -> None:
+    client, therapist = signals["client"], signals["therapist"]
+    if max(client.t_first, therapist.t_first) < min(client.t_last, therapist.t_last):
+        return
+    raise InputError(problem(Path(session.therapist), f"the XDF streams '{client.name}' (LSL {client.t_first:.3f}-"
+                                                      f"{client.t_last:.3f} s) and '{therapist.name}' (LSL "
+                                                      f"{therapist.t_first:.3f}-{therapist.t_last:.3f} s) do not "
+                                                      "overlap on the LSL clock",
+                             "streams recorded at the same time; for two recording computers set the sheet's "
+                             "alignment to trigger:<marker> (a marker in both files) or sample0", row=session.row))
 
 
 def _add_gaps(raw, gaps, t_zero: float) -> None:
