@@ -452,3 +452,14 @@ def test_two_xdf_files_from_two_recording_computers(tmp_path):
     assert_within_one_sample(burst_times(client, truth), truth)
     assert_within_one_sample(burst_times(therapist, truth), truth)
     assert notes.facts["method"] == "trigger" and notes.facts["trigger"]["n_events"] == 2
+
+
+def test_validate_measures_the_overlap_after_alignment(tmp_path):
+    """Headers 124 s apart on 125-s recordings: 1 s of overlap, less than one window."""
+    from hyperscan.validate import check_study
+
+    _fif_pair(tmp_path, therapist_later_s=124.0)
+    sheet = tmp_path / "sessions.tsv"
+    sheet.write_text("dyad\tsession\tclient\ttherapist\nD1\tS1\tclient_raw.fif\ttherapist_raw.fif\n")
+    problems = check_study(study_config(tmp_path, sheet)).problems
+    assert len(problems) == 1 and "the recordings overlap for only 1 s" in problems[0], problems
