@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 import warnings
 from pathlib import Path
 
@@ -30,6 +31,10 @@ REPORTER_SEPARATOR = ":"
 CODE_SEPARATOR = "/"
 _NA = {"", "n/a"}
 _MAX_PROBLEMS_SHOWN = 50
+#: Largest report / rating file read (bytes), and most report rows in one file: a 2-hour
+#: session coded second by second by ten raters is 72,000 rows.
+MAX_FILE_BYTES = 64 * 2**20
+MAX_REPORT_ROWS = 100_000
 _HERE = Path(__file__).resolve().parent
 
 _FORMATS = {
@@ -118,12 +123,25 @@ def _seconds(value):
     return x if math.isfinite(x) else None
 
 
-def _read_text(path: Path) -> str:
-    """Decode a text file as UTF-8 (a BOM is dropped); UTF-16 with BOM is accepted."""
+def _read_text(path: Path, what: str = "a text file") -> str:
+    """Decode a text file as UTF-8 (a BOM is dropped); UTF-16 with BOM is accepted.
+
+    Files over :data:`MAX_FILE_BYTES` are refused before reading; a ZIP container (an Excel
+    ``.xlsx`` / OpenDocument workbook, a zipped export) or a legacy ``.xls`` workbook is named
+    as such instead of being decoded as text."""
     try:
-        data = path.read_bytes()
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ReportError(path, f"{path}: file is {size / 2**20:.0f} MiB; expected at most "
+                                    f"{MAX_FILE_BYTES / 2**20:.0f} MiB (split the file per session)")
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ReportError(path, f"{path}: cannot read file ({exc.strerror or exc}); expected a readable file") from None
+    kind = binary_kind(data)
+    if kind:
+        raise ReportError(path, f"{path}: is {kind}, not text; expected {what} "
+                                "(export it from the program that made it as tab- or comma-separated text)")
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         try:
             return data.decode("utf-16")
@@ -139,6 +157,24 @@ def _read_text(path: Path) -> str:
             f"{data[exc.start:exc.start + 1]!r}; expected UTF-8 encoded text "
             "(re-save the file as UTF-8)",
         ) from None
+
+
+def binary_kind(data: bytes) -> str | None:
+    """What a binary file is, from its first bytes (None for text)."""
+    if data[:4] == b"PK\x03\x04":
+        head = data[:4096]
+        if b"xl/" in head or b"[Content_Types].xml" in head:
+            return "an Excel workbook (.xlsx, a ZIP container)"
+        if b"opendocument.spreadsheet" in head:
+            return "an OpenDocument spreadsheet (.ods, a ZIP container)"
+        return "a ZIP archive"
+    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        return "a legacy Excel workbook (.xls)"
+    if data[:4] == b"XDF:":
+        return "an XDF recording"
+    if data[:2] == b"\x1f\x8b":
+        return "a gzip-compressed file"
+    return None
 
 
 def _read_table(path: Path, text: str, sep: str, *, header: bool = True, first_line: int = 1):
@@ -193,6 +229,41 @@ def _read_table(path: Path, text: str, sep: str, *, header: bool = True, first_l
     return columns, rows[1:], lines[1:]
 
 
+_COMMA_NUMBER = re.compile(r"^\s*[-+]?\d*,\d+\s*$")
+_POINT_NUMBER = re.compile(r"^\s*[-+]?\d*\.\d+(?:[eE][-+]?\d+)?\s*$")
+
+
+def decimal_commas(path, rows, cols, lines, names) -> list[str]:
+    """Rewrite decimal commas (``12,5``) as points in the numeric columns ``cols`` of ``rows``
+    (in place) when the file uses them consistently; returns problems.
+
+    A file uses decimal commas when some cell of those columns looks like ``12,5`` and none
+    looks like ``12.5``; a file mixing both is ambiguous and refused naming both rows. Only
+    cells of the form ``digits,digits`` are rewritten (a thousands separator is not a decimal
+    separator of a time in seconds, and ``1,5,2`` stays invalid)."""
+    comma = point = None
+    for r, line in zip(rows, lines):
+        for c in cols:
+            if c < len(r):
+                if comma is None and _COMMA_NUMBER.match(r[c]):
+                    comma = (line, names[c], r[c])
+                elif point is None and _POINT_NUMBER.match(r[c]):
+                    point = (line, names[c], r[c])
+        if comma and point:
+            break
+    if comma is None:
+        return []
+    if point is not None:
+        return [f"{path}: line {comma[0]}: {comma[1]} {comma[2].strip()!r} has a decimal comma but line "
+                f"{point[0]} ({point[1]} {point[2].strip()!r}) a decimal point; expected one decimal separator "
+                "in the whole file"]
+    for r in rows:
+        for c in cols:
+            if c < len(r) and _COMMA_NUMBER.match(r[c]):
+                r[c] = r[c].replace(",", ".")
+    return []
+
+
 def _header_problems(path, columns, required, what):
     problems = []
     seen = set()
@@ -228,7 +299,7 @@ def _parse_marker(label: str, reporter, *, allow_pairing: bool):
         if reporter is None:
             return (
                 f"label {label!r} names no reporter; expected 'reporter:category' "
-                "(or pass reporter=... to the reader)"
+                "(or set 'reporter=client' in the sessions sheet's report_options column)"
             )
         rep, cat = reporter, fields[0]
     elif len(fields) == 2:
@@ -258,8 +329,13 @@ def _record(onset, duration, reporter, category, text, where, source_line, **ext
 # --------------------------------------------------------------------------
 
 
-def _finalize(path: Path, records: list[dict], problems: list[str], extra_cols=()) -> pd.DataFrame:
-    """Validate raw records of one file and build the output table."""
+def _finalize(path: Path, records: list[dict], problems: list[str], extra_cols=(), *,
+              negative_onsets: bool = False) -> pd.DataFrame:
+    """Validate raw records of one file and build the output table.
+
+    ``negative_onsets``: the format allows onsets before time 0 (BIDS events: before the first
+    EEG sample); they are kept and clipped to the recording by ``to_eeg_time``."""
+    check_rows(path, len(records))
     stem = path.stem
     out = {c: [] for c in OUTPUT_COLUMNS}
     extras = {c: [] for c in extra_cols}
@@ -267,7 +343,7 @@ def _finalize(path: Path, records: list[dict], problems: list[str], extra_cols=(
         where = f"{path}: {rec['_where']}"
         onset, duration = _seconds(rec["onset"]), _seconds(rec["duration"])
         ok = True
-        if onset is None or onset < 0:
+        if onset is None or (onset < 0 and not negative_onsets):
             why = "is negative" if onset is not None else (
                 "is missing" if _is_na(rec["onset"]) else "is not a finite number")
             problems.append(f"{where}: onset {_short(rec['onset'])} {why}; expected a number of seconds >= 0")
@@ -342,25 +418,71 @@ def _finalize(path: Path, records: list[dict], problems: list[str], extra_cols=(
     return df
 
 
+def check_rows(path, n: int) -> None:
+    """Refuse a report file with more than :data:`MAX_REPORT_ROWS` rows (before any per-row work)."""
+    if n > MAX_REPORT_ROWS:
+        raise ReportError(path, f"{path}: {n} report rows; expected at most {MAX_REPORT_ROWS} per file "
+                                "(one file per session; is this a sample-by-sample trace? give it as "
+                                "the sessions sheet's ratings file instead)")
+
+
 def _is_ancestor(a: str, b: str) -> bool:
     return a != b and (b.startswith(a + CODE_SEPARATOR) or a.startswith(b + CODE_SEPARATOR))
 
 
 def _overlap_flags(df: pd.DataFrame) -> np.ndarray:
+    """Rows whose interval overlaps another of the same reporter (see module doc).
+
+    O(n log n) per reporter: with intervals sorted by onset and by end, the number of
+    intervals overlapping interval i (positive-length intersection) is
+    ``#{on_j < end_i} - #{end_j <= on_i} - 1`` (binary searches). The same count restricted
+    to intervals whose code is an ancestor or a descendant of code i gives the overlaps that
+    are allowed; i is flagged when the first count exceeds the second.
+    """
     flags = np.zeros(len(df), dtype=bool)
     if df.empty:
         return flags
-    for _, grp in df[df["duration"] > 0].groupby("reporter", sort=False):
-        order = grp.sort_values("onset", kind="stable").index.to_numpy()
-        on = df.loc[order, "onset"].to_numpy()
-        end = on + df.loc[order, "duration"].to_numpy()
-        cat = df.loc[order, "category"].tolist()
-        for i in range(len(order)):
-            j = i + 1
-            while j < len(order) and on[j] < end[i]:
-                if min(end[i], end[j]) > on[j] and not _is_ancestor(cat[i], cat[j]):
-                    flags[df.index.get_indexer([order[i], order[j]])] = True
-                j += 1
+    dur = df["duration"].to_numpy(dtype=float)
+    pos = np.flatnonzero(dur > 0)
+    if not len(pos):
+        return flags
+    reporters = df["reporter"].to_numpy(dtype=object)[pos]
+    cats = df["category"].to_numpy(dtype=object)[pos]
+    on_all = df["onset"].to_numpy(dtype=float)[pos]
+    end_all = on_all + dur[pos]
+
+    def counter(members):
+        ons, ends = np.sort(on_all[members]), np.sort(end_all[members])
+        return lambda q: (np.searchsorted(ons, end_all[q], "left") - np.searchsorted(ends, on_all[q], "right"))
+
+    for rep in pd.unique(reporters):
+        mem = np.flatnonzero(reporters == rep)
+        if len(mem) < 2:
+            continue
+        total = counter(mem)(mem) - 1
+        exact: dict[str, list[int]] = {}
+        below: dict[str, list[int]] = {}
+        for k in mem:
+            c = cats[k]
+            exact.setdefault(c, []).append(k)
+            levels = c.split(CODE_SEPARATOR)
+            for d in range(1, len(levels)):
+                below.setdefault(CODE_SEPARATOR.join(levels[:d]), []).append(k)
+        counters = {}
+        allowed = np.zeros(len(mem), dtype=np.int64)
+        where = {c: np.flatnonzero(cats[mem] == c) for c in exact}
+        for c, idx in where.items():
+            q = mem[idx]
+            levels = c.split(CODE_SEPARATOR)
+            groups = [("=", CODE_SEPARATOR.join(levels[:d])) for d in range(1, len(levels))] + [("<", c)]
+            for g in groups:
+                members = (exact if g[0] == "=" else below).get(g[1])
+                if not members:
+                    continue
+                if g not in counters:
+                    counters[g] = counter(np.asarray(members))
+                allowed[idx] += counters[g](q)
+        flags[pos[mem[total > allowed]]] = True
     return flags
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import OUTPUT_COLUMNS, REPORT_COLUMNS, REQUIRED_COLUMNS, ReportError, _finalize, _header_problems, _record
+from .common import (OUTPUT_COLUMNS, REPORT_COLUMNS, REQUIRED_COLUMNS, ReportError, _finalize, _header_problems,
+                     _record, decimal_commas)
 
 
 def _sep_for(path: Path, fmt: str) -> str:
@@ -21,6 +22,9 @@ def _read_contract(path, columns, rows, lines, problems):
     if problems:
         raise ReportError(path, problems)
     idx = {c: i for i, c in enumerate(columns)}
+    rows = [list(r) for r in rows]
+    problems += decimal_commas(path, rows, [idx[c] for c in ("onset", "duration", "onset_uncertainty") if c in idx],
+                               lines, columns)
     std = set(REPORT_COLUMNS) | {"onset_uncertainty"}
     extra_cols = [c for c in columns if c and c not in std and c not in OUTPUT_COLUMNS]
     records = []
