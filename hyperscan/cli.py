@@ -62,6 +62,8 @@ def cmd_validate(args) -> int:
 
     check = check_study(args.configfile)
     print_warnings(check.warnings)
+    for summary in check.report_summaries:  # what each report file gave, and how it was mapped
+        print(summary)
     if check.problems:
         print_problems(check.problems, f"hyperscan validate: {args.configfile}: problems found:")
         return 1

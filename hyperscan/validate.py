@@ -70,6 +70,8 @@ class StudyCheck:
     sessions: list[Session] = field(default_factory=list)
     n_eeg_files: int = 0
     n_report_files: int = 0
+    #: per report file: what was read and how each tier/subject was mapped (for `validate`)
+    report_summaries: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -287,20 +289,37 @@ def _clock_description(session: Session, clock: dict) -> str:
     return desc
 
 
-def check_ratings(session: Session) -> list[str]:
-    """The session's continuous rating must be readable (``hyperscan.reports.read_ratings``)."""
-    from .reports import read_ratings
+def describe_reports(session: Session, reports) -> str:
+    """One paragraph for `validate`: the reporters and categories a report file gave and how
+    each tier / subject / column was mapped, so an observer tier is visible before a run."""
+    name = Path(session.reports).name
+    head = f"reports of {session.key} ({name}): {len(reports)} row(s)"
+    reps = reports["reporter"].astype(str).value_counts(sort=False)
+    roles = [f"{r} -> {r if r in ROLES else 'observer'} ({n} row(s))" for r, n in reps.items()]
+    cats = sorted(set(reports["category"].astype(str)))
+    lines = [head, "  reporters: " + ("; ".join(roles) or "none"),
+             "  categories: " + (", ".join(cats[:30]) + (f" ... ({len(cats)} in all)" if len(cats) > 30 else "")
+                                  if cats else "none")]
+    lines += ["  " + m for m in reports.attrs.get("mapping", [])]
+    return "\n".join(lines)
 
+
+def check_ratings(session: Session) -> list[str]:
+    """The session's continuous rating must be readable (``hyperscan.reports.read_ratings``
+    with the sheet's ``ratings_options``)."""
     try:
-        read_ratings(session.ratings)
+        session.read_ratings()
     except InputError as err:
         return [p + f" [ratings of sessions sheet row {session.row}]" for p in err.problems]
     return []
 
 
-def check_reports(session: Session, duration: float | None) -> tuple[list[str], list[str]]:
-    """Check one session's report file against the recording it belongs to."""
-    from .reports import read_reports, to_eeg_time
+def check_reports(session: Session, duration: float | None,
+                  summaries: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """Check one session's report file against the recording it belongs to (read with the
+    sheet's ``report_format`` and ``report_options``); a description of what was read is
+    appended to ``summaries`` (:func:`describe_reports`)."""
+    from .reports import to_eeg_time
 
     path = session.reports
     where = f"[sessions sheet row {session.row}]"
@@ -308,7 +327,7 @@ def check_reports(session: Session, duration: float | None) -> tuple[list[str], 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            reports = read_reports(path, fmt=session.report_format)
+            reports = session.read_reports()
         except InputError as err:
             # The reader stops at its own problems; still list bad reporters of a plain table.
             extra = [p for p in _raw_reporter_problems(path) if p not in err.problems]
@@ -316,6 +335,8 @@ def check_reports(session: Session, duration: float | None) -> tuple[list[str], 
         except Exception as exc:  # noqa: BLE001 - report the file, never a traceback
             return [problem(path, f"cannot be read ({type(exc).__name__}: {exc})", "a report file")], []
         problems = reporter_problems(reports, path)
+        if summaries is not None:
+            summaries.append(describe_reports(session, reports))
         if duration is not None and len(reports):
             try:
                 clock = session.report_clock()
@@ -449,7 +470,7 @@ def check_study(configfile) -> StudyCheck:
                                                  "share no channel name but synchrony.summary is homologous",
                                           "the same channel names for both people (Fz-Fz, ...)", row=s.row))
         if s.reports is not None:
-            problems, notes = check_reports(s, duration)
+            problems, notes = check_reports(s, duration, check.report_summaries)
             check.problems += problems
             check.warnings += notes
         if s.ratings is not None:

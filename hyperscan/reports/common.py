@@ -59,13 +59,13 @@ class ReportError(InputError):
     wrong and what was expected.  ``err.source`` is the offending file.
     """
 
-    def __init__(self, source, problems):
+    def __init__(self, source, problems, what="experience reports"):
         if isinstance(problems, str):
             problems = [problems]
         self.source = str(source)
         self.problems = list(problems)
         shown = self.problems[:_MAX_PROBLEMS_SHOWN]
-        head = f"{self.source}: {len(self.problems)} problem(s) in experience reports"
+        head = f"{self.source}: {len(self.problems)} problem(s) in {what}"
         lines = [head] + [f"  - {p}" for p in shown]
         if len(self.problems) > len(shown):
             lines.append(f"  ... and {len(self.problems) - len(shown)} more")
