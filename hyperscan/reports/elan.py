@@ -173,7 +173,8 @@ def _read_eaf(path: Path, tiers=None, media=None, apply_time_origin=True):
                 " (symbolic subdivision: parent split evenly, as ELAN shows it)"
                 if constraint == "Symbolic_Subdivision" else "")
         if n_interp:
-            how += f", {n_interp} unaligned time slot(s) interpolated between aligned neighbours as ELAN shows them"
+            how += (f", {n_interp} annotation boundary(ies) on unaligned time slots placed between aligned "
+                    "neighbours as ELAN shows them")
         mapping.append(f"tier {tid!r}" + (f" ({constraint})" if constraint else "") + f": {how}")
     if origin_ms:
         mapping.append(f"times on the media clock: TIME_ORIGIN {origin_ms:g} ms added")
