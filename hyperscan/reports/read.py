@@ -143,6 +143,11 @@ def read_reports(path, *, fmt=None, **opts) -> pd.DataFrame:
     text = _read_text(path, "a text report file (or an .eaf, .TextGrid or .xdf file)")
     if kind == "audacity":
         return _read_audacity(path, text, **opts)
+    n_lines = text.count("\n")
+    if n_lines > 2 * MAX_REPORT_ROWS:  # refuse before parsing (quoted newlines may double the count)
+        raise ReportError(path, f"{path}: {n_lines} lines; expected at most {MAX_REPORT_ROWS} report rows per file "
+                                "(one file per session; is this a sample-by-sample trace? give it as the "
+                                "sessions sheet's ratings file instead)")
     renames = {opts.pop(k): k[: -len("_column")] for k in list(opts) if k in columns_opts}
     columns, rows, lines = _read_table(path, text, _sep_for(path, kind))
     if not columns:
