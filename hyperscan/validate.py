@@ -304,11 +304,18 @@ def describe_reports(session: Session, reports) -> str:
     return "\n".join(lines)
 
 
-def check_ratings(session: Session) -> list[str]:
+def check_ratings(session: Session, summaries: list[str] | None = None) -> list[str]:
     """The session's continuous rating must be readable (``hyperscan.reports.read_ratings``
-    with the sheet's ``ratings_options``)."""
+    with the sheet's ``ratings_options``); what the reader did (layout, merged time stamps,
+    inferred rate) is appended to ``summaries``."""
     try:
-        session.read_ratings()
+        rating = session.read_ratings()
+        if summaries is not None:
+            summaries.append(f"ratings of {session.key} ({Path(session.ratings).name}): {len(rating)} sample(s) "
+                             f"from {rating['time'].min() if len(rating) else 0:g} to "
+                             f"{rating['time'].max() if len(rating) else 0:g} s, reporter "
+                             f"{rating['reporter'].iloc[0] if len(rating) else '-'}"
+                             + "".join(f"\n  {n}" for n in rating.attrs.get("notes", [])))
     except InputError as err:
         return [p + f" [ratings of sessions sheet row {session.row}]" for p in err.problems]
     return []
@@ -474,7 +481,7 @@ def check_study(configfile) -> StudyCheck:
             check.problems += problems
             check.warnings += notes
         if s.ratings is not None:
-            check.problems += check_ratings(s)
+            check.problems += check_ratings(s, check.report_summaries)
     check.n_report_files = len({s.reports for s in sessions if s.reports is not None})
     check.problems += channel_set_problems(recordings, sheet)
     check.problems += output_dir_problems(config, sessions, sheet, Path(configfile))

@@ -1,5 +1,13 @@
 """Experience reports: readers, validation and clock mapping.
 
+One module per format: :mod:`.tsv` (contract table), :mod:`.bids`, :mod:`.boris`,
+:mod:`.audacity`, :mod:`.elan`, :mod:`.praat`, :mod:`.xdf` (marker streams),
+:mod:`.ratings` (continuous ratings); :mod:`.common` holds the checks every reader ends with,
+:mod:`.read` picks the reader, :mod:`.clock` maps report time to EEG time, :mod:`.options`
+parses the sessions sheet's ``report_options`` / ``ratings_options`` cells (the keyword
+arguments of :func:`read_reports` / :func:`read_ratings`; ``Session.read_reports`` passes
+them, with the session's BORIS observation and XDF clock origin).
+
 Every reader returns one validated table (see :data:`OUTPUT_COLUMNS`) in the
 *report clock* (seconds).  :func:`to_eeg_time` then maps it onto the EEG clock.
 
@@ -44,6 +52,11 @@ Where the reporter is not given by a tier (Audacity, XDF) a label may start
 with ``reporter:``; categories therefore must not contain ``:`` in those
 formats.  XDF markers may end in ``:start`` / ``:stop`` (see
 :func:`read_reports`).
+
+Bounds
+------
+A file over ``common.MAX_FILE_BYTES`` (64 MiB) or with more than ``common.MAX_REPORT_ROWS``
+(100,000) report rows is refused before per-row work; the overlap check is O(n log n).
 
 Errors
 ------
