@@ -50,6 +50,9 @@ class Session:
     # reader options from the report_options / ratings_options cells: ((key, value), ...)
     report_options: tuple = ()
     ratings_options: tuple = ()
+    # config defaults (reports.report_options / reports.ratings_options), same form
+    report_defaults: tuple = ()
+    ratings_defaults: tuple = ()
 
     @property
     def key(self) -> str:
@@ -77,7 +80,8 @@ class Session:
 
     def report_reader_options(self) -> dict:
         """Keyword arguments of ``hyperscan.reports.read_reports`` for this session's reports:
-        the ``report_options`` cell, plus what the session itself tells the reader -- the
+        the ``report_options`` cell (``defaults``: the config's ``reports.report_options``),
+        plus what the session itself tells the reader -- the
         dyad/session for choosing a BORIS observation, and for a reports file that is this
         session's own XDF recording the clock origin ``t0`` = its EEG time 0 (the streams
         named in client_select/therapist_select), unless report_options sets ``t0``."""
@@ -88,7 +92,8 @@ class Session:
         suffix = self.reports.suffix.lower() if self.reports is not None else ""
         if fmt in ("", "tsv", "csv", "boris") and suffix in (".tsv", ".csv"):
             opts.setdefault("match_session", (self.dyad, self.session))
-        if (fmt == "xdf" or (not fmt and suffix in (".xdf", ".xdfz"))) and "t0" not in opts:
+        if (fmt == "xdf" or (not fmt and suffix in (".xdf", ".xdfz"))) and "t0" not in opts \
+                and "t0" not in dict(self.report_defaults):
             own = [getattr(self, f"{p}_select") for p in ("client", "therapist")
                    if Path(getattr(self, p)) == Path(self.reports) and getattr(self, f"{p}_select")]
             if own:
@@ -101,6 +106,8 @@ class Session:
         if "tiers" in opts:
             opts["tiers"] = list(opts["tiers"])
         assert set(opts) <= set(REPORT_OPTIONS) | {"match_session"}
+        if self.report_defaults:  # config reports.report_options, applied where they fit
+            opts["defaults"] = {k: (list(v) if k == "tiers" else v) for k, v in self.report_defaults}
         return opts
 
     def read_reports(self):
@@ -114,7 +121,11 @@ class Session:
         """This session's rating trace (``read_ratings`` with the sheet's ``ratings_options``)."""
         from .reports import read_ratings
 
-        return read_ratings(self.ratings, **dict(self.ratings_options))
+        opts = dict(self.ratings_defaults)
+        if "sheet" in opts and self.ratings is not None and self.ratings.suffix.lower() != ".xlsx":
+            opts.pop("sheet")  # a config default worksheet applies to workbooks only
+        opts.update(dict(self.ratings_options))
+        return read_ratings(self.ratings, **opts)
 
 
 def _absent(value) -> bool:
@@ -158,13 +169,15 @@ def _header_problems(path: Path, text: str) -> list[str]:
     return out
 
 
-def check_sessions(path) -> tuple[list[Session], list[str]]:
+def check_sessions(path, defaults: dict | None = None) -> tuple[list[Session], list[str]]:
     """Read the sheet leniently: every row whose EEG files exist, and every problem found.
 
     ``hyperscan validate`` uses this to go on checking the EEG files and reports of the
     usable rows even when other rows are broken, so one pass lists every problem. The rows
     returned may carry problems of their own (an invalid id, a duplicate); use
-    :func:`read_sessions` for the strict version.
+    :func:`read_sessions` for the strict version. ``defaults``: the config's ``reports``
+    section; its ``report_options`` / ``ratings_options`` strings are the defaults under the
+    sheet cells of the same name.
     """
     path = Path(path)
     if not path.is_file():
@@ -182,6 +195,11 @@ def check_sessions(path) -> tuple[list[Session], list[str]]:
                                              "columns " + ", ".join(REQUIRED), line=1)])
     sessions, seen = [], {}
     base = path.parent
+    option_defaults = {}
+    for col, parse in (("report_options", parse_report_options), ("ratings_options", parse_ratings_options)):
+        opts, opt_problems = parse((defaults or {}).get(col) or None)
+        problems += [f"config reports.{msg}" for msg in opt_problems]
+        option_defaults[col.replace("_options", "_defaults")] = tuple(sorted(opts.items()))
     for i, rec in enumerate(table.to_dict("records"), start=1):
         line = i + 1
         where = dict(row=i, line=line)
@@ -265,7 +283,7 @@ def check_sessions(path) -> tuple[list[Session], list[str]]:
                                     report_drift_ppm=clock["report_drift_ppm"],
                                     report_anchor=clock["report_anchor"],
                                     report_clock_sync=clock_sync, report_format=fmt,
-                                    ratings=ratings, row=i, **sel, **reader_opts))
+                                    ratings=ratings, row=i, **sel, **reader_opts, **option_defaults))
     if not len(table):
         problems.append(problem(path, "the sheet has no rows", "one row per recorded session"))
     return sessions, problems
@@ -295,9 +313,10 @@ def _resolve(base: Path, value) -> Path:
     return p if p.is_absolute() else (base / p).resolve()
 
 
-def read_sessions(path) -> list[Session]:
-    """Read and validate the sheet; raise InputError listing every problem found."""
-    sessions, problems = check_sessions(path)
+def read_sessions(path, defaults: dict | None = None) -> list[Session]:
+    """Read and validate the sheet; raise InputError listing every problem found.
+    ``defaults``: the config's ``reports`` section (see :func:`check_sessions`)."""
+    sessions, problems = check_sessions(path, defaults)
     if problems:
         raise InputError(problems)
     return sessions

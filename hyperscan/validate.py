@@ -434,7 +434,7 @@ def check_study(configfile) -> StudyCheck:
     check.config = None if config.get("_invalid") else config
     sheet = Path(config["sessions"])
     try:
-        sessions, problems = check_sessions(sheet)
+        sessions, problems = check_sessions(sheet, config.get("reports"))
     except InputError as err:
         check.problems += err.problems
         return check

@@ -518,3 +518,26 @@ def test_million_row_report_is_refused_quickly_under_a_memory_cap(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert "1000001 lines; expected at most 100000 report rows per file" in out.stdout
     assert took < 20, took
+
+
+def test_config_defaults_apply_where_they_fit_and_the_sheet_wins(tmp_path):
+    (tmp_path / "eeg.edf").touch()
+    (tmp_path / "a.txt").write_text("1\t2\tconnected\n")                       # Audacity: reporter applies
+    (tmp_path / "b.tsv").write_text("onset\tduration\treporter\tcategory\n1\t1\tclient\tx\n")  # contract: it does not
+    (tmp_path / "c_events.tsv").write_text("Begin\tduration\ttrial_type\n1\t1\tx\n")         # BIDS: column default
+    (tmp_path / "d.txt").write_text("1\t2\tconnected\n")
+    sheet = tmp_path / "sessions.tsv"
+    sheet.write_text("dyad\tsession\tclient\ttherapist\treports\treport_options\n"
+                     "D01\tS1\teeg.edf\teeg.edf\ta.txt\t\n"
+                     "D01\tS2\teeg.edf\teeg.edf\tb.tsv\t\n"
+                     "D01\tS3\teeg.edf\teeg.edf\tc_events.tsv\t\n"
+                     "D01\tS4\teeg.edf\teeg.edf\td.txt\treporter=therapist\n")
+    defaults = {"report_options": "reporter=obs1; onset_column=Begin; tiers=x"}
+    s1, s2, s3, s4 = read_sessions(sheet, defaults)
+    assert _rows(s1.read_reports()) == [(1.0, 1.0, "obs1", "connected")]
+    assert _rows(s2.read_reports()) == [(1.0, 1.0, "client", "x")]
+    assert _rows(s3.read_reports()) == [(1.0, 1.0, "obs1", "x")]
+    assert _rows(s4.read_reports()) == [(1.0, 1.0, "therapist", "connected")]
+    _, problems = check_sessions(sheet, {"report_options": "tier=x", "ratings_options": "rate=0"})
+    assert problems == ["config reports.report_options: unknown option 'tier'; expected 'tiers' (did you mean it?)",
+                        "config reports.ratings_options: rate='0'; expected a positive number"]

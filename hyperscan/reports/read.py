@@ -38,7 +38,7 @@ def _detect_format(path: Path, fmt):
                             "report_format column")
 
 
-def read_reports(path, *, fmt=None, **opts) -> pd.DataFrame:
+def read_reports(path, *, fmt=None, defaults=None, **opts) -> pd.DataFrame:
     """Read one experience-report file into the validated report table.
 
     Parameters
@@ -102,11 +102,12 @@ def read_reports(path, *, fmt=None, **opts) -> pd.DataFrame:
           column), ``text_column`` rename a column of the file to the
           standard one before reading.
         * Numeric cells with decimal commas (``12,5``) are read when the
-          whole file uses them (never mixed with decimal points).  Marker grammar
-          ``[reporter:]category[:start|:stop][|text]``: plain markers are
-          point events; ``:start``/``:stop`` pairs of the same reporter and
-          category become one interval (text from the start marker).
-          Clock offsets recorded in the file are applied by pyxdf.
+          whole file uses them (never mixed with decimal points).
+    defaults : dict, optional
+        Options applied where they fit (config ``reports.report_options``):
+        a key given in ``opts`` wins; a default that does not apply to the
+        file's format is ignored, and a default column name is used only
+        when the file has that column.
 
     Returns
     -------
@@ -128,6 +129,8 @@ def read_reports(path, *, fmt=None, **opts) -> pd.DataFrame:
     if kind in ("tsv", "csv"):
         allowed[kind] |= allowed["boris"] | allowed["bids"]  # may turn out BORIS / BIDS
     unknown = set(opts) - allowed[kind]
+    from_defaults = {k for k in (defaults or {}) if k in allowed[kind] and k not in opts}
+    opts.update({k: defaults[k] for k in from_defaults})
     if opts.get("reporter") is None:
         opts.pop("reporter", None)
     if unknown:
@@ -149,6 +152,7 @@ def read_reports(path, *, fmt=None, **opts) -> pd.DataFrame:
                                 "(one file per session; is this a sample-by-sample trace? give it as the "
                                 "sessions sheet's ratings file instead)")
     renames = {opts.pop(k): k[: -len("_column")] for k in list(opts) if k in columns_opts}
+    default_names = {defaults[k] for k in from_defaults if k in columns_opts}
     columns, rows, lines = _read_table(path, text, _sep_for(path, kind))
     if not columns:
         raise ReportError(path, f"{path}: file is empty; expected a header line with columns "
@@ -160,6 +164,7 @@ def read_reports(path, *, fmt=None, **opts) -> pd.DataFrame:
         if boris_at is not None:  # BORIS tabular export with a preamble of observation metadata
             columns = [c.strip() for c in rows[boris_at]]
             rows, lines = rows[boris_at + 1:], lines[boris_at + 1:]
+    renames = {c: v for c, v in renames.items() if c in columns or c not in default_names}
     if renames:
         missing = [c for c in renames if c not in columns]
         if missing:
@@ -174,6 +179,9 @@ def read_reports(path, *, fmt=None, **opts) -> pd.DataFrame:
         elif "category" not in columns and "onset" in columns and (
                 "trial_type" in columns or path.name.endswith("_events.tsv")):
             kind = "bids"
+    final = {"boris": allowed["boris"], "bids": allowed["bids"] | columns_opts}.get(kind, columns_opts)
+    for k in from_defaults - final:
+        opts.pop(k, None)  # a default that does not fit this file's format
     boris_opts = {k: opts.pop(k) for k in ("observation", "match_session", "keep_time_offset") if k in opts}
     if kind == "boris":
         return _read_boris(path, columns, rows, lines, [], **opts, **{
