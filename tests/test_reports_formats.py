@@ -20,7 +20,8 @@ import pandas as pd
 import pytest
 
 from hyperscan.errors import InputError
-from hyperscan.reports import ReportClipWarning, ReportError, read_ratings, read_reports, to_eeg_time
+from hyperscan.reports import (ReportClipWarning, ReportError, ReportOverlapWarning, read_ratings, read_reports,
+                               to_eeg_time)
 from hyperscan.reports.options import RATINGS_OPTIONS, REPORT_OPTIONS
 from hyperscan.sessions import Session, check_sessions, read_sessions
 
@@ -210,7 +211,8 @@ def test_eaf_symbolic_tiers_carry_the_parents_time_when_chosen(tmp_path):
     assert _rows(df) == [(10.0, 6.0, "client", "connected")]
     assert df["text"].iloc[0] == "together connected/attuning connected/releasing connected/merging felt|like one breath"
     # chosen: rows with the parent's time; the subdivision splits it evenly in PREVIOUS_ANNOTATION order
-    df = read_reports(path, tiers=["phases", "quote"])
+    with pytest.warns(ReportOverlapWarning):  # 'felt' spans the three phases
+        df = read_reports(path, tiers=["phases", "quote"])
     assert sorted(_rows(df)) == [(10.0, 2.0, "client", "connected/attuning"), (10.0, 6.0, "client", "felt"),
                                  (12.0, 2.0, "client", "connected/merging"),
                                  (14.0, 2.0, "client", "connected/releasing")]
@@ -541,3 +543,13 @@ def test_config_defaults_apply_where_they_fit_and_the_sheet_wins(tmp_path):
     _, problems = check_sessions(sheet, {"report_options": "tier=x", "ratings_options": "rate=0"})
     assert problems == ["config reports.report_options: unknown option 'tier'; expected 'tiers' (did you mean it?)",
                         "config reports.ratings_options: rate='0'; expected a positive number"]
+
+
+def test_eaf_invalid_time_value_is_an_error_not_an_unaligned_slot(tmp_path):
+    slots = [("a", 0), ("b", "12x"), ("c", 9000)]
+    tiers = ('<TIER TIER_ID="A" LINGUISTIC_TYPE_REF="code">' + _align("x", "a", "b", "c1") + _align("y", "b", "c", "c2")
+             + "</TIER>")
+    with pytest.raises(ReportError) as ei:
+        read_reports(_eaf(tmp_path / "r.eaf", slots, tiers))
+    assert ei.value.problems[0].endswith("TIME_SLOT 'b': TIME_VALUE '12x' is not a number of milliseconds >= 0; "
+                                         "expected an aligned time or no TIME_VALUE (unaligned)")

@@ -67,6 +67,10 @@ def _read_eaf(path: Path, tiers=None, media=None, apply_time_origin=True):
         v = ts.get("TIME_VALUE")
         sid = ts.get("TIME_SLOT_ID")
         slots[sid] = None if v is None else _seconds(v)
+        if v is not None and (slots[sid] is None or slots[sid] < 0):
+            problems.append(f"{path}: TIME_SLOT {sid!r}: TIME_VALUE {v!r} is not a number of milliseconds >= 0; "
+                            "expected an aligned time or no TIME_VALUE (unaligned)")
+            slots[sid] = None
         slot_order.append(sid)
 
     tier_el = {t.get("TIER_ID"): t for t in root.findall("TIER")}

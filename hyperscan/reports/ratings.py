@@ -106,7 +106,8 @@ def read_ratings(path, *, reporter="client", sfreq=None, time_column=None, value
             raise _err(path, f"{path}: workbook larger than {MAX_FILE_BYTES / 2**20:.0f} MiB; expected a smaller "
                              "file (export one session per file)")
         rows, lines, where = _workbook_rows(path, sheet)
-        notes.append(f"read {where} of the Excel workbook")
+        notes.append(f"read {where} of the Excel workbook"
+                     + (f" (an .xlsx file despite its {path.suffix} name)" if path.suffix.lower() != ".xlsx" else ""))
         header_rows = rows
     else:
         if sheet is not None:
