@@ -90,7 +90,7 @@ class Session:
         opts = dict(self.report_options)
         fmt = (self.report_format or "").lower()
         suffix = self.reports.suffix.lower() if self.reports is not None else ""
-        if fmt in ("", "tsv", "csv", "boris") and suffix in (".tsv", ".csv"):
+        if fmt == "boris" or (fmt in ("", "tsv", "csv") and suffix in (".tsv", ".csv")):
             opts.setdefault("match_session", (self.dyad, self.session))
         if (fmt == "xdf" or (not fmt and suffix in (".xdf", ".xdfz"))) and "t0" not in opts \
                 and "t0" not in dict(self.report_defaults):
