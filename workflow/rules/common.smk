@@ -10,7 +10,10 @@ from hyperscan.sessions import read_sessions
 
 try:
     config.update(validate_config(config, source="config"))
-    SESSIONS = {(s.dyad, s.session): s for s in read_sessions(config["sessions"], config.get("reports"))}
+    SESSIONS = {
+        (s.dyad, s.session): s
+        for s in read_sessions(config["sessions"], config.get("reports"))
+    }
 except InputError as err:
     raise WorkflowError("invalid input:\n  " + "\n  ".join(err.problems))
 
