@@ -553,3 +553,19 @@ def test_eaf_invalid_time_value_is_an_error_not_an_unaligned_slot(tmp_path):
         read_reports(_eaf(tmp_path / "r.eaf", slots, tiers))
     assert ei.value.problems[0].endswith("TIME_SLOT 'b': TIME_VALUE '12x' is not a number of milliseconds >= 0; "
                                          "expected an aligned time or no TIME_VALUE (unaligned)")
+
+
+def test_validate_summary_shows_a_tier_taken_as_an_observer(tmp_path):
+    from praatio import textgrid
+
+    from hyperscan.validate import describe_reports
+
+    tg = textgrid.Textgrid()
+    tg.addTier(textgrid.IntervalTier("client", [(1.0, 3.0, "connected")], 0, 10))
+    tg.addTier(textgrid.IntervalTier("Client ", [(4.0, 5.0, "heard")], 0, 10))  # a typo in the tier name
+    path = tmp_path / "r.TextGrid"
+    tg.save(str(path), format="long_textgrid", includeBlankSpaces=False)
+    s = _session(tmp_path, path)
+    text = describe_reports(s, s.read_reports())
+    assert "reporters: client -> client (1 row(s)); Client -> observer (1 row(s))" in text
+    assert "tier 'Client ' (interval tier): reporter Client  (tier name)" in text

@@ -38,6 +38,7 @@ def _read_audacity(path, text, reporter=None):
             duration = 0.0
         records.append(_record(r[0] if start is None else start, duration, parsed["reporter"],
                                parsed["category"], parsed["text"], where, line))
-    return _finalize(path, records, problems)
-
-
+    df = _finalize(path, records, problems)
+    df.attrs["mapping"] = ["Audacity labels: 'reporter:category|text'"
+                           + (f"; labels without a reporter -> {reporter}" if reporter else "")]
+    return df

@@ -38,6 +38,9 @@ def _read_textgrid(path: Path, tiers=None):
             records.append(_record(start, dur, name, cat, txt,
                                    f"tier {name!r}, {'interval' if cls == 'IntervalTier' else 'point'} {i}",
                                    f"{name}#{i}"))
-    return _finalize(path, records, problems)
+    df = _finalize(path, records, problems)
+    df.attrs["mapping"] = [f"tier {name!r} ({'interval' if cls == 'IntervalTier' else 'point'} tier): reporter "
+                           f"{name} (tier name)" for cls, name, _ in tg_tiers if tiers is None or name in tiers]
+    return df
 
 

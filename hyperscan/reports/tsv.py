@@ -37,6 +37,7 @@ def _read_contract(path, columns, rows, lines, problems):
         for c in extra_cols:
             rec[c] = r[idx[c]]
         records.append(rec)
-    return _finalize(path, records, problems, extra_cols)
-
-
+    df = _finalize(path, records, problems, extra_cols)
+    df.attrs["mapping"] = ["contract table: reporter column -> reporter"
+                           + (f"; extra columns kept: {', '.join(extra_cols)}" if extra_cols else "")]
+    return df
