@@ -22,8 +22,8 @@ from .reports.options import parse_ratings_options, parse_report_options
 
 REQUIRED = ["dyad", "session", "client", "therapist"]
 OPTIONAL = ["reports", "report_offset", "report_drift_ppm", "report_anchor", "report_clock_sync",
-            "report_format", "ratings", "client_select", "therapist_select", "report_options",
-            "ratings_options"]
+            "report_format", "ratings", "client_select", "therapist_select", "alignment",
+            "report_options", "ratings_options"]
 _ID = re.compile(r"^[A-Za-z0-9]+$")
 NA_VALUES = ["", "n/a", "N/A", "NA", "nan"]
 EXTRA_KNOWN: list[str] = []
@@ -47,6 +47,10 @@ class Session:
     report_clock_sync: Path | None = None
     report_format: str | None = None
     ratings: Path | None = None
+    #: How two separate files are put on one time axis: None (empty cell: header start
+    #: times when both files carry one, else sample 0, always reported), ``header``,
+    #: ``sample0`` or ``trigger:<code>`` (hyperscan.alignment).
+    alignment: str | None = None
     # reader options from the report_options / ratings_options cells: ((key, value), ...)
     report_options: tuple = ()
     ratings_options: tuple = ()
@@ -254,6 +258,18 @@ def check_sessions(path, defaults: dict | None = None) -> tuple[list[Session], l
                                     "guessed from the file)", **where))
             fmt = None
         ratings = _optional_file(path, base, rec, "ratings", problems, where)
+        alignment = None if _absent(rec.get("alignment")) else str(rec["alignment"]).strip()
+        if alignment is not None:
+            from .alignment import parse_alignment
+
+            try:
+                method, code = parse_alignment(alignment)
+                alignment = f"trigger:{code}" if method == "trigger" else method
+            except ValueError:
+                problems.append(problem(path, f"alignment '{alignment}' is unknown",
+                                        "header, sample0 or trigger:<code> (e.g. trigger:sync, trigger:255), "
+                                        "or empty", **where))
+                alignment = None
         reader_opts = {}
         for col in ("report_options", "ratings_options"):
             parse = parse_report_options if col == "report_options" else parse_ratings_options
@@ -283,7 +299,8 @@ def check_sessions(path, defaults: dict | None = None) -> tuple[list[Session], l
                                     report_drift_ppm=clock["report_drift_ppm"],
                                     report_anchor=clock["report_anchor"],
                                     report_clock_sync=clock_sync, report_format=fmt,
-                                    ratings=ratings, row=i, **sel, **reader_opts, **option_defaults))
+                                    ratings=ratings, alignment=alignment, row=i, **sel, **reader_opts,
+                                    **option_defaults))
     if not len(table):
         problems.append(problem(path, "the sheet has no rows", "one row per recorded session"))
     return sessions, problems
