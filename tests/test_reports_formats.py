@@ -127,12 +127,16 @@ def test_field_case_carma_exports_csv_xlsx_and_annotator_log():
     assert mean["value"].iloc[0] == pytest.approx(raw["v"].iloc[:3].mean())
 
 
-def test_field_case_validate_lists_reporters_categories_and_tier_mapping(monkeypatch):
+def test_field_case_validate_lists_reporters_categories_and_tier_mapping(tmp_path):
+    import yaml
+
     from hyperscan.validate import check_study
 
     folder = _case("eaf-unaligned-time-slots")
-    monkeypatch.chdir(CASES)  # the case's config names its sheet relative to the cases folder
-    check = check_study(folder / "config.yaml")
+    config = yaml.safe_load((folder / "config.yaml").read_text())
+    config.update(sessions=str(folder / "sessions.tsv"), output_dir=str(tmp_path / "out"))
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    check = check_study(tmp_path / "config.yaml")
     assert check.problems == []
     (summary,) = check.report_summaries
     assert "client -> client (4 row(s)); therapist -> therapist (1 row(s))" in summary
