@@ -118,6 +118,8 @@ class DyadTruth:
     individual_alpha_hz: dict[str, float]
     leader: str = "therapist"
     shared_music: dict | None = None
+    scenario: str = "constant_lead"
+    switch_times: list[float] | None = None
     files: dict[str, str] = field(default_factory=dict)
 
 
@@ -259,8 +261,17 @@ def simulate_dyad(index: int, *, seed: int, duration: float, null: bool, sfreq: 
                   band: str = "alpha", n_episodes: int = 4, episode_length: float = 14.0,
                   coupling_amplitude: float = 10.0, line_freq: float = 50.0,
                   shared_music: bool = False, music_hz: float = 2.0,
-                  music_amplitude: float = 10.0):
+                  music_amplitude: float = 10.0, scenario: str = "constant_lead",
+                  switch_fraction: float = 0.5):
     """Simulate one dyad-session; returns (client_eeg, therapist_eeg, reports, truth).
+
+    ``scenario``: ``"constant_lead"`` (default): inside every episode the client repeats the
+    therapist ``lag_ms`` later from start to end. ``"matches_then_leads"``: inside every
+    episode the shared activity is first *zero-lag* (both people move together: matching)
+    and, from ``switch_fraction`` of the episode on (1-s raised-cosine cross-fade), the
+    therapist's copy runs ``lag_ms`` ahead (leading). Same coupling power throughout; the
+    switch times (EEG seconds) go to ``truth.switch_times``. It draws no extra random
+    numbers, so every other part of the dyad is the same as in the default scenario.
 
     ``shared_music`` adds the beat response of :func:`music_response` (``music_amplitude``
     µV on the coupling source, per-person latency 0-40 ms) to both people, throughout the
@@ -284,7 +295,21 @@ def simulate_dyad(index: int, *, seed: int, duration: float, null: bool, sfreq: 
     mix_own, mix_shared = np.cos(gain * np.pi / 2), np.sin(gain * np.pi / 2)
     # The therapist's copy runs lag samples ahead: client(t) = therapist(t - lag).
     client_coupling = coupling_amplitude * (mix_own * own[0] + mix_shared * shared[:n_times])
-    therapist_coupling = coupling_amplitude * (mix_own * own[1] + mix_shared * shared[lag:])
+    if scenario == "constant_lead":
+        therapist_shared, switch_times = shared[lag:], None
+    elif scenario == "matches_then_leads":
+        switch_times = [round(a + switch_fraction * (b - a), 3) for a, b in episodes]
+        # Weight of the lagged (leading) copy: 0 before each switch, 1 after it (until the
+        # next episode, where the cross-fade to own activity takes over anyway).
+        lead = np.zeros(n_times)
+        for (start, end), t_switch in zip(episodes, switch_times):
+            inside = (times >= start - 1.0) & (times <= end + 1.0)
+            lead[inside] = np.clip((times[inside] - t_switch) / 1.0 + 0.5, 0, 1)
+        lead = 0.5 - 0.5 * np.cos(np.pi * lead)
+        therapist_shared = np.cos(lead * np.pi / 2) * shared[:n_times] + np.sin(lead * np.pi / 2) * shared[lag:]
+    else:
+        raise ValueError(f"unknown scenario {scenario!r}: expected 'constant_lead' or 'matches_then_leads'")
+    therapist_coupling = coupling_amplitude * (mix_own * own[1] + mix_shared * therapist_shared)
     music_truth = None
     if shared_music:
         music_rng = np.random.default_rng([seed, index, 2**31 - 1])
@@ -313,11 +338,22 @@ def simulate_dyad(index: int, *, seed: int, duration: float, null: bool, sfreq: 
         coupling_range_hz=list(coupling_range), lag_ms=0.0 if null else lag_ms,
         coupling_episodes=episodes, report_offset=report_offset,
         bad_channels=bad, individual_alpha_hz=alpha_hz, shared_music=music_truth,
+        scenario=scenario, switch_times=None if null else switch_times,
     )
     # The report clock starts report_offset seconds after the EEG: drop what precedes it.
     reports = _reports_for(rng, truth, controls)
     reports = reports[reports["onset"] >= 0].reset_index(drop=True)
     return client, therapist, reports, truth
+
+
+def _truth_dict(truth: DyadTruth) -> dict:
+    """``truth.json`` entry of one dyad; the scenario keys only when not the default, so the
+    default study's truth.json is unchanged by their introduction."""
+    doc = asdict(truth)
+    if doc["scenario"] == "constant_lead":
+        doc.pop("scenario")
+        doc.pop("switch_times")
+    return doc
 
 
 def _write_eeg(path_stem: Path, data: np.ndarray, sfreq: float, fmt: str, prefix: str = ""):
@@ -459,7 +495,7 @@ def simulate_study(out_dir, *, n_dyads: int = 6, seed: int = 0, null: bool = Fal
             {"reporter": "client", "category": "distracted"},
             {"reporter": "therapist", "category": "searching"},
         ],
-        "dyads": [{**asdict(t), **({"xdf": xdf_truth[t.dyad]} if t.dyad in xdf_truth else {})}
+        "dyads": [{**_truth_dict(t), **({"xdf": xdf_truth[t.dyad]} if t.dyad in xdf_truth else {})}
                   for t in truths],
     }
     (out / "truth.json").write_text(json.dumps(truth_doc, indent=2) + "\n")

@@ -49,10 +49,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .labels import NEAR_BOUNDARY_LABEL
-from .stats import bootstrap_ci, reporters_in, sign_flip_test
+from ..labels import NEAR_BOUNDARY_LABEL
+from ..stats import bootstrap_ci, reporters_in, sign_flip_test
 
-WINDOW_COLUMNS = ["dyad", "session", "band", "start", "end", "excluded", "psi"]
+WINDOW_COLUMNS = ["dyad", "session", "band", "start", "end", "excluded", "psi", "slope_re", "slope_im"]
 CATEGORY_COLUMNS = ["dyad", "session", "reporter", "category", "band", "n_windows", "slope_re",
                     "slope_im", "psi", "lag_ms"]
 GROUP_COLUMNS = ["reporter", "category", "band", "n_dyads", "n_windows", "lag_ms", "lag_ci_low",
@@ -76,12 +76,13 @@ def _slope(cross, power_t, power_c):
 
 
 def phase_slope(client: np.ndarray, therapist: np.ndarray, sfreq: float, band, starts, n_len: int,
-                groups: dict | None = None, chunk_windows: int = 32):
+                groups: dict | None = None, chunk_windows: int = 32, complex_windows: bool = False):
     """Per-window PSI and the complex slope of each group of windows (module doc).
 
     ``client``, ``therapist``: (n_channels, n_times); ``starts``: window start samples;
     ``groups``: name -> boolean mask over windows. Returns ``(psi (n_windows,),
-    {name: (slope, n_windows)})``.
+    {name: (slope, n_windows)})``; with ``complex_windows=True`` the first item is each
+    window's complex slope instead (its imaginary part is ``psi``).
     """
     freqs = np.fft.rfftfreq(n_len, 1.0 / sfreq)
     in_band = np.flatnonzero((freqs >= band[0]) & (freqs <= band[1]))
@@ -93,7 +94,7 @@ def phase_slope(client: np.ndarray, therapist: np.ndarray, sfreq: float, band, s
     n_t, n_c, n_f = therapist.shape[0], client.shape[0], len(in_band)
     sums = {g: [np.zeros((n_t, n_c, n_f), complex), np.zeros((n_t, n_f)), np.zeros((n_c, n_f))]
             for g in groups}
-    psi = np.empty(len(starts))
+    psi = np.empty(len(starts), complex)
     for c0 in range(0, len(starts), chunk_windows):
         idx = starts[c0 : c0 + chunk_windows, None] + np.arange(n_len)
         xc = np.fft.rfft(client[:, idx].transpose(1, 0, 2) * taper, axis=-1)[..., in_band]
@@ -101,7 +102,7 @@ def phase_slope(client: np.ndarray, therapist: np.ndarray, sfreq: float, band, s
         cross = xt[:, :, None, :] * np.conj(xc[:, None, :, :])  # (win, t_ch, c_ch, f)
         pt, pc = np.abs(xt) ** 2, np.abs(xc) ** 2
         for w in range(len(idx)):
-            psi[c0 + w] = _slope(cross[w], pt[w], pc[w]).imag
+            psi[c0 + w] = _slope(cross[w], pt[w], pc[w])
         for g, mask in groups.items():
             m = np.asarray(mask)[c0 : c0 + len(idx)]
             if m.any():
@@ -110,7 +111,7 @@ def phase_slope(client: np.ndarray, therapist: np.ndarray, sfreq: float, band, s
                 sums[g][2] += pc[m].sum(axis=0)
     out = {g: (_slope(*sums[g]) if np.asarray(groups[g]).any() else np.nan + 0j, int(np.sum(groups[g])))
            for g in groups}
-    return psi, out
+    return (psi if complex_windows else psi.imag), out
 
 
 def lag_ms(slope, sfreq: float, n_len: int):
@@ -139,10 +140,13 @@ def directional_tables(client: np.ndarray, therapist: np.ndarray, sfreq: float, 
     dyad, session = first["dyad"].iloc[0], first["session"].iloc[0]
     frames, rows = [], []
     for band, (lo, hi) in bands.items():
-        psi, slopes = phase_slope(client, therapist, sfreq, (lo, hi), starts, n_len, groups)
-        psi[~kept] = np.nan
+        window_slope, slopes = phase_slope(client, therapist, sfreq, (lo, hi), starts, n_len, groups,
+                                           complex_windows=True)
+        window_slope[~kept] = np.nan
         frame = pd.DataFrame({"dyad": dyad, "session": session, "band": band, "start": first["start"],
-                              "end": first["end"], "excluded": first["excluded"], "psi": psi})
+                              "end": first["end"], "excluded": first["excluded"],
+                              "psi": window_slope.imag, "slope_re": window_slope.real,
+                              "slope_im": window_slope.imag})
         frames.append(pd.concat([frame, labels], axis=1))
         for (reporter, category), (slope, n_win) in slopes.items():
             if n_win < min_windows:
@@ -156,8 +160,8 @@ def directional_tables(client: np.ndarray, therapist: np.ndarray, sfreq: float, 
 def directional_stage(client_fif, therapist_fif, windows_path, config: dict, out_windows,
                       out_categories) -> None:
     """Workflow stage: preprocessed FIFs + windows.tsv -> directional(_categories).tsv."""
-    from .io import Recording
-    from .windows import read_windows, write_tsv
+    from ..io import Recording
+    from ..windows import read_windows, write_tsv
 
     client, therapist = Recording.from_fif(client_fif), Recording.from_fif(therapist_fif)
     per_window, per_category = directional_tables(
@@ -199,7 +203,7 @@ def directional_summary(tables: list[pd.DataFrame], *, delta_f: float, n_permuta
 
 def directional_group_stage(paths, config: dict, out_path) -> None:
     """Workflow stage: every session's directional_categories.tsv -> group/directional.tsv."""
-    from .windows import write_tsv
+    from ..windows import write_tsv
 
     tables = [pd.read_csv(p, sep="\t", dtype={"dyad": str, "session": str, "reporter": str,
                                                 "category": str}, keep_default_na=False,
