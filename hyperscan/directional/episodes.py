@@ -229,15 +229,18 @@ def _mean_slope(values):
 
 
 def _switch_point(times, slopes, max_time):
-    """Least-squares step point of a complex series over ``times`` in [0, max_time]."""
-    keep = np.isfinite(slopes) & (times >= 0) & (times <= max_time)
-    t, s = times[keep], slopes[keep]
+    """Step point of the phase slope index over episode time: the least-squares two-segment
+    fit of Im(slope) (PSI) over the bins with centres in (0, max_time]. PSI is 0 for
+    zero-lag coupling whatever its strength, so the fit follows the onset of a lead, not a
+    build-up of coupling strength."""
+    keep = np.isfinite(slopes) & (times > 0) & (times <= max_time)
+    t, s = times[keep], np.imag(slopes[keep])
     if len(t) < 4:
         return np.nan
     best, where = np.inf, np.nan
-    for k in range(2, len(t) - 1):
+    for k in range(1, len(t)):
         a, b = s[:k], s[k:]
-        cost = np.sum(np.abs(a - a.mean()) ** 2) + np.sum(np.abs(b - b.mean()) ** 2)
+        cost = np.sum((a - a.mean()) ** 2) + np.sum((b - b.mean()) ** 2)
         if cost < best:
             best, where = cost, (t[k - 1] + t[k]) / 2
     return float(where)
