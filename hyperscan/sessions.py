@@ -21,7 +21,7 @@ from .errors import InputError, problem, read_utf8
 
 REQUIRED = ["dyad", "session", "client", "therapist"]
 OPTIONAL = ["reports", "report_offset", "report_drift_ppm", "report_anchor", "report_clock_sync",
-            "report_format", "ratings", "client_select", "therapist_select"]
+            "report_format", "ratings", "client_select", "therapist_select", "audio", "audio_offset"]
 _ID = re.compile(r"^[A-Za-z0-9]+$")
 NA_VALUES = ["", "n/a", "N/A", "NA", "nan"]
 EXTRA_KNOWN: list[str] = []
@@ -45,6 +45,8 @@ class Session:
     report_clock_sync: Path | None = None
     report_format: str | None = None
     ratings: Path | None = None
+    audio: Path | None = None  # the music both heard (WAV/FLAC), for hyperscan.music
+    audio_offset: float = 0.0  # seconds: eeg_time = audio_time + audio_offset
 
     @property
     def key(self) -> str:
@@ -189,6 +191,17 @@ def check_sessions(path) -> tuple[list[Session], list[str]]:
                                     "guessed from the file)", **where))
             fmt = None
         ratings = _optional_file(path, base, rec, "ratings", problems, where)
+        audio = _optional_file(path, base, rec, "audio", problems, where)
+        audio_offset = 0.0
+        if not _absent(rec.get("audio_offset")):
+            try:
+                audio_offset = float(str(rec["audio_offset"]).strip())
+                if not math.isfinite(audio_offset):
+                    raise ValueError
+            except ValueError:
+                problems.append(problem(path, f"audio_offset '{rec['audio_offset']}' is not a number",
+                                        "a finite number of seconds, e.g. 2.5", **where))
+                audio_offset = 0.0
         key = (str(rec.get("dyad", "")).strip(), str(rec.get("session", "")).strip())
         if key in seen:
             problems.append(problem(path, f"dyad {key[0]} session {key[1]} appears again "
@@ -204,7 +217,8 @@ def check_sessions(path) -> tuple[list[Session], list[str]]:
                                     report_drift_ppm=clock["report_drift_ppm"],
                                     report_anchor=clock["report_anchor"],
                                     report_clock_sync=clock_sync, report_format=fmt,
-                                    ratings=ratings, row=i, **sel))
+                                    ratings=ratings, audio=audio, audio_offset=audio_offset,
+                                    row=i, **sel))
     if not len(table):
         problems.append(problem(path, "the sheet has no rows", "one row per recorded session"))
     return sessions, problems
