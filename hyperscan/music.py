@@ -28,9 +28,12 @@ own piece. With the session's **audio** (sheet column ``audio``, WAV or FLAC rea
 
 ``group/music.tsv`` (one row per reporter × category × band × metric, reference as
 ``stats.reference``): the contrast (category − reference, per dyad, mean over dyads) of
-``value`` (``estimate``) and of ``value_partial`` (``estimate_partial``) with the exact
-sign-flip ``p_partial`` over dyads and its interval (sign-flip inversion); ``music_share`` =
-1 − estimate_partial / estimate (how much of the contrast the music explains) and the
+``value`` (``estimate``), of ``value_control`` (``estimate_control``: partialled on the
+envelope circularly shifted by half the recording — what removing *any* music-like regressor
+costs, since a per-window projection also removes chance coherence) and of ``value_partial``
+(``estimate_partial``) with the exact sign-flip ``p_partial`` over dyads and its interval
+(sign-flip inversion); ``music_share`` = 1 − estimate_partial / estimate_control (how much of
+the contrast the music explains) and the
 contrasts of each person's tracking (``tracking_client``, ``tracking_therapist`` with their
 sign-flip p): does the music follow the reports? A contrast whose partialled version vanishes
 is attributed to the music, not to the interaction (``attribution``).
@@ -50,9 +53,9 @@ import pandas as pd
 from .errors import InputError, problem
 
 SESSION_COLUMNS = ["dyad", "session", "band", "metric", "start", "end", "excluded", "value",
-                   "value_partial", "tracking_client", "tracking_therapist"]
+                   "value_partial", "value_control", "tracking_client", "tracking_therapist"]
 GROUP_COLUMNS = ["reporter", "category", "reference", "band", "metric", "n_dyads", "estimate",
-                 "estimate_partial", "partial_ci_low", "partial_ci_high", "p_partial", "p_min",
+                 "estimate_control", "estimate_partial", "partial_ci_low", "partial_ci_high", "p_partial", "p_min",
                  "music_share", "tracking_client", "p_tracking_client", "tracking_therapist",
                  "p_tracking_therapist", "attribution"]
 
@@ -130,31 +133,41 @@ def music_table(client: np.ndarray, therapist: np.ndarray, envelope: np.ndarray,
         a = band_analytic(client[:, :n], sfreq, (lo, hi))
         b = band_analytic(therapist[:, :n], sfreq, (lo, hi))
         e = band_analytic(envelope[None, :n], sfreq, (lo, hi))
-        out = {m: ([], []) for m in metrics}
+        # Control regressor: the same envelope circularly shifted by half the recording — as
+        # music-like, unrelated in time. Partialling it shows what removing *any* regressor
+        # costs a contrast (a per-window projection also removes chance coherence).
+        e_control = np.roll(e, n // 2, axis=-1)
+        out = {m: ([], [], []) for m in metrics}
         track = ([], [])
         for c0 in range(0, len(starts), chunk_windows):
             idx = starts[c0 : c0 + chunk_windows, None] + np.arange(n_len)
             wa, wb, we = a[:, idx].transpose(1, 0, 2), b[:, idx].transpose(1, 0, 2), e[:, idx].transpose(1, 0, 2)
             pe = np.sum(np.abs(we) ** 2, axis=-1)  # (w, 1)
-            residual, tracking = [], []
+            ws = e_control[:, idx].transpose(1, 0, 2)
+            ps = np.sum(np.abs(ws) ** 2, axis=-1)
+            residual, control, tracking = [], [], []
             for x in (wa, wb):
                 cross = np.sum(x * np.conj(we), axis=-1)  # (w, ch)
                 px = np.sum(np.abs(x) ** 2, axis=-1)
                 with np.errstate(invalid="ignore", divide="ignore"):
                     tracking.append(np.nanmean(np.abs(cross) / np.sqrt(px * pe), axis=1))
                     beta = np.where(pe > 0, cross / pe, 0.0)
+                    beta_s = np.where(ps > 0, np.sum(x * np.conj(ws), axis=-1) / ps, 0.0)
                 residual.append(x - beta[..., None] * we)
+                control.append(x - beta_s[..., None] * ws)
             track[0].append(tracking[0])
             track[1].append(tracking[1])
             for m in metrics:
                 out[m][0].append(_summarise(pairwise(m, wa, wb), summary, names_a, names_b))
                 out[m][1].append(_summarise(pairwise(m, residual[0], residual[1]), summary, names_a, names_b))
+                out[m][2].append(_summarise(pairwise(m, control[0], control[1]), summary, names_a, names_b))
         tc, tt = np.concatenate(track[0]), np.concatenate(track[1])
         for m in metrics:
             frame = pd.DataFrame({"dyad": first["dyad"].iloc[0], "session": first["session"].iloc[0],
                                   "band": band, "metric": m, "start": first["start"], "end": first["end"],
                                   "excluded": first["excluded"], "value": np.concatenate(out[m][0]),
-                                  "value_partial": np.concatenate(out[m][1]), "tracking_client": tc,
+                                  "value_partial": np.concatenate(out[m][1]),
+                                  "value_control": np.concatenate(out[m][2]), "tracking_client": tc,
                                   "tracking_therapist": tt})
             frames.append(pd.concat([frame, labels], axis=1))
     return pd.concat(frames, ignore_index=True)
@@ -196,7 +209,7 @@ def music_group(tables: list[pd.DataFrame], *, reference: str = "unlabelled", mi
     if not tables:
         return pd.DataFrame(columns=GROUP_COLUMNS)
     rows = []
-    cols = ["value", "value_partial", "tracking_client", "tracking_therapist"]
+    cols = ["value", "value_partial", "value_control", "tracking_client", "tracking_therapist"]
     for t in tables:
         usable = t["excluded"].to_numpy() == 0
         for col in [c for c in t.columns if c.endswith("_category")]:
@@ -224,25 +237,27 @@ def music_group(tables: list[pd.DataFrame], *, reference: str = "unlabelled", mi
         p, p_min = sign_flip_p(partial, n_permutations, rng)
         lo, hi = sign_flip_ci(partial, ci_level, n_permutations, rng)
         estimate, est_partial = dyads["value"].mean(), partial.mean()
-        share = 1 - est_partial / estimate if estimate != 0 else np.nan
+        est_control = dyads["value_control"].mean()
+        share = 1 - est_partial / est_control if est_control != 0 else np.nan
         p_tc = sign_flip_p(dyads["tracking_client"].to_numpy(), n_permutations, rng)[0]
         p_tt = sign_flip_p(dyads["tracking_therapist"].to_numpy(), n_permutations, rng)[0]
         out.append(dict(reporter=reporter, category=category, reference=reference, band=band, metric=metric,
-                        n_dyads=len(dyads), estimate=estimate, estimate_partial=est_partial,
+                        n_dyads=len(dyads), estimate=estimate, estimate_control=est_control,
+                        estimate_partial=est_partial,
                         partial_ci_low=lo, partial_ci_high=hi, p_partial=p, p_min=p_min, music_share=share,
                         tracking_client=dyads["tracking_client"].mean(), p_tracking_client=p_tc,
                         tracking_therapist=dyads["tracking_therapist"].mean(), p_tracking_therapist=p_tt,
-                        attribution=_attribution(estimate, est_partial, lo, hi, p, ci_level)))
+                        attribution=_attribution(est_control, est_partial, p, ci_level)))
     return pd.DataFrame(out, columns=GROUP_COLUMNS)
 
 
-def _attribution(estimate, partial, lo, hi, p, ci_level) -> str:
-    """``interaction`` when the partialled contrast keeps its sign and is significant;
-    ``music`` when it is not and the music explains at least half of the contrast;
-    otherwise ``undetermined``."""
-    if p <= 1 - ci_level and np.sign(partial) == np.sign(estimate):
+def _attribution(control, partial, p, ci_level) -> str:
+    """``interaction`` when the partialled contrast keeps the sign of the control contrast and
+    is significant; ``music`` when it is not and the music explains at least half of the
+    control contrast; otherwise ``undetermined``."""
+    if p <= 1 - ci_level and np.sign(partial) == np.sign(control):
         return "interaction"
-    if estimate != 0 and (1 - partial / estimate) >= 0.5:
+    if control != 0 and (1 - partial / control) >= 0.5:
         return "music"
     return "undetermined"
 
@@ -255,7 +270,7 @@ def music_group_stage(paths, config: dict, out_path) -> None:
     tables = []
     for p in paths:
         t = read_windows(p)
-        for col in ("value_partial", "tracking_client", "tracking_therapist"):
+        for col in ("value_partial", "value_control", "tracking_client", "tracking_therapist"):
             t[col] = pd.to_numeric(t[col].replace("n/a", np.nan))
         tables.append(t)
     write_tsv(music_group(tables, reference=scfg["reference"], min_windows=scfg["min_windows"],
