@@ -365,7 +365,11 @@ def summary_stage(inputs, sessions, config: dict, out_path) -> None:
     sink = FigureSink(out_dir / "figures", config.get("summary", {}).get("figure_formats", ["png", "svg"]))
     from .directional.report import summary_sections
 
-    extra = summary_sections(sink, contrasts=contrasts, **{
+    music_paths = list(getattr(inputs, "music", []) or [])
+    extra = summary_sections(
+        sink, contrasts=contrasts, qc=qc, music=_read(music_paths[0]) if music_paths else None,
+        n_sessions=len(sessions), n_with_audio=sum(getattr(s, "audio", None) is not None for s in sessions),
+        stimulus_bands=config.get("music", {}).get("stimulus_bands", ["delta", "theta"]), **{
         k: _read(getattr(inputs, name)) for k, name in (("episodes", "directional_episodes"),
                                                          ("curve", "directional_curve"),
                                                          ("pseudo", "pseudo_contrasts"))

@@ -122,9 +122,97 @@ def pseudo_section(pseudo: pd.DataFrame, contrasts: pd.DataFrame | None = None) 
     return "\n".join(parts)
 
 
-def summary_sections(figures, *, episodes=None, curve=None, pseudo=None, contrasts=None) -> list:
+def stimulus_section(contrasts: pd.DataFrame | None, music: pd.DataFrame | None, *, n_sessions: int,
+                     n_with_audio: int, stimulus_bands=("delta", "theta")) -> str:
+    """Is it the music? With audio: how much of each significant contrast the music explains
+    (``hyperscan.music``); without: significant contrasts in the beat/phrase bands flagged
+    "possibly stimulus-driven"."""
+    if contrasts is None or not len(contrasts) or "q" not in contrasts:
+        return ""
+    sig = contrasts[contrasts["q"] < 0.05]
+    keys = ["reporter", "category", "band", "metric"]
+    parts = []
+    if n_with_audio < n_sessions:
+        flagged = sig[sig["band"].isin(list(stimulus_bands))]
+        missing = ("no session" if n_with_audio == 0 else f"{n_sessions - n_with_audio} of {n_sessions} sessions")
+        if len(flagged):
+            items = ", ".join(f"{html.escape(str(r.reporter))}/{html.escape(str(r.category))} "
+                              f"{html.escape(str(r.band))} {html.escape(str(r.metric))}" for r in flagged.itertuples())
+            parts.append(f"<p class='warn'><strong>Possibly stimulus-driven:</strong> {items}. The music "
+                         f"is not given for {missing} (sheet column <code>audio</code>): a brain response to "
+                         "the music that grows when these moments are reported produces such a contrast "
+                         "without any interaction, and pseudo-dyads cannot catch it when each dyad played "
+                         "its own piece. Give the audio to test it.</p>")
+        else:
+            parts.append(f"<p>The music is not given for {missing}; no significant contrast lies in the "
+                         f"beat/phrase bands ({html.escape(', '.join(stimulus_bands))}).</p>")
+    if music is not None and len(music):
+        table = music.merge(contrasts[keys + ["q"]].drop_duplicates(keys), on=keys, how="left")
+        shown = table[table["q"] < 0.05] if (table["q"] < 0.05).any() else table.head(0)
+        music_driven = shown[shown["attribution"] == "music"]
+        if len(music_driven):
+            items = ", ".join(f"{html.escape(str(r.reporter))}/{html.escape(str(r.category))} "
+                              f"{html.escape(str(r.band))} {html.escape(str(r.metric))} "
+                              f"({100 * r.music_share:.0f} %)" for r in music_driven.itertuples())
+            parts.append(f"<p class='warn'><strong>Explained by the music:</strong> {items}: with each "
+                         "person's response to the music partialled out the contrast is no longer "
+                         "significant. These are not attributed to the interaction.</p>")
+        parts.append("<p>Significant contrasts with the music partialled out (sessions with audio): "
+                     "<code>music_share</code> = share of the contrast the music explains; "
+                     "<code>tracking_*</code>: each person's envelope-coherence contrast.</p>")
+        parts.append(_table(shown[keys + ["n_dyads", "estimate", "estimate_partial", "p_partial", "music_share",
+                                          "tracking_client", "tracking_therapist", "attribution", "q"]]))
+    return "\n".join(parts)
+
+
+def common_mode_section(qc: list | None, contrasts: pd.DataFrame | None) -> str:
+    """Shared-amplifier warning: sessions whose QC flagged a zero-lag common component, and
+    significant contrasts that exist only in zero-lag metrics (``hyperscan.common_mode``)."""
+    from ..common_mode import LAG_METRICS, ZERO_LAG_METRICS
+
+    qc = qc or []
+    checked = [q for q in qc if q.get("common_mode")]
+    flagged = [q for q in checked if q["common_mode"].get("flag")]
+    parts = []
+    if flagged:
+        items = ", ".join(f"{html.escape(str(q['dyad']))}/{html.escape(str(q['session']))} "
+                          f"(ratio {q['common_mode']['zero_lag_ratio']:.2f})" for q in flagged)
+        parts.append(f"<p class='warn'><strong>Shared amplifier:</strong> {items}: the two people's "
+                     "signals share a component at exactly zero lag (see each QC page). Zero-lag metrics "
+                     "(PLV, coherence, envcorr, ccorr) are inflated there; lag-based ones (wPLI, imcoh) "
+                     "are not.</p>")
+    elif checked:
+        parts.append(f"<p>{len(checked)} session(s) with both people in one file were checked for a shared "
+                     "zero-lag component; none was found.</p>")
+    if contrasts is not None and len(contrasts) and "q" in contrasts and flagged:
+        sig = contrasts[contrasts["q"] < 0.05]
+        lag_sig = sig[sig["metric"].isin(LAG_METRICS)]
+        keys = ["reporter", "category", "band"]
+        lag_keys = set(map(tuple, lag_sig[keys].to_numpy()))
+        only_zero = sig[sig["metric"].isin(ZERO_LAG_METRICS)
+                        & ~sig[keys].apply(tuple, axis=1).isin(lag_keys)]
+        if len(only_zero) and set(contrasts["metric"]) & LAG_METRICS:
+            items = ", ".join(f"{html.escape(str(r.reporter))}/{html.escape(str(r.category))} "
+                              f"{html.escape(str(r.band))} {html.escape(str(r.metric))}"
+                              for r in only_zero.itertuples())
+            parts.append(f"<p class='warn'><strong>Only in zero-lag metrics:</strong> {items}: no lag-based "
+                         "metric shows these contrasts, which is what a shared-amplifier component would "
+                         "produce.</p>")
+    return "\n".join(parts)
+
+
+def summary_sections(figures, *, episodes=None, curve=None, pseudo=None, contrasts=None, music=None,
+                     n_sessions: int = 0, n_with_audio: int = 0, stimulus_bands=("delta", "theta"),
+                     qc=None) -> list:
     """``[(title, html), ...]`` for the summary page; empty sections are left out."""
     out = []
+    body = common_mode_section(qc, contrasts)
+    if body:
+        out.append(("Shared amplifier: common-mode check", body))
+    body = stimulus_section(contrasts, music, n_sessions=n_sessions, n_with_audio=n_with_audio,
+                            stimulus_bands=stimulus_bands)
+    if body:
+        out.append(("Is it the music?", body))
     body = direction_section(episodes, curve, figures)
     if body:
         out.append(("Who leads, and when? Direction over episode time", body))

@@ -10,6 +10,7 @@ rule summary:
         directional_episodes=rules.directional_group.output.episodes,
         directional_curve=rules.directional_group.output.curve,
         pseudo_contrasts=rules.pseudo_contrasts.output[0],
+        music=[f"{OUT}/group/music.tsv"] if MUSIC_SESSIONS else [],
         person=rules.person_group.output[0],
         channel_pairs=rules.channel_pairs.output[0],
         windows=all_windows_tables(),
