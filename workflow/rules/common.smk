@@ -24,7 +24,12 @@ validate(
                     str(v)
                     if v is not None
                     and k
-                    not in ("report_offset", "report_drift_ppm", "report_anchor", "audio_offset")
+                    not in (
+                        "report_offset",
+                        "report_drift_ppm",
+                        "report_anchor",
+                        "audio_offset",
+                    )
                     else v
                 )
                 for k, v in vars(s).items()
