@@ -137,3 +137,30 @@ def test_leader_refused_when_the_clock_cannot_carry_the_lag():
     clock[("D3", "S1")] = None
     out = directional_summary([pd.DataFrame(rows)], delta_f=0.5, clock_ms=clock)
     assert out.iloc[0].leader == "undecided: clock unknown" and np.isnan(out.iloc[0].clock_uncertainty_ms)
+
+
+def test_psi_comparable_across_categories_of_different_size():
+    """Same coupling (client = therapist delayed by 20 ms + own noise) in a category of 8 and one
+    of 80 windows: the pooled PSI has the same expectation (mean over 30 draws), only its spread
+    differs; for uncoupled windows the pooled |slope| falls with the number of windows (the
+    coherence floor), which is why magnitudes are not compared across categories."""
+    from hyperscan.directional import phase_slope
+    from hyperscan.simulate import narrowband_noise
+
+    rng = np.random.default_rng(8)
+    sfreq, n = 250.0, 250 * 400
+    src = narrowband_noise(rng, 1, n + 10, sfreq, (6.0, 15.0))[0]
+    therapist = rng.uniform(0.5, 1.5, (3, 1)) * src[10:] + 1.5 * rng.standard_normal((3, n))
+    client = rng.uniform(0.5, 1.5, (3, 1)) * src[5 : n + 5] + 1.5 * rng.standard_normal((3, n))
+    starts = np.arange(0, n - 500 + 1, 250)
+    draws = {size: [rng.choice(len(starts), size, replace=False) for _ in range(30)] for size in (8, 80)}
+    groups = {(size, k): np.isin(np.arange(len(starts)), idx) for size in draws for k, idx in enumerate(draws[size])}
+    _, coupled = phase_slope(client, therapist, sfreq, (8, 13), starts, 500, groups)
+    small = np.array([coupled[(8, k)][0].imag for k in range(30)])
+    large = np.array([coupled[(80, k)][0].imag for k in range(30)])
+    assert small.mean() == pytest.approx(large.mean(), rel=0.15) and large.mean() > 0
+    assert small.std() > 2 * large.std()
+    noise_a, noise_b = rng.standard_normal((3, n)), rng.standard_normal((3, n))
+    _, uncoupled = phase_slope(noise_a, noise_b, sfreq, (8, 13), starts, 500, groups)
+    floor = {size: np.mean([abs(uncoupled[(size, k)][0]) for k in range(30)]) for size in (8, 80)}
+    assert floor[8] > 3 * floor[80]
