@@ -50,8 +50,8 @@ def main(argv=None):
                                  lag_late_ci_low=row.lag_late_ci_low, lag_late_ci_high=row.lag_late_ci_high,
                                  switch_s=row.switch_s, true_lag_ms=true_lag))
         print(f"{kind}: {args.reps} replications, {time.time() - t0:.0f} s", flush=True)
+        pd.DataFrame(rows).to_csv(args.out, sep="\t", index=False)  # partial results survive
     data = pd.DataFrame(rows)
-    data.to_csv(args.out, sep="\t", index=False)
     for (kind, category), block in data.groupby(["kind", "category"]):
         k, n = int((block.p < 0.05).sum()), len(block)
         ci = binomtest(k, n).proportion_ci(0.95, method="exact")

@@ -164,3 +164,23 @@ def test_psi_comparable_across_categories_of_different_size():
     _, uncoupled = phase_slope(noise_a, noise_b, sfreq, (8, 13), starts, 500, groups)
     floor = {size: np.mean([abs(uncoupled[(size, k)][0]) for k in range(30)]) for size in (8, 80)}
     assert floor[8] > 3 * floor[80]
+
+
+def test_summary_sections_show_direction_over_episode_time(tmp_path):
+    from hyperscan.directional.report import summary_sections
+    from hyperscan.summary_figures import FigureSink
+
+    tables, _ = study(3, "matches_then_leads", n_dyads=6)
+    change, curve = episode_summary(tables, delta_f=0.5)
+    sink = FigureSink(tmp_path / "figures", ["png", "svg"])
+    contrasts = pd.DataFrame([dict(reporter="client", category="connected", band="delta", metric="plv", q=0.01),
+                              dict(reporter="client", category="connected", band="alpha", metric="plv", q=0.01)])
+    sections = dict(summary_sections(sink, episodes=change, curve=curve, contrasts=contrasts,
+                                     n_sessions=6, n_with_audio=0))
+    body = sections["Who leads, and when? Direction over episode time"]
+    assert body.count("data:image/png;base64,") >= 2 and "matches, then therapist leads" in body
+    assert (tmp_path / "figures" / "direction_over_episode_client_connected_alpha.svg").is_file()
+    music = sections["Is it the music?"]
+    assert "Possibly stimulus-driven" in music and "delta plv" in music and "alpha plv" not in music
+    with_audio = dict(summary_sections(sink, contrasts=contrasts, n_sessions=6, n_with_audio=6))
+    assert "Is it the music?" not in with_audio  # no music table given, nothing to flag
