@@ -27,7 +27,8 @@ pseudo-dyads reproduce) with ``share_ci_low``/``share_ci_high`` (the interval of
 real_minus_pseudo mapped through share = 1 − (real − pseudo)/real, so it has the same
 validity), and ``reproduced_by_pseudo``: True when the pseudo-dyads reproduce at least half of
 the contrast with the same sign *and* the real-minus-pseudo interval does not exclude 0 (or is
-unbounded). The flag rests on an effect size and its interval, not on a test that cannot reject
+unbounded), for a contrast that exists (its own sign-flip interval over dyads excludes 0, or is
+unbounded with too few dyads). The flag rests on an effect size and its interval, not on a test that cannot reject
 with few dyads.
 """
 
@@ -115,7 +116,10 @@ def pseudo_contrasts(differences: list[pd.DataFrame], *, reference: str = "unlab
             # share = 1 - (real - pseudo)/real: the interval of the difference maps monotonically
             bounds = sorted([1 - lo / estimate, 1 - hi / estimate]) if estimate != 0 else [np.nan, np.nan]
         interval_allows_zero = not (np.isfinite(lo) and (lo > 0 or hi < 0))
-        reproduced = bool(np.isfinite(share) and share >= REPRODUCED_SHARE and interval_allows_zero)
+        real_lo, real_hi = sign_flip_ci(real, ci_level, n_permutations, rng)
+        no_contrast = np.isfinite(real_lo) and real_lo <= 0 <= real_hi  # nothing to reproduce
+        reproduced = bool(np.isfinite(share) and share >= REPRODUCED_SHARE and interval_allows_zero
+                          and not no_contrast)
         rows.append(dict(reporter=reporter, category=category, reference=reference, band=band, metric=metric,
                          n_dyads=len(dyads), estimate=estimate, pseudo=pseudo_mean,
                          real_minus_pseudo=diff.mean(), ci_low=lo, ci_high=hi, p=p, p_min=p_min,

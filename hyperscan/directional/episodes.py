@@ -33,7 +33,8 @@ exchangeable in phase, so each dyad's Δ is symmetric about 0: ``p`` is the two-
 sign-flip test of mean Δ over dyads, exact over all 2**n sign vectors (random draws with
 p = (1 + #)/(1 + draws) beyond ``n_permutations``); ``p_min`` = its smallest attainable
 value (2 / 2**n exact), so 4 or fewer dyads can never reach 0.05 and nothing finer is
-printed. ``change_ci_low/high`` invert that same test (the set of shifts μ with
+printed; ``q`` is the Benjamini-Hochberg FDR over all rows of the table (a pattern significant
+only before it says so). ``change_ci_low/high`` invert that same test (the set of shifts μ with
 p(Δ − μ) > 1 − ``ci_level``): exact under symmetry for any number of dyads, NaN (unbounded)
 when the dyads are too few for the level (n ≤ 5 at 95 %). The group lags and PSI per part
 carry intervals of the same construction over the per-dyad values.
@@ -62,7 +63,7 @@ from ..labels import NEAR_BOUNDARY_LABEL, NOT_A_CATEGORY
 CHANGE_COLUMNS = ["reporter", "category", "band", "n_dyads", "n_episodes", "lag_early_ms",
                   "lag_early_ci_low", "lag_early_ci_high", "lag_late_ms", "lag_late_ci_low",
                   "lag_late_ci_high", "psi_early", "psi_late", "change_ms", "change_ci_low",
-                  "change_ci_high", "p", "p_min", "switch_s", "pattern"]
+                  "change_ci_high", "p", "p_min", "q", "switch_s", "pattern"]
 CURVE_COLUMNS = ["reporter", "category", "band", "time", "n_dyads", "n_windows", "psi",
                  "psi_ci_low", "psi_ci_high", "lag_ms", "lag_ci_low", "lag_ci_high"]
 
@@ -325,5 +326,12 @@ def episode_summary(tables: list[pd.DataFrame], *, delta_f: float, ci_level: flo
             psi_early=early.imag.mean(), psi_late=late.imag.mean(), change_ms=change.mean(),
             change_ci_low=c_lo, change_ci_high=c_hi, p=p, p_min=p_min,
             switch_s=switch if p <= 1 - ci_level else np.nan, pattern=pattern))
-    return (pd.DataFrame(change_rows, columns=CHANGE_COLUMNS),
-            pd.DataFrame(curve_rows, columns=CURVE_COLUMNS))
+    change = pd.DataFrame(change_rows, columns=CHANGE_COLUMNS)
+    if len(change):
+        from scipy.stats import false_discovery_control
+
+        finite = change["p"].notna()
+        change.loc[finite, "q"] = false_discovery_control(change.loc[finite, "p"].to_numpy(float))
+        late = (change["p"] <= 1 - ci_level) & ~(change["q"] < 1 - ci_level)
+        change.loc[late, "pattern"] = change.loc[late, "pattern"] + " (not significant after FDR)"
+    return change, pd.DataFrame(curve_rows, columns=CURVE_COLUMNS)
