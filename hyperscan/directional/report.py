@@ -55,6 +55,10 @@ def episode_plot(curve: pd.DataFrame, change_row):
         if np.isfinite(change_row.switch_s):
             ax.axvline(change_row.switch_s, color="#c0392b", lw=0.9, ls="--")
         ax.set_ylabel(label)
+    inside = curve["lag_ms"].to_numpy(float)[t >= 0]
+    if np.isfinite(inside).any():  # where nobody is coupled the lag is undefined: do not let it set the scale
+        lim = max(50.0, 2.5 * np.nanmax(np.abs(inside)))
+        axes[1].set_ylim(-lim, lim)
     axes[0].legend(fontsize=7, loc="upper left")
     axes[1].set_xlabel("episode time (s): 0 = onset of the coded episode")
     fig.suptitle(f"{change_row.reporter}: {change_row.category} ({change_row.band}), {change_row.pattern}",
