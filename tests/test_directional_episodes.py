@@ -184,3 +184,26 @@ def test_summary_sections_show_direction_over_episode_time(tmp_path):
     assert "Possibly stimulus-driven" in music and "delta plv" in music and "alpha plv" not in music
     with_audio = dict(summary_sections(sink, contrasts=contrasts, n_sessions=6, n_with_audio=6))
     assert "Is it the music?" not in with_audio  # no music table given, nothing to flag
+
+
+def test_change_is_immune_to_a_clock_offset_and_reports_the_clock():
+    """A 40-ms offset between the two recordings shifts every lag by 40 ms: the early and late
+    lags move, the change does not; the row carries the worst clock uncertainty."""
+    to_rad = 2 * np.pi * STEP_BINS * 0.5 * 1e-3
+    tables = {0.0: [], 40.0: []}
+    for offset in tables:
+        rows = []
+        for d, (e, l) in enumerate([(0, 20), (2, 24), (-1, 18), (1, 22), (0, 19), (-2, 21)]):
+            for part, lag in (("early", e + offset), ("late", l + offset)):
+                s = 0.2 * np.exp(1j * lag * to_rad)
+                rows.append(dict(dyad=f"D{d}", session="S1", reporter="client", category="connected",
+                                 band="alpha", part=part, time=np.nan, n_windows=20, n_episodes=3,
+                                 length_s=16.0, slope_re=s.real, slope_im=s.imag))
+        tables[offset] = pd.DataFrame(rows)
+    clock = {(f"D{d}", "S1"): 2.0 for d in range(6)}
+    a = episode_summary([tables[0.0]], delta_f=0.5, clock_ms=clock).__getitem__(0).iloc[0]
+    clock[("D2", "S1")] = None
+    b = episode_summary([tables[40.0]], delta_f=0.5, clock_ms=clock)[0].iloc[0]
+    assert b.change_ms == pytest.approx(a.change_ms) and b.p == a.p
+    assert b.lag_late_ms == pytest.approx(a.lag_late_ms + 40.0)
+    assert a.clock_uncertainty_ms == 2.0 and np.isnan(b.clock_uncertainty_ms)

@@ -284,6 +284,7 @@ def directional_group_stage(paths, config: dict, out_path, *, sessions=None, epi
                     for p in episode_paths]
         change, curve = episode_summary(episodes, delta_f=1.0 / config["window"]["length"],
                                         ci_level=scfg["ci_level"],
-                                        n_permutations=max(scfg["n_permutations"], 4096), seed=scfg["seed"])
+                                        n_permutations=max(scfg["n_permutations"], 4096), seed=scfg["seed"],
+                                        clock_ms=clock)
         write_tsv(change, out_episodes)
         write_tsv(curve, out_curve)

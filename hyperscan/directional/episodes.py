@@ -63,7 +63,7 @@ from ..labels import NEAR_BOUNDARY_LABEL, NOT_A_CATEGORY
 CHANGE_COLUMNS = ["reporter", "category", "band", "n_dyads", "n_episodes", "lag_early_ms",
                   "lag_early_ci_low", "lag_early_ci_high", "lag_late_ms", "lag_late_ci_low",
                   "lag_late_ci_high", "psi_early", "psi_late", "change_ms", "change_ci_low",
-                  "change_ci_high", "p", "p_min", "q", "switch_s", "pattern"]
+                  "change_ci_high", "p", "p_min", "q", "clock_uncertainty_ms", "switch_s", "pattern"]
 CURVE_COLUMNS = ["reporter", "category", "band", "time", "n_dyads", "n_windows", "psi",
                  "psi_ci_low", "psi_ci_high", "lag_ms", "lag_ci_low", "lag_ci_high"]
 
@@ -248,11 +248,15 @@ def _switch_point(times, slopes, max_time):
 
 
 def episode_summary(tables: list[pd.DataFrame], *, delta_f: float, ci_level: float = 0.95,
-                    n_permutations: int = 10000, seed: int = 0):
+                    n_permutations: int = 10000, seed: int = 0, clock_ms: dict | None = None):
     """(change table, curve table) from every session's ``directional_episodes.tsv``.
 
     ``delta_f``: 1 / window length (Hz). Per dyad, each part's slope is the mean of its
-    sessions' slopes weighted by their window counts (module doc for the statistics)."""
+    sessions' slopes weighted by their window counts (module doc for the statistics).
+    ``clock_ms``: (dyad, session) -> alignment uncertainty of the two recordings in ms (None
+    or missing: unknown), as in ``directional_summary``; ``clock_uncertainty_ms`` is the
+    largest over a row's sessions. It bounds ``lag_early_ms``/``lag_late_ms`` (an offset of
+    the two clocks shifts both), not ``change_ms``, which an offset leaves unchanged."""
     from . import STEP_BINS
 
     to_ms = 1e3 / (2 * np.pi * STEP_BINS * delta_f)
@@ -311,6 +315,10 @@ def episode_summary(tables: list[pd.DataFrame], *, delta_f: float, ci_level: flo
                                    psi_ci_low=psi_lo, psi_ci_high=psi_hi,
                                    lag_ms=np.angle(s.mean()) * to_ms, lag_ci_low=lag_lo, lag_ci_high=lag_hi))
         switch = _switch_point(np.array(centres), np.array(group_slope, complex), float(pdy["length"].median()))
+        used = parts[parts["dyad"].isin(pdy["dyad"])][["dyad", "session"]].drop_duplicates()
+        clocks = [np.nan if clock_ms.get((d, str(s_))) is None else float(clock_ms[(d, str(s_))])
+                  for d, s_ in used.itertuples(index=False)] if clock_ms is not None else [0.0]
+        clock = float(np.max(clocks)) if clocks else np.nan
         if not p <= 1 - ci_level:
             pattern = "no change found"
         elif change.mean() > 0:
@@ -324,7 +332,7 @@ def episode_summary(tables: list[pd.DataFrame], *, delta_f: float, ci_level: flo
             n_episodes=int(pdy["n_episodes"].sum()), lag_early_ms=lag_e.mean(), lag_early_ci_low=e_lo,
             lag_early_ci_high=e_hi, lag_late_ms=lag_l.mean(), lag_late_ci_low=l_lo, lag_late_ci_high=l_hi,
             psi_early=early.imag.mean(), psi_late=late.imag.mean(), change_ms=change.mean(),
-            change_ci_low=c_lo, change_ci_high=c_hi, p=p, p_min=p_min,
+            change_ci_low=c_lo, change_ci_high=c_hi, p=p, p_min=p_min, clock_uncertainty_ms=clock,
             switch_s=switch if p <= 1 - ci_level else np.nan, pattern=pattern))
     change = pd.DataFrame(change_rows, columns=CHANGE_COLUMNS)
     if len(change):

@@ -75,11 +75,12 @@ def direction_section(change: pd.DataFrame, curve: pd.DataFrame, figures, max_fi
              "<code>change_ms</code> = late − early lag; <code>p</code>: exact sign-flip test over dyads "
              "(its smallest attainable value is <code>p_min</code>); intervals: sign-flip inversions, "
              "n/a when the dyads are too few for the level. <code>switch_s</code>: episode time of the "
-             "change (within ±2 s on simulated dyads).</p>"]
+             "change (within ±2 s on simulated dyads). A clock offset between the two recordings shifts both lags "
+             "(<code>clock_uncertainty_ms</code>) but not their change.</p>"]
     shown = change.sort_values(["p", "reporter", "category", "band"]).reset_index(drop=True)
     parts.append(_table(shown[["reporter", "category", "band", "n_dyads", "n_episodes", "lag_early_ms",
-                               "lag_late_ms", "change_ms", "change_ci_low", "change_ci_high", "p", "p_min",
-                               "switch_s", "pattern"]]))
+                               "lag_late_ms", "clock_uncertainty_ms", "change_ms", "change_ci_low",
+                               "change_ci_high", "p", "p_min", "q", "switch_s", "pattern"]]))
     for row in shown.head(max_figures).itertuples(index=False):
         block = curve[(curve.reporter == row.reporter) & (curve.category == row.category)
                       & (curve.band == row.band)].sort_values("time")
