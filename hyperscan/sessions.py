@@ -21,7 +21,8 @@ from .errors import InputError, problem, read_utf8
 
 REQUIRED = ["dyad", "session", "client", "therapist"]
 OPTIONAL = ["reports", "report_offset", "report_drift_ppm", "report_anchor", "report_clock_sync",
-            "report_format", "ratings", "client_select", "therapist_select", "audio", "audio_offset"]
+            "report_format", "ratings", "client_select", "therapist_select", "alignment", "audio",
+            "audio_offset"]
 _ID = re.compile(r"^[A-Za-z0-9]+$")
 NA_VALUES = ["", "n/a", "N/A", "NA", "nan"]
 EXTRA_KNOWN: list[str] = []
@@ -47,6 +48,10 @@ class Session:
     ratings: Path | None = None
     audio: Path | None = None  # the music both heard (WAV/FLAC), for hyperscan.music
     audio_offset: float = 0.0  # seconds: eeg_time = audio_time + audio_offset
+    #: How two separate files are put on one time axis: None (empty cell: header start
+    #: times when both files carry one, else sample 0, always reported), ``header``,
+    #: ``sample0`` or ``trigger:<code>`` (hyperscan.alignment).
+    alignment: str | None = None
 
     @property
     def key(self) -> str:
@@ -202,6 +207,18 @@ def check_sessions(path) -> tuple[list[Session], list[str]]:
                 problems.append(problem(path, f"audio_offset '{rec['audio_offset']}' is not a number",
                                         "a finite number of seconds, e.g. 2.5", **where))
                 audio_offset = 0.0
+        alignment = None if _absent(rec.get("alignment")) else str(rec["alignment"]).strip()
+        if alignment is not None:
+            from .alignment import parse_alignment
+
+            try:
+                method, code = parse_alignment(alignment)
+                alignment = f"trigger:{code}" if method == "trigger" else method
+            except ValueError:
+                problems.append(problem(path, f"alignment '{alignment}' is unknown",
+                                        "header, sample0 or trigger:<code> (e.g. trigger:sync, trigger:255), "
+                                        "or empty", **where))
+                alignment = None
         key = (str(rec.get("dyad", "")).strip(), str(rec.get("session", "")).strip())
         if key in seen:
             problems.append(problem(path, f"dyad {key[0]} session {key[1]} appears again "
@@ -217,8 +234,8 @@ def check_sessions(path) -> tuple[list[Session], list[str]]:
                                     report_drift_ppm=clock["report_drift_ppm"],
                                     report_anchor=clock["report_anchor"],
                                     report_clock_sync=clock_sync, report_format=fmt,
-                                    ratings=ratings, audio=audio, audio_offset=audio_offset,
-                                    row=i, **sel))
+                                    ratings=ratings, alignment=alignment, audio=audio,
+                                    audio_offset=audio_offset, row=i, **sel))
     if not len(table):
         problems.append(problem(path, "the sheet has no rows", "one row per recorded session"))
     return sessions, problems
