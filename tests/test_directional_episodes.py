@@ -104,17 +104,20 @@ def test_no_change_without_a_switch(kind):
 def test_change_test_calibrated_over_replications():
     """Reduced calibration (benchmarks/direction_change.py has the full one): over 10 null and
     10 constant-lead studies of 8 dyads the coupled rows reject at most at the nominal rate
-    (a true 5 % rate gives <= 3 of 20 with probability 0.92), and 6 matches-then-leads studies
-    are all found."""
+    (a true 5 % rate gives <= 3 of 20 with probability 0.98), and at least 5 of 6
+    matches-then-leads studies are found (power measured at 95 %: 5 of 6 or more with
+    probability 0.97)."""
     false = 0
     for r in range(10):
         for kind in ("null", "constant_lead"):
             change, _ = episode_summary(study(500 + r, kind)[0], delta_f=0.5, seed=r)
             false += int((change[change.category == "connected"].p < 0.05).sum())
     assert false <= 3
+    found = 0
     for r in range(6):
         change, _ = episode_summary(study(600 + r, "matches_then_leads")[0], delta_f=0.5, seed=r)
-        assert (change[change.category.isin(["connected", "attuned"])].p < 0.05).all()
+        found += int((change[change.category.isin(["connected", "attuned"])].p < 0.05).all())
+    assert found >= 5
 
 
 def test_leader_refused_when_the_clock_cannot_carry_the_lag():
