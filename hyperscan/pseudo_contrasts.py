@@ -144,3 +144,65 @@ def pseudo_contrasts_stage(null_paths, window_paths, config: dict, out_path) -> 
                                          min_windows=scfg["min_windows"]))
     write_tsv(pseudo_contrasts(diffs, reference=scfg["reference"], ci_level=scfg["ci_level"],
                                n_permutations=max(scfg["n_permutations"], 4096), seed=scfg["seed"]), out_path)
+
+
+SHARED_COLUMNS = ["band", "metric", "n_dyads", "real_above_phase", "pseudo_above_phase", "pseudo_share",
+                  "difference_ci_low", "difference_ci_high", "effect_d", "shared"]
+
+
+def shared_stimulus_table(nulls: pd.DataFrame, *, ci_level: float = 0.95, n_permutations: int = 10000,
+                          seed: int = 0, share: float = REPRODUCED_SHARE, min_d: float = 1.0) -> pd.DataFrame:
+    """Is a band's synchrony shared with pseudo-dyads (a common stimulus)? An effect size with an
+    interval valid for the number of dyads, not a test that cannot reject with few of them.
+
+    ``nulls``: every session's nulls.tsv together. Per dyad and band × metric (kept windows):
+    ``r = mean(value) − mean(phase_mean)`` (real synchrony above the phase-randomised null) and
+    ``s = mean(pseudo_value) − mean(phase_mean)`` (pseudo-dyads above it). ``pseudo_share`` =
+    mean s / mean r; ``difference_ci_*`` = sign-flip-inversion interval of r − s over dyads (n/a
+    when the dyads are too few for the level); ``effect_d`` = mean r / SD r (standardised size of
+    the real excess). ``shared`` when the excess is large (``effect_d`` ≥ ``min_d``), the
+    pseudo-dyads reach at least ``share`` of it, and the interval of r − s does not exclude 0 (or
+    is unbounded)."""
+    from .directional.episodes import sign_flip_ci
+
+    if nulls is None or not len(nulls):
+        return pd.DataFrame(columns=SHARED_COLUMNS)
+    data = nulls[(nulls["excluded"] == 0)].copy()
+    for col in ("value", "pseudo_value", "phase_mean"):
+        data[col] = pd.to_numeric(data[col], errors="coerce")
+    data = data.dropna(subset=["value", "pseudo_value", "phase_mean"])
+    rng = np.random.default_rng(seed)
+    rows = []
+    for (band, metric), block in data.groupby(["band", "metric"], sort=True):
+        per = block.groupby(block["dyad"].astype(str))[["value", "pseudo_value", "phase_mean"]].mean()
+        r = (per["value"] - per["phase_mean"]).to_numpy()
+        s = (per["pseudo_value"] - per["phase_mean"]).to_numpy()
+        lo, hi = sign_flip_ci(r - s, ci_level, n_permutations, rng)
+        sd = r.std(ddof=1) if len(r) > 1 else np.nan
+        d = r.mean() / sd if sd and np.isfinite(sd) and sd > 0 else np.nan
+        pshare = s.mean() / r.mean() if r.mean() != 0 else np.nan
+        inseparable = not (np.isfinite(lo) and (lo > 0 or hi < 0))
+        rows.append(dict(band=band, metric=metric, n_dyads=len(per), real_above_phase=r.mean(),
+                         pseudo_above_phase=s.mean(), pseudo_share=pshare, difference_ci_low=lo,
+                         difference_ci_high=hi, effect_d=d,
+                         shared=bool(np.isfinite(d) and d >= min_d and pshare >= share and inseparable)))
+    return pd.DataFrame(rows, columns=SHARED_COLUMNS)
+
+
+def shared_stimulus_note(nulls: pd.DataFrame, **kwargs) -> str:
+    """The summary's shared-stimulus paragraph from ``shared_stimulus_table``."""
+    import html
+
+    table = shared_stimulus_table(nulls, **kwargs)
+    shared = table[table["shared"]] if len(table) else table
+    if not len(shared):
+        return ("<p>No band/metric shows synchrony that pseudo-dyads share while exceeding the "
+                "phase-randomised null (effect size and interval over dyads).</p>")
+    items = ", ".join(f"{html.escape(str(r.band))} {html.escape(str(r.metric))} (pseudo-dyads reach "
+                      f"{100 * r.pseudo_share:.0f} % of it)" for r in shared.itertuples())
+    return (f"<p class='warn'><strong>Shared-stimulus synchrony:</strong> in {items} real dyads are "
+            "above the phase-randomised null but pseudo-dyads (people who never played together) "
+            "reach the same level. This is what a common stimulus — the music both hear — "
+            "produces; it is not evidence of attunement. Contrasts between report categories "
+            "are unaffected by a constant shared drive, because both sides of each contrast "
+            "contain it (a drive that follows the reports is checked with the session audio).</p>")

@@ -220,7 +220,12 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
                      "therapist's recording phase-randomised (same spectrum, no phase relation). "
                      "<code>p_pseudo</code>/<code>p_phase</code>: sign-flip tests over dyads of real − null; "
                      "<code>z</code>: surrogate z. * in the figure: real &gt; pseudo-dyads.</p>")
-        parts.append(_shared_stimulus_note(surrogates))
+        if null_table is not None and len(null_table):  # effect size + interval (hyperscan.pseudo_contrasts)
+            from .pseudo_contrasts import shared_stimulus_note
+
+            parts.append(shared_stimulus_note(null_table, ci_level=ci_level, seed=int(stcfg.get("seed", 0))))
+        else:
+            parts.append(_shared_stimulus_note(surrogates))
         parts.append(_table(surrogates, highlight=list(surrogates.p_pseudo < 0.05)))
         parts.append(_figure(figures(surrogate_plot(surrogates), "null_models"), "null models",
                              "Real dyads vs pseudo-dyads vs phase-randomised surrogates."))
