@@ -36,7 +36,8 @@ costs, since a per-window projection also removes chance coherence) and of ``val
 the contrast the music explains) and the
 contrasts of each person's tracking (``tracking_client``, ``tracking_therapist`` with their
 sign-flip p): does the music follow the reports? A contrast whose partialled version vanishes
-is attributed to the music, not to the interaction (``attribution``).
+is attributed to the music, not to the interaction (``attribution``: interaction, music, none
+= no contrast to attribute, or undetermined).
 
 Sources: envelope tracking of music, e.g. Doelling & Poeppel (2015) PNAS 112:E6233; partial
 coherence as removal of a common input, e.g. Rosenberg et al. (1998) J Neurosci Methods
@@ -247,16 +248,22 @@ def music_group(tables: list[pd.DataFrame], *, reference: str = "unlabelled", mi
                         partial_ci_low=lo, partial_ci_high=hi, p_partial=p, p_min=p_min, music_share=share,
                         tracking_client=dyads["tracking_client"].mean(), p_tracking_client=p_tc,
                         tracking_therapist=dyads["tracking_therapist"].mean(), p_tracking_therapist=p_tt,
-                        attribution=_attribution(est_control, est_partial, p, ci_level)))
+                        attribution=_attribution(est_control, est_partial, p, ci_level,
+                                                 sign_flip_ci(dyads["value_control"].to_numpy(), ci_level,
+                                                              n_permutations, rng))))
     return pd.DataFrame(out, columns=GROUP_COLUMNS)
 
 
-def _attribution(control, partial, p, ci_level) -> str:
+def _attribution(control, partial, p, ci_level, control_ci=(np.nan, np.nan)) -> str:
     """``interaction`` when the partialled contrast keeps the sign of the control contrast and
-    is significant; ``music`` when it is not and the music explains at least half of the
-    control contrast; otherwise ``undetermined``."""
+    is significant; ``none`` when there is no contrast to attribute (the control contrast's
+    sign-flip interval over dyads includes 0); ``music`` when the music explains at least half
+    of the control contrast; otherwise ``undetermined``."""
     if p <= 1 - ci_level and np.sign(partial) == np.sign(control):
         return "interaction"
+    lo, hi = control_ci
+    if np.isfinite(lo) and lo <= 0 <= hi:
+        return "none"
     if control != 0 and (1 - partial / control) >= 0.5:
         return "music"
     return "undetermined"
