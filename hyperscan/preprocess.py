@@ -405,6 +405,10 @@ def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, ou
     qc["dyad_kept_percent"], qc["dyad_bad_segments"] = _kept_percent(spans, qc["duration_s"])
     log.info("dyad: %.1f%% of %.1f s free of BAD_ segments in both people", qc["dyad_kept_percent"],
              qc["duration_s"])
+    if str(session.client) == str(session.therapist):  # one file for two people: a shared amplifier?
+        from .common_mode import common_mode_from_fifs
+
+        qc["common_mode"] = common_mode_from_fifs(out_client, out_therapist)
     tmp = Path(str(out_qc) + ".tmp")
     tmp.write_text(json.dumps(qc, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, out_qc)

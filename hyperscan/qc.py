@@ -256,6 +256,9 @@ def build_qc_page(qc: dict, before: dict, cleaned: dict) -> str:
     parts.append("<p>BAD_ segments (onset s, duration s): " + "; ".join(
         f"{p}: {_e(', '.join(f'{o:g}+{d:g}' for o, d in segs) or 'none')}" for p, segs in segments.items())
         + "</p>")
+    from .common_mode import qc_section
+
+    parts.append(qc_section(qc.get("common_mode")))  # shared amplifier (hyperscan.common_mode)
     parts.append(f"<h2>Power spectra</h2><figure><img alt='PSD before and after' "
                  f"src='{_psd_figure(before, cleaned)}'><figcaption>Welch PSD of every EEG channel "
                  "(thin) and the median (thick), as read (grey) and as written (blue): band-pass, "

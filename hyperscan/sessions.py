@@ -23,7 +23,7 @@ from .reports.options import parse_ratings_options, parse_report_options
 REQUIRED = ["dyad", "session", "client", "therapist"]
 OPTIONAL = ["reports", "report_offset", "report_drift_ppm", "report_anchor", "report_clock_sync",
             "report_format", "ratings", "client_select", "therapist_select", "alignment",
-            "report_options", "ratings_options"]
+            "report_options", "ratings_options", "audio", "audio_offset"]
 _ID = re.compile(r"^[A-Za-z0-9]+$")
 NA_VALUES = ["", "n/a", "N/A", "NA", "nan"]
 EXTRA_KNOWN: list[str] = []
@@ -47,6 +47,8 @@ class Session:
     report_clock_sync: Path | None = None
     report_format: str | None = None
     ratings: Path | None = None
+    audio: Path | None = None  # the music both heard (WAV/FLAC), for hyperscan.music
+    audio_offset: float = 0.0  # seconds: eeg_time = audio_time + audio_offset
     #: How two separate files are put on one time axis: None (empty cell: header start
     #: times when both files carry one, else sample 0, always reported), ``header``,
     #: ``sample0`` or ``trigger:<code>`` (hyperscan.alignment).
@@ -258,6 +260,17 @@ def check_sessions(path, defaults: dict | None = None) -> tuple[list[Session], l
                                     "guessed from the file)", **where))
             fmt = None
         ratings = _optional_file(path, base, rec, "ratings", problems, where)
+        audio = _optional_file(path, base, rec, "audio", problems, where)
+        audio_offset = 0.0
+        if not _absent(rec.get("audio_offset")):
+            try:
+                audio_offset = float(str(rec["audio_offset"]).strip())
+                if not math.isfinite(audio_offset):
+                    raise ValueError
+            except ValueError:
+                problems.append(problem(path, f"audio_offset '{rec['audio_offset']}' is not a number",
+                                        "a finite number of seconds, e.g. 2.5", **where))
+                audio_offset = 0.0
         alignment = None if _absent(rec.get("alignment")) else str(rec["alignment"]).strip()
         if alignment is not None:
             from .alignment import parse_alignment
@@ -299,7 +312,8 @@ def check_sessions(path, defaults: dict | None = None) -> tuple[list[Session], l
                                     report_drift_ppm=clock["report_drift_ppm"],
                                     report_anchor=clock["report_anchor"],
                                     report_clock_sync=clock_sync, report_format=fmt,
-                                    ratings=ratings, alignment=alignment, row=i, **sel, **reader_opts,
+                                    ratings=ratings, alignment=alignment, audio=audio,
+                                    audio_offset=audio_offset, row=i, **sel, **reader_opts,
                                     **option_defaults))
     if not len(table):
         problems.append(problem(path, "the sheet has no rows", "one row per recorded session"))

@@ -37,7 +37,13 @@ validate(
                 k: (
                     str(v)
                     if v is not None
-                    and k not in ("report_offset", "report_drift_ppm", "report_anchor")
+                    and k
+                    not in (
+                        "report_offset",
+                        "report_drift_ppm",
+                        "report_anchor",
+                        "audio_offset",
+                    )
                     else v
                 )
                 for k, v in vars(s).items()
@@ -82,6 +88,8 @@ def qc_pages():
 # Sessions with a continuous rating (sheet column `ratings`); the ratings stage runs only
 # when there is at least one, so a study without ratings has no group/ratings.tsv.
 RATED_SESSIONS = [k for k, s in SESSIONS.items() if s.ratings is not None]
+# Sessions with the music they heard (sheet column `audio`); the music stage runs for them only.
+MUSIC_SESSIONS = [k for k, s in SESSIONS.items() if s.audio is not None]
 
 
 def final_outputs():

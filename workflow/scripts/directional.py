@@ -9,4 +9,5 @@ directional_stage(
     snakemake.params.config,
     snakemake.output.windows,
     snakemake.output.categories,
+    snakemake.output.episodes,
 )
