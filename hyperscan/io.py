@@ -18,8 +18,9 @@ Time conventions (what ``load_dyad`` returns):
   long recordings at once.
 * XDF marker streams (irregular rate, one channel) become ``mne.Annotations`` on both
   recordings, onset = marker LSL time − EEG time 0, duration 0, description = the marker
-  value (prefixed ``marker/`` when it would otherwise start with ``BAD``/``EDGE``, which
-  MNE and the synchrony stage treat as "reject").
+  value up to its first ``|`` (report text after it is never copied), prefixed ``marker/``
+  when it would otherwise start with ``BAD``/``EDGE``, which MNE and the synchrony stage
+  treat as "reject".
 * Channels named ``EOG*``/``VEOG``/``HEOG`` are typed ``eog`` and kept (preprocessing uses
   them as blink references, then drops them); other non-EEG channels are dropped.
 
@@ -221,6 +222,10 @@ def xdf_markers(streams) -> list[tuple[str, float, str]]:
 
 
 def _marker_description(value: str) -> str:
+    """The annotation text of an XDF marker: its label without the free text after the first
+    ``|`` (report markers carry a participant's verbatim words there; they stay in the input
+    file and never reach an output, whatever ``summary.redact_excerpts`` says)."""
+    value = value.split("|", 1)[0]
     return f"marker/{value}" if value.upper().startswith(("BAD", "EDGE")) else value
 
 

@@ -21,7 +21,7 @@ rule directional:
         mem_mb=2000,
         runtime=10,
     params:
-        config=config,
+        config=cfg("bands", "window.length", "stats.min_windows"),
     script:
         "../scripts/directional.py"
 
@@ -43,6 +43,9 @@ rule directional_group:
         mem_mb=1000,
         runtime=10,
     params:
-        config=config,
+        config=cfg(
+            "window.length",
+            *STATS_KEYS,
+        ),
     script:
         "../scripts/directional_group.py"

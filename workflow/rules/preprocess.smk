@@ -23,6 +23,7 @@ rule preprocess:
         runtime=30,
     params:
         session=session_of,
+        sheet=sheet_row,
         cfg=config["preprocessing"],
     script:
         "../scripts/preprocess.py"

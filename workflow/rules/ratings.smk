@@ -4,6 +4,7 @@
 rule ratings:
     """Lagged correlation of one session's rating with its synchrony, circular-shift p."""
     input:
+        unpack(clock_inputs),
         windows=rules.windows.output[0],
         ratings=lambda wildcards: str(session_of(wildcards).ratings),
     output:
@@ -21,7 +22,8 @@ rule ratings:
         runtime=10,
     params:
         session=session_of,
-        config=config,
+        sheet=sheet_row,
+        config=cfg("ratings", "stats.seed"),
     script:
         "../scripts/ratings.py"
 

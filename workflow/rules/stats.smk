@@ -21,6 +21,9 @@ rule stats:
         mem_mb=4000,
         runtime=30,
     params:
-        config=config,
+        config=cfg(
+            *STATS_KEYS,
+            "stats.mixed_models",
+        ),
     script:
         "../scripts/stats.py"

@@ -21,6 +21,7 @@ rule windows:
         runtime=10,
     params:
         session=session_of,
-        config=config,
+        sheet=sheet_row,
+        config=cfg("synchrony.summary", "reports"),
     script:
         "../scripts/windows.py"
