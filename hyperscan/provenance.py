@@ -105,10 +105,12 @@ def config_subset(config: dict, keys) -> dict:
     return out
 
 
-def session_fingerprint(session) -> str:
-    """One sessions-sheet row as a stable string (every value but the row number): a tracked
-    workflow param, so editing a clock column, a select or a path reruns what reads it."""
-    values = {k: (None if v is None else str(v)) for k, v in sorted(vars(session).items()) if k != "row"}
+def session_fingerprint(session, fields=None) -> str:
+    """One sessions-sheet row as a stable string (``fields``, default every value but the row
+    number): a tracked workflow param, so editing a clock column, a select or a path reruns
+    the rules that read it and only those."""
+    values = {k: (None if v is None else str(v)) for k, v in sorted(vars(session).items())
+              if k != "row" and (fields is None or k in fields)}
     return json.dumps(values, sort_keys=True)
 
 

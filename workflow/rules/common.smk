@@ -72,9 +72,24 @@ def cfg(*keys):
     return config_subset(config, keys)
 
 
-def sheet_row(wildcards):
-    """This session's sheet values (paths, clock, selects, format) as one tracked string."""
-    return session_fingerprint(session_of(wildcards))
+def sheet_row(*fields):
+    """A params function: this session's sheet ``fields`` as one tracked string."""
+
+    def values(wildcards):
+        return session_fingerprint(session_of(wildcards), fields)
+
+    return values
+
+
+# The sheet columns each per-session stage reads.
+EEG_COLUMNS = ("client", "therapist", "client_select", "therapist_select")
+CLOCK_COLUMNS = (
+    "report_offset",
+    "report_drift_ppm",
+    "report_anchor",
+    "report_clock_sync",
+)
+REPORT_COLUMNS = ("reports", "report_format", *CLOCK_COLUMNS)
 
 
 def sheet_rows():

@@ -22,7 +22,6 @@ rule nulls:
         runtime=60,
     params:
         session=session_of,
-        sheet=sheet_row,
         config=cfg(
             "bands",
             "metrics",

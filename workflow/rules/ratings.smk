@@ -22,7 +22,7 @@ rule ratings:
         runtime=10,
     params:
         session=session_of,
-        sheet=sheet_row,
+        sheet=sheet_row("ratings", *CLOCK_COLUMNS),
         config=cfg("ratings", "stats.seed"),
     script:
         "../scripts/ratings.py"

@@ -21,7 +21,7 @@ rule windows:
         runtime=10,
     params:
         session=session_of,
-        sheet=sheet_row,
+        sheet=sheet_row(*REPORT_COLUMNS),
         config=cfg("synchrony.summary", "reports"),
     script:
         "../scripts/windows.py"
