@@ -89,19 +89,26 @@ def read_raw(path, *, preload=True) -> mne.io.BaseRaw:
     if reader is None:
         raise InputError(problem(path, f"unsupported EEG file type '{path.suffix}'",
                                  "one of " + ", ".join(SUPPORTED)))
+    from .eeg_header import file_header_problems, plausibility_problems
+
+    if lies := file_header_problems(path):  # before the reader sizes anything from the header
+        raise InputError(lies)
     try:
-        raw = reader(path, preload=preload, verbose="error")
+        raw = reader(path, preload=False, verbose="error")
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
         if _suffix(path) == ".fif" and (msg := _epochs_problem(path)):
             raise InputError(msg) from None
         raise InputError(problem(path, f"cannot be read as {path.suffix} EEG: "
                                        f"{type(exc).__name__}: {exc}",
                                  f"a valid {path.suffix} recording")) from None
+    if lies := plausibility_problems(path, sfreq=float(raw.info["sfreq"]), n_channels=len(raw.ch_names),
+                                     duration_s=raw.n_times / raw.info["sfreq"] if raw.info["sfreq"] > 0 else None):
+        raise InputError(lies)
     picks = mne.pick_types(raw.info, eeg=True, exclude=[])
     if not len(picks):
         raise InputError(problem(path, "contains no EEG channels", "at least one EEG channel"))
     _type_eog_by_name(raw)
-    return raw
+    return load_person(raw) if preload else raw
 
 
 def load_person(raw: mne.io.BaseRaw) -> mne.io.BaseRaw:
@@ -183,6 +190,13 @@ def xdf_signal(streams, stream_name: str, path) -> XdfSignal:
         raise InputError(problem(path, f"stream '{stream_name}' is not a regularly sampled "
                                        f"signal (nominal rate {nominal:g} Hz, {len(stamps)} samples)",
                                  "an EEG stream with a nominal sampling rate"))
+    from .eeg_header import xdf_stream_problems
+
+    if lies := xdf_stream_problems(path, stream_name, nominal=nominal,
+                                   n_channels=int(np.shape(stream["time_series"])[1])
+                                   if np.ndim(stream["time_series"]) == 2 else 0,
+                                   n_samples=len(stamps), t_first=float(stamps[0]), t_last=float(stamps[-1])):
+        raise InputError(lies)
     data = np.asarray(stream["time_series"], dtype=float).T
     ch_names, units = [], []
     try:

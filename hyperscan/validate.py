@@ -198,7 +198,11 @@ def check_eeg(path: Path, select: str | None, *, shared: bool, row: int, sheet) 
         except InputError as err:
             return None, err.problems, []
         return Recording(path, list(raw.ch_names), float(raw.info["sfreq"]), raw.n_times), [], []
-    problems, notes = [], []
+    from .eeg_header import file_header_problems
+
+    problems, notes = file_header_problems(path), []  # before anything sizes from the header
+    if problems:
+        return None, problems, notes
     if suffix in _EDF_BYTES:
         problems, notes = _edf_size_problems(path)
     elif suffix == ".vhdr":
