@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import InputError, problem, read_utf8
+from .errors import InputError, not_a_regular_file, problem, read_utf8
 
 
 def schema_path(name: str) -> Path:
@@ -183,8 +183,9 @@ class _NoAliasLoader(yaml.SafeLoader):
 def read_config_yaml(path):
     """The parsed YAML of a config file (not yet validated); InputError if it cannot be read."""
     path = Path(path)
-    if not path.is_file():
-        what = "is a folder" if path.is_dir() else "not found"
+    why = not_a_regular_file(path)
+    if why:
+        what = "not found" if why == "does not exist" else why
         raise InputError(problem(path, f"config file {what}", "an existing YAML file"))
     try:
         size = path.stat().st_size
