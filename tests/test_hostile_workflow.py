@@ -182,7 +182,7 @@ def test_dry_runs_name_exactly_the_affected_jobs(study_run, tmp_path):
     cfg4.write_text(text.replace(str(sheet), str(sheet2)))
     jobs = _dry_run(base, cfg4)
     assert jobs["windows"] == ["dyad=D01, session=S1"], jobs
-    assert "synchrony" not in jobs and "nulls" not in jobs
+    assert "synchrony" not in jobs and "preprocess" not in jobs, jobs
 
     # 5. BrainVision data file (.eeg, not the .vhdr the sheet names) edited: D02 preprocessing.
     eeg = study / "eeg" / "D02_S1_client.eeg"
