@@ -209,3 +209,29 @@ def test_xdf_nominal_rate_that_lies_is_refused(tmp_path):
         with pytest.raises(InputError, match=needle):
             read_xdf_stream(path, "EEG")
         assert time.monotonic() - start < 30
+
+
+# --------------------------------------------------------------------------- stale manifest
+def test_every_job_drops_the_study_manifest_before_writing(tmp_path):
+    """A job that runs (and may fail) makes group/provenance.json stale: every workflow
+    script but provenance's removes it first, so a failed run leaves no manifest listing
+    outputs that are gone or replaced; the provenance rule writes it again at the end."""
+    from pathlib import Path
+
+    from hyperscan.provenance import MANIFEST, invalidate_manifest
+
+    manifest = tmp_path / MANIFEST
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text("{}")
+    invalidate_manifest(tmp_path)
+    assert not manifest.exists()
+    invalidate_manifest(tmp_path)  # absent: nothing to do, no error
+    scripts = sorted((Path(__file__).resolve().parents[1] / "workflow" / "scripts").glob("*.py"))
+    assert len(scripts) >= 10
+    for script in scripts:
+        text = script.read_text()
+        calls = 'invalidate_manifest(snakemake.config["output_dir"])' in text
+        assert calls == (script.name != "provenance.py"), script.name
+        if calls:  # before the stage writes anything
+            call = text.index("invalidate_manifest(snakemake")
+            assert call < min(text.index(f) for f in ("_stage(", "_session(") if f in text)
