@@ -64,16 +64,19 @@ def edf_header_problems(path) -> list[str]:
         with open(path, "rb") as fh:
             head = fh.read(256)
             if len(head) < 256:
-                return [problem(path, f"only {len(head)} bytes, shorter than an EDF header",
-                                "a 256-byte header followed by 256 bytes per signal")]
+                return [problem(path, f"cannot be read as {path.suffix} EEG: only {len(head)} bytes, "
+                                      "shorter than an EDF header",
+                                f"a valid {path.suffix} recording (a 256-byte header, then 256 bytes "
+                                "per signal)")]
             try:
                 n_signals = int(_ascii_field(head, 252, 256))
                 header_bytes = int(_ascii_field(head, 184, 192))
                 n_records = int(_ascii_field(head, 236, 244))
                 record_s = float(_ascii_field(head, 244, 252))
             except ValueError:
-                return [problem(path, "the EDF header's size, record or signal fields are not numbers",
-                                "an EDF/BDF header (EDF specification, bytes 184-256)")]
+                return [problem(path, f"cannot be read as {path.suffix} EEG: the header's size, record "
+                                      "or signal fields are not numbers",
+                                f"a valid {path.suffix} recording (EDF specification, header bytes 184-256)")]
             if not 1 <= n_signals <= MAX_CHANNELS + 1:
                 return [problem(path, f"the EDF header declares {n_signals} signals",
                                 f"1 to {MAX_CHANNELS} channels")]
