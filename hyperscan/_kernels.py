@@ -81,6 +81,8 @@ def _prepare(dispatcher, name: str, args) -> None:
 
 def _same_code_path(dispatcher):
     """A jitted kernel whose every signature runs from numba's on-disk cache (module doc)."""
+    if not hasattr(dispatcher, "py_func"):  # NUMBA_DISABLE_JIT=1: plain Python, one code path
+        return dispatcher
     name = dispatcher.py_func.__name__
 
     @functools.wraps(dispatcher.py_func)
