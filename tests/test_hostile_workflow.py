@@ -135,6 +135,18 @@ def test_redacted_run_writes_no_excerpt_anywhere(study_run):
     assert not hits, hits
 
 
+def test_provenance_hashes_every_input_file(study_run):
+    doc = json.loads((study_run["out"] / "group" / "provenance.json").read_text())
+    study = study_run["study"]
+    assert doc["inputs"]["sessions_sheet"]["sha256"] == sha256(study / "sessions.tsv")
+    parts = {p["path"]: p["sha256"] for p in doc["inputs"]["D02/S1"]["client"]["parts"]}
+    assert parts == {str(study / "eeg" / f"D02_S1_client.{ext}"): sha256(study / "eeg" / f"D02_S1_client.{ext}")
+                     for ext in ("eeg", "vmrk")}
+    assert doc["inputs"]["D02/S1"]["report_clock_sync"]["sha256"] == sha256(study / "clock" / "D02_S1_clock.tsv")
+    for pkg in ("statsmodels", "scikit-learn", "pyxdf", "matplotlib", "mne", "numba"):
+        assert doc["versions"][pkg] not in (None, "not installed"), pkg
+
+
 def test_dry_runs_name_exactly_the_affected_jobs(study_run, tmp_path):
     base, study, cfg = study_run["base"], study_run["study"], study_run["cfg"]
     assert _dry_run(base, cfg) == {}
@@ -190,17 +202,9 @@ def test_dry_runs_name_exactly_the_affected_jobs(study_run, tmp_path):
     data = bytearray(eeg.read_bytes())
     data[-1] ^= 1
     eeg.write_bytes(bytes(data))
-    jobs = _dry_run(base, cfg)
-    assert jobs["preprocess"] == ["dyad=D02, session=S1"], jobs
-
-
-def test_provenance_hashes_every_input_file(study_run):
-    doc = json.loads((study_run["out"] / "group" / "provenance.json").read_text())
-    study = study_run["study"]
-    assert doc["inputs"]["sessions_sheet"]["sha256"] == sha256(study / "sessions.tsv")
-    parts = {p["path"]: p["sha256"] for p in doc["inputs"]["D02/S1"]["client"]["parts"]}
-    assert parts == {str(study / "eeg" / f"D02_S1_client.{ext}"): sha256(study / "eeg" / f"D02_S1_client.{ext}")
-                     for ext in ("eeg", "vmrk")}
-    assert doc["inputs"]["D02/S1"]["report_clock_sync"]["sha256"] == sha256(study / "clock" / "D02_S1_clock.tsv")
-    for pkg in ("statsmodels", "scikit-learn", "pyxdf", "matplotlib", "mne", "numba"):
-        assert doc["versions"][pkg] not in (None, "not installed"), pkg
+    try:
+        jobs = _dry_run(base, cfg)
+        assert jobs["preprocess"] == ["dyad=D02, session=S1"], jobs
+    finally:
+        data[-1] ^= 1
+        eeg.write_bytes(bytes(data))
