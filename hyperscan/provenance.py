@@ -86,10 +86,50 @@ def companion_files(path) -> list[Path]:
     return uniq
 
 
+class ConfigView(dict):
+    """The part of the config a workflow rule declared (:func:`config_subset`): a plain dict
+    to read and to Snakemake's params tracking (same repr), but reading a key that the full
+    config has and the rule did not declare raises KeyError, also through ``.get`` — a stage
+    cannot silently fall back to a default for a setting the user made, nor depend on a key
+    whose change would not rerun it."""
+
+    def __init__(self, data=(), undeclared=(), path=""):
+        super().__init__(data)
+        self.undeclared = frozenset(undeclared)
+        self.path = path
+
+    def _refuse(self, key):
+        raise KeyError(f"config key '{self.path}{key}' is read by this stage but not declared in its "
+                       "rule's cfg(...) (workflow/rules/*.smk)")
+
+    def __missing__(self, key):
+        if key in self.undeclared:
+            self._refuse(key)
+        raise KeyError(key)
+
+    def get(self, key, default=None):
+        if key in self:
+            return self[key]
+        if key in self.undeclared:
+            self._refuse(key)
+        return default
+
+    def __reduce__(self):
+        return (ConfigView, (dict(self), self.undeclared, self.path))
+
+
+def _view(sub, full, path=""):
+    if isinstance(sub, dict) and isinstance(full, dict):
+        return ConfigView({k: _view(v, full.get(k), f"{path}{k}.") for k, v in sub.items()},
+                          undeclared=set(full) - set(sub), path=path)
+    return sub
+
+
 def config_subset(config: dict, keys) -> dict:
     """The part of ``config`` under ``keys`` (dotted paths, e.g. ``"stats.seed"``), nested as
     in the config. A workflow rule gets only what its stage reads, so a change elsewhere in
-    the config does not rerun it. A key absent from the config is left out."""
+    the config does not rerun it. A key absent from the config is left out. Returned as a
+    :class:`ConfigView`: reading an undeclared key of the config raises KeyError."""
     out: dict = {}
     for key in keys:
         src, dst = config, out
@@ -102,7 +142,7 @@ def config_subset(config: dict, keys) -> dict:
             else:
                 src = src[part]
                 dst = dst.setdefault(part, {})
-    return out
+    return _view(out, config)
 
 
 def session_fingerprint(session, fields=None) -> str:
@@ -152,7 +192,10 @@ def manifest(config: dict, sessions, output_dir, outputs) -> dict:
     ``versions`` (Python and the packages above), ``config`` (the validated config, defaults
     filled in), ``inputs`` (per ``dyad/session``: each input file as given in the sheet with
     its sha256, and the other files of a multi-file recording under ``parts``; the sheet
-    itself under ``sessions_sheet``) and ``outputs`` (each output path relative to ``output_dir`` with its sha256).
+    itself under ``sessions_sheet``), ``outputs`` (each output path relative to ``output_dir``
+    with its sha256) and ``alignment`` (per ``dyad/session``: the alignment method, header
+    start-time difference, offset, drift, sync-trigger residual, holes and XDF streams, from
+    its ``qc.json``).
     TSV files cannot carry attributes the way ``synchrony.nc`` does; this manifest ties each
     of them, by checksum, to the versions, config and inputs that made it.
     """
@@ -173,6 +216,13 @@ def manifest(config: dict, sessions, output_dir, outputs) -> dict:
         inputs["sessions_sheet"] = {"path": str(sheet), "sha256": sha256(sheet)}
     out = {}
     files = []
+    alignment = {}
+    for p in map(Path, outputs):
+        if p.name == "qc.json" and p.is_file():  # how each session's recordings were aligned
+            qc = json.loads(p.read_text())
+            if isinstance(qc.get("alignment"), dict):
+                facts = {k: v for k, v in qc["alignment"].items() if k != "channels"}
+                alignment[f"{qc.get('dyad')}/{qc.get('session')}"] = facts
     for p in map(Path, outputs):  # a directory output (figures/) counts file by file
         files += sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
     for p in sorted(files):
@@ -182,6 +232,7 @@ def manifest(config: dict, sessions, output_dir, outputs) -> dict:
         "config": json.loads(json.dumps(config, default=str)),
         "inputs": inputs,
         "outputs": out,
+        "alignment": dict(sorted(alignment.items())),
     }
 
 

@@ -235,3 +235,27 @@ def test_every_job_drops_the_study_manifest_before_writing(tmp_path):
         if calls:  # before the stage writes anything
             call = text.index("invalidate_manifest(snakemake")
             assert call < min(text.index(f) for f in ("_stage(", "_session(") if f in text)
+
+
+def test_config_subset_refuses_undeclared_reads():
+    """A rule's config holds what it declared; reading another key of the config (also with
+    .get and a default) raises, so no stage silently uses a default for a user's setting
+    nor depends on a key whose change would not rerun it."""
+    import pickle
+
+    from hyperscan.config import validate_config
+    from hyperscan.provenance import config_subset
+
+    full = validate_config({"sessions": "s.tsv", "stats": {"seed": 7, "edge_trim": 2.0}})
+    sub = config_subset(full, ["bands", "stats.seed"])
+    assert sub == {"bands": full["bands"], "stats": {"seed": 7}}
+    assert repr(sub) == repr({"bands": full["bands"], "stats": {"seed": 7}})  # Snakemake tracks repr
+    assert sub["stats"]["seed"] == 7 and sub["stats"].get("seed") == 7
+    with pytest.raises(KeyError, match="stats.edge_trim"):
+        sub["stats"].get("edge_trim", 0.0)
+    with pytest.raises(KeyError, match="window"):
+        sub["window"]
+    assert sub["stats"].get("not_a_config_key", 3) == 3
+    back = pickle.loads(pickle.dumps(sub))  # how Snakemake hands params to a script
+    with pytest.raises(KeyError, match="stats.edge_trim"):
+        back["stats"].get("edge_trim")

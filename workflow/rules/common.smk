@@ -5,15 +5,29 @@ import pandas as pd
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from hyperscan.config import validate_config
+from hyperscan.config import resolve_config_paths, validate_config
 from hyperscan.errors import InputError
 from hyperscan.nulls import pseudo_partners
 from hyperscan.provenance import companion_files, config_subset, session_fingerprint
 from hyperscan.sessions import read_sessions
 
+# Relative paths of the config resolve against the config file's folder (the last
+# --configfile given, else the Snakefile's config/config.yaml).
+_CONFIGFILE = (
+    list(workflow.overwrite_configfiles or [])
+    or list(workflow.configfiles)
+    or ["config/config.yaml"]
+)[-1]
 try:
-    config.update(validate_config(config, source="config"))
-    SESSIONS = {(s.dyad, s.session): s for s in read_sessions(config["sessions"])}
+    config.update(
+        resolve_config_paths(
+            validate_config(config, source="config"), _CONFIGFILE, given=dict(config)
+        )
+    )
+    SESSIONS = {
+        (s.dyad, s.session): s
+        for s in read_sessions(config["sessions"], config.get("reports"))
+    }
 except InputError as err:
     raise WorkflowError("invalid input:\n  " + "\n  ".join(err.problems))
 
@@ -56,14 +70,10 @@ def session_of(wildcards):
 # `sheet=sheet_row` (the row's values as a string); each rule gets only the config keys its
 # stage reads, `cfg(...)`, so that changing e.g. `summary.redact_excerpts` reruns the
 # summary, not synchrony. A stage that reads a key outside its subset fails loudly (KeyError).
-# What the statistics of every group stage read.
-STATS_KEYS = (
-    "stats.reference",
-    "stats.n_permutations",
-    "stats.n_bootstrap",
-    "stats.ci_level",
-    "stats.min_windows",
-    "stats.seed",
+# What the statistics of every group stage read: every stats key but the null models' and
+# the channel-pair test's own sections.
+STATS_KEYS = tuple(
+    f"stats.{k}" for k in config["stats"] if k not in ("nulls", "channel_pairs")
 )
 
 

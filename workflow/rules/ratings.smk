@@ -23,7 +23,7 @@ rule ratings:
     params:
         session=session_of,
         sheet=sheet_row("ratings", *CLOCK_COLUMNS),
-        config=cfg("ratings", "stats.seed"),
+        config=cfg("ratings", "stats.seed", "stats.edge_trim"),
     script:
         "../scripts/ratings.py"
 
@@ -45,5 +45,7 @@ rule ratings_group:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        config=cfg(*STATS_KEYS),
     script:
         "../scripts/ratings_group.py"

@@ -1,5 +1,5 @@
 rule stats:
-    """Group contrasts against circular-shift nulls, plus mixed models (hyperscan.stats)."""
+    """Group contrasts tested across dyads (+ within-dyad circular shifts), mixed models on a-priori or split-half contrasts (hyperscan.stats)."""
     input:
         windows=all_windows_tables(),
     output:
@@ -21,9 +21,6 @@ rule stats:
         mem_mb=4000,
         runtime=30,
     params:
-        config=cfg(
-            *STATS_KEYS,
-            "stats.mixed_models",
-        ),
+        config=cfg("bands", "metrics", "window.length", *STATS_KEYS),
     script:
         "../scripts/stats.py"

@@ -22,6 +22,6 @@ rule windows:
     params:
         session=session_of,
         sheet=sheet_row(*REPORT_COLUMNS),
-        config=cfg("synchrony.summary", "reports"),
+        config=cfg("synchrony.summary", "reports", "stats.edge_trim"),
     script:
         "../scripts/windows.py"

@@ -12,4 +12,5 @@ nulls_stage(
     snakemake.params.session,
     snakemake.params.config,
     snakemake.output[0],
+    threads=snakemake.threads,
 )
