@@ -2,7 +2,8 @@
 
 The study: D01 records both people in one XDF file whose marker stream carries the
 reports, with free-text excerpts (``client:connected:start|<excerpt>``); D02 is
-BrainVision (.vhdr + .eeg + .vmrk) with a ``report_clock_sync`` file. It runs once with
+BrainVision (.vhdr + .eeg + .vmrk) with a ``report_clock_sync`` file. (XDF report markers
+are read on the EEG clock of the same file, so D01's report_offset is 0.) It runs once with
 ``summary.redact_excerpts: true``; then
 
 * no excerpt appears in any file under ``output_dir`` (searched byte-wise, in every
@@ -84,7 +85,7 @@ def study_run(tmp_path_factory):
         p.unlink()
     (study / rows[0]["reports"]).unlink()
     rows[0].update(client="eeg/D01_S1_dyad.xdf", therapist="eeg/D01_S1_dyad.xdf", reports="eeg/D01_S1_dyad.xdf",
-                   report_offset=str(-LSL_T0), client_select="EEG_client", therapist_select="EEG_therapist",
+                   report_offset="0", client_select="EEG_client", therapist_select="EEG_therapist",
                    report_format="xdf", report_clock_sync="n/a")
     (study / "clock").mkdir()
     off = float(rows[1]["report_offset"])
