@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -274,9 +273,8 @@ def build_qc_page(qc: dict, before: dict, cleaned: dict) -> str:
 
 def write_qc_page(qc: dict, before: dict, cleaned: dict, out_html) -> Path:
     """Write ``build_qc_page`` atomically to ``out_html``."""
+    from .atomic import write_text_atomic
+
     out = Path(out_html)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(build_qc_page(qc, before, cleaned), encoding="utf-8")
-    os.replace(tmp, out)
+    write_text_atomic(build_qc_page(qc, before, cleaned), out)
     return out

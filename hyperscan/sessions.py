@@ -11,13 +11,14 @@ import csv
 import difflib
 import io
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from .errors import InputError, problem, read_utf8
+from .errors import InputError, not_a_regular_file, problem, read_utf8
 from .reports.options import parse_ratings_options, parse_report_options
 
 REQUIRED = ["dyad", "session", "client", "therapist"]
@@ -186,8 +187,9 @@ def check_sessions(path, defaults: dict | None = None) -> tuple[list[Session], l
     sheet cells of the same name.
     """
     path = Path(path)
-    if not path.is_file():
-        what = "is a folder" if path.is_dir() else "not found"
+    why = not_a_regular_file(path)
+    if why:
+        what = "not found" if why == "does not exist" else why
         raise InputError(problem(path, f"sessions sheet {what}", "an existing TSV file"))
     text = read_utf8(path, "TSV")
     table = _parse_table(path, text)
@@ -221,11 +223,12 @@ def check_sessions(path, defaults: dict | None = None) -> tuple[list[Session], l
                 problems.append(problem(path, f"{col} is empty", "a path to an EEG file", **where))
                 continue
             p = _resolve(base, val)
-            if not p.exists():
+            why = not_a_regular_file(p)
+            if why == "does not exist":
                 problems.append(problem(path, f"{col} file '{str(val).strip()}' does not exist (looked at {p})",
                                         "a path relative to the sheet's folder", **where))
-            elif not p.is_file():
-                problems.append(problem(path, f"{col} '{str(val).strip()}' is a folder ({p})",
+            elif why:
+                problems.append(problem(path, f"{col} '{str(val).strip()}' {why} ({p})",
                                         "a path to an EEG file", **where))
             else:
                 files[col] = p
@@ -331,8 +334,8 @@ def _optional_file(path: Path, base: Path, rec: dict, col: str, problems: list, 
     if _absent(rec.get(col)):
         return None
     p = _resolve(base, rec[col])
-    if not p.is_file():
-        what = "is a folder" if p.is_dir() else "does not exist"
+    what = not_a_regular_file(p)
+    if what:
         problems.append(problem(path, f"{col} file '{str(rec[col]).strip()}' {what} (looked at {p})",
                                 "a path relative to the sheet's folder", **where))
         return None
@@ -341,7 +344,12 @@ def _optional_file(path: Path, base: Path, rec: dict, col: str, problems: list, 
 
 def _resolve(base: Path, value) -> Path:
     p = Path(str(value).strip()).expanduser()
-    return p if p.is_absolute() else (base / p).resolve()
+    if p.is_absolute():
+        return p
+    try:
+        return (base / p).resolve()
+    except (RuntimeError, OSError):  # a symbolic link loop: reported by not_a_regular_file
+        return Path(os.path.abspath(base / p))
 
 
 def read_sessions(path, defaults: dict | None = None) -> list[Session]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -351,11 +350,9 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
 
 
 def write_html(text: str, path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    from .atomic import write_text_atomic
+
+    write_text_atomic(text, path)  # hidden temporary, removed on failure (hyperscan.atomic)
 
 
 def _read(path):

@@ -214,7 +214,11 @@ def check_eeg(path: Path, select: str | None, *, shared: bool, row: int, sheet,
                                         f"{', '.join(sorted(set(raw.get_channel_types())))})",
                                   "at least one EEG channel (or preprocessing.channel_types)")], []
         return Recording(path, eeg, float(raw.info["sfreq"]), raw.n_times), [], []
-    problems, notes = [], []
+    from .eeg_header import file_header_problems
+
+    problems, notes = file_header_problems(path), []  # before anything sizes from the header
+    if problems:
+        return None, problems, notes
     if suffix in _EDF_BYTES:
         problems, notes = _edf_size_problems(path)
     elif suffix == ".vhdr":

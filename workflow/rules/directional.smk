@@ -22,7 +22,7 @@ rule directional:
         mem_mb=2000,
         runtime=10,
     params:
-        config=config,
+        config=cfg("bands", "window.length", "stats.min_windows", "directional.episodes"),
     script:
         "../scripts/directional.py"
 
@@ -47,7 +47,12 @@ rule directional_group:
         mem_mb=1000,
         runtime=10,
     params:
-        config=config,
+        config=cfg(
+            "window.length",
+            "preprocessing.resample_sfreq",
+            "directional.clock_uncertainty_ms",
+            *STATS_KEYS,
+        ),
         sessions=list(SESSIONS.values()),
     script:
         "../scripts/directional_group.py"

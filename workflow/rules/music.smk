@@ -22,7 +22,7 @@ rule music:
         runtime=30,
     params:
         session=session_of,
-        config=config,
+        config=cfg("music", "metrics", "bands", "window.length", "synchrony.summary"),
     script:
         "../scripts/music.py"
 
@@ -44,6 +44,6 @@ rule music_group:
         mem_mb=1000,
         runtime=10,
     params:
-        config=config,
+        config=cfg(*STATS_KEYS),
     script:
         "../scripts/music_group.py"

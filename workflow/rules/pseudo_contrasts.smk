@@ -19,6 +19,6 @@ rule pseudo_contrasts:
         mem_mb=1000,
         runtime=10,
     params:
-        config=config,
+        config=cfg(*STATS_KEYS),
     script:
         "../scripts/pseudo_contrasts.py"

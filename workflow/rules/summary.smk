@@ -15,6 +15,7 @@ rule summary:
         channel_pairs=rules.channel_pairs.output[0],
         windows=all_windows_tables(),
         qc=[f"{OUT}/{d}/{s}/preprocessed/qc.json" for d, s in SESSIONS],
+        reports=all_report_files(),
     output:
         page=report(
             f"{OUT}/group/summary.html",
@@ -36,6 +37,7 @@ rule summary:
         runtime=10,
     params:
         sessions=list(SESSIONS.values()),
+        sheet=sheet_rows(),
         config=config,
     script:
         "../scripts/summary.py"
