@@ -44,7 +44,7 @@ def ar1(rng, n, rho=0.9):
     return x
 
 
-def _labels(rng, n):
+def _labels(rng, n, coverage="partial"):
     labels = np.array(["n/a"] * n, dtype=object)
     free = np.arange(10, n - 70)
     for k in range(rng.integers(1, 4)):  # 1-3 long episodes
@@ -52,19 +52,23 @@ def _labels(rng, n):
         labels[start: start + int(rng.integers(20, 61))] = "connected"
     start = int(rng.integers(10, n - 25))
     labels[start: start + 12] = np.where(labels[start: start + 12] == "n/a", "heard", labels[start: start + 12])
+    if coverage == "full":  # the reporter coded the whole session but its ends
+        labels[labels == "n/a"] = "heard"
     labels[:10] = "n/a"
     labels[-10:] = "n/a"
     return labels
 
 
-def null_study(rng, n_dyads, *, tau=0.3, edge=1.0, sessions=(1, 2)):
-    """Windows tables of one null study (module doc)."""
+def null_study(rng, n_dyads, *, tau=0.3, edge=1.0, sessions=(1, 2), coverage="partial"):
+    """Windows tables of one null study (module doc). ``coverage = "full"``: every window but
+    the first and last 10 is coded (``connected`` or ``heard``), so the uncoded windows are
+    exactly the ends where the edge transients live."""
     tables = []
     for d in range(n_dyads):
         b = rng.normal(0, tau) if tau > 0 else 0.0
         for s in range(int(rng.integers(sessions[0], sessions[1] + 1))):
             n = int(rng.integers(150, 401))
-            labels = _labels(rng, n)
+            labels = _labels(rng, n, coverage)
             t = np.arange(n, dtype=float)
             value = ar1(rng, n) + b * (labels == "connected")
             value += edge * (np.exp(-t / 1.5) + np.exp(-(n - 1 - t) / 1.5))
@@ -81,12 +85,12 @@ def rate(k, n):
 
 
 def contrasts_calibration(n_dyads, reps, *, tau, seed, reference="others", edge_trim=4.0,
-                          n_permutations=999):
+                          n_permutations=999, coverage="partial", edge=1.0):
     """Per replication the ``connected`` row: p, p_signflip, p_shift and 0 in [ci_low, ci_high]."""
     rng = np.random.default_rng(seed)
     out = []
     for rep in range(reps):
-        tables = null_study(rng, n_dyads, tau=tau)
+        tables = null_study(rng, n_dyads, tau=tau, coverage=coverage, edge=edge)
         row = group_contrasts(tables, reference=reference, n_permutations=n_permutations,
                               edge_trim=edge_trim, seed=rep).set_index("category").loc["connected"]
         out.append(dict(p=row.p, p_signflip=row.p_signflip, p_shift=row.p_shift,

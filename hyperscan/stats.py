@@ -712,7 +712,7 @@ def stats_stage(window_paths, config: dict, out_contrasts, out_dyads, out_mixed=
                                 min_dyad_fraction=scfg.get("min_dyad_fraction", 0.5),
                                 min_reference_windows=scfg.get("min_reference_windows", 10),
                                 edge_trim=scfg.get("edge_trim", 0.0))
-    for row in contrasts[contrasts["note"].str.contains("dyads entered|no group test", na=False)].itertuples():
+    for row in contrasts[contrasts["note"].str.contains("dyads entered|no group test|few reference", na=False)].itertuples():
         log.warning("contrast %s %s %s %s: %s", row.reporter, row.category, row.band, row.metric, row.note)
     for sentence in window_length_warnings(config.get("bands", {}), config["window"]["length"]):
         log.warning("window length: %s", sentence)
