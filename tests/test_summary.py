@@ -123,7 +123,7 @@ def test_summary_has_every_section_figure_file_and_table(tmp_path):
     images, links = _decoded_pngs(page)
     # estimation, null models, directional, person, channel pairs, 3 time courses
     assert len(images) == 8 and all(im.shape[0] > 50 and im.shape[1] > 50 for im in images)
-    assert links == [f"../D{d}/S1/qc.html" for d in range(3)]
+    assert [u for u in links if not u.startswith("#")] == [f"../D{d}/S1/qc.html" for d in range(3)]
     pngs = sorted(p.name for p in (tmp_path / "figures").glob("*.png"))
     svgs = sorted(p.name for p in (tmp_path / "figures").glob("*.svg"))
     assert len(pngs) == len(svgs) == 8 and [p[:-4] for p in pngs] == [s[:-4] for s in svgs]
