@@ -191,3 +191,111 @@ def test_shared_stimulus_note_needs_pseudo_dyads_inseparable():
     assert "Shared-stimulus synchrony" in note and "delta plv" in note
     assert "alpha" not in note and "beta" not in note
     assert "No band/metric" in _shared_stimulus_note(rows.iloc[1:])
+
+
+# ---------------------------------------------------------------------------------------------
+# The page as a reader uses it: a real headless browser (Playwright driving Debian's chromium),
+# offline, every request refused and recorded.
+
+CHROMIUM_BIN = "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else CHROMIUM
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+needs_browser = pytest.mark.skipif(
+    CHROMIUM_BIN is None and not os.environ.get("HYPERSCAN_REQUIRE_CHROMIUM"),
+    reason="chromium is not installed")
+
+
+class Browser:
+    """One page in headless chromium; ``errors`` collects script errors and console errors,
+    ``requests`` every request that is not the page file itself or a data: URI."""
+
+    def __init__(self, url, width=1200, height=900):
+        sync_api = pytest.importorskip("playwright.sync_api")
+        self._pw = sync_api.sync_playwright().start()
+        self.browser = self._pw.chromium.launch(executable_path=CHROMIUM_BIN, args=CHROMIUM_ARGS)
+        self.context = self.browser.new_context(viewport={"width": width, "height": height}, offline=True)
+        self.errors, self.requests, self.dialogs = [], [], []
+        self.page = self.context.new_page()
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+
+        def route(r):
+            if r.request.url != url and not r.request.url.startswith("data:"):
+                self.requests.append(r.request.url)
+                return r.abort()
+            return r.continue_()
+
+        self.page.route("**/*", route)
+        self.page.goto(url)
+        self.page.wait_for_load_state("load")
+
+    def close(self):
+        self.context.close()
+        self.browser.close()
+        self._pw.stop()
+
+
+@pytest.fixture
+def browser_page(tmp_path):
+    _page(tmp_path)
+    b = Browser((tmp_path / "summary.html").as_uri())
+    yield b
+    b.close()
+
+
+def _view(page, key):
+    svg = page.locator(f'.timecourse[data-session="{key}"] svg')
+    return float(svg.get_attribute("data-t0")), float(svg.get_attribute("data-t1")), svg.get_attribute("data-focus")
+
+
+@needs_browser
+def test_clicking_an_excerpt_moves_its_time_course_to_it(browser_page):
+    page = browser_page.page
+    button = page.locator("#joint button.excerpt").first
+    key, onset = button.get_attribute("data-session"), float(button.get_attribute("data-onset"))
+    t0, t1, focus = _view(page, key)
+    assert (t0, t1, focus) == (0.0, 61.0, None)  # 60 windows of 2 s, step 1 s: the whole session
+    button.click()
+    t0, t1, focus = _view(page, key)
+    assert t1 - t0 < 61.0 - 1 and t0 <= onset <= t1 and float(focus) == onset
+    # the marker line is drawn where the excerpt starts
+    marker = page.locator(f'.timecourse[data-session="{key}"] line.tc-focus')
+    assert marker.count() == 1
+    # hovering the moment shows the excerpt; the tip is text, not HTML
+    box = page.locator(f'.timecourse[data-session="{key}"] svg').bounding_box()
+    x = box["x"] + box["width"] * (70 + (onset + 2 - t0) / (t1 - t0) * (1000 - 82)) / 1000
+    page.mouse.move(x, box["y"] + box["height"] * 0.3)
+    tip = page.locator(f'.timecourse[data-session="{key}"] .tc-tip')
+    assert tip.is_visible() and TEXTS["connected"] in tip.text_content()
+    # zoom: the wheel narrows the time axis, double-click restores the whole session
+    page.mouse.wheel(0, -200)
+    n0, n1, _ = _view(page, key)
+    assert n1 - n0 < t1 - t0
+    page.mouse.dblclick(x, box["y"] + box["height"] * 0.3)
+    assert _view(page, key)[:2] == (0.0, 61.0)
+    assert browser_page.errors == [] and browser_page.requests == []
+
+
+@needs_browser
+def test_tables_sort_and_filter_without_errors_or_network(browser_page):
+    page = browser_page.page
+    header = page.locator("#t-contrasts th", has_text="Difference")
+    column = [h.get_attribute("data-key") for h in page.locator("#t-contrasts th").all()].index("estimate")
+
+    def values():
+        cells = page.locator(f"#t-contrasts tbody tr td:nth-child({column + 1})").all()
+        return [float(c.get_attribute("data-sort")) for c in cells]
+
+    before = values()
+    header.click()
+    assert values() == sorted(before) and header.get_attribute("aria-sort") == "ascending"
+    header.click()
+    assert values() == sorted(before, reverse=True)
+    page.locator('input.filter[data-table="t-contrasts"]').fill("therapist")
+    visible = [r for r in page.locator("#t-contrasts tbody tr").all() if r.is_visible()]
+    assert visible and all("therapist" in r.text_content() for r in visible)
+    assert len(visible) < len(before)
+    # the key column stays in view while the table scrolls sideways
+    assert page.locator("#t-contrasts td").first.evaluate("e => getComputedStyle(e).position") == "sticky"
+    assert browser_page.errors == [] and browser_page.requests == [] and browser_page.dialogs == []
