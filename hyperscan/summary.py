@@ -214,25 +214,33 @@ def _joint_rows(contrasts: pd.DataFrame, nulls: pd.DataFrame | None, window_tabl
 
 
 def real_above_pseudo(surrogates: pd.DataFrame) -> np.ndarray:
-    """Rows of surrogates.tsv where real dyads are separable from pseudo-dyads: the sign-flip
-    p over dyads below 0.05 or the bootstrap CI of real − pseudo above 0 (with few dyads the
-    sign-flip p cannot go below 2/2^n, so a CI that excludes 0 still counts), and at least two
-    dyads. The null-model table highlights, the figure stars and the opening paragraph all
-    use these rows."""
+    """Rows of surrogates.tsv the page marks as "real dyads above pseudo-dyads": real − pseudo
+    positive with a sign-flip p over dyads below 0.05, from at least two dyads and a test that
+    can reach 0.05 (``summary_text.supported`` rules). The null-model table highlights, the
+    figure stars and the opening paragraph all use these rows."""
     if surrogates is None or not len(surrogates):
         return np.zeros(0, bool)
-    p = pd.to_numeric(surrogates.get("p_pseudo"), errors="coerce")
+    diff = pd.to_numeric(surrogates.get("real_minus_pseudo"), errors="coerce").to_numpy(float)
+    probe = pd.DataFrame({"q": pd.to_numeric(surrogates.get("p_pseudo"), errors="coerce"),
+                          "n_dyads": pd.to_numeric(surrogates.get("n_dyads", pd.Series(np.nan, index=surrogates.index)),
+                                                   errors="coerce")})
+    return words.supported(probe) & np.nan_to_num(diff > 0)
+
+
+def real_above_pseudo_descriptive(surrogates: pd.DataFrame) -> np.ndarray:
+    """Rows whose bootstrap interval of real − pseudo lies above 0 (a description of these
+    dyads; with few dyads the sign-flip p cannot go below 2/2^n, so the interval is what says
+    that pseudo-dyads are separable)."""
+    if surrogates is None or not len(surrogates):
+        return np.zeros(0, bool)
     lo = pd.to_numeric(surrogates.get("pseudo_ci_low"), errors="coerce")
-    n = pd.to_numeric(surrogates.get("n_dyads", pd.Series(2, index=surrogates.index)), errors="coerce")
-    sep = (p < 0.05) | (lo > 0)
-    diff = pd.to_numeric(surrogates.get("real_minus_pseudo"), errors="coerce")
-    return (sep & (diff > 0) & (n >= 2)).fillna(False).to_numpy(bool)
+    return (lo > 0).fillna(False).to_numpy(bool) | real_above_pseudo(surrogates)
 
 
 def _shared_stimulus_note(surrogates: pd.DataFrame) -> str:
     """A sentence (plain text) on synchrony that pseudo-dyads share while beating the phase null."""
-    separable = real_above_pseudo(surrogates) | (pd.to_numeric(surrogates.get("pseudo_ci_low"),
-                                                               errors="coerce") > 0).to_numpy(bool)
+    separable = real_above_pseudo_descriptive(surrogates) | (pd.to_numeric(surrogates.get("p_pseudo"),
+                                                                           errors="coerce") < 0.05).to_numpy(bool)
     shared = surrogates[(surrogates.p_phase < 0.05) & (surrogates.real_minus_phase > 0) & ~separable
                         & surrogates.get("pseudo", pd.Series(0.0, index=surrogates.index)).notna()]
     if not len(shared):
@@ -365,6 +373,7 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
     paragraph = words.findings(c, c_hl, n_dyads=n_dyads, n_sessions=n_sessions, n_windows=n_windows,
                                window_length=config["window"]["length"], dyad_diffs=dyad_diffs,
                                surrogates=surrogates, surrogate_marked=marked, has_reports=has_reports,
+                               surrogate_above=real_above_pseudo_descriptive(surrogates),
                                ci_level=ci_level)
     warnings_ = words.design_warnings(n_dyads)
 
@@ -460,7 +469,8 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
             "Per band and measure: mean window synchrony of the real dyads, of pseudo-dyads (client of one dyad "
             "with the therapist of another, same session) and with the therapist's recording phase-randomised "
             "(same spectrum, no phase relation). Highlighted rows and the stars in the figure: real dyads above "
-            "pseudo-dyads (sign-flip test over dyads, or an interval of real − pseudo above zero).",
+            "pseudo-dyads, sign-flip test over dyads p < 0.05 (not corrected across rows), from at least two dyads "
+            "and a design that can reach 0.05.",
             _shared_stimulus_note(surrogates)],
             tables=[_table(surrogates, "t-nulls", highlight=marked, n_dyads_total=n_dyads)],
             figures=[_fig(figures(surrogate_plot(surrogates, marked), "null_models"), "null models",

@@ -256,7 +256,7 @@ def _pct_positive(dyad_diffs: pd.DataFrame | None, row) -> tuple[int, int]:
     return int((np.sign(per) == sign).sum()), int(len(per))
 
 
-def _pseudo_sentence(surrogates: pd.DataFrame | None, marked, band, metric) -> str:
+def _pseudo_sentence(surrogates: pd.DataFrame | None, marked, band, metric, above=None) -> str:
     if surrogates is None or not len(surrogates):
         return ("Pseudo-dyads were not computed, so the page cannot say whether strangers hearing the same "
                 "music would show the same.")
@@ -265,10 +265,15 @@ def _pseudo_sentence(surrogates: pd.DataFrame | None, marked, band, metric) -> s
         return (f"Pseudo-dyads were not compared for {band} {metric_name(metric)}, so the page cannot say "
                 "whether strangers would show the same.")
     i = hit.index[0]
+    above_descr = above
     above = bool(np.asarray(marked)[surrogates.index.get_loc(i)])
     if above:
         return (f"Overall, real dyads were more synchronous than pseudo-dyads (people who never played "
                 f"together) in {band} {metric_name(metric)}, so this band's synchrony is not only the shared music.")
+    if above_descr is not None and bool(np.asarray(above_descr)[surrogates.index.get_loc(i)]):
+        return (f"In these dyads, real pairs were more synchronous than pseudo-dyads (people who never played "
+                f"together) in {band} {metric_name(metric)} (the interval of the difference lies above zero), but "
+                "with this few dyads a test across dyads cannot confirm it.")
     return (f"Pseudo-dyads (people who never played together) reach about the same overall {band} "
             f"{metric_name(metric)} level as the real dyads, so much of that level is shared setting such as "
             "the music; the difference between moments is not explained by a constant shared drive.")
@@ -276,7 +281,8 @@ def _pseudo_sentence(surrogates: pd.DataFrame | None, marked, band, metric) -> s
 
 def findings(contrasts: pd.DataFrame, highlight, *, n_dyads: int, n_sessions: int, n_windows: int,
              window_length, dyad_diffs: pd.DataFrame | None = None, surrogates: pd.DataFrame | None = None,
-             surrogate_marked=None, has_reports: bool = True, ci_level: float = 0.95) -> list[str]:
+             surrogate_marked=None, surrogate_above=None, has_reports: bool = True,
+             ci_level: float = 0.95) -> list[str]:
     """The opening paragraph: what was found and how sure we can be, from the numbers."""
     out = [f"This page summarises {n_sessions} session{'s' if n_sessions != 1 else ''} of {n_dyads} "
            f"dyad{'s' if n_dyads != 1 else ''} (client–therapist pairs), cut into {n_windows} windows of "
@@ -306,7 +312,7 @@ def findings(contrasts: pd.DataFrame, highlight, *, n_dyads: int, n_sessions: in
                 f"(difference {fmt_number(row.estimate)}, {level} interval {fmt_number(row.ci_low)} to "
                 f"{fmt_number(row.ci_high)}, q {fmt_p(row.q)[0]})"
                 + (f"; {k} of {n} dyads show the same direction." if n else ".")
-                + " " + _pseudo_sentence(surrogates, surrogate_marked, row.band, row.metric))
+                + " " + _pseudo_sentence(surrogates, surrogate_marked, row.band, row.metric, surrogate_above))
         others = len(hits.drop_duplicates(["reporter", "category"])) - len(shown)
         if others > 0:
             out.append(f"{others} more reporter/category combination{'s' if others != 1 else ''} "

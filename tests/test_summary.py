@@ -299,3 +299,183 @@ def test_tables_sort_and_filter_without_errors_or_network(browser_page):
     # the key column stays in view while the table scrolls sideways
     assert page.locator("#t-contrasts td").first.evaluate("e => getComputedStyle(e).position") == "sticky"
     assert browser_page.errors == [] and browser_page.requests == [] and browser_page.dialogs == []
+
+
+# ---------------------------------------------------------------------------------------------
+# What the design can support, and studies that leave optional inputs out.
+
+def _build(tmp_path, inp, config=None, **extra):
+    config = validate_config(config or {})
+    sink = FigureSink(tmp_path / "figures", ["png"])
+    page = build_summary(inp.pop("contrasts"), inp.pop("window_tables"), inp.pop("reports"), inp.pop("qc"),
+                         config, figures=sink, tables_dir=tmp_path, **inp, **extra)
+    (tmp_path / "summary.html").write_text(page, encoding="utf-8")
+    return page
+
+
+def _supported_rows(page):
+    return re.findall(r'<tr class="supported">', page)
+
+
+def test_one_dyad_study_warns_and_marks_nothing_significant(tmp_path):
+    inp = _inputs(n_dyads=1)
+    c = inp["contrasts"]
+    # the within-dyad circular-shift p alone would call the injected contrast significant
+    assert (c.q < 0.05).any() and (c.n_dyads == 1).all()
+    page = _build(tmp_path, inp)
+    assert "This study has one dyad." in page
+    assert "No row is marked as a finding" in page
+    assert _supported_rows(page) == []
+    assert "one dyad: no interval over dyads" in page  # no zero-width [x, x] interval shown
+    assert "one dyad: a within-dyad test, not a test across dyads" in page
+    assert "No report category went with a difference in synchrony that the design supports" in page
+
+
+def test_few_dyads_cannot_reach_the_group_level_and_say_so(tmp_path):
+    from hyperscan.summary_text import fmt_p, signflip_floor, supported
+
+    assert signflip_floor(3) == 0.25 and signflip_floor(5) == 0.0625 and signflip_floor(6) == 0.03125
+    inp = _inputs(n_dyads=3)
+    page = _build(tmp_path, inp)
+    assert "With 3 dyads a test across dyads cannot give a p below 0.25" in page
+    assert _supported_rows(page) == []
+    # a floor reported by the stats stage wins over the sign-flip floor, and p is never finer
+    rows = pd.DataFrame({"q": [0.01, 0.01, 0.2], "n_dyads": [8, 8, 8], "p_min": [0.004, 0.08, 0.004]})
+    assert list(supported(rows)) == [True, False, False]
+    assert fmt_p(0.004, 0.004) == ("≤ 0.004", "the smallest p this test can give")
+    assert fmt_p(0.0004)[0] == "< 0.001" and fmt_p(0.0312)[0] == "0.031"
+
+
+def test_enough_dyads_highlight_the_injected_contrast_only(tmp_path):
+    inp = _inputs(n_dyads=6)
+    page = _build(tmp_path, inp)
+    rows = _supported_rows(page)
+    assert rows, "the injected connected/attuned contrast must be highlighted with 6 dyads"
+    assert "When the client reported “connected”" in page or "When the therapist reported “attuned”" in page
+    assert "higher than in windows nobody coded" in page and "6 of 6 dyads show the same direction" in page
+
+
+OPTIONAL = ["reports", "nulls", "directional", "person", "channel_pairs", "mixed"]
+
+
+@pytest.mark.parametrize("n_dyads", [1, 3])
+@pytest.mark.parametrize("left_out", [(), ("reports",), ("nulls",), ("reports", "nulls"),
+                                      ("directional", "person", "channel_pairs", "mixed"), tuple(OPTIONAL)])
+def test_every_optional_input_left_out_gives_a_complete_smaller_page(tmp_path, n_dyads, left_out):
+    inp = _inputs(n_dyads=n_dyads)
+    if "reports" in left_out:  # a study without reports: windows carry no category columns
+        inp["window_tables"] = [t.drop(columns=["client_category", "therapist_category"])
+                                for t in inp["window_tables"]]
+        inp["contrasts"] = group_contrasts(inp["window_tables"], n_permutations=19, n_bootstrap=19)
+        inp["dyad_diffs"] = pd.DataFrame()
+        inp["reports"] = pd.DataFrame()
+        inp["mixed"] = pd.DataFrame()
+    if "nulls" in left_out:
+        inp["nulls"], inp["surrogates"] = None, None
+    for key in ("directional", "person", "channel_pairs", "mixed"):
+        if key in left_out:
+            inp[key] = None
+    page = _build(tmp_path, inp, not_computed=[("Continuous ratings", "the sessions sheet has no `ratings` column")])
+    assert page.rstrip().endswith("</html>") and "Provenance" in page and "Study overview" in page
+    assert "Not computed, and why" in page and "the sessions sheet has no `ratings` column" in page
+    if "reports" in left_out:
+        assert "no session has experience reports" in page and "No experience reports were given" in page
+        assert "Strongest contrasts" not in page and "Joint display" not in page
+        assert pd.read_csv(tmp_path / "joint_display.tsv", sep="\t").empty
+    else:
+        assert "Strongest contrasts" in page
+    if n_dyads == 1:
+        assert "This study has one dyad." in page and _supported_rows(page) == []
+        assert "Pseudo-dyads and every test across dyads" in page
+    if "nulls" in left_out and n_dyads > 1:
+        assert "Null models</strong>: no null-model table" in page
+    assert "Session time courses" in page  # the synchrony itself is always shown
+    overview = pd.read_csv(tmp_path / "overview.tsv", sep="\t")
+    assert len(overview) == n_dyads and (overview.windows == 60).all()
+
+
+def test_summary_stage_reads_empty_stage_tables(tmp_path):
+    """The study-without-reports crash: stats writes header-less empty TSVs; the stage reads them."""
+    from types import SimpleNamespace
+
+    from hyperscan.summary import summary_stage
+    from hyperscan.windows import write_tsv
+
+    inp = _inputs(n_dyads=2)
+    files = {}
+    for name in ("contrasts", "dyads", "mixed", "directional", "person", "channel_pairs"):
+        (tmp_path / f"{name}.tsv").write_text("")
+        files[name] = str(tmp_path / f"{name}.tsv")
+    wins = []
+    for k, t in enumerate(inp["window_tables"]):
+        path = tmp_path / f"w{k}.tsv"
+        write_tsv(t.drop(columns=["client_category", "therapist_category"]), path)
+        wins.append(str(path))
+    qc = tmp_path / "qc.json"
+    qc.write_text('{"dyad": "D0", "session": "S1"}')
+    inputs = SimpleNamespace(windows=wins, qc=[str(qc)], nulls=[], **files)
+    summary_stage(inputs, [], validate_config({}), tmp_path / "group" / "summary.html")
+    page = (tmp_path / "group" / "summary.html").read_text()
+    assert "No experience reports were given" in page and "Continuous ratings" in page
+
+
+# ---------------------------------------------------------------------------------------------
+# Untrusted strings: escaped in HTML, literal in figures.
+
+HOSTILE = "al<img src=x onerror=window.__xss=1>"
+HOSTILE_TEXT = "</script><script>window.__xss=2</script><b onmouseover=window.__xss=3>hi</b> $\\notacommand$"
+
+
+def _hostile_inputs():
+    inp = _inputs(n_dyads=3)
+    for t in inp["window_tables"] + inp["nulls"]:
+        t["band"] = HOSTILE
+    inp["contrasts"]["band"] = HOSTILE
+    inp["dyad_diffs"]["band"] = HOSTILE
+    inp["surrogates"]["band"] = HOSTILE
+    inp["directional"]["band"] = HOSTILE
+    inp["channel_pairs"]["band"] = HOSTILE
+    inp["mixed"]["band"] = HOSTILE
+    inp["reports"]["text"] = HOSTILE_TEXT
+    inp["reports"]["category"] = np.where(inp["reports"].reporter == "client", "con<i>nected", "attuned")
+    return inp
+
+
+def test_hostile_names_are_escaped_everywhere(tmp_path):
+    page = _build(tmp_path, _hostile_inputs(), alignment=[f"D0/S1: {HOSTILE}"])
+    assert "<img src=x" not in page and "<script>window" not in page and "<b onmouseover" not in page
+    assert "al&lt;img src=x onerror=window.__xss=1&gt;" in page
+    assert page.count("<script") == len(re.findall(r'<script type="application/json"', page)) + 1
+
+
+@needs_browser
+def test_hostile_page_executes_nothing_in_a_browser(tmp_path):
+    _build(tmp_path, _hostile_inputs())
+    b = Browser((tmp_path / "summary.html").as_uri())
+    try:
+        page = b.page
+        page.locator("#joint button.excerpt").first.click()
+        page.locator("#joint button.excerpt").first.hover()
+        assert page.evaluate("() => window.__xss") is None
+        assert page.locator("img[src='x']").count() == 0
+        assert HOSTILE in page.locator("#timecourses h2").text_content()
+        assert b.errors == [] and b.requests == [] and b.dialogs == []
+    finally:
+        b.close()
+
+
+def test_figures_draw_user_text_literally(tmp_path):
+    import matplotlib.text
+
+    from hyperscan.summary_figures import estimation_plot, surrogate_plot
+
+    inp = _hostile_inputs()
+    inp["contrasts"]["band"] = "a$\\notacommand{x}$b"
+    inp["dyad_diffs"]["band"] = "a$\\notacommand{x}$b"
+    fig = estimation_plot(inp["dyad_diffs"], inp["contrasts"].head(3))
+    texts = [t for t in fig.findobj(matplotlib.text.Text) if "$" in t.get_text()]
+    assert texts and all(t._preprocess_math(t.get_text()) == (t.get_text(), False) for t in texts)
+    sink = FigureSink(tmp_path / "figures", ["png", "svg"])
+    sink(fig, "estimation")  # mathtext would raise on \notacommand while drawing
+    sink(surrogate_plot(inp["surrogates"].assign(band="$x^2$")), "nulls")
+    assert (tmp_path / "figures" / "estimation.svg").is_file()
