@@ -66,6 +66,7 @@ def _table(df: pd.DataFrame, tid: str, *, highlight=None, links=None, hide=(), n
         cols[cols.index("ci_low")] = "ci"
         cols.remove("ci_high")
     floors = words.p_floor_of(df) if len(df) else pd.Series(dtype=float)
+    has_floor = any(col in df for col in words.P_FLOOR_COLUMNS)
     headers = []
     for c in cols:
         label, title = words.column_label(c)
@@ -93,11 +94,14 @@ def _table(df: pd.DataFrame, tid: str, *, highlight=None, links=None, hide=(), n
                 v = row[c]
                 kind = _kind(c)
                 if kind == "p" and _is_num(v):
-                    floor = floors.iloc[i] if c == "p" else (words.signflip_floor(n) if c.startswith("p_") else np.nan)
+                    # p's floor only from the statistics stage's own column (today's p may be a
+                    # within-dyad test); the sign-flip columns' floor follows from n_dyads.
+                    floor = (floors.iloc[i] if has_floor else np.nan) if c == "p" else (
+                        words.signflip_floor(n) if c in ("p_signflip", "p_pseudo", "p_phase") else np.nan)
                     text, note = words.fmt_p(v, floor)
                     if one_dyad and c == "p":
                         note = "one dyad: a within-dyad test, not a test across dyads"
-                    elif c == "p" and words._finite(floor) and floor > words.ALPHA and not note:
+                    elif words._finite(floor) and floor > words.ALPHA and not note:
                         note = f"with {int(n)} dyads this test cannot go below {words.fmt_p(floor)[0]}"
                     cell.update(text=text, note=note, sort=float(v) if words._finite(v) else "")
                 elif _is_num(v):

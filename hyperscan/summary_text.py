@@ -172,7 +172,7 @@ def fmt_number(x, kind: str = "value") -> str:
     if abs(x) >= 1000:
         return f"{x:.0f}"
     if abs(x) < 1e-3:
-        return f"{x:.1e}"
+        return f"{x:.4f}"  # 0.0001 / -0.0000: no exponent beside plain numbers
     return f"{x:.3g}"
 
 
@@ -201,7 +201,7 @@ def fmt_p(p, floor=np.nan) -> tuple[str, str]:
         return "n/a", ""
     p = float(p)
     if _finite(floor) and p <= float(floor) * (1 + 1e-9):
-        return f"≤ {fmt_p(floor)[0]}", "the smallest p this test can give"
+        return f"≤ {fmt_p(floor)[0]}", "smallest p this test can give"
     if p < 0.001:
         return "< 0.001", ""
     return f"{p:.2g}", ""
@@ -244,6 +244,13 @@ def design_warnings(n_dyads: int, n_permutations=None) -> list[str]:
     return []
 
 
+def _who(reporter, article=True) -> str:
+    r = str(reporter)
+    if r in ("client", "therapist"):
+        return f"the {r}" if article else f"the {r}"
+    return r
+
+
 def _pct_positive(dyad_diffs: pd.DataFrame | None, row) -> tuple[int, int]:
     """(dyads whose own difference has the row's sign, dyads with a difference)."""
     if dyad_diffs is None or not len(dyad_diffs) or "difference" not in dyad_diffs:
@@ -261,20 +268,26 @@ def _pseudo_sentence(surrogates: pd.DataFrame | None, marked, band, metric, abov
         return ("Pseudo-dyads were not computed, so the page cannot say whether strangers hearing the same "
                 "music would show the same.")
     hit = surrogates[(surrogates.band == band) & (surrogates.metric == metric)]
+    lead = ""
     if not len(hit) or not _finite(hit.iloc[0].get("pseudo", np.nan)):
-        return (f"Pseudo-dyads were not compared for {band} {metric_name(metric)}, so the page cannot say "
-                "whether strangers would show the same.")
+        same_band = surrogates[(surrogates.band == band) & pd.to_numeric(surrogates.get("pseudo"), errors="coerce").notna()]
+        if not len(same_band):
+            return (f"Pseudo-dyads were not compared in the {band} band, so the page cannot say whether strangers "
+                    "would show the same.")
+        hit = same_band
+        metric = hit.iloc[0].metric
+        lead = f"(Pseudo-dyads were computed for {metric_name(metric)}, not this measure.) "
     i = hit.index[0]
     above_descr = above
     above = bool(np.asarray(marked)[surrogates.index.get_loc(i)])
     if above:
-        return (f"Overall, real dyads were more synchronous than pseudo-dyads (people who never played "
+        return lead + (f"Overall, real dyads were more synchronous than pseudo-dyads (people who never played "
                 f"together) in {band} {metric_name(metric)}, so this band's synchrony is not only the shared music.")
     if above_descr is not None and bool(np.asarray(above_descr)[surrogates.index.get_loc(i)]):
-        return (f"In these dyads, real pairs were more synchronous than pseudo-dyads (people who never played "
+        return lead + (f"In these dyads, real pairs were more synchronous than pseudo-dyads (people who never played "
                 f"together) in {band} {metric_name(metric)} (the interval of the difference lies above zero), but "
                 "with this few dyads a test across dyads cannot confirm it.")
-    return (f"Pseudo-dyads (people who never played together) reach about the same overall {band} "
+    return lead + (f"Pseudo-dyads (people who never played together) reach about the same overall {band} "
             f"{metric_name(metric)} level as the real dyads, so much of that level is shared setting such as "
             "the music; the difference between moments is not explained by a constant shared drive.")
 
@@ -307,7 +320,7 @@ def findings(contrasts: pd.DataFrame, highlight, *, n_dyads: int, n_sessions: in
             k, n = _pct_positive(dyad_diffs, row)
             direction = "higher" if row.estimate > 0 else "lower"
             out.append(
-                f"When the {row.reporter} reported “{row.category}”, {metric_name(row.metric)} in the "
+                f"When {_who(row.reporter)} reported “{row.category}”, {metric_name(row.metric)} in the "
                 f"{row.band} band was {direction} than in {reference_name(row.get('reference', 'unlabelled'))} "
                 f"(difference {fmt_number(row.estimate)}, {level} interval {fmt_number(row.ci_low)} to "
                 f"{fmt_number(row.ci_high)}, q {fmt_p(row.q)[0]})"
@@ -326,7 +339,7 @@ def findings(contrasts: pd.DataFrame, highlight, *, n_dyads: int, n_sessions: in
         out.append(
             "No report category went with a difference in synchrony that the design supports as a finding. "
             f"The clearest difference was {metric_name(best.metric)} in the {best.band} band when the "
-            f"{best.reporter} reported “{best.category}” (difference {fmt_number(best.estimate)}"
+            f"{_who(best.reporter, article=False)} reported “{best.category}” (difference {fmt_number(best.estimate)}"
             + (f", {k} of {n} dyads in the same direction" if n else "")
             + "); treat it as a lead to look at, not a result.")
     return out
