@@ -29,6 +29,11 @@ import numpy as np
 import pandas as pd
 
 from . import summary_text as words
+
+try:  # the statistics stage's own selection and notes, when it provides them
+    from .stats import highlight_rows, study_notes
+except ImportError:  # pragma: no cover - older stats module
+    highlight_rows = study_notes = None
 from .provenance import versions
 from .summary_figures import (CATEGORY_COLOURS, COLOURS, FigureSink, channel_pair_plot, directional_plot,
                               estimation_plot, person_plot, surrogate_plot, timecourse_plot)
@@ -364,11 +369,15 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
                         "the study has one dyad; pseudo-dyads pair people from different dyads"))
 
     # --- contrasts -------------------------------------------------------------------------
-    if len(contrasts) and "p" in contrasts:
+    single_case = False
+    if len(contrasts) and "p" in contrasts and contrasts["p"].notna().any():
         c = contrasts.dropna(subset=["p"]).sort_values(["q", "p", "estimate"], ascending=[True, True, False])
+    elif len(contrasts) and "p_shift" in contrasts:  # no group test anywhere: within-dyad rows only
+        single_case = True
+        c = contrasts.dropna(subset=["p_shift"]).sort_values(["p_shift", "estimate"], ascending=[True, False])
     else:
         c = pd.DataFrame(columns=list(contrasts.columns) or ["reporter", "category", "band", "metric"])
-    c_hl = words.supported(c)
+    c_hl = np.zeros(len(c), bool) if single_case else words.supported(c)
     top = c.head(int(scfg.get("top_contrasts", 12)))
     top_hl = c_hl[: len(top)]
     marked = real_above_pseudo(surrogates) if surrogates is not None else np.zeros(0, bool)
@@ -379,7 +388,9 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
                                surrogates=surrogates, surrogate_marked=marked, has_reports=has_reports,
                                surrogate_above=real_above_pseudo_descriptive(surrogates),
                                ci_level=ci_level)
-    warnings_ = words.design_warnings(n_dyads)
+    warnings_ = words.design_warnings(n_dyads, contrasts)
+    if study_notes is not None and len(contrasts):
+        warnings_ += [n for n in study_notes(contrasts, config, n_dyads) if n and n not in warnings_]
 
     sections.append(dict(id="overview", title="Study overview", intro=[
         f"{n_dyads} dyads, {n_sessions} sessions, {n_windows} windows of {config['window']['length']} s "
@@ -403,6 +414,9 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
                  "comparison windows). Hover a column name for its TSV name and meaning; click it to sort. "
                  f"q corrects for all {len(contrasts)} rows of contrasts.tsv. Highlighted rows: q < 0.05 from a "
                  "test across at least two dyads that can reach 0.05."]
+        if single_case:
+            intro.append("No contrast has a test across dyads: the rows are sorted by the within-dyad "
+                         "circular-shift p (p_shift), which speaks about these dyads only; none is highlighted.")
         if not len(top):
             intro.append("No contrast could be computed: no report category had enough windows "
                          f"(at least {stcfg.get('min_windows', 3)}) in any session.")
@@ -411,7 +425,14 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
                              if len(top) else [], figures=contrast_fig, extra=[]))
 
     # --- joint display -------------------------------------------------------------------
-    joint = _joint_rows(contrasts, null_table, window_tables)
+    selection_note = ""
+    if highlight_rows is not None and len(contrasts) and "q" in contrasts:
+        # the statistics stage's choice of rows (pre-specified primary contrasts, else group-FDR
+        # survivors), never the strongest rows picked from the same data
+        chosen, selection_note = highlight_rows(contrasts, stcfg.get("primary"))
+        joint = _joint_rows(chosen, null_table, window_tables)
+    else:
+        joint = _joint_rows(contrasts, null_table, window_tables)
     tables["joint_display"] = joint
     if has_reports:
         j_hl = words.supported(joint)
@@ -428,7 +449,7 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
                 + f", shift z {words.fmt_number(row.z_shift, 'z')}, q {words.fmt_p(row.q)[0]}; pseudo-dyad z of its "
                 f"windows ({row.z_pseudo_of}) {words.fmt_number(row.z_pseudo_windows, 'z')}.")))
         sections.append(dict(id="joint", title="Joint display: synchrony beside the words", intro=[
-            "Per reporter and category: its strongest band and measure, the difference with its interval, the "
+            (selection_note + " " if selection_note else "") + "Per reporter and category: its strongest band and measure, the difference with its interval, the "
             "circular-shift z and how far the category's windows lie above pseudo-dyad synchrony; then client "
             "and therapist excerpts side by side, each with its report id. Click an excerpt to see its moment "
             "in the session's time course."],
@@ -520,13 +541,20 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
             figs.append(_fig(figures(channel_pair_plot(block, montage), "channel_pairs_" + name),
                              f"inter-brain matrix {name}", f"{name}: smallest cluster p "
                              f"{words.fmt_p(block.cluster_p.min())[0]}."))
+        sel = str(channel_pairs["selection"].iloc[0]) + ". " if "selection" in channel_pairs else ""
         sections.append(dict(id="pairs", title="Inter-brain matrices of the strongest contrasts", intro=[
-            "Category − reference per client × therapist channel pair (mean over dyads); squares: pairs in a "
+            sel + "Category − reference per client × therapist channel pair (mean over dyads); squares: pairs in a "
             "cluster with cluster p < 0.05 (cluster-based sign-flip permutation over dyads). Head plots: each "
             "person's channels averaged over the partner's."], tables=[], figures=figs, extra=[]))
 
     # --- mixed models ------------------------------------------------------------------------------
-    if mixed is not None and len(mixed) and len(top):
+    if mixed is not None and len(mixed) and "selection" in mixed:
+        sections.append(dict(id="mixed", title="Linear mixed models", intro=[
+            "value ~ in_category + (1 + in_category | dyad) (statsmodels MixedLM, random dyad intercept and "
+            "slope) on contrasts chosen without looking at their result: " + str(mixed["selection"].iloc[0]) + "."],
+            tables=[_table(mixed.drop(columns=["selection"]), "t-mixed", n_dyads_total=n_dyads)], figures=[],
+            extra=[]))
+    elif mixed is not None and len(mixed) and len(top):
         keys = ["reporter", "category", "band", "metric"]
         mtop = top[keys].merge(mixed, on=keys, how="left")
         sections.append(dict(id="mixed", title="Linear mixed models", intro=[

@@ -226,8 +226,10 @@ def supported(df: pd.DataFrame, q_col: str = "q", alpha: float = ALPHA) -> np.nd
     return ok
 
 
-def design_warnings(n_dyads: int, n_permutations=None) -> list[str]:
-    """Sentences on what the number of dyads lets the page claim at all."""
+def design_warnings(n_dyads: int, contrasts: pd.DataFrame | None = None) -> list[str]:
+    """Sentences on what the number of dyads lets the page claim at all. The smallest p of
+    the group test is the statistics stage's floor column when contrasts.tsv has one, else
+    the sign-flip floor of ``n_dyads``."""
     if n_dyads == 0:
         return ["No dyad produced analysable windows, so nothing could be compared."]
     if n_dyads == 1:
@@ -236,11 +238,13 @@ def design_warnings(n_dyads: int, n_permutations=None) -> list[str]:
                 "dyads) cannot be formed. No row is marked as a finding; the p-values shown are within-dyad "
                 "tests and say nothing about other pairs."]
     floor = signflip_floor(n_dyads)
-    if floor > ALPHA:
-        return [f"With {n_dyads} dyads a test across dyads cannot give a p below {fmt_p(floor)[0].lstrip('≤ ')} "
-                f"(only {2 ** n_dyads} sign patterns exist), so no result can reach 0.05 on the group test and "
-                "no row is marked as a finding. Read the differences and intervals as descriptions of these "
-                "dyads."]
+    if contrasts is not None and len(contrasts) and any(c in contrasts for c in P_FLOOR_COLUMNS):
+        floors = p_floor_of(contrasts).dropna()
+        floor = float(floors.min()) if len(floors) else np.nan
+    if _finite(floor) and floor > ALPHA:
+        return [f"With {n_dyads} dyads the test across dyads cannot give a p below {fmt_p(floor)[0].lstrip('≤ ')}, "
+                "so no result can reach 0.05 on the group test and no row is marked as a finding. Read the "
+                "differences and intervals as descriptions of these dyads."]
     return []
 
 
