@@ -166,7 +166,9 @@ def init_study(study_dir, *, eeg_pattern: str = DEFAULT_EEG_PATTERN, report_patt
                              "(e.g. (?P<dyad>[A-Za-z0-9]+))")
         patterns[name] = rx
     merge = _read_merge(Path(offsets)) if offsets else {}
-    roles = {client_role: "client", therapist_role: "therapist", shared_role: "shared"}
+    roles = {client_role.lower(): "client", therapist_role.lower(): "therapist", shared_role.lower(): "shared"}
+    eeg_rule = "{dyad}_{session}_{role}" if eeg_pattern == DEFAULT_EEG_PATTERN else eeg_pattern
+    report_rule = "{dyad}_{session}_reports" if report_pattern == DEFAULT_REPORT_PATTERN else report_pattern
     eeg: dict[tuple[str, str], dict[str, Path]] = {}
     reports: dict[tuple[str, str], Path] = {}
     ignored = []
@@ -178,7 +180,7 @@ def init_study(study_dir, *, eeg_pattern: str = DEFAULT_EEG_PATTERN, report_patt
             m = patterns["--eeg-pattern"].match(_stem(path, suf))
             role = roles.get(m.group("role").lower() if m else None) if m else None
             if not m or role is None:
-                ignored.append(f"{rel}: EEG file whose name does not match {{dyad}}_{{session}}_{{role}} "
+                ignored.append(f"{rel}: EEG file whose name does not match {eeg_rule} "
                                f"with role {client_role}/{therapist_role}/{shared_role}")
                 continue
             key = (m.group("dyad"), m.group("session"))
@@ -195,7 +197,7 @@ def init_study(study_dir, *, eeg_pattern: str = DEFAULT_EEG_PATTERN, report_patt
                 continue
             m = patterns["--report-pattern"].match(_stem(path, suf))
             if not m:
-                ignored.append(f"{rel}: table whose name does not match {{dyad}}_{{session}}_reports")
+                ignored.append(f"{rel}: table whose name does not match {report_rule}")
                 continue
             key = (m.group("dyad"), m.group("session"))
             if key in reports:
