@@ -69,6 +69,12 @@ def cmd_validate(args) -> int:
     print(f"OK: config, sessions sheet ({len(check.sessions)} session(s)), {check.n_eeg_files} EEG "
           f"file(s) and {check.n_report_files} report file(s) are valid"
           + (f" ({len(check.warnings)} warning(s))" if check.warnings else "") + ".")
+    if not args.quiet:
+        from .understood import describe_study
+
+        print("What hyperscan understood:")
+        for line in describe_study(check):
+            print(f"  {line}")
     return 0
 
 
@@ -328,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Check the config, the sessions sheet, every EEG header and report file "
                                      "(everything `run` would refuse) and print what was understood.")
     val.add_argument("--configfile", default=DEFAULT_CONFIG, help="the study's config.yaml")
+    val.add_argument("--quiet", action="store_true", help="print only problems and the OK line, not what was understood")
     ini = sub.add_parser("init", help="write sessions.tsv and a commented config.yaml for a folder of files",
                          formatter_class=_InitHelpFormatter, description=_init_doc())
     ini.add_argument("study_dir", help="folder holding the EEG recordings and report files")
