@@ -66,17 +66,20 @@ def _table(df: pd.DataFrame, tid: str, *, highlight=None, links=None, hide=(), n
     Every string is escaped by the template."""
     links = links or {}
     cols = [c for c in df.columns if c not in hide and not str(c).startswith("_")]
-    with_ci = "ci_low" in cols and "ci_high" in cols
-    if with_ci:
-        cols[cols.index("ci_low")] = "ci"
-        cols.remove("ci_high")
+    intervals = {}  # combined column -> (low, high): ci_low/ci_high, pseudo_ci_low/pseudo_ci_high, ...
+    for c in list(cols):
+        if c.endswith("ci_low") and c[:-3] + "high" in cols:
+            key = c[:-4]
+            intervals[key] = (c, c[:-3] + "high")
+            cols[cols.index(c)] = key
+            cols.remove(c[:-3] + "high")
     floors = words.p_floor_of(df) if len(df) else pd.Series(dtype=float)
     has_floor = any(col in df for col in words.P_FLOOR_COLUMNS)
     headers = []
     for c in cols:
         label, title = words.column_label(c)
         headers.append(dict(key=c, label=label, title=title,
-                            num=c == "ci" or (len(df) > 0 and df[c].map(_is_num).all())))
+                            num=c in intervals or (len(df) > 0 and df[c].map(_is_num).all())))
     rows = []
     hl = np.zeros(len(df), bool) if highlight is None else np.asarray(highlight, bool)
     for i, (_, row) in enumerate(df.iterrows()):
@@ -85,8 +88,8 @@ def _table(df: pd.DataFrame, tid: str, *, highlight=None, links=None, hide=(), n
         cells = []
         for c in cols:
             cell = dict(text="", sort="", note="", href=None)
-            if c == "ci":
-                lo, hi = row["ci_low"], row["ci_high"]
+            if c in intervals:
+                lo, hi = row[intervals[c][0]], row[intervals[c][1]]
                 if one_dyad:
                     cell.update(text="none", note="one dyad: no interval over dyads")
                 elif words._finite(lo) and words._finite(hi) and hi > lo:

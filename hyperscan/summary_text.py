@@ -42,7 +42,11 @@ COLUMNS = {
     "n_reference_windows": ("Reference windows", "windows of the comparison, all dyads"),
     "n_pseudo_pairs": ("Pseudo-pairs", "client of one dyad with the therapist of another"),
     "estimate": ("Difference", "category − reference, mean over dyads"),
-    "ci": ("Interval", "bootstrap confidence interval over dyads"),
+    "ci": ("Interval", "confidence interval over dyads (TSV columns ci_low, ci_high)"),
+    "pseudo_ci": ("Interval real − pseudo", "interval over dyads (pseudo_ci_low, pseudo_ci_high)"),
+    "phase_ci": ("Interval real − phase", "interval over dyads (phase_ci_low, phase_ci_high)"),
+    "lag_ci": ("Lag interval (ms)", "interval over dyads (lag_ci_low, lag_ci_high)"),
+    "psi_ci": ("PSI interval", "interval over dyads (psi_ci_low, psi_ci_high)"),
     "p": ("p", "test across dyads (see the glossary)"),
     "q": ("q (FDR)", "p corrected for the number of rows (Benjamini–Hochberg)"),
     "z_shift": ("Shift z", "how far the difference lies above circularly shifted labels, in SDs"),
@@ -130,6 +134,8 @@ GLOSSARY = [
 def column_label(name: str) -> tuple[str, str]:
     """(readable label, tooltip) of a TSV column; the tooltip names the TSV column."""
     label, meaning = COLUMNS.get(name, (name.replace("_", " "), ""))
+    if name.endswith("ci") and name in COLUMNS:
+        return label, f"TSV columns: {name}_low, {name}_high — {meaning}"
     title = f"TSV column: {name}" + (f" — {meaning}" if meaning else "")
     return label, title
 

@@ -55,7 +55,7 @@
   });
 
   /* ---------- time courses ---------- */
-  var W = 1000, LEFT = 70, RIGHT = 12, TOP = 10, MAIN = 190, LANE = 24, AXIS = 34;
+  var W = 1000, LEFT = 70, RIGHT = 12, TOP = 10, MAIN = 190, LANE = 24, AXIS = 44;
 
   function niceStep(span, target) {
     var raw = span / target, mag = Math.pow(10, Math.floor(Math.log10(raw)));
@@ -63,7 +63,7 @@
     for (var i = 0; i < steps.length; i++) { if (raw <= steps[i] * mag) { return steps[i] * mag; } }
     return 10 * mag;
   }
-  function fmt(x) { return Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 1 ? x.toFixed(1) : x.toPrecision(2); }
+  function fmt(x) { if (Math.abs(x) < 1e-9) { return '0'; } return Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 1 ? x.toFixed(1) : x.toPrecision(2); }
 
   function TimeCourse(box) {
     var d = JSON.parse(box.querySelector('.tc-data').textContent);
