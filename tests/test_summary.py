@@ -479,3 +479,30 @@ def test_figures_draw_user_text_literally(tmp_path):
     sink(fig, "estimation")  # mathtext would raise on \notacommand while drawing
     sink(surrogate_plot(inp["surrogates"].assign(band="$x^2$")), "nulls")
     assert (tmp_path / "figures" / "estimation.svg").is_file()
+
+
+def test_null_model_figure_stars_the_rows_its_table_highlights(tmp_path):
+    from hyperscan.summary import real_above_pseudo
+    from hyperscan.summary_figures import surrogate_plot
+
+    surrogates = pd.DataFrame({
+        "band": ["delta", "alpha", "beta"], "metric": ["ccorr"] * 3, "n_dyads": [8, 8, 8],
+        "n_pseudo_pairs": [56] * 3, "real": [-0.04, 0.12, 0.05], "pseudo": [-0.05, 0.05, 0.045],
+        "phase": [-0.01, 0.01, 0.0], "real_minus_pseudo": [0.01, 0.07, 0.005],
+        "pseudo_ci_low": [-0.01, 0.04, 0.001], "pseudo_ci_high": [0.03, 0.1, 0.01],
+        "p_pseudo": [0.6, 0.004, 0.09], "z_pseudo": [0.3, 3.1, 1.6],
+        "real_minus_phase": [-0.03, 0.11, 0.05], "phase_ci_low": [-0.05, 0.08, 0.02],
+        "phase_ci_high": [-0.01, 0.14, 0.08], "p_phase": [0.02, 0.004, 0.01], "z_phase": [-2.0, 3.0, 2.5]})
+    marked = real_above_pseudo(surrogates)
+    assert list(marked) == [False, True, False]  # beta: interval above 0, but the test says p = 0.09
+    fig = surrogate_plot(surrogates, marked)
+    stars = [t for t in fig.axes[0].texts if t.get_text() == "*"]
+    assert len(stars) == 1 and stars[0].xy[0] == 1  # over alpha, the highlighted row
+    assert fig.axes[0].get_ylim()[0] < -0.05  # negative synchrony is on the axis
+    inp = _inputs(n_dyads=3)
+    inp["surrogates"] = surrogates
+    page = _build(tmp_path, inp)
+    nulls_table = page[page.index('id="t-nulls"'):]
+    nulls_table = nulls_table[: nulls_table.index("</table>")]
+    rows = re.findall(r"<tr( class=\"supported\")?>\s*<td[^>]*>([a-z]+)", nulls_table)
+    assert [band for cls, band in rows if cls] == ["alpha"]
