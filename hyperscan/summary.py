@@ -65,6 +65,10 @@ def _table(df: pd.DataFrame, tid: str, *, highlight=None, links=None, hide=(), n
     that lost dyads said in words. ``links``: column -> list of hrefs (the cell becomes a link).
     Every string is escaped by the template."""
     links = links or {}
+    hide = set(hide)
+    if "reference" in df and len(df) and df["reference"].nunique() == 1:
+        hide.add("reference")  # one comparison for every row: said in the caption instead
+        caption = caption or f"Every row is compared with {words.reference_name(df['reference'].iloc[0])}."
     cols = [c for c in df.columns if c not in hide and not str(c).startswith("_")]
     intervals = {}  # combined column -> (low, high): ci_low/ci_high, pseudo_ci_low/pseudo_ci_high, ...
     for c in list(cols):

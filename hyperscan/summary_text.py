@@ -30,7 +30,7 @@ HIGHLIGHT_COLUMNS = ("highlight", "supported", "significant")
 COLUMNS = {
     "dyad": ("Dyad", "client–therapist pair"),
     "session": ("Session", "session id from the sessions sheet"),
-    "reporter": ("Reported by", "who coded the moment: client, therapist or an observer"),
+    "reporter": ("Reporter", "who coded the moment: client, therapist or an observer"),
     "category": ("Category", "the experience code of the report"),
     "reference": ("Compared with", "the windows the category is compared against"),
     "band": ("Band", "frequency band"),
@@ -38,8 +38,8 @@ COLUMNS = {
     "measure": ("Measure", "per-person measure (see the glossary)"),
     "person": ("Person", "whose EEG"),
     "n_dyads": ("Dyads", "dyads that entered this row"),
-    "n_windows": ("Windows in category", "analysis windows inside the category, all dyads"),
-    "n_reference_windows": ("Reference windows", "windows of the comparison, all dyads"),
+    "n_windows": ("Windows", "analysis windows inside the category, all dyads"),
+    "n_reference_windows": ("Ref. windows", "windows of the comparison, all dyads"),
     "n_pseudo_pairs": ("Pseudo-pairs", "client of one dyad with the therapist of another"),
     "estimate": ("Difference", "category − reference, mean over dyads"),
     "ci": ("Interval", "confidence interval over dyads (TSV columns ci_low, ci_high)"),
@@ -50,7 +50,7 @@ COLUMNS = {
     "p": ("p", "test across dyads (see the glossary)"),
     "q": ("q (FDR)", "p corrected for the number of rows (Benjamini–Hochberg)"),
     "z_shift": ("Shift z", "how far the difference lies above circularly shifted labels, in SDs"),
-    "p_signflip": ("p (sign-flip)", "sign-flip permutation test over dyads"),
+    "p_signflip": ("p sign-flip", "sign-flip permutation test over dyads"),
     "real": ("Real dyads", "mean window synchrony of the real pairs"),
     "pseudo": ("Pseudo-dyads", "mean synchrony of people who never played together"),
     "phase": ("Phase-randomised", "mean synchrony with the therapist's phases scrambled"),
@@ -207,7 +207,7 @@ def fmt_p(p, floor=np.nan) -> tuple[str, str]:
         return "n/a", ""
     p = float(p)
     if _finite(floor) and p <= float(floor) * (1 + 1e-9):
-        return f"≤ {fmt_p(floor)[0]}", "smallest p this test can give"
+        return f"≤ {fmt_p(floor)[0]}", "smallest possible"
     if p < 0.001:
         return "< 0.001", ""
     return f"{p:.2g}", ""

@@ -342,7 +342,7 @@ def test_few_dyads_cannot_reach_the_group_level_and_say_so(tmp_path):
     # a floor reported by the stats stage wins over the sign-flip floor, and p is never finer
     rows = pd.DataFrame({"q": [0.01, 0.01, 0.2], "n_dyads": [8, 8, 8], "p_min": [0.004, 0.08, 0.004]})
     assert list(supported(rows)) == [True, False, False]
-    assert fmt_p(0.004, 0.004) == ("≤ 0.004", "smallest p this test can give")
+    assert fmt_p(0.004, 0.004) == ("≤ 0.004", "smallest possible")
     assert fmt_p(0.0004)[0] == "< 0.001" and fmt_p(0.0312)[0] == "0.031"
 
 
