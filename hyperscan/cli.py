@@ -59,9 +59,10 @@ def print_warnings(notes) -> None:
 
 
 def cmd_validate(args) -> int:
-    from .validate import check_study
+    from .validate import check_study, workdir_problems
 
     check = check_study(args.configfile)
+    check.problems += workdir_problems(check)  # everything `run` would refuse, from here
     print_warnings(check.warnings)
     if check.problems:
         print_problems(check.problems, f"hyperscan validate: {args.configfile}: problems found:")
