@@ -95,7 +95,7 @@ def _table(df: pd.DataFrame, tid: str, *, highlight=None, links=None, hide=(), n
             if c in intervals:
                 lo, hi = row[intervals[c][0]], row[intervals[c][1]]
                 if one_dyad:
-                    cell.update(text="none", note="one dyad: no interval over dyads")
+                    cell.update(text="none", note="one dyad")
                 elif words._finite(lo) and words._finite(hi) and hi > lo:
                     cell.update(text=f"{words.fmt_number(lo)} to {words.fmt_number(hi)}", sort=float(lo))
                 elif words._finite(lo):
@@ -112,7 +112,7 @@ def _table(df: pd.DataFrame, tid: str, *, highlight=None, links=None, hide=(), n
                         words.signflip_floor(n) if c in ("p_signflip", "p_pseudo", "p_phase") else np.nan)
                     text, note = words.fmt_p(v, floor)
                     if one_dyad and c == "p":
-                        note = "one dyad: a within-dyad test, not a test across dyads"
+                        note = "within-dyad test"
                     elif words._finite(floor) and floor > words.ALPHA and not note:
                         note = f"with {int(n)} dyads this test cannot go below {words.fmt_p(floor)[0]}"
                     cell.update(text=text, note=note, sort=float(v) if words._finite(v) else "")
@@ -400,7 +400,8 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
         warnings_ += [n for n in study_notes(contrasts, config, n_dyads) if n and n not in warnings_]
 
     sections.append(dict(id="overview", title="Study overview", intro=[
-        f"{n_dyads} dyads, {n_sessions} sessions, {n_windows} windows of {config['window']['length']} s "
+        f"{n_dyads} dyad{'s' if n_dyads != 1 else ''}, {n_sessions} session{'s' if n_sessions != 1 else ''}, "
+        f"{n_windows} windows of {config['window']['length']} s "
         f"(step {config['window']['step']} s); "
         f"{ovdf.kept_pct.mean() if len(ovdf) else 0:.1f}% of windows kept on average (windows overlapping "
         "a stretch marked bad are excluded). Each session's quality-control page is linked in the last column."],

@@ -254,11 +254,10 @@ def design_warnings(n_dyads: int, contrasts: pd.DataFrame | None = None) -> list
     return []
 
 
-def _who(reporter, article=True) -> str:
+def _who(reporter) -> str:
+    """"the client", "the therapist", or an observer's id as it is."""
     r = str(reporter)
-    if r in ("client", "therapist"):
-        return f"the {r}" if article else f"the {r}"
-    return r
+    return f"the {r}" if r in ("client", "therapist") else r
 
 
 def _pct_positive(dyad_diffs: pd.DataFrame | None, row) -> tuple[int, int]:
@@ -348,8 +347,8 @@ def findings(contrasts: pd.DataFrame, highlight, *, n_dyads: int, n_sessions: in
         k, n = _pct_positive(dyad_diffs, best)
         out.append(
             "No report category went with a difference in synchrony that the design supports as a finding. "
-            f"The clearest difference was {metric_name(best.metric)} in the {best.band} band when the "
-            f"{_who(best.reporter, article=False)} reported “{best.category}” (difference {fmt_number(best.estimate)}"
+            f"The clearest difference was {metric_name(best.metric)} in the {best.band} band when "
+            f"{_who(best.reporter)} reported “{best.category}” (difference {fmt_number(best.estimate)}"
             + (f", {k} of {n} dyads in the same direction" if n else "")
             + "); treat it as a lead to look at, not a result.")
     return out

@@ -326,8 +326,9 @@ def test_one_dyad_study_warns_and_marks_nothing_significant(tmp_path):
     assert "This study has one dyad." in page
     assert "No row is marked as a finding" in page
     assert _supported_rows(page) == []
-    assert "one dyad: no interval over dyads" in page  # no zero-width [x, x] interval shown
-    assert "one dyad: a within-dyad test, not a test across dyads" in page
+    assert "none <span class=\"note\">(one dyad)</span>" in page  # no zero-width [x, x] interval shown
+    assert "(within-dyad test)" in page
+    assert "[0." not in page.split('id="joint"')[1].split("</section>")[0]  # nor in the joint display text
     assert "No report category went with a difference in synchrony that the design supports" in page
 
 
