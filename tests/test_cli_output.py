@@ -4,7 +4,6 @@ help on every option with its default, validate says what it understood."""
 import io
 from pathlib import Path
 
-import pytest
 
 from hyperscan.cli import ProgressFilter, build_parser, main
 
