@@ -63,6 +63,8 @@ def cmd_validate(args) -> int:
 
     check = check_study(args.configfile)
     check.problems += workdir_problems(check)  # everything `run` would refuse, from here
+    for note in getattr(check, "notes", []):  # time, identity and channel facts and the choice made
+        print(f"  note: {note}")
     print_warnings(check.warnings)
     if check.problems:
         print_problems(check.problems, f"hyperscan validate: {args.configfile}: problems found:")

@@ -194,13 +194,16 @@ JOINT_COLUMNS = ["reporter", "category", "n_windows", "n_dyads", "band", "metric
 
 
 def _joint_rows(contrasts: pd.DataFrame, nulls: pd.DataFrame | None, window_tables) -> pd.DataFrame:
-    """One row per reporter × category: its strongest band/metric with estimate, CI, the
-    circular-shift surrogate z, and — where the nulls cover that metric — the mean
-    pseudo-dyad z of its windows (how far above strangers' synchrony those moments are)."""
+    """One row per reporter × category of ``contrasts`` (the caller passes the rows
+    ``stats.highlight_rows`` allows: the pre-specified ``stats.primary`` contrasts, else only
+    group-FDR survivors — never the strongest rows picked from the same data): band/metric
+    with estimate, CI, the circular-shift surrogate z, and — where the nulls cover that
+    metric — the mean pseudo-dyad z of its windows (how far above strangers' synchrony those
+    moments are)."""
     rows = []
-    if not len(contrasts) or "p" not in contrasts:
+    if not len(contrasts) or "estimate" not in contrasts:
         return pd.DataFrame(columns=JOINT_COLUMNS)
-    c = contrasts.dropna(subset=["p"]).sort_values(["q", "p", "estimate"], ascending=[True, True, False])
+    c = contrasts.dropna(subset=["estimate"]).sort_values(["q", "p", "estimate"], ascending=[True, True, False])
     zmap = pd.DataFrame()
     if nulls is not None and len(nulls) and window_tables:
         labels = pd.concat(window_tables, ignore_index=True)
@@ -418,10 +421,17 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
                                  "Per-dyad differences (grey dots) and the group estimate with its interval over "
                                  "dyads; red: a row the design supports (highlighted in the table)."))
     if has_reports:
+        group_p = "p_floor" in contrasts or "p_shift" in contrasts
+        n_tested = int(contrasts["p"].notna().sum()) if "p" in contrasts else 0
         intro = ["Difference = across-dyad mean of (synchrony in the category's windows − synchrony in the "
-                 "comparison windows). Hover a column name for its TSV name and meaning; click it to sort. "
-                 f"q corrects for all {len(contrasts)} rows of contrasts.tsv. Highlighted rows: q < 0.05 from a "
-                 "test across at least two dyads that can reach 0.05."]
+                 f"comparison windows), with its {ci_level:.0%} interval over dyads. "
+                 + (f"p = the group-level test across dyads ({stcfg.get('group_test', 't')}; dyads are the random "
+                    "factor, so a small p speaks for dyads like these), never shown finer than the smallest p it "
+                    "can reach; p shift / z shift = within-dyad circular-shift test of the labels (these dyads "
+                    "only). " if group_p else "")
+                 + f"q corrects for all {n_tested} tested rows of contrasts.tsv. Highlighted rows: q < 0.05 from a "
+                 "test across at least two dyads that can reach 0.05. Hover a column name for its TSV name and "
+                 "meaning; click it to sort."]
         if single_case:
             intro.append("No contrast has a test across dyads: the rows are sorted by the within-dyad "
                          "circular-shift p (p_shift), which speaks about these dyads only; none is highlighted.")

@@ -51,6 +51,11 @@ COLUMNS = {
     "q": ("q (FDR)", "p corrected for the number of rows (Benjamini–Hochberg)"),
     "z_shift": ("Shift z", "how far the difference lies above circularly shifted labels, in SDs"),
     "p_signflip": ("p sign-flip", "sign-flip permutation test over dyads"),
+    "p_shift": ("p shift", "within-dyad circular-shift test of the labels (these dyads only)"),
+    "p_floor": ("smallest p", "the smallest p the group test can give with this many dyads"),
+    "n_dyads_total": ("Dyads in study", "dyads in the study (n_dyads: those that entered the row)"),
+    "note": ("Note", "what limits this row"),
+    "selection": ("Selection", "how the rows were chosen"),
     "real": ("Real dyads", "mean window synchrony of the real pairs"),
     "pseudo": ("Pseudo-dyads", "mean synchrony of people who never played together"),
     "phase": ("Phase-randomised", "mean synchrony with the therapist's phases scrambled"),
@@ -145,7 +150,8 @@ def metric_name(metric: str) -> str:
 
 
 def reference_name(reference: str) -> str:
-    return {"unlabelled": "windows nobody coded", "n/a": "windows nobody coded"}.get(str(reference),
+    return {"unlabelled": "windows nobody coded", "n/a": "windows nobody coded",
+            "others": "all other windows of the session"}.get(str(reference),
                                                                                      f"“{reference}” windows")
 
 
