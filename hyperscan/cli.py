@@ -359,8 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "report_clock_sync, report_format, ratings) merged into the sheet; without it "
                           "report_offset is 0")
     ini.add_argument("--output-dir", default=None,
-                     help="output_dir written into config.yaml, relative to STUDY_DIR (default: "
-                          "../STUDY_DIR_results, beside the study folder)")
+                     help="output_dir written into config.yaml, relative to STUDY_DIR (default: results)")
     ini.add_argument("--force", action="store_true", help="replace an existing sessions.tsv / config.yaml")
     return parser
 

@@ -22,8 +22,8 @@ never guessed: ``report_offset`` is 0 unless ``offsets`` names a TSV with ``dyad
 ``report_drift_ppm``, ``report_anchor``, ``report_clock_sync``, ``ratings``), and every
 session left at 0 is listed in the result's notes.
 
-``output_dir`` defaults to ``../{STUDY_DIR name}_results`` (beside the study folder: inputs are
-never written). Writes ``sessions.tsv`` and ``config.yaml`` into ``STUDY_DIR`` (refuses to replace existing
+``output_dir`` defaults to ``results`` inside the study folder (a new folder: the workflow
+only creates files there, inputs are never written). Writes ``sessions.tsv`` and ``config.yaml`` into ``STUDY_DIR`` (refuses to replace existing
 ones unless ``force``); input files are only read. The config has every key of
 ``schemas/config.schema.json`` at its default, each with its description as a comment.
 """
@@ -152,8 +152,8 @@ def init_study(study_dir, *, eeg_pattern: str = DEFAULT_EEG_PATTERN, report_patt
     root = Path(study_dir).resolve()
     if not root.is_dir():
         raise InputError(problem(root, "is not a folder", "a folder of EEG recordings and report files"))
-    if output_dir is None:  # beside the study folder: validate refuses outputs inside an input folder
-        output_dir = f"../{root.name}_results"
+    if output_dir is None:  # a new folder inside the study: the workflow only creates files there
+        output_dir = "results"
     patterns = {}
     for name, pattern, groups in (("--eeg-pattern", eeg_pattern, {"dyad", "session", "role"}),
                                   ("--report-pattern", report_pattern, {"dyad", "session"})):

@@ -107,19 +107,19 @@ def test_validate_prints_what_it_understood(capsys, monkeypatch):
 
 
 def test_validate_refuses_what_run_would_refuse(capsys, monkeypatch, tmp_path):
-    """run refuses a working directory inside an input folder; validate says so too."""
+    """run refuses a working directory whose .snakemake/ would hold inputs; validate says so too."""
     import shutil
 
     import yaml
 
     root = Path(__file__).resolve().parents[1]
-    study = tmp_path / "study"
+    study = tmp_path / ".snakemake" / "study"
     shutil.copytree(root / "sample_recordings", study)
     cfg = yaml.safe_load((root / "config" / "config.yaml").read_text())
     cfg.update(sessions=str(study / "sessions.tsv"), output_dir=str(tmp_path / "out"))
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    monkeypatch.chdir(study)
+    assert main(["validate", "--configfile", str(tmp_path / "config.yaml"), "--quiet"]) == 0
     monkeypatch.chdir(tmp_path)
-    assert main(["validate", "--configfile", "config.yaml", "--quiet"]) == 0
-    monkeypatch.chdir(study / "eeg")
-    assert main(["validate", "--configfile", str(tmp_path / "config.yaml"), "--quiet"]) == 1
-    assert "the working directory lies inside the input folder" in capsys.readouterr().err
+    assert main(["validate", "--configfile", "config.yaml", "--quiet"]) == 1
+    assert "bookkeeping folder .snakemake" in capsys.readouterr().err

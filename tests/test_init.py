@@ -58,13 +58,13 @@ def test_init_on_the_sample_files_rebuilds_the_shipped_sheet(tmp_path, monkeypat
     # the config: every schema key at its default and commented, paths to the new sheet
     text = (study / "config.yaml").read_text()
     config = yaml.safe_load(text)
-    assert config["sessions"] == "sessions.tsv" and config["output_dir"] == "../study_results"
+    assert config["sessions"] == "sessions.tsv" and config["output_dir"] == "results"
     defaults = validate_config({})
     for key in ("bands", "metrics", "window", "preprocessing", "stats", "summary"):
         assert config[key] == defaults[key], key
     assert text.count("\n# ") + text.count("\n  # ") > 40
-    monkeypatch.chdir(study)  # the config's folder (relative paths resolve the same either way)
-    check = check_study("config.yaml")
+    monkeypatch.chdir(tmp_path)  # relative paths resolve against the config's folder
+    check = check_study(study / "config.yaml")
     assert check.problems == [] and len(check.sessions) == 6 and check.n_report_files == 6
     # inputs are only read
     for f in study.rglob("*"):
