@@ -54,6 +54,10 @@ def _kind(col: str) -> str:
     return "value"
 
 
+_FIRST_COLUMNS = ["dyad", "session", "reporter", "category", "person", "measure", "band", "metric", "estimate",
+                  "ci_low", "ci_high", "lag_ms", "lag_ci_low", "lag_ci_high", "p", "q", "n_dyads"]
+
+
 def _is_num(v) -> bool:
     return isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_))
 
@@ -69,7 +73,12 @@ def _table(df: pd.DataFrame, tid: str, *, highlight=None, links=None, hide=(), n
     if "reference" in df and len(df) and df["reference"].nunique() == 1:
         hide.add("reference")  # one comparison for every row: said in the caption instead
         caption = caption or f"Every row is compared with {words.reference_name(df['reference'].iloc[0])}."
+    if "n_dyads_total" in df and len(df) and df["n_dyads_total"].nunique() == 1:
+        hide.add("n_dyads_total")  # rows that lost dyads say so beside their n_dyads
     cols = [c for c in df.columns if c not in hide and not str(c).startswith("_")]
+    # what a reader needs first, left: the row's key, then the effect and its test
+    first = [c for c in _FIRST_COLUMNS if c in cols]
+    cols = first + [c for c in cols if c not in first]
     intervals = {}  # combined column -> (low, high): ci_low/ci_high, pseudo_ci_low/pseudo_ci_high, ...
     for c in list(cols):
         if c.endswith("ci_low") and c[:-3] + "high" in cols:
@@ -399,8 +408,9 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
                                surrogate_above=real_above_pseudo_descriptive(surrogates),
                                ci_level=ci_level)
     warnings_ = words.design_warnings(n_dyads, contrasts)
-    if study_notes is not None and len(contrasts):
-        warnings_ += [n for n in study_notes(contrasts, config, n_dyads) if n and n not in warnings_]
+    stat_notes = []
+    if study_notes is not None and len(contrasts):  # the statistics stage's own notes
+        stat_notes = [n for n in study_notes(contrasts, config, n_dyads) if n and n not in warnings_]
 
     sections.append(dict(id="overview", title="Study overview", intro=[
         f"{n_dyads} dyad{'s' if n_dyads != 1 else ''}, {n_sessions} session{'s' if n_sessions != 1 else ''}, "
@@ -590,7 +600,7 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
 
     script = _asset("summary.js")
     page = _environment().get_template("summary.html.j2").render(
-        title="hyperscan — mixed-methods summary", paragraph=paragraph, warnings=warnings_,
+        title="hyperscan — mixed-methods summary", paragraph=paragraph, warnings=warnings_, stat_notes=stat_notes,
         not_computed=missing, sections=sections, glossary=words.GLOSSARY,
         columns=sorted((k, *words.COLUMNS[k]) for k in words.COLUMNS),
         css=_asset("summary.css"), script=script, script_hash=_csp_hash(script), colours=COLOURS)
