@@ -114,7 +114,9 @@ def _table(df: pd.DataFrame, tid: str, *, highlight=None, links=None, hide=(), n
             else:
                 v = row[c]
                 kind = _kind(c)
-                if kind == "p" and _is_num(v):
+                if c in words.P_FLOOR_COLUMNS and _is_num(v) and words._finite(v) and float(v) == 0:
+                    cell.update(text="no floor", note="continuous test", sort=0.0)
+                elif kind == "p" and _is_num(v):
                     # p's floor only from the statistics stage's own column (today's p may be a
                     # within-dyad test); the sign-flip columns' floor follows from n_dyads.
                     floor = (floors.iloc[i] if has_floor else np.nan) if c == "p" else (
