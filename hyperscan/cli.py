@@ -66,6 +66,8 @@ def cmd_validate(args) -> int:
     for note in getattr(check, "notes", []):  # time, identity and channel facts and the choice made
         print(f"  note: {note}")
     print_warnings(check.warnings)
+    for summary in check.report_summaries:  # what each report file gave, and how it was mapped
+        print(summary)
     if check.problems:
         print_problems(check.problems, f"hyperscan validate: {args.configfile}: problems found:")
         return 1

@@ -74,6 +74,8 @@ class StudyCheck:
     sessions: list[Session] = field(default_factory=list)
     n_eeg_files: int = 0
     n_report_files: int = 0
+    #: per report file: what was read and how each tier/subject was mapped (for `validate`)
+    report_summaries: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -339,20 +341,44 @@ def _clock_description(session: Session, clock: dict) -> str:
     return desc
 
 
-def check_ratings(session: Session) -> list[str]:
-    """The session's continuous rating must be readable (``hyperscan.reports.read_ratings``)."""
-    from .reports import read_ratings
+def describe_reports(session: Session, reports) -> str:
+    """One paragraph for `validate`: the reporters and categories a report file gave and how
+    each tier / subject / column was mapped, so an observer tier is visible before a run."""
+    name = Path(session.reports).name
+    head = f"reports of {session.key} ({name}): {len(reports)} row(s)"
+    reps = reports["reporter"].astype(str).value_counts(sort=False)
+    roles = [f"{r} -> {r if r in ROLES else 'observer'} ({n} row(s))" for r, n in reps.items()]
+    cats = sorted(set(reports["category"].astype(str)))
+    lines = [head, "  reporters: " + ("; ".join(roles) or "none"),
+             "  categories: " + (", ".join(cats[:30]) + (f" ... ({len(cats)} in all)" if len(cats) > 30 else "")
+                                  if cats else "none")]
+    lines += ["  " + m for m in reports.attrs.get("mapping", [])]
+    return "\n".join(lines)
 
+
+def check_ratings(session: Session, summaries: list[str] | None = None) -> list[str]:
+    """The session's continuous rating must be readable (``hyperscan.reports.read_ratings``
+    with the sheet's ``ratings_options``); what the reader did (layout, merged time stamps,
+    inferred rate) is appended to ``summaries``."""
     try:
-        read_ratings(session.ratings)
+        rating = session.read_ratings()
+        if summaries is not None:
+            summaries.append(f"ratings of {session.key} ({Path(session.ratings).name}): {len(rating)} sample(s) "
+                             f"from {rating['time'].min() if len(rating) else 0:g} to "
+                             f"{rating['time'].max() if len(rating) else 0:g} s, reporter "
+                             f"{rating['reporter'].iloc[0] if len(rating) else '-'}"
+                             + "".join(f"\n  {n}" for n in rating.attrs.get("notes", [])))
     except InputError as err:
         return [p + f" [ratings of sessions sheet row {session.row}]" for p in err.problems]
     return []
 
 
-def check_reports(session: Session, duration: float | None) -> tuple[list[str], list[str]]:
-    """Check one session's report file against the recording it belongs to."""
-    from .reports import read_reports, to_eeg_time
+def check_reports(session: Session, duration: float | None,
+                  summaries: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """Check one session's report file against the recording it belongs to (read with the
+    sheet's ``report_format`` and ``report_options``); a description of what was read is
+    appended to ``summaries`` (:func:`describe_reports`)."""
+    from .reports import to_eeg_time
 
     path = session.reports
     where = f"[sessions sheet row {session.row}]"
@@ -360,7 +386,7 @@ def check_reports(session: Session, duration: float | None) -> tuple[list[str], 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            reports = read_reports(path, fmt=session.report_format)
+            reports = session.read_reports()
         except InputError as err:
             # The reader stops at its own problems; still list bad reporters of a plain table.
             extra = [p for p in _raw_reporter_problems(path) if p not in err.problems]
@@ -368,6 +394,8 @@ def check_reports(session: Session, duration: float | None) -> tuple[list[str], 
         except Exception as exc:  # noqa: BLE001 - report the file, never a traceback
             return [problem(path, f"cannot be read ({type(exc).__name__}: {exc})", "a report file")], []
         problems = reporter_problems(reports, path)
+        if summaries is not None:
+            summaries.append(describe_reports(session, reports))
         if duration is not None and len(reports):
             try:
                 clock = session.report_clock()
@@ -478,7 +506,7 @@ def check_study(configfile) -> StudyCheck:
     check.config = None if config.get("_invalid") else config
     sheet = Path(config["sessions"])
     try:
-        sessions, problems = check_sessions(sheet)
+        sessions, problems = check_sessions(sheet, config.get("reports"))
     except InputError as err:
         check.problems += err.problems
         return check
@@ -526,11 +554,11 @@ def check_study(configfile) -> StudyCheck:
                                                  "share no channel name but synchrony.summary is homologous",
                                           "the same channel names for both people (Fz-Fz, ...)", row=s.row))
         if s.reports is not None:
-            problems, notes = check_reports(s, duration)
+            problems, notes = check_reports(s, duration, check.report_summaries)
             check.problems += problems
             check.warnings += notes
         if s.ratings is not None:
-            check.problems += check_ratings(s)
+            check.problems += check_ratings(s, check.report_summaries)
     check.n_report_files = len({s.reports for s in sessions if s.reports is not None})
     check.problems += channel_set_problems(recordings, sheet)
     check.problems += output_dir_problems(config, sessions, sheet, Path(configfile))

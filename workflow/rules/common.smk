@@ -21,7 +21,10 @@ try:
             validate_config(config, source="config"), _CONFIGFILE, given=dict(config)
         )
     )
-    SESSIONS = {(s.dyad, s.session): s for s in read_sessions(config["sessions"])}
+    SESSIONS = {
+        (s.dyad, s.session): s
+        for s in read_sessions(config["sessions"], config.get("reports"))
+    }
 except InputError as err:
     raise WorkflowError("invalid input:\n  " + "\n  ".join(err.problems))
 
