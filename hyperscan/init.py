@@ -19,7 +19,8 @@ the role words.
 What a folder cannot tell — when each report file's clock started relative to the EEG — is
 never guessed: ``report_offset`` is 0 unless ``offsets`` names a TSV with ``dyad``,
 ``session`` and any of the sheet's clock/ratings columns (``report_offset``,
-``report_drift_ppm``, ``report_anchor``, ``report_clock_sync``, ``ratings``), and every
+``report_drift_ppm``, ``report_anchor``, ``report_clock_sync``, ``report_format``, ``ratings``,
+``alignment``), and every
 session left at 0 is listed in the result's notes.
 
 ``output_dir`` defaults to ``results`` inside the study folder (a new folder: the workflow
@@ -44,7 +45,7 @@ SKIP_DIRS = {"results", "derivatives", "__pycache__"}
 SHEET_COLUMNS = ["dyad", "session", "client", "therapist", "reports", "report_offset", "client_select",
                  "therapist_select"]
 MERGE_COLUMNS = ("report_offset", "report_drift_ppm", "report_anchor", "report_clock_sync", "report_format",
-                 "ratings")
+                 "ratings", "alignment")
 _ID = re.compile(r"^[A-Za-z0-9]+$")
 
 

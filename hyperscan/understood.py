@@ -1,6 +1,8 @@
-"""What ``hyperscan validate`` understood of a study, as plain lines for a researcher to check:
-the configuration that matters for reading results, each session's people and files, the
-reporters and categories of each report file, and how its times are put on the EEG clock.
+"""What ``hyperscan validate`` understood of a study, as a summary for a researcher to check:
+the configuration that matters for reading results, each session's people and files, who
+reported in each report file and how its times are put on the EEG clock, and the study's
+reporters with their categories. (The per-file mapping of reporters and categories is
+printed by validate itself, from ``StudyCheck.report_summaries``.)
 
 Only reads what validation already accepted; a report file that cannot be read here is
 reported as such (validation lists the reason)."""
@@ -44,6 +46,7 @@ def describe_study(check) -> list[str]:
     lines.append(f"People: {len(dyads)} dyad(s) ({', '.join(dyads)}), each a client and a therapist; "
                  f"{len(sessions)} session(s)")
     reporters: Counter = Counter()
+    categories: dict[str, Counter] = {}
     for s in sessions:
         same = s.client == s.therapist
         who = (f"client and therapist both in {Path(s.client).name} "
@@ -59,15 +62,18 @@ def describe_study(check) -> list[str]:
             except Exception as exc:  # noqa: BLE001
                 lines.append(f"    reports: {Path(s.reports).name}: not readable here ({exc})")
             else:
-                lines.append(f"    reports: {Path(s.reports).name}: {len(rep)} report(s)")
+                who = ", ".join(sorted(map(str, set(rep.reporter))))
+                lines.append(f"    reports: {Path(s.reports).name}: {len(rep)} report(s) by {who}")
                 for reporter, block in rep.groupby("reporter", sort=True):
                     reporters[str(reporter)] += len(block)
-                    lines.append(f"      {reporter}: {_counts(block.category)}")
+                    categories.setdefault(str(reporter), Counter()).update(map(str, block.category))
                 lines.append(f"    alignment: {_clock(s)}")
         if getattr(s, "ratings", None) is not None:
             lines.append(f"    ratings: {Path(s.ratings).name}")
     if reporters:
-        lines.append("Reporters in the study: " + ", ".join(f"{r} ({n} reports)" for r, n in sorted(reporters.items())))
+        lines.append("Reporters in the study (categories with their number of reports):")
+        for r, n in sorted(reporters.items()):
+            lines.append(f"  {r} ({n} reports): " + ", ".join(f"{c} ({k})" for c, k in sorted(categories[r].items())))
     else:
         lines.append("Reporters in the study: none (no report files): synchrony and null models only")
     return lines

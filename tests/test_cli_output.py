@@ -100,7 +100,9 @@ def test_validate_prints_what_it_understood(capsys, monkeypatch):
     assert "What hyperscan understood:" in out
     assert "People: 6 dyad(s) (D01, D02, D03, D04, D05, D06)" in out
     assert "D06/S1: client and therapist both in D06_S1_dyad_raw.fif [C_ / T_]" in out
-    assert "client: connected (4), distracted (2)" in out and "rater1: significant_moment (2)" in out
+    assert "reports: D01_S1_reports.tsv: 14 report(s) by client, rater1, therapist" in out
+    assert "client (36 reports): connected (24), distracted (12)" in out
+    assert "rater1 (12 reports): significant_moment (12)" in out
     assert "alignment: EEG time = (report time - 0 s) x (1 + 0 ppm) + 7.684 s, from the sheet" in out
     assert main(["validate", "--quiet"]) == 0
     assert "understood" not in capsys.readouterr().out
