@@ -11,19 +11,20 @@ import csv
 import difflib
 import io
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from .errors import InputError, problem, read_utf8
+from .errors import InputError, not_a_regular_file, problem, read_utf8
 from .reports.options import parse_ratings_options, parse_report_options
 
 REQUIRED = ["dyad", "session", "client", "therapist"]
 OPTIONAL = ["reports", "report_offset", "report_drift_ppm", "report_anchor", "report_clock_sync",
             "report_format", "ratings", "client_select", "therapist_select", "alignment",
-            "report_options", "ratings_options"]
+            "report_options", "ratings_options", "audio", "audio_offset"]
 _ID = re.compile(r"^[A-Za-z0-9]+$")
 NA_VALUES = ["", "n/a", "N/A", "NA", "nan"]
 EXTRA_KNOWN: list[str] = []
@@ -47,6 +48,8 @@ class Session:
     report_clock_sync: Path | None = None
     report_format: str | None = None
     ratings: Path | None = None
+    audio: Path | None = None  # the music both heard (WAV/FLAC), for hyperscan.music
+    audio_offset: float = 0.0  # seconds: eeg_time = audio_time + audio_offset
     #: How two separate files are put on one time axis: None (empty cell: header start
     #: times when both files carry one, else sample 0, always reported), ``header``,
     #: ``sample0`` or ``trigger:<code>`` (hyperscan.alignment).
@@ -184,8 +187,9 @@ def check_sessions(path, defaults: dict | None = None) -> tuple[list[Session], l
     sheet cells of the same name.
     """
     path = Path(path)
-    if not path.is_file():
-        what = "is a folder" if path.is_dir() else "not found"
+    why = not_a_regular_file(path)
+    if why:
+        what = "not found" if why == "does not exist" else why
         raise InputError(problem(path, f"sessions sheet {what}", "an existing TSV file"))
     text = read_utf8(path, "TSV")
     table = _parse_table(path, text)
@@ -219,11 +223,12 @@ def check_sessions(path, defaults: dict | None = None) -> tuple[list[Session], l
                 problems.append(problem(path, f"{col} is empty", "a path to an EEG file", **where))
                 continue
             p = _resolve(base, val)
-            if not p.exists():
+            why = not_a_regular_file(p)
+            if why == "does not exist":
                 problems.append(problem(path, f"{col} file '{str(val).strip()}' does not exist (looked at {p})",
                                         "a path relative to the sheet's folder", **where))
-            elif not p.is_file():
-                problems.append(problem(path, f"{col} '{str(val).strip()}' is a folder ({p})",
+            elif why:
+                problems.append(problem(path, f"{col} '{str(val).strip()}' {why} ({p})",
                                         "a path to an EEG file", **where))
             else:
                 files[col] = p
@@ -258,6 +263,17 @@ def check_sessions(path, defaults: dict | None = None) -> tuple[list[Session], l
                                     "guessed from the file)", **where))
             fmt = None
         ratings = _optional_file(path, base, rec, "ratings", problems, where)
+        audio = _optional_file(path, base, rec, "audio", problems, where)
+        audio_offset = 0.0
+        if not _absent(rec.get("audio_offset")):
+            try:
+                audio_offset = float(str(rec["audio_offset"]).strip())
+                if not math.isfinite(audio_offset):
+                    raise ValueError
+            except ValueError:
+                problems.append(problem(path, f"audio_offset '{rec['audio_offset']}' is not a number",
+                                        "a finite number of seconds, e.g. 2.5", **where))
+                audio_offset = 0.0
         alignment = None if _absent(rec.get("alignment")) else str(rec["alignment"]).strip()
         if alignment is not None:
             from .alignment import parse_alignment
@@ -299,7 +315,8 @@ def check_sessions(path, defaults: dict | None = None) -> tuple[list[Session], l
                                     report_drift_ppm=clock["report_drift_ppm"],
                                     report_anchor=clock["report_anchor"],
                                     report_clock_sync=clock_sync, report_format=fmt,
-                                    ratings=ratings, alignment=alignment, row=i, **sel, **reader_opts,
+                                    ratings=ratings, alignment=alignment, audio=audio,
+                                    audio_offset=audio_offset, row=i, **sel, **reader_opts,
                                     **option_defaults))
     if not len(table):
         problems.append(problem(path, "the sheet has no rows", "one row per recorded session"))
@@ -317,8 +334,8 @@ def _optional_file(path: Path, base: Path, rec: dict, col: str, problems: list, 
     if _absent(rec.get(col)):
         return None
     p = _resolve(base, rec[col])
-    if not p.is_file():
-        what = "is a folder" if p.is_dir() else "does not exist"
+    what = not_a_regular_file(p)
+    if what:
         problems.append(problem(path, f"{col} file '{str(rec[col]).strip()}' {what} (looked at {p})",
                                 "a path relative to the sheet's folder", **where))
         return None
@@ -327,7 +344,12 @@ def _optional_file(path: Path, base: Path, rec: dict, col: str, problems: list, 
 
 def _resolve(base: Path, value) -> Path:
     p = Path(str(value).strip()).expanduser()
-    return p if p.is_absolute() else (base / p).resolve()
+    if p.is_absolute():
+        return p
+    try:
+        return (base / p).resolve()
+    except (RuntimeError, OSError):  # a symbolic link loop: reported by not_a_regular_file
+        return Path(os.path.abspath(base / p))
 
 
 def read_sessions(path, defaults: dict | None = None) -> list[Session]:

@@ -285,6 +285,18 @@ def _shared_stimulus_note(surrogates: pd.DataFrame) -> str:
             "contain it.")
 
 
+def _shared_note(surrogates, null_table, ci_level, stcfg):
+    """The shared-stimulus paragraph: ``hyperscan.pseudo_contrasts`` (effect size and interval,
+    HTML it escapes itself) when the per-window nulls are there, else the plain sentence."""
+    from markupsafe import Markup
+
+    if null_table is not None and len(null_table):
+        from .pseudo_contrasts import shared_stimulus_note
+
+        return Markup(shared_stimulus_note(null_table, ci_level=ci_level, seed=int(stcfg.get("seed", 0))))
+    return _shared_stimulus_note(surrogates)
+
+
 def _round(values, digits=5):
     return [None if not np.isfinite(v) else round(float(v), digits) for v in np.asarray(values, float)]
 
@@ -351,11 +363,12 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
                   directional: pd.DataFrame | None = None, person: pd.DataFrame | None = None,
                   channel_pairs: pd.DataFrame | None = None, mixed: pd.DataFrame | None = None,
                   figures: FigureSink | None = None, tables_dir=None, not_computed=None,
-                  alignment=None) -> str:
+                  alignment=None, extra_sections: list | None = None) -> str:
     """Return the complete HTML page (module doc). Every optional input may be absent or empty:
     its section then says what was not computed and why (``not_computed``: extra
     ``(what, why)`` pairs from the stage, e.g. no ratings column; ``alignment``: one line per
-    session on how its reports were put on the EEG clock)."""
+    session on how its reports were put on the EEG clock; ``extra_sections``: (title, html)
+    pairs of ``hyperscan.directional.report``, whose HTML that module builds and escapes)."""
     scfg = config.get("summary", {})
     stcfg = config.get("stats", {})
     ci_level = stcfg.get("ci_level", 0.95)
@@ -525,14 +538,21 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
             "with the therapist of another, same session) and with the therapist's recording phase-randomised "
             "(same spectrum, no phase relation). Highlighted rows and the stars in the figure: real dyads above "
             "pseudo-dyads, sign-flip test over dyads p < 0.05 (not corrected across rows), from at least two dyads "
-            "and a design that can reach 0.05.",
-            _shared_stimulus_note(surrogates)],
+            "and a design that can reach 0.05."],
+            shared_note=_shared_note(surrogates, null_table, ci_level, stcfg),
             tables=[_table(surrogates, "t-nulls", highlight=marked, n_dyads_total=n_dyads)],
             figures=[_fig(figures(surrogate_plot(surrogates, marked), "null_models"), "null models",
                           "Real dyads (blue) vs pseudo-dyads (orange) vs phase-randomised surrogates (grey); "
                           "* = real above pseudo-dyads, the rows highlighted in the table.")], extra=[]))
     elif n_dyads != 1:
         missing.append(("Null models", "no null-model table was given to the summary"))
+
+    # --- sections other stages build (hyperscan.directional.report: (title, html) pairs) -----
+    from markupsafe import Markup
+
+    for k, (title, body) in enumerate(extra_sections or []):
+        sections.append(dict(id=f"extra{k}", title=str(title), intro=[], tables=[], figures=[], extra=[],
+                             html=Markup(body)))
 
     # --- directional ---------------------------------------------------------------------------
     if directional is not None and len(directional):
@@ -615,11 +635,10 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
 
 
 def write_html(text: str, path) -> None:
-    """Write the page atomically (``hyperscan.atomic``)."""
-    from .atomic import atomic_output
+    """Write the page atomically (hidden temporary, removed on failure: ``hyperscan.atomic``)."""
+    from .atomic import write_text_atomic
 
-    with atomic_output(path) as tmp:
-        Path(tmp).write_text(text, encoding="utf-8")
+    write_text_atomic(text, path)
 
 
 def _read(path):
@@ -691,8 +710,30 @@ def summary_stage(inputs, sessions, config: dict, out_path) -> None:
         optional["directional"]["category"] = optional["directional"]["category"].fillna("n/a")
     nulls = [_read(p) for p in getattr(inputs, "nulls", [])]
     sink = FigureSink(out_dir / "figures", config.get("summary", {}).get("figure_formats", ["png", "svg"]))
+    from .directional.report import summary_sections
+
+    music_paths = list(getattr(inputs, "music", []) or [])
+    extra = summary_sections(
+        sink, contrasts=contrasts, qc=qc, music=_read(music_paths[0]) if music_paths else None,
+        n_sessions=len(sessions), n_with_audio=sum(getattr(s, "audio", None) is not None for s in sessions),
+        stimulus_bands=config.get("music", {}).get("stimulus_bands", ["delta", "theta"]), **{
+        k: _read(getattr(inputs, name)) for k, name in (("episodes", "directional_episodes"),
+                                                         ("curve", "directional_curve"),
+                                                         ("pseudo", "pseudo_contrasts"))
+        if hasattr(inputs, name)})
+    from .directional.report import summary_sections
+
+    music_paths = list(getattr(inputs, "music", []) or [])
+    extra = summary_sections(
+        sink, contrasts=contrasts, qc=qc, music=_read(music_paths[0]) if music_paths else None,
+        n_sessions=len(sessions), n_with_audio=sum(getattr(s, "audio", None) is not None for s in sessions),
+        stimulus_bands=config.get("music", {}).get("stimulus_bands", ["delta", "theta"]), **{
+            k: _read(getattr(inputs, name)) for k, name in (("episodes", "directional_episodes"),
+                                                             ("curve", "directional_curve"),
+                                                             ("pseudo", "pseudo_contrasts"))
+            if hasattr(inputs, name)})
     page = build_summary(contrasts, tables, reports, qc, config, dyad_diffs=dyad_diffs,
                          input_checksums=checksums, nulls=nulls, figures=sink, tables_dir=out_dir,
                          not_computed=_not_computed(sessions, config, inputs),
-                         alignment=_alignment(sessions) if frames else None, **optional)
+                         alignment=_alignment(sessions) if frames else None, extra_sections=extra, **optional)
     write_html(page, out_path)

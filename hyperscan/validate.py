@@ -214,7 +214,11 @@ def check_eeg(path: Path, select: str | None, *, shared: bool, row: int, sheet,
                                         f"{', '.join(sorted(set(raw.get_channel_types())))})",
                                   "at least one EEG channel (or preprocessing.channel_types)")], []
         return Recording(path, eeg, float(raw.info["sfreq"]), raw.n_times), [], []
-    problems, notes = [], []
+    from .eeg_header import file_header_problems
+
+    problems, notes = file_header_problems(path), []  # before anything sizes from the header
+    if problems:
+        return None, problems, notes
     if suffix in _EDF_BYTES:
         problems, notes = _edf_size_problems(path)
     elif suffix == ".vhdr":
@@ -257,7 +261,8 @@ def _channel_maps(config: dict) -> dict:
     return {"channel_names": pre.get("channel_names") or {}, "channel_types": pre.get("channel_types") or {}}
 
 
-def check_alignment(session: Session, sheet, channel_names=None, channel_types=None) -> tuple[list[str], list[str]]:
+def check_alignment(session: Session, sheet, channel_names=None, channel_types=None,
+                    facts: dict | None = None) -> tuple[list[str], list[str]]:
     """How the session's two recordings go on one time axis, decided exactly as the
     preprocessing stage decides it (``hyperscan.io.load_dyad`` with ``check_only``):
     (problems, notes). The notes name the alignment used, how far apart the header start
@@ -275,7 +280,8 @@ def check_alignment(session: Session, sheet, channel_names=None, channel_types=N
         except Exception as exc:  # noqa: BLE001 - a reader's surprise is still a bad file
             return [problem(sheet, f"{where}: the recordings cannot be aligned ({type(exc).__name__}: {exc})",
                             "readable recordings", row=session.row)], []
-    facts = getattr(said, "facts", {})
+    facts = {} if facts is None else facts
+    facts.update(getattr(said, "facts", {}))
     out = [f"{where}: {n}" for n in said]
     method = facts.get("method")
     if method in ("header", "sample0", "trigger"):
@@ -534,9 +540,11 @@ def check_study(configfile) -> StudyCheck:
                 recordings[(s, role)] = seen[key][0]
     check.n_eeg_files = len({p for p, _ in seen})
 
+    aligned: dict[Session, dict] = {}
     for s in sessions:
         if all((s, role) in recordings for role in ROLES):
-            problems, notes = check_alignment(s, sheet, **_channel_maps(config))
+            aligned[s] = {}
+            problems, notes = check_alignment(s, sheet, **_channel_maps(config), facts=aligned[s])
             check.problems += [p for p in problems if p not in check.problems]
             check.notes += notes
     check.problems += config_data_problems(config, recordings, Path(configfile))
@@ -544,6 +552,13 @@ def check_study(configfile) -> StudyCheck:
     for s in sessions:
         recs = [recordings.get((s, role)) for role in ROLES]
         duration = min(r.duration for r in recs) if all(recs) else None
+        facts = aligned.get(s) or {}
+        if duration is not None and facts.get("method") in ("header", "sample0", "trigger"):
+            # The therapist's first sample sits at client time offset_s (drift: its length in
+            # client seconds); EEG time 0 is the later start, the end the earlier end.
+            start = float(facts.get("offset_s") or 0.0)
+            scale = 1.0 + float(facts.get("drift_ppm") or 0.0) * 1e-6
+            duration = min(recs[0].duration, start + recs[1].duration / scale) - max(0.0, start)
         if duration is not None and duration < length:
             check.problems.append(problem(sheet, f"dyad {s.dyad} session {s.session}: the recordings overlap "
                                                  f"for only {duration:.3g} s",
