@@ -134,7 +134,7 @@ class ProgressFilter:
     _WILD = re.compile(r"^\s+wildcards: (.*)$")
     _DONE = re.compile(r"^Finished jobid: (\d+) \(Rule: (\S+)\)$")
     _STEPS = re.compile(r"^(\d+) of (\d+) steps \((\S+)\) done$")
-    _ERROR = re.compile(r"^(Error|RuleException|WorkflowError|MissingInput|MissingOutput|IncompleteFiles|"
+    _ERROR = re.compile(r"^(Traceback|Error|RuleException|WorkflowError|MissingInput|MissingOutput|IncompleteFiles|"
                         r"Exiting because|ChildIOException|ProtectedOutput|LockException|.*Error:|.*Exception)")
 
     def __init__(self, quiet: bool, out=None):
