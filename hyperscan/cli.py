@@ -1,4 +1,4 @@
-"""The ``hyperscan`` command: run, simulate, validate (CONTRACT.md §2).
+"""The ``hyperscan`` command: run, simulate, validate, init (README: "Command line").
 
 Bad input never ends in a Python traceback: every ``InputError`` is printed as one line
 per problem (file, row/line, what was expected) followed by ``N problem(s)``, exit status 1.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,9 +59,10 @@ def print_warnings(notes) -> None:
 
 
 def cmd_validate(args) -> int:
-    from .validate import check_study
+    from .validate import check_study, workdir_problems
 
     check = check_study(args.configfile)
+    check.problems += workdir_problems(check)  # everything `run` would refuse, from here
     for note in getattr(check, "notes", []):  # time, identity and channel facts and the choice made
         print(f"  note: {note}")
     print_warnings(check.warnings)
@@ -72,6 +74,12 @@ def cmd_validate(args) -> int:
     print(f"OK: config, sessions sheet ({len(check.sessions)} session(s)), {check.n_eeg_files} EEG "
           f"file(s) and {check.n_report_files} report file(s) are valid"
           + (f" ({len(check.warnings)} warning(s))" if check.warnings else "") + ".")
+    if not args.quiet:
+        from .understood import describe_study
+
+        print("What hyperscan understood:")
+        for line in describe_study(check):
+            print(f"  {line}")
     return 0
 
 
@@ -114,6 +122,84 @@ def snakemake_argv(args, extra, quiet: bool) -> list[str]:
     if quiet and not any(a in ("-q", "--quiet") for a in extra):
         argv += ["--quiet", "progress", "rules", "host", "reason"]
     return argv + list(extra)
+
+
+class ProgressFilter:
+    """Condenses Snakemake's log to one line per finished job (``[k/n] rule wildcards``);
+    error blocks pass through whole. Snakemake's complete log stays in
+    ``.snakemake/log/`` and each job's in ``{output_dir}/logs/``."""
+
+    _RULE = re.compile(r"^(?:local)?rule (\S+):$")
+    _JOBID = re.compile(r"^\s+jobid: (\d+)$")
+    _WILD = re.compile(r"^\s+wildcards: (.*)$")
+    _DONE = re.compile(r"^Finished jobid: (\d+) \(Rule: (\S+)\)$")
+    _STEPS = re.compile(r"^(\d+) of (\d+) steps \((\S+)\) done$")
+    _ERROR = re.compile(r"^(Traceback|Error|RuleException|WorkflowError|MissingInput|MissingOutput|IncompleteFiles|"
+                        r"Exiting because|ChildIOException|ProtectedOutput|LockException|.*Error:|.*Exception)")
+
+    def __init__(self, quiet: bool, out=None):
+        self.quiet = quiet
+        self.out = out or sys.stderr
+        self.jobs: dict[str, tuple[str, str]] = {}
+        self._rule = self._jobid = None
+        self._wild = ""
+        self._finished = None
+        self.in_error = False
+        self.log_path = None
+
+    def feed(self, line: str) -> None:
+        line = line.rstrip("\n")
+        if line.startswith("Complete log(s):") or line.startswith("Complete log:"):
+            self.log_path = line.split(":", 1)[1].strip()
+            return
+        if self.in_error or self._ERROR.match(line):
+            self.in_error = True
+            print(line, file=self.out, flush=True)
+            return
+        m = self._RULE.match(line)
+        if m:
+            self._rule, self._jobid, self._wild = m.group(1), None, ""
+            return
+        m = self._JOBID.match(line)
+        if m and self._rule:
+            self._jobid = m.group(1)
+            self.jobs[self._jobid] = (self._rule, self._wild)
+            return
+        m = self._WILD.match(line)
+        if m and self._rule:
+            self._wild = ", ".join(v.split("=", 1)[-1] for v in m.group(1).split(", "))
+            if self._jobid:
+                self.jobs[self._jobid] = (self._rule, self._wild)
+            return
+        m = self._DONE.match(line)
+        if m:
+            self._finished = self.jobs.get(m.group(1), (m.group(2), ""))
+            return
+        m = self._STEPS.match(line)
+        if m and self._finished and not self.quiet:
+            rule, wild = self._finished
+            k, n = m.group(1), m.group(2)
+            label = f"{rule} {wild.replace(', ', '/')}".strip()
+            print(f"hyperscan run: [{k:>{len(n)}}/{n}] {label} done", file=self.out, flush=True)
+            self._finished = None
+
+
+def run_with_progress(argv: list[str], quiet: bool) -> int:
+    """Run Snakemake in a child process and print :class:`ProgressFilter`'s lines; returns
+    its exit status. Quiet: only errors."""
+    proc = subprocess.Popen([sys.executable, "-m", "snakemake", *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, bufsize=1, errors="replace")
+    filt = ProgressFilter(quiet)
+    try:
+        for line in proc.stdout:
+            filt.feed(line)
+        code = proc.wait()
+    except KeyboardInterrupt:
+        proc.wait()
+        raise
+    if code and filt.log_path:
+        print(f"hyperscan run: Snakemake's complete log: {filt.log_path}", file=sys.stderr)
+    return code
 
 
 @contextlib.contextmanager
@@ -180,14 +266,19 @@ def cmd_run(args, extra) -> int:
                   f"({Path.cwd()}); wait for it to finish", file=sys.stderr)
             return 1
         clear_stale_snakemake_lock(args, quiet)
-        try:
-            snakemake_main(snakemake_argv(args, extra, quiet))
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-            if code:
-                print(f"hyperscan run: the workflow stopped (exit status {code}); finished jobs are "
-                      "kept and the next `hyperscan run` resumes from them", file=sys.stderr)
-                return code
+        argv = snakemake_argv(args, extra, quiet)
+        if args.snakemake_output or set(extra) & NO_OUTPUT_OPTIONS:
+            try:
+                snakemake_main(argv)
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        else:
+            code = run_with_progress(argv, quiet)
+        if code:
+            print(f"hyperscan run: the workflow stopped (exit status {code}); finished jobs are "
+                  "kept and the next `hyperscan run` resumes from them", file=sys.stderr)
+            return code
     if set(extra) & NO_OUTPUT_OPTIONS:
         return 0  # a dry run, unlock, listing...: nothing to check
     out = out_dir / "group" / "summary.html"
@@ -198,19 +289,49 @@ def cmd_run(args, extra) -> int:
     return 0
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except where there is none or the help already says it."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+class _InitHelpFormatter(_HelpFormatter, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hyperscan", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="validate the inputs, then run the Snakemake workflow")
-    run.add_argument("--configfile", default=DEFAULT_CONFIG)
-    run.add_argument("--cores", default="1")
-    run.add_argument("--profile", default=None)
+    fmt = _HelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="hyperscan", formatter_class=fmt,
+        description="EEG hyperscanning and neurophenomenology for music-therapy research: inter-brain "
+                    "synchrony of client and therapist, aligned with experience reports and tested against "
+                    "null models, summarised in one page.",
+        epilog="A new study: `hyperscan init STUDY_DIR`, then `hyperscan validate --configfile "
+               "STUDY_DIR/config.yaml`, then `hyperscan run --configfile STUDY_DIR/config.yaml`. "
+               "`hyperscan COMMAND --help` explains each command.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="validate the inputs, then run the Snakemake workflow", formatter_class=fmt,
+                         description="Validate the inputs, then run the Snakemake workflow (prints one line per "
+                                     "finished job and, at the end, the path of the group summary). Snakemake "
+                                     "options go after `--`, e.g. `hyperscan run -- -n` (dry run: list the jobs "
+                                     "without running them), `-- --forcerun summary` (redo one stage), `-- -p` "
+                                     "(print shell commands).")
+    run.add_argument("--configfile", default=DEFAULT_CONFIG, help="the study's config.yaml")
+    run.add_argument("--cores", default="1", help="CPU cores Snakemake may use at once ('all' for every core)")
+    run.add_argument("--profile", default=None,
+                     help="a Snakemake profile folder (e.g. profiles/slurm for a cluster)")
     run.add_argument("--quiet", action=argparse.BooleanOptionalAction, default=None,
-                     help="errors only (default: quiet when CI=true, per-job progress otherwise)")
-    sim = sub.add_parser("simulate", help="write a simulated study with ground truth")
-    sim.add_argument("out_dir")
-    sim.add_argument("--dyads", type=int, default=6)
-    sim.add_argument("--seed", type=int, default=0)
+                     help="print only errors and the summary path (default: quiet when CI=true, one progress "
+                          "line per job otherwise; --no-quiet forces progress)")
+    run.add_argument("--snakemake-output", action="store_true",
+                     help="show Snakemake's own full output instead of one line per job")
+    sim = sub.add_parser("simulate", help="write a simulated study with ground truth", formatter_class=fmt)
+    sim.add_argument("out_dir", help="folder to write the study into")
+    sim.add_argument("--dyads", type=int, default=6, help="number of client-therapist dyads")
+    sim.add_argument("--seed", type=int, default=0, help="random seed (same seed, same files)")
     sim.add_argument("--null", action="store_true", help="inject no inter-brain coupling")
     sim.add_argument("--duration", type=float, default=150.0, help="seconds per session")
     sim.add_argument("--shared-music", action="store_true",
@@ -223,9 +344,68 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--no-audio", action="store_true", help="with --music-follows-reports: write no audio")
     sim.add_argument("--shared-amplifier", action="store_true",
                      help="zero-lag common-mode noise of one amplifier in both people")
-    val = sub.add_parser("validate", help="list every input problem without computing anything")
-    val.add_argument("--configfile", default=DEFAULT_CONFIG)
+    val = sub.add_parser("validate", help="list every input problem without computing anything",
+                         formatter_class=fmt,
+                         description="Check the config, the sessions sheet, every EEG header and report file "
+                                     "(everything `run` would refuse) and print what was understood.")
+    val.add_argument("--configfile", default=DEFAULT_CONFIG, help="the study's config.yaml")
+    val.add_argument("--quiet", action="store_true", help="print only problems and the OK line, not what was understood")
+    ini = sub.add_parser("init", help="write sessions.tsv and a commented config.yaml for a folder of files",
+                         formatter_class=_InitHelpFormatter, description=_init_doc())
+    ini.add_argument("study_dir", help="folder holding the EEG recordings and report files")
+    ini.add_argument("--eeg-pattern", default=None,
+                     help="regex on EEG file names (without extension) with groups dyad, session, role "
+                          "(default: {dyad}_{session}_{role}, optional _raw/_eeg)")
+    ini.add_argument("--report-pattern", default=None,
+                     help="regex on report file names with groups dyad, session (default: {dyad}_{session}_reports)")
+    ini.add_argument("--client-role", default="client", help="role word of client files")
+    ini.add_argument("--therapist-role", default="therapist", help="role word of therapist files")
+    ini.add_argument("--shared-role", default="dyad",
+                     help="role word of a file holding both people")
+    ini.add_argument("--client-select", default="C_",
+                     help="channel-name prefix of the client in a shared file")
+    ini.add_argument("--therapist-select", default="T_",
+                     help="channel-name prefix of the therapist in a shared file")
+    ini.add_argument("--offsets", default=None,
+                     help="TSV with dyad, session and report_offset (and/or report_drift_ppm, report_anchor, "
+                          "report_clock_sync, report_format, ratings, alignment) merged into the sheet; without it "
+                          "report_offset is 0")
+    ini.add_argument("--output-dir", default=None,
+                     help="output_dir written into config.yaml, relative to STUDY_DIR (default: results)")
+    ini.add_argument("--force", action="store_true", help="replace an existing sessions.tsv / config.yaml")
     return parser
+
+
+def _init_doc() -> str:
+    from . import init
+
+    return init.__doc__
+
+
+def cmd_init(args) -> int:
+    from .init import DEFAULT_EEG_PATTERN, DEFAULT_REPORT_PATTERN, init_study
+
+    result = init_study(args.study_dir, eeg_pattern=args.eeg_pattern or DEFAULT_EEG_PATTERN,
+                        report_pattern=args.report_pattern or DEFAULT_REPORT_PATTERN,
+                        client_role=args.client_role, therapist_role=args.therapist_role,
+                        shared_role=args.shared_role, client_select=args.client_select,
+                        therapist_select=args.therapist_select, offsets=args.offsets,
+                        output_dir=args.output_dir, force=args.force)
+    n_rep = sum(r["reports"] != "n/a" for r in result.rows)
+    print(f"hyperscan init: {len(result.rows)} session(s) paired, {n_rep} with a report file", file=sys.stderr)
+    for r in result.rows:
+        both = r["client"] if r["client"] == r["therapist"] else f"{r['client']} + {r['therapist']}"
+        sel = f" [{r['client_select']} / {r['therapist_select']}]" if r["client_select"] != "n/a" else ""
+        print(f"  {r['dyad']}/{r['session']}: {both}{sel}; reports: {r['reports']}; "
+              f"report_offset {r['report_offset']}", file=sys.stderr)
+    for line in result.ignored:
+        print(f"  not used: {line}", file=sys.stderr)
+    for note in result.notes:
+        print(f"  check: {note}", file=sys.stderr)
+    print(f"hyperscan init: wrote {result.sheet} and {result.config}; next: hyperscan validate --configfile "
+          f"{result.config}", file=sys.stderr)
+    print(result.sheet)
+    return 0
 
 
 def main(argv=None) -> int:
@@ -242,6 +422,8 @@ def main(argv=None) -> int:
             return cmd_run(args, extra)
         if args.command == "simulate":
             return cmd_simulate(args)
+        if args.command == "init":
+            return cmd_init(args)
         return cmd_validate(args)
     except InputError as err:  # a check that escaped validation: still no traceback
         print_problems(err.problems, f"hyperscan {args.command}: input problems:")

@@ -204,11 +204,11 @@ def _removed_table(qc: dict) -> str:
             comps = "none" + (f" — {ica['skipped']}" if ica.get("skipped") else "")
         rows.append(
             f"<tr><td>{person}</td><td class='num'>{p['n_channels']}</td><td>{_e(bad)}</td>"
-            f"<td>{fate}</td><td>{_e(ica['method'] or 'off')}: {ica['n_components']} fitted on "
-            f"{_e(', '.join(ica['eog_channels']) or 'no reference')}; removed {_e(comps)}</td>"
+            f"<td>{fate}</td><td>ICA ({_e(ica['method'] or 'off')}) fitted with {ica['n_components']} components; "
+            f"eye reference {_e(', '.join(ica['eog_channels']) or 'none')}; removed {_e(comps)}</td>"
             f"<td class='num'>{p['bad_seconds']:.1f}</td><td class='num'>{p['kept_percent']:.1f}</td></tr>")
     return ("<table><thead><tr><th>person</th><th>EEG channels</th><th>bad channels (reason)</th>"
-            "<th>bad channels were</th><th>ICA (eye components)</th><th>BAD_amplitude s</th>"
+            "<th>bad channels were</th><th>ICA (eye components)</th><th>seconds marked bad (amplitude)</th>"
             "<th>% kept</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
 
 
@@ -239,8 +239,8 @@ def build_qc_page(qc: dict, before: dict, cleaned: dict) -> str:
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_e(title)}</title>"
              f"<style>{_CSS}</style></head><body><h1>{_e(title)}</h1>",
              f"<p class='kept'><b>{qc['dyad_kept_percent']:.1f}%</b> of the {qc['duration_s']:.1f} s "
-             "common recording is free of BAD_ segments in both people; synchrony windows that "
-             "overlap a BAD_ segment are excluded.</p>",
+             "common recording is free of stretches marked bad in either person; synchrony windows "
+             "that overlap such a stretch are excluded.</p>",
              "<h2>Alignment of the two recordings</h2>"]
     notes = qc.get("alignment_notes") or []
     parts.append(_alignment_table(qc.get("alignment") or {}))
@@ -252,8 +252,8 @@ def build_qc_page(qc: dict, before: dict, cleaned: dict) -> str:
               for person in PEOPLE if qc[person].get("warning")]
     parts += [_scores_table(person, qc[person]) for person in PEOPLE]
     segments = {p: qc[p]["bad_segments"] for p in PEOPLE}
-    parts.append("<p>BAD_ segments (onset s, duration s): " + "; ".join(
-        f"{p}: {_e(', '.join(f'{o:g}+{d:g}' for o, d in segs) or 'none')}" for p, segs in segments.items())
+    parts.append("<p>Stretches marked bad (BAD_ annotations, from–to in seconds): " + "; ".join(
+        f"{p}: {_e(', '.join(f'{o:.1f}–{o + d:.1f} s' for o, d in segs) or 'none')}" for p, segs in segments.items())
         + "</p>")
     from .common_mode import qc_section
 

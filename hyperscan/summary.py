@@ -19,54 +19,131 @@ report id (:func:`redact_excerpts`) so the page can be shared.
 
 from __future__ import annotations
 
-import html
+import base64
+import hashlib
 import json
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from . import summary_text as words
+
+try:  # the statistics stage's own selection and notes, when it provides them
+    from .stats import highlight_rows, study_notes
+except ImportError:  # pragma: no cover - older stats module
+    highlight_rows = study_notes = None
 from .provenance import versions
-from .stats import highlight_rows, study_notes
-from .summary_figures import (FigureSink, channel_pair_plot, directional_plot, estimation_plot,
-                              person_plot, surrogate_plot, timecourse_plot)
+from .summary_figures import (CATEGORY_COLOURS, COLOURS, FigureSink, channel_pair_plot, directional_plot,
+                              estimation_plot, person_plot, surrogate_plot, timecourse_plot)
 
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;color:#222;line-height:1.45}
-h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
-table{border-collapse:collapse;font-size:.9em;margin:.5em 0;display:block;overflow-x:auto;max-width:100%}td,th{border:1px solid #ddd;padding:.25em .5em;text-align:left;vertical-align:top}
-th{background:#f3f3f3}.num{text-align:right;font-variant-numeric:tabular-nums}.sig{background:#e8f4e8}
-.joint{display:grid;grid-template-columns:1fr 1fr;gap:1em}.quote{font-style:italic;margin:.3em 0}.rid{color:#777;font-size:.8em}
-figure{margin:1em 0}figcaption{font-size:.85em;color:#555}img{max-width:100%}
-.warn{background:#fff4e0;border-left:4px solid #e67e22;padding:.5em}
-"""
+#: Columns formatted as p-values / counts / z-scores / percentages (everything else: values).
+_P_COLUMNS = {"p", "q", "cluster_p", "p_signflip", "p_pseudo", "p_phase"}
 
 
-def _fmt(x, digits=3):
-    if isinstance(x, (float, np.floating)):
-        if not np.isfinite(x):
-            return "n/a"
-        return f"{x:.{digits}g}" if abs(x) < 1e-3 and x != 0 else f"{x:.{digits}f}"
-    return html.escape(str(x))
+def _kind(col: str) -> str:
+    if col in _P_COLUMNS or col.startswith("p_") or col.endswith("_p"):
+        return "p"
+    if col.startswith("n_") or col in ("windows", "excluded", "cluster"):
+        return "count"
+    if col == "z" or col.startswith("z_") or col.endswith("_z"):
+        return "z"
+    if col.endswith("_pct"):
+        return "pct"
+    return "value"
 
 
-def _table(df: pd.DataFrame, highlight=None, raw=()) -> str:
-    """HTML table; columns in ``raw`` hold trusted HTML (links we built), all else escaped."""
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    body = []
-    for i, row in enumerate(df.itertuples(index=False)):
-        cls = ' class="sig"' if highlight is not None and highlight[i] else ""
-        cells = "".join(
-            f"<td>{v}</td>" if col in raw else
-            f'<td class="num">{_fmt(v)}</td>' if isinstance(v, (int, float, np.number)) else f"<td>{_fmt(v)}</td>"
-            for col, v in zip(df.columns, row))
-        body.append(f"<tr{cls}>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+_FIRST_COLUMNS = ["dyad", "session", "reporter", "category", "person", "measure", "band", "metric", "estimate",
+                  "ci_low", "ci_high", "lag_ms", "lag_ci_low", "lag_ci_high", "p", "q", "n_dyads"]
 
 
-def _figure(src: str, alt: str, caption: str) -> str:
-    return (f"<figure><img alt='{html.escape(alt, quote=True)}' src='{src}'>"
-            f"<figcaption>{caption}</figcaption></figure>")
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_))
+
+
+def _table(df: pd.DataFrame, tid: str, *, highlight=None, links=None, hide=(), n_dyads_total=None,
+           caption: str = "") -> dict:
+    """A table for the template: readable headers (TSV name in the tooltip), rounded numbers,
+    each p never finer than its test resolves, intervals of zero width said in words, rows
+    that lost dyads said in words. ``links``: column -> list of hrefs (the cell becomes a link).
+    Every string is escaped by the template."""
+    links = links or {}
+    hide = set(hide)
+    if "reference" in df and len(df) and df["reference"].nunique() == 1:
+        hide.add("reference")  # one comparison for every row: said in the caption instead
+        caption = caption or f"Every row is compared with {words.reference_name(df['reference'].iloc[0])}."
+    if "n_dyads_total" in df and len(df) and df["n_dyads_total"].nunique() == 1:
+        hide.add("n_dyads_total")  # rows that lost dyads say so beside their n_dyads
+    cols = [c for c in df.columns if c not in hide and not str(c).startswith("_")]
+    # what a reader needs first, left: the row's key, then the effect and its test
+    first = [c for c in _FIRST_COLUMNS if c in cols]
+    cols = first + [c for c in cols if c not in first]
+    intervals = {}  # combined column -> (low, high): ci_low/ci_high, pseudo_ci_low/pseudo_ci_high, ...
+    for c in list(cols):
+        if c.endswith("ci_low") and c[:-3] + "high" in cols:
+            key = c[:-4]
+            intervals[key] = (c, c[:-3] + "high")
+            cols[cols.index(c)] = key
+            cols.remove(c[:-3] + "high")
+    floors = words.p_floor_of(df) if len(df) else pd.Series(dtype=float)
+    has_floor = any(col in df for col in words.P_FLOOR_COLUMNS)
+    headers = []
+    for c in cols:
+        label, title = words.column_label(c)
+        headers.append(dict(key=c, label=label, title=title,
+                            num=c in intervals or (len(df) > 0 and df[c].map(_is_num).all())))
+    rows = []
+    hl = np.zeros(len(df), bool) if highlight is None else np.asarray(highlight, bool)
+    for i, (_, row) in enumerate(df.iterrows()):
+        n = row.get("n_dyads", np.nan)
+        one_dyad = words._finite(n) and int(n) == 1
+        cells = []
+        for c in cols:
+            cell = dict(text="", sort="", note="", href=None)
+            if c in intervals:
+                lo, hi = row[intervals[c][0]], row[intervals[c][1]]
+                if one_dyad:
+                    cell.update(text="none", note="one dyad")
+                elif words._finite(lo) and words._finite(hi) and hi > lo:
+                    cell.update(text=f"{words.fmt_number(lo)} to {words.fmt_number(hi)}", sort=float(lo))
+                elif words._finite(lo):
+                    cell.update(text="none", note="all dyads gave the same value: no spread to resample")
+                else:
+                    cell.update(text="n/a")
+            else:
+                v = row[c]
+                kind = _kind(c)
+                if c in words.P_FLOOR_COLUMNS and _is_num(v) and words._finite(v) and float(v) == 0:
+                    cell.update(text="no floor", note="continuous test", sort=0.0)
+                elif kind == "p" and _is_num(v):
+                    # p's floor only from the statistics stage's own column (today's p may be a
+                    # within-dyad test); the sign-flip columns' floor follows from n_dyads.
+                    floor = (floors.iloc[i] if has_floor else np.nan) if c == "p" else (
+                        words.signflip_floor(n) if c in ("p_signflip", "p_pseudo", "p_phase") else np.nan)
+                    text, note = words.fmt_p(v, floor)
+                    if one_dyad and c == "p":
+                        note = "within-dyad test"
+                    elif words._finite(floor) and floor > words.ALPHA and not note:
+                        note = f"with {int(n)} dyads this test cannot go below {words.fmt_p(floor)[0]}"
+                    cell.update(text=text, note=note, sort=float(v) if words._finite(v) else "")
+                elif _is_num(v):
+                    cell.update(text=words.fmt_number(v, kind), sort=float(v) if words._finite(v) else "")
+                    if c == "n_dyads" and n_dyads_total and words._finite(v) and int(v) < n_dyads_total:
+                        cell["note"] = f"of {n_dyads_total}; the others had too few windows"
+                else:
+                    text = words.fmt_number(v) if not isinstance(v, str) else v
+                    cell.update(text=text, sort=text.lower())
+                if c in links:
+                    cell["href"] = links[c][i]
+            cell["num"] = headers[cols.index(c)]["num"]
+            cells.append(cell)
+        rows.append(dict(cells=cells, highlight=bool(hl[i]) if i < len(hl) else False))
+    return dict(id=tid, headers=headers, rows=rows, caption=caption)
+
+
+def _fig(src: str, alt: str, caption: str, files=None) -> dict:
+    return dict(src=src, alt=alt, caption=caption, files=files or [])
 
 
 def redact_excerpts(reports: pd.DataFrame) -> pd.DataFrame:
@@ -79,15 +156,15 @@ def redact_excerpts(reports: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _excerpt_items(rows: pd.DataFrame, limit: int, show_category: bool) -> str:
-    items = []
+def _excerpts(rows: pd.DataFrame, limit: int, show_category: bool) -> list[dict]:
+    out = []
     for r in rows.head(limit).itertuples():
-        text = str(getattr(r, "text", "") or "")
-        shown = f'<p class="quote">“{html.escape(text)}”</p>' if text else ""
-        cat = f"{html.escape(r.category)} — " if show_category else ""
-        items.append(f'<div>{shown}<span class="rid">{cat}{html.escape(r.dyad)}/{html.escape(r.session)} '
-                     f'report {html.escape(str(r.report_id))} at {r.onset:.1f} s</span></div>')
-    return "".join(items)
+        text = getattr(r, "text", "")
+        text = "" if text is None or (isinstance(text, float) and np.isnan(text)) else str(text)
+        out.append(dict(text=text, category=str(r.category) if show_category else "", reporter=str(r.reporter),
+                        key=f"{r.dyad}/{r.session}", rid=str(r.report_id), onset=float(r.onset),
+                        duration=float(r.duration)))
+    return out
 
 
 def _joint_excerpts(reports: pd.DataFrame, reporter: str, category: str, person: str, limit: int):
@@ -95,19 +172,21 @@ def _joint_excerpts(reports: pd.DataFrame, reporter: str, category: str, person:
     the reporter, else their reports overlapping the reporter's (±1 s)."""
     mine = reports[(reports.reporter == reporter) & (reports.category == category)]
     if person == reporter:
-        return _excerpt_items(mine, limit, False) or "<p><em>no reports</em></p>"
+        return _excerpts(mine, limit, False), "no reports"
     theirs = reports[reports.reporter == person]
     hits = [theirs[(theirs.dyad == r.dyad) & (theirs.session == r.session)
                    & (theirs.onset < r.onset + max(r.duration, 1.0))
                    & (theirs.onset + theirs.duration > r.onset - 1.0)] for r in mine.itertuples()]
     sel = pd.concat(hits).drop_duplicates("report_id") if hits else theirs.iloc[:0]
-    return _excerpt_items(sel, limit, True) or "<p><em>no overlapping reports</em></p>"
+    return _excerpts(sel, limit, True), "no overlapping reports"
 
 
 def _overview(window_tables, qc) -> pd.DataFrame:
     rows = []
     qc_of = {(q.get("dyad"), q.get("session")): q for q in qc}
     for t in window_tables:
+        if not len(t):
+            continue
         first = t[(t.band == t.band.iloc[0]) & (t.metric == t.metric.iloc[0])]
         d, s = str(t.dyad.iloc[0]), str(t.session.iloc[0])
         row = dict(dyad=d, session=s, windows=len(first), excluded=int(first.excluded.sum()),
@@ -117,23 +196,30 @@ def _overview(window_tables, qc) -> pd.DataFrame:
             row[f"{person}_bad_channels"] = ", ".join(sorted(q.get(person, {}).get("bad_channels", {}))) or "none"
         row["qc"] = f"../{d}/{s}/qc.html"
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["dyad", "session", "windows", "excluded", "kept_pct",
+                                       "client_bad_channels", "therapist_bad_channels", "qc"])
 
 
-def _joint_rows(contrasts: pd.DataFrame, nulls: pd.DataFrame | None, window_tables, primary=None) -> pd.DataFrame:
-    """One row per reporter × category among the rows ``stats.highlight_rows`` allows (the
-    pre-specified ``stats.primary`` contrasts, else only group-FDR survivors — never the
-    strongest rows picked from the same data): band/metric with estimate, CI, the
-    circular-shift surrogate z, and — where the nulls cover that metric — the mean
-    pseudo-dyad z of its windows (how far above strangers' synchrony those moments are)."""
+JOINT_COLUMNS = ["reporter", "category", "n_windows", "n_dyads", "band", "metric", "estimate", "ci_low",
+                 "ci_high", "z_shift", "z_pseudo_windows", "z_pseudo_of", "p", "q"]
+
+
+def _joint_rows(contrasts: pd.DataFrame, nulls: pd.DataFrame | None, window_tables) -> pd.DataFrame:
+    """One row per reporter × category of ``contrasts`` (the caller passes the rows
+    ``stats.highlight_rows`` allows: the pre-specified ``stats.primary`` contrasts, else only
+    group-FDR survivors — never the strongest rows picked from the same data): band/metric
+    with estimate, CI, the circular-shift surrogate z, and — where the nulls cover that
+    metric — the mean pseudo-dyad z of its windows (how far above strangers' synchrony those
+    moments are)."""
     rows = []
-    c = highlight_rows(contrasts, primary)[0].sort_values(["q", "p", "estimate"], ascending=[True, True, False])
-    zmap = {}
+    if not len(contrasts) or "estimate" not in contrasts:
+        return pd.DataFrame(columns=JOINT_COLUMNS)
+    c = contrasts.dropna(subset=["estimate"]).sort_values(["q", "p", "estimate"], ascending=[True, True, False])
+    zmap = pd.DataFrame()
     if nulls is not None and len(nulls) and window_tables:
         labels = pd.concat(window_tables, ignore_index=True)
         keys = ["dyad", "session", "band", "metric", "start"]
-        merged = nulls.merge(labels.drop(columns=["value", "end", "excluded"], errors="ignore"), on=keys, how="left")
-        zmap = merged
+        zmap = nulls.merge(labels.drop(columns=["value", "end", "excluded"], errors="ignore"), on=keys, how="left")
     for (reporter, category), block in c.groupby(["reporter", "category"], sort=False):
         best = block.iloc[0]
         z_pseudo, z_of = np.nan, "n/a"
@@ -144,36 +230,131 @@ def _joint_rows(contrasts: pd.DataFrame, nulls: pd.DataFrame | None, window_tabl
                 ref = covered.iloc[0]
                 sel = zmap[(zmap[f"{reporter}_category"] == category) & (zmap.band == ref.band)
                            & (zmap.metric == ref.metric) & (zmap.excluded == 0)]
-                if len(sel):
+                if len(sel) and sel.z_pseudo.notna().any():
                     z_pseudo, z_of = sel.z_pseudo.mean(), f"{ref.band} {ref.metric}"
         rows.append(dict(reporter=reporter, category=category, n_windows=int(best.n_windows),
                          n_dyads=int(best.n_dyads), band=best.band, metric=best.metric,
                          estimate=best.estimate, ci_low=best.ci_low, ci_high=best.ci_high,
-                         z_shift=best.z_shift, z_pseudo_windows=z_pseudo, z_pseudo_of=z_of,
+                         z_shift=best.get("z_shift", np.nan), z_pseudo_windows=z_pseudo, z_pseudo_of=z_of,
                          p=best.p, q=best.q))
-    if not rows:
-        return pd.DataFrame(columns=["reporter", "category", "n_windows", "n_dyads", "band", "metric",
-                                     "estimate", "ci_low", "ci_high", "z_shift", "z_pseudo_windows",
-                                     "z_pseudo_of", "p", "q"])
-    return pd.DataFrame(rows)
+        for extra in words.P_FLOOR_COLUMNS + words.HIGHLIGHT_COLUMNS:
+            if extra in best:
+                rows[-1][extra] = best[extra]
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=JOINT_COLUMNS)
+
+
+def real_above_pseudo(surrogates: pd.DataFrame) -> np.ndarray:
+    """Rows of surrogates.tsv the page marks as "real dyads above pseudo-dyads": real − pseudo
+    positive with a sign-flip p over dyads below 0.05, from at least two dyads and a test that
+    can reach 0.05 (``summary_text.supported`` rules). The null-model table highlights, the
+    figure stars and the opening paragraph all use these rows."""
+    if surrogates is None or not len(surrogates):
+        return np.zeros(0, bool)
+    diff = pd.to_numeric(surrogates.get("real_minus_pseudo"), errors="coerce").to_numpy(float)
+    probe = pd.DataFrame({"q": pd.to_numeric(surrogates.get("p_pseudo"), errors="coerce"),
+                          "n_dyads": pd.to_numeric(surrogates.get("n_dyads", pd.Series(np.nan, index=surrogates.index)),
+                                                   errors="coerce")})
+    return words.supported(probe) & np.nan_to_num(diff > 0)
+
+
+def real_above_pseudo_descriptive(surrogates: pd.DataFrame) -> np.ndarray:
+    """Rows whose bootstrap interval of real − pseudo lies above 0 (a description of these
+    dyads; with few dyads the sign-flip p cannot go below 2/2^n, so the interval is what says
+    that pseudo-dyads are separable)."""
+    if surrogates is None or not len(surrogates):
+        return np.zeros(0, bool)
+    lo = pd.to_numeric(surrogates.get("pseudo_ci_low"), errors="coerce")
+    return (lo > 0).fillna(False).to_numpy(bool) | real_above_pseudo(surrogates)
 
 
 def _shared_stimulus_note(surrogates: pd.DataFrame) -> str:
-    # Shared = beats the phase null, and pseudo-dyads are not separable from real dyads by
-    # either the sign-flip test or the bootstrap CI of real - pseudo (with few dyads the
-    # sign-flip p cannot go below 2/2^n, so a CI that excludes 0 still counts as separable).
-    separable = (surrogates.p_pseudo < 0.05) | (surrogates.pseudo_ci_low > 0)
-    shared = surrogates[(surrogates.p_phase < 0.05) & (surrogates.real_minus_phase > 0) & ~separable]
+    """A sentence (plain text) on synchrony that pseudo-dyads share while beating the phase null."""
+    separable = real_above_pseudo_descriptive(surrogates) | (pd.to_numeric(surrogates.get("p_pseudo"),
+                                                                           errors="coerce") < 0.05).to_numpy(bool)
+    shared = surrogates[(surrogates.p_phase < 0.05) & (surrogates.real_minus_phase > 0) & ~separable
+                        & surrogates.get("pseudo", pd.Series(0.0, index=surrogates.index)).notna()]
     if not len(shared):
-        return ("<p>No band/metric shows synchrony that pseudo-dyads share while exceeding the "
-                "phase-randomised null.</p>")
-    items = ", ".join(f"{html.escape(r.band)} {html.escape(r.metric)}" for r in shared.itertuples())
-    return (f"<p class='warn'><strong>Shared-stimulus synchrony:</strong> in {items} real dyads are "
+        return ("No band/metric shows synchrony that pseudo-dyads share while exceeding the "
+                "phase-randomised null.")
+    items = ", ".join(f"{r.band} {r.metric}" for r in shared.itertuples())
+    return (f"Shared-stimulus synchrony: in {items} real dyads are "
             "above the phase-randomised null but pseudo-dyads (people who never played together) "
             "reach the same level. This is what a common stimulus — the music both hear — "
             "produces; it is not evidence of attunement. Contrasts between report categories "
             "are unaffected by a constant shared drive, because both sides of each contrast "
-            "contain it.</p>")
+            "contain it.")
+
+
+def _shared_note(surrogates, null_table, ci_level, stcfg):
+    """The shared-stimulus paragraph: ``hyperscan.pseudo_contrasts`` (effect size and interval,
+    HTML it escapes itself) when the per-window nulls are there, else the plain sentence."""
+    from markupsafe import Markup
+
+    if null_table is not None and len(null_table):
+        from .pseudo_contrasts import shared_stimulus_note
+
+        return Markup(shared_stimulus_note(null_table, ci_level=ci_level, seed=int(stcfg.get("seed", 0))))
+    return _shared_stimulus_note(surrogates)
+
+
+def _round(values, digits=5):
+    return [None if not np.isfinite(v) else round(float(v), digits) for v in np.asarray(values, float)]
+
+
+def _timecourse_data(t: pd.DataFrame, band, metric, nulls: pd.DataFrame | None, reports: pd.DataFrame,
+                     colours: dict) -> dict:
+    """One session's interactive time course: window centres, values (None where excluded),
+    the surrogate band and pseudo-dyad mean, and the reports on the EEG clock."""
+    d, s_ = str(t.dyad.iloc[0]), str(t.session.iloc[0])
+    block = t[(t.band == band) & (t.metric == metric)].sort_values("start")
+    centre = ((block.start + block.end) / 2).to_numpy(float)
+    value = np.where(block.excluded.to_numpy(int) == 1, np.nan, block.value.to_numpy(float))
+    out = dict(key=f"{d}/{s_}", dyad=d, session=s_, band=str(band), metric=str(metric), t=_round(centre, 3),
+               v=_round(value), half=float((block.end - block.start).median() / 2) if len(block) else 0.5,
+               phase_lo=[], phase_hi=[], pseudo=[], reporters=[], reports=[])
+    if nulls is not None and len(nulls):
+        nb = nulls[(nulls.band == band) & (nulls.metric == metric)].sort_values("start")
+        if len(nb):
+            centres = ((nb.start + nb.end) / 2).to_numpy(float)
+            lookup = dict(zip(np.round(centres, 6), range(len(nb))))
+            idx = [lookup.get(round(c, 6)) for c in centre]
+            for col, key in (("phase_low", "phase_lo"), ("phase_high", "phase_hi"), ("pseudo_value", "pseudo")):
+                vals = nb[col].to_numpy(float)
+                out[key] = _round([vals[i] if i is not None else np.nan for i in idx])
+    rep = reports[(reports.dyad == d) & (reports.session == s_)] if len(reports) else reports
+    out["reporters"] = sorted(set(map(str, rep.reporter)), key=lambda r: (r not in ("client", "therapist"), r)) \
+        if len(rep) else []
+    for r in rep.sort_values("onset").itertuples():
+        text = getattr(r, "text", "")
+        text = "" if text is None or (isinstance(text, float) and np.isnan(text)) else str(text)
+        out["reports"].append(dict(onset=round(float(r.onset), 3), duration=round(float(r.duration), 3),
+                                   reporter=str(r.reporter), category=str(r.category), text=text,
+                                   rid=str(r.report_id), colour=colours.get(str(r.category), "#777")))
+    return out
+
+
+_TEMPLATES = None
+
+
+def _environment():
+    """The Jinja2 environment of the page: autoescape on for every template, so every string
+    from the study (names, ids, excerpts, config values) is escaped on its way into HTML."""
+    global _TEMPLATES
+    if _TEMPLATES is None:
+        import jinja2
+
+        _TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("hyperscan", "templates"),
+                                        autoescape=True, undefined=jinja2.StrictUndefined,
+                                        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    return _TEMPLATES
+
+
+def _asset(name: str) -> str:
+    return resources.files("hyperscan").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+def _csp_hash(script: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
 
 
 def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], reports: pd.DataFrame,
@@ -181,9 +362,13 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
                   surrogates: pd.DataFrame | None = None, nulls: list[pd.DataFrame] | None = None,
                   directional: pd.DataFrame | None = None, person: pd.DataFrame | None = None,
                   channel_pairs: pd.DataFrame | None = None, mixed: pd.DataFrame | None = None,
-                  figures: FigureSink | None = None, tables_dir=None,
-                  extra_sections: list | None = None) -> str:
-    """Return the complete HTML page (module doc); optional parts are skipped when absent."""
+                  figures: FigureSink | None = None, tables_dir=None, not_computed=None,
+                  alignment=None, extra_sections: list | None = None) -> str:
+    """Return the complete HTML page (module doc). Every optional input may be absent or empty:
+    its section then says what was not computed and why (``not_computed``: extra
+    ``(what, why)`` pairs from the stage, e.g. no ratings column; ``alignment``: one line per
+    session on how its reports were put on the EEG clock; ``extra_sections``: (title, html)
+    pairs of ``hyperscan.directional.report``, whose HTML that module builds and escapes)."""
     scfg = config.get("summary", {})
     stcfg = config.get("stats", {})
     ci_level = stcfg.get("ci_level", 0.95)
@@ -191,178 +376,316 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
         reports = redact_excerpts(reports)
     limit = int(scfg.get("max_excerpts", 6))
     figures = figures or FigureSink()
-    null_table = pd.concat(nulls, ignore_index=True) if nulls else None
-    parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>hyperscan summary</title>"
-             f"<style>{_CSS}</style></head><body><h1>hyperscan — mixed-methods summary</h1>"]
+    contrasts = contrasts if contrasts is not None else pd.DataFrame()
+    dyad_diffs = dyad_diffs if dyad_diffs is not None else pd.DataFrame()
+    window_tables = [t for t in window_tables if len(t)]
+    null_table = pd.concat([n for n in nulls if len(n)], ignore_index=True) if nulls and any(len(n) for n in nulls) \
+        else None
+    if reports is None or not len(reports):
+        reports = pd.DataFrame(columns=["onset", "duration", "reporter", "category", "text", "report_id",
+                                        "dyad", "session"])
+    missing = list(not_computed or [])
     tables = {}
+    sections = []
 
     ovdf = _overview(window_tables, qc)
     tables["overview"] = ovdf
     n_dyads = ovdf.dyad.nunique() if len(ovdf) else 0
-    parts.append(f"<h2>Study overview</h2><p>{n_dyads} dyads, {len(ovdf)} sessions, "
-                 f"{int(ovdf.windows.sum()) if len(ovdf) else 0} windows of {config['window']['length']} s "
-                 f"(step {config['window']['step']} s); "
-                 f"{ovdf.kept_pct.mean() if len(ovdf) else 0:.1f}% of windows kept on average "
-                 f"(windows overlapping BAD_ segments are excluded). Each session's quality-control "
-                 f"page is linked in the last column.</p>")
-    if len(ovdf):
-        shown = ovdf.assign(qc=[f"<a href='{html.escape(u, quote=True)}'>QC page</a>" for u in ovdf.qc])
-        parts.append(_table(shown, raw={"qc"}))
-    # Statistics notes (hyperscan.stats.study_notes): single case / few dyads, dyads lost,
-    # few reference windows, short windows, and the study's precision.
-    parts += [f"<p class='warn'>{html.escape(n)}</p>" for n in study_notes(contrasts, config, n_dyads)]
+    n_sessions = len(ovdf)
+    n_windows = int(ovdf.windows.sum()) if len(ovdf) else 0
+    has_reports = bool(len(reports))
+    if not has_reports:
+        missing.insert(0, ("Category contrasts, joint display, report lanes",
+                           "no session has experience reports (the sessions sheet has no `reports` column, "
+                           "or every cell of it is empty)"))
+    if n_dyads == 1:
+        missing.append(("Pseudo-dyads and every test across dyads",
+                        "the study has one dyad; pseudo-dyads pair people from different dyads"))
 
-    if surrogates is not None and len(surrogates):
-        parts.append("<h2>Null models: is it interaction, or the shared music?</h2>"
-                     "<p>Per band and metric: mean window synchrony of the real dyads, of pseudo-dyads "
-                     "(client of one dyad with the therapist of another, same session), and with the "
-                     "therapist's recording phase-randomised (same spectrum, no phase relation). "
-                     "<code>p_pseudo</code>/<code>p_phase</code>: sign-flip tests over dyads of real − null; "
-                     "<code>z</code>: surrogate z. * in the figure: real &gt; pseudo-dyads.</p>")
-        if null_table is not None and len(null_table):  # effect size + interval (hyperscan.pseudo_contrasts)
-            from .pseudo_contrasts import shared_stimulus_note
-
-            parts.append(shared_stimulus_note(null_table, ci_level=ci_level, seed=int(stcfg.get("seed", 0))))
-        else:
-            parts.append(_shared_stimulus_note(surrogates))
-        parts.append(_table(surrogates, highlight=list(surrogates.p_pseudo < 0.05)))
-        parts.append(_figure(figures(surrogate_plot(surrogates), "null_models"), "null models",
-                             "Real dyads vs pseudo-dyads vs phase-randomised surrogates."))
-
-    c = contrasts.dropna(subset=["p"]).sort_values(["q", "p", "estimate"], ascending=[True, True, False])
-    single_case = not len(c) and "p_shift" in contrasts
-    if single_case:  # no group test anywhere: the within-dyad rows, nothing highlighted
+    # --- contrasts -------------------------------------------------------------------------
+    single_case = False
+    if len(contrasts) and "p" in contrasts and contrasts["p"].notna().any():
+        c = contrasts.dropna(subset=["p"]).sort_values(["q", "p", "estimate"], ascending=[True, True, False])
+    elif len(contrasts) and "p_shift" in contrasts:  # no group test anywhere: within-dyad rows only
+        single_case = True
         c = contrasts.dropna(subset=["p_shift"]).sort_values(["p_shift", "estimate"], ascending=[True, False])
+    else:
+        c = pd.DataFrame(columns=list(contrasts.columns) or ["reporter", "category", "band", "metric"])
+    c_hl = np.zeros(len(c), bool) if single_case else words.supported(c)
     top = c.head(int(scfg.get("top_contrasts", 12)))
-    n_used = (f" n_dyads = dyads used in the row (of n_dyads_total in the study)."
-              if "n_dyads_total" in contrasts else "")
-    parts.append("<h2>Strongest contrasts</h2><p>Estimate = across-dyad mean of (category − reference) "
-                 f"synchrony ({html.escape(str(stcfg.get('reference', 'others')))} as reference), "
-                 f"{ci_level:.0%} t interval over dyads. p = group-level test across dyads "
-                 f"({html.escape(str(stcfg.get('group_test', 't')))}; dyads are the random factor, so a "
-                 "small p speaks for dyads like these); p_floor = the smallest p it can reach; "
-                 f"q = Benjamini–Hochberg over all rows with a group p ({int(contrasts['p'].notna().sum())} "
-                 "of contrasts.tsv). p_shift / z_shift = within-dyad circular-shift test of the labels "
-                 "(fixed effects: these dyads only); p_signflip = exact sign-flip over dyads."
-                 f"{n_used} Green rows: q &lt; 0.05.</p>")
-    parts.append(_table(top, highlight=None if single_case else list(top.q < 0.05)))
+    top_hl = c_hl[: len(top)]
+    marked = real_above_pseudo(surrogates) if surrogates is not None else np.zeros(0, bool)
+
+    # --- opening paragraph -----------------------------------------------------------------
+    paragraph = words.findings(c, c_hl, n_dyads=n_dyads, n_sessions=n_sessions, n_windows=n_windows,
+                               window_length=config["window"]["length"], dyad_diffs=dyad_diffs,
+                               surrogates=surrogates, surrogate_marked=marked, has_reports=has_reports,
+                               surrogate_above=real_above_pseudo_descriptive(surrogates),
+                               ci_level=ci_level)
+    warnings_ = words.design_warnings(n_dyads, contrasts)
+    stat_notes = []
+    if study_notes is not None and len(contrasts):  # the statistics stage's own notes
+        stat_notes = [n for n in study_notes(contrasts, config, n_dyads) if n and n not in warnings_]
+
+    sections.append(dict(id="overview", title="Study overview", intro=[
+        f"{n_dyads} dyad{'s' if n_dyads != 1 else ''}, {n_sessions} session{'s' if n_sessions != 1 else ''}, "
+        f"{n_windows} windows of {config['window']['length']} s "
+        f"(step {config['window']['step']} s); "
+        f"{ovdf.kept_pct.mean() if len(ovdf) else 0:.1f}% of windows kept on average (windows overlapping "
+        "a stretch marked bad are excluded). Each session's quality-control page is linked in the last column."],
+        tables=[_table(ovdf, "t-overview", links={"qc": list(ovdf.qc)})] if len(ovdf) else [],
+        figures=[], extra=[]))
+    if alignment:
+        sections[-1]["extra"].append(dict(kind="list", title="How the reports were put on the EEG clock",
+                                          items=list(alignment)))
+
+    contrast_fig = []
     if len(top):
-        parts.append(_figure(figures(estimation_plot(dyad_diffs, top, ci_level), "estimation_plot"),
-                             "estimation plot", "Estimation plot: per-dyad differences (grey) and the group "
-                             "estimate with its bootstrap CI (red where q &lt; 0.05)."))
+        contrast_fig.append(_fig(figures(estimation_plot(dyad_diffs, top, ci_level, supported=top_hl),
+                                         "estimation_plot"), "estimation plot",
+                                 "Per-dyad differences (grey dots) and the group estimate with its interval over "
+                                 "dyads; red: a row the design supports (highlighted in the table)."))
+    if has_reports:
+        group_p = "p_floor" in contrasts or "p_shift" in contrasts
+        n_tested = int(contrasts["p"].notna().sum()) if "p" in contrasts else 0
+        intro = ["Difference = across-dyad mean of (synchrony in the category's windows − synchrony in the "
+                 f"comparison windows), with its {ci_level:.0%} interval over dyads. "
+                 + (f"p = the group-level test across dyads ({stcfg.get('group_test', 't')}; dyads are the random "
+                    "factor, so a small p speaks for dyads like these), never shown finer than the smallest p it "
+                    "can reach; p shift / z shift = within-dyad circular-shift test of the labels (these dyads "
+                    "only). " if group_p else "")
+                 + f"q corrects for all {n_tested} tested rows of contrasts.tsv. Highlighted rows: q < 0.05 from a "
+                 "test across at least two dyads that can reach 0.05. Hover a column name for its TSV name and "
+                 "meaning; click it to sort."]
+        if single_case:
+            intro.append("No contrast has a test across dyads: the rows are sorted by the within-dyad "
+                         "circular-shift p (p_shift), which speaks about these dyads only; none is highlighted.")
+        if not len(top):
+            intro.append("No contrast could be computed: no report category had enough windows "
+                         f"(at least {stcfg.get('min_windows', 3)}) in any session.")
+        sections.append(dict(id="contrasts", title="Strongest contrasts", intro=intro,
+                             tables=[_table(top, "t-contrasts", highlight=top_hl, n_dyads_total=n_dyads)]
+                             if len(top) else [], figures=contrast_fig, extra=[]))
 
-    joint = _joint_rows(contrasts, null_table, window_tables, stcfg.get("primary"))
+    # --- joint display -------------------------------------------------------------------
+    selection_note = ""
+    if highlight_rows is not None and len(contrasts) and "q" in contrasts:
+        # the statistics stage's choice of rows (pre-specified primary contrasts, else group-FDR
+        # survivors), never the strongest rows picked from the same data
+        chosen, selection_note = highlight_rows(contrasts, stcfg.get("primary"))
+        joint = _joint_rows(chosen, null_table, window_tables)
+    else:
+        joint = _joint_rows(contrasts, null_table, window_tables)
     tables["joint_display"] = joint
-    parts.append("<h2>Joint display: synchrony beside the words</h2><p>"
-                 f"{html.escape(highlight_rows(contrasts, stcfg.get('primary'))[1])} Per reporter and "
-                 "category: the band/metric, the estimate with its CI, the circular-shift surrogate z and "
-                 "(z_pseudo_windows) how far the category's windows lie above pseudo-dyad synchrony; "
-                 "then client and therapist excerpts side by side, each with its report id.</p>")
-    parts.append(_table(joint, highlight=list(joint.q < 0.05) if len(joint) else None))
-    for row in joint.itertuples():
-        parts.append(f"<h3>{html.escape(row.reporter)} — <q>{html.escape(row.category)}</q></h3>"
-                     f"<p>{row.n_windows} windows in {row.n_dyads} dyads. Strongest: {html.escape(row.band)} "
-                     f"{html.escape(row.metric)}, estimate {_fmt(row.estimate)} [{_fmt(row.ci_low)}, "
-                     f"{_fmt(row.ci_high)}], surrogate z {_fmt(row.z_shift, 2)}, q {_fmt(row.q)}; "
-                     f"pseudo-dyad z of its windows ({html.escape(row.z_pseudo_of)}) "
-                     f"{_fmt(row.z_pseudo_windows, 2)}.</p>")
-        parts.append("<div class='joint'>" + "".join(
-            f"<div><h4>{who}</h4>{_joint_excerpts(reports, row.reporter, row.category, who, limit)}</div>"
-            for who in ("client", "therapist")) + "</div>")
+    if has_reports:
+        j_hl = words.supported(joint)
+        blocks = []
+        for row in joint.itertuples():
+            sides = []
+            for who in ("client", "therapist"):
+                items, empty = _joint_excerpts(reports, row.reporter, row.category, who, limit)
+                sides.append(dict(who=who, items=items, empty=empty))
+            blocks.append(dict(reporter=row.reporter, category=row.category, sides=sides, text=(
+                f"{row.n_windows} windows in {row.n_dyads} dyad{'s' if row.n_dyads != 1 else ''}. Strongest: "
+                f"{row.band} {words.metric_name(row.metric)}, difference {words.fmt_number(row.estimate)}"
+                + ("" if row.n_dyads == 1 else f" [{words.fmt_number(row.ci_low)}, {words.fmt_number(row.ci_high)}]")
+                + f", shift z {words.fmt_number(row.z_shift, 'z')}, q {words.fmt_p(row.q)[0]}; pseudo-dyad z of its "
+                f"windows ({row.z_pseudo_of}) {words.fmt_number(row.z_pseudo_windows, 'z')}.")))
+        sections.append(dict(id="joint", title="Joint display: synchrony beside the words", intro=[
+            (selection_note + " " if selection_note else "") + "Per reporter and category: its strongest band and measure, the difference with its interval, the "
+            "circular-shift z and how far the category's windows lie above pseudo-dyad synchrony; then client "
+            "and therapist excerpts side by side, each with its report id. Click an excerpt to see its moment "
+            "in the session's time course."],
+            tables=[_table(joint, "t-joint", highlight=j_hl, n_dyads_total=n_dyads)] if len(joint) else [],
+            figures=[], extra=[], joint=blocks))
 
-    if directional is not None and len(directional):
-        band = top.iloc[0].band if len(top) and top.iloc[0].band in set(directional.band) else directional.band.iloc[0]
-        parts.append("<h2>Who leads? Directional coupling</h2><p>Phase slope index between client and "
-                     "therapist (positive: the therapist leads; lag in ms from the phase slope), per "
-                     "reporter and category (<em>n/a</em> = uncoded windows); p: sign-flip test over "
-                     f"dyads of the PSI. Rows: {band} band; all bands are in group/directional.tsv.</p>")
-        dblock = directional[directional.band == band]
-        parts.append(_table(dblock, highlight=list(dblock.p < 0.05)))
-        parts.append(_figure(figures(directional_plot(directional, band), f"directional_{band}"),
-                             "directional coupling", f"Lag per category ({band}), CI over dyads."))
-
-    for title, body in extra_sections or []:  # hyperscan.directional.report: (title, html) pairs
-        parts.append(f"<h2>{html.escape(title)}</h2>{body}")
-
-    if person is not None and len(person):
-        pblock = person[person.measure.isin(["faa", "fm_theta"])]
-        parts.append("<h2>Per-person measures</h2><p>Frontal alpha asymmetry ln P(F4) − ln P(F3) and "
-                     "frontal-midline theta ln P(Fz), category − reference per person, tested like the "
-                     "synchrony contrasts; band-power time courses for every band are in "
-                     "group/person_measures.tsv.</p>")
-        parts.append(_table(pblock, highlight=list(pblock.q < 0.05)))
-        if len(pblock):
-            parts.append(_figure(figures(person_plot(pblock), "person_measures"), "per-person measures",
-                                 "FAA and FM-theta contrasts per person (CI over dyads)."))
-
-    if channel_pairs is not None and len(channel_pairs):
-        sel = (html.escape(str(channel_pairs["selection"].iloc[0])) + ". "
-               if "selection" in channel_pairs else "")
-        parts.append("<h2>Inter-brain matrices of the strongest contrasts</h2><p>" + sel + "Category − reference per "
-                     "client × therapist channel pair (mean over dyads); squares: pairs in a cluster with "
-                     "cluster p &lt; 0.05 (cluster-based sign-flip permutation over dyads). Head plots: "
-                     "each person's channels averaged over the partner's.</p>")
-        montage = config.get("preprocessing", {}).get("montage") or "colin27_1020"
-        for key, block in channel_pairs.groupby(["reporter", "category", "band", "metric"], sort=False):
-            name = " ".join(map(str, key))
-            best = block.cluster_p.min()
-            parts.append(_figure(figures(channel_pair_plot(block, montage), "channel_pairs_" + name),
-                                 f"inter-brain matrix {name}",
-                                 f"{html.escape(name)}: smallest cluster p {_fmt(best)}."))
-
-    if mixed is not None and len(mixed):
-        # fitted on a-priori or split-half contrasts (hyperscan.stats.select_contrasts), never
-        # on the strongest rows above
-        sel = html.escape(str(mixed["selection"].iloc[0])) if "selection" in mixed else ""
-        parts.append("<h2>Linear mixed models</h2><p><code>value ~ in_category + (1 + in_category | dyad)"
-                     "</code> (statsmodels MixedLM, random dyad intercept and slope, t on n_dyads − 1 df) "
-                     f"on contrasts chosen without looking at their result: {sel}.</p>")
-        parts.append(_table(mixed))
-
-    if len(top) and window_tables:
-        covered = set(null_table.metric) if null_table is not None and len(null_table) else set()
-        pick = top[top.metric.isin(covered)] if covered else top
-        band, metric = (pick if len(pick) else top).iloc[0][["band", "metric"]]
-        parts.append(f"<h2>Session time courses ({band} {metric})</h2><p>Window synchrony of the dyad, "
-                     "the phase-randomised band and the pseudo-dyad mean (the surrogate band), and one "
-                     "lane per reporter.</p>")
+    # --- time courses ----------------------------------------------------------------------
+    if window_tables:
+        if len(top):
+            covered = set(null_table.metric) if null_table is not None else set()
+            pick = top[top.metric.isin(covered)] if covered else top
+            band, metric = (pick if len(pick) else top).iloc[0][["band", "metric"]]
+        else:
+            first = window_tables[0]
+            metrics = list(dict.fromkeys(first.metric))
+            metric = "plv" if "plv" in metrics else metrics[0]
+            band = first[first.metric == metric].band.iloc[0]
+        cats = sorted(set(map(str, reports.category))) if len(reports) else []
+        colours = dict(zip(cats, CATEGORY_COLOURS * (1 + len(cats) // len(CATEGORY_COLOURS))))
+        courses, static = [], []
         for t in window_tables:
             d, s_ = t.dyad.iloc[0], t.session.iloc[0]
-            nb = (null_table[(null_table.dyad == d) & (null_table.session == s_)]
-                  if null_table is not None and len(null_table) else None)
-            parts.append(_figure(figures(timecourse_plot(t, band, metric, nb), f"timecourse_{d}_{s_}"),
-                                 f"time course {d} {s_}", f"{d} / {s_}: window synchrony, surrogate band, "
-                                 "one lane per reporter."))
+            nb = null_table[(null_table.dyad == d) & (null_table.session == s_)] if null_table is not None else None
+            courses.append(_timecourse_data(t, band, metric, nb, reports, colours))
+            static.append(_fig(figures(timecourse_plot(t, band, metric, nb), f"timecourse_{d}_{s_}"),
+                               f"time course {d} {s_}", f"{d} / {s_}: window synchrony, surrogate band, "
+                               "one lane per reporter (static copy of the interactive plot)."))
+        sections.append(dict(id="timecourses", title=f"Session time courses ({band} {metric})", intro=[
+            f"Window {words.metric_name(metric)} of each dyad in the {band} band (dark line), the phase-randomised "
+            "range (grey) and the pseudo-dyad mean (orange); below, one lane per reporter. Hover a moment to read "
+            "its reports; click a report to jump to it; scroll or use the buttons to zoom the time axis, drag to "
+            "move, double-click to show the whole session."],
+            tables=[], figures=[], extra=[], courses=courses, static=static,
+            legend=[dict(name=k, colour=v) for k, v in colours.items()]))
 
-    parts.append("<h2>Provenance</h2><h3>Versions</h3>" + _table(pd.DataFrame(sorted(versions().items()),
-                                                                             columns=["package", "version"])))
-    parts.append("<h3>Configuration</h3><pre>" + html.escape(json.dumps(config, indent=2, sort_keys=True, default=str)) + "</pre>")
+    # --- null models -------------------------------------------------------------------------
+    if surrogates is not None and len(surrogates):
+        pseudo_missing = surrogates["pseudo"].isna().all() if "pseudo" in surrogates else True
+        if pseudo_missing and n_dyads != 1:
+            missing.append(("Pseudo-dyads", "no pair of dyads shares a session id, so no pseudo-dyad could be formed"))
+        sections.append(dict(id="nulls", title="Null models: is it interaction, or the shared music?", intro=[
+            "Per band and measure: mean window synchrony of the real dyads, of pseudo-dyads (client of one dyad "
+            "with the therapist of another, same session) and with the therapist's recording phase-randomised "
+            "(same spectrum, no phase relation). Highlighted rows and the stars in the figure: real dyads above "
+            "pseudo-dyads, sign-flip test over dyads p < 0.05 (not corrected across rows), from at least two dyads "
+            "and a design that can reach 0.05."],
+            shared_note=_shared_note(surrogates, null_table, ci_level, stcfg),
+            tables=[_table(surrogates, "t-nulls", highlight=marked, n_dyads_total=n_dyads)],
+            figures=[_fig(figures(surrogate_plot(surrogates, marked), "null_models"), "null models",
+                          "Real dyads (blue) vs pseudo-dyads (orange) vs phase-randomised surrogates (grey); "
+                          "* = real above pseudo-dyads, the rows highlighted in the table.")], extra=[]))
+    elif n_dyads != 1:
+        missing.append(("Null models", "no null-model table was given to the summary"))
+
+    # --- sections other stages build (hyperscan.directional.report: (title, html) pairs) -----
+    from markupsafe import Markup
+
+    for k, (title, body) in enumerate(extra_sections or []):
+        sections.append(dict(id=f"extra{k}", title=str(title), intro=[], tables=[], figures=[], extra=[],
+                             html=Markup(body)))
+
+    # --- directional ---------------------------------------------------------------------------
+    if directional is not None and len(directional):
+        band_d = (top.iloc[0].band if len(top) and top.iloc[0].band in set(directional.band)
+                  else directional.band.iloc[0])
+        dblock = directional[directional.band == band_d].reset_index(drop=True)
+        d_hl = words.supported(dblock, q_col="q" if "q" in dblock else "p")
+        sections.append(dict(id="directional", title="Who leads? Directional coupling", intro=[
+            "Phase slope index between client and therapist (positive: the therapist leads; lag in ms from the "
+            "phase slope), per reporter and category (n/a = uncoded windows); p: sign-flip test over dyads of "
+            f"the PSI. Rows: {band_d} band; all bands are in group/directional.tsv."],
+            tables=[_table(dblock, "t-directional", highlight=d_hl, n_dyads_total=n_dyads)],
+            figures=[_fig(figures(directional_plot(directional, band_d, supported=d_hl), f"directional_{band_d}"),
+                          "directional coupling", f"Lag per category ({band_d} band), interval over dyads.")],
+            extra=[]))
+
+    # --- per person -------------------------------------------------------------------------------
+    if person is not None and len(person) and "measure" in person:
+        pblock = person[person.measure.isin(["faa", "fm_theta"])].reset_index(drop=True)
+        p_hl = words.supported(pblock)
+        sections.append(dict(id="person", title="Per-person measures", intro=[
+            "Frontal alpha asymmetry ln P(F4) − ln P(F3) and frontal-midline theta ln P(Fz), category − reference "
+            "per person, tested like the synchrony contrasts; band-power time courses for every band are in "
+            "group/person_measures.tsv."],
+            tables=[_table(pblock, "t-person", highlight=p_hl, n_dyads_total=n_dyads)] if len(pblock) else [],
+            figures=[_fig(figures(person_plot(pblock, supported=p_hl), "person_measures"), "per-person measures",
+                          "FAA and FM-theta contrasts per person (interval over dyads).")] if len(pblock) else [],
+            extra=[]))
+
+    # --- channel pairs ----------------------------------------------------------------------------
+    if channel_pairs is not None and len(channel_pairs):
+        montage = config.get("preprocessing", {}).get("montage") or "colin27_1020"
+        figs = []
+        for key, block in channel_pairs.groupby(["reporter", "category", "band", "metric"], sort=False):
+            name = " ".join(map(str, key))
+            figs.append(_fig(figures(channel_pair_plot(block, montage), "channel_pairs_" + name),
+                             f"inter-brain matrix {name}", f"{name}: smallest cluster p "
+                             f"{words.fmt_p(block.cluster_p.min())[0]}."))
+        sel = str(channel_pairs["selection"].iloc[0]) + ". " if "selection" in channel_pairs else ""
+        sections.append(dict(id="pairs", title="Inter-brain matrices of the strongest contrasts", intro=[
+            sel + "Category − reference per client × therapist channel pair (mean over dyads); squares: pairs in a "
+            "cluster with cluster p < 0.05 (cluster-based sign-flip permutation over dyads). Head plots: each "
+            "person's channels averaged over the partner's."], tables=[], figures=figs, extra=[]))
+
+    # --- mixed models ------------------------------------------------------------------------------
+    if mixed is not None and len(mixed) and "selection" in mixed:
+        sections.append(dict(id="mixed", title="Linear mixed models", intro=[
+            "value ~ in_category + (1 + in_category | dyad) (statsmodels MixedLM, random dyad intercept and "
+            "slope) on contrasts chosen without looking at their result: " + str(mixed["selection"].iloc[0]) + "."],
+            tables=[_table(mixed.drop(columns=["selection"]), "t-mixed", n_dyads_total=n_dyads)], figures=[],
+            extra=[]))
+    elif mixed is not None and len(mixed) and len(top):
+        keys = ["reporter", "category", "band", "metric"]
+        mtop = top[keys].merge(mixed, on=keys, how="left")
+        sections.append(dict(id="mixed", title="Linear mixed models", intro=[
+            "value ~ in_category + (1 | dyad) per contrast (statsmodels MixedLM) for the rows above. Windows are "
+            "treated as independent given the dyad, so these p-values are optimistic; they are never highlighted."],
+            tables=[_table(mtop, "t-mixed", n_dyads_total=n_dyads)], figures=[], extra=[]))
+
+    # --- provenance -----------------------------------------------------------------------------------
+    prov = [_table(pd.DataFrame(sorted(versions().items()), columns=["package", "version"]), "t-versions")]
     if input_checksums:
-        parts.append("<h3>Input checksums (sha256)</h3>" + _table(pd.DataFrame(sorted(input_checksums.items()),
-                                                                              columns=["file", "sha256"])))
-    parts.append("</body></html>")
+        prov.append(_table(pd.DataFrame(sorted(input_checksums.items()), columns=["file", "sha256"]), "t-inputs"))
+    sections.append(dict(id="provenance", title="Provenance", intro=[
+        "Package versions, the configuration this run used, and the checksum of every input file."],
+        tables=prov, figures=[], extra=[], config=json.dumps(config, indent=2, sort_keys=True, default=str)))
+
+    script = _asset("summary.js")
+    page = _environment().get_template("summary.html.j2").render(
+        title="hyperscan — mixed-methods summary", paragraph=paragraph, warnings=warnings_, stat_notes=stat_notes,
+        not_computed=missing, sections=sections, glossary=words.GLOSSARY,
+        columns=sorted((k, *words.COLUMNS[k]) for k in words.COLUMNS),
+        css=_asset("summary.css"), script=script, script_hash=_csp_hash(script), colours=COLOURS)
     if tables_dir is not None:
         from .windows import write_tsv
 
         for name, table in tables.items():
             write_tsv(table, Path(tables_dir) / f"{name}.tsv")
-    return "\n".join(parts)
+    return page
 
 
 def write_html(text: str, path) -> None:
+    """Write the page atomically (hidden temporary, removed on failure: ``hyperscan.atomic``)."""
     from .atomic import write_text_atomic
 
-    write_text_atomic(text, path)  # hidden temporary, removed on failure (hyperscan.atomic)
+    write_text_atomic(text, path)
 
 
 def _read(path):
-    return pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False,
-                       dtype={"dyad": str, "session": str, "reporter": str})
+    """A TSV of a stage; an empty file (a stage with nothing to report) is an empty table."""
+    try:
+        return pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False,
+                           dtype={"dyad": str, "session": str, "reporter": str, "category": str})
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+
+
+def _alignment(sessions) -> list[str]:
+    lines = []
+    for s in sessions:
+        if s.reports is None:
+            lines.append(f"{s.key}: no report file")
+            continue
+        clock = s.report_clock()
+        how = ("fitted from the clock-sync file " + Path(s.report_clock_sync).name
+               if getattr(s, "report_clock_sync", None) is not None else "from the sessions sheet")
+        lines.append(f"{s.key}: {Path(s.reports).name}: EEG time = (report time − {clock.get('anchor', 0):g} s) × "
+                     f"(1 + {clock.get('drift_ppm', 0):g} ppm) + {clock.get('offset', 0):g} s ({how})")
+    return lines
+
+
+def _not_computed(sessions, config: dict, inputs) -> list[tuple[str, str]]:
+    out = []
+    with_reports = [s for s in sessions if s.reports is not None]
+    if with_reports and len(with_reports) < len(sessions):
+        lacking = ", ".join(s.key for s in sessions if s.reports is None)
+        out.append(("Category contrasts for " + lacking,
+                    "these sessions have no report file; their windows enter the null models only"))
+    if not any(getattr(s, "ratings", None) is not None for s in sessions):
+        out.append(("Continuous ratings (lag between a rating curve and synchrony)",
+                    "the sessions sheet has no `ratings` column"))
+    for name, what in (("directional", "Directional coupling (phase slope index)"),
+                       ("person", "Per-person measures (FAA, FM-theta)"),
+                       ("channel_pairs", "Inter-brain matrices per channel pair")):
+        if not hasattr(inputs, name):
+            out.append((what, "switched off in the configuration"))
+    return out
 
 
 def summary_stage(inputs, sessions, config: dict, out_path) -> None:
     """Workflow stage: every group table + windows + reports + QC -> summary.html, with its
-    figures in group/figures/ and its own tables as TSV beside it."""
+    figures in group/figures/ and its own tables as TSV beside it. Every group table may be
+    empty (a study without reports, one dyad, ...): the page then says what was not computed."""
     from .provenance import sha256
     from .windows import read_windows
 
@@ -383,7 +706,7 @@ def summary_stage(inputs, sessions, config: dict, out_path) -> None:
     out_dir = Path(out_path).parent
     optional = {k: _read(getattr(inputs, k)) for k in ("surrogates", "directional", "person", "channel_pairs", "mixed")
                 if hasattr(inputs, k)}
-    if "directional" in optional:
+    if "directional" in optional and "category" in optional["directional"]:
         optional["directional"]["category"] = optional["directional"]["category"].fillna("n/a")
     nulls = [_read(p) for p in getattr(inputs, "nulls", [])]
     sink = FigureSink(out_dir / "figures", config.get("summary", {}).get("figure_formats", ["png", "svg"]))
@@ -398,7 +721,19 @@ def summary_stage(inputs, sessions, config: dict, out_path) -> None:
                                                          ("curve", "directional_curve"),
                                                          ("pseudo", "pseudo_contrasts"))
         if hasattr(inputs, name)})
+    from .directional.report import summary_sections
+
+    music_paths = list(getattr(inputs, "music", []) or [])
+    extra = summary_sections(
+        sink, contrasts=contrasts, qc=qc, music=_read(music_paths[0]) if music_paths else None,
+        n_sessions=len(sessions), n_with_audio=sum(getattr(s, "audio", None) is not None for s in sessions),
+        stimulus_bands=config.get("music", {}).get("stimulus_bands", ["delta", "theta"]), **{
+            k: _read(getattr(inputs, name)) for k, name in (("episodes", "directional_episodes"),
+                                                             ("curve", "directional_curve"),
+                                                             ("pseudo", "pseudo_contrasts"))
+            if hasattr(inputs, name)})
     page = build_summary(contrasts, tables, reports, qc, config, dyad_diffs=dyad_diffs,
                          input_checksums=checksums, nulls=nulls, figures=sink, tables_dir=out_dir,
-                         extra_sections=extra, **optional)
+                         not_computed=_not_computed(sessions, config, inputs),
+                         alignment=_alignment(sessions) if frames else None, extra_sections=extra, **optional)
     write_html(page, out_path)

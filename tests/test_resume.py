@@ -68,7 +68,7 @@ def test_killed_run_resumes_without_recomputing(tmp_path):
     inputs_before = snapshot(study)
     log = tmp_path / "first.log"
     with open(log, "w") as fh:
-        proc = subprocess.Popen(hyperscan_cmd() + ["run", "--configfile", str(cfg), "--cores", "1", "--no-quiet"],
+        proc = subprocess.Popen(hyperscan_cmd() + ["run", "--configfile", str(cfg), "--cores", "1", "--no-quiet", "--snakemake-output"],
                                 cwd=tmp_path, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
     finished = re.compile(r"Finished jobid: (\d+) \(Rule: synchrony\)")
     deadline = time.monotonic() + 240
@@ -97,7 +97,7 @@ def test_killed_run_resumes_without_recomputing(tmp_path):
     mtimes = {p: p.stat().st_mtime_ns for p in kept}
     assert not (out / "group" / "summary.html").exists()
 
-    second = subprocess.run(hyperscan_cmd() + ["run", "--configfile", str(cfg), "--cores", "1", "--no-quiet"],
+    second = subprocess.run(hyperscan_cmd() + ["run", "--configfile", str(cfg), "--cores", "1", "--no-quiet", "--snakemake-output"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-3000:]
     assert second.stdout.strip().splitlines()[-1] == str(out / "group" / "summary.html")

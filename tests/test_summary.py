@@ -123,7 +123,7 @@ def test_summary_has_every_section_figure_file_and_table(tmp_path):
     images, links = _decoded_pngs(page)
     # estimation, null models, directional, person, channel pairs, 3 time courses
     assert len(images) == 8 and all(im.shape[0] > 50 and im.shape[1] > 50 for im in images)
-    assert links == [f"../D{d}/S1/qc.html" for d in range(3)]
+    assert [u for u in links if not u.startswith("#")] == [f"../D{d}/S1/qc.html" for d in range(3)]
     pngs = sorted(p.name for p in (tmp_path / "figures").glob("*.png"))
     svgs = sorted(p.name for p in (tmp_path / "figures").glob("*.svg"))
     assert len(pngs) == len(svgs) == 8 and [p[:-4] for p in pngs] == [s[:-4] for s in svgs]
@@ -191,3 +191,329 @@ def test_shared_stimulus_note_needs_pseudo_dyads_inseparable():
     assert "Shared-stimulus synchrony" in note and "delta plv" in note
     assert "alpha" not in note and "beta" not in note
     assert "No band/metric" in _shared_stimulus_note(rows.iloc[1:])
+
+
+# ---------------------------------------------------------------------------------------------
+# The page as a reader uses it: a real headless browser (Playwright driving Debian's chromium),
+# offline, every request refused and recorded.
+
+CHROMIUM_BIN = "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else CHROMIUM
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+needs_browser = pytest.mark.skipif(
+    CHROMIUM_BIN is None and not os.environ.get("HYPERSCAN_REQUIRE_CHROMIUM"),
+    reason="chromium is not installed")
+
+
+class Browser:
+    """One page in headless chromium; ``errors`` collects script errors and console errors,
+    ``requests`` every request that is not the page file itself or a data: URI."""
+
+    def __init__(self, url, width=1200, height=900):
+        if os.environ.get("HYPERSCAN_REQUIRE_CHROMIUM"):  # CI: a missing driver is a failure
+            import playwright.sync_api as sync_api
+        else:
+            sync_api = pytest.importorskip("playwright.sync_api")
+        self._pw = sync_api.sync_playwright().start()
+        self.browser = self._pw.chromium.launch(executable_path=CHROMIUM_BIN, args=CHROMIUM_ARGS)
+        self.context = self.browser.new_context(viewport={"width": width, "height": height}, offline=True)
+        self.errors, self.requests, self.dialogs = [], [], []
+        self.page = self.context.new_page()
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+
+        def route(r):
+            if r.request.url != url and not r.request.url.startswith("data:"):
+                self.requests.append(r.request.url)
+                return r.abort()
+            return r.continue_()
+
+        self.page.route("**/*", route)
+        self.page.goto(url)
+        self.page.wait_for_load_state("load")
+
+    def close(self):
+        self.context.close()
+        self.browser.close()
+        self._pw.stop()
+
+
+@pytest.fixture
+def browser_page(tmp_path):
+    _page(tmp_path)
+    b = Browser((tmp_path / "summary.html").as_uri())
+    yield b
+    b.close()
+
+
+def _view(page, key):
+    svg = page.locator(f'.timecourse[data-session="{key}"] svg')
+    return float(svg.get_attribute("data-t0")), float(svg.get_attribute("data-t1")), svg.get_attribute("data-focus")
+
+
+@needs_browser
+def test_clicking_an_excerpt_moves_its_time_course_to_it(browser_page):
+    page = browser_page.page
+    button = page.locator("#joint button.excerpt").first
+    key, onset = button.get_attribute("data-session"), float(button.get_attribute("data-onset"))
+    t0, t1, focus = _view(page, key)
+    assert (t0, t1, focus) == (0.0, 61.0, None)  # 60 windows of 2 s, step 1 s: the whole session
+    button.click()
+    t0, t1, focus = _view(page, key)
+    assert t1 - t0 < 61.0 - 1 and t0 <= onset <= t1 and float(focus) == onset
+    # the marker line is drawn where the excerpt starts
+    marker = page.locator(f'.timecourse[data-session="{key}"] line.tc-focus')
+    assert marker.count() == 1
+    # hovering the moment shows the excerpt; the tip is text, not HTML
+    box = page.locator(f'.timecourse[data-session="{key}"] svg').bounding_box()
+    x = box["x"] + box["width"] * (70 + (onset + 2 - t0) / (t1 - t0) * (1000 - 82)) / 1000
+    page.mouse.move(x, box["y"] + box["height"] * 0.3)
+    tip = page.locator(f'.timecourse[data-session="{key}"] .tc-tip')
+    assert tip.is_visible() and TEXTS["connected"] in tip.text_content()
+    # zoom: the wheel narrows the time axis, double-click restores the whole session
+    page.mouse.wheel(0, -200)
+    n0, n1, _ = _view(page, key)
+    assert n1 - n0 < t1 - t0
+    page.mouse.dblclick(x, box["y"] + box["height"] * 0.3)
+    assert _view(page, key)[:2] == (0.0, 61.0)
+    assert browser_page.errors == [] and browser_page.requests == []
+
+
+@needs_browser
+def test_tables_sort_and_filter_without_errors_or_network(browser_page):
+    page = browser_page.page
+    header = page.locator("#t-contrasts th", has_text="Difference")
+    column = [h.get_attribute("data-key") for h in page.locator("#t-contrasts th").all()].index("estimate")
+
+    def values():
+        cells = page.locator(f"#t-contrasts tbody tr td:nth-child({column + 1})").all()
+        return [float(c.get_attribute("data-sort")) for c in cells]
+
+    before = values()
+    header.click()
+    assert values() == sorted(before) and header.get_attribute("aria-sort") == "ascending"
+    header.click()
+    assert values() == sorted(before, reverse=True)
+    page.locator('input.filter[data-table="t-contrasts"]').fill("therapist")
+    visible = [r for r in page.locator("#t-contrasts tbody tr").all() if r.is_visible()]
+    assert visible and all("therapist" in r.text_content() for r in visible)
+    assert len(visible) < len(before)
+    # the key column stays in view while the table scrolls sideways
+    assert page.locator("#t-contrasts td").first.evaluate("e => getComputedStyle(e).position") == "sticky"
+    assert browser_page.errors == [] and browser_page.requests == [] and browser_page.dialogs == []
+
+
+# ---------------------------------------------------------------------------------------------
+# What the design can support, and studies that leave optional inputs out.
+
+def _build(tmp_path, inp, config=None, **extra):
+    config = validate_config(config or {})
+    sink = FigureSink(tmp_path / "figures", ["png"])
+    page = build_summary(inp.pop("contrasts"), inp.pop("window_tables"), inp.pop("reports"), inp.pop("qc"),
+                         config, figures=sink, tables_dir=tmp_path, **inp, **extra)
+    (tmp_path / "summary.html").write_text(page, encoding="utf-8")
+    return page
+
+
+def _supported_rows(page):
+    return re.findall(r'<tr class="supported">', page)
+
+
+def test_one_dyad_study_warns_and_marks_nothing_significant(tmp_path):
+    inp = _inputs(n_dyads=1)
+    c = inp["contrasts"]
+    # the within-dyad circular-shift p alone would call the injected contrast significant
+    p_within = c["p_shift"] if "p_shift" in c else c["p"]
+    assert (p_within < 0.05).any() and (c.n_dyads == 1).all()
+    page = _build(tmp_path, inp)
+    assert "This study has one dyad." in page
+    assert "No row is marked as a finding" in page
+    assert _supported_rows(page) == []
+    assert "none <span class=\"note\">(one dyad)</span>" in page  # no zero-width [x, x] interval shown
+    if "p_shift" in c:  # the statistics stage gives no group p for one dyad: the page says so
+        assert "No contrast has a test across dyads" in page
+    else:
+        assert "(within-dyad test)" in page
+    assert "[0." not in page.split('id="joint"')[1].split("</section>")[0]  # nor in the joint display text
+    assert "No report category went with a difference in synchrony that the design supports" in page
+
+
+def test_few_dyads_cannot_reach_the_group_level_and_say_so(tmp_path):
+    from hyperscan.summary_text import fmt_p, signflip_floor, supported
+
+    assert signflip_floor(3) == 0.25 and signflip_floor(5) == 0.0625 and signflip_floor(6) == 0.03125
+    inp = _inputs(n_dyads=3)
+    inp["contrasts"]["p_floor"] = 0.25  # a group test whose floor the statistics stage reports
+    inp["contrasts"]["q"] = 0.01
+    page = _build(tmp_path, inp)
+    assert "With 3 dyads the test across dyads cannot give a p below 0.25" in page
+    assert _supported_rows(page[: page.index('id="nulls"')]) == []  # q < 0.05, yet not a finding
+    # a floor reported by the stats stage wins over the sign-flip floor, and p is never finer
+    rows = pd.DataFrame({"q": [0.01, 0.01, 0.2], "n_dyads": [8, 8, 8], "p_min": [0.004, 0.08, 0.004]})
+    assert list(supported(rows)) == [True, False, False]
+    assert fmt_p(0.004, 0.004) == ("≤ 0.004", "smallest possible")
+    assert fmt_p(0.0004)[0] == "< 0.001" and fmt_p(0.0312)[0] == "0.031"
+
+
+def test_enough_dyads_highlight_the_injected_contrast_only(tmp_path):
+    inp = _inputs(n_dyads=6)
+    page = _build(tmp_path, inp)
+    rows = _supported_rows(page)
+    assert rows, "the injected connected/attuned contrast must be highlighted with 6 dyads"
+    assert "When the client reported “connected”" in page or "When the therapist reported “attuned”" in page
+    assert re.search(r"higher than in (windows nobody coded|all other windows of the session)", page)
+    assert "6 of 6 dyads show the same direction" in page
+
+
+OPTIONAL = ["reports", "nulls", "directional", "person", "channel_pairs", "mixed"]
+
+
+@pytest.mark.parametrize("n_dyads", [1, 3])
+@pytest.mark.parametrize("left_out", [(), ("reports",), ("nulls",), ("reports", "nulls"),
+                                      ("directional", "person", "channel_pairs", "mixed"), tuple(OPTIONAL)])
+def test_every_optional_input_left_out_gives_a_complete_smaller_page(tmp_path, n_dyads, left_out):
+    inp = _inputs(n_dyads=n_dyads)
+    if "reports" in left_out:  # a study without reports: windows carry no category columns
+        inp["window_tables"] = [t.drop(columns=["client_category", "therapist_category"])
+                                for t in inp["window_tables"]]
+        inp["contrasts"] = group_contrasts(inp["window_tables"], n_permutations=19, n_bootstrap=19)
+        inp["dyad_diffs"] = pd.DataFrame()
+        inp["reports"] = pd.DataFrame()
+        inp["mixed"] = pd.DataFrame()
+    if "nulls" in left_out:
+        inp["nulls"], inp["surrogates"] = None, None
+    for key in ("directional", "person", "channel_pairs", "mixed"):
+        if key in left_out:
+            inp[key] = None
+    page = _build(tmp_path, inp, not_computed=[("Continuous ratings", "the sessions sheet has no `ratings` column")])
+    assert page.rstrip().endswith("</html>") and "Provenance" in page and "Study overview" in page
+    assert "Not computed, and why" in page and "the sessions sheet has no `ratings` column" in page
+    if "reports" in left_out:
+        assert "no session has experience reports" in page and "No experience reports were given" in page
+        assert "Strongest contrasts" not in page and "Joint display" not in page
+        assert pd.read_csv(tmp_path / "joint_display.tsv", sep="\t").empty
+    else:
+        assert "Strongest contrasts" in page
+    if n_dyads == 1:
+        assert "This study has one dyad." in page and _supported_rows(page) == []
+        assert "Pseudo-dyads and every test across dyads" in page
+    if "nulls" in left_out and n_dyads > 1:
+        assert "Null models</strong>: no null-model table" in page
+    assert "Session time courses" in page  # the synchrony itself is always shown
+    overview = pd.read_csv(tmp_path / "overview.tsv", sep="\t")
+    assert len(overview) == n_dyads and (overview.windows == 60).all()
+
+
+def test_summary_stage_reads_empty_stage_tables(tmp_path):
+    """The study-without-reports crash: stats writes header-less empty TSVs; the stage reads them."""
+    from types import SimpleNamespace
+
+    from hyperscan.summary import summary_stage
+    from hyperscan.windows import write_tsv
+
+    inp = _inputs(n_dyads=2)
+    files = {}
+    for name in ("contrasts", "dyads", "mixed", "directional", "person", "channel_pairs"):
+        (tmp_path / f"{name}.tsv").write_text("")
+        files[name] = str(tmp_path / f"{name}.tsv")
+    wins = []
+    for k, t in enumerate(inp["window_tables"]):
+        path = tmp_path / f"w{k}.tsv"
+        write_tsv(t.drop(columns=["client_category", "therapist_category"]), path)
+        wins.append(str(path))
+    qc = tmp_path / "qc.json"
+    qc.write_text('{"dyad": "D0", "session": "S1"}')
+    inputs = SimpleNamespace(windows=wins, qc=[str(qc)], nulls=[], **files)
+    summary_stage(inputs, [], validate_config({}), tmp_path / "group" / "summary.html")
+    page = (tmp_path / "group" / "summary.html").read_text()
+    assert "No experience reports were given" in page and "Continuous ratings" in page
+
+
+# ---------------------------------------------------------------------------------------------
+# Untrusted strings: escaped in HTML, literal in figures.
+
+HOSTILE = "al<img src=x onerror=window.__xss=1>"
+HOSTILE_TEXT = "</script><script>window.__xss=2</script><b onmouseover=window.__xss=3>hi</b> $\\notacommand$"
+
+
+def _hostile_inputs():
+    inp = _inputs(n_dyads=3)
+    for t in inp["window_tables"] + inp["nulls"]:
+        t["band"] = HOSTILE
+    inp["contrasts"]["band"] = HOSTILE
+    inp["dyad_diffs"]["band"] = HOSTILE
+    inp["surrogates"]["band"] = HOSTILE
+    inp["directional"]["band"] = HOSTILE
+    inp["channel_pairs"]["band"] = HOSTILE
+    inp["mixed"]["band"] = HOSTILE
+    inp["reports"]["text"] = HOSTILE_TEXT
+    inp["reports"]["category"] = np.where(inp["reports"].reporter == "client", "con<i>nected", "attuned")
+    return inp
+
+
+def test_hostile_names_are_escaped_everywhere(tmp_path):
+    page = _build(tmp_path, _hostile_inputs(), alignment=[f"D0/S1: {HOSTILE}"])
+    assert "<img src=x" not in page and "<script>window" not in page and "<b onmouseover" not in page
+    assert "al&lt;img src=x onerror=window.__xss=1&gt;" in page
+    assert page.count("<script") == len(re.findall(r'<script type="application/json"', page)) + 1
+
+
+@needs_browser
+def test_hostile_page_executes_nothing_in_a_browser(tmp_path):
+    _build(tmp_path, _hostile_inputs())
+    b = Browser((tmp_path / "summary.html").as_uri())
+    try:
+        page = b.page
+        page.locator("#joint button.excerpt").first.click()
+        page.locator("#joint button.excerpt").first.hover()
+        assert page.evaluate("() => window.__xss") is None
+        assert page.locator("img[src='x']").count() == 0
+        assert HOSTILE in page.locator("#timecourses h2").text_content()
+        assert b.errors == [] and b.requests == [] and b.dialogs == []
+    finally:
+        b.close()
+
+
+def test_figures_draw_user_text_literally(tmp_path):
+    import matplotlib.text
+
+    from hyperscan.summary_figures import estimation_plot, surrogate_plot
+
+    inp = _hostile_inputs()
+    inp["contrasts"]["band"] = "a$\\notacommand{x}$b"
+    inp["dyad_diffs"]["band"] = "a$\\notacommand{x}$b"
+    fig = estimation_plot(inp["dyad_diffs"], inp["contrasts"].head(3))
+    texts = [t for t in fig.findobj(matplotlib.text.Text) if "$" in t.get_text()]
+    assert texts and all(t._preprocess_math(t.get_text()) == (t.get_text(), False) for t in texts)
+    sink = FigureSink(tmp_path / "figures", ["png", "svg"])
+    sink(fig, "estimation")  # mathtext would raise on \notacommand while drawing
+    sink(surrogate_plot(inp["surrogates"].assign(band="$x^2$")), "nulls")
+    assert (tmp_path / "figures" / "estimation.svg").is_file()
+
+
+def test_null_model_figure_stars_the_rows_its_table_highlights(tmp_path):
+    from hyperscan.summary import real_above_pseudo
+    from hyperscan.summary_figures import surrogate_plot
+
+    surrogates = pd.DataFrame({
+        "band": ["delta", "alpha", "beta"], "metric": ["ccorr"] * 3, "n_dyads": [8, 8, 8],
+        "n_pseudo_pairs": [56] * 3, "real": [-0.04, 0.12, 0.05], "pseudo": [-0.05, 0.05, 0.045],
+        "phase": [-0.01, 0.01, 0.0], "real_minus_pseudo": [0.01, 0.07, 0.005],
+        "pseudo_ci_low": [-0.01, 0.04, 0.001], "pseudo_ci_high": [0.03, 0.1, 0.01],
+        "p_pseudo": [0.6, 0.004, 0.09], "z_pseudo": [0.3, 3.1, 1.6],
+        "real_minus_phase": [-0.03, 0.11, 0.05], "phase_ci_low": [-0.05, 0.08, 0.02],
+        "phase_ci_high": [-0.01, 0.14, 0.08], "p_phase": [0.02, 0.004, 0.01], "z_phase": [-2.0, 3.0, 2.5]})
+    marked = real_above_pseudo(surrogates)
+    assert list(marked) == [False, True, False]  # beta: interval above 0, but the test says p = 0.09
+    fig = surrogate_plot(surrogates, marked)
+    stars = [t for t in fig.axes[0].texts if t.get_text() == "*"]
+    assert len(stars) == 1 and stars[0].xy[0] == 1  # over alpha, the highlighted row
+    assert fig.axes[0].get_ylim()[0] < -0.05  # negative synchrony is on the axis
+    inp = _inputs(n_dyads=3)
+    inp["surrogates"] = surrogates
+    page = _build(tmp_path, inp)
+    nulls_table = page[page.index('id="t-nulls"'):]
+    nulls_table = nulls_table[: nulls_table.index("</table>")]
+    rows = re.findall(r"<tr( class=\"supported\")?>\s*<td[^>]*>([a-z]+)", nulls_table)
+    assert [band for cls, band in rows if cls] == ["alpha"]

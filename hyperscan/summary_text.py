@@ -1,0 +1,360 @@
+"""The words of summary.html: readable column names, the metric glossary, number formats,
+what a row may be highlighted for, and the plain-language paragraph that opens the page.
+
+Everything here returns plain strings; the template (``templates/summary.html.j2``) escapes
+them, so no function here may return HTML.
+
+What the page may call a finding (:func:`supported`): a row is highlighted only when the
+design can support a statement about dyads like these — its FDR ``q`` is below ``ALPHA``,
+at least two dyads entered it, and the group-level test across dyads can reach ``ALPHA`` at
+all. The smallest p that test can give is read from the table when the statistics stage
+writes it (any of :data:`P_FLOOR_COLUMNS`); otherwise it is the exact sign-flip floor over
+``n`` dyads, ``2 / 2**n`` (two-sided, identity and its mirror included; Good 2005,
+*Permutation, Parametric and Bootstrap Tests of Hypotheses*, §3.5). A column the
+statistics stage names ``highlight`` / ``supported`` overrides the rule.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+ALPHA = 0.05
+
+#: Columns in which the statistics stage may report the smallest attainable p of ``p``.
+P_FLOOR_COLUMNS = ("p_min", "p_floor", "p_smallest", "min_p", "smallest_p", "p_resolution")
+#: Columns in which the statistics stage may say which rows to highlight.
+HIGHLIGHT_COLUMNS = ("highlight", "supported", "significant")
+
+#: TSV column -> (label a therapist can read, what it means). The TSV name is the tooltip.
+COLUMNS = {
+    "dyad": ("Dyad", "client–therapist pair"),
+    "session": ("Session", "session id from the sessions sheet"),
+    "reporter": ("Reporter", "who coded the moment: client, therapist or an observer"),
+    "category": ("Category", "the experience code of the report"),
+    "reference": ("Compared with", "the windows the category is compared against"),
+    "band": ("Band", "frequency band"),
+    "metric": ("Measure", "synchrony measure (see the glossary)"),
+    "measure": ("Measure", "per-person measure (see the glossary)"),
+    "person": ("Person", "whose EEG"),
+    "n_dyads": ("Dyads", "dyads that entered this row"),
+    "n_windows": ("Windows", "analysis windows inside the category, all dyads"),
+    "n_reference_windows": ("Ref. windows", "windows of the comparison, all dyads"),
+    "n_pseudo_pairs": ("Pseudo-pairs", "client of one dyad with the therapist of another"),
+    "estimate": ("Difference", "category − reference, mean over dyads"),
+    "ci": ("Interval", "confidence interval over dyads (TSV columns ci_low, ci_high)"),
+    "pseudo_ci": ("Interval real − pseudo", "interval over dyads (pseudo_ci_low, pseudo_ci_high)"),
+    "phase_ci": ("Interval real − phase", "interval over dyads (phase_ci_low, phase_ci_high)"),
+    "lag_ci": ("Lag interval (ms)", "interval over dyads (lag_ci_low, lag_ci_high)"),
+    "psi_ci": ("PSI interval", "interval over dyads (psi_ci_low, psi_ci_high)"),
+    "p": ("p", "test across dyads (see the glossary)"),
+    "q": ("q (FDR)", "p corrected for the number of rows (Benjamini–Hochberg)"),
+    "z_shift": ("Shift z", "how far the difference lies above circularly shifted labels, in SDs"),
+    "p_signflip": ("p sign-flip", "sign-flip permutation test over dyads"),
+    "p_shift": ("p shift", "within-dyad circular-shift test of the labels (these dyads only)"),
+    "p_floor": ("smallest p", "the smallest p the group test can give with this many dyads"),
+    "n_dyads_total": ("Dyads in study", "dyads in the study (n_dyads: those that entered the row)"),
+    "note": ("Note", "what limits this row"),
+    "selection": ("Selection", "how the rows were chosen"),
+    "real": ("Real dyads", "mean window synchrony of the real pairs"),
+    "pseudo": ("Pseudo-dyads", "mean synchrony of people who never played together"),
+    "phase": ("Phase-randomised", "mean synchrony with the therapist's phases scrambled"),
+    "real_minus_pseudo": ("Real − pseudo", "how much more the real pairs synchronise than strangers"),
+    "real_minus_phase": ("Real − phase-randomised", "synchrony beyond chance phase alignment"),
+    "p_pseudo": ("p real vs pseudo", "sign-flip test over dyads of real − pseudo"),
+    "p_phase": ("p real vs phase", "sign-flip test over dyads of real − phase-randomised"),
+    "z_pseudo": ("z real vs pseudo", "real − pseudo in SDs of the sign-flip null"),
+    "z_phase": ("z real vs phase", "real − phase in SDs of the sign-flip null"),
+    "windows": ("Windows", "analysis windows of the session"),
+    "excluded": ("Excluded", "windows dropped for artefacts (BAD_ segments)"),
+    "kept_pct": ("Kept (%)", "share of windows kept"),
+    "client_bad_channels": ("Client bad channels", "channels interpolated or dropped"),
+    "therapist_bad_channels": ("Therapist bad channels", "channels interpolated or dropped"),
+    "qc": ("Quality page", "the session's quality-control page"),
+    "z_pseudo_windows": ("Above strangers (z)", "mean pseudo-dyad z of the category's windows"),
+    "z_pseudo_of": ("z of", "band and measure of the pseudo-dyad z"),
+    "lag_ms": ("Lag (ms)", "> 0: the therapist leads; < 0: the client leads"),
+    "psi": ("PSI", "phase slope index"),
+    "leader": ("Who leads", "the side the phase slope points to"),
+    "coef": ("Coefficient", "mixed-model effect of being in the category"),
+    "se": ("SE", "standard error of the coefficient"),
+    "converged": ("Converged", "whether the mixed model fitted"),
+    "cluster_p": ("Cluster p", "cluster-based permutation p over dyads"),
+    "package": ("Package", ""),
+    "version": ("Version", ""),
+    "file": ("File", ""),
+    "sha256": ("SHA-256", "checksum of the input file"),
+    "n_excerpts": ("Reports", "experience reports of this reporter"),
+    "categories": ("Categories", "codes used, with counts"),
+}
+
+METRICS = {
+    "plv": "phase locking (PLV)", "ccorr": "circular correlation (CCorr)", "coh": "coherence",
+    "imcoh": "imaginary coherence", "pli": "phase lag index (PLI)", "wpli": "weighted phase lag index (wPLI)",
+    "envcorr": "envelope correlation", "powcorr": "power correlation",
+}
+
+#: (term, what it is and how to read it) — the page's glossary, in reading order.
+GLOSSARY = [
+    ("Window", "A short stretch of the recording (the window length in the configuration). Synchrony is "
+               "computed per window, then windows inside a reported moment are compared with the others."),
+    ("PLV — phase locking value", "How constant the phase difference between the two people's rhythms is "
+               "within a window: 0 = no fixed relation, 1 = perfectly locked. Sensitive to a common source "
+               "(the same music, the same room noise), so always read it beside the null models."),
+    ("CCorr — circular correlation", "A correlation of the two phase series (−1 to 1) that, unlike PLV, "
+               "is less inflated by two rhythms that merely share a frequency."),
+    ("Coherence / imaginary coherence", "Coherence: how consistently the two signals relate in phase and "
+               "amplitude (0 to 1). Imaginary coherence keeps only the part with a time lag, which a "
+               "shared instantaneous source cannot produce (signed)."),
+    ("PLI / wPLI — (weighted) phase lag index", "Whether one person's rhythm is consistently ahead of the "
+               "other's (0 to 1). Ignores zero-lag coupling, so it is robust to a common source; wPLI weights "
+               "each sample by how clearly it leads or lags."),
+    ("Envelope correlation", "Correlation (−1 to 1) of the two people's band power over time: do their "
+               "rhythms wax and wane together? Slower and less phase-specific than PLV."),
+    ("PSI — phase slope index", "Direction of coupling: positive when the therapist's rhythm leads the "
+               "client's, negative when the client leads; the lag in ms follows from the phase slope."),
+    ("Difference (estimate)", "Mean synchrony in the category's windows minus the comparison windows, "
+               "averaged over dyads. Positive = the category goes with more synchrony."),
+    ("Interval", "Bootstrap confidence interval over dyads: the range of differences compatible with the "
+               "data. With one dyad there is no interval (nothing to resample)."),
+    ("p and q", "p: how often a difference this large arises by chance. q: p corrected for the number of "
+               "rows tested (false discovery rate). A highlighted row has q below 0.05 from a test across "
+               "at least two dyads that can reach 0.05 at all. A permutation test cannot give a p below "
+               "its smallest attainable value; the page then says so instead of printing a finer p."),
+    ("Pseudo-dyads", "The client of one dyad paired with the therapist of another. They never played "
+               "together, so synchrony they reach too comes from the shared setting (e.g. the music), "
+               "not from the interaction."),
+    ("Phase-randomised surrogate", "The therapist's recording with its phases scrambled (same spectrum): "
+               "the synchrony two unrelated signals with these spectra would show."),
+    ("Circular-shift test", "The report labels are shifted in time around the session, keeping their "
+               "structure but breaking their link to the EEG; repeated many times this gives the chance "
+               "distribution of a difference within dyads."),
+    ("Sign-flip test", "A test across dyads: each dyad's difference is randomly given a + or − sign. With n "
+               "dyads there are only 2^n sign patterns, so p cannot go below 2/2^n (0.0625 with 5 dyads)."),
+    ("FAA / FM-theta", "Per-person measures: frontal alpha asymmetry ln P(F4) − ln P(F3) and frontal-midline "
+               "theta ln P(Fz)."),
+]
+
+
+def column_label(name: str) -> tuple[str, str]:
+    """(readable label, tooltip) of a TSV column; the tooltip names the TSV column."""
+    label, meaning = COLUMNS.get(name, (name.replace("_", " "), ""))
+    if name.endswith("ci") and name in COLUMNS:
+        return label, f"TSV columns: {name}_low, {name}_high — {meaning}"
+    title = f"TSV column: {name}" + (f" — {meaning}" if meaning else "")
+    return label, title
+
+
+def metric_name(metric: str) -> str:
+    return METRICS.get(str(metric), str(metric))
+
+
+def reference_name(reference: str) -> str:
+    return {"unlabelled": "windows nobody coded", "n/a": "windows nobody coded",
+            "others": "all other windows of the session"}.get(str(reference),
+                                                                                     f"“{reference}” windows")
+
+
+def _finite(x) -> bool:
+    try:
+        return bool(np.isfinite(float(x)))
+    except (TypeError, ValueError):
+        return False
+
+
+def fmt_number(x, kind: str = "value") -> str:
+    """Numbers rounded for reading: values to 3 significant digits, z to 1 decimal, counts whole."""
+    if x is None or (isinstance(x, str) and not x):
+        return ""
+    if isinstance(x, (bool, np.bool_)):
+        return "yes" if x else "no"
+    if isinstance(x, str):
+        return x
+    if not _finite(x):
+        return "n/a"
+    x = float(x)
+    if kind == "count":
+        return f"{int(round(x))}"
+    if kind == "z":
+        return f"{x:.1f}"
+    if kind == "pct":
+        return f"{x:.1f}"
+    if x == 0:
+        return "0"
+    if abs(x) >= 1000:
+        return f"{x:.0f}"
+    if abs(x) < 1e-3:
+        return f"{x:.4f}"  # 0.0001 / -0.0000: no exponent beside plain numbers
+    return f"{x:.3g}"
+
+
+def signflip_floor(n_dyads) -> float:
+    """Smallest two-sided p of an exact sign-flip test over ``n_dyads`` dyads (2 / 2**n, at most 1)."""
+    if not _finite(n_dyads) or int(n_dyads) < 1:
+        return np.nan
+    return min(1.0, 2.0 / 2 ** int(n_dyads))
+
+
+def p_floor_of(df: pd.DataFrame) -> pd.Series:
+    """Smallest attainable p per row: the statistics stage's column when present, else the
+    sign-flip floor of the row's ``n_dyads``."""
+    for col in P_FLOOR_COLUMNS:
+        if col in df:
+            return pd.to_numeric(df[col], errors="coerce")
+    if "n_dyads" in df:
+        return df["n_dyads"].map(signflip_floor).astype(float)
+    return pd.Series(np.nan, index=df.index)
+
+
+def fmt_p(p, floor=np.nan) -> tuple[str, str]:
+    """(the p as shown, a note in words). Never finer than the test can resolve: at or below
+    its smallest attainable value the page shows "≤ floor" and says why."""
+    if not _finite(p):
+        return "n/a", ""
+    p = float(p)
+    if _finite(floor) and p <= float(floor) * (1 + 1e-9):
+        return f"≤ {fmt_p(floor)[0]}", "smallest possible"
+    if p < 0.001:
+        return "< 0.001", ""
+    return f"{p:.2g}", ""
+
+
+def supported(df: pd.DataFrame, q_col: str = "q", alpha: float = ALPHA) -> np.ndarray:
+    """Which rows the page may highlight as findings (module doc). Boolean array, len(df)."""
+    if not len(df):
+        return np.zeros(0, bool)
+    for col in HIGHLIGHT_COLUMNS:
+        if col in df:
+            return df[col].astype(str).str.lower().isin({"true", "1", "yes"}).to_numpy()
+    if q_col not in df:
+        return np.zeros(len(df), bool)
+    q = pd.to_numeric(df[q_col], errors="coerce").to_numpy(float)
+    ok = np.isfinite(q) & (q < alpha)
+    if "n_dyads" in df:
+        n = pd.to_numeric(df["n_dyads"], errors="coerce").to_numpy(float)
+        ok &= np.nan_to_num(n) >= 2
+        floor = p_floor_of(df).to_numpy(float)
+        ok &= ~(np.isfinite(floor) & (floor > alpha))
+    return ok
+
+
+def design_warnings(n_dyads: int, contrasts: pd.DataFrame | None = None) -> list[str]:
+    """Sentences on what the number of dyads lets the page claim at all. The smallest p of
+    the group test is the statistics stage's floor column when contrasts.tsv has one, else
+    the sign-flip floor of ``n_dyads``."""
+    if n_dyads == 0:
+        return ["No dyad produced analysable windows, so nothing could be compared."]
+    if n_dyads == 1:
+        return ["This study has one dyad. Every number below describes this one pair only: there is no test "
+                "across dyads, no interval over dyads, and pseudo-dyads (which pair people from different "
+                "dyads) cannot be formed. No row is marked as a finding; the p-values shown are within-dyad "
+                "tests and say nothing about other pairs."]
+    floor = signflip_floor(n_dyads)
+    if contrasts is not None and len(contrasts) and any(c in contrasts for c in P_FLOOR_COLUMNS):
+        floors = p_floor_of(contrasts).dropna()
+        floor = float(floors.min()) if len(floors) else np.nan
+    if _finite(floor) and floor > ALPHA:
+        return [f"With {n_dyads} dyads the test across dyads cannot give a p below {fmt_p(floor)[0].lstrip('≤ ')}, "
+                "so no result can reach 0.05 on the group test and no row is marked as a finding. Read the "
+                "differences and intervals as descriptions of these dyads."]
+    return []
+
+
+def _who(reporter) -> str:
+    """"the client", "the therapist", or an observer's id as it is."""
+    r = str(reporter)
+    return f"the {r}" if r in ("client", "therapist") else r
+
+
+def _pct_positive(dyad_diffs: pd.DataFrame | None, row) -> tuple[int, int]:
+    """(dyads whose own difference has the row's sign, dyads with a difference)."""
+    if dyad_diffs is None or not len(dyad_diffs) or "difference" not in dyad_diffs:
+        return 0, 0
+    d = dyad_diffs
+    sel = d[(d.reporter == row["reporter"]) & (d.category == row["category"]) & (d.band == row["band"])
+            & (d.metric == row["metric"])]
+    per = sel.groupby("dyad")["difference"].mean().dropna()
+    sign = np.sign(row["estimate"]) if _finite(row["estimate"]) else 0
+    return int((np.sign(per) == sign).sum()), int(len(per))
+
+
+def _pseudo_sentence(surrogates: pd.DataFrame | None, marked, band, metric, above=None) -> str:
+    if surrogates is None or not len(surrogates):
+        return ("Pseudo-dyads were not computed, so the page cannot say whether strangers hearing the same "
+                "music would show the same.")
+    hit = surrogates[(surrogates.band == band) & (surrogates.metric == metric)]
+    lead = ""
+    if not len(hit) or not _finite(hit.iloc[0].get("pseudo", np.nan)):
+        same_band = surrogates[(surrogates.band == band) & pd.to_numeric(surrogates.get("pseudo"), errors="coerce").notna()]
+        if not len(same_band):
+            return (f"Pseudo-dyads were not compared in the {band} band, so the page cannot say whether strangers "
+                    "would show the same.")
+        hit = same_band
+        metric = hit.iloc[0].metric
+        lead = f"(Pseudo-dyads were computed for {metric_name(metric)}, not this measure.) "
+    i = hit.index[0]
+    above_descr = above
+    above = bool(np.asarray(marked)[surrogates.index.get_loc(i)])
+    if above:
+        return lead + (f"Overall, real dyads were more synchronous than pseudo-dyads (people who never played "
+                f"together) in {band} {metric_name(metric)}, so this band's synchrony is not only the shared music.")
+    if above_descr is not None and bool(np.asarray(above_descr)[surrogates.index.get_loc(i)]):
+        return lead + (f"In these dyads, real pairs were more synchronous than pseudo-dyads (people who never played "
+                f"together) in {band} {metric_name(metric)} (the interval of the difference lies above zero), but "
+                "with this few dyads a test across dyads cannot confirm it.")
+    return lead + (f"Pseudo-dyads (people who never played together) reach about the same overall {band} "
+            f"{metric_name(metric)} level as the real dyads, so much of that level is shared setting such as "
+            "the music; the difference between moments is not explained by a constant shared drive.")
+
+
+def findings(contrasts: pd.DataFrame, highlight, *, n_dyads: int, n_sessions: int, n_windows: int,
+             window_length, dyad_diffs: pd.DataFrame | None = None, surrogates: pd.DataFrame | None = None,
+             surrogate_marked=None, surrogate_above=None, has_reports: bool = True,
+             ci_level: float = 0.95) -> list[str]:
+    """The opening paragraph: what was found and how sure we can be, from the numbers."""
+    out = [f"This page summarises {n_sessions} session{'s' if n_sessions != 1 else ''} of {n_dyads} "
+           f"dyad{'s' if n_dyads != 1 else ''} (client–therapist pairs), cut into {n_windows} windows of "
+           f"{window_length} s."]
+    if not has_reports:
+        out.append("No experience reports were given, so no moments could be compared: the page shows the "
+                   "synchrony itself, its null models and the quality of the recordings.")
+        return out
+    if contrasts is None or not len(contrasts) or "estimate" not in contrasts:
+        out.append("No report category had enough windows to be compared with the rest of the session.")
+        return out
+    c = contrasts.assign(_hl=np.asarray(highlight, bool)).dropna(subset=["estimate"])
+    if not len(c):
+        out.append("No report category had enough windows to be compared with the rest of the session.")
+        return out
+    level = f"{100 * ci_level:g}%"
+    hits = c[c._hl]
+    if len(hits):
+        key = hits.assign(_abs=hits.estimate.abs()).sort_values(["q", "_abs"], ascending=[True, False])
+        shown = key.drop_duplicates(["reporter", "category"]).head(3)
+        for _, row in shown.iterrows():
+            k, n = _pct_positive(dyad_diffs, row)
+            direction = "higher" if row.estimate > 0 else "lower"
+            out.append(
+                f"When {_who(row.reporter)} reported “{row.category}”, {metric_name(row.metric)} in the "
+                f"{row.band} band was {direction} than in {reference_name(row.get('reference', 'unlabelled'))} "
+                f"(difference {fmt_number(row.estimate)}, {level} interval {fmt_number(row.ci_low)} to "
+                f"{fmt_number(row.ci_high)}, q {fmt_p(row.q)[0]})"
+                + (f"; {k} of {n} dyads show the same direction." if n else ".")
+                + " " + _pseudo_sentence(surrogates, surrogate_marked, row.band, row.metric, surrogate_above))
+        others = len(hits.drop_duplicates(["reporter", "category"])) - len(shown)
+        if others > 0:
+            out.append(f"{others} more reporter/category combination{'s' if others != 1 else ''} "
+                       "are highlighted in the contrasts table.")
+        out.append(f"Highlighted results hold across the {n_dyads} dyads by a test that treats dyads as the "
+                   "unit, so they speak about dyads like these; each is one band and measure among "
+                   f"{len(contrasts)} rows tested, corrected for that number.")
+    else:
+        best = c.assign(_abs=c.estimate.abs()).sort_values(["p", "_abs"], ascending=[True, False]).iloc[0]
+        k, n = _pct_positive(dyad_diffs, best)
+        out.append(
+            "No report category went with a difference in synchrony that the design supports as a finding. "
+            f"The clearest difference was {metric_name(best.metric)} in the {best.band} band when "
+            f"{_who(best.reporter)} reported “{best.category}” (difference {fmt_number(best.estimate)}"
+            + (f", {k} of {n} dyads in the same direction" if n else "")
+            + "); treat it as a lead to look at, not a result.")
+    return out
