@@ -91,6 +91,25 @@ def cmd_simulate(args) -> int:
     return 0
 
 
+def cmd_init_bids(args) -> int:
+    """``hyperscan init --bids ROOT``: sessions.tsv + config.yaml from a BIDS dataset (hyperscan.bids)."""
+    from .bids import init_bids
+    from .errors import InputError
+
+    try:
+        sheet, config, notes = init_bids(args.bids, out_dir=args.out, mapping=args.mapping)
+    except InputError as err:
+        print_problems(err.problems, f"hyperscan init: {args.bids}: problems found; nothing was written:")
+        return 1
+    except OSError as exc:
+        print(f"hyperscan init: cannot write {args.out or args.bids}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print_warnings(notes)
+    print(f"wrote {sheet}", file=sys.stderr)
+    print(config)
+    return 0
+
+
 def snakemake_argv(args, extra, quiet: bool) -> list[str]:
     """The snakemake command line of ``hyperscan run``.
 
@@ -209,6 +228,15 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--duration", type=float, default=150.0, help="seconds per session")
     sim.add_argument("--shared-music", action="store_true",
                      help="every dyad hears the same piece: a 2-Hz beat response in both people")
+    init = sub.add_parser("init", help="write sessions.tsv and config.yaml for a study "
+                                       "(--bids ROOT: from a BIDS dataset)")
+    init.add_argument("--bids", metavar="ROOT", required=True,
+                      help="BIDS dataset root; dyads and roles from participants.tsv (dyad, role)")
+    init.add_argument("--mapping", default=None,
+                      help="TSV participant_id, dyad, role[, client_select, therapist_select] used "
+                           "instead of participants.tsv")
+    init.add_argument("--out", default=None,
+                      help="folder for sessions.tsv and config.yaml (default ROOT/code/hyperscan)")
     val = sub.add_parser("validate", help="list every input problem without computing anything")
     val.add_argument("--configfile", default=DEFAULT_CONFIG)
     return parser
@@ -228,6 +256,8 @@ def main(argv=None) -> int:
             return cmd_run(args, extra)
         if args.command == "simulate":
             return cmd_simulate(args)
+        if args.command == "init":
+            return cmd_init_bids(args)
         return cmd_validate(args)
     except InputError as err:  # a check that escaped validation: still no traceback
         print_problems(err.problems, f"hyperscan {args.command}: input problems:")

@@ -383,7 +383,8 @@ def config_data_problems(config: dict, recordings: dict[tuple[Session, str], Rec
 def output_dir_problems(config: dict, sessions: list[Session], sheet: Path, source) -> list[str]:
     """``output_dir`` must not be, or lie inside, a folder holding inputs."""
     out_dir = Path(config["output_dir"]).expanduser().resolve()
-    folders = {Path(sheet).resolve().parent}
+    # a BIDS dataset's derivatives/ lies inside its root by design: only the recording folders count
+    folders = set() if config.get("bids_root") else {Path(sheet).resolve().parent}
     for s in sessions:
         folders |= {Path(p).resolve().parent for p in (s.client, s.therapist, s.reports) if p is not None}
     inside = sorted(f for f in folders if out_dir == f or out_dir.is_relative_to(f))
@@ -406,7 +407,15 @@ def check_study(configfile) -> StudyCheck:
     check.config = None if config.get("_invalid") else config
     sheet = Path(config["sessions"])
     try:
-        sessions, problems = check_sessions(sheet)
+        if config.get("bids_root"):  # sessions from a BIDS dataset (hyperscan.bids)
+            from .bids import read_bids_study
+
+            bids = read_bids_study(config["bids_root"], config.get("bids_mapping"))
+            sheet = bids.root / "participants.tsv"
+            sessions, problems = bids.sessions(), bids.problems
+            check.warnings += bids.warnings
+        else:
+            sessions, problems = check_sessions(sheet)
     except InputError as err:
         check.problems += err.problems
         return check

@@ -10,7 +10,13 @@ from hyperscan.sessions import read_sessions
 
 try:
     config.update(validate_config(config, source="config"))
-    SESSIONS = {(s.dyad, s.session): s for s in read_sessions(config["sessions"])}
+    if config.get("bids_root"):  # sessions from a BIDS dataset (hyperscan.bids)
+        from hyperscan.bids import read_bids_sessions
+
+        _sessions = read_bids_sessions(config["bids_root"], config.get("bids_mapping"))
+    else:
+        _sessions = read_sessions(config["sessions"])
+    SESSIONS = {(s.dyad, s.session): s for s in _sessions}
 except InputError as err:
     raise WorkflowError("invalid input:\n  " + "\n  ".join(err.problems))
 
