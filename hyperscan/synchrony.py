@@ -644,14 +644,17 @@ def _skeleton(
     )
 
 
+DEFAULT_METRICS = ("plv", "ccorr", "coh", "imcoh", "wpli", "envcorr")
+
+
 def compute_synchrony(
-    client: np.ndarray,
-    therapist: np.ndarray,
-    sfreq: float,
-    bands: Mapping[str, tuple[float, float]] | None,
-    metrics: Iterable[str],
-    window_length: float,
-    window_step: float,
+    client,
+    therapist,
+    sfreq: float | None = None,
+    bands: Mapping[str, tuple[float, float]] | None = None,
+    metrics: Iterable[str] = DEFAULT_METRICS,
+    window_length: float | None = 2.0,
+    window_step: float | None = 1.0,
     *,
     client_channels=None,
     therapist_channels=None,
@@ -669,8 +672,15 @@ def compute_synchrony(
 
     Parameters
     ----------
-    client, therapist : float array (n_channels, n_times)
-        Continuous recordings on one common clock and rate. They must be
+    client, therapist : float array (n_channels, n_times), ``mne.io.Raw`` or ``mne.Epochs``
+        Arrays: continuous recordings on one common clock and rate (volts or any unit; every
+        metric is scale-free). ``mne.io.Raw`` (one per person): the EEG channels not in
+        ``info['bads']``, the rate and the channel names are taken from the objects and every
+        ``BAD*`` annotation of either person flags the windows it overlaps (``bad_window``); two
+        different rates or lengths are refused (ValueError). ``mne.Epochs`` (one per person,
+        same events): see :func:`_epochs_synchrony` — by default (``window_length=None``) each
+        epoch is one window; with a ``window_length`` windows slide inside each epoch, never
+        across two. Arrays must be
         finite: the band filter and the (global, FFT-based) Hilbert transform
         spread a single NaN over the whole channel, which then comes out as
         NaN (flat) everywhere. Interpolate or zero bad stretches and list them
@@ -712,6 +722,20 @@ def compute_synchrony(
     coords ``window_start``/``window_end`` (end exclusive) and
     ``band_low``/``band_high``; ``bad_window`` (time,) bool.
     """
+    mne_kw = dict(bands=bands, metrics=metrics, window_length=window_length, window_step=window_step,
+                  chunk_windows=chunk_windows, dtype=dtype, method=method, channel_block=channel_block,
+                  filter_kw=filter_kw, attrs=attrs)
+    if _is_epochs(client) or _is_epochs(therapist):
+        if out_path is not None or reduce is not None:
+            raise ValueError("out_path and reduce are not available for mne.Epochs input")
+        return _epochs_synchrony(client, therapist, sfreq, **mne_kw)
+    if _is_raw(client) or _is_raw(therapist):
+        client, therapist, sfreq, client_channels, therapist_channels, bad_segments = _from_raws(
+            client, therapist, sfreq, bad_segments)
+    if sfreq is None:
+        raise ValueError("sfreq is required with array input")
+    if window_length is None or window_step is None:
+        raise ValueError("window_length and window_step are required for continuous input")
     client = np.asarray(client)
     therapist = np.asarray(therapist)
     if client.ndim != 2 or therapist.ndim != 2:
@@ -841,6 +865,110 @@ def compute_synchrony(
 
     return _stream_to_netcdf(out_path, skel, metrics, shape, real, chunk_windows, channel_block, run,
                              lambda: _warn_undefined(n_invalid, undefined, stacklevel=3))
+
+
+# ---------------------------------------------------------------------------
+# MNE objects in (Raw, Epochs)
+# ---------------------------------------------------------------------------
+
+
+def _is_raw(x) -> bool:
+    import mne
+
+    return isinstance(x, mne.io.BaseRaw)
+
+
+def _is_epochs(x) -> bool:
+    import mne
+
+    return isinstance(x, mne.BaseEpochs)
+
+
+def _from_raws(client, therapist, sfreq, bad_segments):
+    """Arrays, rate, channel names and BAD segments of two ``mne.io.Raw`` (both required)."""
+    from .io import Recording
+
+    if not (_is_raw(client) and _is_raw(therapist)):
+        raise TypeError(f"pass two mne.io.Raw or two arrays, got {type(client).__name__} and "
+                        f"{type(therapist).__name__}")
+    c, t = Recording.from_raw(client), Recording.from_raw(therapist)
+    if c.sfreq != t.sfreq:
+        raise ValueError(f"the two Raw objects have different sampling rates (client {c.sfreq:g} Hz, "
+                         f"therapist {t.sfreq:g} Hz); resample one (raw.resample({min(c.sfreq, t.sfreq):g})) "
+                         "so both share one clock")
+    if c.n_times != t.n_times:
+        raise ValueError(f"the two Raw objects have different lengths (client {c.n_times} samples = "
+                         f"{c.n_times / c.sfreq:.3f} s, therapist {t.n_times} samples = "
+                         f"{t.n_times / t.sfreq:.3f} s); crop both to the span they share "
+                         "(raw.crop) so sample k is the same instant for both people")
+    if sfreq is not None and float(sfreq) != c.sfreq:
+        raise ValueError(f"sfreq={sfreq} differs from the Raw objects' rate {c.sfreq:g} Hz; leave it None")
+    bad = list(bad_segments) + c.bad_segments + t.bad_segments
+    return c.data, t.data, c.sfreq, c.channels, t.channels, bad
+
+
+def _epochs_synchrony(client, therapist, sfreq, *, bands, metrics, window_length, window_step, **kw):
+    """Synchrony of two ``mne.Epochs`` (same events, rate and epoch length).
+
+    Each epoch is band-passed and Hilbert-transformed on its own (as HyPyP's
+    ``compute_freq_bands`` does per epoch), so no filter ever runs across two epochs.
+    ``window_length=None`` (default for Epochs): each epoch is one window. With a
+    ``window_length`` (and ``window_step``) windows slide inside each epoch; a partial window at
+    an epoch's end is dropped. Dims and variables as for continuous input; ``time`` is the
+    window centre in seconds from the epochs' event of epoch 0's recording (event sample /
+    sfreq + tmin + offset in the epoch), with extra coordinates on ``time``: ``epoch`` (index
+    into the Epochs), ``event`` (its event name, usable as a report category) and
+    ``event_onset`` (s).
+    """
+    if not (_is_epochs(client) and _is_epochs(therapist)):
+        raise TypeError(f"pass two mne.Epochs, got {type(client).__name__} and {type(therapist).__name__}")
+    if client.info["sfreq"] != therapist.info["sfreq"]:
+        raise ValueError(f"the two Epochs have different sampling rates (client {client.info['sfreq']:g} Hz, "
+                         f"therapist {therapist.info['sfreq']:g} Hz); resample one first")
+    if len(client) != len(therapist) or not np.array_equal(client.events[:, 0], therapist.events[:, 0]):
+        raise ValueError(f"the two Epochs hold different epochs ({len(client)} vs {len(therapist)}, or "
+                         "different event samples); epoch both recordings with the same events and "
+                         "drop the same epochs from both")
+    if len(client.times) != len(therapist.times):
+        raise ValueError("the two Epochs have different epoch lengths (tmin/tmax)")
+    rate = float(client.info["sfreq"])
+    if sfreq is not None and float(sfreq) != rate:
+        raise ValueError(f"sfreq={sfreq} differs from the Epochs' rate {rate:g} Hz; leave it None")
+    n_t = len(client.times)
+    length = n_t / rate if window_length is None else window_length
+    step = length if window_step is None or window_length is None else window_step
+    names = {v: k for k, v in client.event_id.items()}
+    c_picks, t_picks = mne_picks(client), mne_picks(therapist)
+    c_data = client.get_data(picks=c_picks)
+    t_data = therapist.get_data(picks=t_picks)
+    c_names = [client.ch_names[i] for i in c_picks]
+    t_names = [therapist.ch_names[i] for i in t_picks]
+    first = client.events[0, 0] if len(client.events) else 0
+    parts = []
+    for e in range(len(client)):
+        ds = compute_synchrony(c_data[e], t_data[e], rate, bands, metrics, length, step,
+                               client_channels=c_names, therapist_channels=t_names, **kw)
+        onset = (client.events[e, 0] - first) / rate + client.tmin
+        ds = ds.assign_coords(
+            time=ds["time"] + onset, window_start=ds["window_start"] + onset,
+            window_end=ds["window_end"] + onset,
+            epoch=("time", np.full(ds.sizes["time"], e)),
+            event=("time", np.array([names.get(int(client.events[e, 2]), str(client.events[e, 2]))]
+                                    * ds.sizes["time"], dtype=str)),
+            event_onset=("time", np.full(ds.sizes["time"], onset)))
+        parts.append(ds)
+    out = xr.concat(parts, dim="time", data_vars="minimal", coords="different", compat="equals",
+                    combine_attrs="override")
+    out.attrs["epochs"] = "each epoch filtered on its own; " + (
+        "one window per epoch" if window_length is None else "windows slide inside each epoch")
+    return out
+
+
+def mne_picks(inst):
+    """Indices of the EEG channels of an MNE object (``info['bads']`` excluded)."""
+    import mne
+
+    return mne.pick_types(inst.info, eeg=True)
 
 
 def _stream_to_netcdf(out_path, skel, metrics, shape, real, chunk_windows, channel_block, run, warn):
