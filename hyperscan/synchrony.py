@@ -67,6 +67,8 @@ __all__ = [
     "band_analytic",
     "window_starts",
     "compute_synchrony",
+    "cf_attrs",
+    "to_connectivity",
 ]
 
 BANDS_DEFAULT = {
@@ -620,6 +622,64 @@ def _overlaps(starts_s, ends_s, bad_segments) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
+#: Long names and units of the metric variables (CF ``units = "1"``: dimensionless).
+METRIC_LONG_NAMES = {
+    "plv": "phase-locking value",
+    "ciplv": "corrected imaginary phase-locking value",
+    "ppc": "pairwise phase consistency",
+    "ccorr": "circular correlation of the phases",
+    "coh": "magnitude of coherency",
+    "imcoh": "imaginary part of coherency",
+    "pli": "phase-lag index",
+    "wpli": "weighted phase-lag index",
+    "dwpli": "debiased squared weighted phase-lag index",
+    "envcorr": "amplitude-envelope correlation",
+    "powcorr": "power-envelope correlation",
+}
+CF_CONVENTIONS = "CF-1.10"
+_COORD_ATTRS = {
+    "band": {"long_name": "frequency band"},
+    "time": {"long_name": "window centre on the EEG clock (0 = first sample both people have)",
+             "units": "s"},
+    "client_channel": {"long_name": "client EEG channel"},
+    "therapist_channel": {"long_name": "therapist EEG channel"},
+    "window_start": {"long_name": "window start on the EEG clock", "units": "s"},
+    "window_end": {"long_name": "window end (exclusive) on the EEG clock", "units": "s"},
+    "band_low": {"long_name": "lower band edge", "units": "Hz"},
+    "band_high": {"long_name": "upper band edge", "units": "Hz"},
+    "bad_window": {"long_name": "window overlaps a BAD_ segment of either person", "units": "1",
+                   "flag_values": np.array([0, 1], dtype=np.int8), "flag_meanings": "clean overlaps_bad_segment"},
+    "epoch": {"long_name": "index of the MNE epoch holding the window", "units": "1"},
+    "event": {"long_name": "event name of the MNE epoch holding the window"},
+    "event_onset": {"long_name": "onset of the epoch's event on the EEG clock", "units": "s"},
+}
+
+
+def metric_attrs(metric: str) -> dict:
+    """CF attributes of one metric variable: long_name, units ("1"), definition (the metric
+    function's docstring: formula and source), cross-product convention."""
+    doc = " ".join((METRICS[metric].__doc__ or "").split())
+    return {"long_name": METRIC_LONG_NAMES.get(metric, metric), "units": "1", "definition": doc,
+            "cross_product": "x_client * conj(x_therapist)"}
+
+
+def cf_attrs(ds: xr.Dataset) -> xr.Dataset:
+    """Set CF-style ``long_name``/``units`` on every coordinate and variable of a synchrony
+    dataset and the ``Conventions`` attribute (in place; returns ``ds``). String coordinates
+    (band, channel names) carry a long_name only: CF units do not apply to labels."""
+    for name, attrs in _COORD_ATTRS.items():
+        if name in ds.variables:
+            ds[name].attrs.update(attrs)
+    for m in ds.data_vars:
+        if m in METRICS:
+            ds[m].attrs.update(metric_attrs(m))
+    ds.attrs.setdefault("Conventions", CF_CONVENTIONS)
+    ds.attrs.setdefault("title", "hyperscan inter-brain synchrony")
+    ds.attrs.setdefault("metric_definitions", "; ".join(
+        f"{m}: {metric_attrs(m)['definition']}" for m in ds.data_vars if m in METRICS))
+    return ds
+
+
 def _skeleton(
     bands, band_names, starts, n_len, sfreq, bad, client_channels, therapist_channels, attrs
 ) -> xr.Dataset:
@@ -848,7 +908,7 @@ def compute_synchrony(
 
         run(write, band_done)
         _warn_undefined(n_invalid, undefined, stacklevel=2)
-        return skel.assign({m: (("band", "time"), summaries[m]) for m in metrics})
+        return cf_attrs(skel.assign({m: (("band", "time"), summaries[m]) for m in metrics}))
 
     if out_path is None:
         arrays = {m: np.empty(shape, dtype=real) for m in metrics}
@@ -857,9 +917,9 @@ def compute_synchrony(
             arrays[m][idx] = v
 
         run(write)
-        ds = skel.assign(
+        ds = cf_attrs(skel.assign(
             {m: (("band", "time", "client_channel", "therapist_channel"), arrays[m]) for m in metrics}
-        )
+        ))
         _warn_undefined(n_invalid, undefined, stacklevel=2)
         return ds
 
@@ -959,9 +1019,36 @@ def _epochs_synchrony(client, therapist, sfreq, *, bands, metrics, window_length
         parts.append(ds)
     out = xr.concat(parts, dim="time", data_vars="minimal", coords="different", compat="equals",
                     combine_attrs="override")
+    cf_attrs(out)
     out.attrs["epochs"] = "each epoch filtered on its own; " + (
         "one window per epoch" if window_length is None else "windows slide inside each epoch")
     return out
+
+
+def to_connectivity(ds: xr.Dataset, metric: str):
+    """One metric of a synchrony dataset as an ``mne_connectivity.EpochSpectralConnectivity``.
+
+    Windows become epochs, bands become frequencies (the band centres, in Hz), and the nodes
+    are the client's channels followed by the therapist's (names prefixed ``client-`` /
+    ``therapist-``); ``indices`` holds only the inter-brain pairs (client i, therapist j),
+    in the order of ``ds[metric]``'s ``(client_channel, therapist_channel)`` flattened
+    row-major. So ``conn.get_data()`` is ``ds[metric].transpose("time", "client_channel",
+    "therapist_channel", "band")`` reshaped to ``(n_windows, n_a * n_b, n_bands)``, and
+    MNE-Connectivity's plotting and statistics apply. Needs the ``mne-connectivity`` package.
+    """
+    from mne_connectivity import EpochSpectralConnectivity
+
+    da = ds[metric].transpose("time", "client_channel", "therapist_channel", "band")
+    n_w, n_a, n_b, n_f = da.shape
+    rows, cols = np.meshgrid(np.arange(n_a), np.arange(n_b), indexing="ij")
+    names = [f"client-{c}" for c in ds["client_channel"].values] + [
+        f"therapist-{c}" for c in ds["therapist_channel"].values]
+    freqs = (ds["band_low"].values + ds["band_high"].values) / 2.0
+    return EpochSpectralConnectivity(
+        np.asarray(da.values).reshape(n_w, n_a * n_b, n_f), freqs=list(freqs), n_nodes=n_a + n_b,
+        names=names, indices=(rows.ravel(), cols.ravel() + n_a), method=metric,
+        spec_method=ds.attrs.get("method", "hilbert"), n_epochs_used=n_w,
+        bands=[str(b) for b in ds["band"].values])
 
 
 def mne_picks(inst):
@@ -981,6 +1068,8 @@ def _stream_to_netcdf(out_path, skel, metrics, shape, real, chunk_windows, chann
     fd, tmp = tempfile.mkstemp(prefix=out_path.name + ".", suffix=".tmp", dir=out_path.parent)
     os.close(fd)
     try:
+        skel = cf_attrs(skel)
+        skel.attrs["metric_definitions"] = "; ".join(f"{m}: {metric_attrs(m)['definition']}" for m in metrics)
         skel.to_netcdf(tmp, engine="h5netcdf")
         dims = ("band", "time", "client_channel", "therapist_channel")
         chunks = (1, min(chunk_windows, shape[1]), min(channel_block, shape[2]), shape[3])
@@ -989,6 +1078,8 @@ def _stream_to_netcdf(out_path, skel, metrics, shape, real, chunk_windows, chann
                 m: f.create_variable(m, dims, dtype=real, chunks=chunks, fillvalue=np.nan)
                 for m in metrics
             }
+            for m in metrics:
+                vars_[m].attrs.update(metric_attrs(m))
 
             def write(m, idx, v):
                 vars_[m][idx] = v

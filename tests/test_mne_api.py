@@ -99,3 +99,36 @@ def test_epochs_refuse_mismatched_events():
     with pytest.raises(ValueError, match="different epochs"):
         compute_synchrony(_epochs(ce, ["A", "B", "C"], ev1, {"x": 1}),
                           _epochs(ce, ["A", "B", "C"], ev2, {"x": 1}), bands=BANDS, metrics=["plv"])
+
+
+def test_synchrony_nc_cf_metadata_and_connectivity_export(tmp_path):
+    import xarray as xr
+    from mne_connectivity import EpochSpectralConnectivity
+
+    from hyperscan.synchrony import METRICS, to_connectivity
+
+    c, t = _pair(seed=3, n_times=1500)
+    bands = {"theta": (4.0, 8.0), "alpha": (8.0, 12.0)}
+    path = tmp_path / "synchrony.nc"
+    compute_synchrony(c, t, SFREQ, bands, ["plv", "imcoh"], 2.0, 1.0, out_path=path).close()
+    mem = compute_synchrony(c, t, SFREQ, bands, ["plv", "imcoh"], 2.0, 1.0)
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        for d in (ds, mem):
+            assert d.attrs["Conventions"].startswith("CF-")
+            for name in list(d.variables):
+                assert d[name].attrs.get("long_name"), name
+                if d[name].dtype.kind not in "US":  # labels carry no units
+                    assert d[name].attrs.get("units") in ("1", "s", "Hz"), name
+            assert d["time"].attrs["units"] == "s" and d["band_low"].attrs["units"] == "Hz"
+            assert d["plv"].attrs["units"] == "1" and "Lachaux" in d["plv"].attrs["definition"]
+            assert "imcoh:" in d.attrs["metric_definitions"]
+        conn = to_connectivity(ds, "imcoh")
+        assert isinstance(conn, EpochSpectralConnectivity)
+        data = conn.get_data()
+        assert data.shape == (ds.sizes["time"], 9, 2)
+        # pair (client 1, therapist 2), alpha, window 4 is entry [4, 1*3+2, 1]
+        assert data[4, 5, 1] == ds["imcoh"].sel(band="alpha").values[4, 1, 2]
+        assert conn.indices[0][5] == 1 and conn.indices[1][5] == 3 + 2
+        assert conn.names[5] == "therapist-T2" and list(conn.freqs) == [6.0, 10.0]
+        np.testing.assert_array_equal(mem["plv"].values, ds["plv"].values)
+    assert set(METRICS) >= {"plv", "imcoh"}
