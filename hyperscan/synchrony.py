@@ -738,7 +738,7 @@ def compute_synchrony(
         ``info['bads']``, the rate and the channel names are taken from the objects and every
         ``BAD*`` annotation of either person flags the windows it overlaps (``bad_window``); two
         different rates or lengths are refused (ValueError). ``mne.Epochs`` (one per person,
-        same events): see :func:`_epochs_synchrony` — by default (``window_length=None``) each
+        same events): see :func:`_epochs_synchrony` — with ``window_length=None`` each
         epoch is one window; with a ``window_length`` windows slide inside each epoch, never
         across two. Arrays must be
         finite: the band filter and the (global, FFT-based) Hilbert transform
@@ -972,12 +972,15 @@ def _epochs_synchrony(client, therapist, sfreq, *, bands, metrics, window_length
 
     Each epoch is band-passed and Hilbert-transformed on its own (as HyPyP's
     ``compute_freq_bands`` does per epoch), so no filter ever runs across two epochs.
-    ``window_length=None`` (default for Epochs): each epoch is one window. With a
+    Epochs are paired by event sample: an epoch that one person lacks (dropped by a ``BAD_``
+    annotation of that person, ``reject_by_annotation``) is left out for both, with a
+    UserWarning; Epochs sharing no event sample are refused.
+    ``window_length=None``: each epoch is one window. With a
     ``window_length`` (and ``window_step``) windows slide inside each epoch; a partial window at
     an epoch's end is dropped. Dims and variables as for continuous input; ``time`` is the
     window centre in seconds from the epochs' event of epoch 0's recording (event sample /
     sfreq + tmin + offset in the epoch), with extra coordinates on ``time``: ``epoch`` (index
-    into the Epochs), ``event`` (its event name, usable as a report category) and
+    among the epochs both people have), ``event`` (its event name, usable as a report category) and
     ``event_onset`` (s).
     """
     if not (_is_epochs(client) and _is_epochs(therapist)):
@@ -986,9 +989,18 @@ def _epochs_synchrony(client, therapist, sfreq, *, bands, metrics, window_length
         raise ValueError(f"the two Epochs have different sampling rates (client {client.info['sfreq']:g} Hz, "
                          f"therapist {therapist.info['sfreq']:g} Hz); resample one first")
     if len(client) != len(therapist) or not np.array_equal(client.events[:, 0], therapist.events[:, 0]):
-        raise ValueError(f"the two Epochs hold different epochs ({len(client)} vs {len(therapist)}, or "
-                         "different event samples); epoch both recordings with the same events and "
-                         "drop the same epochs from both")
+        # epochs dropped in one person only (e.g. a BAD_ annotation of one person with
+        # reject_by_annotation): keep the epochs both people have, and say so
+        shared = np.intersect1d(client.events[:, 0], therapist.events[:, 0])
+        if not len(shared):
+            raise ValueError(f"the two Epochs share no event sample ({len(client)} vs {len(therapist)} "
+                             "epochs); epoch both recordings with the same events")
+        warnings.warn(f"{len(client) - len(shared)} client and {len(therapist) - len(shared)} therapist "
+                      f"epoch(s) have no partner epoch (dropped in one person only, e.g. by a BAD_ "
+                      f"annotation); the {len(shared)} epochs both people have are used",
+                      UserWarning, stacklevel=3)
+        client = client[np.isin(client.events[:, 0], shared)]
+        therapist = therapist[np.isin(therapist.events[:, 0], shared)]
     if len(client.times) != len(therapist.times):
         raise ValueError("the two Epochs have different epoch lengths (tmin/tmax)")
     rate = float(client.info["sfreq"])

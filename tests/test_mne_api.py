@@ -96,9 +96,16 @@ def test_epochs_refuse_mismatched_events():
     ce = c.reshape(3, 2, 400).transpose(1, 0, 2)
     ev1 = np.array([[0, 0, 1], [400, 0, 1]])
     ev2 = np.array([[0, 0, 1], [500, 0, 1]])
-    with pytest.raises(ValueError, match="different epochs"):
+    ev3 = np.array([[1000, 0, 1], [1400, 0, 1]])
+    with pytest.raises(ValueError, match="share no event sample"):
         compute_synchrony(_epochs(ce, ["A", "B", "C"], ev1, {"x": 1}),
-                          _epochs(ce, ["A", "B", "C"], ev2, {"x": 1}), bands=BANDS, metrics=["plv"])
+                          _epochs(ce, ["A", "B", "C"], ev3, {"x": 1}), bands=BANDS, metrics=["plv"])
+    # one epoch dropped in one person only: the shared one is used, with a warning
+    with pytest.warns(UserWarning, match="1 client and 1 therapist epoch"):
+        ds = compute_synchrony(_epochs(ce, ["A", "B", "C"], ev1, {"x": 1}),
+                               _epochs(ce, ["A", "B", "C"], ev2, {"x": 1}), bands=BANDS, metrics=["plv"],
+                               window_length=None)
+    assert list(ds["epoch"].values) == [0] and ds.sizes["time"] == 1
 
 
 def test_synchrony_nc_cf_metadata_and_connectivity_export(tmp_path):
