@@ -50,6 +50,9 @@ SESSION_FILES = {
     "preprocessed/qc.json": (None, "qc", ".json", "QC numbers (bad channels, ICA, data kept)"),
     "preprocessed/client_raw.fif": ("clientPreproc", "eeg", ".fif", "the client's cleaned EEG (volts)"),
     "preprocessed/therapist_raw.fif": ("therapistPreproc", "eeg", ".fif", "the therapist's cleaned EEG (volts)"),
+    "preprocessed/client-ica.fif": ("client", "ica", ".fif", "the client's fitted ICA (mne.preprocessing.read_ica)"),
+    "preprocessed/therapist-ica.fif": ("therapist", "ica", ".fif", "the therapist's fitted ICA"),
+    "preprocessed/report.html": ("mne", "qc", ".html", "QC as an mne.Report"),
 }
 GROUP_FILES = {
     "contrasts.tsv": "contrasts", "dyad_contrasts.tsv": "dyadContrasts", "mixed_models.tsv": "mixedModels",
