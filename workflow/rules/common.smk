@@ -83,7 +83,11 @@ def final_outputs():
         f"{OUT}/group/provenance.json",
         *qc_pages(),
         *([f"{OUT}/group/ratings.tsv"] if RATED_SESSIONS else []),
-        *([f"{OUT}/dataset_description.json"] if config["output_layout"] == "bids" else []),
+        *(
+            [f"{OUT}/dataset_description.json"]
+            if config["output_layout"] == "bids"
+            else []
+        ),
     ]
 
 

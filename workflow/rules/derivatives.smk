@@ -19,7 +19,6 @@ rule derivatives:
         mem_mb=1000,
         runtime=10,
     params:
-        out_dir=OUT,
         sessions=list(SESSIONS.values()),
         config=config,
     script:
