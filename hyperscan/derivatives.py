@@ -103,6 +103,20 @@ def derivatives_stage(out_dir, sessions, config: dict, done_path) -> None:
     logging.getLogger(__name__).info("BIDS derivatives: %d files filed under %s", len(paths), out_dir)
 
 
+def _source_dataset(config: dict, sessions, out: Path) -> Path:
+    """The BIDS dataset the recordings come from (``bids_root``, else the nearest folder above
+    the first recording holding a dataset_description.json, e.g. when ``hyperscan init
+    --bids`` wrote the sheet), else the sessions sheet's folder."""
+    if config.get("bids_root"):
+        return Path(config["bids_root"]).resolve()
+    out = out.resolve()
+    for s in sessions[:1]:
+        for folder in Path(s.client).resolve().parents:
+            if (folder / "dataset_description.json").is_file() and folder != out:
+                return folder
+    return Path(config["sessions"]).resolve().parent
+
+
 def write_derivatives(out_dir, sessions, config: dict, done_path=None) -> list[Path]:
     """File the plain-layout outputs of ``out_dir`` as a BIDS derivative dataset (module doc).
 
@@ -131,8 +145,7 @@ def write_derivatives(out_dir, sessions, config: dict, done_path=None) -> list[P
             written.append(dst)
     ignore = sorted({f"{s.dyad}/" for s in sessions} | {"group/", "logs/", "benchmarks/", ".snakemake/"})
     (out / ".bidsignore").write_text("\n".join(ignore) + "\n")
-    root = config.get("bids_root")
-    source = (Path(root).resolve() if root else Path(config["sessions"]).resolve().parent)
+    source = _source_dataset(config, sessions, out)
     description = {
         "Name": "hyperscan inter-brain synchrony",
         "BIDSVersion": "1.10.0",

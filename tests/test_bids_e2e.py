@@ -6,6 +6,7 @@ given as a hand-built sessions sheet (the same EEG files, the reports as the sim
 report TSVs with their report_offset instead of the BIDS events on the EEG clock).
 """
 
+import json
 import subprocess
 
 import pandas as pd
@@ -67,6 +68,9 @@ def test_bids_dataset_end_to_end_equals_sessions_sheet(tmp_path):
     (tmp_path / "sheet").mkdir()
     sheet.to_csv(tmp_path / "sheet" / "sessions.tsv", sep="\t", index=False)
     write_config(tmp_path / "sheet.yaml", tmp_path / "sheet" / "sessions.tsv", tmp_path / "out", **SMALL)
+    sheet_cfg = yaml.safe_load((tmp_path / "sheet.yaml").read_text())
+    sheet_cfg["bands"] = SMALL["bands"]  # write_config merges dicts into the default bands
+    (tmp_path / "sheet.yaml").write_text(yaml.safe_dump(sheet_cfg))
     _run(tmp_path / "sheet.yaml", tmp_path)
 
     deriv = root / "derivatives" / "hyperscan"
@@ -80,6 +84,15 @@ def test_bids_dataset_end_to_end_equals_sessions_sheet(tmp_path):
     assert float(row["estimate"]) > 0
 
     assert check_derivatives(deriv) == []
+    desc = json.loads((deriv / "dataset_description.json").read_text())
+    assert desc["SourceDatasets"] == [{"URL": root.resolve().as_uri()}]
+    assert desc["GeneratedBy"][0]["Name"] == "hyperscan" and desc["DatasetType"] == "derivative"
+    # a broken view is caught by the structural check
+    (deriv / "sub-D01" / "ses-S1" / "eeg" / "sub-D01_ses-S1_windows.json").unlink()
+    (deriv / "sub-D01" / "ses-S1" / "eeg" / "D01_windows.tsv").write_text("a\n")
+    found = check_derivatives(deriv)
+    assert any("sub-D01_ses-S1_windows.tsv: no JSON sidecar" in f for f in found)
+    assert any("D01_windows.tsv: not an entity-named file" in f for f in found)
     files = {p.name for p in deriv.rglob("*") if p.is_file()}
     for name in ("sub-D01_ses-S1_synchrony.nc", "sub-D01_ses-S1_synchrony.json", "sub-D06_ses-S1_windows.tsv",
                  "sub-D06_ses-S1_windows.json", "desc-contrasts_stats.tsv", "desc-contrasts_stats.json",
