@@ -9,15 +9,21 @@ derivative dataset (BIDS specification, "Derivatives"; ``output_dir`` is typical
   its version) and ``SourceDatasets`` (the BIDS root, or the sessions sheet's folder);
 * per session ``sub-<dyad>/ses-<session>/eeg/sub-<dyad>_ses-<session>[_desc-<label>]_<suffix>.<ext>``:
   ``_synchrony.nc``, ``_windows.tsv``, ``_nulls.tsv``, ``_directional.tsv``,
-  ``_desc-categories_directional.tsv``, ``_person.tsv``, ``_desc-clientPreproc_eeg.fif``,
-  ``_desc-therapistPreproc_eeg.fif``, ``_qc.json``, ``_desc-page_qc.html`` (and the ratings tables when
-  present). BIDS has no dyad entity (bids-specification#402): a dyad's results are filed
-  under a subject label equal to the dyad id, the people told apart by ``desc``;
+  ``_desc-categories_directional.tsv``, ``_person.tsv``, ``_qc.json``, ``_desc-page_qc.html``,
+  ``_desc-mne_qc.html`` (and the ratings tables when present). BIDS has no dyad entity
+  (bids-specification#402): a dyad's results are filed under a subject label equal to the dyad id;
+* per person the cleaned EEG (``_desc-preproc_eeg.fif`` with a BIDS-EEG sidecar) and the fitted
+  ICA (``_desc-preproc_ica.fif``) under the person's own BIDS entities when the recording is a
+  BIDS file (``sub-01_ses-1_task-music_desc-preproc_eeg.fif``; ``desc-clientPreproc`` /
+  ``desc-therapistPreproc`` when one recording holds both people), else under
+  ``sub-<dyad>_ses-<session>_task-hyperscan_desc-<person>Preproc``;
 * group results at the top level: ``desc-<name>_stats.tsv`` (contrasts, dyadContrasts,
   mixedModels, surrogates, channelPairs, directional, personMeasures, ratings);
 * every TSV with its JSON sidecar (:mod:`hyperscan.sidecars`), every other file with a JSON
   sidecar naming its ``Sources`` and ``Description``;
-* ``.bidsignore`` listing the plain-layout folders, so a validator looks at the BIDS view only.
+* ``.bidsignore`` listing the plain-layout folders, the suffixes BIDS does not define and the
+  cleaned FIF recordings (FIF is not a BIDS-EEG format), so the bids-validator (3.0.2, PyPI
+  ``bids-validator-deno``) checks the rest and reports no error; a ``README.md``.
 
 Files are hard links to the plain-layout outputs when the file system allows (no extra
 space), copies otherwise. :func:`check_derivatives` is the structural check used by the
@@ -48,12 +54,15 @@ SESSION_FILES = {
     "ratings_null.tsv": ("null", "ratings", ".tsv", "circular-shift surrogates of the rating correlation"),
     "qc.html": ("page", "qc", ".html", "QC page"),
     "preprocessed/qc.json": (None, "qc", ".json", "QC numbers (bad channels, ICA, data kept)"),
-    "preprocessed/client_raw.fif": ("clientPreproc", "eeg", ".fif", "the client's cleaned EEG (volts)"),
-    "preprocessed/therapist_raw.fif": ("therapistPreproc", "eeg", ".fif", "the therapist's cleaned EEG (volts)"),
-    "preprocessed/client-ica.fif": ("client", "ica", ".fif", "the client's fitted ICA (mne.preprocessing.read_ica)"),
-    "preprocessed/therapist-ica.fif": ("therapist", "ica", ".fif", "the therapist's fitted ICA"),
     "preprocessed/report.html": ("mne", "qc", ".html", "QC as an mne.Report"),
 }
+#: per-person files: plain name in {dyad}/{session}/preprocessed/ -> (suffix, extension, what)
+PERSON_FILES = {
+    "{person}_raw.fif": ("eeg", ".fif", "cleaned EEG (volts; hyperscan.preprocess)"),
+    "{person}-ica.fif": ("ica", ".fif", "fitted ICA (mne.preprocessing.read_ica; exclude = removed)"),
+}
+#: Suffixes BIDS does not define: listed in .bidsignore so a validator checks the rest.
+CUSTOM_SUFFIXES = ("synchrony", "windows", "nulls", "directional", "person", "ratings", "qc", "ica", "stats")
 GROUP_FILES = {
     "contrasts.tsv": "contrasts", "dyad_contrasts.tsv": "dyadContrasts", "mixed_models.tsv": "mixedModels",
     "surrogates.tsv": "surrogates", "channel_pairs.tsv": "channelPairs", "directional.tsv": "directional",
@@ -103,6 +112,50 @@ def derivatives_stage(out_dir, sessions, config: dict, done_path) -> None:
     logging.getLogger(__name__).info("BIDS derivatives: %d files filed under %s", len(paths), out_dir)
 
 
+def _person_entities(session, person: str, out: Path) -> tuple[str, Path]:
+    """(entity stem, folder) of one person's files: the BIDS entities of the person's own
+    recording when it is a BIDS file (``desc-preproc``, or ``desc-<person>Preproc`` when one
+    recording holds both people), else ``sub-<dyad>_ses-<session>_task-hyperscan_desc-<person>Preproc``."""
+    path = Path(getattr(session, person))
+    shared = Path(session.client) == Path(session.therapist)
+    desc = f"{person}Preproc" if shared else "preproc"
+    try:
+        import mne_bids
+
+        bp = mne_bids.get_bids_path_from_fname(path, check=False, verbose="error")
+    except Exception:  # noqa: BLE001 - not a BIDS file name
+        bp = None
+    if bp is not None and bp.subject and bp.task and path.name.startswith("sub-"):
+        parts = [f"sub-{bp.subject}"] + ([f"ses-{bp.session}"] if bp.session else []) + [f"task-{bp.task}"]
+        parts += ([f"acq-{bp.acquisition}"] if bp.acquisition else []) + ([f"run-{bp.run}"] if bp.run else [])
+        folder = out / f"sub-{bp.subject}" / (f"ses-{bp.session}" if bp.session else "") / "eeg"
+        return "_".join(parts + [f"desc-{desc}"]), folder
+    stem = f"sub-{session.dyad}_ses-{session.session}_task-hyperscan_desc-{person}Preproc"
+    return stem, out / f"sub-{session.dyad}" / f"ses-{session.session}" / "eeg"
+
+
+def _eeg_sidecar(src: Path, dst: Path, config: dict, sources: list[str]) -> None:
+    """The BIDS-EEG sidecar of a cleaned recording (REQUIRED fields of eeg.json)."""
+    import mne
+
+    info = mne.io.read_info(src, verbose="error")
+    pre = config.get("preprocessing", {})
+    notch = pre.get("notch") or []
+    task = dst.name.split("task-", 1)[1].split("_", 1)[0] if "task-" in dst.name else "hyperscan"
+    doc = {
+        "TaskName": task,
+        "SamplingFrequency": float(info["sfreq"]),
+        "EEGReference": "average" if pre.get("reference") == "average" else str(pre.get("reference")),
+        "PowerLineFrequency": float(notch[0]) if notch else "n/a",
+        "SoftwareFilters": {"band-pass (FIR, zero phase)": {"l_freq": pre.get("l_freq"), "h_freq": pre.get("h_freq")},
+                            "notch": {"freqs": notch}},
+        "Description": "cleaned EEG: bad channels repaired, eye components removed by ICA, BAD_amplitude "
+                       "annotations (hyperscan.preprocess)",
+        "Sources": sources,
+    }
+    dst.with_suffix(".json").write_text(json.dumps(doc, indent=2) + "\n")
+
+
 def _source_dataset(config: dict, sessions, out: Path) -> Path:
     """The BIDS dataset the recordings come from (``bids_root``, else the nearest folder above
     the first recording holding a dataset_description.json, e.g. when ``hyperscan init
@@ -136,6 +189,19 @@ def write_derivatives(out_dir, sessions, config: dict, done_path=None) -> list[P
             _place(src, dst)
             _sidecar_for(src, dst, what, sources)
             written.append(dst)
+        for person in ("client", "therapist"):
+            ents, folder = _person_entities(s, person, out)
+            for name, (suffix, ext, what) in PERSON_FILES.items():
+                src = base / "preprocessed" / name.format(person=person)
+                if not src.is_file():
+                    continue
+                dst = folder / f"{ents}_{suffix}{ext}"
+                _place(src, dst)
+                if suffix == "eeg":
+                    _eeg_sidecar(src, dst, config, sources)
+                else:
+                    _sidecar_for(src, dst, f"the {person}'s {what}", sources)
+                written.append(dst)
     for name, desc in GROUP_FILES.items():
         src = out / "group" / name
         if src.is_file():
@@ -143,8 +209,18 @@ def write_derivatives(out_dir, sessions, config: dict, done_path=None) -> list[P
             _place(src, dst)
             _sidecar_for(src, dst, desc, [])
             written.append(dst)
-    ignore = sorted({f"{s.dyad}/" for s in sessions} | {"group/", "logs/", "benchmarks/", ".snakemake/"})
+    # (folder names without a trailing slash: the bids-validator 3 ignores "D01", not "D01/")
+    ignore = sorted({s.dyad for s in sessions} | {"group", "logs", "benchmarks", ".snakemake"})
+    ignore += [f"*_{suffix}.*" for suffix in CUSTOM_SUFFIXES]
+    # MNE FIF is not a BIDS-EEG format, so the cleaned recordings cannot pass as BIDS EEG
+    ignore += [f"*_desc-{d}_eeg.*" for d in ("preproc", "clientPreproc", "therapistPreproc")]
     (out / ".bidsignore").write_text("\n".join(ignore) + "\n")
+    (out / "README.md").write_text(
+        "# hyperscan derivatives\n\nInter-brain synchrony of hyperscanning dyads computed by hyperscan "
+        f"{__version__} (BIDS-derivatives layout, see hyperscan.derivatives). Per-person cleaned EEG "
+        "is filed under each person's subject; dyad-level results under sub-<dyad> (BIDS has no dyad "
+        "entity); group tables as desc-<name>_stats.tsv. Suffixes BIDS does not define are listed in "
+        ".bidsignore.\n")
     source = _source_dataset(config, sessions, out)
     description = {
         "Name": "hyperscan inter-brain synchrony",
@@ -183,10 +259,10 @@ def check_derivatives(root) -> list[str]:
     if not all(g.get("Name") for g in desc.get("GeneratedBy", [])):
         out.append(f"{dd}: GeneratedBy entry without Name")
     ignore = [line.strip().rstrip("/") for line in (root / ".bidsignore").read_text().splitlines()
-              if line.strip()] if (root / ".bidsignore").is_file() else []
+              if line.strip() and "*" not in line] if (root / ".bidsignore").is_file() else []
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
-        if path.is_dir() or rel.parts[0] in ignore or rel.name in ("dataset_description.json", ".bidsignore"):
+        if path.is_dir() or rel.parts[0] in ignore or rel.name in ("dataset_description.json", ".bidsignore", "README.md"):
             continue
         m = _NAME.match(rel.name)
         if not m:

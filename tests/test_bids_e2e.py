@@ -7,7 +7,10 @@ report TSVs with their report_offset instead of the BIDS events on the EEG clock
 """
 
 import json
+import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -87,6 +90,12 @@ def test_bids_dataset_end_to_end_equals_sessions_sheet(tmp_path):
     desc = json.loads((deriv / "dataset_description.json").read_text())
     assert desc["SourceDatasets"] == [{"URL": root.resolve().as_uri()}]
     assert desc["GeneratedBy"][0]["Name"] == "hyperscan" and desc["DatasetType"] == "derivative"
+    # the official bids-validator, when installed (PyPI bids-validator-deno, a test extra): no error
+    validator = shutil.which("bids-validator-deno", path=str(Path(sys.executable).parent))
+    if validator:
+        run = subprocess.run([validator, "--format", "json", str(deriv)], capture_output=True, text=True)
+        issues = json.loads(run.stdout)["issues"]["issues"]
+        assert [(i["code"], i.get("location")) for i in issues if i.get("severity") == "error"] == []
     # a broken view is caught by the structural check
     (deriv / "sub-D01" / "ses-S1" / "eeg" / "sub-D01_ses-S1_windows.json").unlink()
     (deriv / "sub-D01" / "ses-S1" / "eeg" / "D01_windows.tsv").write_text("a\n")
@@ -96,7 +105,8 @@ def test_bids_dataset_end_to_end_equals_sessions_sheet(tmp_path):
     files = {p.name for p in deriv.rglob("*") if p.is_file()}
     for name in ("sub-D01_ses-S1_synchrony.nc", "sub-D01_ses-S1_synchrony.json", "sub-D06_ses-S1_windows.tsv",
                  "sub-D06_ses-S1_windows.json", "desc-contrasts_stats.tsv", "desc-contrasts_stats.json",
-                 "sub-D02_ses-S1_desc-clientPreproc_eeg.fif"):
+                 "sub-D02c_ses-S1_task-music_desc-preproc_eeg.fif", "sub-D02t_ses-S1_task-music_desc-preproc_eeg.json",
+                 "sub-D06_ses-S1_task-music_desc-therapistPreproc_eeg.fif"):
         assert name in files, name
     # the plain layout's TSVs carry sidecars too
     assert (tmp_path / "out" / "group" / "contrasts.json").is_file()
