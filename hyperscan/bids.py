@@ -183,7 +183,10 @@ def _report_files(bp) -> tuple[list[Path], list[str]]:
     found, notes = [], []
     events = bp.copy().update(suffix="events", extension=".tsv").fpath
     if events.is_file():
-        header = events.read_text(encoding="utf-8-sig").splitlines()[:1]
+        try:
+            header = events.read_bytes().decode("utf-8-sig").splitlines()[:1]
+        except UnicodeDecodeError:  # read_reports names the line when the file is used
+            header = events.read_bytes().decode("latin-1").splitlines()[:1]
         cols = [c.strip() for c in header[0].split("\t")] if header else []
         if "reporter" in cols:
             found.append(events)
