@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import html
 import logging
-import os
 from pathlib import Path
 
 import mne
 import numpy as np
+
+from .atomic import atomic_output
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +39,10 @@ def new_report(dyad: str, session: str) -> mne.Report:
 
 
 def save_ica(ica, path) -> Path:
-    """Write a fitted ICA atomically (``*-ica.fif``, MNE's naming convention)."""
+    """Write a fitted ICA atomically (``*-ica.fif``, MNE's naming convention; hidden temporary)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name.replace("-ica.fif", ".tmp-ica.fif"))
-    ica.save(tmp, overwrite=True, verbose="error")
-    os.replace(tmp, path)
+    with atomic_output(path, suffix="-ica.fif") as tmp:  # MNE wants the -ica.fif ending
+        ica.save(tmp, overwrite=True, verbose="error")
     return path
 
 
@@ -114,8 +113,6 @@ def add_person(report: mne.Report, person: str, raw: mne.io.BaseRaw, qc: dict, i
 
 def save_report(report: mne.Report, path) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.html")
-    report.save(tmp, open_browser=False, overwrite=True, verbose="error")
-    os.replace(tmp, path)
+    with atomic_output(path, suffix=".html") as tmp:
+        report.save(tmp, open_browser=False, overwrite=True, verbose="error")
     return path
