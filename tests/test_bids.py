@@ -96,6 +96,12 @@ def test_init_writes_sheet_and_config_that_validate(dataset, tmp_path):
     val = subprocess.run(hyperscan_cmd() + ["validate", "--configfile", str(tmp_path / "direct.yaml")],
                          capture_output=True, text=True, cwd=tmp_path)
     assert val.returncode == 0 and "4 session(s)" in val.stdout, val.stderr
+    # ... and the workflow plans every session from it (dry run)
+    dry = subprocess.run(hyperscan_cmd() + ["run", "--configfile", str(tmp_path / "direct.yaml"), "--", "-n"],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    for key in ("A/1run1", "A/1run2", "B/1run1", "B/1run2"):
+        assert f"out/{key}/synchrony.nc" in dry.stdout + dry.stderr, key
 
 
 def test_every_problem_in_one_pass_file_and_row_named(dataset):
