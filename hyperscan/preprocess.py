@@ -378,7 +378,8 @@ def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, ou
         if ica is not None and ica_dir is not None:  # MNE's QC (issue 16)
             save_ica(ica, Path(ica_dir) / f"{person}-ica.fif")
         if report is not None:
-            add_person(report, person, raw, qc[person], ica, montage=cfg.get("montage"))
+            add_person(report, person, raw, qc[person], ica, montage=cfg.get("montage"),
+                       eog_threshold=cfg.get("eog_threshold"))
         del ica
         p = qc[person]
         log.info("%s: bad channels %s (%s); ICA removed %d component(s) (|r| with %s: %s); "

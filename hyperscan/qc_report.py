@@ -67,7 +67,7 @@ def _with_positions(ica, montage_name):
 
 
 def add_person(report: mne.Report, person: str, raw: mne.io.BaseRaw, qc: dict, ica=None,
-               montage: str | None = None) -> None:
+               montage: str | None = None, eog_threshold: float | None = None) -> None:
     """Add one person's sections: cleaned raw with PSD, bad channels, ICA (module doc)."""
     report.add_raw(raw, title=f"{person}: cleaned recording", psd=True, butterfly=False,
                    tags=(person, "raw"))
@@ -100,15 +100,40 @@ def add_person(report: mne.Report, person: str, raw: mne.io.BaseRaw, qc: dict, i
                         f"{np.round(eog_scores, 3).tolist()}</p>", title=f"{person}: ICA components",
                         tags=(person, "ica"))
         return
+    if len(eog_scores) == ica.n_components_:
+        import matplotlib.pyplot as plt
+
+        fig = _scores_figure(eog_scores, list(ica.exclude), eog_threshold)
+        report.add_figure(fig, title=f"{person}: ICA EOG scores",
+                          caption="|r| of each component's time course with the EOG reference (max over "
+                                  "references); red: removed; dashed: preprocessing.eog_threshold",
+                          tags=(person, "ica"))
+        plt.close(fig)
     try:
+        # (the EOG scores are drawn above: add_ica wants one score row per ica.labels_ entry)
         report.add_ica(plot_ica, title=f"{person}: ICA components", inst=raw,
                        picks=list(ica.exclude) or [0], n_components=ica.n_components_,
-                       eog_scores=eog_scores if len(eog_scores) == ica.n_components_ else None,
                        tags=(person, "ica"))
     except Exception as exc:  # noqa: BLE001 - a plot must never fail the preprocessing
         log.warning("%s: the ICA section of the MNE report could not be drawn: %s", person, exc)
         report.add_html(f"<p>ICA plots failed: {html.escape(str(exc))}</p>", title=f"{person}: ICA components",
                         tags=(person, "ica"))
+
+
+def _scores_figure(scores, excluded, threshold):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 2.5))
+    colors = ["tab:red" if i in excluded else "tab:gray" for i in range(len(scores))]
+    ax.bar(np.arange(len(scores)), scores, color=colors)
+    if threshold:
+        ax.axhline(threshold, color="k", lw=0.8, ls="--")
+    ax.set(xlabel="ICA component", ylabel="|r| with EOG", ylim=(0, 1))
+    fig.tight_layout()
+    return fig
 
 
 def save_report(report: mne.Report, path) -> Path:

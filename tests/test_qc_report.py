@@ -30,7 +30,8 @@ def test_mne_report_and_saved_ica(tmp_path):
         assert ica.exclude == qc[person]["ica"]["excluded"] and len(ica.exclude) == 1
         assert ica.n_components_ == qc[person]["ica"]["n_components"]
         assert f"{person}: ICA components" in page and f"{person}: cleaned recording" in page
-        assert f"{person}: bad channels" in page
+        assert f"{person}: bad channels" in page and f"{person}: ICA EOG scores" in page
+        assert "ICA plots failed" not in page and "No channel positions" not in page
         for ch in qc[person]["bad_channels"]:
             assert ch in page
     # re-applying the saved ICA to the cleaned data removes (almost) nothing more: the
