@@ -154,3 +154,16 @@ def test_init_refuses_and_writes_nothing(tmp_path):
     study = read_bids_study(root)
     assert study.problems == [f"{root}: BIDS root has no dataset_description.json (expected a BIDS dataset folder)"]
     json.dumps(study.problems)
+
+
+def test_bids_layout_refuses_output_dir_holding_the_recordings(dataset, tmp_path):
+    from hyperscan.validate import check_study
+
+    root, _ = dataset
+    init_bids(root)
+    cfg = root / "code" / "hyperscan" / "config.yaml"
+    text = cfg.read_text()
+    (tmp_path / "bad.yaml").write_text(text.replace(str(root / "derivatives" / "hyperscan"), str(root)))
+    problems = check_study(tmp_path / "bad.yaml").problems
+    assert len(problems) == 1 and "would hold the input file" in problems[0] and "'sub-0" in problems[0], problems
+    assert check_study(cfg).problems == []
