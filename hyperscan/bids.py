@@ -328,7 +328,7 @@ def init_bids(root, out_dir=None, mapping=None) -> tuple[Path, Path, list[str]]:
 
     They go to ``out_dir`` (default ``ROOT/code/hyperscan``, BIDS' place for code and
     configuration); the config's ``output_dir`` is ``ROOT/derivatives/hyperscan`` with
-    ``output_layout: bids``. Nothing is written when the dataset has problems
+    ``output_layout: bids``; both paths are written relative to the config's folder. Nothing is written when the dataset has problems
     (InputError listing all of them). Returns (sheet path, config path, warnings).
     """
     import yaml
@@ -341,7 +341,9 @@ def init_bids(root, out_dir=None, mapping=None) -> tuple[Path, Path, list[str]]:
     sheet = out / "sessions.tsv"
     config = out / "config.yaml"
     study.table(relative_to=out).to_csv(sheet, sep="\t", index=False)
-    doc = {"sessions": str(sheet), "output_dir": str(study.root / "derivatives" / "hyperscan"),
+    # relative to the config's folder (hyperscan.config.resolve_config_paths): the dataset can move
+    doc = {"sessions": "sessions.tsv",
+           "output_dir": os.path.relpath(study.root / "derivatives" / "hyperscan", out),
            "output_layout": "bids"}
     text = ("# Written by `hyperscan init --bids " + str(study.root) + "`; every key is documented in\n"
             "# config/README.md. Sessions were read from the BIDS dataset (hyperscan.bids).\n"

@@ -162,8 +162,9 @@ def test_bids_layout_refuses_output_dir_holding_the_recordings(dataset, tmp_path
     root, _ = dataset
     init_bids(root)
     cfg = root / "code" / "hyperscan" / "config.yaml"
-    text = cfg.read_text()
-    (tmp_path / "bad.yaml").write_text(text.replace(str(root / "derivatives" / "hyperscan"), str(root)))
+    assert "output_dir: ../../derivatives/hyperscan" in cfg.read_text()
+    (tmp_path / "bad.yaml").write_text(f"sessions: {cfg.parent / 'sessions.tsv'}\noutput_dir: {root}\n"
+                                       "output_layout: bids\n")
     problems = check_study(tmp_path / "bad.yaml").problems
     assert len(problems) == 1 and "would hold the input file" in problems[0] and "'sub-0" in problems[0], problems
     assert check_study(cfg).problems == []

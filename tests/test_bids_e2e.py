@@ -52,7 +52,7 @@ def test_bids_dataset_end_to_end_equals_sessions_sheet(tmp_path):
     cfg_path = root / "code" / "hyperscan" / "config.yaml"
     assert proc.stdout.strip() == str(cfg_path)
     cfg = yaml.safe_load(cfg_path.read_text())
-    assert cfg["output_layout"] == "bids" and cfg["output_dir"] == str(root / "derivatives" / "hyperscan")
+    assert cfg["output_layout"] == "bids" and cfg["output_dir"] == "../../derivatives/hyperscan"
     cfg.update(SMALL)
     cfg_path.write_text(yaml.safe_dump(cfg))
     _run(cfg_path, tmp_path)
