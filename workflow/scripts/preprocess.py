@@ -1,9 +1,11 @@
 import os
 
 from hyperscan.logs import to_file
+from hyperscan.provenance import invalidate_manifest
 from hyperscan.preprocess import preprocess_session
 
 to_file(snakemake.log[0])
+invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
 preprocess_session(
     snakemake.params.session,
     snakemake.params.cfg,
