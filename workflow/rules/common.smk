@@ -157,7 +157,17 @@ def all_report_files():
 
 def all_input_files():
     """Every input file of the study: the sheet, EEG (all parts), reports, clocks, ratings."""
-    files = {str(Path(config["sessions"]))}
+    files = {
+        str(
+            Path(config["bids_mapping"])
+            if config.get("bids_root") and config.get("bids_mapping")
+            else (
+                Path(config["bids_root"]) / "participants.tsv"
+                if config.get("bids_root")
+                else Path(config["sessions"])
+            )
+        )
+    }
     for s in SESSIONS.values():
         for p in (s.client, s.therapist, s.reports, s.report_clock_sync, s.ratings):
             if p is not None:
