@@ -105,6 +105,25 @@ def cmd_simulate(args) -> int:
     return 0
 
 
+def cmd_init_bids(args) -> int:
+    """``hyperscan init --bids ROOT``: sessions.tsv + config.yaml from a BIDS dataset (hyperscan.bids)."""
+    from .bids import init_bids
+    from .errors import InputError
+
+    try:
+        sheet, config, notes = init_bids(args.bids, out_dir=args.out, mapping=args.mapping)
+    except InputError as err:
+        print_problems(err.problems, f"hyperscan init: {args.bids}: problems found; nothing was written:")
+        return 1
+    except OSError as exc:
+        print(f"hyperscan init: cannot write {args.out or args.bids}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print_warnings(notes)
+    print(f"wrote {sheet}", file=sys.stderr)
+    print(config)
+    return 0
+
+
 def snakemake_argv(args, extra, quiet: bool) -> list[str]:
     """The snakemake command line of ``hyperscan run``.
 
@@ -352,7 +371,16 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--quiet", action="store_true", help="print only problems and the OK line, not what was understood")
     ini = sub.add_parser("init", help="write sessions.tsv and a commented config.yaml for a folder of files",
                          formatter_class=_InitHelpFormatter, description=_init_doc())
-    ini.add_argument("study_dir", help="folder holding the EEG recordings and report files")
+    ini.add_argument("study_dir", nargs="?", default=None,
+                     help="folder holding the EEG recordings and report files (or give --bids ROOT)")
+    ini.add_argument("--bids", metavar="ROOT", default=None,
+                     help="instead of STUDY_DIR: a BIDS dataset root; dyads and roles from participants.tsv "
+                          "(columns dyad, role)")
+    ini.add_argument("--mapping", default=None,
+                     help="with --bids: TSV participant_id, dyad, role[, client_select, therapist_select] used "
+                          "instead of participants.tsv")
+    ini.add_argument("--out", default=None,
+                     help="with --bids: folder for sessions.tsv and config.yaml (default ROOT/code/hyperscan)")
     ini.add_argument("--eeg-pattern", default=None,
                      help="regex on EEG file names (without extension) with groups dyad, session, role "
                           "(default: {dyad}_{session}_{role}, optional _raw/_eeg)")
@@ -384,6 +412,11 @@ def _init_doc() -> str:
 
 def cmd_init(args) -> int:
     from .init import DEFAULT_EEG_PATTERN, DEFAULT_REPORT_PATTERN, init_study
+
+    from .errors import InputError
+
+    if args.study_dir is None:
+        raise InputError(["hyperscan init: give a study folder (STUDY_DIR) or a BIDS dataset (--bids ROOT)"])
 
     result = init_study(args.study_dir, eeg_pattern=args.eeg_pattern or DEFAULT_EEG_PATTERN,
                         report_pattern=args.report_pattern or DEFAULT_REPORT_PATTERN,
@@ -423,6 +456,12 @@ def main(argv=None) -> int:
         if args.command == "simulate":
             return cmd_simulate(args)
         if args.command == "init":
+            if args.bids and args.study_dir:
+                from .errors import InputError
+
+                raise InputError(["hyperscan init: give either STUDY_DIR or --bids ROOT, not both"])
+            if args.bids:
+                return cmd_init_bids(args)
             return cmd_init(args)
         return cmd_validate(args)
     except InputError as err:  # a check that escaped validation: still no traceback

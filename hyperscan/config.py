@@ -162,7 +162,7 @@ def validate_config(config: dict, source="config") -> dict:
 #: the folder that holds that config file (contract section 3), so a study folder with its
 #: own config runs from anywhere; a key left out takes its default relative to the working
 #: directory.
-PATH_KEYS = ("sessions", "output_dir")
+PATH_KEYS = ("sessions", "output_dir", "bids_root", "bids_mapping")
 
 
 def resolve_config_paths(config: dict, configfile, given=None) -> dict:

@@ -80,7 +80,9 @@ def _epochs_problem(path: Path) -> str | None:
                          f"{epochs.times[-1] - epochs.times[0] + 1 / epochs.info['sfreq']:.2f} s), "
                          "not a continuous recording. Synchrony windows slide over continuous "
                          "time; concatenated epochs would put a discontinuity inside most windows",
-                   "a continuous raw recording (save the Raw before epoching)")
+                   "a continuous raw recording (save the Raw before epoching); for epoched data "
+                   "use the Python API: hyperscan.synchrony.compute_synchrony(epochs_client, "
+                   "epochs_therapist) analyses each epoch as its own window")
 
 
 def _type_eog_by_name(raw: mne.io.BaseRaw) -> None:
@@ -726,6 +728,25 @@ class Recording:
                if a["description"].upper().startswith("BAD")]
         data = raw.get_data(picks=picks).astype(dtype, copy=False)
         return cls(data, raw.info["sfreq"], [raw.ch_names[i] for i in picks], bad)
+
+    # -- MNE objects in (issue 16) -------------------------------------------------------
+    @classmethod
+    def from_raw(cls, raw, dtype="float64") -> "Recording":
+        """One person's ``mne.io.Raw`` (loaded or not) as a Recording: its EEG channels (those in
+        ``info['bads']`` left out, as in :meth:`from_fif`), volts, its rate, and every annotation
+        whose description starts with ``BAD`` (any case) as a ``(onset, duration)`` segment in
+        seconds from the first sample. TypeError for anything that is not a continuous Raw."""
+        if not isinstance(raw, mne.io.BaseRaw):
+            kind = "mne.Epochs (use compute_synchrony, which windows each epoch)" if isinstance(
+                raw, mne.BaseEpochs) else type(raw).__name__
+            raise TypeError(f"Recording.from_raw needs a continuous mne.io.Raw, got {kind}")
+        picks = mne.pick_types(raw.info, eeg=True)
+        if not len(picks):
+            raise ValueError("the Raw has no EEG channels (after excluding info['bads'])")
+        bad = [(a["onset"] - raw.first_time, a["duration"]) for a in raw.annotations
+               if a["description"].upper().startswith("BAD")]
+        data = raw.get_data(picks=picks).astype(dtype, copy=False)
+        return cls(data, float(raw.info["sfreq"]), [raw.ch_names[i] for i in picks], bad)
 
     @property
     def n_times(self) -> int:

@@ -23,7 +23,9 @@ Per person, in this order (every step is MNE's own, configured by ``preprocessin
 
 Output files (the stage's documented schema): ``client_raw.fif``, ``therapist_raw.fif``
 (MNE FIF, EEG in volts, BAD_ annotations and any XDF markers), ``qc.json`` (below) and the
-QC page ``{dyad}/{session}/qc.html`` (``hyperscan.qc``).
+QC page ``{dyad}/{session}/qc.html`` (``hyperscan.qc``); with the workflow also the MNE
+Report ``preprocessed/report.html`` and the fitted ICAs ``preprocessed/{client,therapist}-ica.fif``
+(``hyperscan.qc_report``).
 
 ``qc.json``: ``dyad``, ``session``, ``alignment_notes`` (list of str), ``alignment`` (the
 same in numbers: method, header difference, offset, drift, trigger residual, holes
@@ -367,9 +369,16 @@ def _atomic_save_raw(raw: mne.io.BaseRaw, path: Path):
         raw.save(tmp, overwrite=True, verbose="error")
 
 
-def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, out_html=None) -> dict:
-    """Load one sessions-sheet row, clean both people, write the stage's files (module doc)."""
+def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, out_html=None,
+                       out_report=None, ica_dir=None) -> dict:
+    """Load one sessions-sheet row, clean both people, write the stage's files (module doc).
+
+    ``out_report``: also write the ``mne.Report`` QC (``hyperscan.qc_report``); ``ica_dir``:
+    save each fitted ICA there as ``{person}-ica.fif``."""
     from .qc import Snapshot, write_qc_page
+    from .qc_report import add_person, new_report, save_ica, save_report
+
+    report = new_report(session.dyad, session.session) if out_report is not None else None
 
     # One person at a time: load_dyad leaves the recordings on disk, each is read, cleaned,
     # written and reduced to what the QC page shows before the next one is read.
@@ -387,7 +396,13 @@ def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, ou
         references = _eog_references(raw, cfg.get("eog_proxies"))
         before[person] = Snapshot.of(raw, references)
         raw, qc[person] = preprocess_person(raw, cfg)
-        qc[person]["ica"].pop("_ica", None)
+        ica = qc[person]["ica"].pop("_ica", None)
+        if ica is not None and ica_dir is not None:  # MNE's QC (issue 16)
+            save_ica(ica, Path(ica_dir) / f"{person}-ica.fif")
+        if report is not None:
+            add_person(report, person, raw, qc[person], ica, montage=cfg.get("montage"),
+                       eog_threshold=cfg.get("eog_threshold"))
+        del ica
         p = qc[person]
         log.info("%s: bad channels %s (%s); ICA removed %d component(s) (|r| with %s: %s); "
                  "%.1f s marked BAD_amplitude; %.1f%% of the recording kept", person,
@@ -414,4 +429,6 @@ def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, ou
     write_text_atomic(json.dumps(qc, indent=2, sort_keys=True) + "\n", out_qc)
     if out_html is not None:
         write_qc_page(qc, before, cleaned, out_html)
+    if report is not None:
+        save_report(report, out_report)
     return qc

@@ -65,6 +65,8 @@ __all__ = [
     "band_analytic",
     "window_starts",
     "compute_synchrony",
+    "cf_attrs",
+    "to_connectivity",
 ]
 
 BANDS_DEFAULT = {
@@ -618,6 +620,64 @@ def _overlaps(starts_s, ends_s, bad_segments) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
+#: Long names and units of the metric variables (CF ``units = "1"``: dimensionless).
+METRIC_LONG_NAMES = {
+    "plv": "phase-locking value",
+    "ciplv": "corrected imaginary phase-locking value",
+    "ppc": "pairwise phase consistency",
+    "ccorr": "circular correlation of the phases",
+    "coh": "magnitude of coherency",
+    "imcoh": "imaginary part of coherency",
+    "pli": "phase-lag index",
+    "wpli": "weighted phase-lag index",
+    "dwpli": "debiased squared weighted phase-lag index",
+    "envcorr": "amplitude-envelope correlation",
+    "powcorr": "power-envelope correlation",
+}
+CF_CONVENTIONS = "CF-1.10"
+_COORD_ATTRS = {
+    "band": {"long_name": "frequency band"},
+    "time": {"long_name": "window centre on the EEG clock (0 = first sample both people have)",
+             "units": "s"},
+    "client_channel": {"long_name": "client EEG channel"},
+    "therapist_channel": {"long_name": "therapist EEG channel"},
+    "window_start": {"long_name": "window start on the EEG clock", "units": "s"},
+    "window_end": {"long_name": "window end (exclusive) on the EEG clock", "units": "s"},
+    "band_low": {"long_name": "lower band edge", "units": "Hz"},
+    "band_high": {"long_name": "upper band edge", "units": "Hz"},
+    "bad_window": {"long_name": "window overlaps a BAD_ segment of either person", "units": "1",
+                   "flag_values": np.array([0, 1], dtype=np.int8), "flag_meanings": "clean overlaps_bad_segment"},
+    "epoch": {"long_name": "index of the MNE epoch holding the window", "units": "1"},
+    "event": {"long_name": "event name of the MNE epoch holding the window"},
+    "event_onset": {"long_name": "onset of the epoch's event on the EEG clock", "units": "s"},
+}
+
+
+def metric_attrs(metric: str) -> dict:
+    """CF attributes of one metric variable: long_name, units ("1"), definition (the metric
+    function's docstring: formula and source), cross-product convention."""
+    doc = " ".join((METRICS[metric].__doc__ or "").split())
+    return {"long_name": METRIC_LONG_NAMES.get(metric, metric), "units": "1", "definition": doc,
+            "cross_product": "x_client * conj(x_therapist)"}
+
+
+def cf_attrs(ds: xr.Dataset) -> xr.Dataset:
+    """Set CF-style ``long_name``/``units`` on every coordinate and variable of a synchrony
+    dataset and the ``Conventions`` attribute (in place; returns ``ds``). String coordinates
+    (band, channel names) carry a long_name only: CF units do not apply to labels."""
+    for name, attrs in _COORD_ATTRS.items():
+        if name in ds.variables:
+            ds[name].attrs.update(attrs)
+    for m in ds.data_vars:
+        if m in METRICS:
+            ds[m].attrs.update(metric_attrs(m))
+    ds.attrs.setdefault("Conventions", CF_CONVENTIONS)
+    ds.attrs.setdefault("title", "hyperscan inter-brain synchrony")
+    ds.attrs.setdefault("metric_definitions", "; ".join(
+        f"{m}: {metric_attrs(m)['definition']}" for m in ds.data_vars if m in METRICS))
+    return ds
+
+
 def _skeleton(
     bands, band_names, starts, n_len, sfreq, bad, client_channels, therapist_channels, attrs
 ) -> xr.Dataset:
@@ -642,14 +702,17 @@ def _skeleton(
     )
 
 
+DEFAULT_METRICS = ("plv", "ccorr", "coh", "imcoh", "wpli", "envcorr")
+
+
 def compute_synchrony(
-    client: np.ndarray,
-    therapist: np.ndarray,
-    sfreq: float,
-    bands: Mapping[str, tuple[float, float]] | None,
-    metrics: Iterable[str],
-    window_length: float,
-    window_step: float,
+    client,
+    therapist,
+    sfreq: float | None = None,
+    bands: Mapping[str, tuple[float, float]] | None = None,
+    metrics: Iterable[str] = DEFAULT_METRICS,
+    window_length: float | None = 2.0,
+    window_step: float | None = 1.0,
     *,
     client_channels=None,
     therapist_channels=None,
@@ -668,8 +731,15 @@ def compute_synchrony(
 
     Parameters
     ----------
-    client, therapist : float array (n_channels, n_times)
-        Continuous recordings on one common clock and rate. They must be
+    client, therapist : float array (n_channels, n_times), ``mne.io.Raw`` or ``mne.Epochs``
+        Arrays: continuous recordings on one common clock and rate (volts or any unit; every
+        metric is scale-free). ``mne.io.Raw`` (one per person): the EEG channels not in
+        ``info['bads']``, the rate and the channel names are taken from the objects and every
+        ``BAD*`` annotation of either person flags the windows it overlaps (``bad_window``); two
+        different rates or lengths are refused (ValueError). ``mne.Epochs`` (one per person,
+        same events): see :func:`_epochs_synchrony` — with ``window_length=None`` each
+        epoch is one window; with a ``window_length`` windows slide inside each epoch, never
+        across two. Arrays must be
         finite: the band filter and the (global, FFT-based) Hilbert transform
         spread a single NaN over the whole channel, which then comes out as
         NaN (flat) everywhere. Interpolate or zero bad stretches and list them
@@ -717,6 +787,20 @@ def compute_synchrony(
     coords ``window_start``/``window_end`` (end exclusive) and
     ``band_low``/``band_high``; ``bad_window`` (time,) bool.
     """
+    mne_kw = dict(bands=bands, metrics=metrics, window_length=window_length, window_step=window_step,
+                  chunk_windows=chunk_windows, dtype=dtype, method=method, channel_block=channel_block,
+                  filter_kw=filter_kw, attrs=attrs)
+    if _is_epochs(client) or _is_epochs(therapist):
+        if out_path is not None or reduce is not None:
+            raise ValueError("out_path and reduce are not available for mne.Epochs input")
+        return _epochs_synchrony(client, therapist, sfreq, **mne_kw)
+    if _is_raw(client) or _is_raw(therapist):
+        client, therapist, sfreq, client_channels, therapist_channels, bad_segments = _from_raws(
+            client, therapist, sfreq, bad_segments)
+    if sfreq is None:
+        raise ValueError("sfreq is required with array input")
+    if window_length is None or window_step is None:
+        raise ValueError("window_length and window_step are required for continuous input")
     client = np.asarray(client)
     therapist = np.asarray(therapist)
     if client.ndim != 2 or therapist.ndim != 2:
@@ -830,7 +914,7 @@ def compute_synchrony(
 
         run(write, band_done)
         _warn_undefined(n_invalid, undefined, stacklevel=2)
-        return skel.assign({m: (("band", "time"), summaries[m]) for m in metrics})
+        return cf_attrs(skel.assign({m: (("band", "time"), summaries[m]) for m in metrics}))
 
     if out_path is None:
         arrays = {m: np.empty(shape, dtype=real) for m in metrics}
@@ -839,14 +923,157 @@ def compute_synchrony(
             arrays[m][idx] = v
 
         run(write)
-        ds = skel.assign(
+        ds = cf_attrs(skel.assign(
             {m: (("band", "time", "client_channel", "therapist_channel"), arrays[m]) for m in metrics}
-        )
+        ))
         _warn_undefined(n_invalid, undefined, stacklevel=2)
         return ds
 
     return _stream_to_netcdf(out_path, skel, metrics, shape, real, chunk_windows, channel_block, run,
                              lambda: _warn_undefined(n_invalid, undefined, stacklevel=3))
+
+
+# ---------------------------------------------------------------------------
+# MNE objects in (Raw, Epochs)
+# ---------------------------------------------------------------------------
+
+
+def _is_raw(x) -> bool:
+    import mne
+
+    return isinstance(x, mne.io.BaseRaw)
+
+
+def _is_epochs(x) -> bool:
+    import mne
+
+    return isinstance(x, mne.BaseEpochs)
+
+
+def _from_raws(client, therapist, sfreq, bad_segments):
+    """Arrays, rate, channel names and BAD segments of two ``mne.io.Raw`` (both required)."""
+    from .io import Recording
+
+    if not (_is_raw(client) and _is_raw(therapist)):
+        raise TypeError(f"pass two mne.io.Raw or two arrays, got {type(client).__name__} and "
+                        f"{type(therapist).__name__}")
+    c, t = Recording.from_raw(client), Recording.from_raw(therapist)
+    if c.sfreq != t.sfreq:
+        raise ValueError(f"the two Raw objects have different sampling rates (client {c.sfreq:g} Hz, "
+                         f"therapist {t.sfreq:g} Hz); resample one (raw.resample({min(c.sfreq, t.sfreq):g})) "
+                         "so both share one clock")
+    if c.n_times != t.n_times:
+        raise ValueError(f"the two Raw objects have different lengths (client {c.n_times} samples = "
+                         f"{c.n_times / c.sfreq:.3f} s, therapist {t.n_times} samples = "
+                         f"{t.n_times / t.sfreq:.3f} s); crop both to the span they share "
+                         "(raw.crop) so sample k is the same instant for both people")
+    if sfreq is not None and float(sfreq) != c.sfreq:
+        raise ValueError(f"sfreq={sfreq} differs from the Raw objects' rate {c.sfreq:g} Hz; leave it None")
+    bad = list(bad_segments) + c.bad_segments + t.bad_segments
+    return c.data, t.data, c.sfreq, c.channels, t.channels, bad
+
+
+def _epochs_synchrony(client, therapist, sfreq, *, bands, metrics, window_length, window_step, **kw):
+    """Synchrony of two ``mne.Epochs`` (same events, rate and epoch length).
+
+    Each epoch is band-passed and Hilbert-transformed on its own (as HyPyP's
+    ``compute_freq_bands`` does per epoch), so no filter ever runs across two epochs.
+    Epochs are paired by event sample: an epoch that one person lacks (dropped by a ``BAD_``
+    annotation of that person, ``reject_by_annotation``) is left out for both, with a
+    UserWarning; Epochs sharing no event sample are refused.
+    ``window_length=None``: each epoch is one window. With a
+    ``window_length`` (and ``window_step``) windows slide inside each epoch; a partial window at
+    an epoch's end is dropped. Dims and variables as for continuous input; ``time`` is the
+    window centre in seconds from the epochs' event of epoch 0's recording (event sample /
+    sfreq + tmin + offset in the epoch), with extra coordinates on ``time``: ``epoch`` (index
+    among the epochs both people have), ``event`` (its event name, usable as a report category) and
+    ``event_onset`` (s).
+    """
+    if not (_is_epochs(client) and _is_epochs(therapist)):
+        raise TypeError(f"pass two mne.Epochs, got {type(client).__name__} and {type(therapist).__name__}")
+    if client.info["sfreq"] != therapist.info["sfreq"]:
+        raise ValueError(f"the two Epochs have different sampling rates (client {client.info['sfreq']:g} Hz, "
+                         f"therapist {therapist.info['sfreq']:g} Hz); resample one first")
+    if len(client) != len(therapist) or not np.array_equal(client.events[:, 0], therapist.events[:, 0]):
+        # epochs dropped in one person only (e.g. a BAD_ annotation of one person with
+        # reject_by_annotation): keep the epochs both people have, and say so
+        shared = np.intersect1d(client.events[:, 0], therapist.events[:, 0])
+        if not len(shared):
+            raise ValueError(f"the two Epochs share no event sample ({len(client)} vs {len(therapist)} "
+                             "epochs); epoch both recordings with the same events")
+        warnings.warn(f"{len(client) - len(shared)} client and {len(therapist) - len(shared)} therapist "
+                      f"epoch(s) have no partner epoch (dropped in one person only, e.g. by a BAD_ "
+                      f"annotation); the {len(shared)} epochs both people have are used",
+                      UserWarning, stacklevel=3)
+        client = client[np.isin(client.events[:, 0], shared)]
+        therapist = therapist[np.isin(therapist.events[:, 0], shared)]
+    if len(client.times) != len(therapist.times):
+        raise ValueError("the two Epochs have different epoch lengths (tmin/tmax)")
+    rate = float(client.info["sfreq"])
+    if sfreq is not None and float(sfreq) != rate:
+        raise ValueError(f"sfreq={sfreq} differs from the Epochs' rate {rate:g} Hz; leave it None")
+    n_t = len(client.times)
+    length = n_t / rate if window_length is None else window_length
+    step = length if window_step is None or window_length is None else window_step
+    names = {v: k for k, v in client.event_id.items()}
+    c_picks, t_picks = mne_picks(client), mne_picks(therapist)
+    c_data = client.get_data(picks=c_picks)
+    t_data = therapist.get_data(picks=t_picks)
+    c_names = [client.ch_names[i] for i in c_picks]
+    t_names = [therapist.ch_names[i] for i in t_picks]
+    first = client.events[0, 0] if len(client.events) else 0
+    parts = []
+    for e in range(len(client)):
+        ds = compute_synchrony(c_data[e], t_data[e], rate, bands, metrics, length, step,
+                               client_channels=c_names, therapist_channels=t_names, **kw)
+        onset = (client.events[e, 0] - first) / rate + client.tmin
+        ds = ds.assign_coords(
+            time=ds["time"] + onset, window_start=ds["window_start"] + onset,
+            window_end=ds["window_end"] + onset,
+            epoch=("time", np.full(ds.sizes["time"], e)),
+            event=("time", np.array([names.get(int(client.events[e, 2]), str(client.events[e, 2]))]
+                                    * ds.sizes["time"], dtype=str)),
+            event_onset=("time", np.full(ds.sizes["time"], onset)))
+        parts.append(ds)
+    out = xr.concat(parts, dim="time", data_vars="minimal", coords="different", compat="equals",
+                    combine_attrs="override")
+    cf_attrs(out)
+    out.attrs["epochs"] = "each epoch filtered on its own; " + (
+        "one window per epoch" if window_length is None else "windows slide inside each epoch")
+    return out
+
+
+def to_connectivity(ds: xr.Dataset, metric: str):
+    """One metric of a synchrony dataset as an ``mne_connectivity.EpochSpectralConnectivity``.
+
+    Windows become epochs, bands become frequencies (the band centres, in Hz), and the nodes
+    are the client's channels followed by the therapist's (names prefixed ``client-`` /
+    ``therapist-``); ``indices`` holds only the inter-brain pairs (client i, therapist j),
+    in the order of ``ds[metric]``'s ``(client_channel, therapist_channel)`` flattened
+    row-major. So ``conn.get_data()`` is ``ds[metric].transpose("time", "client_channel",
+    "therapist_channel", "band")`` reshaped to ``(n_windows, n_a * n_b, n_bands)``, and
+    MNE-Connectivity's plotting and statistics apply. Needs the ``mne-connectivity`` package.
+    """
+    from mne_connectivity import EpochSpectralConnectivity
+
+    da = ds[metric].transpose("time", "client_channel", "therapist_channel", "band")
+    n_w, n_a, n_b, n_f = da.shape
+    rows, cols = np.meshgrid(np.arange(n_a), np.arange(n_b), indexing="ij")
+    names = [f"client-{c}" for c in ds["client_channel"].values] + [
+        f"therapist-{c}" for c in ds["therapist_channel"].values]
+    freqs = (ds["band_low"].values + ds["band_high"].values) / 2.0
+    return EpochSpectralConnectivity(
+        np.asarray(da.values).reshape(n_w, n_a * n_b, n_f), freqs=list(freqs), n_nodes=n_a + n_b,
+        names=names, indices=(rows.ravel(), cols.ravel() + n_a), method=metric,
+        spec_method=ds.attrs.get("method", "hilbert"), n_epochs_used=n_w,
+        bands=[str(b) for b in ds["band"].values])
+
+
+def mne_picks(inst):
+    """Indices of the EEG channels of an MNE object (``info['bads']`` excluded)."""
+    import mne
+
+    return mne.pick_types(inst.info, eeg=True)
 
 
 def _stream_to_netcdf(out_path, skel, metrics, shape, real, chunk_windows, channel_block, run, warn):
@@ -857,6 +1084,8 @@ def _stream_to_netcdf(out_path, skel, metrics, shape, real, chunk_windows, chann
     from .atomic import atomic_output
 
     out_path = Path(out_path)
+    skel = cf_attrs(skel)
+    skel.attrs["metric_definitions"] = "; ".join(f"{m}: {metric_attrs(m)['definition']}" for m in metrics)
     with atomic_output(out_path) as tmp:  # hidden temporary, removed on failure
         skel.to_netcdf(tmp, engine="h5netcdf")
         dims = ("band", "time", "client_channel", "therapist_channel")
@@ -866,6 +1095,8 @@ def _stream_to_netcdf(out_path, skel, metrics, shape, real, chunk_windows, chann
                 m: f.create_variable(m, dims, dtype=real, chunks=chunks, fillvalue=np.nan)
                 for m in metrics
             }
+            for m in metrics:
+                vars_[m].attrs.update(metric_attrs(m))
 
             def write(m, idx, v):
                 vars_[m][idx] = v

@@ -489,7 +489,9 @@ def output_dir_problems(config: dict, sessions: list[Session], sheet: Path, sour
             why = f"is the input file {f}"
         elif out_dir == f.parent:
             why = f"is the input folder holding {f}"
-        elif f.is_relative_to(out_dir) and f.relative_to(out_dir).parts[0] in written:
+        elif f.is_relative_to(out_dir) and (f.relative_to(out_dir).parts[0] in written or (
+                config.get("output_layout") == "bids" and f.relative_to(out_dir).parts[0].startswith("sub-"))):
+            # (output_layout: bids also writes sub-*/ folders: hyperscan.derivatives)
             why = (f"would hold the input file {f} in its '{f.relative_to(out_dir).parts[0]}' "
                    "folder, which the workflow writes")
         else:
@@ -512,7 +514,15 @@ def check_study(configfile) -> StudyCheck:
     check.config = None if config.get("_invalid") else config
     sheet = Path(config["sessions"])
     try:
-        sessions, problems = check_sessions(sheet, config.get("reports"))
+        if config.get("bids_root"):  # sessions from a BIDS dataset (hyperscan.bids)
+            from .bids import read_bids_study
+
+            bids = read_bids_study(config["bids_root"], config.get("bids_mapping"))
+            sheet = bids.root / "participants.tsv"
+            sessions, problems = bids.sessions(), bids.problems
+            check.warnings += bids.warnings
+        else:
+            sessions, problems = check_sessions(sheet, config.get("reports"))
     except InputError as err:
         check.problems += err.problems
         return check

@@ -134,9 +134,12 @@ def _reporters(reports: pd.DataFrame, consensus: dict | None) -> list[str]:
 
 def write_tsv(table: pd.DataFrame, path) -> None:
     """Write a TSV atomically (``hyperscan.atomic``); missing values as ``n/a``, floats with
-    10 significant digits."""
+    10 significant digits; its JSON sidecar (``hyperscan.sidecars``) beside it."""
     with atomic_output(path) as tmp:
         table.to_csv(tmp, sep="\t", index=False, na_rep="n/a", float_format="%.10g")
+    from .sidecars import write_sidecar  # every TSV gets its JSON column dictionary (hyperscan.sidecars)
+
+    write_sidecar(table, path)
 
 
 def read_windows(path) -> pd.DataFrame:

@@ -36,7 +36,9 @@ def _complete(path) -> bool:
     """Does this output open with its own reader (i.e. is it a whole file)?"""
     name = path.name
     try:
-        if name.endswith(".fif"):
+        if name.endswith("-ica.fif"):
+            mne.preprocessing.read_ica(path, verbose="error")
+        elif name.endswith(".fif"):
             mne.io.read_raw_fif(path, preload=True, verbose="error")
         elif name.endswith(".nc"):
             with xr.open_dataset(path, engine="h5netcdf") as ds:
@@ -89,7 +91,9 @@ def test_killed_run_resumes_without_recomputing(tmp_path):
     synchrony = tmp_path / re.search(r"output: (\S+synchrony\.nc)", block).group(1)
     session_dir = synchrony.parent
     kept = [session_dir / "synchrony.nc", *sorted((session_dir / "preprocessed").glob("*"))]
-    assert len(kept) == 4  # synchrony.nc, client_raw.fif, therapist_raw.fif, qc.json
+    # synchrony.nc, client_raw.fif, therapist_raw.fif, qc.json, report.html (mne.Report) and
+    # the fitted ICAs client-ica.fif, therapist-ica.fif
+    assert len(kept) == 7, kept
 
     # No file under its final name is partial.
     for path in _outputs(out):

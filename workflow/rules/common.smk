@@ -24,10 +24,13 @@ try:
             validate_config(config, source="config"), _CONFIGFILE, given=dict(config)
         )
     )
-    SESSIONS = {
-        (s.dyad, s.session): s
-        for s in read_sessions(config["sessions"], config.get("reports"))
-    }
+    if config.get("bids_root"):  # sessions from a BIDS dataset (hyperscan.bids)
+        from hyperscan.bids import read_bids_sessions
+
+        _sessions = read_bids_sessions(config["bids_root"], config.get("bids_mapping"))
+    else:
+        _sessions = read_sessions(config["sessions"], config.get("reports"))
+    SESSIONS = {(s.dyad, s.session): s for s in _sessions}
 except InputError as err:
     raise WorkflowError("invalid input:\n  " + "\n  ".join(err.problems))
 
@@ -154,7 +157,17 @@ def all_report_files():
 
 def all_input_files():
     """Every input file of the study: the sheet, EEG (all parts), reports, clocks, ratings."""
-    files = {str(Path(config["sessions"]))}
+    files = {
+        str(
+            Path(config["bids_mapping"])
+            if config.get("bids_root") and config.get("bids_mapping")
+            else (
+                Path(config["bids_root"]) / "participants.tsv"
+                if config.get("bids_root")
+                else Path(config["sessions"])
+            )
+        )
+    }
     for s in SESSIONS.values():
         for p in (s.client, s.therapist, s.reports, s.report_clock_sync, s.ratings):
             if p is not None:
@@ -187,6 +200,11 @@ def final_outputs():
         f"{OUT}/group/provenance.json",
         *qc_pages(),
         *([f"{OUT}/group/ratings.tsv"] if RATED_SESSIONS else []),
+        *(
+            [f"{OUT}/dataset_description.json"]
+            if config["output_layout"] == "bids"
+            else []
+        ),
     ]
 
 

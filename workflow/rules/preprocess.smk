@@ -11,6 +11,7 @@ rule preprocess:
             caption="../report/qc.rst",
             category="QC",
         ),
+        report=f"{OUT}/{{dyad}}/{{session}}/preprocessed/report.html",
     log:
         f"{OUT}/logs/preprocess/{{dyad}}_{{session}}.log",
     benchmark:

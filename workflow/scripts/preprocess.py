@@ -1,3 +1,5 @@
+import os
+
 from hyperscan.logs import to_file
 from hyperscan.provenance import invalidate_manifest
 from hyperscan.preprocess import preprocess_session
@@ -11,4 +13,6 @@ preprocess_session(
     snakemake.output.therapist,
     snakemake.output.qc,
     snakemake.output.qc_page,
+    out_report=snakemake.output.report,
+    ica_dir=os.path.dirname(snakemake.output.client),
 )
