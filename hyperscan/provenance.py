@@ -48,7 +48,8 @@ def manifest(config: dict, sessions, output_dir, outputs) -> dict:
 
     ``versions`` (Python and the packages above), ``config`` (the validated config, defaults
     filled in), ``inputs`` (per ``dyad/session``: each input file as given in the sheet with
-    its sha256) and ``outputs`` (each output path relative to ``output_dir`` with its sha256).
+    its sha256), ``outputs`` (each output path relative to ``output_dir`` with its sha256)
+    and ``sessions_sheet`` (absolute path and sha256 of the sheet; read by ``hyperscan verify``).
     TSV files cannot carry attributes the way ``synchrony.nc`` does; this manifest ties each
     of them, by checksum, to the versions, config and inputs that made it.
     """
@@ -67,12 +68,16 @@ def manifest(config: dict, sessions, output_dir, outputs) -> dict:
         files += sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
     for p in sorted(files):
         out[p.relative_to(output_dir).as_posix() if p.is_relative_to(output_dir) else str(p)] = sha256(p)
-    return {
+    doc = {
         "versions": versions(),
         "config": json.loads(json.dumps(config, default=str)),
         "inputs": inputs,
         "outputs": out,
     }
+    sheet = Path(str(config.get("sessions", "")))
+    if sheet.is_file():  # the sheet itself, so `hyperscan verify` finds and checks it
+        doc["sessions_sheet"] = {"path": str(sheet.resolve()), "sha256": sha256(sheet)}
+    return doc
 
 
 def provenance_stage(sessions, config: dict, outputs, out_path) -> None:

@@ -1,7 +1,7 @@
 from hyperscan.channel_pairs import channel_pairs_stage
-from hyperscan.logs import to_file
+from hyperscan.logs import stage_log
 
-to_file(snakemake.log[0])
+stage_log(snakemake)
 channel_pairs_stage(
     snakemake.input.contrasts,
     list(snakemake.input.windows),

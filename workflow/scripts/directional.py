@@ -1,7 +1,7 @@
 from hyperscan.directional import directional_stage
-from hyperscan.logs import to_file
+from hyperscan.logs import stage_log
 
-to_file(snakemake.log[0])
+stage_log(snakemake)
 directional_stage(
     snakemake.input.client,
     snakemake.input.therapist,

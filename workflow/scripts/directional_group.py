@@ -1,5 +1,5 @@
 from hyperscan.directional import directional_group_stage
-from hyperscan.logs import to_file
+from hyperscan.logs import stage_log
 
-to_file(snakemake.log[0])
+stage_log(snakemake)
 directional_group_stage(list(snakemake.input), snakemake.params.config, snakemake.output[0])

@@ -1,7 +1,7 @@
-from hyperscan.logs import to_file
+from hyperscan.logs import stage_log
 from hyperscan.person import person_stage
 
-to_file(snakemake.log[0])
+stage_log(snakemake)
 person_stage(
     snakemake.input.client,
     snakemake.input.therapist,

@@ -1,5 +1,5 @@
-from hyperscan.logs import to_file
+from hyperscan.logs import stage_log
 from hyperscan.person import person_group_stage
 
-to_file(snakemake.log[0])
+stage_log(snakemake)
 person_group_stage(list(snakemake.input), snakemake.params.config, snakemake.output[0])

@@ -1,7 +1,7 @@
-from hyperscan.logs import to_file
+from hyperscan.logs import stage_log
 from hyperscan.preprocess import preprocess_session
 
-to_file(snakemake.log[0])
+stage_log(snakemake)
 preprocess_session(
     snakemake.params.session,
     snakemake.params.cfg,

@@ -1,7 +1,7 @@
-from hyperscan.logs import to_file
+from hyperscan.logs import stage_log
 from hyperscan.ratings import ratings_stage
 
-to_file(snakemake.log[0])
+stage_log(snakemake)
 ratings_stage(
     snakemake.input.windows,
     snakemake.params.session,

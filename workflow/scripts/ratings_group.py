@@ -1,7 +1,7 @@
-from hyperscan.logs import to_file
+from hyperscan.logs import stage_log
 from hyperscan.ratings import ratings_group_stage
 
-to_file(snakemake.log[0])
+stage_log(snakemake)
 ratings_group_stage(
     list(snakemake.input.tables), list(snakemake.input.nulls), snakemake.output[0]
 )

@@ -1,7 +1,7 @@
-from hyperscan.logs import to_file
+from hyperscan.logs import stage_log
 from hyperscan.summary import summary_stage
 
-to_file(snakemake.log[0])
+stage_log(snakemake)
 summary_stage(
     snakemake.input,
     snakemake.params.sessions,

@@ -1,7 +1,7 @@
-from hyperscan.logs import to_file
+from hyperscan.logs import stage_log
 from hyperscan.windows import windows_stage
 
-to_file(snakemake.log[0])
+stage_log(snakemake)
 windows_stage(
     snakemake.input.synchrony,
     snakemake.params.session,
