@@ -1,0 +1,117 @@
+"""`hyperscan verify`: a reviewer re-runs a published study and learns, file by file, whether it
+comes out the same -- and if not, which input, version or setting differs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import ROOT, hyperscan_cmd
+from hyperscan.errors import InputError
+from hyperscan.verify import FileResult, Verification, compare_settings, compare_versions, read_provenance, \
+    report_lines
+
+# Two sessions of the sample study with the CI settings of .test/, one band pair and one metric
+# fewer: a run takes about a minute on 2 cores.
+SESSIONS = ("D01", "D02")
+
+
+def _published_study(folder):
+    study = folder / "study"
+    shutil.copytree(ROOT / "sample_recordings", study)
+    sheet = pd.read_csv(study / "sessions.tsv", sep="\t", dtype=str, keep_default_na=False)
+    sheet[sheet.dyad.isin(SESSIONS)].to_csv(study / "sessions.tsv", sep="\t", index=False)
+    cfg = yaml.safe_load((ROOT / ".test" / "config" / "config.yaml").read_text())
+    cfg.update(sessions=str(study / "sessions.tsv"), output_dir=str(folder / "published"), metrics=["plv"],
+               bands={"theta": [4, 8], "alpha": [8, 13]})
+    cfg["stats"].update(n_permutations=200, n_bootstrap=200)
+    (folder / "config.yaml").write_text(yaml.safe_dump(cfg))
+    proc = subprocess.run(hyperscan_cmd() + ["run", "--configfile", str(folder / "config.yaml"), "--cores", "2",
+                                             "--quiet"], capture_output=True, text=True, cwd=folder)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return study, folder / "published"
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    return _published_study(tmp_path_factory.mktemp("verify"))
+
+
+def _verify(*args, cwd):
+    return subprocess.run(hyperscan_cmd() + ["verify", *map(str, args), "--cores", "2", "--quiet"],
+                          capture_output=True, text=True, cwd=cwd, timeout=1200)
+
+
+def _status(stdout):
+    """{output path: status} from the per-file lines (status column 10 wide)."""
+    return {line[11:].split("  (")[0]: line[:10].strip() for line in stdout.splitlines()
+            if line[:10].strip() in ("identical", "same data", "differs", "missing")}
+
+
+@pytest.mark.slow
+def test_verify_says_identical_then_names_the_edited_input(published, tmp_path):
+    study, results = published
+    recorded = read_provenance(results)
+    proc = _verify(results, "--scratch", tmp_path / "again", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    status = _status(proc.stdout)
+    assert set(status) == set(recorded["outputs"]) and len(status) > 30
+    assert set(status.values()) <= {"identical", "same data"}, status
+    assert status["group/contrasts.tsv"] == status["D01/S1/windows.tsv"] == "identical"
+    assert f"{len(recorded['outputs'])} of {len(recorded['outputs'])} recorded output(s) identical" in proc.stdout
+
+    # a reviewer's copy where one report file was edited: one category of one report changed
+    reports = study / "reports" / "D02_S1_reports.tsv"
+    table = pd.read_csv(reports, sep="\t", dtype=str, keep_default_na=False)
+    row = table.index[(table.reporter == "client") & (table.category == "connected")][0]
+    table.loc[row, "category"] = "distracted"
+    table.to_csv(reports, sep="\t", index=False)
+    proc = _verify(results, "--scratch", tmp_path / "edited", cwd=tmp_path)
+    assert proc.returncode == 1
+    out = proc.stdout
+    assert f"D02/S1 reports: {reports} differs from the recorded sha256" in out
+    status = _status(out)
+    assert status["D02/S1/windows.tsv"] == "differs" and status["group/contrasts.tsv"] == "differs"
+    # the other session's windows and everything computed before the reports are untouched
+    assert status["D01/S1/windows.tsv"] == "identical"
+    assert status["D02/S1/nulls.tsv"] == "identical"
+    windows_line = next(line for line in out.splitlines() if "D02/S1/windows.tsv" in line)
+    assert "input changed: D02/S1 reports" in windows_line
+    assert "package versions that differ" not in out and "settings that differ" not in out
+
+
+def test_versions_and_settings_differences_are_named():
+    from hyperscan.provenance import versions
+
+    now = versions()
+    recorded = dict(now, numpy="1.0.0")
+    assert compare_versions(recorded) == [f"numpy: 1.0.0 (recorded) -> {now['numpy']} (now)"]
+    assert compare_versions(now) == []
+    a = {"sessions": "a.tsv", "output_dir": "x", "stats": {"seed": 1, "n_permutations": 2000}, "metrics": ["plv"]}
+    b = {"sessions": "b.tsv", "output_dir": "y", "stats": {"seed": 2, "n_permutations": 2000}, "metrics": ["plv"]}
+    assert compare_settings(a, b) == ["stats.seed: 1 (recorded) -> 2 (now)"]
+
+
+def test_missing_or_broken_provenance_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="no provenance record found"):
+        read_provenance(tmp_path)
+    (tmp_path / "group").mkdir()
+    (tmp_path / "group" / "provenance.json").write_text(json.dumps({"versions": {}}))
+    with pytest.raises(InputError, match="lacks config, inputs, outputs"):
+        read_provenance(tmp_path)
+    proc = subprocess.run(hyperscan_cmd() + ["verify", str(tmp_path / "nowhere")], capture_output=True, text=True)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "no provenance record found" in proc.stderr
+
+
+def test_report_explains_an_unexplained_difference():
+    v = Verification(files=[FileResult("group/contrasts.tsv", "differs", "sha256 differs from the recorded one")])
+    text = "\n".join(report_lines(v))
+    assert "0 of 1 recorded output(s) identical" in text
+    assert "not explained by them" in text
