@@ -59,7 +59,7 @@ SCHEMAS = ROOT / "hyperscan" / "schemas"
 
 def _type(spec: dict) -> str:
     if "enum" in spec:
-        return "one of " + ", ".join(f"``{json.dumps(v)}``" for v in spec["enum"])
+        return "one of " + ", ".join(f"`{json.dumps(v)}`" for v in spec["enum"])
     kind = spec.get("type", "")
     kinds = kind if isinstance(kind, list) else [kind]
     text = " or ".join(k for k in kinds if k)
@@ -73,14 +73,14 @@ def _type(spec: dict) -> str:
 
 
 def _cell(text: str) -> str:
-    text = _md_inline(str(text).replace("|", "\\|"))
+    text = _md_inline(text)
     return text if text else "—"
 
 
 def _rows(props: dict, required: set, prefix: str = ""):
     for name, spec in props.items():
         key = prefix + name
-        default = f"``{json.dumps(spec['default'])}``" if "default" in spec and spec.get("type") != "object" else ""
+        default = f"`{json.dumps(spec['default'])}`" if "default" in spec and spec.get("type") != "object" else ""
         if name in required:
             default = "required"
         yield key, _type(spec), default, spec.get("description", "")
@@ -100,7 +100,7 @@ def schema_page(path: Path) -> str:
               ".. list-table::", "   :header-rows: 1", "   :widths: 22 18 14 46", "",
               "   * - key", "     - type", "     - default", "     - meaning"]
     for key, kind, default, desc in _rows(schema.get("properties", {}), set(schema.get("required", []))):
-        lines += [f"   * - ``{key}``", f"     - {_cell(kind)}", f"     - {_cell(default)}", f"     - {_cell(desc)}"]
+        lines += [f"   * - {_cell('`' + key + '`')}", f"     - {_cell(kind)}", f"     - {_cell(default)}", f"     - {_cell(desc)}"]
     return "\n".join(lines) + "\n"
 
 
@@ -124,17 +124,23 @@ def write_schema_reference(app) -> None:
 
 
 def _md_inline(text: str) -> str:
-    """Markdown inline code -> reST literals; everything else is left as text."""
+    """Markdown inline text -> reST: `code` becomes a literal; |, * and _ elsewhere are
+    escaped so they are not read as substitutions, emphasis or references."""
     import re
 
-    parts = re.split(r"(`[^`]*`)", text)
-    out = []
-    for part in parts:
-        if part.startswith("`") and part.endswith("`") and len(part) > 1:
-            out.append("``" + part[1:-1].replace("\\|", "|") + "``")
+    parts = re.split(r"(`[^`]+`)", " ".join(str(text).split()))
+    out = ""
+    for i, part in enumerate(parts):
+        if len(part) > 2 and part[0] == part[-1] == "`":
+            if out and not out[-1].isspace() and out[-1] not in "([{<'\"-/:":
+                out += "\\ "
+            out += "``" + part[1:-1].replace("\\|", "|") + "``"
+            nxt = parts[i + 1] if i + 1 < len(parts) else ""
+            if nxt and not nxt[0].isspace() and nxt[0] not in ".,;:!?)]}>'\"-/":
+                out += "\\ "
         else:
-            out.append(part.replace("\\|", "|").replace("*", "\\*"))
-    return " ".join("".join(out).split())
+            out += re.sub(r"([|*_])", r"\\\1", part.replace("\\|", "|"))
+    return out
 
 
 def outputs_page() -> str:
@@ -153,6 +159,7 @@ def outputs_page() -> str:
         cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
         if all(set(c) <= set("-: ") for c in cells):
             continue
+        cells = cells[:1] + ["|".join(cells[1:])]  # a `|` inside code in the last column
         lines.append(f"   * - {_md_inline(cells[0])}")
         lines += [f"     - {_md_inline(c)}" for c in cells[1:]]
     return "\n".join(lines) + "\n"

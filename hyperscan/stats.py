@@ -56,7 +56,7 @@ def sign_flip_test(diffs, n_permutations: int, rng: np.random.Generator):
     """Two-sided sign-flip permutation test of mean(diffs) = 0; returns (p, z).
 
     Exact over all 2**n sign vectors when 2**n <= n_permutations (p = share of sign vectors,
-    identity included, with |mean| >= observed); otherwise ``n_permutations`` random sign
+    identity included, with ``|mean| >= observed``); otherwise ``n_permutations`` random sign
     vectors and p = (1 + #exceed) / (1 + n_permutations). z = mean / SD of the null means.
     """
     d = np.asarray(diffs, float)

@@ -4,8 +4,10 @@ comes out the same -- and if not, which input, version or setting differs."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -115,3 +117,74 @@ def test_report_explains_an_unexplained_difference():
     text = "\n".join(report_lines(v))
     assert "0 of 1 recorded output(s) identical" in text
     assert "not explained by them" in text
+
+
+MODULE_SNAKEFILE = """
+configfile: "outer.yaml"
+
+
+module hyperscan:
+    snakefile:
+        {snakefile!r}
+    config:
+        config["hyperscan"]
+
+
+use rule * from hyperscan as hyperscan_*
+
+
+rule all:
+    default_target: True
+    input:
+        rules.hyperscan_all.input,
+        "n_contrasts.txt",
+
+
+rule count_contrasts:
+    input:
+        {contrasts!r},
+    output:
+        "n_contrasts.txt",
+    log:
+        "count.log",
+    shell:
+        "wc -l < {{input}} > {{output}} 2> {{log}}"
+"""
+
+
+@pytest.mark.slow
+def test_workflow_as_a_snakemake_module_reproduces_the_study(published, tmp_path):
+    """Another workflow uses ours as a module and consumes one of its outputs; every output
+    is byte-identical (or, for NetCDF/FIF, equal in data) to the direct run's."""
+    from hyperscan.verify import compare_outputs
+
+    study, results = published
+    cfg = yaml.safe_load((results.parent / "config.yaml").read_text())
+    cfg["output_dir"] = str(tmp_path / "module_results")
+    (tmp_path / "outer.yaml").write_text(yaml.safe_dump({"hyperscan": cfg}))
+    (tmp_path / "Snakefile").write_text(MODULE_SNAKEFILE.format(
+        snakefile=str(ROOT / "workflow" / "Snakefile"), contrasts=f"{cfg['output_dir']}/group/contrasts.tsv"))
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--quiet", "all"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    doc = read_provenance(results)
+    doc["_results_dir"] = str(results)
+    status = {f.path: f.status for f in compare_outputs(doc, tmp_path / "module_results")}
+    assert set(status) == set(doc["outputs"])
+    assert set(status.values()) <= {"identical", "same data"}, {k: v for k, v in status.items() if v != "identical"}
+    n_rows = len((tmp_path / "module_results" / "group" / "contrasts.tsv").read_text().splitlines())
+    assert int((tmp_path / "n_contrasts.txt").read_text()) == n_rows > 1
+
+
+def test_workflow_snakefile_runs_on_its_own_with_the_test_config(tmp_path):
+    """`snakemake -s workflow/Snakefile --directory .test` (catalog layout) plans the sample study."""
+    shutil.copytree(ROOT / "sample_recordings", tmp_path / "sample_recordings")
+    shutil.copytree(ROOT / ".test", tmp_path / ".test", ignore=shutil.ignore_patterns("results", ".snakemake"))
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "workflow" / "Snakefile"),
+                           "--directory", ".test", "--cores", "1", "-n", "--quiet", "rules"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout + proc.stderr, re.M))
+    n_sessions = len((ROOT / "sample_recordings" / "sessions.tsv").read_text().splitlines()) - 1
+    assert counts.get("all") == "1" and counts.get("preprocess") == str(n_sessions) == "6", counts
+    assert counts.get("synchrony") == "6" and counts.get("provenance") == "1"
