@@ -176,8 +176,30 @@ def _same_data(a: Path, b: Path) -> bool:
     return False
 
 
-def compare_outputs(doc: dict, rerun_dir: Path) -> list[FileResult]:
-    """Each recorded output against the re-run's file of the same relative path."""
+TEXT_SUFFIXES = {".html", ".json", ".tsv", ".csv", ".svg", ".txt"}
+
+
+def _same_text_but_paths(recorded: Path, new: Path, replacements: dict[str, str]) -> bool:
+    """Equal text once the re-run's own paths (its output folder, the sessions sheet as
+    given to it) are read as the published run's: pages that print the config differ
+    only there."""
+    if not replacements or new.suffix not in TEXT_SUFFIXES or not recorded.is_file():
+        return False
+    try:
+        a, b = recorded.read_text(encoding="utf-8"), new.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    for now, then in sorted(replacements.items(), key=lambda kv: -len(kv[0])):  # longest first
+        b = b.replace(now, then)
+    return a == b
+
+
+def compare_outputs(doc: dict, rerun_dir: Path, replacements: dict[str, str] | None = None) -> list[FileResult]:
+    """Each recorded output against the re-run's file of the same relative path.
+
+    ``replacements``: {path as given to the re-run: path as recorded} for text outputs
+    that print the config (:func:`_same_text_but_paths`).
+    """
     from .provenance import sha256
 
     results = []
@@ -187,8 +209,14 @@ def compare_outputs(doc: dict, rerun_dir: Path) -> list[FileResult]:
             results.append(FileResult(rel, "missing", "the re-run did not write it"))
         elif sha256(new) == recorded:
             results.append(FileResult(rel, "identical"))
+        elif not _published_matches_record(doc, rel, recorded):
+            results.append(FileResult(rel, "differs", "sha256 differs from the recorded one (and the "
+                                                      "published copy is absent or differs from its record)"))
         elif new.suffix in (".nc", ".fif") and _same_data(_recorded_copy(doc, rel), new):
             results.append(FileResult(rel, "same data", "header differs (paths of the run), data equal"))
+        elif _same_text_but_paths(_recorded_copy(doc, rel), new, replacements or {}):
+            results.append(FileResult(rel, "same data", "identical once the re-run's folder paths read as "
+                                                        "the published ones"))
         else:
             results.append(FileResult(rel, "differs", "sha256 differs from the recorded one"))
     return results
@@ -196,6 +224,15 @@ def compare_outputs(doc: dict, rerun_dir: Path) -> list[FileResult]:
 
 def _recorded_copy(doc: dict, rel: str) -> Path:
     return Path(doc["_results_dir"]) / rel
+
+
+def _published_matches_record(doc: dict, rel: str, recorded: str) -> bool:
+    """The published file is there and is the one the record names (so its content may be
+    compared with the re-run's)."""
+    from .provenance import sha256
+
+    published = _recorded_copy(doc, rel)
+    return published.is_file() and sha256(published) == recorded
 
 
 def rerun(doc: dict, sheet: Path, scratch: Path, cores: int, config: dict | None = None) -> str:
@@ -269,7 +306,10 @@ def verify(results_dir, *, sessions=None, configfile=None, scratch=None, cores: 
     t0 = time.perf_counter()
     out.rerun_error = rerun(doc, sheet, out.scratch, cores, config)
     log.info("re-run finished in %.1f s%s", time.perf_counter() - t0, " (failed)" if out.rerun_error else "")
-    out.files = compare_outputs(doc, out.scratch / "results")
+    recorded_cfg = doc["config"]
+    replacements = {str(out.scratch / "results"): str(recorded_cfg.get("output_dir", "")),
+                    str(sheet): str(recorded_cfg.get("sessions", ""))}
+    out.files = compare_outputs(doc, out.scratch / "results", {k: v for k, v in replacements.items() if v})
     return out
 
 

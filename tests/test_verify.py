@@ -169,7 +169,9 @@ def test_workflow_as_a_snakemake_module_reproduces_the_study(published, tmp_path
     assert proc.returncode == 0, proc.stderr[-4000:]
     doc = read_provenance(results)
     doc["_results_dir"] = str(results)
-    status = {f.path: f.status for f in compare_outputs(doc, tmp_path / "module_results")}
+    # the summary page prints the config: read the module run's output folder as the direct run's
+    status = {f.path: f.status for f in compare_outputs(doc, tmp_path / "module_results",
+                                                         {cfg["output_dir"]: str(results)})}
     assert set(status) == set(doc["outputs"])
     assert set(status.values()) <= {"identical", "same data"}, {k: v for k, v in status.items() if v != "identical"}
     n_rows = len((tmp_path / "module_results" / "group" / "contrasts.tsv").read_text().splitlines())
@@ -188,3 +190,30 @@ def test_workflow_snakefile_runs_on_its_own_with_the_test_config(tmp_path):
     n_sessions = len((ROOT / "sample_recordings" / "sessions.tsv").read_text().splitlines()) - 1
     assert counts.get("all") == "1" and counts.get("preprocess") == str(n_sessions) == "6", counts
     assert counts.get("synchrony") == "6" and counts.get("provenance") == "1"
+
+
+def test_compare_outputs_file_by_file(tmp_path):
+    """identical / same data (only the run's own paths differ) / differs / missing, and no
+    content comparison against a published copy that is not the recorded one."""
+    from hyperscan.provenance import sha256
+    from hyperscan.verify import compare_outputs
+
+    published, rerun = tmp_path / "published", tmp_path / "scratch" / "results"
+    for folder, out_dir in ((published, "/data/published"), (rerun, str(rerun))):
+        (folder / "group").mkdir(parents=True)
+        (folder / "group" / "contrasts.tsv").write_text("band\testimate\nalpha\t0.12\n")
+        (folder / "group" / "summary.html").write_text(f"<pre>output_dir: {out_dir}</pre>")
+    (published / "group" / "dyad_contrasts.tsv").write_text("d\n0.5\n")
+    (rerun / "group" / "dyad_contrasts.tsv").write_text("d\n0.6\n")
+    (published / "group" / "ratings.tsv").write_text("r\n")
+    outputs = {rel: sha256(published / rel) for rel in
+               ("group/contrasts.tsv", "group/summary.html", "group/dyad_contrasts.tsv", "group/ratings.tsv")}
+    doc = {"outputs": outputs, "_results_dir": str(published)}
+    got = {f.path: f.status for f in compare_outputs(doc, rerun, {str(rerun): "/data/published"})}
+    assert got == {"group/contrasts.tsv": "identical", "group/summary.html": "same data",
+                   "group/dyad_contrasts.tsv": "differs", "group/ratings.tsv": "missing"}
+    # without the path mapping the page differs; a tampered published page is never "same data"
+    assert {f.path: f.status for f in compare_outputs(doc, rerun)}["group/summary.html"] == "differs"
+    (published / "group" / "summary.html").write_text(f"<pre>output_dir: {rerun}</pre>")
+    got = {f.path: f.status for f in compare_outputs(doc, rerun, {str(rerun): "/data/published"})}
+    assert got["group/summary.html"] == "differs"
