@@ -1,5 +1,6 @@
 """Stage logs say what a job read, chose and wrote, how long it took, and why it failed."""
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -59,3 +60,33 @@ def test_stage_log_records_the_failure_with_traceback(tmp_path):
     assert "ERROR hyperscan.demo: failed after" in text
     assert "RuntimeError: broken input row 7" in text
     assert f"wrote 0: {tmp_path}/out.tsv (absent)" in text
+
+
+def test_on_a_terminal_progress_is_a_bar_and_lines_also_go_to_stderr(tmp_path):
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 100-column terminal
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path), "ok"], stdout=subprocess.PIPE,
+                          stderr=slave, text=True)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    terminal = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0
+    assert re.search(r"\rwindows:\s+\d+%\|.*\| \d+/50 \[", terminal)  # a tqdm bar, redrawn in place
+    assert "read table: " in terminal and "done demo in " in terminal  # the log lines too
+    text = (tmp_path / "job.log").read_text()
+    assert "read table: " in text and "windows: " not in text  # the file gets no bar
