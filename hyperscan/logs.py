@@ -55,7 +55,7 @@ def _size(path) -> str:
     return "absent"
 
 
-def _short(value, limit=300) -> str:
+def _short(value, limit=2000) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
