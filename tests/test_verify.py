@@ -55,7 +55,9 @@ def _status(stdout):
             if line[:10].strip() in ("identical", "same data", "differs", "missing")}
 
 
+# Each re-runs small studies (about 2 min each on 2 quiet cores): run by `make test-packaging`.
 @pytest.mark.slow
+@pytest.mark.packaging
 def test_verify_says_identical_then_names_the_edited_input(published, tmp_path):
     study, results = published
     recorded = read_provenance(results)
@@ -68,13 +70,16 @@ def test_verify_says_identical_then_names_the_edited_input(published, tmp_path):
     assert status["group/contrasts.tsv"] == status["D01/S1/windows.tsv"] == "identical"
     assert f"{len(recorded['outputs'])} of {len(recorded['outputs'])} recorded output(s) identical" in proc.stdout
 
-    # a reviewer's copy where one report file was edited: one category of one report changed
-    reports = study / "reports" / "D02_S1_reports.tsv"
+    # a reviewer's copy of the study, moved elsewhere (found through --sessions), where one
+    # report file was edited: one category of one report changed
+    copy = tmp_path / "reviewer_copy"
+    shutil.copytree(study, copy)
+    reports = copy / "reports" / "D02_S1_reports.tsv"
     table = pd.read_csv(reports, sep="\t", dtype=str, keep_default_na=False)
     row = table.index[(table.reporter == "client") & (table.category == "connected")][0]
     table.loc[row, "category"] = "distracted"
     table.to_csv(reports, sep="\t", index=False)
-    proc = _verify(results, "--scratch", tmp_path / "edited", cwd=tmp_path)
+    proc = _verify(results, "--sessions", copy / "sessions.tsv", "--scratch", tmp_path / "edited", cwd=tmp_path)
     assert proc.returncode == 1
     out = proc.stdout
     assert f"D02/S1 reports: {reports} differs from the recorded sha256" in out
@@ -153,6 +158,7 @@ rule count_contrasts:
 
 
 @pytest.mark.slow
+@pytest.mark.packaging
 def test_workflow_as_a_snakemake_module_reproduces_the_study(published, tmp_path):
     """Another workflow uses ours as a module and consumes one of its outputs; every output
     is byte-identical (or, for NetCDF/FIF, equal in data) to the direct run's."""
