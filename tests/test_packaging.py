@@ -72,17 +72,6 @@ def minimum_requirements() -> tuple[list[str], list[str]]:
     return reqs, constraints
 
 
-def test_every_dependency_has_a_lower_bound_and_extras_stay_optional():
-    reqs, constraints = minimum_requirements()
-    assert len(constraints) == len(reqs)
-    names = {c.split("==")[0].lower() for c in constraints}
-    # the SLURM plugin (numpy>=2.4, pandas>=2.3), picard and the reference packages are extras
-    assert not names & {"snakemake-executor-plugin-slurm", "python-picard", "hypyp", "mne-connectivity"}
-    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    assert {"slurm", "picard", "reference", "docs", "test"} <= set(extras)
-    assert "pymatreader" in names
-
-
 def _sample_study(folder: Path) -> Path:
     """The sample study copied to ``folder`` with the CI-sized settings of .test/."""
     shutil.copytree(ROOT / "sample_recordings", folder / "sample_recordings")
