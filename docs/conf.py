@@ -165,7 +165,53 @@ def outputs_page() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _md_prose(text: str) -> str:
+    """Markdown prose -> reST: `code` literals, **bold** and *italic* kept, | and _ escaped."""
+    import re
+
+    parts = re.split(r"(`[^`]+`)", " ".join(text.split()))
+    out = ""
+    for i, part in enumerate(parts):
+        if len(part) > 2 and part[0] == part[-1] == "`":
+            if out and not out[-1].isspace() and out[-1] not in "([{<'\"-/:":
+                out += "\\ "
+            out += "``" + part[1:-1] + "``"
+            nxt = parts[i + 1] if i + 1 < len(parts) else ""
+            if nxt and not nxt[0].isspace() and nxt[0] not in ".,;:!?)]}>'\"-/":
+                out += "\\ "
+        else:
+            out += re.sub(r"([|_])", r"\\\1", part)
+    return out
+
+
+def statistics_page() -> str:
+    """The statistics sections of README.md (from "### Statistics" to the next "## "), as
+    reST to include in docs/statistics.rst: the README stays the one place they are written."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("\n### Statistics")
+    section = text[start:].split("\n## ", 1)[0]
+    lines = [".. Generated from README.md by docs/conf.py; do not edit.", ""]
+    for block in section.strip().split("\n\n"):
+        block = block.strip()
+        if not block:
+            continue
+        first, _, rest = block.partition("\n")
+        if first.startswith("### "):
+            title = _md_prose(first[4:])
+            lines += [title, "-" * len(title), ""]
+            block = rest.strip()
+            if not block:
+                continue
+        lines += [_md_prose(block), ""]
+    return "\n".join(lines)
+
+
 def write_outputs_reference(app) -> None:
+    stats = HERE / "generated" / "statistics.inc"
+    stats.parent.mkdir(exist_ok=True)
+    text = statistics_page()
+    if not stats.is_file() or stats.read_text() != text:
+        stats.write_text(text)
     target = HERE / "generated" / "outputs.rst"
     target.parent.mkdir(exist_ok=True)
     text = outputs_page()
