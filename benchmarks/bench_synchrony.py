@@ -28,7 +28,13 @@ there) and BLAS internal buffers are NOT counted; input arrays are not counted.
 Agreement: max |ours − ref| on the inter-brain block in the same run (HyPyP
 returns |ccorr| and |imcoh|: compared on |ours|).
 
-Usage: python benchmarks/bench_synchrony.py [--windows 120] [--repeat 2]
+Threads: ``--threads N`` caps BLAS, OpenMP and numba at N threads for *both* sides
+(``hyperscan.threads.limit_threads``; HyPyP's numba kernels use the same numba pool), so
+``--threads 1`` and ``--threads 2`` compare like with like. ``--busy K`` starts K
+processes that spin on a CPU each for the whole run (a "busy machine": another job on
+the node); the load average is printed.
+
+Usage: python benchmarks/bench_synchrony.py [--windows 120] [--repeat 2] [--threads N] [--busy K]
 """
 
 from __future__ import annotations
@@ -98,8 +104,30 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--mne-windows", type=int, default=4)
     ap.add_argument("--skip-numpy", action="store_true", help="skip HyPyP's numpy backend")
+    ap.add_argument("--threads", type=int, default=None, help="cap BLAS/OpenMP/numba threads (both sides)")
+    ap.add_argument("--busy", type=int, default=0, help="spinning processes run alongside (busy machine)")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
+    from hyperscan.threads import limit_threads
+
+    hogs = [_spin() for _ in range(args.busy)]
+    try:
+        with limit_threads(args.threads) as n_threads:
+            print(f"# threads {n_threads}, busy processes {args.busy}, load average {os.getloadavg()[0]:.1f}")
+            _run(args)
+            print(f"# load average at the end {os.getloadavg()[0]:.1f}")
+    finally:
+        for h in hogs:
+            h.kill()
+
+
+def _spin():
+    import subprocess
+
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
+
+
+def _run(args):
 
     import hypyp
     from hypyp.analyses import compute_sync

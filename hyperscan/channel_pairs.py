@@ -1,8 +1,10 @@
 """Channel-pair results for the strongest contrasts: where on the two heads is the effect?
 
 windows.tsv summarises each window's client × therapist matrix by one value; here the
-matrix comes back. For each of the ``stats.channel_pairs.top`` strongest contrasts of
-contrasts.tsv (smallest q, then p, then largest |z_shift|):
+matrix comes back. For each contrast chosen without double dipping by
+``hyperscan.stats.select_contrasts`` (the a-priori ``stats.primary`` contrasts on all dyads,
+or else the ``stats.channel_pairs.top`` strongest on a random half of the dyads, fitted on the
+other half; column ``selection`` says which):
 
 * per session and channel pair, ``mean(category windows) − mean(reference windows)`` of
   the synchrony in synchrony.nc (same windows, labels and exclusions as contrasts.tsv);
@@ -18,7 +20,7 @@ contrasts.tsv (smallest q, then p, then largest |z_shift|):
 
 ``group/channel_pairs.tsv``: one row per contrast × channel pair: ``reporter category
 reference band metric client_channel therapist_channel n_dyads estimate t cluster
-cluster_p`` (``cluster`` = id of the pair's cluster, ``n/a`` if in none).
+cluster_p selection`` (``cluster`` = id of the pair's cluster, ``n/a`` if in none).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import scipy.sparse
 import scipy.stats
 
 PAIR_COLUMNS = ["reporter", "category", "reference", "band", "metric", "client_channel",
-                "therapist_channel", "n_dyads", "estimate", "t", "cluster", "cluster_p"]
+                "therapist_channel", "n_dyads", "estimate", "t", "cluster", "cluster_p", "selection"]
 
 
 def channel_adjacency(channels: list[str], montage: str | None = "colin27_1020"):
@@ -61,7 +63,7 @@ def pair_adjacency(client_adj, therapist_adj):
     return scipy.sparse.coo_matrix(adj.astype(bool).astype(int))
 
 
-def pair_differences(sessions, reporter, category, reference, band, metric, min_windows=3):
+def pair_differences(sessions, reporter, category, reference, band, metric, min_windows=3, edge_trim=0.0):
     """Per dyad (client_ch, therapist_ch) difference matrices and channel names.
 
     ``sessions``: list of (windows table, synchrony Dataset or path to synchrony.nc); only
@@ -69,7 +71,7 @@ def pair_differences(sessions, reporter, category, reference, band, metric, min_
     """
     import xarray as xr
 
-    from .stats import _masks
+    from .stats import _edge_mask, _masks
 
     per_dyad = {}
     names = None
@@ -87,7 +89,7 @@ def pair_differences(sessions, reporter, category, reference, band, metric, min_
         if col not in first or metric not in ds or band not in list(ds["band"].values):
             continue
         cat, ref = _masks(first[col].to_numpy(dtype=object), category, reference)
-        keep = first["excluded"].to_numpy() == 0
+        keep = (first["excluded"].to_numpy() == 0) & ~_edge_mask(first, edge_trim)
         cat, ref = cat & keep, ref & keep
         if cat.sum() < min_windows or ref.sum() < min_windows:
             continue
@@ -121,18 +123,15 @@ def cluster_test(diffs: np.ndarray, adjacency, *, n_permutations=1024, cluster_p
     return t_obs, ids, p_of
 
 
-def strongest(contrasts: pd.DataFrame, top: int) -> pd.DataFrame:
-    c = contrasts.dropna(subset=["p"]).assign(absz=lambda d: -d["z_shift"].abs())
-    return c.sort_values(["q", "p", "absz"]).head(top).drop(columns="absz")
-
-
-def channel_pairs(contrasts: pd.DataFrame, sessions, *, top=3, reference="unlabelled", min_windows=3,
-                  n_permutations=1024, cluster_p=0.05, montage="colin27_1020", seed=0) -> pd.DataFrame:
-    """group/channel_pairs.tsv (module doc)."""
-    rows = []
-    for row in strongest(contrasts, top).itertuples():
+def channel_pairs(rows: pd.DataFrame, sessions, *, reference="others", min_windows=3,
+                  n_permutations=1024, cluster_p=0.05, montage="colin27_1020", seed=0,
+                  selection="", edge_trim=0.0) -> pd.DataFrame:
+    """group/channel_pairs.tsv (module doc) for every reporter/category/band/metric of
+    ``rows`` (chosen by the caller, ``selection`` says how) on the dyads of ``sessions``."""
+    rows_out = []
+    for row in rows.itertuples():
         dyads, stack, names = pair_differences(sessions, row.reporter, row.category, reference,
-                                               row.band, row.metric, min_windows)
+                                               row.band, row.metric, min_windows, edge_trim)
         if stack is None or len(dyads) < 2:
             continue
         client_ch, therapist_ch = names
@@ -143,26 +142,31 @@ def channel_pairs(contrasts: pd.DataFrame, sessions, *, top=3, reference="unlabe
         est = flat.mean(axis=0)
         for k in range(flat.shape[1]):
             i, j = divmod(k, len(therapist_ch))
-            rows.append(dict(reporter=row.reporter, category=row.category, reference=reference,
-                             band=row.band, metric=row.metric, client_channel=client_ch[i],
-                             therapist_channel=therapist_ch[j], n_dyads=len(dyads), estimate=est[k],
-                             t=t_obs[k], cluster=ids[k] if ids[k] >= 0 else np.nan, cluster_p=p_of[k]))
-    out = pd.DataFrame(rows, columns=PAIR_COLUMNS)
+            rows_out.append(dict(reporter=row.reporter, category=row.category, reference=reference,
+                                 band=row.band, metric=row.metric, client_channel=client_ch[i],
+                                 therapist_channel=therapist_ch[j], n_dyads=len(dyads), estimate=est[k],
+                                 t=t_obs[k], cluster=ids[k] if ids[k] >= 0 else np.nan, cluster_p=p_of[k],
+                                 selection=selection))
+    out = pd.DataFrame(rows_out, columns=PAIR_COLUMNS)
     out["cluster"] = out["cluster"].astype("Int64")
     return out
 
 
 def channel_pairs_stage(contrasts_path, window_paths, synchrony_paths, config: dict, out_path) -> None:
-    """Workflow stage: contrasts.tsv + windows.tsv + synchrony.nc -> group/channel_pairs.tsv."""
+    """Workflow stage: windows.tsv + synchrony.nc -> group/channel_pairs.tsv on the contrasts
+    of ``stats.select_contrasts`` (``contrasts_path`` only orders the stage after stats)."""
+    from .stats import select_contrasts
     from .windows import read_windows, write_tsv
 
-    contrasts = pd.read_csv(contrasts_path, sep="\t", na_values=["n/a"], keep_default_na=False)
     scfg = config["stats"]
     ccfg = scfg["channel_pairs"]
-    sessions = [(read_windows(wp), sp) for wp, sp in zip(window_paths, synchrony_paths)]
-    table = channel_pairs(contrasts, sessions, top=ccfg["top"], reference=scfg["reference"],
+    tables = [read_windows(wp) for wp in window_paths]
+    rows, fit_dyads, label = select_contrasts(tables, scfg, ccfg["top"])
+    sessions = [(t, sp) for t, sp in zip(tables, synchrony_paths)
+                if len(t) and str(t["dyad"].iloc[0]) in set(fit_dyads)]
+    table = channel_pairs(rows, sessions, reference=scfg["reference"],
                           min_windows=scfg["min_windows"], n_permutations=scfg["n_permutations"],
                           cluster_p=ccfg["cluster_p"],
                           montage=config["preprocessing"].get("montage") or "colin27_1020",
-                          seed=scfg["seed"])
+                          seed=scfg["seed"], selection=label, edge_trim=scfg.get("edge_trim", 0.0))
     write_tsv(table, out_path)

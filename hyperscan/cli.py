@@ -78,6 +78,8 @@ def cmd_validate(args) -> int:
     from .validate import check_study
 
     check = check_study(args.configfile)
+    for note in getattr(check, "notes", []):  # time, identity and channel facts and the choice made
+        print(f"  note: {note}")
     print_warnings(check.warnings)
     if check.problems:
         print_problems(check.problems, f"hyperscan validate: {args.configfile}: problems found:")

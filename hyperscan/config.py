@@ -119,9 +119,32 @@ def validate_config(config: dict, source="config") -> dict:
     return config
 
 
+#: Config keys holding a path. A relative path written in a config file resolves against
+#: the folder that holds that config file (contract section 3), so a study folder with its
+#: own config runs from anywhere; a key left out takes its default relative to the working
+#: directory.
+PATH_KEYS = ("sessions", "output_dir")
+
+
+def resolve_config_paths(config: dict, configfile, given=None) -> dict:
+    """``config`` with the relative paths of :data:`PATH_KEYS` made absolute against the
+    folder of ``configfile`` (only the keys present in ``given``, the file's own mapping,
+    which defaults to ``config``). Returns ``config`` (changed in place)."""
+    base = Path(configfile).expanduser().resolve().parent
+    given = config if given is None else given
+    for key in PATH_KEYS:
+        value = config.get(key)
+        if isinstance(given, dict) and key in given and isinstance(value, str) and value.strip():
+            p = Path(value.strip()).expanduser()
+            config[key] = str(p if p.is_absolute() else (base / p).resolve())
+    return config
+
+
 def load_config(path) -> dict:
-    """Read and validate a config.yaml; relative paths stay relative to the working dir."""
-    return validate_config(read_config_yaml(path), source=Path(path))
+    """Read and validate a config.yaml; relative paths resolve against its folder
+    (:func:`resolve_config_paths`)."""
+    data = read_config_yaml(path)
+    return resolve_config_paths(validate_config(data, source=Path(path)), path, given=data)
 
 
 def read_config_yaml(path):

@@ -80,12 +80,20 @@ def phase_randomise(data: np.ndarray, rng: np.random.Generator, *, channel_block
     data = np.asarray(data)
     if not np.issubdtype(data.dtype, np.floating):
         data = data.astype(float)
-    n = data.shape[-1]
+    return _rotate_phases(data, _phase_rotation(data.shape[-1], rng), channel_block)
+
+
+def _phase_rotation(n: int, rng: np.random.Generator) -> np.ndarray:
+    """exp(iθ(f)) for the n//2 + 1 rfft bins, θ = 0 at DC (and Nyquist for even n)."""
     theta = rng.uniform(0.0, 2.0 * np.pi, n // 2 + 1)
     theta[0] = 0.0
     if n % 2 == 0:
         theta[-1] = 0.0
-    rotation = np.exp(1j * theta)
+    return np.exp(1j * theta)
+
+
+def _rotate_phases(data: np.ndarray, rotation: np.ndarray, channel_block: int = 8) -> np.ndarray:
+    n = data.shape[-1]
     if data.ndim == 1:
         return np.fft.irfft(np.fft.rfft(data) * rotation, n=n)
     out = np.empty_like(data)
@@ -117,7 +125,7 @@ def pseudo_partners(keys: list[tuple[str, str]], *, match: str = "session", max_
 
 
 def window_values(client: Recording, therapist: Recording, config: dict, metrics,
-                  dtype: str = "float64") -> dict:
+                  dtype: str = "float64", *, bands=None, client_analytic=None) -> dict:
     """{(band, metric): (n_windows,) summary value} — the windows.tsv ``value`` of any pair.
 
     Same pipeline as the real data: ``compute_synchrony`` per band and window, then the
@@ -126,17 +134,22 @@ def window_values(client: Recording, therapist: Recording, config: dict, metrics
     signals in complex64: half the memory, so all channels of a 64-channel cap fit in one
     block (each band signal computed once instead of once per channel block), and faster
     products; it moves the summaries by < 1e-5 (tested), nothing against a null's spread.
+    ``bands`` (names) restricts the bands (default: all of the config);
+    ``client_analytic`` ({band: complex array}, see ``compute_synchrony``) is the client's
+    band signal already computed on this same ``client.data``; a cached band whose length is
+    not the pair's common length is ignored (the crop is transformed afresh).
     """
     from .synchrony import compute_synchrony
     from .windows import summarise_matrix
 
     n = min(client.data.shape[1], therapist.data.shape[1])
     how = config["synchrony"]["summary"]
+    names = list(config["bands"]) if bands is None else list(bands)
     # Each band's matrices are summarised as soon as the band is done: a 60-min 64 x 64
     # session never holds more than one band's (window, channel, channel) values.
     ds = compute_synchrony(
         client.data[:, :n], therapist.data[:, :n], client.sfreq,
-        {k: tuple(v) for k, v in config["bands"].items()}, list(metrics),
+        {k: tuple(config["bands"][k]) for k in names}, list(metrics),
         config["window"]["length"], config["window"]["step"],
         client_channels=client.channels, therapist_channels=therapist.channels,
         bad_segments=list(client.bad_segments) + list(therapist.bad_segments),
@@ -144,6 +157,8 @@ def window_values(client: Recording, therapist: Recording, config: dict, metrics
         method=config["synchrony"].get("method", "hilbert"),  # the real data's decomposition
         reduce=lambda da: summarise_matrix(da, how).values,
         dtype=dtype, channel_block=NULL_CHANNEL_BLOCK,
+        # a cached band signal serves only the very array it was computed on (not a crop of it)
+        client_analytic={k: v for k, v in (client_analytic or {}).items() if v.shape[-1] == n},
     )
     bad = ds["bad_window"].values.astype(bool)
     out = {}
@@ -169,25 +184,48 @@ def _pooled(draws: list[np.ndarray], ci_level: float):
                 low=np.quantile(pooled, a), high=np.quantile(pooled, 1 - a))
 
 
-def session_nulls(client: Recording, therapist: Recording, partners: Iterable[Recording],
-                  windows: pd.DataFrame, config: dict, *, rng: np.random.Generator) -> pd.DataFrame:
+def session_nulls(client: Recording, therapist: Recording, partners, windows: pd.DataFrame,
+                  config: dict, *, rng: np.random.Generator) -> pd.DataFrame:
     """nulls.tsv of one session (see module doc). ``windows`` is its windows.tsv table.
-    ``partners`` is iterated once, so a generator can load the partner therapists one at
-    a time."""
+
+    ``partners``: the pseudo-dyad partner therapists, each a :class:`Recording` or a
+    zero-argument callable returning one (``nulls_stage`` passes loaders, so only one
+    partner is in memory at a time).
+
+    Work is done band by band: the client's band signal is computed once per band and
+    shared by every surrogate partner of that length (all phase surrogates, and pseudo
+    partners at least as long as the client), instead of once per partner. Results are
+    bit-identical to transforming the client again for each partner (the transform is
+    row-wise and the same array goes in). The phase surrogates (the therapist with the
+    same random Fourier phases on every channel, drawn in order from ``rng``) are held in
+    the working precision for the whole call.
+    """
+    from .synchrony import band_analytic
+
     ncfg = config["stats"]["nulls"]
     metrics = null_metrics(config)
     ci_level = config["stats"]["ci_level"]
-    pseudo = []
-    for partner in partners:
-        n = min(client.data.shape[1], partner.data.shape[1])
-        pseudo.append(window_values(client.cropped(n), partner.cropped(n), config, metrics, "float32"))
-        del partner
-    phase = []
-    for _ in range(ncfg["n_phase_surrogates"]):
-        surrogate = Recording(phase_randomise(therapist.data, rng), therapist.sfreq,
-                              therapist.channels, therapist.bad_segments)
-        phase.append(window_values(client, surrogate, config, metrics, "float32"))
-        del surrogate
+    partners = list(partners)
+    n_t = therapist.data.shape[-1]
+    surrogates = [Recording(_rotate_phases(therapist.data, _phase_rotation(n_t, rng)), therapist.sfreq,
+                            therapist.channels, therapist.bad_segments)
+                  for _ in range(ncfg["n_phase_surrogates"])]
+    method = config["synchrony"].get("method", "hilbert")
+    pseudo = [{} for _ in partners]
+    phase = [{} for _ in surrogates]
+    for band in config["bands"]:
+        cached = {band: band_analytic(client.data, client.sfreq, tuple(config["bands"][band]), method,
+                                      dtype="float32")}
+        for i, partner in enumerate(partners):
+            partner = partner() if callable(partner) else partner
+            n = min(client.data.shape[1], partner.data.shape[1])
+            pseudo[i].update(window_values(client.cropped(n), partner.cropped(n), config, metrics,
+                                           "float32", bands=[band], client_analytic=cached))
+            del partner
+        for k, surrogate in enumerate(surrogates):
+            phase[k].update(window_values(client, surrogate, config, metrics, "float32",
+                                          bands=[band], client_analytic=cached))
+        del cached
     frames = []
     for (band, metric), block in windows[windows.metric.isin(metrics)].groupby(["band", "metric"], sort=False):
         block = block.sort_values("start")
@@ -220,8 +258,10 @@ def session_nulls(client: Recording, therapist: Recording, partners: Iterable[Re
 
 
 def nulls_stage(client_fif, therapist_fif, partner_therapist_fifs, windows_path, session,
-                config: dict, out_path) -> None:
-    """Workflow stage: one session's FIFs + partner therapists' FIFs -> nulls.tsv."""
+                config: dict, out_path, threads: int = 1) -> None:
+    """Workflow stage: one session's FIFs + partner therapists' FIFs -> nulls.tsv.
+    BLAS, OpenMP and numba use at most ``threads`` (the rule's allocation)."""
+    from .threads import limit_threads
     from .windows import read_windows, write_tsv
 
     # float32 recordings: a null needs no 16 significant digits, and three 60-min 64-channel
@@ -230,9 +270,11 @@ def nulls_stage(client_fif, therapist_fif, partner_therapist_fifs, windows_path,
     # rounding moves synchrony values by ~1e-7.
     client = Recording.from_fif(client_fif, dtype="float32")
     therapist = Recording.from_fif(therapist_fif, dtype="float32")
-    partners = (Recording.from_fif(p, dtype="float32") for p in partner_therapist_fifs)  # one at a time
+    # loaders, not recordings: one partner in memory at a time (read once per band)
+    partners = [lambda p=p: Recording.from_fif(p, dtype="float32") for p in partner_therapist_fifs]
     rng = session_rng(config["stats"]["seed"], "phase", session.dyad, session.session)
-    table = session_nulls(client, therapist, partners, read_windows(windows_path), config, rng=rng)
+    with limit_threads(threads):
+        table = session_nulls(client, therapist, partners, read_windows(windows_path), config, rng=rng)
     write_tsv(table, out_path)
 
 

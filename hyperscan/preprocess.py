@@ -25,7 +25,10 @@ Output files (the stage's documented schema): ``client_raw.fif``, ``therapist_ra
 (MNE FIF, EEG in volts, BAD_ annotations and any XDF markers), ``qc.json`` (below) and the
 QC page ``{dyad}/{session}/qc.html`` (``hyperscan.qc``).
 
-``qc.json``: ``dyad``, ``session``, ``alignment_notes`` (list of str), ``dyad_kept_percent``
+``qc.json``: ``dyad``, ``session``, ``alignment_notes`` (list of str), ``alignment`` (the
+same in numbers: method, header difference, offset, drift, trigger residual, holes
+(``BAD_acq_skip``) per person, XDF stream identities, channels typed/renamed; see
+``hyperscan.io.AlignmentNotes``), ``dyad_kept_percent``
 (time not covered by a BAD_ annotation of either person, the time synchrony can use),
 ``duration_s``, and per person (``client``, ``therapist``): ``n_channels``, ``sfreq_in``,
 ``sfreq_out``, ``bad_channels`` ({name: reason}), ``bad_channel_scores`` (per criterion,
@@ -99,6 +102,8 @@ def detect_bad_channels(raw: mne.io.BaseRaw, *, z_threshold=5.0, flat_uv=0.5,
     names = [raw.ch_names[i] for i in picks]
     sfreq = raw.info["sfreq"]
     n_ch = len(names)
+    recorded = _recorded_mask(raw)  # holes (BAD_acq_skip) hold no data: never judged
+    n_rec = int(recorded.sum()) if recorded is not None else raw.n_times
     h_freq = min(45.0, sfreq / 2.0 - 1.0)
     # Everything but the correlation criterion is per channel, so channels go through in
     # blocks: at most CHANNEL_BLOCK full-length temporaries at a time instead of four copies
@@ -107,9 +112,11 @@ def detect_bad_channels(raw: mne.io.BaseRaw, *, z_threshold=5.0, flat_uv=0.5,
     sd = np.empty(n_ch)
     amplitude = np.empty(n_ch)
     noisiness = np.full(n_ch, np.nan)
-    filt = np.empty((n_ch, raw.n_times))
+    filt = np.empty((n_ch, n_rec))
     for lo in range(0, n_ch, CHANNEL_BLOCK):
         block = raw.get_data(picks=picks[lo:lo + CHANNEL_BLOCK])
+        if recorded is not None:
+            block = block[:, recorded]
         block -= np.median(block, axis=1, keepdims=True)
         sd[lo:lo + len(block)] = block.std(axis=1)
         filt[lo:lo + len(block)] = mne.filter.filter_data(block, sfreq, 1.0, h_freq, verbose="error")
@@ -160,6 +167,20 @@ def detect_bad_channels(raw: mne.io.BaseRaw, *, z_threshold=5.0, flat_uv=0.5,
         scores.update(deviation_z=clean(z_dev), hf_noise_z=clean(z_hf),
                       uncorrelated_fraction=clean(frac))
     return bads
+
+
+def _recorded_mask(raw: mne.io.BaseRaw) -> np.ndarray | None:
+    """False on samples inside a ``BAD_acq_skip`` hole (no data was recorded there), None
+    when there is none. (Zeros in a hole would look flat and uncorrelated.)"""
+    holes = [(a["onset"] - raw.first_time, a["duration"]) for a in raw.annotations
+             if a["description"].lower() == "bad_acq_skip"]
+    if not holes:
+        return None
+    mask = np.ones(raw.n_times, bool)
+    sfreq = raw.info["sfreq"]
+    for onset, duration in holes:
+        mask[max(0, int(round(onset * sfreq))):max(0, int(round((onset + duration) * sfreq)))] = False
+    return mask
 
 
 def annotate_amplitude(raw: mne.io.BaseRaw, ptp_uv: float | None) -> float:
@@ -352,10 +373,11 @@ def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, ou
 
     # One person at a time: load_dyad leaves the recordings on disk, each is read, cleaned,
     # written and reduced to what the QC page shows before the next one is read.
-    client, therapist, notes = load_dyad(session)
+    client, therapist, notes = load_dyad(session, cfg.get("channel_names"), cfg.get("channel_types"))
     for note in notes:
         log.info(note)
-    qc = {"dyad": session.dyad, "session": session.session, "alignment_notes": notes}
+    qc = {"dyad": session.dyad, "session": session.session, "alignment_notes": list(notes),
+          "alignment": getattr(notes, "facts", {})}
     before, cleaned, spans = {}, {}, []
     people = {"client": (client, out_client), "therapist": (therapist, out_therapist)}
     del client, therapist

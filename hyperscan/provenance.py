@@ -48,8 +48,10 @@ def manifest(config: dict, sessions, output_dir, outputs) -> dict:
 
     ``versions`` (Python and the packages above), ``config`` (the validated config, defaults
     filled in), ``inputs`` (per ``dyad/session``: each input file as given in the sheet with
-    its sha256), ``outputs`` (each output path relative to ``output_dir`` with its sha256)
-    and ``sessions_sheet`` (absolute path and sha256 of the sheet; read by ``hyperscan verify``).
+    its sha256), ``outputs`` (each output path relative to ``output_dir`` with its sha256),
+    ``alignment`` (per ``dyad/session``: the alignment method, header start-time difference,
+    offset, drift, sync-trigger residual, holes and XDF streams, from its ``qc.json``) and
+    ``sessions_sheet`` (absolute path and sha256 of the sheet; read by ``hyperscan verify``).
     TSV files cannot carry attributes the way ``synchrony.nc`` does; this manifest ties each
     of them, by checksum, to the versions, config and inputs that made it.
     """
@@ -64,6 +66,13 @@ def manifest(config: dict, sessions, output_dir, outputs) -> dict:
         inputs[f"{s.dyad}/{s.session}"] = files
     out = {}
     files = []
+    alignment = {}
+    for p in map(Path, outputs):
+        if p.name == "qc.json" and p.is_file():  # how each session's recordings were aligned
+            qc = json.loads(p.read_text())
+            if isinstance(qc.get("alignment"), dict):
+                facts = {k: v for k, v in qc["alignment"].items() if k != "channels"}
+                alignment[f"{qc.get('dyad')}/{qc.get('session')}"] = facts
     for p in map(Path, outputs):  # a directory output (figures/) counts file by file
         files += sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
     for p in sorted(files):
@@ -73,6 +82,7 @@ def manifest(config: dict, sessions, output_dir, outputs) -> dict:
         "config": json.loads(json.dumps(config, default=str)),
         "inputs": inputs,
         "outputs": out,
+        "alignment": dict(sorted(alignment.items())),
     }
     sheet = Path(str(config.get("sessions", "")))
     if sheet.is_file():  # the sheet itself, so `hyperscan verify` finds and checks it

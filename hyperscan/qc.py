@@ -3,7 +3,9 @@
 One self-contained HTML file (figures embedded as PNG data URIs), written by the
 preprocessing stage from what it just did, so nothing is recomputed:
 
-* how the two recordings were aligned (XDF clock offsets, resampling, cropping);
+* how the two recordings were aligned (method, header start times, offset, drift, sync
+  trigger residual, XDF streams chosen, holes annotated ``BAD_acq_skip``) and the channels
+  typed or renamed on reading (``qc.json`` ``alignment``);
 * per person: bad channels and why (with every channel's PREP-like scores), whether they
   were interpolated or dropped, the ICA components removed as eye artefacts (|r| with the
   EOG reference, share of variance), the seconds annotated ``BAD_amplitude`` and the
@@ -144,6 +146,51 @@ def _blink_figure(person: str, qc: dict, before, cleaned) -> str | None:
     return _png(fig)
 
 
+_METHODS = {"lsl": "common LSL clock of the XDF file", "header": "the files' header start times (meas_date)",
+            "sample0": "first samples taken as simultaneous", "trigger": "a sync trigger present in both files",
+            "shared": "one file (shared amplifier): one clock"}
+
+
+def _alignment_table(facts: dict) -> str:
+    """How the two recordings were put on one time axis (qc.json ``alignment``)."""
+    if not facts.get("method"):
+        return ""
+    diff = facts.get("header_difference_s")
+    rows = [("alignment used", f"{facts['method']}: {_METHODS.get(facts['method'], '')} "
+                               f"(sessions sheet: {facts.get('requested') or 'auto'})"),
+            ("header start times", "n/a" if diff is None else f"{abs(diff):.3f} s apart"
+             + (f" (therapist {'later' if diff > 0 else 'earlier'})" if diff else "")),
+            ("therapist start relative to client", f"{facts.get('offset_s', 0.0):+.4f} s"),
+            ("clock drift corrected", f"{facts.get('drift_ppm', 0.0):+.1f} ppm")]
+    trig = facts.get("trigger")
+    if trig:
+        rows.append(("sync trigger", f"'{trig['code']}', {trig['n_events']} event(s), largest residual "
+                                     f"{trig['residual_ms']:.2f} ms"))
+    for person, ident in (facts.get("streams") or {}).items():
+        rows.append((f"{person} XDF stream", ", ".join(f"{k}={v}" for k, v in ident.items() if v)))
+    for person, gaps in (facts.get("gaps") or {}).items():
+        rows.append((f"{person}: holes without samples (BAD_acq_skip)",
+                     "; ".join(f"{o:g} s + {d:g} s" for o, d in gaps) or "none"))
+    body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
+    return f"<table><tbody>{body}</tbody></table>"
+
+
+def _channels_table(facts: dict) -> str:
+    """Channels typed or renamed on reading (hyperscan.channels), per person."""
+    rows = []
+    for person, chans in (facts.get("channels") or {}).items():
+        for r in chans:
+            rows.append(f"<tr><td>{_e(person)}</td><td>{_e(r['label'])}</td><td>{_e(r['name'])}</td>"
+                        f"<td>{_e(r['type'])}</td><td>{_e(', '.join(r['why']) or '—')}"
+                        f"{' (not a 10-20/10-05 position)' if r.get('nonstandard') else ''}</td></tr>")
+    if not rows:
+        return "<p>Channel names and types as in the files (all standard 10-20 names).</p>"
+    return ("<h2>Channels typed or renamed on reading</h2><p>Only <code>eeg</code> channels are analysed; "
+            "<code>eog</code> channels serve as blink references and are then dropped; other types are "
+            "dropped on reading.</p><table><thead><tr><th>person</th><th>label in the file</th><th>name</th>"
+            "<th>type</th><th>why</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
 def _removed_table(qc: dict) -> str:
     rows = []
     for person in PEOPLE:
@@ -197,8 +244,10 @@ def build_qc_page(qc: dict, before: dict, cleaned: dict) -> str:
              "overlap a BAD_ segment are excluded.</p>",
              "<h2>Alignment of the two recordings</h2>"]
     notes = qc.get("alignment_notes") or []
+    parts.append(_alignment_table(qc.get("alignment") or {}))
     parts.append("<ul>" + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>" if notes else
                  "<p>Same sampling rate and length; nothing to align.</p>")
+    parts.append(_channels_table(qc.get("alignment") or {}))
     parts.append("<h2>What was removed</h2>" + _removed_table(qc))
     parts += [f"<p class='bad'><b>{person}:</b> {_e(qc[person]['warning'])}</p>"
               for person in PEOPLE if qc[person].get("warning")]

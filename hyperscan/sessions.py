@@ -21,7 +21,7 @@ from .errors import InputError, problem, read_utf8
 
 REQUIRED = ["dyad", "session", "client", "therapist"]
 OPTIONAL = ["reports", "report_offset", "report_drift_ppm", "report_anchor", "report_clock_sync",
-            "report_format", "ratings", "client_select", "therapist_select"]
+            "report_format", "ratings", "client_select", "therapist_select", "alignment"]
 _ID = re.compile(r"^[A-Za-z0-9]+$")
 NA_VALUES = ["", "n/a", "N/A", "NA", "nan"]
 EXTRA_KNOWN: list[str] = []
@@ -45,6 +45,10 @@ class Session:
     report_clock_sync: Path | None = None
     report_format: str | None = None
     ratings: Path | None = None
+    #: How two separate files are put on one time axis: None (empty cell: header start
+    #: times when both files carry one, else sample 0, always reported), ``header``,
+    #: ``sample0`` or ``trigger:<code>`` (hyperscan.alignment).
+    alignment: str | None = None
 
     @property
     def key(self) -> str:
@@ -189,6 +193,18 @@ def check_sessions(path) -> tuple[list[Session], list[str]]:
                                     "guessed from the file)", **where))
             fmt = None
         ratings = _optional_file(path, base, rec, "ratings", problems, where)
+        alignment = None if _absent(rec.get("alignment")) else str(rec["alignment"]).strip()
+        if alignment is not None:
+            from .alignment import parse_alignment
+
+            try:
+                method, code = parse_alignment(alignment)
+                alignment = f"trigger:{code}" if method == "trigger" else method
+            except ValueError:
+                problems.append(problem(path, f"alignment '{alignment}' is unknown",
+                                        "header, sample0 or trigger:<code> (e.g. trigger:sync, trigger:255), "
+                                        "or empty", **where))
+                alignment = None
         key = (str(rec.get("dyad", "")).strip(), str(rec.get("session", "")).strip())
         if key in seen:
             problems.append(problem(path, f"dyad {key[0]} session {key[1]} appears again "
@@ -204,7 +220,7 @@ def check_sessions(path) -> tuple[list[Session], list[str]]:
                                     report_drift_ppm=clock["report_drift_ppm"],
                                     report_anchor=clock["report_anchor"],
                                     report_clock_sync=clock_sync, report_format=fmt,
-                                    ratings=ratings, row=i, **sel))
+                                    ratings=ratings, alignment=alignment, row=i, **sel))
     if not len(table):
         problems.append(problem(path, "the sheet has no rows", "one row per recorded session"))
     return sessions, problems

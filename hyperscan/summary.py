@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .provenance import versions
+from .stats import highlight_rows, study_notes
 from .summary_figures import (FigureSink, channel_pair_plot, directional_plot, estimation_plot,
                               person_plot, surrogate_plot, timecourse_plot)
 
@@ -120,12 +121,14 @@ def _overview(window_tables, qc) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _joint_rows(contrasts: pd.DataFrame, nulls: pd.DataFrame | None, window_tables) -> pd.DataFrame:
-    """One row per reporter × category: its strongest band/metric with estimate, CI, the
+def _joint_rows(contrasts: pd.DataFrame, nulls: pd.DataFrame | None, window_tables, primary=None) -> pd.DataFrame:
+    """One row per reporter × category among the rows ``stats.highlight_rows`` allows (the
+    pre-specified ``stats.primary`` contrasts, else only group-FDR survivors — never the
+    strongest rows picked from the same data): band/metric with estimate, CI, the
     circular-shift surrogate z, and — where the nulls cover that metric — the mean
     pseudo-dyad z of its windows (how far above strangers' synchrony those moments are)."""
     rows = []
-    c = contrasts.dropna(subset=["p"]).sort_values(["q", "p", "estimate"], ascending=[True, True, False])
+    c = highlight_rows(contrasts, primary)[0].sort_values(["q", "p", "estimate"], ascending=[True, True, False])
     zmap = {}
     if nulls is not None and len(nulls) and window_tables:
         labels = pd.concat(window_tables, ignore_index=True)
@@ -149,6 +152,10 @@ def _joint_rows(contrasts: pd.DataFrame, nulls: pd.DataFrame | None, window_tabl
                          estimate=best.estimate, ci_low=best.ci_low, ci_high=best.ci_high,
                          z_shift=best.z_shift, z_pseudo_windows=z_pseudo, z_pseudo_of=z_of,
                          p=best.p, q=best.q))
+    if not rows:
+        return pd.DataFrame(columns=["reporter", "category", "n_windows", "n_dyads", "band", "metric",
+                                     "estimate", "ci_low", "ci_high", "z_shift", "z_pseudo_windows",
+                                     "z_pseudo_of", "p", "q"])
     return pd.DataFrame(rows)
 
 
@@ -201,6 +208,9 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
     if len(ovdf):
         shown = ovdf.assign(qc=[f"<a href='{html.escape(u, quote=True)}'>QC page</a>" for u in ovdf.qc])
         parts.append(_table(shown, raw={"qc"}))
+    # Statistics notes (hyperscan.stats.study_notes): single case / few dyads, dyads lost,
+    # few reference windows, short windows, and the study's precision.
+    parts += [f"<p class='warn'>{html.escape(n)}</p>" for n in study_notes(contrasts, config, n_dyads)]
 
     if surrogates is not None and len(surrogates):
         parts.append("<h2>Null models: is it interaction, or the shared music?</h2>"
@@ -215,22 +225,32 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
                              "Real dyads vs pseudo-dyads vs phase-randomised surrogates."))
 
     c = contrasts.dropna(subset=["p"]).sort_values(["q", "p", "estimate"], ascending=[True, True, False])
+    single_case = not len(c) and "p_shift" in contrasts
+    if single_case:  # no group test anywhere: the within-dyad rows, nothing highlighted
+        c = contrasts.dropna(subset=["p_shift"]).sort_values(["p_shift", "estimate"], ascending=[True, False])
     top = c.head(int(scfg.get("top_contrasts", 12)))
+    n_used = (f" n_dyads = dyads used in the row (of n_dyads_total in the study)."
+              if "n_dyads_total" in contrasts else "")
     parts.append("<h2>Strongest contrasts</h2><p>Estimate = across-dyad mean of (category − reference) "
-                 "synchrony; p from circular-shift surrogates of each session's labels (windows within a dyad "
-                 "are not independent); z_shift = surrogate z; p_signflip = sign-flip permutation over dyads; "
-                 f"q = Benjamini–Hochberg over all {len(contrasts)} rows of contrasts.tsv. "
-                 "Green rows: q &lt; 0.05.</p>")
-    parts.append(_table(top, highlight=list(top.q < 0.05)))
+                 f"synchrony ({html.escape(str(stcfg.get('reference', 'others')))} as reference), "
+                 f"{ci_level:.0%} t interval over dyads. p = group-level test across dyads "
+                 f"({html.escape(str(stcfg.get('group_test', 't')))}; dyads are the random factor, so a "
+                 "small p speaks for dyads like these); p_floor = the smallest p it can reach; "
+                 f"q = Benjamini–Hochberg over all rows with a group p ({int(contrasts['p'].notna().sum())} "
+                 "of contrasts.tsv). p_shift / z_shift = within-dyad circular-shift test of the labels "
+                 "(fixed effects: these dyads only); p_signflip = exact sign-flip over dyads."
+                 f"{n_used} Green rows: q &lt; 0.05.</p>")
+    parts.append(_table(top, highlight=None if single_case else list(top.q < 0.05)))
     if len(top):
         parts.append(_figure(figures(estimation_plot(dyad_diffs, top, ci_level), "estimation_plot"),
                              "estimation plot", "Estimation plot: per-dyad differences (grey) and the group "
                              "estimate with its bootstrap CI (red where q &lt; 0.05)."))
 
-    joint = _joint_rows(contrasts, null_table, window_tables)
+    joint = _joint_rows(contrasts, null_table, window_tables, stcfg.get("primary"))
     tables["joint_display"] = joint
-    parts.append("<h2>Joint display: synchrony beside the words</h2><p>Per reporter and category: its "
-                 "strongest band/metric, the estimate with its CI, the circular-shift surrogate z and "
+    parts.append("<h2>Joint display: synchrony beside the words</h2><p>"
+                 f"{html.escape(highlight_rows(contrasts, stcfg.get('primary'))[1])} Per reporter and "
+                 "category: the band/metric, the estimate with its CI, the circular-shift surrogate z and "
                  "(z_pseudo_windows) how far the category's windows lie above pseudo-dyad synchrony; "
                  "then client and therapist excerpts side by side, each with its report id.</p>")
     parts.append(_table(joint, highlight=list(joint.q < 0.05) if len(joint) else None))
@@ -268,7 +288,9 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
                                  "FAA and FM-theta contrasts per person (CI over dyads)."))
 
     if channel_pairs is not None and len(channel_pairs):
-        parts.append("<h2>Inter-brain matrices of the strongest contrasts</h2><p>Category − reference per "
+        sel = (html.escape(str(channel_pairs["selection"].iloc[0])) + ". "
+               if "selection" in channel_pairs else "")
+        parts.append("<h2>Inter-brain matrices of the strongest contrasts</h2><p>" + sel + "Category − reference per "
                      "client × therapist channel pair (mean over dyads); squares: pairs in a cluster with "
                      "cluster p &lt; 0.05 (cluster-based sign-flip permutation over dyads). Head plots: "
                      "each person's channels averaged over the partner's.</p>")
@@ -280,14 +302,14 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
                                  f"inter-brain matrix {name}",
                                  f"{html.escape(name)}: smallest cluster p {_fmt(best)}."))
 
-    if mixed is not None and len(mixed) and len(top):
-        keys = ["reporter", "category", "band", "metric"]
-        mtop = top[keys].merge(mixed, on=keys, how="left")
-        parts.append("<h2>Linear mixed models</h2><p><code>value ~ in_category + (1 | dyad)</code> per "
-                     "contrast (statsmodels MixedLM) for the rows above. Windows are treated as "
-                     "independent given the dyad, so these p-values are optimistic; the circular-shift "
-                     "p is the one to report.</p>")
-        parts.append(_table(mtop))
+    if mixed is not None and len(mixed):
+        # fitted on a-priori or split-half contrasts (hyperscan.stats.select_contrasts), never
+        # on the strongest rows above
+        sel = html.escape(str(mixed["selection"].iloc[0])) if "selection" in mixed else ""
+        parts.append("<h2>Linear mixed models</h2><p><code>value ~ in_category + (1 + in_category | dyad)"
+                     "</code> (statsmodels MixedLM, random dyad intercept and slope, t on n_dyads − 1 df) "
+                     f"on contrasts chosen without looking at their result: {sel}.</p>")
+        parts.append(_table(mixed))
 
     if len(top) and window_tables:
         covered = set(null_table.metric) if null_table is not None and len(null_table) else set()

@@ -664,6 +664,7 @@ def compute_synchrony(
     filter_kw: Mapping | None = None,
     attrs: Mapping | None = None,
     reduce: Callable[[xr.DataArray], np.ndarray] | None = None,
+    client_analytic: Mapping[str, np.ndarray] | None = None,
 ) -> xr.Dataset:
     """Windowed inter-brain synchrony for several bands and metrics.
 
@@ -703,6 +704,12 @@ def compute_synchrony(
         one value per window (e.g. ``windows.summarise_matrix``) as soon as the band is
         done, so only one band's matrices are ever held; the metrics then have dims
         ``(band, time)``. Null models use it: they need the summary, not the matrices.
+    client_analytic : {band name: complex (n_channels, n_times)} or None
+        The client's band signals, already computed with :func:`band_analytic` on this
+        same ``client`` array (same ``method``, ``dtype`` and ``filter_kw``), for some or
+        all bands; those bands skip the client's filtering. The null models pass it so that
+        every surrogate partner of a session reuses one client transform per band. The
+        transform is row-wise, so a cached band gives bit-identical results.
 
     Returns
     -------
@@ -776,8 +783,9 @@ def compute_synchrony(
         b_blocks = [slice(j, min(j + channel_block, n_b)) for j in range(0, n_b, channel_block)]
         for ib, name in enumerate(band_names):
             keep_b = {}
+            cached = None if client_analytic is None else client_analytic.get(name)
             for sa in a_blocks:
-                xa = analytic(client, sa, bands[name])
+                xa = analytic(client, sa, bands[name]) if cached is None else cached[sa]
                 for sb in b_blocks:
                     # one therapist block only: compute it once per band
                     xb = keep_b.get(sb.start)
@@ -879,12 +887,12 @@ def synchrony_stage(client_fif, therapist_fif, config: Mapping, out_path, thread
     """Workflow stage: two preprocessed FIF files -> synchrony.nc (with provenance attrs).
 
     Windows overlapping a ``BAD*`` annotation of either person are flagged in
-    ``bad_window``. BLAS is limited to ``threads`` (the rule's allocation) because
-    oversubscribed BLAS threads are much slower than one when jobs run side by side.
+    ``bad_window``. BLAS, OpenMP and numba are limited to ``threads`` (the rule's
+    allocation; :func:`hyperscan.threads.limit_threads`) because oversubscribed threads are
+    much slower than one when jobs run side by side.
     """
-    from threadpoolctl import threadpool_limits
-
     from .io import Recording
+    from .threads import limit_threads
     from .provenance import provenance
 
     client = Recording.from_fif(client_fif)
@@ -892,7 +900,7 @@ def synchrony_stage(client_fif, therapist_fif, config: Mapping, out_path, thread
     scfg = config["synchrony"]
     attrs = provenance(config, [client_fif, therapist_fif])
     attrs["recording_duration"] = client.n_times / client.sfreq
-    with threadpool_limits(limits=max(1, int(threads)), user_api="blas"):
+    with limit_threads(threads):
         ds = compute_synchrony(
             client.data,
             therapist.data,

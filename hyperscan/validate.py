@@ -19,7 +19,8 @@ it first and computes nothing unless it is clean. What is checked, in order:
    and so do the therapists' (the group contrasts compare synchrony averaged over channel
    pairs, which means something only when the pairs are the same); with
    ``synchrony.summary: homologous`` client and therapist must share channel names;
-6. ``output_dir`` must lie outside every input folder, so inputs are never written.
+6. ``output_dir`` may lie inside the study (``results/``, ``derivatives/hyperscan``) but must
+   not be an input file or a folder holding inputs (:func:`output_dir_problems`).
 
 Warnings (reports clipped at the recording's edge, overlapping codes of one reporter,
 an EDF header whose record count was never finalised) are listed but do not fail.
@@ -66,6 +67,9 @@ class StudyCheck:
 
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: What the files say about time, identity and channels, and the choice made for each
+    #: (alignment method and header difference, holes, XDF streams, channels typed/renamed).
+    notes: list[str] = field(default_factory=list)
     config: dict | None = None
     sessions: list[Session] = field(default_factory=list)
     n_eeg_files: int = 0
@@ -81,7 +85,7 @@ class StudyCheck:
 
 def _usable_config(configfile, check: StudyCheck) -> dict | None:
     """The validated config, or (when invalid) the defaults plus every usable raw key."""
-    from .config import _fill_defaults, load_schema, read_config_yaml, validate_config
+    from .config import _fill_defaults, load_schema, read_config_yaml, resolve_config_paths, validate_config
 
     try:
         data = read_config_yaml(configfile)
@@ -89,7 +93,7 @@ def _usable_config(configfile, check: StudyCheck) -> dict | None:
         check.problems += err.problems
         return None
     try:
-        return validate_config(data, source=Path(configfile))
+        return resolve_config_paths(validate_config(data, source=Path(configfile)), configfile, given=data)
     except InputError as err:
         check.problems += err.problems
     if not isinstance(data, dict) or not isinstance(data.get("sessions"), str):
@@ -103,7 +107,7 @@ def _usable_config(configfile, check: StudyCheck) -> dict | None:
             and not isinstance(window.get("length"), bool) and window["length"] > 0:
         salvage["window"]["length"] = window["length"]
     salvage["_invalid"] = True  # cross-key checks that need a valid config are skipped
-    return salvage
+    return resolve_config_paths(salvage, configfile, given=data)
 
 
 # ---------------------------------------------------------------- EEG files
@@ -182,10 +186,14 @@ def _brainvision_problems(path: Path) -> list[str]:
     return out
 
 
-def check_eeg(path: Path, select: str | None, *, shared: bool, row: int, sheet) -> tuple[Recording | None, list[str], list[str]]:
-    """Check one person's EEG: (what its header says, problems, warnings)."""
+def check_eeg(path: Path, select: str | None, *, shared: bool, row: int, sheet,
+              channel_names: dict | None = None, channel_types: dict | None = None
+              ) -> tuple[Recording | None, list[str], list[str]]:
+    """Check one person's EEG: (what its header says, problems, warnings). The channel
+    names are those the analysis will use (:func:`hyperscan.channels.standardise`)."""
     import mne
 
+    from .channels import standardise
     from .io import _suffix, read_raw, read_xdf_stream, select_prefix
 
     suffix = _suffix(path)
@@ -197,7 +205,13 @@ def check_eeg(path: Path, select: str | None, *, shared: bool, row: int, sheet) 
             raw, _ = read_xdf_stream(path, select)
         except InputError as err:
             return None, err.problems, []
-        return Recording(path, list(raw.ch_names), float(raw.info["sfreq"]), raw.n_times), [], []
+        standardise(raw, channel_names, channel_types)
+        eeg = [raw.ch_names[i] for i in mne.pick_types(raw.info, eeg=True, exclude=[])]
+        if not eeg:
+            return None, [problem(path, f"stream '{select}' has no EEG channel (channel types "
+                                        f"{', '.join(sorted(set(raw.get_channel_types())))})",
+                                  "at least one EEG channel (or preprocessing.channel_types)")], []
+        return Recording(path, eeg, float(raw.info["sfreq"]), raw.n_times), [], []
     problems, notes = [], []
     if suffix in _EDF_BYTES:
         problems, notes = _edf_size_problems(path)
@@ -228,11 +242,49 @@ def check_eeg(path: Path, select: str | None, *, shared: bool, row: int, sheet) 
         return None, [problem(sheet, "client and therapist are the same file but no "
                                      "client_select/therapist_select prefix is given",
                               "channel-name prefixes such as C_ and T_", row=row)], notes
+    standardise(raw, channel_names, channel_types)
     eeg = [raw.ch_names[i] for i in mne.pick_types(raw.info, eeg=True, exclude=[])]
     if not eeg:
         return None, [problem(path, "contains no EEG channels" + (f" starting with '{select}'" if select else ""),
                               "at least one EEG channel")], notes
     return Recording(path, eeg, float(raw.info["sfreq"]), n), [], notes
+
+
+def _channel_maps(config: dict) -> dict:
+    pre = config.get("preprocessing") if isinstance(config.get("preprocessing"), dict) else {}
+    return {"channel_names": pre.get("channel_names") or {}, "channel_types": pre.get("channel_types") or {}}
+
+
+def check_alignment(session: Session, sheet, channel_names=None, channel_types=None) -> tuple[list[str], list[str]]:
+    """How the session's two recordings go on one time axis, decided exactly as the
+    preprocessing stage decides it (``hyperscan.io.load_dyad`` with ``check_only``):
+    (problems, notes). The notes name the alignment used, how far apart the header start
+    times are, every hole (``BAD_acq_skip``), the XDF stream chosen per person and the
+    channels typed or renamed."""
+    from .io import load_dyad
+
+    where = f"dyad {session.dyad} session {session.session} (sessions sheet row {session.row})"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            _, _, said = load_dyad(session, channel_names, channel_types, check_only=True)
+        except InputError as err:
+            return list(err.problems), []
+        except Exception as exc:  # noqa: BLE001 - a reader's surprise is still a bad file
+            return [problem(sheet, f"{where}: the recordings cannot be aligned ({type(exc).__name__}: {exc})",
+                            "readable recordings", row=session.row)], []
+    facts = getattr(said, "facts", {})
+    out = [f"{where}: {n}" for n in said]
+    method = facts.get("method")
+    if method in ("header", "sample0", "trigger"):
+        diff = facts.get("header_difference_s")
+        head = ("no start time in one of the headers" if diff is None
+                else f"header start times {abs(diff):.3f} s apart" + (
+                    f" (therapist {'later' if diff > 0 else 'earlier'})" if diff else ""))
+        out.insert(0, f"{where}: alignment {method} (sheet: {facts.get('requested') or 'auto'}); {head}")
+    for person, ident in (facts.get("streams") or {}).items():
+        out.append(f"{where}: {person} = XDF stream " + ", ".join(f"{k}={v}" for k, v in ident.items() if v))
+    return [], out
 
 
 # ---------------------------------------------------------------- reports
@@ -380,18 +432,38 @@ def config_data_problems(config: dict, recordings: dict[tuple[Session, str], Rec
     return out
 
 
-def output_dir_problems(config: dict, sessions: list[Session], sheet: Path, source) -> list[str]:
-    """``output_dir`` must not be, or lie inside, a folder holding inputs."""
-    out_dir = Path(config["output_dir"]).expanduser().resolve()
-    folders = {Path(sheet).resolve().parent}
+def _input_paths(sessions: list[Session], sheet: Path) -> list[Path]:
+    """Every input file of the study (sheet, EEG, reports, clock-sync, ratings), resolved."""
+    files = {Path(sheet).resolve()}
     for s in sessions:
-        folders |= {Path(p).resolve().parent for p in (s.client, s.therapist, s.reports) if p is not None}
-    inside = sorted(f for f in folders if out_dir == f or out_dir.is_relative_to(f))
-    if not inside:
-        return []
-    return [problem(source, f"output_dir '{config['output_dir']}' ({out_dir}) lies inside the input "
-                            f"folder {inside[0]}",
-                    "an output folder outside the study's input folders, so inputs are never written")]
+        for col in ("client", "therapist", "reports", "report_clock_sync", "ratings"):
+            if getattr(s, col, None) is not None:
+                files.add(Path(getattr(s, col)).resolve())
+    return sorted(files)
+
+
+def output_dir_problems(config: dict, sessions: list[Session], sheet: Path, source) -> list[str]:
+    """Refuse an ``output_dir`` that could modify an input: one that *is* an input file or a
+    folder holding input files, or one whose per-session or ``group``/``logs``/``benchmarks``
+    subfolders would hold an input. A new folder inside the study (``study/results``, a BIDS
+    ``derivatives/hyperscan``) is fine: the workflow only creates files there."""
+    out_dir = Path(config["output_dir"]).expanduser().resolve()
+    files = _input_paths(sessions, sheet)
+    written = {"group", "logs", "benchmarks"} | {s.dyad for s in sessions}
+    for f in files:
+        if out_dir == f:
+            why = f"is the input file {f}"
+        elif out_dir == f.parent:
+            why = f"is the input folder holding {f}"
+        elif f.is_relative_to(out_dir) and f.relative_to(out_dir).parts[0] in written:
+            why = (f"would hold the input file {f} in its '{f.relative_to(out_dir).parts[0]}' "
+                   "folder, which the workflow writes")
+        else:
+            continue
+        return [problem(source, f"output_dir '{config['output_dir']}' ({out_dir}) {why}",
+                        "a new folder for the outputs (e.g. results/ or derivatives/hyperscan/ inside the "
+                        "study folder is fine), so inputs are never written")]
+    return []
 
 
 # ---------------------------------------------------------------- the whole study
@@ -422,7 +494,7 @@ def check_study(configfile) -> StudyCheck:
             if key not in seen:
                 try:
                     rec, problems, notes = check_eeg(path, select, shared=s.client == s.therapist,
-                                                     row=s.row, sheet=sheet)
+                                                     row=s.row, sheet=sheet, **_channel_maps(config))
                 except Exception as exc:  # noqa: BLE001 - a reader's surprise is still a bad file
                     rec, notes = None, []
                     problems = [problem(path, f"cannot be read ({type(exc).__name__}: {exc})",
@@ -434,6 +506,11 @@ def check_study(configfile) -> StudyCheck:
                 recordings[(s, role)] = seen[key][0]
     check.n_eeg_files = len({p for p, _ in seen})
 
+    for s in sessions:
+        if all((s, role) in recordings for role in ROLES):
+            problems, notes = check_alignment(s, sheet, **_channel_maps(config))
+            check.problems += [p for p in problems if p not in check.problems]
+            check.notes += notes
     check.problems += config_data_problems(config, recordings, Path(configfile))
     length = float(config["window"]["length"])
     for s in sessions:
@@ -461,19 +538,18 @@ def check_study(configfile) -> StudyCheck:
 
 
 def workdir_problems(check: StudyCheck, workdir=None) -> list[str]:
-    """``hyperscan run`` writes ``.snakemake/`` into the working directory: not an input folder."""
+    """``hyperscan run`` writes ``.snakemake/`` into the working directory. Running from
+    inside the study folder is fine; refused only when that ``.snakemake`` path is itself an
+    input file or a folder holding inputs (so nothing Snakemake writes can touch an input)."""
     if check.config is None:
         return []
-    cwd = Path(workdir or Path.cwd()).resolve()
-    sheet = Path(check.config["sessions"]).resolve()
-    folders = {sheet.parent} | {Path(p).resolve().parent for s in check.sessions
-                                for p in (s.client, s.therapist, s.reports) if p is not None}
-    inside = sorted(f for f in folders if cwd == f or cwd.is_relative_to(f))
-    if not inside:
+    target = Path(workdir or Path.cwd()).resolve() / ".snakemake"
+    files = _input_paths(check.sessions, Path(check.config["sessions"]))
+    if not any(f == target or f.is_relative_to(target) for f in files):
         return []
-    return [problem(cwd, f"the working directory lies inside the input folder {inside[0]}; Snakemake "
-                         "would write its .snakemake/ bookkeeping there",
-                    "to run hyperscan from a folder outside the study (e.g. the project folder)")]
+    return [problem(target, "Snakemake's bookkeeping folder .snakemake of the working directory "
+                            "holds input files", "to run hyperscan from a folder whose .snakemake/ is "
+                                                 "not part of the study's inputs")]
 
 
 def validate_study(configfile) -> list[str]:

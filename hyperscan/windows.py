@@ -6,7 +6,9 @@ homologous pairs such as Fz-Fz). Each reporter gets a ``{reporter}_category`` co
 category covering at least ``reports.min_overlap`` of the window, ``n/a`` otherwise) and a
 ``{reporter}_report_id`` column pointing back to the report rows. Windows overlapping a
 ``BAD_`` segment of either recording keep their row with ``excluded = 1`` and an empty
-value, so the data lost is visible and countable.
+value, so the data lost is visible and countable. Windows within ``stats.edge_trim`` seconds
+of the recording's start or end get ``edge = 1`` (:func:`edge_windows`): filter and Hilbert
+transients live there, and the contrasts use them neither as category nor as reference.
 """
 
 from __future__ import annotations
@@ -22,7 +24,22 @@ from .labels import NEAR_BOUNDARY_LABEL, consensus_reporter, label_windows
 from .reports import read_reports, to_eeg_time
 
 log = logging.getLogger(__name__)
-BASE_COLUMNS = ["dyad", "session", "band", "metric", "start", "end", "value", "excluded"]
+BASE_COLUMNS = ["dyad", "session", "band", "metric", "start", "end", "value", "excluded", "edge"]
+
+
+def edge_windows(starts, ends, duration: float, trim: float) -> np.ndarray:
+    """Boolean mask of windows that start within ``trim`` s of the recording's start (t = 0)
+    or end within ``trim`` s of its end (``duration``), shape (n_windows,).
+
+    Band-pass filtering and the Hilbert transform leave transients of a few cycles of the
+    lowest band edge at both ends of a recording (FIR filter ring-up, the analytic signal's
+    end effects); a reporter typically leaves exactly these stretches uncoded, so without
+    trimming they would sit in the reference of every contrast. ``trim = 0`` keeps all.
+    """
+    starts, ends = np.asarray(starts, float), np.asarray(ends, float)
+    if trim <= 0 or not len(starts):
+        return np.zeros(len(starts), bool)
+    return (starts < trim - 1e-9) | (ends > duration - trim + 1e-9)
 
 
 def summarise_matrix(da: xr.DataArray, how: str = "mean") -> xr.DataArray:
@@ -44,7 +61,8 @@ def summarise_matrix(da: xr.DataArray, how: str = "mean") -> xr.DataArray:
 def windows_table(synchrony_path, *, dyad: str, session: str, reports_path=None,
                   report_offset: float = 0.0, summary: str = "mean",
                   min_overlap: float = 0.5, clock: dict | None = None, report_format: str | None = None,
-                  boundary_exclusion: bool = False, consensus: dict | None = None) -> pd.DataFrame:
+                  boundary_exclusion: bool = False, consensus: dict | None = None,
+                  edge_trim: float = 0.0) -> pd.DataFrame:
     """Build the windows table of one session (see module doc).
 
     ``clock`` holds the ``to_eeg_time`` parameters (``Session.report_clock()``); without it
@@ -55,6 +73,7 @@ def windows_table(synchrony_path, *, dyad: str, session: str, reports_path=None,
     ``{reporter}_category = n/a:near_boundary`` (``labels.NEAR_BOUNDARY_LABEL``): the stats
     use it neither as a category window nor as a reference window for that reporter (plain
     ``n/a`` would make it an "unlabelled" reference window). Other reporters keep it.
+    ``edge_trim`` (s) sets the ``edge`` column (:func:`edge_windows`).
     """
     with xr.open_dataset(synchrony_path, engine="h5netcdf") as ds:
         metrics = [v for v in ds.data_vars if ds[v].dims == ("band", "time", "client_channel", "therapist_channel")]
@@ -88,6 +107,7 @@ def windows_table(synchrony_path, *, dyad: str, session: str, reports_path=None,
             labels.loc[near, f"{reporter}_category"] = NEAR_BOUNDARY_LABEL
             labels.loc[near, f"{reporter}_report_id"] = ""
     n_win = len(starts)
+    edge = edge_windows(starts, ends, duration, edge_trim).astype(int)
     frames = []
     for m in metrics:
         for k, band in enumerate(bands):
@@ -95,7 +115,7 @@ def windows_table(synchrony_path, *, dyad: str, session: str, reports_path=None,
             val[excluded] = np.nan
             frame = pd.DataFrame({"dyad": dyad, "session": session, "band": band, "metric": m,
                                   "start": starts, "end": ends, "value": val,
-                                  "excluded": excluded.astype(int)})
+                                  "excluded": excluded.astype(int), "edge": edge})
             frames.append(pd.concat([frame, labels.reset_index(drop=True)], axis=1))
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=BASE_COLUMNS)
     assert len(table) == n_win * len(bands) * len(metrics)
@@ -123,6 +143,8 @@ def read_windows(path) -> pd.DataFrame:
     for col in ("start", "end", "value"):
         table[col] = pd.to_numeric(table[col].replace("n/a", np.nan))
     table["excluded"] = table["excluded"].astype(int)
+    if "edge" in table:
+        table["edge"] = table["edge"].astype(int)
     return table
 
 
@@ -134,7 +156,8 @@ def windows_stage(synchrony_path, session, config: dict, out_path) -> None:
                           summary=config["synchrony"]["summary"],
                           min_overlap=config["reports"]["min_overlap"],
                           boundary_exclusion=config["reports"].get("boundary_exclusion", False),
-                          consensus=config["reports"].get("consensus"))
+                          consensus=config["reports"].get("consensus"),
+                          edge_trim=config["stats"].get("edge_trim", 0.0))
     write_tsv(table, out_path)
     n_windows = table[["start"]].drop_duplicates().shape[0]
     log.info("windows %s/%s: %d windows x %d bands x %d metrics, %d windows excluded (BAD_ segments) -> %s",

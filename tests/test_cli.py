@@ -76,13 +76,15 @@ def test_validate_clean_study_and_missing_config(pristine, tmp_path):
     assert "nope.yaml: config file not found (expected an existing YAML file)" in proc.stderr
 
 
-def test_run_refuses_to_work_inside_the_study_folder(pristine, tmp_path):
+def test_validate_from_inside_the_study_folder_with_outputs_inside_it(pristine, tmp_path):
+    """Issue 13: running from inside the study folder, with a config there whose relative
+    paths resolve against its folder and an output folder inside the study, is allowed
+    (it used to be refused)."""
     folder, cfg = copy_study(pristine, tmp_path)
-    write_config(cfg, "sessions.tsv", tmp_path / "out")  # relative to the working directory
+    write_config(folder / "config.yaml", "sessions.tsv", "results")  # relative to the config
     before = snapshot(folder)
-    proc = hyperscan("run", "--configfile", str(cfg), cwd=folder)
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert "the working directory lies inside the input folder" in proc.stderr
+    proc = hyperscan("validate", "--configfile", "config.yaml", cwd=folder)
+    assert proc.returncode == 0, proc.stderr
     assert snapshot(folder) == before
 
 

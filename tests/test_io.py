@@ -75,8 +75,20 @@ def test_xdf_unknown_stream_names_the_choices(realdata):
 
 @pytest.mark.realdata
 def test_edf_pair(realdata):
-    client, therapist, notes = load_dyad(_session(realdata / "eyes-closed-1.edf", realdata / "eyes-closed-2.edf"))
-    assert notes == []  # same rate, same length
+    """HyPyP's 'dyad' was recorded one person after the other: the EDF headers start at
+    15:39:33 and 15:40:50, 77 s apart, 50 s each. The default alignment (header start
+    times) refuses it instead of silently pairing them (issue 13); with the sheet's
+    ``alignment: sample0`` they are paired sample by sample and the disagreement is noted.
+    (This test used to pin the silent pairing.)"""
+    pair = (realdata / "eyes-closed-1.edf", realdata / "eyes-closed-2.edf")
+    with pytest.raises(InputError, match=r"do not overlap \(by the header start times the therapist starts "
+                                         r"77.000 s later.*sample0"):
+        load_dyad(_session(*pair))
+    session = Session(dyad="D1", session="S1", client=pair[0], therapist=pair[1], row=1, alignment="sample0")
+    client, therapist, notes = load_dyad(session)
+    assert len(notes) == 1 and "are 77.000 s apart (therapist later); ignored because the sheet's " \
+        "alignment is sample0" in notes[0], notes
+    assert notes.facts["method"] == "sample0" and notes.facts["header_difference_s"] == 77.0
     assert client.n_times == therapist.n_times == 50000 and client.info["sfreq"] == 1000.0
     assert len(client.ch_names) == 31 and client.ch_names[0] == "Fp1"
     direct = mne.io.read_raw_edf(realdata / "eyes-closed-1.edf", preload=True, verbose="error")
@@ -91,8 +103,10 @@ def test_eeglab_dataset_types_eog_channels(realdata, tmp_path):
     client, therapist, notes = load_dyad(_session(tmp_path / "eeglab_data.set", tmp_path / "copy.set"))
     assert client.info["sfreq"] == 128.0 and client.n_times == 30504
     types = dict(zip(client.ch_names, client.get_channel_types()))
-    assert types["EOG1"] == types["EOG2"] == "eog" and types["FPz"] == "eeg"
+    # EEGLAB's 'FPz' takes the 10-20 spelling 'Fpz' (so eog_proxies and the montage find it).
+    assert types["EOG1"] == types["EOG2"] == "eog" and types["Fpz"] == "eeg" and "FPz" not in types
     assert sum(t == "eeg" for t in types.values()) == 30
+    assert any("'FPz' -> Fpz" in n and "10-20 spelling" in n for n in notes), notes
     assert {"rt", "square"} <= set(client.annotations.description)  # EEGLAB events kept
 
 

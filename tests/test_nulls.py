@@ -113,3 +113,51 @@ def test_null_window_values_in_float32_match_float64():
         np.testing.assert_array_equal(np.isnan(v32[key]), np.isnan(v64[key]))
         assert np.isnan(v64[key]).sum() == 3  # the windows overlapping [10, 12)
         np.testing.assert_allclose(v32[key], v64[key], rtol=0, atol=1e-5, equal_nan=True)
+
+
+def test_session_nulls_sharing_the_client_transform_is_bit_identical():
+    """session_nulls computes the client's band signal once per band for every surrogate
+    partner; the result must equal transforming the client again for each partner (the
+    pre-caching implementation), to the bit, for phase surrogates and pseudo partners of
+    equal, longer and shorter length (loaded lazily or given as recordings)."""
+    from hyperscan.nulls import _phase_rotation, _rotate_phases
+
+    cfg = validate_config({"bands": {"theta": [4, 8], "alpha": [8, 13]}, "metrics": ["plv", "envcorr"],
+                           "stats": {"nulls": {"n_phase_surrogates": 2}}})
+    c, t, _, _ = simulate_dyad(0, seed=3, duration=130.0, null=False)
+    sf = 250.0
+    client = Recording(_clean(c).astype(np.float32), sf, CHANNELS, [(20.0, 3.0)])
+    therapist = Recording(_clean(t).astype(np.float32), sf, CHANNELS, [])
+    others = [Recording(_clean(simulate_dyad(k, seed=3, duration=130.0, null=False)[1])[:, :n].astype(np.float32),
+                        sf, CHANNELS, []) for k, n in ((1, c.shape[1]), (2, c.shape[1] - 700))]
+    n_win = len(window_values(client, therapist, cfg, ["plv"])[("theta", "plv")])
+    windows = pd.concat([pd.DataFrame({"dyad": "D0", "session": "S1", "band": b, "metric": m,
+                                       "start": np.arange(n_win, dtype=float), "end": np.arange(n_win) + 2.0,
+                                       "value": 0.1, "excluded": 0})
+                         for b in ("theta", "alpha") for m in ("plv", "envcorr")])
+    got = session_nulls(client, therapist, [others[0], lambda: others[1]], windows, cfg,
+                        rng=np.random.default_rng(4))
+    # the reference: every surrogate transforms the client itself (no cache)
+    rng = np.random.default_rng(4)
+    metrics = ["plv", "envcorr"]
+    phase = [window_values(client, Recording(_rotate_phases(therapist.data, _phase_rotation(therapist.n_times, rng)),
+                                             sf, CHANNELS, []), cfg, metrics, "float32") for _ in range(2)]
+    pseudo = []
+    for o in others:
+        n = min(client.n_times, o.n_times)
+        pseudo.append(window_values(client.cropped(n), o.cropped(n), cfg, metrics, "float32"))
+    for (band, metric), block in got.groupby(["band", "metric"]):
+        ph = np.concatenate([p[(band, metric)] for p in phase])
+        ph = ph[np.isfinite(ph)]
+        assert block["phase_mean"].iloc[0] == ph.mean()
+        stack = np.full((2, n_win), np.nan)
+        for i, p in enumerate(pseudo):
+            stack[i, :len(p[(band, metric)])] = p[(band, metric)][:n_win]
+        np.testing.assert_array_equal(block["pseudo_value"].to_numpy(), np.nanmean(stack, axis=0))
+    # and the cached client transform itself changes no window value
+    from hyperscan.synchrony import band_analytic
+    cache = {"alpha": band_analytic(client.data, sf, (8, 13), dtype="float32")}
+    a = window_values(client, therapist, cfg, metrics, "float32", bands=["alpha"], client_analytic=cache)
+    b = window_values(client, therapist, cfg, metrics, "float32", bands=["alpha"])
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])

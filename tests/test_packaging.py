@@ -83,7 +83,7 @@ def _sample_study(folder: Path) -> Path:
 
 
 def assert_sample_effects(results: Path):
-    """The injected effects of the sample study are found, the control categories are not."""
+    """The injected effects of the sample study are found, the control categories show none."""
     truth = json.loads((ROOT / "sample_recordings" / "truth.json").read_text())
     contrasts = pd.read_csv(results / "group" / "contrasts.tsv", sep="\t", na_values=["n/a"],
                             keep_default_na=False)
@@ -91,9 +91,12 @@ def assert_sample_effects(results: Path):
         row = contrasts[(contrasts.reporter == effect["reporter"]) & (contrasts.category == effect["category"])
                         & (contrasts.band == effect["band"]) & (contrasts.metric == "plv")].iloc[0]
         assert row.q < 0.05 and row.estimate > 0 and row.ci_low > 0 and row.n_dyads == 6, row
+    # Control categories: against the default reference (`others`, the coupled episodes
+    # included) their true contrast is the injected effect diluted with the opposite sign, so
+    # no control row may be significantly positive (tests/test_workflow_e2e.py says more).
     for ctrl in truth["expected_null_categories"]:
         rows = contrasts[(contrasts.reporter == ctrl["reporter"]) & (contrasts.category == ctrl["category"])]
-        assert len(rows) and (rows.q >= 0.05).all(), rows.sort_values("q").head()
+        assert len(rows) and not ((rows.q < 0.05) & (rows.estimate > 0)).any(), rows.sort_values("q").head()
 
 
 def test_wheel_runs_the_sample_study_from_any_folder(tmp_path):

@@ -63,11 +63,41 @@ def test_rating_following_synchrony_peaks_at_its_lag(tmp_path):
     assert list(table["lag_s"]) == list(np.arange(-10.0, 11.0))
     peak = table[table["is_peak"]].iloc[0]
     assert peak["lag_s"] == LAG_S and peak["r"] > 0.7
-    assert peak["p_max"] == pytest.approx(1 / 500)  # no surrogate reaches it
+    null = pd.read_csv(tmp_path / "n.tsv", sep="\t")
+    # The rating covers windows centred at 8 .. 399 s (it starts 7.5 s after the EEG): 392
+    # windows <= 499 surrogates, so the null is the whole cyclic group, every shift once,
+    # identity included, and the floor is 1/392, not the 1/500 a draw count would suggest.
+    assert null.shape == (392, 22) and sorted(null["shift"]) == list(range(392))
+    assert peak["p_floor"] == pytest.approx(1 / 392)
+    # Shifts within the lag range can move the true coupling to another lag inside the
+    # search, so even a strong effect ends a few steps above the floor: 3 of 392 here.
+    assert peak["p_max"] == pytest.approx(3 / 392)
     # Far from the lag the correlation is the AR(1) tail: rho ** 10 ~ 0.1 at most.
     assert abs(table.loc[table["lag_s"] == -10, "r"].iloc[0]) < 0.3
-    null = pd.read_csv(tmp_path / "n.tsv", sep="\t")
-    assert null.shape == (499, 21)
+
+
+def test_rating_shift_p_is_exact_by_bruteforce():
+    """Exact cyclic group: p_max = share of the n shifts whose max |r| over lags reaches the
+    observed one, computed here with np.roll and np.corrcoef."""
+    from hyperscan.ratings import rating_lags
+
+    rng = np.random.default_rng(4)
+    n = 60
+    sync, rating = smooth_noise(rng, n), smooth_noise(rng, n)
+    t = np.arange(n, dtype=float)
+    table, sur, shifts = rating_lags(t, rating, t, sync, lags_s=[-2, 2], n_surrogates=100, seed=0)
+    assert list(shifts) == list(range(n))
+
+    def max_r(y):
+        return max(abs(np.corrcoef(sync[: n - lag] if lag >= 0 else sync[-lag:],
+                                   y[lag:] if lag >= 0 else y[: n + lag])[0, 1]) for lag in range(-2, 3))
+
+    stats = np.array([max_r(np.roll(rating, k)) for k in range(n)])
+    assert table["p_max"].iloc[0] == pytest.approx(np.mean(stats >= stats[0] - 1e-12))
+    assert table["p_floor"].iloc[0] == pytest.approx(1 / n)
+    # More windows than surrogates: uniform draws, p = (1 + #) / (1 + B), floor 1/(B+1).
+    table, sur, shifts = rating_lags(t, rating, t, sync, lags_s=[-2, 2], n_surrogates=40, seed=0)
+    assert len(shifts) == 40 and table["p_floor"].iloc[0] == pytest.approx(1 / 41)
 
 
 def test_independent_rating_is_not_significant(tmp_path):
@@ -78,26 +108,53 @@ def test_independent_rating_is_not_significant(tmp_path):
     assert table["p_max"].iloc[0] > 0.05
 
 
-def test_group_combines_dyads_and_matches_the_single_session_test(tmp_path):
+def test_sessions_of_equal_length_get_independent_shifts(tmp_path):
     cfg = _config(lags=[-6, 6])
-    for name, seed in (("D01", 1), ("D02", 2), ("D03", 3)):
-        s = _session(tmp_path, name, seed, follows=name != "D03")
+    cfg["ratings"]["n_surrogates"] = 99  # fewer than the windows: random draws
+    for name in ("D01", "D02"):
+        ratings_stage(tmp_path / f"{name}_windows.tsv", _session(tmp_path, name, 1), cfg,
+                      tmp_path / f"{name}.tsv", tmp_path / f"{name}_null.tsv")
+    a, b = (pd.read_csv(tmp_path / f"{n}_null.tsv", sep="\t")["shift"] for n in ("D01", "D02"))
+    assert len(a) == len(b) == 99 and not np.array_equal(a, b)
+
+
+def test_group_is_a_test_across_dyads(tmp_path):
+    cfg = _config(lags=[-6, 6])
+    names = ["D01", "D02", "D03", "D04", "D05"]
+    for k, name in enumerate(names):
+        s = _session(tmp_path, name, k + 1, follows=name != "D05")
         ratings_stage(tmp_path / f"{name}_windows.tsv", s, cfg, tmp_path / f"{name}.tsv",
                       tmp_path / f"{name}_null.tsv")
-    names = ["D01", "D02", "D03"]
-    ratings_group_stage([tmp_path / f"{n}.tsv" for n in names], [tmp_path / f"{n}_null.tsv" for n in names],
-                        tmp_path / "group.tsv")
-    group = pd.read_csv(tmp_path / "group.tsv", sep="\t", keep_default_na=False)
-    dyads = group[group["scope"] == "dyad"].set_index("dyad")
     tables = {n: read_lag_table(tmp_path / f"{n}.tsv") for n in names}
-    for n in names:  # one session per dyad: the group code reproduces the library's test
+
+    def run(which, **kw):
+        ratings_group_stage([tmp_path / f"{n}.tsv" for n in which], [tmp_path / f"{n}_null.tsv" for n in which],
+                            tmp_path / "group.tsv", {"stats": kw})
+        return pd.read_csv(tmp_path / "group.tsv", sep="\t", keep_default_na=False, na_values=["n/a"])
+
+    group = run(names)
+    dyads = group[group["scope"] == "dyad"].set_index("dyad")
+    for n in names:  # one session per dyad: the dyad row is that session's own exact test
         peak = tables[n][tables[n]["is_peak"]].iloc[0]
         assert dyads.loc[n, "lag_s"] == peak["lag_s"] and dyads.loc[n, "p_max"] == pytest.approx(peak["p_max"])
         assert dyads.loc[n, "r"] == pytest.approx(peak["r"])
     rows = group[group["scope"] == "group"]
-    np.testing.assert_allclose(rows["r"], np.mean([tables[n]["r"] for n in names], axis=0))
+    z = np.arctanh(np.array([tables[n]["r"] for n in names]))
+    np.testing.assert_allclose(rows["r"], np.tanh(z.mean(axis=0)))
+    from scipy import stats as sps
+    np.testing.assert_allclose(rows["p_lag"], sps.ttest_1samp(z, 0, axis=0).pvalue)
+    assert rows["p_max"].iloc[0] == pytest.approx(min(1, rows["p_lag"].min() * 13))  # Bonferroni, 13 lags
     top = rows[rows["is_peak"].astype(str) == "True"].iloc[0]
-    assert top["lag_s"] == LAG_S and top["p_max"] < 0.05
+    assert top["lag_s"] == LAG_S and (rows["ci_low"] < rows["r"]).all() and (rows["r"] < rows["ci_high"]).all()
+    assert top["p_shift_max"] < 0.01  # fixed effects: these dyads do hold an effect
+    # The four followers alone: the across-dyad test finds it too.
+    rows = run(names[:4]).query("scope == 'group'")
+    assert rows["p_max"].iloc[0] < 0.05
+    # Two dyads (< min_dyads 3): group r, but no group p or interval, and the note says why.
+    rows = run(names[:2]).query("scope == 'group'")
+    assert rows["p_max"].isna().all() and rows["ci_low"].isna().all() and "min_dyads" in rows["note"].iloc[0]
+    # One dyad: a single-case analysis without group rows.
+    assert set(run(names[:1])["scope"]) == {"dyad"}
     assert group_ratings([], []).empty
 
 

@@ -77,9 +77,28 @@ def test_cluster_test_finds_the_injected_channel_pairs():
         sessions.append((_table(f"D{d}", mat.mean(axis=(1, 2)), labels), ds))
     contrasts = pd.DataFrame([dict(reporter="client", category="connected", band="alpha", metric="plv",
                                    p=0.001, q=0.001, z_shift=5.0)])
-    out = channel_pairs(contrasts, sessions, top=1, n_permutations=1000, montage="colin27_1020")
-    assert len(out) == 81 and (out.n_dyads == 7).all()
+    out = channel_pairs(contrasts, sessions, n_permutations=1000, montage="colin27_1020", selection="a priori")
+    assert len(out) == 81 and (out.n_dyads == 7).all() and (out.selection == "a priori").all()
     hot = out.client_channel.isin(hot_c) & out.therapist_channel.isin(hot_t)
     assert out[hot].estimate.mean() == pytest.approx(0.08, abs=0.01)
     assert (out[hot].cluster_p <= 2 / 128 + 1e-9).all()  # exact: 2 of 2**7 sign flips
     assert not (out[~hot].cluster_p < 0.05).any()
+
+
+def test_mixed_model_random_slopes_use_between_dyad_df():
+    """Dyads with their own effects of both signs (population mean ~0): the random-slope
+    model's SE reflects the spread of the dyad slopes and p uses t on n_dyads - 1 df, where a
+    random-intercept model with independent windows would call the mean effect certain."""
+    from scipy import stats as sps
+
+    rng = np.random.default_rng(4)
+    tables = []
+    for d, slope in enumerate([0.06, -0.05, 0.04, -0.03, 0.05, -0.04]):
+        labels = np.array(["n/a"] * 60, dtype=object)
+        labels[10:25] = "connected"
+        tables.append(_table(f"D{d}", 0.3 + slope * (labels == "connected") + rng.normal(0, 0.005, 60), labels))
+    row = mixed_models(tables, selection="a priori (stats.primary)").iloc[0]
+    assert row.df == 5 and row.selection == "a priori (stats.primary)" and row.converged
+    assert row.p == pytest.approx(2 * sps.t.sf(abs(row.coef / row.se), 5))
+    per_dyad = np.array([0.06, -0.05, 0.04, -0.03, 0.05, -0.04])
+    assert row.se == pytest.approx(per_dyad.std(ddof=1) / np.sqrt(6), rel=0.25) and row.p > 0.5

@@ -210,13 +210,58 @@ def test_shared_amplifier_prefix_must_exist(study):
     only(check_study(cfg).problems, "D06_S1_dyad_raw.fif", "no channel name starts with 'K_'")
 
 
-def test_output_dir_inside_an_input_folder(pristine, tmp_path):
+def test_output_dir_inside_the_study_is_allowed_an_input_folder_is_not(pristine, tmp_path):
+    """Issue 13: study/results and bids_root/derivatives/hyperscan are the layouts users have;
+    only an output path that is an input file or a folder holding inputs is refused."""
     folder, cfg = copy_study(pristine, tmp_path)
     from conftest import write_config
 
-    write_config(cfg, folder / "sessions.tsv", folder / "results")
-    only(check_study(cfg).problems, "output_dir", "lies inside the input folder",
-         "outside the study's input folders")
+    for inside in (folder / "results", folder / "derivatives" / "hyperscan", folder / "eeg" / "out"):
+        write_config(cfg, folder / "sessions.tsv", inside)
+        assert check_study(cfg).problems == [], inside
+    write_config(cfg, folder / "sessions.tsv", folder)
+    only(check_study(cfg).problems, "output_dir", f"is the input folder holding {folder / 'sessions.tsv'}",
+         "a new folder for the outputs")
+    write_config(cfg, folder / "sessions.tsv", folder / "eeg")
+    only(check_study(cfg).problems, "output_dir", "is the input folder holding", "D01_S1_client.edf")
+    write_config(cfg, folder / "sessions.tsv", folder / "eeg" / "D01_S1_client.edf")
+    only(check_study(cfg).problems, "output_dir", f"is the input file {folder / 'eeg' / 'D01_S1_client.edf'}")
+
+
+def test_config_paths_resolve_against_the_config_folder(pristine, tmp_path):
+    """Contract section 3: relative config paths resolve against the config file's folder,
+    whatever the working directory; a missing sheet names the absolute path tried."""
+    import os
+
+    from conftest import write_config
+    from hyperscan.config import load_config
+
+    folder, cfg = copy_study(pristine, tmp_path)
+    own = folder / "config.yaml"
+    write_config(own, "sessions.tsv", "derivatives/hyperscan")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    cwd = os.getcwd()
+    try:
+        os.chdir(elsewhere)
+        check = check_study(own)
+        assert check.problems == [], check.problems
+        assert check.config["sessions"] == str(folder / "sessions.tsv")
+        assert check.config["output_dir"] == str(folder / "derivatives" / "hyperscan")
+        assert load_config(own)["output_dir"] == str(folder / "derivatives" / "hyperscan")
+        write_config(own, "nope/sessions.tsv", "out")
+        only(check_study(own).problems, str(folder / "nope" / "sessions.tsv"), "not found")
+    finally:
+        os.chdir(cwd)
+
+
+def test_shipped_config_resolves_to_the_sample_study():
+    from conftest import ROOT
+    from hyperscan.config import load_config
+
+    cfg = load_config(ROOT / "config" / "config.yaml")
+    assert cfg["sessions"] == str(ROOT / "sample_recordings" / "sessions.tsv")
+    assert cfg["output_dir"] == str(ROOT / "results")
 
 
 def test_one_pass_lists_config_sheet_eeg_and_report_problems(study):

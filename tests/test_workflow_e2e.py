@@ -1,7 +1,8 @@
 """The whole product through its CLI, on simulated studies written to disk.
 
 Coupled study: the injected band/category contrast must be found (q < 0.05, positive),
-the control categories must not; the therapist leads by the injected lag; real dyads beat
+the control categories must not (against the uncoded windows; against the default reference
+`others` they carry the diluted injected effect with the opposite sign); the therapist leads by the injected lag; real dyads beat
 pseudo-dyads in the coupled band. Null study with shared music (every dyad hears the same
 beat): nothing anywhere in the contrasts (q >= 0.05), while the music band is far above the
 phase-randomised null and pseudo-dyads share it (Burgess 2013).
@@ -24,9 +25,15 @@ def _run_study(tmp_path, *, null, seed, music=False):
                                       "--duration", "150"] + (["--null"] if null else [])
                    + (["--shared-music"] if music else []),
                    check=True, capture_output=True, text=True)
-    # Fewer surrogates than the defaults keep CI fast; every null model still runs.
+    # Fewer surrogates than the defaults keep CI fast; every null model still runs. The
+    # primary contrasts are the simulated effect's (a-priori, as a preregistration would
+    # name them): mixed models and channel pairs are fitted on them, not on the strongest rows.
+    truth = json.loads((study / "truth.json").read_text())
+    primary = [dict(reporter=e["reporter"], category=e["category"], band=e["band"], metric=m)
+               for e in truth["expected_effects"][:1] for m in ("plv", "coh", "wpli")]
     cfg = write_config(tmp_path / "config.yaml", study / "sessions.tsv", tmp_path / "out",
                        stats={"n_permutations": 1000, "n_bootstrap": 500, "mixed_models": 6,
+                              "primary": primary,
                               "nulls": {"max_pseudo_partners": 2, "n_phase_surrogates": 1},
                               "channel_pairs": {"top": 2}})
     proc = subprocess.run(hyperscan_cmd() + ["run", "--configfile", str(cfg), "--cores", "2"],
@@ -58,8 +65,20 @@ def test_coupled_study_finds_injected_contrast(tmp_path):
         for metric in ("plv", "coh", "wpli"):
             row = rows[rows.metric == metric].iloc[0]
             assert row.q < 0.05 and row.estimate > 0, row
+    # Control categories carry no effect of their own. Against the default reference
+    # (`others`: every window not coded with the category, the coupled episodes included)
+    # their true contrast is the injected effect diluted with the opposite sign, so no
+    # control row may be significantly positive; against the uncoded windows (edges
+    # trimmed, recomputed here from the run's windows.tsv) none may be significant at all.
+    from hyperscan.stats import group_contrasts
+    from hyperscan.windows import read_windows
+
+    tables = [read_windows(p) for p in sorted((tmp_path / "out").glob("*/*/windows.tsv"))]
+    uncoded = group_contrasts(tables, reference="unlabelled", edge_trim=4.0, within=False)
     for ctrl in truth["expected_null_categories"]:
         rows = contrasts[(contrasts.reporter == ctrl["reporter"]) & (contrasts.category == ctrl["category"])]
+        assert len(rows) and not ((rows.q < 0.05) & (rows.estimate > 0)).any(), rows.sort_values("q").head()
+        rows = uncoded[(uncoded.reporter == ctrl["reporter"]) & (uncoded.category == ctrl["category"])]
         assert len(rows) and (rows.q >= 0.05).all(), rows.sort_values("q").head()
     # Columns of the contract, q = BH over the whole file.
     for col in "reporter category reference band metric n_dyads estimate ci_low ci_high p q".split():
@@ -84,8 +103,11 @@ def test_coupled_study_finds_injected_contrast(tmp_path):
     pairs = _group(tmp_path, "channel_pairs.tsv")
     per_contrast = pairs.groupby(["reporter", "category", "band", "metric"]).size()
     assert (per_contrast == 144).all() and (pairs.cluster_p < 0.05).any()  # 12 x 12 channel pairs
-    mixed = _group(tmp_path, "mixed_models.tsv")
-    assert len(mixed) == 6 and (mixed.coef > 0).all()
+    mixed = _group(tmp_path, "mixed_models.tsv")  # the three a-priori contrasts
+    assert len(mixed) == 3 and (mixed.coef > 0).all() and (mixed.p < 0.05).all()
+    assert (mixed.selection == "a priori (stats.primary)").all()
+    assert (pairs.selection == "a priori (stats.primary)").all()
+    assert "pre-specified primary contrast" in page
     person = _group(tmp_path, "person_measures.tsv")
     assert {"faa", "fm_theta", "ln_power_alpha"} <= set(person.measure)
 

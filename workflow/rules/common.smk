@@ -3,13 +3,24 @@ import pandas as pd
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from hyperscan.config import validate_config
+from hyperscan.config import resolve_config_paths, validate_config
 from hyperscan.errors import InputError
 from hyperscan.nulls import pseudo_partners
 from hyperscan.sessions import read_sessions
 
+# Relative paths of the config resolve against the config file's folder (the last
+# --configfile given, else the Snakefile's config/config.yaml).
+_CONFIGFILE = (
+    list(workflow.overwrite_configfiles or [])
+    or list(workflow.configfiles)
+    or ["config/config.yaml"]
+)[-1]
 try:
-    config.update(validate_config(config, source="config"))
+    config.update(
+        resolve_config_paths(
+            validate_config(config, source="config"), _CONFIGFILE, given=dict(config)
+        )
+    )
     SESSIONS = {(s.dyad, s.session): s for s in read_sessions(config["sessions"])}
 except InputError as err:
     raise WorkflowError("invalid input:\n  " + "\n  ".join(err.problems))

@@ -43,5 +43,7 @@ rule ratings_group:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        config=config,
     script:
         "../scripts/ratings_group.py"

@@ -1,5 +1,5 @@
 rule stats:
-    """Group contrasts against circular-shift nulls, plus mixed models (hyperscan.stats)."""
+    """Group contrasts tested across dyads (+ within-dyad circular shifts), mixed models on a-priori or split-half contrasts (hyperscan.stats)."""
     input:
         windows=all_windows_tables(),
     output:

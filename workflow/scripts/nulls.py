@@ -10,4 +10,5 @@ nulls_stage(
     snakemake.params.session,
     snakemake.params.config,
     snakemake.output[0],
+    threads=snakemake.threads,
 )
