@@ -5,7 +5,7 @@ For one reporter ``r``, category ``c`` and one band/metric column of ``windows.t
 * per session, ``d_s = mean(value | windows labelled c) - mean(value | reference windows)``,
   where the reference is ``stats.reference``: ``others`` (default: every window not coded
   ``c``), ``unlabelled`` (windows ``r`` did not code) or a named category. Excluded windows
-  (BAD_ segments), near-boundary windows and **edge windows** (within ``stats.edge_trim`` s of
+  (``BAD_`` segments), near-boundary windows and **edge windows** (within ``stats.edge_trim`` s of
   the recording's start or end, where filter/Hilbert transients live; column ``edge`` of
   windows.tsv, :func:`hyperscan.windows.edge_windows`) never count;
 * per dyad, ``d_dyad`` = mean of its sessions' ``d_s`` (sessions with at least
