@@ -165,8 +165,8 @@ def test_minimum_declared_versions_pass_the_unit_tests(tmp_path):
                             env=_clean_env()).stdout.lower()
     for pin in constraints:  # what runs is exactly the declared minimum
         name, version = pin.lower().split("==")
-        assert re.search(rf"^{re.escape(name).replace('-', '[-_]')}=={re.escape(version)}(\.0)*$", freeze, re.M), \
-            (pin, freeze)
+        pattern = "[-_.]".join(map(re.escape, re.split(r"[-_.]", name)))
+        assert re.search(rf"^{pattern}=={re.escape(version)}(\.0)*$", freeze, re.M), (pin, freeze)
     proc = subprocess.run([str(bindir / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m",
                            "not slow", *[str(ROOT / "tests" / t) for t in UNIT_TESTS if (ROOT / "tests" / t).exists()]],
                           capture_output=True, text=True, cwd=tmp_path, env=_clean_env())
