@@ -195,8 +195,11 @@ class SessionData:
         # (window, column) matrix without pandas' pivot (the calibration builds thousands).
         start = table["start"].to_numpy(float)
         starts = np.unique(start)
-        lookup = {f"{b}\x00{m}": j for j, (b, m) in enumerate(columns)}
-        col = (table["band"].astype(str) + "\x00" + table["metric"].astype(str)).map(lookup)
+        # column index of each row by (band, metric); no string keys: pandas' python-backed
+        # string dtype (no pyarrow installed) drops a "\x00" separator, which matched nothing
+        keys = pd.MultiIndex.from_arrays([table["band"].astype(str), table["metric"].astype(str)])
+        col = pd.Series(pd.MultiIndex.from_tuples([(str(b), str(m)) for b, m in columns]).get_indexer(keys),
+                        dtype=float).where(lambda s: s >= 0)
         ok = col.notna().to_numpy()
         self.values = np.full((len(starts), len(columns)), np.nan)
         rows = np.searchsorted(starts, start[ok])[::-1]  # reversed: the first row of a duplicate wins
