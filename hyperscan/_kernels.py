@@ -19,14 +19,79 @@ NaN result, never a silently wrong number). Contraction into FMA is *not*
 allowed: ``fma(ai, br, -ar*bi)`` leaves a rounding residual of random sign when
 the true product is exactly real (identical signals), and PLI's sign() would
 turn that residual into a spurious lag.
+
+Reproducibility (issue #20): with re-association allowed, the machine code numba runs
+right after compiling a kernel and the code it later loads from its on-disk cache
+(``NUMBA_CACHE_DIR``) can sum in different orders — a first run on a machine and every
+later run gave envcorr values differing by ~1e-16. Each kernel therefore always runs
+*cache-loaded* code (:func:`_same_code_path`): a signature missing from the cache is
+compiled in a child process, which writes the cache, and then loaded from it here. Where
+the cache cannot be written, every run compiles in-process, which is again one code path.
 """
 
 from __future__ import annotations
+
+import functools
+import os
+import pickle
+import subprocess
+import sys
+import threading
 
 import numpy as np
 from numba import njit, prange
 
 _FASTMATH = {"reassoc", "nsz"}
+_LOCK = threading.Lock()
+_CHILD = ("import pickle, sys\n"
+          "from hyperscan import _kernels\n"
+          "name, sig = pickle.loads(sys.stdin.buffer.read())\n"
+          "getattr(_kernels, name).dispatcher.compile(sig)\n")
+
+
+def _load_cached(dispatcher, sig) -> bool:
+    """Add the cached overload of ``sig`` to ``dispatcher`` (as numba's own compile does)."""
+    cres = dispatcher._cache.load_overload(sig, dispatcher.targetctx)
+    if cres is None:
+        return False
+    if not cres.objectmode:
+        dispatcher.targetctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
+    dispatcher.add_overload(cres)
+    return True
+
+
+def _prepare(dispatcher, name: str, args) -> None:
+    """Make ``dispatcher`` run cache-loaded code for the types of ``args`` (module doc)."""
+    sig = tuple(dispatcher.typeof_pyval(a) for a in args)
+    if sig in dispatcher.overloads:
+        return
+    with _LOCK:
+        if sig in dispatcher.overloads or _load_cached(dispatcher, sig):
+            return
+        if type(dispatcher._cache).__name__ == "NullCache" or os.environ.get("NUMBA_DISABLE_JIT") == "1":
+            return  # no cache: every run compiles in-process, one code path
+        try:
+            subprocess.run([sys.executable, "-c", _CHILD], input=pickle.dumps((name, sig)),
+                           capture_output=True, timeout=900, check=False)
+        except (OSError, subprocess.SubprocessError):
+            pass
+        # Loads what the child cached; compiles here only if it could not (unwritable cache).
+        dispatcher.compile(sig)
+
+
+def _same_code_path(dispatcher):
+    """A jitted kernel whose every signature runs from numba's on-disk cache (module doc)."""
+    if not hasattr(dispatcher, "py_func"):  # NUMBA_DISABLE_JIT=1: plain Python, one code path
+        return dispatcher
+    name = dispatcher.py_func.__name__
+
+    @functools.wraps(dispatcher.py_func)
+    def call(*args):
+        _prepare(dispatcher, name, args)
+        return dispatcher(*args)
+
+    call.dispatcher = dispatcher
+    return call
 
 
 # Tiling: each b row (therapist channel) is loaded once for a tile of 4 client
@@ -35,6 +100,7 @@ _FASTMATH = {"reassoc", "nsz"}
 _TILE = 4
 
 
+@_same_code_path
 @njit(parallel=True, cache=True, fastmath=_FASTMATH)
 def imag_sum_abs(ar, ai, br, bi, out_sum, out_abs):  # pragma: no cover - jitted
     """``out_sum = Σ Im``, ``out_abs = Σ |Im|`` with ``Im = Im(x_a x_b*) = ai·br − ar·bi``
@@ -85,6 +151,7 @@ def imag_sum_abs(ar, ai, br, bi, out_sum, out_abs):  # pragma: no cover - jitted
                     out_sum[w, i, j], out_abs[w, i, j] = s, a
 
 
+@_same_code_path
 @njit(parallel=True, cache=True, fastmath=_FASTMATH)
 def imag_sq_sum(ar, ai, br, bi, out):  # pragma: no cover - jitted
     """``out = Σ Im(x_a x_b*)²`` (only debiased wPLI needs it: not tiled)."""
@@ -101,6 +168,7 @@ def imag_sq_sum(ar, ai, br, bi, out):  # pragma: no cover - jitted
             out[w, i, j] = s
 
 
+@_same_code_path
 @njit(parallel=True, cache=True, fastmath=_FASTMATH)
 def sign_imag_sum(ar, ai, br, bi, out):  # pragma: no cover - jitted
     """``out = Σ sign(Im(x_a x_b*))`` over the last axis (sign(0) = 0).
@@ -153,6 +221,7 @@ def split_complex(x: np.ndarray, real_dtype) -> tuple[np.ndarray, np.ndarray]:
     return re, im
 
 
+@_same_code_path
 @njit(parallel=True, cache=True)
 def _split_rows(x, re, im):  # pragma: no cover - jitted
     n_win, n_ch, n_t = x.shape
@@ -176,6 +245,7 @@ def _split_rows(x, re, im):  # pragma: no cover - jitted
 # whatever the storage precision.
 
 
+@_same_code_path
 @njit(parallel=True, cache=True, fastmath=_FASTMATH)
 def unit_rows(x, conjugate, out):  # pragma: no cover - jitted
     """``out = x / |x|`` (``conj(x) / |x|`` when ``conjugate``), 0 where ``x = 0`` or is
@@ -196,6 +266,7 @@ def unit_rows(x, conjugate, out):  # pragma: no cover - jitted
                 out[w, c, t] = 0.0
 
 
+@_same_code_path
 @njit(parallel=True, cache=True, fastmath=_FASTMATH)
 def centred_unit_envelope_rows(x, power, tol_factor, out):  # pragma: no cover - jitted
     """Rows of ``v = |x|`` (``power``: ``|x|²``), centred and scaled to unit L2 norm, so
@@ -230,6 +301,7 @@ def centred_unit_envelope_rows(x, power, tol_factor, out):  # pragma: no cover -
                 out[w, c, t] = np.nan
 
 
+@_same_code_path
 @njit(parallel=True, cache=True, fastmath=_FASTMATH)
 def phase_sin_unit_rows(x, tol, out):  # pragma: no cover - jitted
     """Rows of ``sin(θ − μ)`` (θ the phase of ``x``, μ the row's circular mean angle; μ = 0

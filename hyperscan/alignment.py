@@ -178,18 +178,6 @@ def edf_record_onsets(path) -> tuple[list[float], float] | None:
     return onsets, record_s
 
 
-def record_gaps(onsets: list[float], record_s: float, sfreq: float) -> list[tuple[int, int]]:
-    """(record index where a hole starts, hole length in samples) for each pair of
-    consecutive records that are not back to back; InputError-free (the caller decides)."""
-    out = []
-    for r in range(1, len(onsets)):
-        step = int(round((onsets[r] - onsets[r - 1]) * sfreq))
-        expected = int(round(record_s * sfreq))
-        if step != expected:
-            out.append((r, step - expected))
-    return out
-
-
 def place_records(raw, onsets: list[float], record_s: float):
     """``raw`` (an EDF+D/BDF+D recording read as if continuous) with every data record
     moved to its own onset: a new in-memory Raw, zeros in the holes, each hole annotated

@@ -81,6 +81,8 @@ def cmd_validate(args) -> int:
     for note in getattr(check, "notes", []):  # time, identity and channel facts and the choice made
         print(f"  note: {note}")
     print_warnings(check.warnings)
+    for summary in check.report_summaries:  # what each report file gave, and how it was mapped
+        print(summary)
     if check.problems:
         print_problems(check.problems, f"hyperscan validate: {args.configfile}: problems found:")
         return 1
@@ -99,7 +101,9 @@ def cmd_simulate(args) -> int:
     try:
         sheet = simulate_study(args.out_dir, n_dyads=args.dyads, seed=args.seed, null=args.null,
                                duration=args.duration,
-                               shared_music=args.shared_music)
+                               shared_music=args.shared_music, scenario=args.scenario,
+                               music_follows_reports=args.music_follows_reports,
+                               write_audio=not args.no_audio, shared_amplifier=args.shared_amplifier)
     except OSError as exc:
         print(f"hyperscan simulate: cannot write {args.out_dir}: {exc.strerror or exc}", file=sys.stderr)
         return 1
@@ -249,6 +253,14 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--duration", type=float, default=150.0, help="seconds per session")
     sim.add_argument("--shared-music", action="store_true",
                      help="every dyad hears the same piece: a 2-Hz beat response in both people")
+    sim.add_argument("--scenario", choices=["constant_lead", "matches_then_leads"], default="constant_lead",
+                     help="inside episodes: the therapist leads throughout, or zero lag first, then leads")
+    sim.add_argument("--music-follows-reports", action="store_true",
+                     help="each dyad's own piece, louder in the reported episodes, drives both people "
+                          "(its audio goes to the sheet's audio column)")
+    sim.add_argument("--no-audio", action="store_true", help="with --music-follows-reports: write no audio")
+    sim.add_argument("--shared-amplifier", action="store_true",
+                     help="zero-lag common-mode noise of one amplifier in both people")
     val = sub.add_parser("validate", help="list every input problem without computing anything")
     val.add_argument("--configfile", default=DEFAULT_CONFIG)
     ver = sub.add_parser("verify", help="re-run a published study into a scratch folder and say, file "

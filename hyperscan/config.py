@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import InputError, problem, read_utf8
+from .errors import InputError, not_a_regular_file, problem, read_utf8
 
 
 def schema_path(name: str) -> Path:
@@ -62,14 +62,53 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+#: Bounds on a config: a real one has a few hundred values in a few kB. A bigger one is an
+#: accident or an attack (nested YAML aliases, a "billion laughs"), refused before anything
+#: walks or formats it (jsonschema puts the repr of an offending value into its message).
+MAX_CONFIG_BYTES = 1 << 20
+MAX_CONFIG_NODES = 100_000
+MAX_MESSAGE_CHARS = 300
+
+
+def _too_large(data, limit: int = MAX_CONFIG_NODES) -> bool:
+    """Whether ``data`` expands to more than ``limit`` values, counting shared sub-trees once
+    per reference (as JSON or a validator would see them); stops counting at ``limit``."""
+    count = 0
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > limit:
+            return True
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend(node)
+        elif isinstance(node, (str, bytes)) and len(node) > MAX_CONFIG_BYTES:
+            return True
+    return False
+
+
+def _short(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 20] + f" ... ({len(text)} characters)"
+
+
 def validate_config(config: dict, source="config") -> dict:
-    """Return ``config`` with defaults filled in; raise InputError listing every problem."""
+    """Return ``config`` with defaults filled in; raise InputError listing every problem.
+
+    A config that expands to more than ``MAX_CONFIG_NODES`` values (keys, items, scalars)
+    is refused before validation, so no message ever formats a huge value."""
     import jsonschema
 
     schema = load_schema("config")
     if not isinstance(config, dict):
         raise InputError(problem(source, "the config is not a mapping of keys to values",
                                  "YAML like 'sessions: path/to/sessions.tsv'"))
+    if _too_large(config):
+        raise InputError(problem(source, f"the config is too large (more than {MAX_CONFIG_NODES:,} "
+                                         "values once expanded)",
+                                 "a config of a few hundred keys and values, without YAML aliases"))
     config = _fill_defaults(schema, copy.deepcopy(config))
     problems = _typo_problems(schema, config, source)
     validator = jsonschema.Draft202012Validator(schema)
@@ -77,7 +116,7 @@ def validate_config(config: dict, source="config") -> dict:
         if err.validator == "additionalProperties":
             continue  # already reported with a suggestion
         key = ".".join(str(p) for p in err.path) or "(top level)"
-        problems.append(problem(source, f"key '{key}': {err.message}"))
+        problems.append(problem(source, f"key '{_short(key)}': {_short(err.message)}"))
     bands = config.get("bands")
     for name, edges in (bands.items() if isinstance(bands, dict) else ()):
         if (isinstance(edges, list) and len(edges) == 2 and all(map(_is_number, edges))
@@ -147,16 +186,45 @@ def load_config(path) -> dict:
     return resolve_config_paths(validate_config(data, source=Path(path)), path, given=data)
 
 
+class _AliasRefused(Exception):
+    def __init__(self, name, line):
+        super().__init__(name)
+        self.name, self.line = name, line
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader that refuses aliases (``*name``, also in merge keys ``<<: *name``):
+    nested aliases expand exponentially ("billion laughs"), and a config never needs them."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _AliasRefused(event.anchor, event.start_mark.line + 1)
+        return super().compose_node(parent, index)
+
+
 def read_config_yaml(path):
     """The parsed YAML of a config file (not yet validated); InputError if it cannot be read."""
     path = Path(path)
-    if not path.is_file():
-        what = "is a folder" if path.is_dir() else "not found"
+    why = not_a_regular_file(path)
+    if why:
+        what = "not found" if why == "does not exist" else why
         raise InputError(problem(path, f"config file {what}", "an existing YAML file"))
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0  # read_utf8 reports an unreadable file
+    if size > MAX_CONFIG_BYTES:
+        raise InputError(problem(path, f"config file is {size / 2**20:.1f} MiB",
+                                 f"a config of at most {MAX_CONFIG_BYTES >> 20} MiB (a few kB is usual)"))
     text = read_utf8(path, "YAML file")
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader without aliases
         return {} if data is None else data  # an empty file means "all defaults"
+    except _AliasRefused as exc:
+        raise InputError(problem(path, f"YAML alias '*{exc.name}' (anchors and aliases are not "
+                                       "supported in a config)",
+                                 "every value written out where it is used", line=exc.line)) from None
     except RecursionError:
         raise InputError(problem(path, "YAML nested too deeply", "a flat mapping of config keys")) from None
     except yaml.YAMLError as exc:

@@ -24,8 +24,9 @@ Time conventions (what ``load_dyad`` returns; the mechanisms are in
   and never hold both long recordings at once.
 * XDF marker streams (irregular rate, one channel) become ``mne.Annotations`` on both
   recordings, onset = marker LSL time − EEG time 0, duration 0, description = the marker
-  value (prefixed ``marker/`` when it would otherwise start with ``BAD``/``EDGE``, which
-  MNE and the synchrony stage treat as "reject").
+  value up to its first ``|`` (report text after it is never copied), prefixed ``marker/``
+  when it would otherwise start with ``BAD``/``EDGE``, which MNE and the synchrony stage
+  treat as "reject".
 * Channels are typed and renamed by :mod:`hyperscan.channels` (ECG/EMG/resp/trigger/misc
   by label and by the file's type information; amplifier labels to 10-20 names); ``eog``
   channels are kept (preprocessing uses them as blink references, then drops them); other
@@ -101,21 +102,28 @@ def read_raw(path, *, preload=True, notes: list | None = None) -> mne.io.BaseRaw
     if reader is None:
         raise InputError(problem(path, f"unsupported EEG file type '{path.suffix}'",
                                  "one of " + ", ".join(SUPPORTED)))
+    from .eeg_header import file_header_problems, plausibility_problems
+
+    if lies := file_header_problems(path):  # before the reader sizes anything from the header
+        raise InputError(lies)
     try:
-        raw = reader(path, preload=preload, verbose="error")
+        raw = reader(path, preload=False, verbose="error")
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
         if _suffix(path) == ".fif" and (msg := _epochs_problem(path)):
             raise InputError(msg) from None
         raise InputError(problem(path, f"cannot be read as {path.suffix} EEG: "
                                        f"{type(exc).__name__}: {exc}",
                                  f"a valid {path.suffix} recording")) from None
+    if lies := plausibility_problems(path, sfreq=float(raw.info["sfreq"]), n_channels=len(raw.ch_names),
+                                     duration_s=raw.n_times / raw.info["sfreq"] if raw.info["sfreq"] > 0 else None):
+        raise InputError(lies)
     picks = mne.pick_types(raw.info, eeg=True, exclude=[])
     if not len(picks):
         raise InputError(problem(path, "contains no EEG channels", "at least one EEG channel"))
     _type_eog_by_name(raw)
     if _suffix(path) in (".edf", ".bdf"):
         raw = _place_edf_records(raw, path, notes)
-    return raw
+    return load_person(raw) if preload else raw
 
 
 def _place_edf_records(raw, path: Path, notes: list | None):
@@ -311,6 +319,13 @@ def xdf_signal(streams, stream_name: str, path, person: str = "") -> XdfSignal:
         raise InputError(problem(path, f"stream '{ident['name']}' is not a regularly sampled "
                                        f"signal (nominal rate {nominal:g} Hz, {len(stamps)} samples)",
                                  "an EEG stream with a nominal sampling rate"))
+    from .eeg_header import xdf_stream_problems
+
+    if lies := xdf_stream_problems(path, ident["name"], nominal=nominal,
+                                   n_channels=int(np.shape(stream["time_series"])[1])
+                                   if np.ndim(stream["time_series"]) == 2 else 0,
+                                   n_samples=len(stamps), t_first=float(stamps[0]), t_last=float(stamps[-1])):
+        raise InputError(lies)
     data = np.asarray(stream["time_series"], dtype=float).T
     ch_names, units, kinds = [], [], []
     try:
@@ -355,6 +370,10 @@ def xdf_markers(streams) -> list[tuple[str, float, str]]:
 
 
 def _marker_description(value: str) -> str:
+    """The annotation text of an XDF marker: its label without the free text after the first
+    ``|`` (report markers carry a participant's verbatim words there; they stay in the input
+    file and never reach an output, whatever ``summary.redact_excerpts`` says)."""
+    value = value.split("|", 1)[0]
     return f"marker/{value}" if value.upper().startswith(("BAD", "EDGE")) else value
 
 
@@ -609,7 +628,25 @@ def load_dyad(session, channel_names: dict | None = None, channel_types: dict | 
         notes += describe(rows, f"{person} ({path.name})")
         people[person] = raw
     _same_selection_problem(session, identities)
-    if len(signals) == 2:
+    two_files = len(signals) == 2 and Path(session.client) != Path(session.therapist)
+    if two_files and getattr(session, "alignment", None):
+        # Two recorders, and the sheet says how to align them: each stream keeps its own
+        # clock (its markers and holes on it) and goes through the separate-file alignment.
+        t_zero = None
+        for person, sig in signals.items():
+            notes += sig.notes
+            own = xdf_markers(xdf_files[Path(getattr(session, person))])
+            _add_markers((sig.raw,), own, sig.t_first, sig.raw.times[-1], notes)
+            _add_gaps(sig.raw, sig.gaps, sig.t_first)
+        people["client"], people["therapist"] = _align_separate(signals["client"].raw, signals["therapist"].raw,
+                                                                session, notes, check_only)
+    elif len(signals) == 2:
+        if two_files:
+            notes.append(f"client and therapist streams come from two XDF files ({Path(session.client).name}, "
+                         f"{Path(session.therapist).name}); their time stamps are aligned on the LSL clock, "
+                         "which is one clock only when both were recorded on the same computer (otherwise set "
+                         "the sheet's alignment to trigger:<marker> or sample0)")
+        _xdf_overlap_problem(signals, session)
         t_zero = _align_xdf(signals, notes, check_only)
         facts["method"] = "lsl"
         facts["offset_s"] = round(signals["therapist"].t_first - signals["client"].t_first, 6)
@@ -640,6 +677,18 @@ def load_dyad(session, channel_names: dict | None = None, channel_types: dict | 
     for raw in (client, therapist):
         raw.pick(["eeg", "eog"])
     return client, therapist, notes
+
+
+def _xdf_overlap_problem(signals: dict[str, XdfSignal], session) -> None:
+    client, therapist = signals["client"], signals["therapist"]
+    if max(client.t_first, therapist.t_first) < min(client.t_last, therapist.t_last):
+        return
+    raise InputError(problem(Path(session.therapist), f"the XDF streams '{client.name}' (LSL {client.t_first:.3f}-"
+                                                      f"{client.t_last:.3f} s) and '{therapist.name}' (LSL "
+                                                      f"{therapist.t_first:.3f}-{therapist.t_last:.3f} s) do not "
+                                                      "overlap on the LSL clock",
+                             "streams recorded at the same time; for two recording computers set the sheet's "
+                             "alignment to trigger:<marker> (a marker in both files) or sample0", row=session.row))
 
 
 def _add_gaps(raw, gaps, t_zero: float) -> None:

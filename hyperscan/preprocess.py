@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -362,9 +361,10 @@ def preprocess_person(raw: mne.io.BaseRaw, cfg: dict) -> tuple[mne.io.BaseRaw, d
 
 
 def _atomic_save_raw(raw: mne.io.BaseRaw, path: Path):
-    tmp = path.with_name(path.name.replace("_raw.fif", ".tmp_raw.fif"))
-    raw.save(tmp, overwrite=True, verbose="error")
-    os.replace(tmp, path)
+    from .atomic import atomic_output
+
+    with atomic_output(path, suffix="_raw.fif") as tmp:  # hidden temporary (hyperscan.atomic)
+        raw.save(tmp, overwrite=True, verbose="error")
 
 
 def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, out_html=None) -> dict:
@@ -405,9 +405,14 @@ def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, ou
     qc["dyad_kept_percent"], qc["dyad_bad_segments"] = _kept_percent(spans, qc["duration_s"])
     log.info("dyad: %.1f%% of %.1f s free of BAD_ segments in both people", qc["dyad_kept_percent"],
              qc["duration_s"])
-    tmp = Path(str(out_qc) + ".tmp")
-    tmp.write_text(json.dumps(qc, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, out_qc)
+    if str(session.client) == str(session.therapist):  # one file for two people: a shared amplifier?
+        from .common_mode import common_mode_from_fifs
+
+        qc["common_mode"] = common_mode_from_fifs(out_client, out_therapist)
+    from .atomic import write_text_atomic
+
+    write_text_atomic(json.dumps(qc, indent=2, sort_keys=True) + "
+", out_qc)
     if out_html is not None:
         write_qc_page(qc, before, cleaned, out_html)
     return qc

@@ -1,15 +1,157 @@
-"""Provenance recorded in every output: package versions, the config, input checksums."""
+"""Provenance recorded in every output: package versions, the config, input checksums.
+
+Also what decides when a workflow job reruns (``workflow/rules/common.smk``): the files a
+recording is made of (:func:`companion_files`), the config keys a stage reads
+(:func:`config_subset`) and a session's sheet values (:func:`session_fingerprint`).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import platform
+import re
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+#: Recorded even if not a declared dependency (the workflow engine and its cluster plugin).
 PACKAGES = ["hyperscan", "mne", "numpy", "scipy", "xarray", "pandas", "h5netcdf", "snakemake", "numba",
-            "snakemake-executor-plugin-slurm"]
+            "snakemake-executor-plugin-slurm", "statsmodels"]
+MANIFEST = "group/provenance.json"
+
+
+@lru_cache(maxsize=1)
+def _package_closure() -> tuple[str, ...]:
+    """``PACKAGES`` plus every installed package hyperscan depends on, directly or not
+    (the code that can run in a stage), by name from the installed metadata."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    seen: dict[str, str] = {}
+    todo = list(PACKAGES)
+    while todo:
+        name = todo.pop()
+        key = canonicalize_name(name)
+        if key in seen:
+            continue
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            seen[key] = name
+            continue
+        seen[key] = dist.metadata["Name"] or name
+        for spec in dist.requires or ():
+            try:
+                req = Requirement(spec)
+            except InvalidRequirement:
+                continue
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name)
+    return tuple(sorted(seen.values(), key=str.lower))
+
+
+def companion_files(path) -> list[Path]:
+    """The other files a recording is made of, which its reader opens beside ``path``:
+
+    * BrainVision ``.vhdr``: the ``DataFile`` (``.eeg``) and ``MarkerFile`` (``.vmrk``) it
+      names (resolved against the header's folder, as MNE does);
+    * EEGLAB ``.set``: the ``.fdt`` data file of the same stem (EEGLAB's default naming).
+
+    Only existing files are returned (a missing part is ``validate``'s to report); an
+    unreadable header yields none. Source: BrainVision Core Data Format 1.0, §"Header file";
+    EEGLAB ``pop_saveset``."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    out = []
+    if suffix == ".vhdr":
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(1 << 16).decode("latin-1")
+        except OSError:
+            return []
+        for key in ("DataFile", "MarkerFile"):
+            match = re.search(rf"^\s*{key}\s*=\s*(.+?)\s*$", head, flags=re.MULTILINE)
+            if match:
+                out.append(path.parent / match.group(1))
+    elif suffix == ".set":
+        out += [path.with_suffix(ext) for ext in (".fdt", ".FDT")]
+    uniq = []
+    for p in out:
+        try:
+            if p.is_file() and p.resolve() != path.resolve() and p not in uniq:
+                uniq.append(p)
+        except OSError:
+            continue
+    return uniq
+
+
+class ConfigView(dict):
+    """The part of the config a workflow rule declared (:func:`config_subset`): a plain dict
+    to read and to Snakemake's params tracking (same repr), but reading a key that the full
+    config has and the rule did not declare raises KeyError, also through ``.get`` — a stage
+    cannot silently fall back to a default for a setting the user made, nor depend on a key
+    whose change would not rerun it."""
+
+    def __init__(self, data=(), undeclared=(), path=""):
+        super().__init__(data)
+        self.undeclared = frozenset(undeclared)
+        self.path = path
+
+    def _refuse(self, key):
+        raise KeyError(f"config key '{self.path}{key}' is read by this stage but not declared in its "
+                       "rule's cfg(...) (workflow/rules/*.smk)")
+
+    def __missing__(self, key):
+        if key in self.undeclared:
+            self._refuse(key)
+        raise KeyError(key)
+
+    def get(self, key, default=None):
+        if key in self:
+            return self[key]
+        if key in self.undeclared:
+            self._refuse(key)
+        return default
+
+    def __reduce__(self):
+        return (ConfigView, (dict(self), self.undeclared, self.path))
+
+
+def _view(sub, full, path=""):
+    if isinstance(sub, dict) and isinstance(full, dict):
+        return ConfigView({k: _view(v, full.get(k), f"{path}{k}.") for k, v in sub.items()},
+                          undeclared=set(full) - set(sub), path=path)
+    return sub
+
+
+def config_subset(config: dict, keys) -> dict:
+    """The part of ``config`` under ``keys`` (dotted paths, e.g. ``"stats.seed"``), nested as
+    in the config. A workflow rule gets only what its stage reads, so a change elsewhere in
+    the config does not rerun it. A key absent from the config is left out. Returned as a
+    :class:`ConfigView`: reading an undeclared key of the config raises KeyError."""
+    out: dict = {}
+    for key in keys:
+        src, dst = config, out
+        parts = key.split(".")
+        for i, part in enumerate(parts):
+            if not isinstance(src, dict) or part not in src:
+                break
+            if i == len(parts) - 1:
+                dst[part] = json.loads(json.dumps(src[part], default=str))
+            else:
+                src = src[part]
+                dst = dst.setdefault(part, {})
+    return _view(out, config)
+
+
+def session_fingerprint(session, fields=None) -> str:
+    """One sessions-sheet row as a stable string (``fields``, default every value but the row
+    number): a tracked workflow param, so editing a clock column, a select or a path reruns
+    the rules that read it and only those."""
+    values = {k: (None if v is None else str(v)) for k, v in sorted(vars(session).items())
+              if k != "row" and (fields is None or k in fields)}
+    return json.dumps(values, sort_keys=True)
 
 
 def sha256(path, chunk=1 << 20) -> str:
@@ -21,8 +163,9 @@ def sha256(path, chunk=1 << 20) -> str:
 
 
 def versions() -> dict[str, str]:
+    """Python's and every relevant package's version (:func:`_package_closure`)."""
     out = {"python": platform.python_version()}
-    for name in PACKAGES:
+    for name in _package_closure():
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -48,10 +191,11 @@ def manifest(config: dict, sessions, output_dir, outputs) -> dict:
 
     ``versions`` (Python and the packages above), ``config`` (the validated config, defaults
     filled in), ``inputs`` (per ``dyad/session``: each input file as given in the sheet with
-    its sha256), ``outputs`` (each output path relative to ``output_dir`` with its sha256),
-    ``alignment`` (per ``dyad/session``: the alignment method, header start-time difference,
-    offset, drift, sync-trigger residual, holes and XDF streams, from its ``qc.json``) and
-    ``sessions_sheet`` (absolute path and sha256 of the sheet; read by ``hyperscan verify``).
+    its sha256, and the other files of a multi-file recording under ``parts``; the sheet
+    itself under ``sessions_sheet``), ``outputs`` (each output path relative to ``output_dir``
+    with its sha256) and ``alignment`` (per ``dyad/session``: the alignment method, header
+    start-time difference, offset, drift, sync-trigger residual, holes and XDF streams, from
+    its ``qc.json``).
     TSV files cannot carry attributes the way ``synchrony.nc`` does; this manifest ties each
     of them, by checksum, to the versions, config and inputs that made it.
     """
@@ -63,7 +207,13 @@ def manifest(config: dict, sessions, output_dir, outputs) -> dict:
             p = getattr(s, role, None)
             if p is not None:
                 files[role] = {"path": str(p), "sha256": sha256(p)}
+                parts = companion_files(p) if role in ("client", "therapist") else []
+                if parts:
+                    files[role]["parts"] = [{"path": str(q), "sha256": sha256(q)} for q in parts]
         inputs[f"{s.dyad}/{s.session}"] = files
+    sheet = config.get("sessions")
+    if sheet and Path(sheet).is_file():
+        inputs["sessions_sheet"] = {"path": str(sheet), "sha256": sha256(sheet)}
     out = {}
     files = []
     alignment = {}
@@ -84,19 +234,23 @@ def manifest(config: dict, sessions, output_dir, outputs) -> dict:
         "outputs": out,
         "alignment": dict(sorted(alignment.items())),
     }
-    sheet = Path(str(config.get("sessions", "")))
-    if sheet.is_file():  # the sheet itself, so `hyperscan verify` finds and checks it
-        doc["sessions_sheet"] = {"path": str(sheet.resolve()), "sha256": sha256(sheet)}
     return doc
 
 
 def provenance_stage(sessions, config: dict, outputs, out_path) -> None:
     """Workflow stage: every input and output of the study -> ``group/provenance.json``."""
-    import os
+    from .atomic import write_text_atomic
 
     doc = manifest(config, sessions, config["output_dir"], outputs)
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, out_path)
+    write_text_atomic(json.dumps(doc, indent=2, sort_keys=True) + "\n", out_path)
+
+
+def invalidate_manifest(output_dir) -> None:
+    """Remove the study's ``group/provenance.json`` (if any): called by every workflow job
+    before it writes, so a run that fails part-way never leaves a manifest that lists
+    outputs (and checksums) that are gone or were replaced. The provenance rule, which
+    depends on every output, writes it again at the end of a successful run."""
+    import contextlib
+
+    with contextlib.suppress(FileNotFoundError):
+        (Path(output_dir) / MANIFEST).unlink()

@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -256,6 +255,9 @@ def build_qc_page(qc: dict, before: dict, cleaned: dict) -> str:
     parts.append("<p>BAD_ segments (onset s, duration s): " + "; ".join(
         f"{p}: {_e(', '.join(f'{o:g}+{d:g}' for o, d in segs) or 'none')}" for p, segs in segments.items())
         + "</p>")
+    from .common_mode import qc_section
+
+    parts.append(qc_section(qc.get("common_mode")))  # shared amplifier (hyperscan.common_mode)
     parts.append(f"<h2>Power spectra</h2><figure><img alt='PSD before and after' "
                  f"src='{_psd_figure(before, cleaned)}'><figcaption>Welch PSD of every EEG channel "
                  "(thin) and the median (thick), as read (grey) and as written (blue): band-pass, "
@@ -271,9 +273,8 @@ def build_qc_page(qc: dict, before: dict, cleaned: dict) -> str:
 
 def write_qc_page(qc: dict, before: dict, cleaned: dict, out_html) -> Path:
     """Write ``build_qc_page`` atomically to ``out_html``."""
+    from .atomic import write_text_atomic
+
     out = Path(out_html)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(build_qc_page(qc, before, cleaned), encoding="utf-8")
-    os.replace(tmp, out)
+    write_text_atomic(build_qc_page(qc, before, cleaned), out)
     return out

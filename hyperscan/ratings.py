@@ -190,11 +190,11 @@ def group_ratings(tables: list[pd.DataFrame], nulls: list[np.ndarray], *, min_dy
 def ratings_stage(windows_path, session, config: dict, out_path, null_path) -> None:
     """Workflow stage: windows.tsv + the session's ratings file -> ratings.tsv, ratings_null.tsv."""
     from .nulls import session_rng
-    from .reports import read_ratings, to_eeg_time
+    from .reports import to_eeg_time
     from .windows import read_windows, write_tsv
 
     cfg = config["ratings"]
-    rating = read_ratings(session.ratings)
+    rating = session.read_ratings()  # read_ratings with the sheet's ratings_options
     # The rating runs on the report clock: map its times like the reports' onsets.
     times = to_eeg_time(pd.DataFrame({"onset": rating["time"], "duration": 0.0}),
                         **session.report_clock(), source=session.ratings)["onset"].to_numpy(float)

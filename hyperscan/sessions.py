@@ -11,17 +11,20 @@ import csv
 import difflib
 import io
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from .errors import InputError, problem, read_utf8
+from .errors import InputError, not_a_regular_file, problem, read_utf8
+from .reports.options import parse_ratings_options, parse_report_options
 
 REQUIRED = ["dyad", "session", "client", "therapist"]
 OPTIONAL = ["reports", "report_offset", "report_drift_ppm", "report_anchor", "report_clock_sync",
-            "report_format", "ratings", "client_select", "therapist_select", "alignment"]
+            "report_format", "ratings", "client_select", "therapist_select", "alignment",
+            "report_options", "ratings_options", "audio", "audio_offset"]
 _ID = re.compile(r"^[A-Za-z0-9]+$")
 NA_VALUES = ["", "n/a", "N/A", "NA", "nan"]
 EXTRA_KNOWN: list[str] = []
@@ -45,10 +48,18 @@ class Session:
     report_clock_sync: Path | None = None
     report_format: str | None = None
     ratings: Path | None = None
+    audio: Path | None = None  # the music both heard (WAV/FLAC), for hyperscan.music
+    audio_offset: float = 0.0  # seconds: eeg_time = audio_time + audio_offset
     #: How two separate files are put on one time axis: None (empty cell: header start
     #: times when both files carry one, else sample 0, always reported), ``header``,
     #: ``sample0`` or ``trigger:<code>`` (hyperscan.alignment).
     alignment: str | None = None
+    # reader options from the report_options / ratings_options cells: ((key, value), ...)
+    report_options: tuple = ()
+    ratings_options: tuple = ()
+    # config defaults (reports.report_options / reports.ratings_options), same form
+    report_defaults: tuple = ()
+    ratings_defaults: tuple = ()
 
     @property
     def key(self) -> str:
@@ -67,11 +78,61 @@ class Session:
         """This session's report file read (with ``report_format``) and mapped onto the EEG
         clock. The one place the workflow maps reports, so windows, summary and validate agree:
         ``eeg_time = (report_time - anchor) * (1 + drift_ppm * 1e-6) + offset``."""
-        from .reports import read_reports, to_eeg_time
+        from .reports import to_eeg_time
 
-        reports = read_reports(self.reports, fmt=self.report_format)
+        reports = self.read_reports()
         return to_eeg_time(reports, **self.report_clock(), recording_duration=recording_duration,
                            source=self.reports)
+
+
+    def report_reader_options(self) -> dict:
+        """Keyword arguments of ``hyperscan.reports.read_reports`` for this session's reports:
+        the ``report_options`` cell (``defaults``: the config's ``reports.report_options``),
+        plus what the session itself tells the reader -- the
+        dyad/session for choosing a BORIS observation, and for a reports file that is this
+        session's own XDF recording the clock origin ``t0`` = its EEG time 0 (the streams
+        named in client_select/therapist_select), unless report_options sets ``t0``."""
+        from .reports.options import REPORT_OPTIONS
+
+        opts = dict(self.report_options)
+        fmt = (self.report_format or "").lower()
+        suffix = self.reports.suffix.lower() if self.reports is not None else ""
+        if fmt == "boris" or (fmt in ("", "tsv", "csv") and suffix in (".tsv", ".csv")):
+            opts.setdefault("match_session", (self.dyad, self.session))
+        if (fmt == "xdf" or (not fmt and suffix in (".xdf", ".xdfz"))) and "t0" not in opts \
+                and "t0" not in dict(self.report_defaults):
+            own = [getattr(self, f"{p}_select") for p in ("client", "therapist")
+                   if Path(getattr(self, p)) == Path(self.reports) and getattr(self, f"{p}_select")]
+            if own:
+                opts["t0"] = tuple(dict.fromkeys(own))
+        elif "t0" in opts and str(opts["t0"]).strip().lower() == "eeg":
+            own = [getattr(self, f"{p}_select") for p in ("client", "therapist")
+                   if Path(getattr(self, p)) == Path(self.reports) and getattr(self, f"{p}_select")]
+            if own:
+                opts["t0"] = tuple(dict.fromkeys(own))
+        if "tiers" in opts:
+            opts["tiers"] = list(opts["tiers"])
+        assert set(opts) <= set(REPORT_OPTIONS) | {"match_session"}
+        if self.report_defaults:  # config reports.report_options, applied where they fit
+            opts["defaults"] = {k: (list(v) if k == "tiers" else v) for k, v in self.report_defaults}
+        return opts
+
+    def read_reports(self):
+        """This session's report file on the report clock (``read_reports`` with the sheet's
+        ``report_format`` and :meth:`report_reader_options`)."""
+        from .reports import read_reports
+
+        return read_reports(self.reports, fmt=self.report_format, **self.report_reader_options())
+
+    def read_ratings(self):
+        """This session's rating trace (``read_ratings`` with the sheet's ``ratings_options``)."""
+        from .reports import read_ratings
+
+        opts = dict(self.ratings_defaults)
+        if "sheet" in opts and self.ratings is not None and self.ratings.suffix.lower() != ".xlsx":
+            opts.pop("sheet")  # a config default worksheet applies to workbooks only
+        opts.update(dict(self.ratings_options))
+        return read_ratings(self.ratings, **opts)
 
 
 def _absent(value) -> bool:
@@ -115,17 +176,20 @@ def _header_problems(path: Path, text: str) -> list[str]:
     return out
 
 
-def check_sessions(path) -> tuple[list[Session], list[str]]:
+def check_sessions(path, defaults: dict | None = None) -> tuple[list[Session], list[str]]:
     """Read the sheet leniently: every row whose EEG files exist, and every problem found.
 
     ``hyperscan validate`` uses this to go on checking the EEG files and reports of the
     usable rows even when other rows are broken, so one pass lists every problem. The rows
     returned may carry problems of their own (an invalid id, a duplicate); use
-    :func:`read_sessions` for the strict version.
+    :func:`read_sessions` for the strict version. ``defaults``: the config's ``reports``
+    section; its ``report_options`` / ``ratings_options`` strings are the defaults under the
+    sheet cells of the same name.
     """
     path = Path(path)
-    if not path.is_file():
-        what = "is a folder" if path.is_dir() else "not found"
+    why = not_a_regular_file(path)
+    if why:
+        what = "not found" if why == "does not exist" else why
         raise InputError(problem(path, f"sessions sheet {what}", "an existing TSV file"))
     text = read_utf8(path, "TSV")
     table = _parse_table(path, text)
@@ -139,6 +203,11 @@ def check_sessions(path) -> tuple[list[Session], list[str]]:
                                              "columns " + ", ".join(REQUIRED), line=1)])
     sessions, seen = [], {}
     base = path.parent
+    option_defaults = {}
+    for col, parse in (("report_options", parse_report_options), ("ratings_options", parse_ratings_options)):
+        opts, opt_problems = parse((defaults or {}).get(col) or None)
+        problems += [f"config reports.{msg}" for msg in opt_problems]
+        option_defaults[col.replace("_options", "_defaults")] = tuple(sorted(opts.items()))
     for i, rec in enumerate(table.to_dict("records"), start=1):
         line = i + 1
         where = dict(row=i, line=line)
@@ -154,11 +223,12 @@ def check_sessions(path) -> tuple[list[Session], list[str]]:
                 problems.append(problem(path, f"{col} is empty", "a path to an EEG file", **where))
                 continue
             p = _resolve(base, val)
-            if not p.exists():
+            why = not_a_regular_file(p)
+            if why == "does not exist":
                 problems.append(problem(path, f"{col} file '{str(val).strip()}' does not exist (looked at {p})",
                                         "a path relative to the sheet's folder", **where))
-            elif not p.is_file():
-                problems.append(problem(path, f"{col} '{str(val).strip()}' is a folder ({p})",
+            elif why:
+                problems.append(problem(path, f"{col} '{str(val).strip()}' {why} ({p})",
                                         "a path to an EEG file", **where))
             else:
                 files[col] = p
@@ -193,6 +263,17 @@ def check_sessions(path) -> tuple[list[Session], list[str]]:
                                     "guessed from the file)", **where))
             fmt = None
         ratings = _optional_file(path, base, rec, "ratings", problems, where)
+        audio = _optional_file(path, base, rec, "audio", problems, where)
+        audio_offset = 0.0
+        if not _absent(rec.get("audio_offset")):
+            try:
+                audio_offset = float(str(rec["audio_offset"]).strip())
+                if not math.isfinite(audio_offset):
+                    raise ValueError
+            except ValueError:
+                problems.append(problem(path, f"audio_offset '{rec['audio_offset']}' is not a number",
+                                        "a finite number of seconds, e.g. 2.5", **where))
+                audio_offset = 0.0
         alignment = None if _absent(rec.get("alignment")) else str(rec["alignment"]).strip()
         if alignment is not None:
             from .alignment import parse_alignment
@@ -205,6 +286,20 @@ def check_sessions(path) -> tuple[list[Session], list[str]]:
                                         "header, sample0 or trigger:<code> (e.g. trigger:sync, trigger:255), "
                                         "or empty", **where))
                 alignment = None
+        reader_opts = {}
+        for col in ("report_options", "ratings_options"):
+            parse = parse_report_options if col == "report_options" else parse_ratings_options
+            opts, opt_problems = parse(None if _absent(rec.get(col)) else rec[col])
+            problems += [problem(path, msg.split("; expected ")[0], msg.split("; expected ")[1]
+                                 if "; expected " in msg else "key=value pairs separated by ';'", **where)
+                         for msg in opt_problems]
+            if opts and col == "report_options" and _absent(rec.get("reports")):
+                problems.append(problem(path, "report_options is set but reports is empty",
+                                        "a reports file for the options to apply to", **where))
+            if opts and col == "ratings_options" and _absent(rec.get("ratings")):
+                problems.append(problem(path, "ratings_options is set but ratings is empty",
+                                        "a ratings file for the options to apply to", **where))
+            reader_opts[col] = tuple(sorted(opts.items()))
         key = (str(rec.get("dyad", "")).strip(), str(rec.get("session", "")).strip())
         if key in seen:
             problems.append(problem(path, f"dyad {key[0]} session {key[1]} appears again "
@@ -220,7 +315,9 @@ def check_sessions(path) -> tuple[list[Session], list[str]]:
                                     report_drift_ppm=clock["report_drift_ppm"],
                                     report_anchor=clock["report_anchor"],
                                     report_clock_sync=clock_sync, report_format=fmt,
-                                    ratings=ratings, alignment=alignment, row=i, **sel))
+                                    ratings=ratings, alignment=alignment, audio=audio,
+                                    audio_offset=audio_offset, row=i, **sel, **reader_opts,
+                                    **option_defaults))
     if not len(table):
         problems.append(problem(path, "the sheet has no rows", "one row per recorded session"))
     return sessions, problems
@@ -237,8 +334,8 @@ def _optional_file(path: Path, base: Path, rec: dict, col: str, problems: list, 
     if _absent(rec.get(col)):
         return None
     p = _resolve(base, rec[col])
-    if not p.is_file():
-        what = "is a folder" if p.is_dir() else "does not exist"
+    what = not_a_regular_file(p)
+    if what:
         problems.append(problem(path, f"{col} file '{str(rec[col]).strip()}' {what} (looked at {p})",
                                 "a path relative to the sheet's folder", **where))
         return None
@@ -247,12 +344,18 @@ def _optional_file(path: Path, base: Path, rec: dict, col: str, problems: list, 
 
 def _resolve(base: Path, value) -> Path:
     p = Path(str(value).strip()).expanduser()
-    return p if p.is_absolute() else (base / p).resolve()
+    if p.is_absolute():
+        return p
+    try:
+        return (base / p).resolve()
+    except (RuntimeError, OSError):  # a symbolic link loop: reported by not_a_regular_file
+        return Path(os.path.abspath(base / p))
 
 
-def read_sessions(path) -> list[Session]:
-    """Read and validate the sheet; raise InputError listing every problem found."""
-    sessions, problems = check_sessions(path)
+def read_sessions(path, defaults: dict | None = None) -> list[Session]:
+    """Read and validate the sheet; raise InputError listing every problem found.
+    ``defaults``: the config's ``reports`` section (see :func:`check_sessions`)."""
+    sessions, problems = check_sessions(path, defaults)
     if problems:
         raise InputError(problems)
     return sessions

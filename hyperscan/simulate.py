@@ -118,6 +118,9 @@ class DyadTruth:
     individual_alpha_hz: dict[str, float]
     leader: str = "therapist"
     shared_music: dict | None = None
+    scenario: str = "constant_lead"
+    switch_times: list[float] | None = None
+    shared_amplifier: dict | None = None
     files: dict[str, str] = field(default_factory=dict)
 
 
@@ -255,12 +258,64 @@ def music_response(seed: int, n_times: int, sfreq: float, music_hz: float = 2.0,
     return narrowband_noise(rng, 1, n_times, sfreq, (music_hz - half, music_hz + half))[0]
 
 
+#: Sampling rate (Hz) of the simulated music recordings (FLAC).
+AUDIO_RATE = 2000
+
+
+def music_following_reports(seed: int, index: int, n_times: int, sfreq: float, episodes,
+                            music_hz: float = 2.0, base: float = 0.25):
+    """The improvised piece of one dyad whose loudness follows its coupling episodes.
+
+    Returns ``(drive, loudness)`` on the EEG grid: ``drive`` = loudness(t) · beat(t), the
+    beat a unit-variance narrow-band (``music_hz`` ± 0.4 Hz) signal of this dyad alone (its
+    own generator, ``[seed, index, 2**31 - 2]``), ``loudness`` = ``base`` outside and 1 inside
+    the episodes (0.5-s raised-cosine ramps)."""
+    rng = np.random.default_rng([seed, index, 2**31 - 2])
+    beat = narrowband_noise(rng, 1, n_times, sfreq, (music_hz - 0.4, music_hz + 0.4))[0]
+    loudness = base + (1.0 - base) * _episode_gain(np.arange(n_times) / sfreq, episodes)
+    return loudness * beat, loudness
+
+
+def music_audio(seed: int, index: int, duration: float, sfreq: float, episodes, music_hz: float = 2.0,
+                rate: int = AUDIO_RATE) -> np.ndarray:
+    """Audio samples (``rate`` Hz, in [-1, 1]) of :func:`music_following_reports`: a noise
+    carrier whose amplitude is loudness · (1 + 0.9 · beat / max|beat|), so its envelope carries
+    the beat the brains respond to."""
+    n_times = int(round(duration * sfreq))
+    pad = int(round(0.05 * sfreq))  # as simulate_dyad: sample ``pad`` is EEG time 0
+    drive, loudness = music_following_reports(seed, index, n_times + pad, sfreq,
+                                              [[a + pad / sfreq, b + pad / sfreq] for a, b in episodes],
+                                              music_hz)
+    drive, loudness = drive[pad:], loudness[pad:]
+    beat = drive / loudness
+    t_audio = np.arange(int(round(duration * rate))) / rate
+    t_eeg = np.arange(n_times) / sfreq
+    amp = np.interp(t_audio, t_eeg, loudness * (1 + 0.9 * beat / np.abs(beat).max()))
+    carrier = np.random.default_rng([seed, index, 2**31 - 3]).uniform(-1, 1, len(t_audio))
+    return 0.5 * amp * carrier
+
+
 def simulate_dyad(index: int, *, seed: int, duration: float, null: bool, sfreq: float = 250.0,
                   band: str = "alpha", n_episodes: int = 4, episode_length: float = 14.0,
                   coupling_amplitude: float = 10.0, line_freq: float = 50.0,
                   shared_music: bool = False, music_hz: float = 2.0,
-                  music_amplitude: float = 10.0):
+                  music_amplitude: float = 10.0, scenario: str = "constant_lead",
+                  switch_fraction: float = 0.5, music_follows_reports: bool = False):
     """Simulate one dyad-session; returns (client_eeg, therapist_eeg, reports, truth).
+
+    ``scenario``: ``"constant_lead"`` (default): inside every episode the client repeats the
+    therapist ``lag_ms`` later from start to end. ``"matches_then_leads"``: inside every
+    episode the shared activity is first *zero-lag* (both people move together: matching)
+    and, from ``switch_fraction`` of the episode on (1-s raised-cosine cross-fade), the
+    therapist's copy runs ``lag_ms`` ahead (leading). Same coupling power throughout; the
+    switch times (EEG seconds) go to ``truth.switch_times``. It draws no extra random
+    numbers, so every other part of the dyad is the same as in the default scenario.
+
+    ``music_follows_reports``: the dyad's own improvised piece (:func:`music_following_reports`),
+    louder inside the coupling episodes (which are reported as usual, also with ``null``),
+    drives both people's coupling sources with ``music_amplitude`` µV and a per-person latency
+    of 0-40 ms: the confound of a stimulus that follows the reports, which pseudo-dyads cannot
+    catch (no other dyad heard this piece). ``simulate_study`` writes its audio (FLAC).
 
     ``shared_music`` adds the beat response of :func:`music_response` (``music_amplitude``
     µV on the coupling source, per-person latency 0-40 ms) to both people, throughout the
@@ -284,7 +339,21 @@ def simulate_dyad(index: int, *, seed: int, duration: float, null: bool, sfreq: 
     mix_own, mix_shared = np.cos(gain * np.pi / 2), np.sin(gain * np.pi / 2)
     # The therapist's copy runs lag samples ahead: client(t) = therapist(t - lag).
     client_coupling = coupling_amplitude * (mix_own * own[0] + mix_shared * shared[:n_times])
-    therapist_coupling = coupling_amplitude * (mix_own * own[1] + mix_shared * shared[lag:])
+    if scenario == "constant_lead":
+        therapist_shared, switch_times = shared[lag:], None
+    elif scenario == "matches_then_leads":
+        switch_times = [round(a + switch_fraction * (b - a), 3) for a, b in episodes]
+        # Weight of the lagged (leading) copy: 0 before each switch, 1 after it (until the
+        # next episode, where the cross-fade to own activity takes over anyway).
+        lead = np.zeros(n_times)
+        for (start, end), t_switch in zip(episodes, switch_times):
+            inside = (times >= start - 1.0) & (times <= end + 1.0)
+            lead[inside] = np.clip((times[inside] - t_switch) / 1.0 + 0.5, 0, 1)
+        lead = 0.5 - 0.5 * np.cos(np.pi * lead)
+        therapist_shared = np.cos(lead * np.pi / 2) * shared[:n_times] + np.sin(lead * np.pi / 2) * shared[lag:]
+    else:
+        raise ValueError(f"unknown scenario {scenario!r}: expected 'constant_lead' or 'matches_then_leads'")
+    therapist_coupling = coupling_amplitude * (mix_own * own[1] + mix_shared * therapist_shared)
     music_truth = None
     if shared_music:
         music_rng = np.random.default_rng([seed, index, 2**31 - 1])
@@ -297,6 +366,18 @@ def simulate_dyad(index: int, *, seed: int, duration: float, null: bool, sfreq: 
         music_band = next((name for name, (lo_, hi_) in BANDS.items() if lo_ <= music_hz < hi_), "none")
         music_truth = dict(music_hz=music_hz, band=music_band, amplitude_uv=music_amplitude,
                            latency_ms=latency_ms)
+    if music_follows_reports:
+        music_rng = np.random.default_rng([seed, index, 2**31 - 4])
+        latency_ms = {p: round(float(music_rng.uniform(0.0, 40.0)), 1) for p in ("client", "therapist")}
+        pad = int(round(0.05 * sfreq))
+        drive, _ = music_following_reports(seed, index, n_times + pad, sfreq,
+                                           [[a + pad / sfreq, b + pad / sfreq] for a, b in episodes], music_hz)
+        for person, series in (("client", client_coupling), ("therapist", therapist_coupling)):
+            delay = int(round(latency_ms[person] * 1e-3 * sfreq))
+            series += music_amplitude * drive[pad - delay : pad - delay + n_times]
+        music_band = next((name for name, (lo_, hi_) in BANDS.items() if lo_ <= music_hz < hi_), "none")
+        music_truth = dict(music_hz=music_hz, band=music_band, amplitude_uv=music_amplitude,
+                           latency_ms=latency_ms, follows_reports=True)
     alpha_hz = {"client": float(rng.uniform(9.0, 11.0)), "therapist": float(rng.uniform(9.0, 11.0))}
     bad = {"client": [], "therapist": []}
     bad_kind = ["flat", "noisy"][index % 2]
@@ -313,11 +394,39 @@ def simulate_dyad(index: int, *, seed: int, duration: float, null: bool, sfreq: 
         coupling_range_hz=list(coupling_range), lag_ms=0.0 if null else lag_ms,
         coupling_episodes=episodes, report_offset=report_offset,
         bad_channels=bad, individual_alpha_hz=alpha_hz, shared_music=music_truth,
+        scenario=scenario, switch_times=None if null else switch_times,
     )
     # The report clock starts report_offset seconds after the EEG: drop what precedes it.
     reports = _reports_for(rng, truth, controls)
     reports = reports[reports["onset"] >= 0].reset_index(drop=True)
     return client, therapist, reports, truth
+
+
+def shared_amplifier_noise(client: np.ndarray, therapist: np.ndarray, sfreq: float,
+                           rng: np.random.Generator, amplitude_uv: float = 4.0):
+    """Both people on one amplifier with a common reference/ground: one common-mode noise
+    (broadband 13-45 Hz, plus 1/f below) reaches every channel of both at zero lag, with a
+    per-channel gain (0.5-1.5, unequal, so average referencing does not cancel it).
+
+    Returns ``(client, therapist, truth)``; volts in and out."""
+    n = client.shape[1]
+    common = narrowband_noise(rng, 1, n, sfreq, (13.0, 45.0))[0] + 0.5 * pink_noise(rng, 1, n)[0]
+    gains = {p: rng.uniform(0.5, 1.5, (x.shape[0], 1)) for p, x in (("client", client), ("therapist", therapist))}
+    client = client + amplitude_uv * 1e-6 * gains["client"] * common
+    therapist = therapist + amplitude_uv * 1e-6 * gains["therapist"] * common
+    return client, therapist, dict(amplitude_uv=amplitude_uv, band_hz=[13.0, 45.0], gains="uniform 0.5-1.5")
+
+
+def _truth_dict(truth: DyadTruth) -> dict:
+    """``truth.json`` entry of one dyad; the scenario keys only when not the default, so the
+    default study's truth.json is unchanged by their introduction."""
+    doc = asdict(truth)
+    if doc["scenario"] == "constant_lead":
+        doc.pop("scenario")
+        doc.pop("switch_times")
+    if doc["shared_amplifier"] is None:
+        doc.pop("shared_amplifier")
+    return doc
 
 
 def _write_eeg(path_stem: Path, data: np.ndarray, sfreq: float, fmt: str, prefix: str = ""):
@@ -403,8 +512,14 @@ def _write_xdf_dyad(path: Path, client: np.ndarray, therapist: np.ndarray, sfreq
 
 def simulate_study(out_dir, *, n_dyads: int = 6, seed: int = 0, null: bool = False,
                    duration: float = 150.0, sfreq: float = 250.0, band: str = "alpha",
-                   coupling_amplitude: float = 10.0, shared_music: bool = False) -> Path:
-    """Write a study folder (sessions.tsv, EEG, reports, truth.json); returns sessions.tsv."""
+                   coupling_amplitude: float = 10.0, shared_music: bool = False,
+                   scenario: str = "constant_lead", music_follows_reports: bool = False,
+                   write_audio: bool = True, shared_amplifier: bool = False) -> Path:
+    """Write a study folder (sessions.tsv, EEG, reports, truth.json); returns sessions.tsv.
+
+    ``scenario`` and ``music_follows_reports``: see :func:`simulate_dyad`; with the latter and
+    ``write_audio`` each dyad's piece is written to ``audio/{dyad}_{session}.flac`` and named in
+    the sheet's ``audio`` column. ``shared_amplifier``: see :func:`shared_amplifier_noise`."""
     out = Path(out_dir)
     (out / "eeg").mkdir(parents=True, exist_ok=True)
     (out / "reports").mkdir(parents=True, exist_ok=True)
@@ -413,7 +528,13 @@ def simulate_study(out_dir, *, n_dyads: int = 6, seed: int = 0, null: bool = Fal
         client, therapist, reports, truth = simulate_dyad(
             i, seed=seed, duration=duration, null=null, sfreq=sfreq, band=band,
             coupling_amplitude=coupling_amplitude, shared_music=shared_music,
+            **({"scenario": scenario} if scenario != "constant_lead" else {}),
+            **({"music_follows_reports": True} if music_follows_reports else {}),
         )
+        if shared_amplifier:
+            client, therapist, amp_truth = shared_amplifier_noise(client, therapist, sfreq,
+                                                                  np.random.default_rng([seed, i, 2**31 - 5]))
+            truth.shared_amplifier = amp_truth
         stem = f"{truth.dyad}_{truth.session}"
         row = dict(dyad=truth.dyad, session=truth.session, client_select="n/a",
                    therapist_select="n/a")
@@ -437,11 +558,20 @@ def simulate_study(out_dir, *, n_dyads: int = 6, seed: int = 0, null: bool = Fal
         report_path = out / "reports" / f"{stem}_reports.tsv"
         reports.to_csv(report_path, sep="\t", index=False)
         row.update(reports=str(report_path.relative_to(out)), report_offset=truth.report_offset)
+        if music_follows_reports and write_audio:
+            import soundfile
+
+            (out / "audio").mkdir(exist_ok=True)
+            audio_path = out / "audio" / f"{stem}.flac"
+            soundfile.write(str(audio_path), music_audio(seed, i, duration, sfreq, truth.coupling_episodes),
+                            AUDIO_RATE, subtype="PCM_16")
+            row["audio"] = str(audio_path.relative_to(out))
         truth.files = {k: row[k] for k in ("client", "therapist", "reports")}
         rows.append(row)
         truths.append(truth)
     sheet = pd.DataFrame(rows)[["dyad", "session", "client", "therapist", "reports",
-                                "report_offset", "client_select", "therapist_select"]]
+                                "report_offset", "client_select", "therapist_select"]
+                               + (["audio"] if music_follows_reports and write_audio else [])]
     sheet_path = out / "sessions.tsv"
     sheet.to_csv(sheet_path, sep="\t", index=False)
     truth_doc = {
@@ -459,7 +589,7 @@ def simulate_study(out_dir, *, n_dyads: int = 6, seed: int = 0, null: bool = Fal
             {"reporter": "client", "category": "distracted"},
             {"reporter": "therapist", "category": "searching"},
         ],
-        "dyads": [{**asdict(t), **({"xdf": xdf_truth[t.dyad]} if t.dyad in xdf_truth else {})}
+        "dyads": [{**_truth_dict(t), **({"xdf": xdf_truth[t.dyad]} if t.dyad in xdf_truth else {})}
                   for t in truths],
     }
     (out / "truth.json").write_text(json.dumps(truth_doc, indent=2) + "\n")

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -182,7 +181,8 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
                   surrogates: pd.DataFrame | None = None, nulls: list[pd.DataFrame] | None = None,
                   directional: pd.DataFrame | None = None, person: pd.DataFrame | None = None,
                   channel_pairs: pd.DataFrame | None = None, mixed: pd.DataFrame | None = None,
-                  figures: FigureSink | None = None, tables_dir=None) -> str:
+                  figures: FigureSink | None = None, tables_dir=None,
+                  extra_sections: list | None = None) -> str:
     """Return the complete HTML page (module doc); optional parts are skipped when absent."""
     scfg = config.get("summary", {})
     stcfg = config.get("stats", {})
@@ -219,7 +219,12 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
                      "therapist's recording phase-randomised (same spectrum, no phase relation). "
                      "<code>p_pseudo</code>/<code>p_phase</code>: sign-flip tests over dyads of real − null; "
                      "<code>z</code>: surrogate z. * in the figure: real &gt; pseudo-dyads.</p>")
-        parts.append(_shared_stimulus_note(surrogates))
+        if null_table is not None and len(null_table):  # effect size + interval (hyperscan.pseudo_contrasts)
+            from .pseudo_contrasts import shared_stimulus_note
+
+            parts.append(shared_stimulus_note(null_table, ci_level=ci_level, seed=int(stcfg.get("seed", 0))))
+        else:
+            parts.append(_shared_stimulus_note(surrogates))
         parts.append(_table(surrogates, highlight=list(surrogates.p_pseudo < 0.05)))
         parts.append(_figure(figures(surrogate_plot(surrogates), "null_models"), "null models",
                              "Real dyads vs pseudo-dyads vs phase-randomised surrogates."))
@@ -275,6 +280,9 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
         parts.append(_table(dblock, highlight=list(dblock.p < 0.05)))
         parts.append(_figure(figures(directional_plot(directional, band), f"directional_{band}"),
                              "directional coupling", f"Lag per category ({band}), CI over dyads."))
+
+    for title, body in extra_sections or []:  # hyperscan.directional.report: (title, html) pairs
+        parts.append(f"<h2>{html.escape(title)}</h2>{body}")
 
     if person is not None and len(person):
         pblock = person[person.measure.isin(["faa", "fm_theta"])]
@@ -342,11 +350,9 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
 
 
 def write_html(text: str, path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    from .atomic import write_text_atomic
+
+    write_text_atomic(text, path)  # hidden temporary, removed on failure (hyperscan.atomic)
 
 
 def _read(path):
@@ -381,7 +387,18 @@ def summary_stage(inputs, sessions, config: dict, out_path) -> None:
         optional["directional"]["category"] = optional["directional"]["category"].fillna("n/a")
     nulls = [_read(p) for p in getattr(inputs, "nulls", [])]
     sink = FigureSink(out_dir / "figures", config.get("summary", {}).get("figure_formats", ["png", "svg"]))
+    from .directional.report import summary_sections
+
+    music_paths = list(getattr(inputs, "music", []) or [])
+    extra = summary_sections(
+        sink, contrasts=contrasts, qc=qc, music=_read(music_paths[0]) if music_paths else None,
+        n_sessions=len(sessions), n_with_audio=sum(getattr(s, "audio", None) is not None for s in sessions),
+        stimulus_bands=config.get("music", {}).get("stimulus_bands", ["delta", "theta"]), **{
+        k: _read(getattr(inputs, name)) for k, name in (("episodes", "directional_episodes"),
+                                                         ("curve", "directional_curve"),
+                                                         ("pseudo", "pseudo_contrasts"))
+        if hasattr(inputs, name)})
     page = build_summary(contrasts, tables, reports, qc, config, dyad_diffs=dyad_diffs,
                          input_checksums=checksums, nulls=nulls, figures=sink, tables_dir=out_dir,
-                         **optional)
+                         extra_sections=extra, **optional)
     write_html(page, out_path)

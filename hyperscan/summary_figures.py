@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .atomic import atomic_output  # noqa: E402
 from .labels import NOT_A_CATEGORY  # noqa: E402
 from .stats import reporters_in  # noqa: E402
 
@@ -40,7 +41,8 @@ class FigureSink:
                 meta = {"Software": None} if fmt == "png" else ({"Date": None} if fmt == "svg" else {})
                 if fmt == "svg":
                     plt.rcParams["svg.hashsalt"] = "hyperscan"  # deterministic SVG ids
-                fig.savefig(path, format=fmt, dpi=90, bbox_inches="tight", metadata=meta)
+                with atomic_output(path) as tmp:  # hidden temporary, removed on failure
+                    fig.savefig(tmp, format=fmt, dpi=90, bbox_inches="tight", metadata=meta)
                 self.written.append(path)
         plt.close(fig)
         return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")

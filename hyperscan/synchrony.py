@@ -46,8 +46,6 @@ conjugated).
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from functools import cached_property
 from pathlib import Path
@@ -856,11 +854,10 @@ def _stream_to_netcdf(out_path, skel, metrics, shape, real, chunk_windows, chann
     chunk by chunk through h5netcdf; atomic rename at the end."""
     import h5netcdf
 
+    from .atomic import atomic_output
+
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=out_path.name + ".", suffix=".tmp", dir=out_path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(out_path) as tmp:  # hidden temporary, removed on failure
         skel.to_netcdf(tmp, engine="h5netcdf")
         dims = ("band", "time", "client_channel", "therapist_channel")
         chunks = (1, min(chunk_windows, shape[1]), min(channel_block, shape[2]), shape[3])
@@ -874,11 +871,6 @@ def _stream_to_netcdf(out_path, skel, metrics, shape, real, chunk_windows, chann
                 vars_[m][idx] = v
 
             run(write)
-        os.replace(tmp, out_path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     warn()
     return xr.open_dataset(out_path, engine="h5netcdf")
 

@@ -74,6 +74,8 @@ class StudyCheck:
     sessions: list[Session] = field(default_factory=list)
     n_eeg_files: int = 0
     n_report_files: int = 0
+    #: per report file: what was read and how each tier/subject was mapped (for `validate`)
+    report_summaries: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -212,7 +214,11 @@ def check_eeg(path: Path, select: str | None, *, shared: bool, row: int, sheet,
                                         f"{', '.join(sorted(set(raw.get_channel_types())))})",
                                   "at least one EEG channel (or preprocessing.channel_types)")], []
         return Recording(path, eeg, float(raw.info["sfreq"]), raw.n_times), [], []
-    problems, notes = [], []
+    from .eeg_header import file_header_problems
+
+    problems, notes = file_header_problems(path), []  # before anything sizes from the header
+    if problems:
+        return None, problems, notes
     if suffix in _EDF_BYTES:
         problems, notes = _edf_size_problems(path)
     elif suffix == ".vhdr":
@@ -255,7 +261,8 @@ def _channel_maps(config: dict) -> dict:
     return {"channel_names": pre.get("channel_names") or {}, "channel_types": pre.get("channel_types") or {}}
 
 
-def check_alignment(session: Session, sheet, channel_names=None, channel_types=None) -> tuple[list[str], list[str]]:
+def check_alignment(session: Session, sheet, channel_names=None, channel_types=None,
+                    facts: dict | None = None) -> tuple[list[str], list[str]]:
     """How the session's two recordings go on one time axis, decided exactly as the
     preprocessing stage decides it (``hyperscan.io.load_dyad`` with ``check_only``):
     (problems, notes). The notes name the alignment used, how far apart the header start
@@ -273,7 +280,8 @@ def check_alignment(session: Session, sheet, channel_names=None, channel_types=N
         except Exception as exc:  # noqa: BLE001 - a reader's surprise is still a bad file
             return [problem(sheet, f"{where}: the recordings cannot be aligned ({type(exc).__name__}: {exc})",
                             "readable recordings", row=session.row)], []
-    facts = getattr(said, "facts", {})
+    facts = {} if facts is None else facts
+    facts.update(getattr(said, "facts", {}))
     out = [f"{where}: {n}" for n in said]
     method = facts.get("method")
     if method in ("header", "sample0", "trigger"):
@@ -339,20 +347,44 @@ def _clock_description(session: Session, clock: dict) -> str:
     return desc
 
 
-def check_ratings(session: Session) -> list[str]:
-    """The session's continuous rating must be readable (``hyperscan.reports.read_ratings``)."""
-    from .reports import read_ratings
+def describe_reports(session: Session, reports) -> str:
+    """One paragraph for `validate`: the reporters and categories a report file gave and how
+    each tier / subject / column was mapped, so an observer tier is visible before a run."""
+    name = Path(session.reports).name
+    head = f"reports of {session.key} ({name}): {len(reports)} row(s)"
+    reps = reports["reporter"].astype(str).value_counts(sort=False)
+    roles = [f"{r} -> {r if r in ROLES else 'observer'} ({n} row(s))" for r, n in reps.items()]
+    cats = sorted(set(reports["category"].astype(str)))
+    lines = [head, "  reporters: " + ("; ".join(roles) or "none"),
+             "  categories: " + (", ".join(cats[:30]) + (f" ... ({len(cats)} in all)" if len(cats) > 30 else "")
+                                  if cats else "none")]
+    lines += ["  " + m for m in reports.attrs.get("mapping", [])]
+    return "\n".join(lines)
 
+
+def check_ratings(session: Session, summaries: list[str] | None = None) -> list[str]:
+    """The session's continuous rating must be readable (``hyperscan.reports.read_ratings``
+    with the sheet's ``ratings_options``); what the reader did (layout, merged time stamps,
+    inferred rate) is appended to ``summaries``."""
     try:
-        read_ratings(session.ratings)
+        rating = session.read_ratings()
+        if summaries is not None:
+            summaries.append(f"ratings of {session.key} ({Path(session.ratings).name}): {len(rating)} sample(s) "
+                             f"from {rating['time'].min() if len(rating) else 0:g} to "
+                             f"{rating['time'].max() if len(rating) else 0:g} s, reporter "
+                             f"{rating['reporter'].iloc[0] if len(rating) else '-'}"
+                             + "".join(f"\n  {n}" for n in rating.attrs.get("notes", [])))
     except InputError as err:
         return [p + f" [ratings of sessions sheet row {session.row}]" for p in err.problems]
     return []
 
 
-def check_reports(session: Session, duration: float | None) -> tuple[list[str], list[str]]:
-    """Check one session's report file against the recording it belongs to."""
-    from .reports import read_reports, to_eeg_time
+def check_reports(session: Session, duration: float | None,
+                  summaries: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """Check one session's report file against the recording it belongs to (read with the
+    sheet's ``report_format`` and ``report_options``); a description of what was read is
+    appended to ``summaries`` (:func:`describe_reports`)."""
+    from .reports import to_eeg_time
 
     path = session.reports
     where = f"[sessions sheet row {session.row}]"
@@ -360,7 +392,7 @@ def check_reports(session: Session, duration: float | None) -> tuple[list[str], 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            reports = read_reports(path, fmt=session.report_format)
+            reports = session.read_reports()
         except InputError as err:
             # The reader stops at its own problems; still list bad reporters of a plain table.
             extra = [p for p in _raw_reporter_problems(path) if p not in err.problems]
@@ -368,6 +400,8 @@ def check_reports(session: Session, duration: float | None) -> tuple[list[str], 
         except Exception as exc:  # noqa: BLE001 - report the file, never a traceback
             return [problem(path, f"cannot be read ({type(exc).__name__}: {exc})", "a report file")], []
         problems = reporter_problems(reports, path)
+        if summaries is not None:
+            summaries.append(describe_reports(session, reports))
         if duration is not None and len(reports):
             try:
                 clock = session.report_clock()
@@ -478,7 +512,7 @@ def check_study(configfile) -> StudyCheck:
     check.config = None if config.get("_invalid") else config
     sheet = Path(config["sessions"])
     try:
-        sessions, problems = check_sessions(sheet)
+        sessions, problems = check_sessions(sheet, config.get("reports"))
     except InputError as err:
         check.problems += err.problems
         return check
@@ -506,9 +540,11 @@ def check_study(configfile) -> StudyCheck:
                 recordings[(s, role)] = seen[key][0]
     check.n_eeg_files = len({p for p, _ in seen})
 
+    aligned: dict[Session, dict] = {}
     for s in sessions:
         if all((s, role) in recordings for role in ROLES):
-            problems, notes = check_alignment(s, sheet, **_channel_maps(config))
+            aligned[s] = {}
+            problems, notes = check_alignment(s, sheet, **_channel_maps(config), facts=aligned[s])
             check.problems += [p for p in problems if p not in check.problems]
             check.notes += notes
     check.problems += config_data_problems(config, recordings, Path(configfile))
@@ -516,6 +552,13 @@ def check_study(configfile) -> StudyCheck:
     for s in sessions:
         recs = [recordings.get((s, role)) for role in ROLES]
         duration = min(r.duration for r in recs) if all(recs) else None
+        facts = aligned.get(s) or {}
+        if duration is not None and facts.get("method") in ("header", "sample0", "trigger"):
+            # The therapist's first sample sits at client time offset_s (drift: its length in
+            # client seconds); EEG time 0 is the later start, the end the earlier end.
+            start = float(facts.get("offset_s") or 0.0)
+            scale = 1.0 + float(facts.get("drift_ppm") or 0.0) * 1e-6
+            duration = min(recs[0].duration, start + recs[1].duration / scale) - max(0.0, start)
         if duration is not None and duration < length:
             check.problems.append(problem(sheet, f"dyad {s.dyad} session {s.session}: the recordings overlap "
                                                  f"for only {duration:.3g} s",
@@ -526,11 +569,11 @@ def check_study(configfile) -> StudyCheck:
                                                  "share no channel name but synchrony.summary is homologous",
                                           "the same channel names for both people (Fz-Fz, ...)", row=s.row))
         if s.reports is not None:
-            problems, notes = check_reports(s, duration)
+            problems, notes = check_reports(s, duration, check.report_summaries)
             check.problems += problems
             check.warnings += notes
         if s.ratings is not None:
-            check.problems += check_ratings(s)
+            check.problems += check_ratings(s, check.report_summaries)
     check.n_report_files = len({s.reports for s in sessions if s.reports is not None})
     check.problems += channel_set_problems(recordings, sheet)
     check.problems += output_dir_problems(config, sessions, sheet, Path(configfile))

@@ -114,10 +114,15 @@ def compare_versions(recorded: dict) -> list[str]:
             if recorded.get(name, "<unrecorded>") != now.get(name, "<unrecorded>")]
 
 
+def _sheet_record(doc: dict) -> dict:
+    """The sessions sheet's {path, sha256}: ``inputs.sessions_sheet`` (older records: top level)."""
+    return doc["inputs"].get("sessions_sheet") or doc.get("sessions_sheet") or {}
+
+
 def _sheet_path(doc: dict, sessions) -> Path:
     if sessions is not None:
         return Path(sessions).resolve()
-    recorded = doc.get("sessions_sheet", {}).get("path") or doc["config"]["sessions"]
+    recorded = _sheet_record(doc).get("path") or doc["config"]["sessions"]
     return Path(recorded).resolve()
 
 
@@ -135,11 +140,12 @@ def compare_inputs(doc: dict, sheet: Path):
                                  "the study's sessions.tsv (give it with --sessions)"))
     sessions = read_sessions(sheet)
     lines = []
-    recorded_sheet = doc.get("sessions_sheet", {}).get("sha256")
+    recorded_sheet = _sheet_record(doc).get("sha256")
     if recorded_sheet and recorded_sheet != sha256(sheet):
         lines.append(f"sessions sheet {sheet}: content differs from the recorded sha256")
     now = {s.key: s for s in sessions}
-    for key, files in sorted(doc["inputs"].items()):
+    recorded_sessions = {k: v for k, v in doc["inputs"].items() if k != "sessions_sheet"}
+    for key, files in sorted(recorded_sessions.items()):
         s = now.get(key)
         if s is None:
             lines.append(f"{key}: session recorded but no longer in {sheet.name}")
@@ -152,7 +158,13 @@ def compare_inputs(doc: dict, sheet: Path):
                 lines.append(f"{key} {role}: {p} is missing")
             elif sha256(p) != entry["sha256"]:
                 lines.append(f"{key} {role}: {p} differs from the recorded sha256")
-    for key in sorted(set(now) - set(doc["inputs"])):
+            for part in entry.get("parts", []):  # other files of a multi-file recording
+                q = Path(p).parent / Path(part["path"]).name
+                if not q.is_file():
+                    lines.append(f"{key} {role}: {q} is missing")
+                elif sha256(q) != part["sha256"]:
+                    lines.append(f"{key} {role}: {q} differs from the recorded sha256")
+    for key in sorted(set(now) - set(recorded_sessions)):
         lines.append(f"{key}: session in {sheet.name} but not in the recorded study")
     return sessions, lines
 
@@ -300,7 +312,7 @@ def verify(results_dir, *, sessions=None, configfile=None, scratch=None, cores: 
     _, out.inputs = compare_inputs(doc, sheet)
     out.versions = compare_versions(doc["versions"])
     log.info("checked %d recorded session(s) in %.1f s: %d input difference(s), %d version difference(s)",
-             len(doc["inputs"]), time.perf_counter() - t0, len(out.inputs), len(out.versions))
+             len([k for k in doc["inputs"] if k != "sessions_sheet"]), time.perf_counter() - t0, len(out.inputs), len(out.versions))
     out.scratch = Path(scratch) if scratch else Path(tempfile.mkdtemp(prefix="hyperscan-verify-"))
     out.scratch.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

@@ -62,7 +62,7 @@ def windows_table(synchrony_path, *, dyad: str, session: str, reports_path=None,
                   report_offset: float = 0.0, summary: str = "mean",
                   min_overlap: float = 0.5, clock: dict | None = None, report_format: str | None = None,
                   boundary_exclusion: bool = False, consensus: dict | None = None,
-                  edge_trim: float = 0.0) -> pd.DataFrame:
+                  edge_trim: float = 0.0, report_options: dict | None = None) -> pd.DataFrame:
     """Build the windows table of one session (see module doc).
 
     ``clock`` holds the ``to_eeg_time`` parameters (``Session.report_clock()``); without it
@@ -74,6 +74,8 @@ def windows_table(synchrony_path, *, dyad: str, session: str, reports_path=None,
     use it neither as a category window nor as a reference window for that reporter (plain
     ``n/a`` would make it an "unlabelled" reference window). Other reporters keep it.
     ``edge_trim`` (s) sets the ``edge`` column (:func:`edge_windows`).
+    ``report_options``: reader options (``Session.report_reader_options()``: the sheet's
+    ``report_options`` plus the session's BORIS observation / XDF clock origin).
     """
     with xr.open_dataset(synchrony_path, engine="h5netcdf") as ds:
         metrics = [v for v in ds.data_vars if ds[v].dims == ("band", "time", "client_channel", "therapist_channel")]
@@ -88,7 +90,7 @@ def windows_table(synchrony_path, *, dyad: str, session: str, reports_path=None,
                   for m in metrics}
         duration = float(ds.attrs.get("recording_duration", ends[-1] if len(ends) else 0.0))
     if reports_path is not None:
-        reports = read_reports(reports_path, fmt=report_format)
+        reports = read_reports(reports_path, fmt=report_format, **(report_options or {}))
         reports = to_eeg_time(reports, **(clock or dict(offset=report_offset)),
                               recording_duration=duration, source=reports_path)
     else:
@@ -153,6 +155,7 @@ def windows_stage(synchrony_path, session, config: dict, out_path) -> None:
     table = windows_table(synchrony_path, dyad=session.dyad, session=session.session,
                           reports_path=session.reports, clock=session.report_clock(),
                           report_format=session.report_format,
+                          report_options=session.report_reader_options(),
                           summary=config["synchrony"]["summary"],
                           min_overlap=config["reports"]["min_overlap"],
                           boundary_exclusion=config["reports"].get("boundary_exclusion", False),

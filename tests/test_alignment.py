@@ -426,3 +426,40 @@ def test_provenance_manifest_records_each_sessions_alignment(tmp_path):
     expected = {k: v for k, v in facts.items() if k != "channels"}
     assert doc["alignment"] == {"D1/S1": expected}
     assert "D1/S1/preprocessed/qc.json" in doc["outputs"]
+
+
+def test_two_xdf_files_from_two_recording_computers(tmp_path):
+    """Each LabRecorder stamps on its own computer's LSL clock (here 1000 s apart). Aligned
+    on the LSL clock they do not overlap: refused with the choice to make. With
+    ``alignment: trigger:sync`` (a marker stream in each file) the bursts line up."""
+    from hyperscan.xdf_writer import write_xdf
+
+    rng = np.random.default_rng(21)
+    n = int(125 * FS)
+    files = []
+    for person, clock, later in (("client", 500.0, 0.0), ("therapist", 1500.0, 2.0)):
+        x = ruler(n, BURSTS, at=lambda tw: int(round((tw - later) * FS)))
+        t = clock + np.arange(n) / FS
+        files.append(write_xdf(tmp_path / f"{person}.xdf", [
+            dict(name="EEG", type="EEG", srate=FS, fmt="float32", times=t, channels=["Fz", "Cz"],
+                 unit="microvolts", values=x[:, None] + rng.standard_normal((n, 2)) * 5),
+            dict(name="Sync", type="Markers", srate=0, fmt="string",
+                 times=[clock + tw - later for tw in (8.0, 115.0)], values=["sync", "sync"])]))
+    with pytest.raises(InputError, match="do not overlap on the LSL clock.*trigger:<marker>"):
+        load_dyad(_session(*files, "EEG", "EEG"))
+    client, therapist, notes = load_dyad(_session(*files, "EEG", "EEG", alignment="trigger:sync"))
+    truth = [tb - 2.0 for tb in BURSTS]
+    assert_within_one_sample(burst_times(client, truth), truth)
+    assert_within_one_sample(burst_times(therapist, truth), truth)
+    assert notes.facts["method"] == "trigger" and notes.facts["trigger"]["n_events"] == 2
+
+
+def test_validate_measures_the_overlap_after_alignment(tmp_path):
+    """Headers 124 s apart on 125-s recordings: 1 s of overlap, less than one window."""
+    from hyperscan.validate import check_study
+
+    _fif_pair(tmp_path, therapist_later_s=124.0)
+    sheet = tmp_path / "sessions.tsv"
+    sheet.write_text("dyad\tsession\tclient\ttherapist\nD1\tS1\tclient_raw.fif\ttherapist_raw.fif\n")
+    problems = check_study(study_config(tmp_path, sheet)).problems
+    assert len(problems) == 1 and "the recordings overlap for only 1 s" in problems[0], problems

@@ -181,8 +181,10 @@ def test_real_xdf_markers_survive_into_preprocessed_fif(realdata, tmp_path):
 
 @pytest.mark.realdata
 def test_real_edf_pair_preprocessed(realdata, tmp_path):
+    # The two files' headers start 77 s apart (HyPyP recorded them one after the other), so
+    # pairing them sample by sample must be asked for (issue 13): alignment sample0.
     s = Session(dyad="E", session="S1", client=realdata / "eyes-closed-1.edf",
-                therapist=realdata / "eyes-closed-2.edf", row=1)
+                therapist=realdata / "eyes-closed-2.edf", row=1, alignment="sample0")
     qc = preprocess_session(s, CFG, tmp_path / "c_raw.fif", tmp_path / "t_raw.fif", tmp_path / "qc.json")
     for person in ("client", "therapist"):
         p = qc[person]
@@ -193,6 +195,7 @@ def test_real_edf_pair_preprocessed(realdata, tmp_path):
         scores = np.array(p["ica"]["all_eog_correlation"])
         assert sorted(p["ica"]["excluded"]) == sorted(np.flatnonzero(scores >= CFG["eog_threshold"]).tolist()[:3])
     assert qc["dyad_kept_percent"] <= min(qc["client"]["kept_percent"], qc["therapist"]["kept_percent"])
+    assert qc["alignment"]["method"] == "sample0" and qc["alignment"]["header_difference_s"] == 77.0
     raw = mne.io.read_raw_fif(tmp_path / "c_raw.fif", preload=True, verbose="error")
     assert np.abs(raw.get_data().sum(axis=0)).max() < 1e-10  # average reference
 

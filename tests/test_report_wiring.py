@@ -247,11 +247,19 @@ def test_validate_reads_the_ratings_file(tmp_path):
     from hyperscan.validate import check_ratings
 
     bad = tmp_path / "rating.csv"
-    bad.write_text("Second,Rating\n0.0,1\n0.5,2\n0.5,3\n")
+    bad.write_text("Second,Rating\n0.0,1\n0.5,2\n0.4,3\n")
     s = Session(dyad="D1", session="S1", client=tmp_path, therapist=tmp_path, ratings=bad, row=4)
     problems = check_ratings(s)
     assert len(problems) == 1
-    assert str(bad) in problems[0] and "row 3" in problems[0] and "does not increase" in problems[0]
+    assert str(bad) in problems[0] and "row 3" in problems[0] and "goes back" in problems[0]
     assert problems[0].endswith("[ratings of sessions sheet row 4]")
+    # a repeated time stamp is merged by the documented rule (last value), unless the sheet's
+    # ratings_options asks for repeated_times=error
+    bad.write_text("Second,Rating\n0.0,1\n0.5,2\n0.5,3\n")
+    assert check_ratings(s) == []
+    strict = Session(dyad="D1", session="S1", client=tmp_path, therapist=tmp_path, ratings=bad, row=4,
+                     ratings_options=(("repeated_times", "error"),))
+    problems = check_ratings(strict)
+    assert len(problems) == 1 and "row 3" in problems[0] and "repeats" in problems[0]
     bad.write_text("Second,Rating\n0.0,1\n0.5,2\n1.0,3\n")
     assert check_ratings(s) == []

@@ -438,8 +438,9 @@ def test_ratings_errors(tmp_path):
     with pytest.raises(ReportError) as ei:
         read_ratings(p)
     assert ei.value.problems == [f"{p}: row 2 (line 3): value 'x' is not a finite number; expected a numeric rating"]
-    with pytest.raises(ReportError, match="no header line"):
-        read_ratings(_write(tmp_path / "n.csv", "1,2\n"))
+    # one value per line and no rate: the message names the sheet option that gives the rate
+    with pytest.raises(ReportError, match="no header line.*'rate=10' in the sessions sheet's ratings_options"):
+        read_ratings(_write(tmp_path / "n.csv", "1\n2\n3\n"))
 
 
 # --------------------------------------------------------------------------

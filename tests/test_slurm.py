@@ -26,9 +26,10 @@ SITE_TEMPLATE = ROOT / "profiles" / "site-template"
 MEASURED_PEAK_MB = {"preprocess": 365, "synchrony": 404, "windows": 163, "stats": 245, "summary": 276,
                     "provenance": 119, "nulls": 330, "directional": 207, "person": 251,
                     "surrogates": 153, "directional_group": 152, "person_group": 196,
-                    "channel_pairs": 324, "ratings": 363, "ratings_group": 183}
+                    "channel_pairs": 324, "ratings": 363, "ratings_group": 183, "pseudo_contrasts": 189,
+                    "music": 451, "music_group": 200}
 # Rules the sample study does not schedule (they need an optional sessions-sheet column).
-NOT_IN_SAMPLE = {"ratings", "ratings_group"}
+NOT_IN_SAMPLE = {"ratings", "ratings_group", "music", "music_group"}
 
 
 @pytest.fixture(scope="module")

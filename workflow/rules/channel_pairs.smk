@@ -20,6 +20,10 @@ rule channel_pairs:
         mem_mb=4000,
         runtime=20,
     params:
-        config=config,
+        config=cfg(
+            *STATS_KEYS,
+            "stats.channel_pairs",
+            "preprocessing.montage",
+        ),
     script:
         "../scripts/channel_pairs.py"

@@ -1,4 +1,6 @@
 # Validate the config and the sessions sheet before any job runs; helpers for the rules.
+from pathlib import Path
+
 import pandas as pd
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
@@ -6,6 +8,7 @@ from snakemake.utils import validate
 from hyperscan.config import resolve_config_paths, validate_config
 from hyperscan.errors import InputError
 from hyperscan.nulls import pseudo_partners
+from hyperscan.provenance import companion_files, config_subset, session_fingerprint
 from hyperscan.sessions import read_sessions
 
 # Relative paths of the config resolve against the config file's folder (the last
@@ -21,7 +24,10 @@ try:
             validate_config(config, source="config"), _CONFIGFILE, given=dict(config)
         )
     )
-    SESSIONS = {(s.dyad, s.session): s for s in read_sessions(config["sessions"])}
+    SESSIONS = {
+        (s.dyad, s.session): s
+        for s in read_sessions(config["sessions"], config.get("reports"))
+    }
 except InputError as err:
     raise WorkflowError("invalid input:\n  " + "\n  ".join(err.problems))
 
@@ -34,7 +40,13 @@ validate(
                 k: (
                     str(v)
                     if v is not None
-                    and k not in ("report_offset", "report_drift_ppm", "report_anchor")
+                    and k
+                    not in (
+                        "report_offset",
+                        "report_drift_ppm",
+                        "report_anchor",
+                        "audio_offset",
+                    )
                     else v
                 )
                 for k, v in vars(s).items()
@@ -58,14 +70,99 @@ def session_of(wildcards):
     return SESSIONS[(wildcards.dyad, wildcards.session)]
 
 
+# What makes a job rerun (issue #19/#20): every file a job reads is an `input:` and every
+# sheet value or config key it reads is a tracked `params` value. Snakemake tracks params
+# by repr, and a Session object has none it can use, so each rule that reads the sheet gets
+# `sheet=sheet_row` (the row's values as a string); each rule gets only the config keys its
+# stage reads, `cfg(...)`, so that changing e.g. `summary.redact_excerpts` reruns the
+# summary, not synchrony. A stage that reads a key outside its subset fails loudly (KeyError).
+# What the statistics of every group stage read: every stats key but the null models' and
+# the channel-pair test's own sections.
+STATS_KEYS = tuple(
+    f"stats.{k}" for k in config["stats"] if k not in ("nulls", "channel_pairs")
+)
+
+
+def cfg(*keys):
+    """The config restricted to ``keys`` (dotted paths such as ``"stats.seed"``)."""
+    return config_subset(config, keys)
+
+
+def sheet_row(*fields):
+    """A params function: this session's sheet ``fields`` as one tracked string."""
+
+    def values(wildcards):
+        return session_fingerprint(session_of(wildcards), fields)
+
+    return values
+
+
+# The sheet columns each per-session stage reads.
+EEG_COLUMNS = ("client", "therapist", "client_select", "therapist_select")
+CLOCK_COLUMNS = (
+    "report_offset",
+    "report_drift_ppm",
+    "report_anchor",
+    "report_clock_sync",
+)
+REPORT_COLUMNS = ("reports", "report_format", *CLOCK_COLUMNS)
+
+
+def sheet_rows():
+    return "\n".join(session_fingerprint(s) for s in SESSIONS.values())
+
+
 def eeg_inputs(wildcards):
+    """Both people's files, with every file of a multi-file format (BrainVision .eeg/.vmrk,
+    EEGLAB .fdt), so that editing any of them reruns preprocessing."""
     s = session_of(wildcards)
-    return {"client": str(s.client), "therapist": str(s.therapist)}
+    out = {"client": str(s.client), "therapist": str(s.therapist)}
+    parts = sorted(
+        {str(p) for p in (*companion_files(s.client), *companion_files(s.therapist))}
+    )
+    if parts:
+        out["parts"] = parts
+    return out
 
 
 def report_inputs(wildcards):
+    """The session's report file and its clock-sync file (a clock edit relabels windows)."""
     s = session_of(wildcards)
-    return {"reports": str(s.reports)} if s.reports else {}
+    out = {"reports": str(s.reports)} if s.reports else {}
+    if s.report_clock_sync:
+        out["clock_sync"] = str(s.report_clock_sync)
+    return out
+
+
+def clock_inputs(wildcards):
+    """The session's clock-sync file, for rules that map report-clock times (ratings)."""
+    s = session_of(wildcards)
+    return {"clock_sync": str(s.report_clock_sync)} if s.report_clock_sync else {}
+
+
+def all_report_files():
+    """Every report and clock-sync file of the study (the summary quotes and maps reports)."""
+    return sorted(
+        {
+            str(p)
+            for s in SESSIONS.values()
+            for p in (s.reports, s.report_clock_sync)
+            if p is not None
+        }
+    )
+
+
+def all_input_files():
+    """Every input file of the study: the sheet, EEG (all parts), reports, clocks, ratings."""
+    files = {str(Path(config["sessions"]))}
+    for s in SESSIONS.values():
+        for p in (s.client, s.therapist, s.reports, s.report_clock_sync, s.ratings):
+            if p is not None:
+                files.add(str(p))
+        files.update(
+            str(p) for p in (*companion_files(s.client), *companion_files(s.therapist))
+        )
+    return sorted(files)
 
 
 def all_windows_tables():
@@ -79,6 +176,8 @@ def qc_pages():
 # Sessions with a continuous rating (sheet column `ratings`); the ratings stage runs only
 # when there is at least one, so a study without ratings has no group/ratings.tsv.
 RATED_SESSIONS = [k for k, s in SESSIONS.items() if s.ratings is not None]
+# Sessions with the music they heard (sheet column `audio`); the music stage runs for them only.
+MUSIC_SESSIONS = [k for k, s in SESSIONS.items() if s.audio is not None]
 
 
 def final_outputs():

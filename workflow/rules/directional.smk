@@ -2,7 +2,7 @@
 
 
 rule directional:
-    """Who leads: per-window PSI and per-category phase slope of one session."""
+    """Who leads: per-window PSI, per-category and per-episode-time phase slope of one session."""
     input:
         client=rules.preprocess.output.client,
         therapist=rules.preprocess.output.therapist,
@@ -10,6 +10,7 @@ rule directional:
     output:
         windows=f"{OUT}/{{dyad}}/{{session}}/directional.tsv",
         categories=f"{OUT}/{{dyad}}/{{session}}/directional_categories.tsv",
+        episodes=f"{OUT}/{{dyad}}/{{session}}/directional_episodes.tsv",
     log:
         f"{OUT}/logs/directional/{{dyad}}_{{session}}.log",
     benchmark:
@@ -21,17 +22,20 @@ rule directional:
         mem_mb=2000,
         runtime=10,
     params:
-        config=config,
+        config=cfg("bands", "window.length", "stats.min_windows", "directional.episodes"),
     script:
         "../scripts/directional.py"
 
 
 rule directional_group:
-    """Who leads, per reporter x category x band, over dyads (hyperscan.directional)."""
+    """Who leads (per reporter x category x band) and when (episode time), over dyads."""
     input:
-        [f"{OUT}/{d}/{s}/directional_categories.tsv" for d, s in SESSIONS],
+        categories=[f"{OUT}/{d}/{s}/directional_categories.tsv" for d, s in SESSIONS],
+        episodes=[f"{OUT}/{d}/{s}/directional_episodes.tsv" for d, s in SESSIONS],
     output:
-        f"{OUT}/group/directional.tsv",
+        table=f"{OUT}/group/directional.tsv",
+        episodes=f"{OUT}/group/directional_episodes.tsv",
+        curve=f"{OUT}/group/directional_episode_curve.tsv",
     log:
         f"{OUT}/logs/directional/group.log",
     benchmark:
@@ -43,6 +47,12 @@ rule directional_group:
         mem_mb=1000,
         runtime=10,
     params:
-        config=config,
+        config=cfg(
+            "window.length",
+            "preprocessing.resample_sfreq",
+            "directional.clock_uncertainty_ms",
+            *STATS_KEYS,
+        ),
+        sessions=list(SESSIONS.values()),
     script:
         "../scripts/directional_group.py"

@@ -22,7 +22,15 @@ rule nulls:
         runtime=60,
     params:
         session=session_of,
-        config=config,
+        config=cfg(
+            "bands",
+            "metrics",
+            "window",
+            "synchrony",
+            "stats.nulls",
+            "stats.ci_level",
+            "stats.seed",
+        ),
     script:
         "../scripts/nulls.py"
 
@@ -44,6 +52,8 @@ rule surrogates:
         mem_mb=2000,
         runtime=10,
     params:
-        config=config,
+        config=cfg(
+            *STATS_KEYS,
+        ),
     script:
         "../scripts/surrogates.py"

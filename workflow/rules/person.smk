@@ -20,7 +20,7 @@ rule person:
         mem_mb=2000,
         runtime=10,
     params:
-        config=config,
+        config=cfg("bands", "window.length"),
     script:
         "../scripts/person.py"
 
@@ -42,6 +42,8 @@ rule person_group:
         mem_mb=2000,
         runtime=10,
     params:
-        config=config,
+        config=cfg(
+            *STATS_KEYS,
+        ),
     script:
         "../scripts/person_group.py"

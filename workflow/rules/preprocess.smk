@@ -23,6 +23,7 @@ rule preprocess:
         runtime=30,
     params:
         session=session_of,
+        sheet=sheet_row(*EEG_COLUMNS),
         cfg=config["preprocessing"],
     script:
         "../scripts/preprocess.py"

@@ -31,6 +31,7 @@ rule provenance:
             for f in ("ratings.tsv", "ratings_null.tsv")
         ]
         + ([f"{OUT}/group/ratings.tsv"] if RATED_SESSIONS else []),
+        study=all_input_files(),
     output:
         report(
             f"{OUT}/group/provenance.json",
@@ -49,6 +50,7 @@ rule provenance:
         runtime=10,
     params:
         sessions=list(SESSIONS.values()),
+        sheet=sheet_rows(),
         config=config,
     script:
         "../scripts/provenance.py"

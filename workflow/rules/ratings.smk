@@ -4,6 +4,7 @@
 rule ratings:
     """Lagged correlation of one session's rating with its synchrony, circular-shift p."""
     input:
+        unpack(clock_inputs),
         windows=rules.windows.output[0],
         ratings=lambda wildcards: str(session_of(wildcards).ratings),
     output:
@@ -21,7 +22,8 @@ rule ratings:
         runtime=10,
     params:
         session=session_of,
-        config=config,
+        sheet=sheet_row("ratings", *CLOCK_COLUMNS),
+        config=cfg("ratings", "stats.seed", "stats.edge_trim"),
     script:
         "../scripts/ratings.py"
 
@@ -44,6 +46,6 @@ rule ratings_group:
         mem_mb=1000,
         runtime=10,
     params:
-        config=config,
+        config=cfg(*STATS_KEYS),
     script:
         "../scripts/ratings_group.py"

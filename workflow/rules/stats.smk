@@ -21,6 +21,6 @@ rule stats:
         mem_mb=4000,
         runtime=30,
     params:
-        config=config,
+        config=cfg("bands", "metrics", "window.length", *STATS_KEYS),
     script:
         "../scripts/stats.py"

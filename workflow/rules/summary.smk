@@ -7,10 +7,15 @@ rule summary:
         surrogates=rules.surrogates.output[0],
         nulls=[f"{OUT}/{d}/{s}/nulls.tsv" for d, s in SESSIONS],
         directional=rules.directional_group.output[0],
+        directional_episodes=rules.directional_group.output.episodes,
+        directional_curve=rules.directional_group.output.curve,
+        pseudo_contrasts=rules.pseudo_contrasts.output[0],
+        music=[f"{OUT}/group/music.tsv"] if MUSIC_SESSIONS else [],
         person=rules.person_group.output[0],
         channel_pairs=rules.channel_pairs.output[0],
         windows=all_windows_tables(),
         qc=[f"{OUT}/{d}/{s}/preprocessed/qc.json" for d, s in SESSIONS],
+        reports=all_report_files(),
     output:
         page=report(
             f"{OUT}/group/summary.html",
@@ -32,6 +37,7 @@ rule summary:
         runtime=10,
     params:
         sessions=list(SESSIONS.values()),
+        sheet=sheet_rows(),
         config=config,
     script:
         "../scripts/summary.py"

@@ -16,6 +16,8 @@ rule synchrony:
         mem_mb=3000,
         runtime=60,
     params:
-        config=config,
+        config=cfg(
+            "bands", "metrics", "window", "synchrony.chunk_windows", "synchrony.method"
+        ),
     script:
         "../scripts/synchrony.py"

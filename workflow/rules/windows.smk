@@ -21,6 +21,7 @@ rule windows:
         runtime=10,
     params:
         session=session_of,
-        config=config,
+        sheet=sheet_row(*REPORT_COLUMNS),
+        config=cfg("synchrony.summary", "reports", "stats.edge_trim"),
     script:
         "../scripts/windows.py"

@@ -1,7 +1,9 @@
 from hyperscan.logs import stage_log
+from hyperscan.provenance import invalidate_manifest
 from hyperscan.preprocess import preprocess_session
 
 stage_log(snakemake)
+invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
 preprocess_session(
     snakemake.params.session,
     snakemake.params.cfg,

@@ -26,6 +26,15 @@ adds no slope. Coherency is averaged over windows *before* the product: the Hann
 correlates neighbouring frequencies of each person's own spectrum, which would otherwise
 add a positive real bias (pulling ``lag`` towards 0) even between strangers; the step of
 two bins shrinks what is left of it 16-fold.
+**Measured bias of** ``lag_ms`` (benchmarks/direction_change.py, tests): the lag is short when
+the coupling is narrower than the band. A 2-s window weighs a lag τ by the window's own
+autocorrelation (the windowed cross-correlation is the signal's times the taper's), and a
+narrow-band signal's correlation is broad, so the product peaks nearer 0 — in the phase
+slope as in the cross-correlation envelope. Pure delay of 24 ms: 23.7 ms when the coupling
+fills 6-15 Hz, 19.5 ms for 9-12 Hz coupling in the 8-13 Hz band, 17.7 ms for 9.5-11.5 Hz; on
+the simulator's alpha coupling (9-12 Hz) −21 % (late-episode lags −23 %, whose intervals then
+cover the mean true lag in only 55 % of 20 studies). The sign, ``psi`` and ``p`` are not
+affected; read ``lag_ms`` as a lower bound of the lead's size.
 The per-window ``psi`` (W = one window) is unbiased in sign but noisy; it is kept for
 time courses. Frequencies of the band that the coupling does not reach (band edges) add
 phase noise, so ``lag_ms`` is most accurate when the coupling fills the band; ``psi`` and
@@ -49,14 +58,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .labels import NEAR_BOUNDARY_LABEL
-from .stats import bootstrap_ci, reporters_in, sign_flip_test
+from ..labels import NEAR_BOUNDARY_LABEL
+from ..stats import reporters_in, sign_flip_test
 
-WINDOW_COLUMNS = ["dyad", "session", "band", "start", "end", "excluded", "psi"]
+WINDOW_COLUMNS = ["dyad", "session", "band", "start", "end", "excluded", "psi", "slope_re", "slope_im"]
 CATEGORY_COLUMNS = ["dyad", "session", "reporter", "category", "band", "n_windows", "slope_re",
                     "slope_im", "psi", "lag_ms"]
 GROUP_COLUMNS = ["reporter", "category", "band", "n_dyads", "n_windows", "lag_ms", "lag_ci_low",
-                 "lag_ci_high", "psi", "psi_ci_low", "psi_ci_high", "p", "z", "leader"]
+                 "lag_ci_high", "psi", "psi_ci_low", "psi_ci_high", "p", "z", "clock_uncertainty_ms",
+                 "leader"]
 
 
 #: Frequency step of the slope, in FFT bins. Two, not one: the Hann taper correlates
@@ -76,12 +86,13 @@ def _slope(cross, power_t, power_c):
 
 
 def phase_slope(client: np.ndarray, therapist: np.ndarray, sfreq: float, band, starts, n_len: int,
-                groups: dict | None = None, chunk_windows: int = 32):
+                groups: dict | None = None, chunk_windows: int = 32, complex_windows: bool = False):
     """Per-window PSI and the complex slope of each group of windows (module doc).
 
     ``client``, ``therapist``: (n_channels, n_times); ``starts``: window start samples;
     ``groups``: name -> boolean mask over windows. Returns ``(psi (n_windows,),
-    {name: (slope, n_windows)})``.
+    {name: (slope, n_windows)})``; with ``complex_windows=True`` the first item is each
+    window's complex slope instead (its imaginary part is ``psi``).
     """
     freqs = np.fft.rfftfreq(n_len, 1.0 / sfreq)
     in_band = np.flatnonzero((freqs >= band[0]) & (freqs <= band[1]))
@@ -93,7 +104,7 @@ def phase_slope(client: np.ndarray, therapist: np.ndarray, sfreq: float, band, s
     n_t, n_c, n_f = therapist.shape[0], client.shape[0], len(in_band)
     sums = {g: [np.zeros((n_t, n_c, n_f), complex), np.zeros((n_t, n_f)), np.zeros((n_c, n_f))]
             for g in groups}
-    psi = np.empty(len(starts))
+    psi = np.empty(len(starts), complex)
     for c0 in range(0, len(starts), chunk_windows):
         idx = starts[c0 : c0 + chunk_windows, None] + np.arange(n_len)
         xc = np.fft.rfft(client[:, idx].transpose(1, 0, 2) * taper, axis=-1)[..., in_band]
@@ -101,7 +112,7 @@ def phase_slope(client: np.ndarray, therapist: np.ndarray, sfreq: float, band, s
         cross = xt[:, :, None, :] * np.conj(xc[:, None, :, :])  # (win, t_ch, c_ch, f)
         pt, pc = np.abs(xt) ** 2, np.abs(xc) ** 2
         for w in range(len(idx)):
-            psi[c0 + w] = _slope(cross[w], pt[w], pc[w]).imag
+            psi[c0 + w] = _slope(cross[w], pt[w], pc[w])
         for g, mask in groups.items():
             m = np.asarray(mask)[c0 : c0 + len(idx)]
             if m.any():
@@ -110,7 +121,7 @@ def phase_slope(client: np.ndarray, therapist: np.ndarray, sfreq: float, band, s
                 sums[g][2] += pc[m].sum(axis=0)
     out = {g: (_slope(*sums[g]) if np.asarray(groups[g]).any() else np.nan + 0j, int(np.sum(groups[g])))
            for g in groups}
-    return psi, out
+    return (psi if complex_windows else psi.imag), out
 
 
 def lag_ms(slope, sfreq: float, n_len: int):
@@ -139,10 +150,13 @@ def directional_tables(client: np.ndarray, therapist: np.ndarray, sfreq: float, 
     dyad, session = first["dyad"].iloc[0], first["session"].iloc[0]
     frames, rows = [], []
     for band, (lo, hi) in bands.items():
-        psi, slopes = phase_slope(client, therapist, sfreq, (lo, hi), starts, n_len, groups)
-        psi[~kept] = np.nan
+        window_slope, slopes = phase_slope(client, therapist, sfreq, (lo, hi), starts, n_len, groups,
+                                           complex_windows=True)
+        window_slope[~kept] = np.nan
         frame = pd.DataFrame({"dyad": dyad, "session": session, "band": band, "start": first["start"],
-                              "end": first["end"], "excluded": first["excluded"], "psi": psi})
+                              "end": first["end"], "excluded": first["excluded"],
+                              "psi": window_slope.imag, "slope_re": window_slope.real,
+                              "slope_im": window_slope.imag})
         frames.append(pd.concat([frame, labels], axis=1))
         for (reporter, category), (slope, n_win) in slopes.items():
             if n_win < min_windows:
@@ -154,58 +168,132 @@ def directional_tables(client: np.ndarray, therapist: np.ndarray, sfreq: float, 
 
 
 def directional_stage(client_fif, therapist_fif, windows_path, config: dict, out_windows,
-                      out_categories) -> None:
-    """Workflow stage: preprocessed FIFs + windows.tsv -> directional(_categories).tsv."""
-    from .io import Recording
-    from .windows import read_windows, write_tsv
+                      out_categories, out_episodes=None) -> None:
+    """Workflow stage: preprocessed FIFs + windows.tsv -> directional(_categories).tsv and,
+    with ``out_episodes``, directional_episodes.tsv (``hyperscan.directional.episodes``)."""
+    from ..io import Recording
+    from ..windows import read_windows, write_tsv
+    from .episodes import episode_table
 
     client, therapist = Recording.from_fif(client_fif), Recording.from_fif(therapist_fif)
+    windows = read_windows(windows_path)
+    bands = {k: tuple(v) for k, v in config["bands"].items()}
     per_window, per_category = directional_tables(
-        client.data, therapist.data, client.sfreq, read_windows(windows_path),
-        {k: tuple(v) for k, v in config["bands"].items()}, config["window"]["length"],
+        client.data, therapist.data, client.sfreq, windows, bands, config["window"]["length"],
         min_windows=config["stats"]["min_windows"])
     write_tsv(per_window, out_windows)
     write_tsv(per_category, out_categories)
+    if out_episodes is not None:
+        ecfg = config.get("directional", {}).get("episodes", {})
+        write_tsv(episode_table(client.data, therapist.data, client.sfreq, windows, bands,
+                                config["window"]["length"], pre=ecfg.get("pre", 5.0),
+                                post=ecfg.get("post", 20.0), split=ecfg.get("split", 0.5),
+                                bin_s=ecfg.get("bin", 2.0)), out_episodes)
 
 
 def directional_summary(tables: list[pd.DataFrame], *, delta_f: float, n_permutations=2000,
-                        n_bootstrap=2000, ci_level=0.95, seed=0) -> pd.DataFrame:
+                        n_bootstrap=2000, ci_level=0.95, seed=0,
+                        clock_ms: dict | None = None) -> pd.DataFrame:
     """group/directional.tsv from every session's directional_categories.tsv (module doc).
 
-    ``delta_f`` is the frequency spacing 1 / window length (Hz).
+    ``delta_f`` is the frequency spacing 1 / window length (Hz). ``clock_ms`` maps
+    ``(dyad, session)`` to the uncertainty (ms) of the alignment of the two recordings (a
+    value None or a missing key: unknown); a row's ``clock_uncertainty_ms`` is the largest over
+    its sessions (NaN when any is unknown). ``clock_ms=None`` (API use on data known to be
+    aligned, e.g. simulated arrays) takes every session as aligned (0 ms). ``n_bootstrap`` is kept for the call signature; intervals are sign-flip
+    inversions (``episodes.sign_flip_ci``), valid for any number of dyads.
     """
+    from .episodes import sign_flip_ci
+
     tables = [t for t in tables if len(t)]
     if not tables:
         return pd.DataFrame(columns=GROUP_COLUMNS)
     data = pd.concat(tables, ignore_index=True)
     data = data.assign(slope=data["slope_re"] + 1j * data["slope_im"])
     rng = np.random.default_rng(seed)
+    clock_ms = clock_ms or {}
     rows = []
     for (reporter, category, band), block in data.groupby(["reporter", "category", "band"], sort=False):
         dyads = block.groupby("dyad").agg(slope=("slope", "mean"), psi=("psi", "mean"))
         lags = np.angle(dyads["slope"].to_numpy()) / (2 * np.pi * STEP_BINS * delta_f) * 1e3
         psis = dyads["psi"].to_numpy()
         p, z = sign_flip_test(psis, n_permutations, rng)
-        lag_lo, lag_hi = bootstrap_ci(lags, n_bootstrap, ci_level, rng)
-        psi_lo, psi_hi = bootstrap_ci(psis, n_bootstrap, ci_level, rng)
-        leader = "neither" if not p < 0.05 else ("therapist" if psis.mean() > 0 else "client")
+        lag_lo, lag_hi = sign_flip_ci(lags, ci_level, n_permutations, rng)
+        psi_lo, psi_hi = sign_flip_ci(psis, ci_level, n_permutations, rng)
+        clocks = [clock_ms.get((str(d), str(s)), np.nan) if clock_ms else 0.0
+                  for d, s in block[["dyad", "session"]].drop_duplicates().itertuples(index=False)]
+        clocks = [np.nan if c is None else float(c) for c in clocks]
+        clock = float(np.max(clocks)) if clocks else np.nan
         rows.append(dict(reporter=reporter, category=category, band=band, n_dyads=len(dyads),
                          n_windows=int(block["n_windows"].sum()), lag_ms=lags.mean(),
                          lag_ci_low=lag_lo, lag_ci_high=lag_hi, psi=psis.mean(), psi_ci_low=psi_lo,
-                         psi_ci_high=psi_hi, p=p, z=z, leader=leader))
+                         psi_ci_high=psi_hi, p=p, z=z, clock_uncertainty_ms=clock,
+                         leader=leader_verdict(p, psis.mean(), lag_lo, lag_hi, clock)))
     return pd.DataFrame(rows, columns=GROUP_COLUMNS).sort_values(
         ["reporter", "category", "band"], kind="stable").reset_index(drop=True)
 
 
-def directional_group_stage(paths, config: dict, out_path) -> None:
-    """Workflow stage: every session's directional_categories.tsv -> group/directional.tsv."""
-    from .windows import write_tsv
+def leader_verdict(p: float, psi: float, lag_ci_low: float, lag_ci_high: float, clock_ms: float,
+                   alpha: float = 0.05) -> str:
+    """``therapist`` / ``client`` / ``neither``, or a refusal when the clocks cannot carry it.
+
+    A leader needs p < ``alpha`` *and* a lag interval that still excludes 0 after widening
+    it by the clock uncertainty on both sides (an unknown offset up to ``clock_ms`` shifts
+    every lag by as much): ``lag_ci_low − clock_ms > 0`` (therapist) or
+    ``lag_ci_high + clock_ms < 0`` (client). Otherwise ``undecided: clock uncertainty``
+    (``undecided: clock unknown`` when ``clock_ms`` is NaN; ``undecided: too few dyads`` when
+    the interval is unbounded)."""
+    if not p < alpha:
+        return "neither"
+    if not np.isfinite(clock_ms):
+        return "undecided: clock unknown"
+    if not (np.isfinite(lag_ci_low) and np.isfinite(lag_ci_high)):
+        return "undecided: too few dyads"
+    if psi > 0 and lag_ci_low - clock_ms > 0:
+        return "therapist"
+    if psi < 0 and lag_ci_high + clock_ms < 0:
+        return "client"
+    return "undecided: clock uncertainty"
+
+
+def session_clock_ms(sessions, config: dict) -> dict:
+    """(dyad, session) -> uncertainty (ms) of the alignment of client and therapist EEG.
+
+    Both people in one file (one amplifier, or an XDF file whose LSL streams are clock-
+    synchronised): half a sample period at ``preprocessing.resample_sfreq``. Two files:
+    ``directional.clock_uncertainty_ms`` (None = unknown)."""
+    half_sample = 0.5e3 / float(config.get("preprocessing", {}).get("resample_sfreq", 250.0))
+    separate = config.get("directional", {}).get("clock_uncertainty_ms")
+    return {(str(s.dyad), str(s.session)): (half_sample if str(s.client) == str(s.therapist) else separate)
+            for s in sessions}
+
+
+def directional_group_stage(paths, config: dict, out_path, *, sessions=None, episode_paths=(),
+                            out_episodes=None, out_curve=None) -> None:
+    """Workflow stage: every session's directional_categories.tsv -> group/directional.tsv;
+    with ``out_episodes``/``out_curve`` also the event-locked change table and curve from
+    ``episode_paths`` (directional_episodes.tsv). ``sessions``: the sheet's Session objects,
+    for the clock uncertainty of each session (``session_clock_ms``)."""
+    from ..windows import write_tsv
+    from .episodes import episode_summary
 
     tables = [pd.read_csv(p, sep="\t", dtype={"dyad": str, "session": str, "reporter": str,
                                                 "category": str}, keep_default_na=False,
                           na_values={c: ["n/a"] for c in ("slope_re", "slope_im", "psi", "lag_ms")})
               for p in paths]
     scfg = config["stats"]
+    clock = session_clock_ms(sessions, config) if sessions is not None else None
     write_tsv(directional_summary(tables, delta_f=1.0 / config["window"]["length"],
                                   n_permutations=scfg["n_permutations"], n_bootstrap=scfg["n_bootstrap"],
-                                  ci_level=scfg["ci_level"], seed=scfg["seed"]), out_path)
+                                  ci_level=scfg["ci_level"], seed=scfg["seed"], clock_ms=clock), out_path)
+    if out_episodes is not None:
+        episodes = [pd.read_csv(p, sep="\t", dtype={"dyad": str, "session": str, "reporter": str,
+                                                   "category": str, "part": str}, keep_default_na=False,
+                                na_values={c: ["n/a"] for c in ("time", "length_s", "slope_re", "slope_im")})
+                    for p in episode_paths]
+        change, curve = episode_summary(episodes, delta_f=1.0 / config["window"]["length"],
+                                        ci_level=scfg["ci_level"],
+                                        n_permutations=max(scfg["n_permutations"], 4096), seed=scfg["seed"],
+                                        clock_ms=clock)
+        write_tsv(change, out_episodes)
+        write_tsv(curve, out_curve)

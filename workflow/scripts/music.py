@@ -1,0 +1,14 @@
+from hyperscan.logs import stage_log
+from hyperscan.provenance import invalidate_manifest
+from hyperscan.music import music_stage
+
+stage_log(snakemake)
+invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
+music_stage(
+    snakemake.input.client,
+    snakemake.input.therapist,
+    snakemake.input.windows,
+    snakemake.params.session,
+    snakemake.params.config,
+    snakemake.output[0],
+)
