@@ -411,8 +411,7 @@ def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, ou
         qc["common_mode"] = common_mode_from_fifs(out_client, out_therapist)
     from .atomic import write_text_atomic
 
-    write_text_atomic(json.dumps(qc, indent=2, sort_keys=True) + "
-", out_qc)
+    write_text_atomic(json.dumps(qc, indent=2, sort_keys=True) + "\n", out_qc)
     if out_html is not None:
         write_qc_page(qc, before, cleaned, out_html)
     return qc
