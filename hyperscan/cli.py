@@ -1,4 +1,4 @@
-"""The ``hyperscan`` command: run, simulate, validate, init (README: "Command line").
+"""The ``hyperscan`` command: run, simulate, validate, init, verify (README: "Command line").
 
 Bad input never ends in a Python traceback: every ``InputError`` is printed as one line
 per problem (file, row/line, what was expected) followed by ``N problem(s)``, exit status 1.
@@ -21,19 +21,36 @@ NO_OUTPUT_OPTIONS = {"-n", "--dry-run", "--dryrun", "--unlock", "--list-rules", 
                      "--rulegraph", "--summary", "-S", "--detailed-summary", "-D", "--lint", "--cleanup-metadata"}
 
 
+# A wheel ships the workflow inside the package (setup.py copies workflow/ there).
+PACKAGED_WORKFLOW = Path(__file__).resolve().parent / "workflow"
+
+
+def workflow_snakefile() -> Path:
+    """This installation's ``workflow/Snakefile``: the copy shipped in the package (a wheel
+    install), else the source checkout's (a clone or an editable install)."""
+    for folder in (PACKAGED_WORKFLOW, ROOT / "workflow"):
+        if (folder / "Snakefile").is_file():
+            return folder / "Snakefile"
+    raise FileNotFoundError(f"no workflow/Snakefile in {PACKAGED_WORKFLOW} or {ROOT / 'workflow'}: "
+                            "reinstall hyperscan-eeg")
+
+
 def _snakefile() -> Path:
-    """The root Snakefile: the working directory's, else the one beside the package."""
+    """The working directory's Snakefile (a source checkout), else this installation's."""
     here = Path("Snakefile")
     if here.is_file():
         return here.resolve()
-    return ROOT / "Snakefile"
+    return workflow_snakefile()
 
 
 def _workflow_profile(snakefile: Path) -> Path | None:
-    """``workflow/profiles/default`` beside the Snakefile (Snakemake itself only looks in
-    ``profiles/default``, so it would miss it)."""
-    profile = snakefile.parent / "workflow" / "profiles" / "default"
-    return profile if (profile / "config.yaml").is_file() else None
+    """``workflow/profiles/default`` of the workflow that runs (passed explicitly: Snakemake
+    would miss it when the root Snakefile runs)."""
+    for profile in (snakefile.parent / "profiles" / "default",
+                    snakefile.parent / "workflow" / "profiles" / "default"):
+        if (profile / "config.yaml").is_file():
+            return profile
+    return None
 
 
 def in_ci() -> bool:
@@ -308,6 +325,26 @@ def cmd_run(args, extra) -> int:
     return 0
 
 
+def cmd_verify(args) -> int:
+    """``hyperscan verify``: re-run a published study, compare file by file (hyperscan.verify)."""
+    import logging
+
+    from .verify import report_lines, verify
+
+    if not args.quiet:
+        logging.basicConfig(level=logging.INFO, format="hyperscan verify: %(message)s", stream=sys.stderr)
+    result = verify(args.results_dir, sessions=args.sessions, configfile=args.configfile,
+                    scratch=args.scratch, cores=args.cores)
+    print("\n".join(report_lines(result)))
+    return 0 if result.identical else 1
+
+
+def version_line() -> str:
+    from . import __version__
+
+    return f"hyperscan {__version__} (hyperscan-eeg)"
+
+
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows each option's default, except where there is none or the help already says it."""
 
@@ -331,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="A new study: `hyperscan init STUDY_DIR`, then `hyperscan validate --configfile "
                "STUDY_DIR/config.yaml`, then `hyperscan run --configfile STUDY_DIR/config.yaml`. "
                "`hyperscan COMMAND --help` explains each command.")
+    parser.add_argument("--version", action="version", version=version_line())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="validate the inputs, then run the Snakemake workflow", formatter_class=fmt,
                          description="Validate the inputs, then run the Snakemake workflow (prints one line per "
@@ -401,6 +439,16 @@ def build_parser() -> argparse.ArgumentParser:
     ini.add_argument("--output-dir", default=None,
                      help="output_dir written into config.yaml, relative to STUDY_DIR (default: results)")
     ini.add_argument("--force", action="store_true", help="replace an existing sessions.tsv / config.yaml")
+    ver = sub.add_parser("verify", formatter_class=fmt, help="re-run a published study into a scratch folder and say, file "
+                                        "by file, whether its outputs come out identical")
+    ver.add_argument("results_dir", help="the study's output_dir (holding group/provenance.json)")
+    ver.add_argument("--sessions", default=None,
+                     help="the sessions sheet to find the inputs through (default: the recorded one)")
+    ver.add_argument("--configfile", default=None,
+                     help="re-run with this config instead of the recorded settings")
+    ver.add_argument("--scratch", default=None, help="folder for the re-run (default: a new temporary one)")
+    ver.add_argument("--cores", default=1, type=int, help="CPU cores for the re-run")
+    ver.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
 
 
@@ -463,6 +511,8 @@ def main(argv=None) -> int:
             if args.bids:
                 return cmd_init_bids(args)
             return cmd_init(args)
+        if args.command == "verify":
+            return cmd_verify(args)
         return cmd_validate(args)
     except InputError as err:  # a check that escaped validation: still no traceback
         print_problems(err.problems, f"hyperscan {args.command}: input problems:")

@@ -227,13 +227,14 @@ def manifest(config: dict, sessions, output_dir, outputs) -> dict:
         files += sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
     for p in sorted(files):
         out[p.relative_to(output_dir).as_posix() if p.is_relative_to(output_dir) else str(p)] = sha256(p)
-    return {
+    doc = {
         "versions": versions(),
         "config": json.loads(json.dumps(config, default=str)),
         "inputs": inputs,
         "outputs": out,
         "alignment": dict(sorted(alignment.items())),
     }
+    return doc
 
 
 def provenance_stage(sessions, config: dict, outputs, out_path) -> None:

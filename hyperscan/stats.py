@@ -5,7 +5,7 @@ For one reporter ``r``, category ``c`` and one band/metric column of ``windows.t
 * per session, ``d_s = mean(value | windows labelled c) - mean(value | reference windows)``,
   where the reference is ``stats.reference``: ``others`` (default: every window not coded
   ``c``), ``unlabelled`` (windows ``r`` did not code) or a named category. Excluded windows
-  (BAD_ segments), near-boundary windows and **edge windows** (within ``stats.edge_trim`` s of
+  (``BAD_`` segments), near-boundary windows and **edge windows** (within ``stats.edge_trim`` s of
   the recording's start or end, where filter/Hilbert transients live; column ``edge`` of
   windows.tsv, :func:`hyperscan.windows.edge_windows`) never count;
 * per dyad, ``d_dyad`` = mean of its sessions' ``d_s`` (sessions with at least
@@ -86,7 +86,7 @@ def sign_flip_test(diffs, n_permutations: int, rng: np.random.Generator):
     """Two-sided sign-flip permutation test of mean(diffs) = 0; returns (p, z).
 
     Exact over all 2**n sign vectors when 2**n <= n_permutations (p = share of sign vectors,
-    identity included, with |mean| >= observed; smallest p 2 / 2**n); otherwise
+    identity included, with ``|mean| >= observed``; smallest p 2 / 2**n); otherwise
     ``n_permutations`` random sign vectors and p = (1 + #exceed) / (1 + n_permutations).
     z = mean / SD of the null means. Source: Nichols & Holmes (2002), Hum Brain Mapp 15:1-25.
     """
@@ -195,8 +195,11 @@ class SessionData:
         # (window, column) matrix without pandas' pivot (the calibration builds thousands).
         start = table["start"].to_numpy(float)
         starts = np.unique(start)
-        lookup = {f"{b}\x00{m}": j for j, (b, m) in enumerate(columns)}
-        col = (table["band"].astype(str) + "\x00" + table["metric"].astype(str)).map(lookup)
+        # column index of each row by (band, metric); no string keys: pandas' python-backed
+        # string dtype (no pyarrow installed) drops a "\x00" separator, which matched nothing
+        keys = pd.MultiIndex.from_arrays([table["band"].astype(str), table["metric"].astype(str)])
+        col = pd.Series(pd.MultiIndex.from_tuples([(str(b), str(m)) for b, m in columns]).get_indexer(keys),
+                        dtype=float).where(lambda s: s >= 0)
         ok = col.notna().to_numpy()
         self.values = np.full((len(starts), len(columns)), np.nan)
         rows = np.searchsorted(starts, start[ok])[::-1]  # reversed: the first row of a duplicate wins

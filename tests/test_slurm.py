@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from conftest import ROOT, write_config
+from conftest import ROOT, require_extra, write_config
 from test_lint import _api
 
 PROFILE = ROOT / "profiles" / "slurm"
@@ -55,6 +55,7 @@ def test_profile_sizes_exactly_the_job_rules(profile, sample_config):
 
 
 def test_settings_reach_snakemake(sample_config):
+    require_extra("snakemake_executor_plugin_slurm", "slurm")
     code = textwrap.dedent("""
         import sys
         from snakemake.cli import parse_args
@@ -80,6 +81,7 @@ def _evaluate(expr, attempt, size_mb):
 
 
 def test_resources_in_a_dry_run_follow_the_formulas(profile, sample_config):
+    require_extra("snakemake_executor_plugin_slurm", "slurm")
     proc = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
                            "--configfile", str(sample_config), "--profile", str(PROFILE), "-n"],
                           capture_output=True, text=True, cwd=sample_config.parent)
@@ -121,6 +123,7 @@ def test_a_retry_gets_a_bigger_allocation(profile, rule):
 
 
 def test_site_template_layers_over_profiles_slurm(sample_config):
+    require_extra("snakemake_executor_plugin_slurm", "slurm")
     template = yaml.safe_load((SITE_TEMPLATE / "config.yaml").read_text())
     assert {"slurm_partition", "slurm_account"} <= set(template["default-resources"])
     assert "slurm-qos" in template

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import require_extra
 from hyperscan.synchrony import band_analytic, pairwise
 
 REALDATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "realdata"
@@ -39,6 +40,7 @@ def dyad():
 @pytest.fixture(scope="module")
 def hypyp_complex(dyad):
     """HyPyP's own band analytic signal: (2, n_epochs, n_ch, n_bands, n_times)."""
+    require_extra("hypyp", "reference")
     analyses = pytest.importorskip("hypyp.analyses")
     d1, d2, sfreq = dyad
     with warnings.catch_warnings():
@@ -70,6 +72,7 @@ HYPYP_CASES = [
 
 @pytest.mark.parametrize("mode,ours,signed,opt", HYPYP_CASES, ids=[c[1] for c in HYPYP_CASES])
 def test_matches_hypyp_compute_sync(hypyp_complex, mode, ours, signed, opt):
+    require_extra("hypyp", "reference")
     analyses = pytest.importorskip("hypyp.analyses")
     cs = hypyp_complex
     n = cs.shape[2]
@@ -89,6 +92,7 @@ def test_matches_hypyp_compute_sync(hypyp_complex, mode, ours, signed, opt):
 
 def test_band_analytic_matches_hypyp_compute_freq_bands(dyad):
     """Our filter+Hilbert on a continuous signal equals HyPyP's for the same options."""
+    require_extra("hypyp", "reference")
     analyses = pytest.importorskip("hypyp.analyses")
     d1, d2, sfreq = dyad
     cont1 = np.concatenate(list(d1[:6]), axis=-1)  # (31, 6*501) "continuous"
@@ -117,6 +121,7 @@ MNE_TIME = ["plv", "ciplv", "pli", "wpli", "coh", "imcoh"]
 def test_matches_mne_connectivity_time(joint):
     """spectral_connectivity_time (cwt_morlet, per frequency bin, no faverage):
     connectivity over the samples of each epoch = our windows."""
+    require_extra("mne_connectivity", "reference")
     mc = pytest.importorskip("mne_connectivity")
     from mne.time_frequency import tfr_array_morlet
 
@@ -150,6 +155,7 @@ def test_matches_mne_connectivity_epochs(joint):
     """spectral_connectivity_epochs (fourier mode) estimates across epochs; feeding
     our engine the same per-epoch Fourier coefficients as the 'samples' of one
     window must give the same numbers. This is the reference for ppc and dwpli."""
+    require_extra("mne_connectivity", "reference")
     mc = pytest.importorskip("mne_connectivity")
     data, sfreq, n, indices = joint
     with warnings.catch_warnings():

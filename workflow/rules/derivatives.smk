@@ -20,6 +20,6 @@ rule derivatives:
         runtime=10,
     params:
         sessions=list(SESSIONS.values()),
-        config=config,
+        config=cfg("preprocessing", "bids_root", "sessions"),
     script:
         "../scripts/derivatives.py"

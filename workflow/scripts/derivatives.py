@@ -1,9 +1,11 @@
 import os
 
 from hyperscan.derivatives import derivatives_stage
-from hyperscan.logs import to_file
+from hyperscan.logs import stage_log
 
-to_file(snakemake.log[0])
+# runs after provenance (it files the finished outputs, provenance.json among them): it must
+# not drop the manifest as the other stages do
+stage_log(snakemake)
 derivatives_stage(
     os.path.dirname(snakemake.output[0]),  # dataset_description.json lies in output_dir
     snakemake.params.sessions,

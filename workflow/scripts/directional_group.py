@@ -1,8 +1,8 @@
 from hyperscan.directional import directional_group_stage
-from hyperscan.logs import to_file
+from hyperscan.logs import stage_log
 from hyperscan.provenance import invalidate_manifest
 
-to_file(snakemake.log[0])
+stage_log(snakemake)
 invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
 directional_group_stage(
     list(snakemake.input.categories),

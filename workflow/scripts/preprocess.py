@@ -1,10 +1,10 @@
 import os
 
-from hyperscan.logs import to_file
+from hyperscan.logs import stage_log
 from hyperscan.provenance import invalidate_manifest
 from hyperscan.preprocess import preprocess_session
 
-to_file(snakemake.log[0])
+stage_log(snakemake)
 invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
 preprocess_session(
     snakemake.params.session,

@@ -1,7 +1,7 @@
-from hyperscan.logs import to_file
+from hyperscan.logs import stage_log
 from hyperscan.provenance import provenance_stage
 
-to_file(snakemake.log[0])
+stage_log(snakemake)
 provenance_stage(
     snakemake.params.sessions,
     snakemake.params.config,

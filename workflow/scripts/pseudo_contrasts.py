@@ -1,8 +1,8 @@
-from hyperscan.logs import to_file
+from hyperscan.logs import stage_log
 from hyperscan.provenance import invalidate_manifest
 from hyperscan.pseudo_contrasts import pseudo_contrasts_stage
 
-to_file(snakemake.log[0])
+stage_log(snakemake)
 invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
 pseudo_contrasts_stage(
     list(snakemake.input.nulls),

@@ -1,0 +1,30 @@
+"""Ship the Snakemake workflow inside the wheel; everything else is in pyproject.toml.
+
+A non-editable install has no repository around it, so ``workflow/`` (rules, scripts,
+schemas, report captions, profiles) is copied into the built package as
+``hyperscan/workflow/``, where ``hyperscan run`` finds it (``hyperscan.cli.workflow_snakefile``).
+Symbolic links (``workflow/schemas/*.json``) are copied as the files they point to. The
+repository layout is unchanged; an editable install keeps reading ``workflow/`` in place.
+"""
+
+import shutil
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+HERE = Path(__file__).resolve().parent
+
+
+class BuildPyWithWorkflow(build_py):
+    def run(self):
+        super().run()
+        if getattr(self, "editable_mode", False):
+            return
+        target = Path(self.build_lib) / "hyperscan" / "workflow"
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(HERE / "workflow", target,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".snakemake"))
+
+
+setup(cmdclass={"build_py": BuildPyWithWorkflow})
