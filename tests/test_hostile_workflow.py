@@ -165,7 +165,8 @@ def test_dry_runs_name_exactly_the_affected_jobs(study_run, tmp_path):
     cfg3 = base / "config_nulls.yaml"
     cfg3.write_text(yaml.safe_dump(doc))
     jobs = _dry_run(base, cfg3)
-    assert sorted(jobs) == ["nulls", "provenance", "summary", "surrogates"], jobs
+    # pseudo_contrasts reads nulls.tsv (the real dyad's labels on the pseudo-dyads)
+    assert sorted(jobs) == ["nulls", "provenance", "pseudo_contrasts", "summary", "surrogates"], jobs
     assert len(jobs["nulls"]) == 2
 
     # 3. the clock-sync file of D02 edited: D02's windows and everything after, not D01's.

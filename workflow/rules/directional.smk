@@ -22,7 +22,9 @@ rule directional:
         mem_mb=2000,
         runtime=10,
     params:
-        config=cfg("bands", "window.length", "stats.min_windows", "directional.episodes"),
+        config=cfg(
+            "bands", "window.length", "stats.min_windows", "directional.episodes"
+        ),
     script:
         "../scripts/directional.py"
 
