@@ -26,7 +26,7 @@ the central ``stats.ci_level`` interval) and the window's surrogate z-scores
 
 Over the study, ``surrogates.tsv`` (one row per band × metric): the across-dyad mean of
 real, pseudo-dyad and phase-randomised synchrony, ``real_minus_pseudo`` and
-``real_minus_phase`` with a percentile-bootstrap CI over dyads, a sign-flip permutation
+``real_minus_phase`` with a t interval over dyads, a sign-flip permutation
 p over dyads (exact when 2**n_dyads ≤ ``n_permutations``) and the surrogate z
 (estimate / SD of the sign-flip null).
 
@@ -280,8 +280,12 @@ def nulls_stage(client_fif, therapist_fif, partner_therapist_fifs, windows_path,
 
 def surrogate_summary(null_tables: list[pd.DataFrame], *, n_permutations=2000, n_bootstrap=2000,
                       ci_level=0.95, seed=0) -> pd.DataFrame:
-    """surrogates.tsv: real vs pseudo-dyad vs phase-randomised synchrony (see module doc)."""
-    from .stats import bootstrap_ci, sign_flip_test
+    """surrogates.tsv: real vs pseudo-dyad vs phase-randomised synchrony (see module doc).
+
+    Intervals of ``real_minus_*`` are t intervals over dyads (:func:`hyperscan.stats.t_interval`;
+    none from one dyad): a percentile bootstrap over 3 dyads covers the truth in only ~75 %.
+    ``n_bootstrap`` is kept for the call signature and unused."""
+    from .stats import sign_flip_test, t_interval
 
     tables = [t for t in null_tables if len(t)]
     if not tables:
@@ -300,7 +304,7 @@ def surrogate_summary(null_tables: list[pd.DataFrame], *, n_permutations=2000, n
                    real=dyads["real"].mean(), pseudo=dyads["pseudo"].mean(), phase=dyads["phase"].mean())
         for kind in ("pseudo", "phase"):
             diff = (dyads["real"] - dyads[kind]).dropna().to_numpy()
-            low, high = bootstrap_ci(diff, n_bootstrap, ci_level, rng)
+            low, high = t_interval(diff, ci_level)
             p, z = sign_flip_test(diff, n_permutations, rng)
             row.update({f"real_minus_{kind}": diff.mean() if len(diff) else np.nan,
                         f"{kind}_ci_low": low, f"{kind}_ci_high": high, f"p_{kind}": p, f"z_{kind}": z})
