@@ -22,6 +22,43 @@ DEFAULT_REPORTERS = ("client", "therapist")
 _TIE_EPS = 1e-9
 
 
+def category_masks(labels: np.ndarray, category: str, reference: str):
+    """(category, reference) boolean masks of a label sequence for one contrast.
+
+    ``reference``: ``others`` — every window not coded ``category`` (windows excluded near a
+    report boundary, ``n/a:near_boundary``, on neither side); ``unlabelled`` — windows the
+    reporter left uncoded (``n/a``); any other value — the windows coded with that category.
+    """
+    cat = labels == category
+    if reference == "unlabelled":
+        ref = labels == NA_LABEL
+    elif reference == "others":
+        ref = ~cat & (labels != NEAR_BOUNDARY_LABEL)
+    else:
+        ref = labels == reference
+    return cat, ref
+
+
+def session_contrast_blocks(table: pd.DataFrame, usable: np.ndarray, *, reference: str, min_windows: int):
+    """Every (reporter, category, band, metric) contrast of one session's window table.
+
+    ``table``: windows.tsv-like rows (``band``, ``metric``, ``{reporter}_category`` columns,
+    a default RangeIndex); ``usable``: (n_rows,) bool, the rows that may enter a contrast
+    (not excluded, finite, not an edge window). Yields ``(reporter, category, band, metric,
+    block, cat, ref)`` with boolean masks over ``block``'s rows, only where both sides have at
+    least ``min_windows`` usable windows (the rule of :mod:`hyperscan.stats`).
+    """
+    for col in [c for c in table.columns if c.endswith("_category")]:
+        reporter = col[: -len("_category")]
+        for category in sorted(set(table[col].astype(str)) - NOT_A_CATEGORY - {reference}):
+            for (band, metric), block in table.groupby(["band", "metric"], sort=True):
+                cat, ref = category_masks(block[col].astype(str).to_numpy(dtype=object), category, reference)
+                ok = usable[block.index]
+                cat, ref = cat & ok, ref & ok
+                if cat.sum() >= min_windows and ref.sum() >= min_windows:
+                    yield reporter, category, band, metric, block, cat, ref
+
+
 def _window_arrays(window_start, window_end):
     ws = np.asarray(window_start, dtype=float).reshape(-1)
     we = np.asarray(window_end, dtype=float).reshape(-1)

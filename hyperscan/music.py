@@ -194,17 +194,11 @@ def music_stage(client_fif, therapist_fif, windows_path, session, config: dict, 
 
 # --------------------------------------------------------------------------- group
 
-def _masks(labels, category, reference):
-    from .pseudo_contrasts import _masks as masks
-
-    return masks(labels, category, reference)
-
-
 def music_group(tables: list[pd.DataFrame], *, reference: str = "unlabelled", min_windows: int = 3,
                 ci_level: float = 0.95, n_permutations: int = 10000, seed: int = 0) -> pd.DataFrame:
     """group/music.tsv from every session's music.tsv (module doc)."""
     from .directional.episodes import sign_flip_ci, sign_flip_p
-    from .labels import NOT_A_CATEGORY
+    from .labels import session_contrast_blocks
 
     tables = [t for t in tables if len(t)]
     if not tables:
@@ -213,20 +207,14 @@ def music_group(tables: list[pd.DataFrame], *, reference: str = "unlabelled", mi
     cols = ["value", "value_partial", "value_control", "tracking_client", "tracking_therapist"]
     for t in tables:
         usable = t["excluded"].to_numpy() == 0
-        for col in [c for c in t.columns if c.endswith("_category")]:
-            reporter = col[: -len("_category")]
-            for category in sorted(set(t[col].astype(str)) - NOT_A_CATEGORY - {reference}):
-                for (band, metric), block in t.groupby(["band", "metric"], sort=True):
-                    labels = block[col].astype(str).to_numpy(dtype=object)
-                    cat, ref = _masks(labels, category, reference)
-                    ok = usable[block.index]
-                    cat, ref = cat & ok, ref & ok
-                    if cat.sum() < min_windows or ref.sum() < min_windows:
-                        continue
-                    vals = block[cols].to_numpy(float)
-                    d = np.nanmean(vals[cat], axis=0) - np.nanmean(vals[ref], axis=0)
-                    rows.append(dict(dyad=str(t["dyad"].iloc[0]), reporter=reporter, category=category,
-                                     band=band, metric=metric, **dict(zip(cols, d))))
+        if "edge" in t:  # edge windows (stats.edge_trim) enter no contrast, as in contrasts.tsv
+            usable &= t["edge"].to_numpy().astype(int) == 0
+        for reporter, category, band, metric, block, cat, ref in session_contrast_blocks(
+                t, usable, reference=reference, min_windows=min_windows):
+            vals = block[cols].to_numpy(float)
+            d = np.nanmean(vals[cat], axis=0) - np.nanmean(vals[ref], axis=0)
+            rows.append(dict(dyad=str(t["dyad"].iloc[0]), reporter=reporter, category=category,
+                             band=band, metric=metric, **dict(zip(cols, d))))
     if not rows:
         return pd.DataFrame(columns=GROUP_COLUMNS)
     data = pd.DataFrame(rows)

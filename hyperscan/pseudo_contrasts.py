@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .labels import NA_LABEL, NEAR_BOUNDARY_LABEL, NOT_A_CATEGORY
+from .labels import session_contrast_blocks
 
 COLUMNS = ["reporter", "category", "reference", "band", "metric", "n_dyads", "estimate", "pseudo",
            "real_minus_pseudo", "ci_low", "ci_high", "p", "p_min", "pseudo_share", "share_ci_low",
@@ -45,17 +45,6 @@ COLUMNS = ["reporter", "category", "reference", "band", "metric", "n_dyads", "es
 
 #: Share of a contrast the pseudo-dyads must reproduce to be flagged.
 REPRODUCED_SHARE = 0.5
-
-
-def _masks(labels: np.ndarray, category: str, reference: str):
-    cat = labels == category
-    if reference == "unlabelled":
-        ref = labels == NA_LABEL
-    elif reference == "others":
-        ref = ~cat & (labels != NEAR_BOUNDARY_LABEL)
-    else:
-        ref = labels == reference
-    return cat, ref
 
 
 def session_differences(nulls: pd.DataFrame, windows: pd.DataFrame, *, reference: str = "unlabelled",
@@ -66,28 +55,23 @@ def session_differences(nulls: pd.DataFrame, windows: pd.DataFrame, *, reference
     the session when the two tables do not describe the same windows."""
     keys = ["band", "metric", "start"]
     label_cols = [c for c in windows.columns if c.endswith("_category")]
-    joined = nulls.merge(windows[keys + label_cols], on=keys, how="left", validate="one_to_one")
+    extra = ["edge"] if "edge" in windows else []
+    joined = nulls.merge(windows[keys + label_cols + extra], on=keys, how="left", validate="one_to_one")
     if len(label_cols) and joined[label_cols[0]].isna().any():
         where = f"{nulls['dyad'].iloc[0]}/{nulls['session'].iloc[0]}"
         raise ValueError(f"nulls.tsv of {where} has windows that windows.tsv lacks; re-run the nulls stage")
-    rows = []
     usable = (joined["excluded"].to_numpy() == 0) & np.isfinite(joined["value"].to_numpy(float)) \
         & np.isfinite(joined["pseudo_value"].to_numpy(float))
-    for col in label_cols:
-        reporter = col[: -len("_category")]
-        for category in sorted(set(joined[col].astype(str)) - NOT_A_CATEGORY - {reference}):
-            for (band, metric), block in joined.groupby(["band", "metric"], sort=True):
-                labels = block[col].astype(str).to_numpy(dtype=object)
-                cat, ref = _masks(labels, category, reference)
-                ok = usable[block.index]
-                cat, ref = cat & ok, ref & ok
-                if cat.sum() < min_windows or ref.sum() < min_windows:
-                    continue
-                real, pseudo = block["value"].to_numpy(float), block["pseudo_value"].to_numpy(float)
-                rows.append(dict(dyad=str(nulls["dyad"].iloc[0]), session=str(nulls["session"].iloc[0]),
-                                 reporter=reporter, category=category, band=band, metric=metric,
-                                 d_real=real[cat].mean() - real[ref].mean(),
-                                 d_pseudo=pseudo[cat].mean() - pseudo[ref].mean()))
+    if "edge" in joined:  # edge windows (stats.edge_trim) enter no contrast, as in contrasts.tsv
+        usable &= joined["edge"].to_numpy().astype(int) == 0
+    rows = []
+    for reporter, category, band, metric, block, cat, ref in session_contrast_blocks(
+            joined, usable, reference=reference, min_windows=min_windows):
+        real, pseudo = block["value"].to_numpy(float), block["pseudo_value"].to_numpy(float)
+        rows.append(dict(dyad=str(nulls["dyad"].iloc[0]), session=str(nulls["session"].iloc[0]),
+                         reporter=reporter, category=category, band=band, metric=metric,
+                         d_real=real[cat].mean() - real[ref].mean(),
+                         d_pseudo=pseudo[cat].mean() - pseudo[ref].mean()))
     return pd.DataFrame(rows, columns=["dyad", "session", "reporter", "category", "band", "metric",
                                        "d_real", "d_pseudo"])
 

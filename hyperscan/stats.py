@@ -68,6 +68,7 @@ from scipy import stats as sps
 from scipy.stats import false_discovery_control
 
 from .labels import NEAR_BOUNDARY_LABEL, NOT_A_CATEGORY
+from .labels import category_masks as _masks
 
 log = logging.getLogger(__name__)
 
@@ -238,17 +239,6 @@ class SessionData:
             diff = cat_sum / cat_n - ref_sum / ref_n
         diff[(cat_n < min_windows) | (ref_n < min_windows)] = np.nan
         return diff, cat_n[0], ref_n[0]
-
-
-def _masks(labels: np.ndarray, category: str, reference: str):
-    cat = labels == category
-    if reference == "unlabelled":
-        ref = labels == "n/a"
-    elif reference == "others":
-        ref = ~cat & (labels != NEAR_BOUNDARY_LABEL)
-    else:
-        ref = labels == reference
-    return cat, ref
 
 
 def shift_draws(sizes, n_permutations: int, rng: np.random.Generator):

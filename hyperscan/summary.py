@@ -721,17 +721,6 @@ def summary_stage(inputs, sessions, config: dict, out_path) -> None:
                                                          ("curve", "directional_curve"),
                                                          ("pseudo", "pseudo_contrasts"))
         if hasattr(inputs, name)})
-    from .directional.report import summary_sections
-
-    music_paths = list(getattr(inputs, "music", []) or [])
-    extra = summary_sections(
-        sink, contrasts=contrasts, qc=qc, music=_read(music_paths[0]) if music_paths else None,
-        n_sessions=len(sessions), n_with_audio=sum(getattr(s, "audio", None) is not None for s in sessions),
-        stimulus_bands=config.get("music", {}).get("stimulus_bands", ["delta", "theta"]), **{
-            k: _read(getattr(inputs, name)) for k, name in (("episodes", "directional_episodes"),
-                                                             ("curve", "directional_curve"),
-                                                             ("pseudo", "pseudo_contrasts"))
-            if hasattr(inputs, name)})
     page = build_summary(contrasts, tables, reports, qc, config, dyad_diffs=dyad_diffs,
                          input_checksums=checksums, nulls=nulls, figures=sink, tables_dir=out_dir,
                          not_computed=_not_computed(sessions, config, inputs),
