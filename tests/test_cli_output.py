@@ -1,6 +1,7 @@
 """What `hyperscan` prints: one line per finished job, errors whole, quiet means quiet,
 help on every option with its default, validate says what it understood."""
 
+import argparse
 import io
 from pathlib import Path
 
@@ -89,7 +90,8 @@ def test_every_option_has_help_and_shows_its_default():
             block = block[: block.find("\n  -")] if "\n  -" in block else block
             assert "default" in block, (command, action.dest, block)
     assert "CONTRACT" not in parser.format_help() and "../shared" not in parser.format_help()
-    run_help = parser._actions[1].choices["run"].format_help()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    run_help = commands.choices["run"].format_help()
     assert "-- -n" in run_help  # the dry run is hinted
 
 
