@@ -618,10 +618,10 @@ def precision_note(n_dyads: int, *, ci_level=0.95, group_test_name="t", n_permut
              "wilcoxon": 2.0 / 2**n_dyads}[group_test_name]
     half = sps.t.ppf(0.5 + ci_level / 2, n_dyads - 1) / np.sqrt(n_dyads)
     flip = sign_flip_floor(n_dyads, n_permutations)
-    floor_text = ("no floor (continuous t distribution)" if floor == 0 else f"{floor:.3g}")
+    floor_text = ("none (the t distribution is continuous)" if floor == 0 else f"{floor:.3g}")
     mde = (sps.t.ppf(0.975, n_dyads - 1) + sps.norm.ppf(0.8)) / np.sqrt(n_dyads)
     return (f"Precision with {n_dyads} dyads: the group test ({group_test_name}) has smallest "
-            f"attainable p {floor_text} (sign-flip: {flip:.3g}); the {ci_level:.0%} interval is "
+            f"attainable p: {floor_text} (sign-flip: {flip:.3g}); the {ci_level:.0%} interval is "
             f"the estimate ± {half:.2f} × SD of the per-dyad differences; an effect of about "
             f"{mde:.2f} × that SD is detected with ~80 % power at p < 0.05 (before FDR).")
 

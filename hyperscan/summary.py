@@ -245,20 +245,25 @@ def _joint_rows(contrasts: pd.DataFrame, nulls: pd.DataFrame | None, window_tabl
 
 def real_above_pseudo(surrogates: pd.DataFrame) -> np.ndarray:
     """Rows of surrogates.tsv the page marks as "real dyads above pseudo-dyads": real − pseudo
-    positive with a sign-flip p over dyads below 0.05, from at least two dyads and a test that
-    can reach 0.05 (``summary_text.supported`` rules). The null-model table highlights, the
-    figure stars and the opening paragraph all use these rows."""
+    positive with its t interval over dyads above 0 and a sign-flip p over dyads that stays
+    below 0.05 after Benjamini–Hochberg over the table's rows, from at least two dyads and a
+    test that can reach 0.05 (``summary_text.supported`` rules). The null-model table
+    highlights, the figure stars and the opening paragraph all use these rows."""
+    from .stats import _bh
+
     if surrogates is None or not len(surrogates):
         return np.zeros(0, bool)
     diff = pd.to_numeric(surrogates.get("real_minus_pseudo"), errors="coerce").to_numpy(float)
-    probe = pd.DataFrame({"q": pd.to_numeric(surrogates.get("p_pseudo"), errors="coerce"),
+    low = pd.to_numeric(surrogates.get("pseudo_ci_low", pd.Series(np.nan, index=surrogates.index)),
+                        errors="coerce").to_numpy(float)
+    probe = pd.DataFrame({"q": _bh(pd.to_numeric(surrogates.get("p_pseudo"), errors="coerce")),
                           "n_dyads": pd.to_numeric(surrogates.get("n_dyads", pd.Series(np.nan, index=surrogates.index)),
                                                    errors="coerce")})
-    return words.supported(probe) & np.nan_to_num(diff > 0)
+    return words.supported(probe) & np.nan_to_num(diff > 0) & np.nan_to_num(low > 0)
 
 
 def real_above_pseudo_descriptive(surrogates: pd.DataFrame) -> np.ndarray:
-    """Rows whose bootstrap interval of real − pseudo lies above 0 (a description of these
+    """Rows whose t interval of real − pseudo lies above 0 (a description of these
     dyads; with few dyads the sign-flip p cannot go below 2/2^n, so the interval is what says
     that pseudo-dyads are separable)."""
     if surrogates is None or not len(surrogates):

@@ -115,8 +115,9 @@ GLOSSARY = [
                "client's, negative when the client leads; the lag in ms follows from the phase slope."),
     ("Difference (estimate)", "Mean synchrony in the category's windows minus the comparison windows, "
                "averaged over dyads. Positive = the category goes with more synchrony."),
-    ("Interval", "Bootstrap confidence interval over dyads: the range of differences compatible with the "
-               "data. With one dyad there is no interval (nothing to resample)."),
+    ("Interval", "Confidence interval over dyads (t interval: mean ± t × standard error of the per-dyad "
+               "differences): the range of differences compatible with the data. With one dyad there is no "
+               "interval."),
     ("p and q", "p: how often a difference this large arises by chance. q: p corrected for the number of "
                "rows tested (false discovery rate). A highlighted row has q below 0.05 from a test across "
                "at least two dyads that can reach 0.05 at all. A permutation test cannot give a p below "
@@ -297,7 +298,8 @@ def _pseudo_sentence(surrogates: pd.DataFrame | None, marked, band, metric, abov
     above = bool(np.asarray(marked)[surrogates.index.get_loc(i)])
     if above:
         return lead + (f"Overall, real dyads were more synchronous than pseudo-dyads (people who never played "
-                f"together) in {band} {metric_name(metric)}, so this band's synchrony is not only the shared music.")
+                f"together) in {band} {metric_name(metric)} (tested across dyads, corrected over the null-model table), "
+                "so not all of this band's synchrony comes from a shared setting such as the music.")
     if above_descr is not None and bool(np.asarray(above_descr)[surrogates.index.get_loc(i)]):
         return lead + (f"In these dyads, real pairs were more synchronous than pseudo-dyads (people who never played "
                 f"together) in {band} {metric_name(metric)} (the interval of the difference lies above zero), but "
@@ -305,6 +307,22 @@ def _pseudo_sentence(surrogates: pd.DataFrame | None, marked, band, metric, abov
     return lead + (f"Pseudo-dyads (people who never played together) reach about the same overall {band} "
             f"{metric_name(metric)} level as the real dyads, so much of that level is shared setting such as "
             "the music; the difference between moments is not explained by a constant shared drive.")
+
+
+def _also_highlighted(hits: pd.DataFrame, row) -> str:
+    """The other highlighted band/measure rows of the same reporter and category, largest
+    difference first: the sentence names the row with the smallest q, which need not be the
+    band with the largest difference (FIR transition bands let coupling in one band raise its
+    neighbours a little, with a tighter interval)."""
+    same = hits[(hits.reporter == row.reporter) & (hits.category == row.category)
+                & ~((hits.band == row.band) & (hits.metric == row.metric))]
+    if not len(same):
+        return ""
+    same = same.sort_values("_abs", ascending=False)
+    names = [f"{r.band} {metric_name(r.metric)} ({fmt_number(r.estimate)})" for r in same.head(5).itertuples()]
+    more = f" and {len(same) - 5} more" if len(same) > 5 else ""
+    return (" Also highlighted for this report, largest difference first: " + ", ".join(names) + more
+            + ". Neighbouring bands can share an effect through the band-pass filters' transition bands.")
 
 
 def findings(contrasts: pd.DataFrame, highlight, *, n_dyads: int, n_sessions: int, n_windows: int,
@@ -340,6 +358,7 @@ def findings(contrasts: pd.DataFrame, highlight, *, n_dyads: int, n_sessions: in
                 f"(difference {fmt_number(row.estimate)}, {level} interval {fmt_number(row.ci_low)} to "
                 f"{fmt_number(row.ci_high)}, q {fmt_p(row.q)[0]})"
                 + (f"; {k} of {n} dyads show the same direction." if n else ".")
+                + _also_highlighted(key, row)
                 + " " + _pseudo_sentence(surrogates, surrogate_marked, row.band, row.metric, surrogate_above))
         others = len(hits.drop_duplicates(["reporter", "category"])) - len(shown)
         if others > 0:

@@ -139,17 +139,17 @@ def stimulus_section(contrasts: pd.DataFrame | None, music: pd.DataFrame | None,
     parts = []
     if n_with_audio < n_sessions:
         flagged = sig[sig["band"].isin(list(stimulus_bands))]
-        missing = ("no session" if n_with_audio == 0 else f"{n_sessions - n_with_audio} of {n_sessions} sessions")
+        missing = ("any session" if n_with_audio == 0 else f"{n_sessions - n_with_audio} of {n_sessions} sessions")
         if len(flagged):
             items = ", ".join(f"{html.escape(str(r.reporter))}/{html.escape(str(r.category))} "
                               f"{html.escape(str(r.band))} {html.escape(str(r.metric))}" for r in flagged.itertuples())
             parts.append(f"<p class='warn'><strong>Possibly stimulus-driven:</strong> {items}. The music "
-                         f"is not given for {missing} (sheet column <code>audio</code>): a brain response to "
+                         f"(audio) is missing for {missing} (sheet column <code>audio</code>): a brain response to "
                          "the music that grows when these moments are reported produces such a contrast "
                          "without any interaction, and pseudo-dyads cannot catch it when each dyad played "
                          "its own piece. Give the audio to test it.</p>")
         else:
-            parts.append(f"<p>The music is not given for {missing}; no significant contrast lies in the "
+            parts.append(f"<p>The music (audio) is missing for {missing}; no significant contrast lies in the "
                          f"beat/phrase bands ({html.escape(', '.join(stimulus_bands))}).</p>")
     if music is not None and len(music):
         table = music.merge(contrasts[keys + ["q"]].drop_duplicates(keys), on=keys, how="left")
