@@ -80,11 +80,13 @@ def cmd_validate(args) -> int:
 
     check = check_study(args.configfile)
     check.problems += workdir_problems(check)  # everything `run` would refuse, from here
-    for note in getattr(check, "notes", []):  # time, identity and channel facts and the choice made
-        print(f"  note: {note}")
+    if not args.quiet:  # --quiet: problems, warnings and the OK line only
+        for note in getattr(check, "notes", []):  # time, identity and channel facts and the choice made
+            print(f"  note: {note}")
     print_warnings(check.warnings)
-    for summary in check.report_summaries:  # what each report file gave, and how it was mapped
-        print(summary)
+    if not args.quiet:
+        for summary in check.report_summaries:  # what each report file gave, and how it was mapped
+            print(summary)
     if check.problems:
         print_problems(check.problems, f"hyperscan validate: {args.configfile}: problems found:")
         return 1
@@ -106,6 +108,11 @@ def cmd_simulate(args) -> int:
     if args.dyads < 1 or args.duration <= 0:
         print("hyperscan simulate: --dyads must be >= 1 and --duration > 0", file=sys.stderr)
         return 2
+    out = Path(args.out_dir)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        print(f"hyperscan simulate: {out.resolve()} exists and is not an empty folder; give a new folder "
+              "(simulate never overwrites a study)", file=sys.stderr)
+        return 1
     try:
         sheet = simulate_study(args.out_dir, n_dyads=args.dyads, seed=args.seed, null=args.null,
                                duration=args.duration,
@@ -358,6 +365,13 @@ class _InitHelpFormatter(_HelpFormatter, argparse.RawDescriptionHelpFormatter):
     pass
 
 
+def _cores(value: str) -> str:
+    """--cores: 'all' or a whole number >= 1 (Snakemake waits for ever with 0 cores)."""
+    if value == "all" or (value.isdigit() and int(value) >= 1):
+        return value
+    raise argparse.ArgumentTypeError(f"{value!r} is not a number of cores: give a whole number >= 1 or 'all'")
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = _HelpFormatter
     parser = argparse.ArgumentParser(
@@ -377,7 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "without running them), `-- --forcerun summary` (redo one stage), `-- -p` "
                                      "(print shell commands).")
     run.add_argument("--configfile", default=DEFAULT_CONFIG, help="the study's config.yaml")
-    run.add_argument("--cores", default="1", help="CPU cores Snakemake may use at once ('all' for every core)")
+    run.add_argument("--cores", default="1", type=_cores,
+                     help="CPU cores Snakemake may use at once, a whole number >= 1 ('all' for every core)")
     run.add_argument("--profile", default=None,
                      help="a Snakemake profile folder (e.g. profiles/slurm for a cluster)")
     run.add_argument("--quiet", action=argparse.BooleanOptionalAction, default=None,
@@ -447,7 +462,8 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--configfile", default=None,
                      help="re-run with this config instead of the recorded settings")
     ver.add_argument("--scratch", default=None, help="folder for the re-run (default: a new temporary one)")
-    ver.add_argument("--cores", default=1, type=int, help="CPU cores for the re-run")
+    ver.add_argument("--cores", default=1, type=lambda v: int(_cores(v)) if v != "all" else v,
+                     help="CPU cores for the re-run, a whole number >= 1")
     ver.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
 

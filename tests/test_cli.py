@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import hyperscan_cmd, write_config
+from conftest import ROOT, hyperscan_cmd, write_config
 from hyperscan.cli import build_parser, snakemake_argv
 from hyperscan.simulate import simulate_study
 from study_tools import copy_study, rewrite_line, snapshot, truncate
@@ -93,7 +93,30 @@ def test_simulate_into_a_file_is_a_clear_error(tmp_path):
     target.write_text("x")
     proc = hyperscan("simulate", str(target), "--dyads", "1", cwd=tmp_path)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert f"cannot write {target}" in proc.stderr
+    assert f"{target.resolve()} exists and is not an empty folder" in proc.stderr
+    assert target.read_text() == "x"
+
+
+def test_simulate_never_overwrites_a_study(tmp_path):
+    """A folder that already holds files (a study) is refused, byte for byte untouched; an
+    empty or new folder is fine."""
+    study = tmp_path / "study"
+    study.mkdir()
+    (study / "sessions.tsv").write_text("dyad\tsession\n")
+    proc = hyperscan("simulate", str(study), "--dyads", "1", cwd=tmp_path)
+    assert proc.returncode == 1 and "never overwrites" in proc.stderr
+    assert [p.name for p in study.iterdir()] == ["sessions.tsv"]
+    assert (study / "sessions.tsv").read_text() == "dyad\tsession\n"
+
+
+def test_cores_must_be_a_whole_number_of_at_least_one():
+    """Snakemake given 0 cores waits for ever with nothing to run: refused by the parser."""
+    for bad in ("0", "-1", "1.5", "two"):
+        with pytest.raises(SystemExit) as err:
+            build_parser().parse_args(["run", "--cores", bad])
+        assert err.value.code == 2
+    assert build_parser().parse_args(["run", "--cores", "all"]).cores == "all"
+    assert build_parser().parse_args(["run", "--cores", "2"]).cores == "2"
 
 
 def test_quiet_in_ci_and_resume_flags(monkeypatch):
@@ -112,3 +135,14 @@ def test_quiet_in_ci_and_resume_flags(monkeypatch):
     assert not in_ci()
     assert build_parser().parse_args(["run", "--quiet"]).quiet is True
     assert build_parser().parse_args(["run", "--no-quiet"]).quiet is False
+
+
+def test_validate_quiet_prints_only_problems_warnings_and_the_ok_line():
+    """`validate --quiet` (help: "only problems and the OK line"): the sample study's notes
+    (start times, stream and channel facts) and per-file listings appear without it only."""
+    loud = hyperscan("validate", "--configfile", str(ROOT / "config" / "config.yaml"), cwd=ROOT)
+    quiet = hyperscan("validate", "--quiet", "--configfile", str(ROOT / "config" / "config.yaml"), cwd=ROOT)
+    assert loud.returncode == quiet.returncode == 0, (loud.stderr, quiet.stderr)
+    assert "note:" in loud.stdout and "What hyperscan understood" in loud.stdout
+    assert "note:" not in quiet.stdout and "What hyperscan understood" not in quiet.stdout
+    assert [l for l in quiet.stdout.splitlines() if l.strip()][-1].startswith("OK: ")
