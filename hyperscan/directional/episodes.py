@@ -342,4 +342,5 @@ def episode_summary(tables: list[pd.DataFrame], *, delta_f: float, ci_level: flo
         change.loc[finite, "q"] = false_discovery_control(change.loc[finite, "p"].to_numpy(float))
         late = (change["p"] <= 1 - ci_level) & ~(change["q"] < 1 - ci_level)
         change.loc[late, "pattern"] = change.loc[late, "pattern"] + " (not significant after FDR)"
+        change.loc[~(change["q"] < 1 - ci_level), "switch_s"] = np.nan  # a switch only for a finding
     return change, pd.DataFrame(curve_rows, columns=CURVE_COLUMNS)
