@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 
 #: Recorded even if not a declared dependency (the workflow engine and its cluster plugin).
-PACKAGES = ["hyperscan", "mne", "numpy", "scipy", "xarray", "pandas", "h5netcdf", "snakemake", "numba",
+PACKAGES = ["hyperscan-eeg", "mne", "numpy", "scipy", "xarray", "pandas", "h5netcdf", "snakemake", "numba",
             "snakemake-executor-plugin-slurm", "statsmodels"]
 MANIFEST = "group/provenance.json"
 
@@ -164,7 +164,11 @@ def sha256(path, chunk=1 << 20) -> str:
 
 def versions() -> dict[str, str]:
     """Python's and every relevant package's version (:func:`_package_closure`)."""
-    out = {"python": platform.python_version()}
+    from . import __version__
+
+    # this package under its import name too (its distribution is hyperscan-eeg: the name
+    # hyperscan on the package index is Intel's regex library)
+    out = {"python": platform.python_version(), "hyperscan": __version__}
     for name in _package_closure():
         try:
             out[name] = metadata.version(name)
