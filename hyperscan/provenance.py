@@ -228,7 +228,15 @@ def manifest(config: dict, sessions, output_dir, outputs) -> dict:
                 facts = {k: v for k, v in qc["alignment"].items() if k != "channels"}
                 alignment[f"{qc.get('dyad')}/{qc.get('session')}"] = facts
     for p in map(Path, outputs):  # a directory output (figures/) counts file by file
+        if not p.is_relative_to(output_dir):  # the study's input files (rule inputs, for reruns)
+            continue
         files += sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+        # written by the same job beside its declared output: a table's JSON sidecar
+        # (hyperscan.sidecars) and a cleaned recording's fitted ICA
+        companions = [p.with_suffix(".json")] if p.suffix == ".tsv" else []
+        if p.name.endswith("_raw.fif"):
+            companions.append(p.with_name(p.name[: -len("_raw.fif")] + "-ica.fif"))
+        files += [c for c in companions if c.is_file()]
     for p in sorted(files):
         out[p.relative_to(output_dir).as_posix() if p.is_relative_to(output_dir) else str(p)] = sha256(p)
     doc = {

@@ -6,7 +6,7 @@ rule provenance:
         preprocessed=[
             f"{OUT}/{d}/{s}/preprocessed/{f}"
             for d, s in SESSIONS
-            for f in ("client_raw.fif", "therapist_raw.fif", "qc.json")
+            for f in ("client_raw.fif", "therapist_raw.fif", "qc.json", "report.html")
         ],
         per_session=[
             f"{OUT}/{d}/{s}/{f}"
@@ -16,6 +16,7 @@ rule provenance:
                 "nulls.tsv",
                 "directional.tsv",
                 "directional_categories.tsv",
+                "directional_episodes.tsv",
                 "person.tsv",
             )
         ],
@@ -25,6 +26,9 @@ rule provenance:
         person=rules.person_group.output,
         channel_pairs=rules.channel_pairs.output,
         summary=rules.summary.output,
+        pseudo_contrasts=rules.pseudo_contrasts.output,
+        music=[f"{OUT}/{d}/{s}/music.tsv" for d, s in MUSIC_SESSIONS]
+        + ([f"{OUT}/group/music.tsv"] if MUSIC_SESSIONS else []),
         ratings=[
             f"{OUT}/{d}/{s}/{f}"
             for d, s in RATED_SESSIONS
