@@ -97,7 +97,9 @@ def test_init_writes_sheet_and_config_that_validate(dataset, tmp_path):
                          capture_output=True, text=True, cwd=tmp_path)
     assert val.returncode == 0 and "4 session(s)" in val.stdout, val.stderr
     # ... and the workflow plans every session from it (dry run)
-    dry = subprocess.run(hyperscan_cmd() + ["run", "--configfile", str(tmp_path / "direct.yaml"), "--", "-n"],
+    # --no-quiet --snakemake-output: the job list is printed also where CI=true makes run quiet
+    dry = subprocess.run(hyperscan_cmd() + ["run", "--configfile", str(tmp_path / "direct.yaml"), "--no-quiet",
+                                            "--snakemake-output", "--", "-n"],
                          capture_output=True, text=True, cwd=tmp_path)
     assert dry.returncode == 0, dry.stderr[-2000:]
     for key in ("A/1run1", "A/1run2", "B/1run1", "B/1run2"):
