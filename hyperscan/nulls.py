@@ -213,7 +213,7 @@ def session_nulls(client: Recording, therapist: Recording, partners, windows: pd
     method = config["synchrony"].get("method", "hilbert")
     pseudo = [{} for _ in partners]
     phase = [{} for _ in surrogates]
-    for band in config["bands"]:
+    for band in (config["bands"] if partners or surrogates else ()):  # no surrogate: no transform
         cached = {band: band_analytic(client.data, client.sfreq, tuple(config["bands"][band]), method,
                                       dtype="float32")}
         for i, partner in enumerate(partners):
