@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import html
 import logging
+import re
+import uuid
 from pathlib import Path
 
 import mne
@@ -31,7 +33,7 @@ from .atomic import atomic_output
 
 log = logging.getLogger(__name__)
 
-__all__ = ["new_report", "add_person", "save_ica", "save_report"]
+__all__ = ["new_report", "add_person", "save_ica", "save_report", "deterministic_html"]
 
 
 def new_report(dyad: str, session: str) -> mne.Report:
@@ -136,8 +138,33 @@ def _scores_figure(scores, excluded, threshold):
     return fig
 
 
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_CREATED = re.compile(r"Created on \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} via")
+
+
+def deterministic_html(page: str) -> str:
+    """The report page with its two run-specific parts made reproducible.
+
+    ``mne.Report`` gives each HTML repr a fresh ``uuid4`` (``mne/html_templates``' ``append_uuid``,
+    used as element ids for the show/hide toggles) and stamps the wall-clock time in the
+    footer, so two runs on the same data never wrote the same bytes and ``hyperscan verify``
+    called the file changed. Each distinct UUID becomes a counter-based one in order of first
+    appearance (ids stay unique and the toggles keep working) and the footer reads "Created
+    via" without a time (``group/provenance.json`` records when the study ran).
+    """
+    seen: dict[str, str] = {}
+
+    def renumber(m):
+        return seen.setdefault(m.group(0), str(uuid.UUID(int=len(seen) + 1)))
+
+    return _CREATED.sub("Created via", _UUID.sub(renumber, page))
+
+
 def save_report(report: mne.Report, path) -> Path:
+    """Save the report atomically, byte-identical across re-runs (:func:`deterministic_html`)."""
     path = Path(path)
     with atomic_output(path, suffix=".html") as tmp:
         report.save(tmp, open_browser=False, overwrite=True, verbose="error")
+        tmp = Path(tmp)
+        tmp.write_text(deterministic_html(tmp.read_text(encoding="utf-8")), encoding="utf-8")
     return path

@@ -41,3 +41,46 @@ def test_mne_report_and_saved_ica(tmp_path):
     src = ica.get_sources(raw).get_data()[ica.exclude[0]]
     before = json.loads((out / "qc.json").read_text())["client"]["ica"]["eog_correlation"][0]
     assert before > CFG["eog_threshold"] and np.std(src) < 0.2 * np.std(ica.get_sources(raw).get_data(), axis=1).max()
+
+
+def test_saved_report_is_byte_identical_across_runs(tmp_path):
+    """mne.Report stamps a uuid4 per HTML repr and the wall-clock time; the saved page must
+    not (hyperscan verify compares output checksums)."""
+    import re
+    import time
+
+    from hyperscan import qc_report
+
+    rng = np.random.default_rng(0)
+    raw = mne.io.RawArray(rng.standard_normal((4, 2500)) * 1e-5,
+                          mne.create_info(["Fz", "Cz", "Pz", "Oz"], 250.0, "eeg"), verbose="error")
+    pages = []
+    for i in range(2):
+        report = qc_report.new_report("D01", "S1")
+        qc_report.add_person(report, "client", raw, {"bad_channels": {}, "n_channels": 4})
+        qc_report.add_person(report, "therapist", raw, {"bad_channels": {"Oz": "flat"}, "n_channels": 4})
+        qc_report.save_report(report, tmp_path / f"report{i}.html")
+        pages.append((tmp_path / f"report{i}.html").read_bytes())
+        time.sleep(1.1)  # the footer's clock would tick between the two runs
+    assert pages[0] == pages[1]
+    page = pages[0].decode()
+    assert "Created on" not in page and "Created via" in page
+    uuid = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    ids = set(re.findall(uuid, page))
+    # the ids are the renumbered ones, one per repr section (at least the two recordings)
+    assert len(ids) >= 2 and ids == {str(__import__("uuid").UUID(int=k + 1)) for k in range(len(ids))}
+
+
+def test_deterministic_html_keeps_ids_distinct_and_consistent():
+    import uuid
+
+    from hyperscan.qc_report import deterministic_html
+
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    page = (f"<tr class='general-{a}' onclick=\"toggleVisibility('general-{a}')\">"
+            f"<tr class='general-{b}'><tr class='general-{a}'>"
+            "Created on 2026-11-29 19:28:03 via <a>MNE</a>")
+    out = deterministic_html(page)
+    one, two = str(uuid.UUID(int=1)), str(uuid.UUID(int=2))
+    assert out == (f"<tr class='general-{one}' onclick=\"toggleVisibility('general-{one}')\">"
+                   f"<tr class='general-{two}'><tr class='general-{one}'>Created via <a>MNE</a>")
