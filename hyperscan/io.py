@@ -716,6 +716,10 @@ class Recording:
     sfreq: float
     channels: list[str]
     bad_segments: list[tuple[float, float]] = field(default_factory=list)
+    #: Epoched sessions (hyperscan.epoched): one dict per epoch (``epoch``, ``event``,
+    #: ``start_sample``, ``n_samples``, ``eeg_start``) of the epochs held end to end in
+    #: ``data``; None for a continuous recording.
+    epochs: list[dict] | None = None
 
     @classmethod
     def from_fif(cls, path, dtype="float64") -> "Recording":
@@ -727,7 +731,10 @@ class Recording:
         bad = [(a["onset"] - raw.first_time, a["duration"]) for a in raw.annotations
                if a["description"].upper().startswith("BAD")]
         data = raw.get_data(picks=picks).astype(dtype, copy=False)
-        return cls(data, raw.info["sfreq"], [raw.ch_names[i] for i in picks], bad)
+        from .epoched import epoch_layout
+
+        return cls(data, raw.info["sfreq"], [raw.ch_names[i] for i in picks], bad,
+                   epoch_layout(raw.annotations, raw.info["sfreq"], raw.first_time))
 
     # -- MNE objects in (issue 16) -------------------------------------------------------
     @classmethod
@@ -753,4 +760,6 @@ class Recording:
         return self.data.shape[1]
 
     def cropped(self, n_times: int) -> "Recording":
-        return Recording(self.data[:, :n_times], self.sfreq, self.channels, self.bad_segments)
+        if self.epochs is not None and n_times < self.n_times:
+            raise ValueError("an epoched recording is paired epoch by epoch, never cropped")
+        return Recording(self.data[:, :n_times], self.sfreq, self.channels, self.bad_segments, self.epochs)

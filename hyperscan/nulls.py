@@ -218,6 +218,8 @@ def session_nulls(client: Recording, therapist: Recording, partners, windows: pd
                                       dtype="float32")}
         for i, partner in enumerate(partners):
             partner = partner() if callable(partner) else partner
+            if partner.epochs is not None:  # an epoched therapist is no continuous partner
+                continue
             n = min(client.data.shape[1], partner.data.shape[1])
             pseudo[i].update(window_values(client.cropped(n), partner.cropped(n), config, metrics,
                                            "float32", bands=[band], client_analytic=cached))
@@ -226,6 +228,14 @@ def session_nulls(client: Recording, therapist: Recording, partners, windows: pd
             phase[k].update(window_values(client, surrogate, config, metrics, "float32",
                                           bands=[band], client_analytic=cached))
         del cached
+    return null_table(windows, metrics, pseudo, phase, ci_level)
+
+
+def null_table(windows: pd.DataFrame, metrics, pseudo: list[dict], phase: list[dict], ci_level: float) -> pd.DataFrame:
+    """nulls.tsv rows from the session's windows table and the surrogates' window values
+    (``pseudo``/``phase``: one {(band, metric): (n_windows,) values} per draw, windows in time
+    order; an empty dict, a partner left out, is skipped)."""
+    pseudo = [p for p in pseudo if p]
     frames = []
     for (band, metric), block in windows[windows.metric.isin(metrics)].groupby(["band", "metric"], sort=False):
         block = block.sort_values("start")
@@ -274,7 +284,12 @@ def nulls_stage(client_fif, therapist_fif, partner_therapist_fifs, windows_path,
     partners = [lambda p=p: Recording.from_fif(p, dtype="float32") for p in partner_therapist_fifs]
     rng = session_rng(config["stats"]["seed"], "phase", session.dyad, session.session)
     with limit_threads(threads):
-        table = session_nulls(client, therapist, partners, read_windows(windows_path), config, rng=rng)
+        if client.epochs is not None:  # epoched session: surrogates per epoch (hyperscan.epoched)
+            from .epoched import epoched_session_nulls
+
+            table = epoched_session_nulls(client, therapist, partners, read_windows(windows_path), config, rng=rng)
+        else:
+            table = session_nulls(client, therapist, partners, read_windows(windows_path), config, rng=rng)
     write_tsv(table, out_path)
 
 

@@ -305,9 +305,24 @@ def _kept_percent(raws, duration: float) -> tuple[float, list[list[float]]]:
             [[round(s, 3), round(e - s, 3)] for s, e in merged])
 
 
-def preprocess_person(raw: mne.io.BaseRaw, cfg: dict) -> tuple[mne.io.BaseRaw, dict]:
+def _filter_resample(raw: mne.io.BaseRaw, cfg: dict) -> tuple[mne.io.BaseRaw, float]:
+    """Steps 2-4 of the module doc on a continuous recording: (raw, seconds marked BAD_amplitude)."""
+    nyquist = raw.info["sfreq"] / 2.0
+    picks = mne.pick_types(raw.info, eeg=True, eog=True, exclude=[])
+    raw.filter(cfg["l_freq"] or None, min(cfg["h_freq"], nyquist - 1.0), picks=picks, verbose="error")
+    notch = [f for f in (cfg.get("notch") or []) if f < nyquist - 1.0]
+    if notch:
+        raw.notch_filter(notch, picks=picks, verbose="error")
+    if raw.info["sfreq"] != cfg["resample_sfreq"]:
+        raw.resample(cfg["resample_sfreq"], verbose="error")
+    return raw, annotate_amplitude(raw, cfg.get("bad_segment_ptp_uv"))
+
+
+def preprocess_person(raw: mne.io.BaseRaw, cfg: dict, temporal=None) -> tuple[mne.io.BaseRaw, dict]:
     """Clean one person's recording in place (see module doc); returns it and its QC
-    (``qc["ica"]["_ica"]`` holds the fitted ICA when one ran)."""
+    (``qc["ica"]["_ica"]`` holds the fitted ICA when one ran). ``temporal``: steps 2-4 as
+    ``(raw, cfg) -> (raw, bad_seconds)``; epoched recordings pass
+    :func:`hyperscan.epoched.per_epoch_filtering` (no filter across two epochs)."""
     load_person(raw)
     qc = {"n_channels": len(mne.pick_types(raw.info, eeg=True, exclude=[])),
           "sfreq_in": raw.info["sfreq"]}
@@ -325,16 +340,8 @@ def preprocess_person(raw: mne.io.BaseRaw, cfg: dict) -> tuple[mne.io.BaseRaw, d
         log.warning(qc["warning"])
         bads = {}
     raw.info["bads"] = sorted(bads)
-    nyquist = raw.info["sfreq"] / 2.0
-    picks = mne.pick_types(raw.info, eeg=True, eog=True, exclude=[])
-    raw.filter(cfg["l_freq"] or None, min(cfg["h_freq"], nyquist - 1.0), picks=picks, verbose="error")
-    notch = [f for f in (cfg.get("notch") or []) if f < nyquist - 1.0]
-    if notch:
-        raw.notch_filter(notch, picks=picks, verbose="error")
-    if raw.info["sfreq"] != cfg["resample_sfreq"]:
-        raw.resample(cfg["resample_sfreq"], verbose="error")
+    raw, qc["bad_seconds"] = (temporal or _filter_resample)(raw, cfg)
     qc["sfreq_out"] = raw.info["sfreq"]
-    qc["bad_seconds"] = annotate_amplitude(raw, cfg.get("bad_segment_ptp_uv"))
     qc["ica"] = remove_eye_components(raw, cfg)
     qc["interpolated"], qc["dropped"] = [], []
     if bads:
@@ -382,7 +389,14 @@ def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, ou
 
     # One person at a time: load_dyad leaves the recordings on disk, each is read, cleaned,
     # written and reduced to what the QC page shows before the next one is read.
-    client, therapist, notes = load_dyad(session, cfg.get("channel_names"), cfg.get("channel_types"))
+    from .epoched import epoched_dyad_as_raw, is_epoched_session, per_epoch_filtering
+
+    temporal = {}
+    if is_epoched_session(session):  # epochs end to end, filtered epoch by epoch (hyperscan.epoched)
+        client, therapist, notes = epoched_dyad_as_raw(session, cfg.get("channel_names"), cfg.get("channel_types"))
+        temporal = {p: per_epoch_filtering(getattr(session, p), session.row) for p in ("client", "therapist")}
+    else:
+        client, therapist, notes = load_dyad(session, cfg.get("channel_names"), cfg.get("channel_types"))
     for note in notes:
         log.info(note)
     qc = {"dyad": session.dyad, "session": session.session, "alignment_notes": list(notes),
@@ -395,7 +409,7 @@ def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, ou
         load_person(raw)
         references = _eog_references(raw, cfg.get("eog_proxies"))
         before[person] = Snapshot.of(raw, references)
-        raw, qc[person] = preprocess_person(raw, cfg)
+        raw, qc[person] = preprocess_person(raw, cfg, temporal.get(person))
         ica = qc[person]["ica"].pop("_ica", None)
         if ica is not None and ica_dir is not None:  # MNE's QC (issue 16)
             save_ica(ica, Path(ica_dir) / f"{person}-ica.fif")

@@ -1123,6 +1123,12 @@ def synchrony_stage(client_fif, therapist_fif, config: Mapping, out_path, thread
     scfg = config["synchrony"]
     attrs = provenance(config, [client_fif, therapist_fif])
     attrs["recording_duration"] = client.n_times / client.sfreq
+    if client.epochs is not None or therapist.epochs is not None:  # epoched session (hyperscan.epoched)
+        from .epoched import epoched_synchrony_stage
+
+        with limit_threads(threads):
+            epoched_synchrony_stage(client, therapist, config, out_path, attrs, source=client_fif)
+        return
     with limit_threads(threads):
         ds = compute_synchrony(
             client.data,

@@ -225,10 +225,30 @@ def check_eeg(path: Path, select: str | None, *, shared: bool, row: int, sheet,
         problems = _brainvision_problems(path)
     if problems:
         return None, problems, notes
+    from .epoched import read_epochs
+
     try:
-        raw = read_raw(path, preload=False)
+        # an epoched file (-epo.fif, epoched .set) is checked as its epochs (hyperscan.epoched)
+        raw = read_epochs(path) if suffix in (".fif", ".set") else None
+        raw = read_raw(path, preload=False) if raw is None else raw
     except InputError as err:
         return None, err.problems, notes
+    if isinstance(raw, mne.BaseEpochs):
+        n = len(raw) * len(raw.times)
+        if select:
+            try:
+                raw = select_prefix(raw, select, path)
+            except InputError as err:
+                return None, err.problems, notes
+        elif shared:
+            return None, [problem(sheet, "client and therapist are the same file but no "
+                                         "client_select/therapist_select prefix is given",
+                                  "channel-name prefixes such as C_ and T_", row=row)], notes
+        standardise(raw, channel_names, channel_types)
+        eeg = [raw.ch_names[i] for i in mne.pick_types(raw.info, eeg=True, exclude=[])]
+        if not eeg or not n:
+            return None, [problem(path, "its epochs hold no EEG channel or no sample", "epochs of EEG")], notes
+        return Recording(path, eeg, float(raw.info["sfreq"]), n), [], notes
     n = raw.n_times
     if n < 1 or not raw.info["sfreq"] > 0:
         return None, [problem(path, f"holds {n} samples at {raw.info['sfreq']} Hz", "a non-empty recording")], notes
@@ -554,7 +574,12 @@ def check_study(configfile) -> StudyCheck:
     for s in sessions:
         if all((s, role) in recordings for role in ROLES):
             aligned[s] = {}
-            problems, notes = check_alignment(s, sheet, **_channel_maps(config), facts=aligned[s])
+            from .epoched import check_session, is_epoched_session
+
+            if is_epoched_session(s):  # paired epoch by epoch, filters against the epoch length
+                problems, notes = check_session(s, config, sheet)
+            else:
+                problems, notes = check_alignment(s, sheet, **_channel_maps(config), facts=aligned[s])
             check.problems += [p for p in problems if p not in check.problems]
             check.notes += notes
     check.problems += config_data_problems(config, recordings, Path(configfile))

@@ -89,6 +89,9 @@ def windows_table(synchrony_path, *, dyad: str, session: str, reports_path=None,
                                for k in range(len(bands))]) if bands else np.empty((0, len(starts)))
                   for m in metrics}
         duration = float(ds.attrs.get("recording_duration", ends[-1] if len(ends) else 0.0))
+        from .epoched import epoch_columns
+
+        epoched = epoch_columns(ds, edge_trim)  # None for a continuous session (hyperscan.epoched)
     if reports_path is not None:
         reports = read_reports(reports_path, fmt=report_format, **(report_options or {}))
         reports = to_eeg_time(reports, **(clock or dict(offset=report_offset)),
@@ -100,6 +103,11 @@ def windows_table(synchrony_path, *, dyad: str, session: str, reports_path=None,
                                      min_raters=consensus["min_raters"],
                                      name=consensus.get("name", "consensus"),
                                      tolerance=consensus.get("tolerance", 0.0))
+    if epoched is not None and (reports["reporter"].astype(str) == "event").any():
+        from .errors import InputError, problem
+
+        raise InputError(problem(reports_path, "has a reporter called 'event', the name an epoched session "
+                                               "gives its epochs' event names", "another reporter name"))
     labels = label_windows(starts, ends, reports, min_overlap=min_overlap,
                            reporters=_reporters(reports, consensus), boundary_exclusion=boundary_exclusion)
     if boundary_exclusion:
@@ -110,6 +118,10 @@ def windows_table(synchrony_path, *, dyad: str, session: str, reports_path=None,
             labels.loc[near, f"{reporter}_report_id"] = ""
     n_win = len(starts)
     edge = edge_windows(starts, ends, duration, edge_trim).astype(int)
+    extra = {}
+    if epoched is not None:  # each epoch's event name is reporter "event"'s category
+        extra, event_labels, edge = epoched[0], epoched[1], epoched[2].astype(int)
+        labels = pd.concat([labels.reset_index(drop=True), event_labels], axis=1)
     frames = []
     for m in metrics:
         for k, band in enumerate(bands):
@@ -117,7 +129,7 @@ def windows_table(synchrony_path, *, dyad: str, session: str, reports_path=None,
             val[excluded] = np.nan
             frame = pd.DataFrame({"dyad": dyad, "session": session, "band": band, "metric": m,
                                   "start": starts, "end": ends, "value": val,
-                                  "excluded": excluded.astype(int), "edge": edge})
+                                  "excluded": excluded.astype(int), "edge": edge, **extra})
             frames.append(pd.concat([frame, labels.reset_index(drop=True)], axis=1))
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=BASE_COLUMNS)
     assert len(table) == n_win * len(bands) * len(metrics)
