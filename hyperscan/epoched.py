@@ -307,9 +307,10 @@ def _fir_seconds(sfreq: float, l_freq, h_freq) -> float:
 
 
 def _notch_seconds(sfreq: float, freq: float) -> float:
-    # mne.filter.notch_filter's FIR defaults: trans_bandwidth 1 Hz, notch width freq / 200
+    # mne.filter.notch_filter's FIR: trans_bandwidth 1 Hz, notch width freq / 200, band-stop
+    # from freq - width/2 - 0.5 to freq + width/2 + 0.5 with 0.5-Hz transitions
     width = freq / 200.0
-    h = mne.filter.create_filter(None, sfreq, freq + width / 2.0, freq - width / 2.0,
+    h = mne.filter.create_filter(None, sfreq, freq + width / 2.0 + 0.5, freq - width / 2.0 - 0.5,
                                  l_trans_bandwidth=0.5, h_trans_bandwidth=0.5, verbose="error")
     return len(h) / sfreq
 
@@ -370,13 +371,13 @@ def per_epoch_filtering(path=None, row=None):
         picks = mne.pick_types(epochs.info, eeg=True, eog=True, exclude=[])
         nyquist = sfreq / 2.0
         epochs.filter(cfg.get("l_freq") or None, min(cfg["h_freq"], nyquist - 1.0), picks=picks,
-                      verbose="error")  # per epoch, MNE's reflect_limited padding
+                      pad="reflect_limited", verbose="error")  # per epoch (Epochs.filter's own default: edge)
         notch = [f for f in (cfg.get("notch") or []) if f < nyquist - 1.0]
         if notch:
             epochs.apply_function(lambda x: mne.filter.notch_filter(x, sfreq, notch, verbose="error"),
                                   picks=picks, channel_wise=True, verbose="error")
         if sfreq != cfg["resample_sfreq"]:
-            epochs.resample(cfg["resample_sfreq"], verbose="error")  # per epoch
+            epochs.resample(cfg["resample_sfreq"], pad="reflect_limited", verbose="error")  # per epoch
         out = concatenate(epochs, [r["eeg_start"] for r in layout], [r["event"] for r in layout])
         # keep the input's own (non-epoch) annotations on the new time axis: none survive
         # resampling exactly, so only epoch-level BAD_amplitude is added below
@@ -567,6 +568,33 @@ def epoch_columns(ds, edge_trim: float):
         edge = np.zeros(len(starts), bool)
     labels = pd.DataFrame({"event_category": event, "event_report_id": [str(e) for e in epoch]})
     return {"epoch": epoch}, labels, edge
+
+
+def data_time_windows(windows, recording, window_length: float):
+    """For the per-window stages that index the preprocessed data by window time (person
+    measures): ``(windows, window_length, restore)``. For an epoched session the windows' start
+    and end move from the EEG clock onto the data's own axis (epochs end to end), the window
+    length is the windows' own (an epoch with ``window.epochs: whole``), and ``restore(table)`` puts
+    an output table's ``start``/``end`` back on the EEG clock. A continuous session passes
+    through unchanged."""
+    if recording.epochs is None or "epoch" not in windows:
+        return windows, window_length, lambda table: table
+    shift_of = {r["epoch"]: r["start_sample"] / recording.sfreq - r["eeg_start"] for r in recording.epochs}
+    shift = windows["epoch"].astype(int).map(shift_of).to_numpy(float)
+    moved = windows.copy()
+    moved["start"] = windows["start"].to_numpy(float) + shift
+    moved["end"] = windows["end"].to_numpy(float) + shift
+    back = dict(zip(np.round(moved["start"].to_numpy(float), 6), zip(windows["start"], windows["end"])))
+    length = float((windows["end"] - windows["start"]).iloc[0]) if len(windows) else window_length
+
+    def restore(table):
+        keys = np.round(table["start"].to_numpy(float), 6)
+        table = table.copy()
+        table["start"] = [back[k][0] for k in keys]
+        table["end"] = [back[k][1] for k in keys]
+        return table
+
+    return moved, length, restore
 
 
 # --------------------------------------------------------------------------- validate

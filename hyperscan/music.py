@@ -180,6 +180,12 @@ def music_stage(client_fif, therapist_fif, windows_path, session, config: dict, 
     from .windows import read_windows, write_tsv
 
     client, therapist = Recording.from_fif(client_fif), Recording.from_fif(therapist_fif)
+    if client.epochs is not None:  # the audio envelope runs on continuous time (hyperscan.epoched)
+        from .errors import InputError, problem
+
+        raise InputError(problem(session.audio, "music analysis needs continuous recordings, but this "
+                                                "session's are epoched", "no audio for an epoched session",
+                                 row=session.row))
     audio, rate = read_audio(session.audio)
     n = min(client.data.shape[1], therapist.data.shape[1])
     env = audio_envelope(audio, rate, client.sfreq, n, session.audio_offset)

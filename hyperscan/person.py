@@ -120,12 +120,16 @@ def person_stage(client_fif, therapist_fif, windows_path, config: dict, out_path
     from .io import Recording
     from .windows import read_windows, write_tsv
 
+    from .epoched import data_time_windows
+
     client, therapist = Recording.from_fif(client_fif), Recording.from_fif(therapist_fif)
+    # epoched sessions: windows indexed on the epochs' own data axis (hyperscan.epoched)
+    windows, length, restore = data_time_windows(read_windows(windows_path), client, config["window"]["length"])
     table = person_table({"client": (client.data, client.channels),
                           "therapist": (therapist.data, therapist.channels)},
-                         client.sfreq, read_windows(windows_path),
-                         {k: tuple(v) for k, v in config["bands"].items()}, config["window"]["length"])
-    write_tsv(table, out_path)
+                         client.sfreq, windows,
+                         {k: tuple(v) for k, v in config["bands"].items()}, length)
+    write_tsv(restore(table), out_path)
 
 
 def person_contrasts(tables: list[pd.DataFrame], **kwargs) -> pd.DataFrame:

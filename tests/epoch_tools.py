@@ -54,14 +54,13 @@ def simulate_epoched_dyad(out_dir, index: int, *, seed: int = 0, coupled: bool =
     return paths[0], paths[1], list(names)
 
 
-def write_epoched_study(out_dir, n_dyads: int = 6, **kw):
-    """A sessions sheet (no reports) of ``n_dyads`` simulated epoched dyads; returns its path."""
+def write_epoched_study(out_dir, n_dyads: int = 6, fmts=("fif",), **kw):
+    """A sessions sheet (no reports) of ``n_dyads`` simulated epoched dyads, dyad i written in
+    ``fmts[i % len(fmts)]``; returns its path."""
     out_dir = Path(out_dir)
     rows = ["dyad\tsession\tclient\ttherapist"]
     for i in range(1, n_dyads + 1):
-        c, t, _ = simulate_epoched_dyad(out_dir / "eeg", i, fmt=kw.pop("fmt_of", {}).get(i, kw.get("fmt", "fif"))
-                                        if False else kw.get("fmt", "fif"),
-                                        **{k: v for k, v in kw.items() if k != "fmt"})
+        c, t, _ = simulate_epoched_dyad(out_dir / "eeg", i, fmt=fmts[i % len(fmts)], **kw)
         rows.append(f"D{i:02d}\tS1\t{c}\t{t}")
     sheet = out_dir / "sessions.tsv"
     sheet.write_text("\n".join(rows) + "\n")

@@ -177,6 +177,19 @@ def directional_stage(client_fif, therapist_fif, windows_path, config: dict, out
 
     client, therapist = Recording.from_fif(client_fif), Recording.from_fif(therapist_fif)
     windows = read_windows(windows_path)
+    if client.epochs is not None:  # epoched session (hyperscan.epoched): not analysed here
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "directional analysis is not computed for epoched sessions (its lags assume the "
+            "config's window length and its episodes continuous time): empty tables written")
+        write_tsv(pd.DataFrame(columns=WINDOW_COLUMNS), out_windows)
+        write_tsv(pd.DataFrame(columns=CATEGORY_COLUMNS), out_categories)
+        if out_episodes is not None:
+            from .episodes import SESSION_COLUMNS
+
+            write_tsv(pd.DataFrame(columns=SESSION_COLUMNS), out_episodes)
+        return
     bands = {k: tuple(v) for k, v in config["bands"].items()}
     per_window, per_category = directional_tables(
         client.data, therapist.data, client.sfreq, windows, bands, config["window"]["length"],
