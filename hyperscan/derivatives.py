@@ -98,7 +98,7 @@ def _sidecar_for(src: Path, dst: Path, description: str, sources: list[str]) -> 
 
         from .sidecars import write_sidecar
 
-        write_sidecar(pd.read_csv(src, sep="\t", dtype=str, keep_default_na=False), dst)
+        write_sidecar(pd.read_csv(src, sep="\t", dtype=str, keep_default_na=False), dst, name=src.stem)
         return
     if json_path is not None:
         json_path.write_text(json.dumps({"Description": description, "Sources": sources}, indent=2) + "\n")

@@ -87,6 +87,9 @@ def test_bids_dataset_end_to_end_equals_sessions_sheet(tmp_path):
     assert float(row["estimate"]) > 0
 
     assert check_derivatives(deriv) == []
+    from sidecar_tools import sidecar_problems  # every column described, with units and levels
+
+    assert sidecar_problems(deriv) == [] and sidecar_problems(tmp_path / "out") == []
     desc = json.loads((deriv / "dataset_description.json").read_text())
     assert desc["SourceDatasets"] == [{"URL": root.resolve().as_uri()}]
     assert desc["GeneratedBy"][0]["Name"] == "hyperscan" and desc["DatasetType"] == "derivative"

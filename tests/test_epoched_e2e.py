@@ -54,8 +54,11 @@ def test_epoched_study_finds_the_coupled_event(tmp_path):
     one = win[(win.band == "alpha") & (win.metric == "plv")]
     assert list(one["epoch"]) == list(range(24)) and set(one["event_category"]) == {"A", "B"}
     assert (one["end"] - one["start"]).round(6).eq(4.0).all() and one["edge"].eq(0).all()
-    # the first epoch starts at event sample 1000 / 250 Hz + tmin (-0.5 s) on the client's clock
-    assert one["start"].iloc[0] == pytest.approx(3.5)
+    # D01 is an EEGLAB file: its clock is the epoched data set's (the first epoch starts at 0);
+    # D02's FIF epochs start at event sample 1000 / 250 Hz + tmin (-0.5 s) on the client's clock
+    assert one["start"].iloc[0] == pytest.approx(0.0)
+    win2 = pd.read_csv(tmp_path / "out" / "D02" / "S1" / "windows.tsv", sep="\t", keep_default_na=False)
+    assert win2["start"].min() == pytest.approx(3.5)
     nulls = pd.read_csv(tmp_path / "out" / "D01" / "S1" / "nulls.tsv", sep="\t", na_values=["n/a"],
                         keep_default_na=False)
     alpha = nulls[(nulls.band == "alpha") & (nulls.metric == "plv")]
@@ -63,6 +66,9 @@ def test_epoched_study_finds_the_coupled_event(tmp_path):
     a_mask = one["event_category"].to_numpy() == "A"
     assert alpha["value"].to_numpy()[a_mask].mean() > alpha["phase_mean"].iloc[0] + 0.1
     assert alpha["n_pseudo"].max() == 1  # the other dyads' therapists have the same epoch structure
+    from sidecar_tools import sidecar_problems  # the epoched columns are described too
+
+    assert sidecar_problems(tmp_path / "out") == []
 
 
 def test_null_epoched_study_claims_nothing(tmp_path):

@@ -144,3 +144,12 @@ def test_snakemake_report_embeds_tables_and_summary(runs):
     # the rule graph and the captions are there too
     for text in ("Benjamini-Hochberg", "mixed-methods summary", "sha256 of every input", "provenance"):
         assert text in page, text
+
+
+def test_every_tsv_has_a_sidecar_describing_every_column(runs):
+    """Issue 16: each column of each TSV of the sample study has a description of substance, its
+    unit (s, ms, Hz, %) and, for categorical columns, the levels found (tests/sidecar_tools.py)."""
+    from sidecar_tools import sidecar_problems
+
+    _, out, _ = runs
+    assert sidecar_problems(out) == []
