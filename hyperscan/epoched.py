@@ -53,9 +53,11 @@ one-window-per-epoch sessions that is a cyclic relabelling of epochs, valid when
 synchrony values are exchangeable up to slow drifts (it keeps the order and autocorrelation of
 the event sequence). Phase surrogates randomise the therapist's Fourier phases *per epoch*
 (one random phase per frequency, shared by the channels, drawn anew for every epoch).
-Pseudo-dyads pair a client with another dyad's therapist epoch by epoch, only when both have
-the same epoch structure (number, event names in order, length); a partner that differs is
-left out with a warning in the log.
+Pseudo-dyads pair a client with another dyad's therapist event by event
+(:func:`pseudo_partner`): the client's j-th epoch of event E with the partner's j-th epoch of E
+(the same condition, as continuous pseudo-dyads share the session id); a client epoch the
+partner has no counterpart for gets no pseudo value; a partner with another rate or epoch
+length, or no event in common, is left out with a warning in the log.
 """
 
 from __future__ import annotations
@@ -430,7 +432,10 @@ def epoched_synchrony(client, therapist, config, *, attrs=None, reduce=None, dty
     scfg = config.get("synchrony") or {}
     bads = list(client.bad_segments) + list(therapist.bad_segments)
     parts = []
-    for rc, rt in zip(lc, lt):
+    if whole:  # one window per epoch: every epoch of a band filtered in one call (row-wise, identical)
+        parts = [_shift_to_eeg_clock(_whole_epochs(client, therapist, bands, list(config["metrics"]),
+                                                   scfg.get("method", "hilbert"), reduce, dtype), lc, sfreq)]
+    for rc, rt in zip([] if whole else lc, lt):
         s0c, s0t, n = rc["start_sample"], rt["start_sample"], rc["n_samples"]
         t0 = s0c / sfreq
         local = [(o - t0, d) for o, d in bads if o < t0 + n / sfreq and o + d > t0 or (d == 0 and t0 <= o < t0 + n / sfreq)]
@@ -458,8 +463,9 @@ def epoched_synchrony(client, therapist, config, *, attrs=None, reduce=None, dty
                               epoch_start=("time", np.full(nw, shift)),
                               epoch_end=("time", np.full(nw, shift + n / sfreq)))
         parts.append(ds)
-    out = xr.concat(parts, dim="time", data_vars="all", coords="minimal", compat="override",
-                    combine_attrs="override", join="override")
+    out = parts[0] if len(parts) == 1 else xr.concat(parts, dim="time", data_vars="all", coords="minimal",
+                                                      compat="override", combine_attrs="override",
+                                                      join="override")
     out = out.isel(time=np.argsort(out["window_start"].values, kind="stable"))
     starts = out["window_start"].values
     if len(np.unique(starts)) != len(starts):
@@ -480,6 +486,88 @@ def epoched_synchrony(client, therapist, config, *, attrs=None, reduce=None, dty
     return out
 
 
+def _whole_epochs(client, therapist, bands, metrics, method, reduce, dtype):
+    """:func:`epoched_synchrony` with one window per epoch, all epochs of a band at once: the
+    band filter and the Hilbert transform act row by row (one channel of one epoch), so stacking
+    the epochs as rows gives exactly what one epoch at a time gives (``compute_synchrony`` of a
+    single window), in a few calls instead of one per epoch. Flat channels (constant raw data
+    in the epoch) and BAD_ segments of either person flag as there."""
+    import xarray as xr
+
+    from . import __version__
+    from .synchrony import _check_metrics, _compute_many, _warn_undefined, band_analytic
+
+    metrics = _check_metrics(metrics)
+    real = np.dtype(dtype)
+    lc, lt = client.epochs, therapist.epochs
+    sfreq, n_t, n_ep = float(client.sfreq), lc[0]["n_samples"], len(lc)
+
+    def stack(rec, layout):
+        idx = np.array([r["start_sample"] for r in layout])[:, None] + np.arange(n_t)
+        return np.ascontiguousarray(rec.data[:, idx].transpose(1, 0, 2))  # (n_epochs, n_channels, n_t)
+
+    def flagged(rec, layout):
+        return np.array([any(o < (r["start_sample"] + n_t) / sfreq and r["start_sample"] / sfreq < o + d
+                             or (d == 0 and r["start_sample"] / sfreq <= o < (r["start_sample"] + n_t) / sfreq)
+                             for o, d in rec.bad_segments) for r in layout], dtype=bool)
+
+    xc, xt = stack(client, lc), stack(therapist, lt)
+    n_a, n_b = xc.shape[1], xt.shape[1]
+    with np.errstate(invalid="ignore"):
+        flat_a, flat_b = ~(xc.max(-1) > xc.min(-1)), ~(xt.max(-1) > xt.min(-1))
+    bad = flagged(client, lc) | flagged(therapist, lt)
+    names = list(bands)
+    full = {m: np.empty((len(names), n_ep, n_a, n_b), dtype=real) for m in metrics}
+    summary = {m: np.empty((len(names), n_ep), dtype=real) for m in metrics}
+    undefined = dict.fromkeys(metrics, 0)
+    chunk = 64
+    for ib, name in enumerate(names):
+        a = band_analytic(xc.reshape(n_ep * n_a, n_t), sfreq, bands[name], method, dtype=real).reshape(n_ep, n_a, n_t)
+        b = band_analytic(xt.reshape(n_ep * n_b, n_t), sfreq, bands[name], method, dtype=real).reshape(n_ep, n_b, n_t)
+        for e0 in range(0, n_ep, chunk):
+            e1 = min(n_ep, e0 + chunk)
+            res, _, und = _compute_many(metrics, a[e0:e1], b[e0:e1], real, flat_a[e0:e1], flat_b[e0:e1])
+            for m in metrics:
+                full[m][ib, e0:e1] = res[m]
+                undefined[m] += und[m]
+        del a, b
+    _warn_undefined(int(flat_a.sum() + flat_b.sum()), undefined, stacklevel=3)
+    ch_a, ch_b = np.array(client.channels, dtype=str), np.array(therapist.channels, dtype=str)
+    if reduce is not None:
+        for m in metrics:
+            for ib in range(len(names)):
+                da = xr.DataArray(full[m][ib], dims=("time", "client_channel", "therapist_channel"),
+                                  coords={"client_channel": ch_a, "therapist_channel": ch_b})
+                summary[m][ib] = np.asarray(reduce(da))
+        data_vars = {m: (("band", "time"), summary[m]) for m in metrics}
+    else:
+        data_vars = {m: (("band", "time", "client_channel", "therapist_channel"), full[m]) for m in metrics}
+    starts = np.array([r["start_sample"] for r in lc]) / sfreq
+    return xr.Dataset(
+        data_vars={"bad_window": ("time", bad), **data_vars},
+        coords={"band": ("band", np.array(names, dtype=str)), "time": ("time", starts + n_t / 2.0 / sfreq),
+                "client_channel": ("client_channel", ch_a), "therapist_channel": ("therapist_channel", ch_b),
+                "window_start": ("time", starts), "window_end": ("time", starts + n_t / sfreq),
+                "band_low": ("band", np.array([bands[b][0] for b in names], float)),
+                "band_high": ("band", np.array([bands[b][1] for b in names], float))},
+        attrs={"sfreq": sfreq, "window_length": n_t / sfreq, "window_step": n_t / sfreq, "method": method,
+               "dtype": str(real), "hyperscan_version": __version__,
+               "cross_product": "x_client * conj(x_therapist)"})
+
+
+def _shift_to_eeg_clock(ds, layout, sfreq):
+    """Coordinates of windows computed on the concatenated data moved onto the EEG clock, with the
+    epoch coordinates (the whole-epoch path: one window per epoch, in layout order)."""
+    n = np.array([r["n_samples"] for r in layout]) / sfreq
+    shift = np.array([r["eeg_start"] - r["start_sample"] / sfreq for r in layout])
+    eeg = np.array([r["eeg_start"] for r in layout])
+    return ds.assign_coords(time=ds["time"] + shift, window_start=ds["window_start"] + shift,
+                            window_end=ds["window_end"] + shift,
+                            epoch=("time", np.array([r["epoch"] for r in layout], dtype=np.int64)),
+                            event=("time", np.array([r["event"] for r in layout], dtype=str)),
+                            epoch_start=("time", eeg), epoch_end=("time", eeg + n))
+
+
 def epoched_synchrony_stage(client, therapist, config, out_path, attrs, source) -> None:
     """The synchrony stage for an epoched session: synchrony.nc, written atomically."""
     from .atomic import atomic_output
@@ -491,10 +579,37 @@ def epoched_synchrony_stage(client, therapist, config, out_path, attrs, source) 
 
 # --------------------------------------------------------------------------- nulls
 
-def same_structure(a, b) -> bool:
-    """Two epoched recordings with the same epochs (number, event names in order, length)."""
-    return bool(a.epochs and b.epochs) and [(r["event"], r["n_samples"]) for r in a.epochs] == \
-        [(r["event"], r["n_samples"]) for r in b.epochs]
+def pseudo_partner(client, partner):
+    """``partner`` (another dyad's epoched therapist) rearranged onto the client's epochs: the
+    client's j-th epoch of event E gets the partner's j-th epoch of E (same condition, as the
+    pseudo-dyads of continuous sessions share the session id), zeros (no value: a flat window)
+    where the partner has fewer epochs of E. None when it cannot pair at all (not epoched, other
+    rate or epoch length, or no event in common)."""
+    from .io import Recording
+
+    if not partner.epochs or partner.sfreq != client.sfreq or \
+            {r["n_samples"] for r in partner.epochs} != {r["n_samples"] for r in client.epochs}:
+        return None
+    by_event: dict[str, list[dict]] = {}
+    for r in partner.epochs:
+        by_event.setdefault(r["event"], []).append(r)
+    data = np.zeros((partner.data.shape[0], client.data.shape[1]), dtype=partner.data.dtype)
+    seen: dict[str, int] = {}
+    paired, bad = 0, []
+    for r in client.epochs:
+        j = seen.get(r["event"], 0)
+        seen[r["event"]] = j + 1
+        found = by_event.get(r["event"], [])
+        if j < len(found):
+            s, n = found[j]["start_sample"], found[j]["n_samples"]
+            data[:, r["start_sample"]:r["start_sample"] + n] = partner.data[:, s:s + n]
+            paired += 1
+            t0, t1 = s / partner.sfreq, (s + n) / partner.sfreq  # the partner's BAD_ segments go along
+            if any(o < t1 and o + d > t0 for o, d in partner.bad_segments):
+                bad.append((r["start_sample"] / partner.sfreq, n / partner.sfreq))
+    if not paired:
+        return None
+    return Recording(data, partner.sfreq, partner.channels, bad, client.epochs)
 
 
 def phase_randomise_epochs(recording, rng: np.random.Generator):
@@ -539,11 +654,14 @@ def epoched_session_nulls(client, therapist, partners, windows, config, *, rng):
     pseudo, phase = [], []
     for partner in partners:
         partner = partner() if callable(partner) else partner
-        if not same_structure(client, partner):
-            log.warning("pseudo-dyad partner left out: its epochs (%d) do not match the client's (%d) in number, "
-                        "event names or length", len(partner.epochs or []), len(client.epochs))
+        aligned = pseudo_partner(client, partner)
+        if aligned is None:
+            log.warning("pseudo-dyad partner left out: it is not epoched like the client (rate, epoch length "
+                        "or no event in common)")
             continue
-        pseudo.append(_values(client, partner, config, metrics))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # epochs the partner lacks: no value (flat)
+            pseudo.append(_values(client, aligned, config, metrics))
     for _ in range(ncfg["n_phase_surrogates"]):
         phase.append(_values(client, phase_randomise_epochs(therapist, rng), config, metrics))
     return null_table(windows, metrics, pseudo, phase, config["stats"]["ci_level"])

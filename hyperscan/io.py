@@ -80,9 +80,8 @@ def _epochs_problem(path: Path) -> str | None:
                          f"{epochs.times[-1] - epochs.times[0] + 1 / epochs.info['sfreq']:.2f} s), "
                          "not a continuous recording. Synchrony windows slide over continuous "
                          "time; concatenated epochs would put a discontinuity inside most windows",
-                   "a continuous raw recording (save the Raw before epoching); for epoched data "
-                   "use the Python API: hyperscan.synchrony.compute_synchrony(epochs_client, "
-                   "epochs_therapist) analyses each epoch as its own window")
+                   "a continuous raw recording here; epoched files go through hyperscan.epoched "
+                   "(the workflow does this when both people's files hold epochs)")
 
 
 def _type_eog_by_name(raw: mne.io.BaseRaw) -> None:

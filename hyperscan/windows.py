@@ -9,6 +9,8 @@ category covering at least ``reports.min_overlap`` of the window, ``n/a`` otherw
 value, so the data lost is visible and countable. Windows within ``stats.edge_trim`` seconds
 of the recording's start or end get ``edge = 1`` (:func:`edge_windows`): filter and Hilbert
 transients live there, and the contrasts use them neither as category nor as reference.
+Epoched sessions (``hyperscan.epoched``) add an ``epoch`` column and the reporter ``event``
+(``event_category`` = the epoch's event name); their edge windows are set per epoch.
 """
 
 from __future__ import annotations

@@ -17,11 +17,9 @@ CHANNELS = ["Fz", "Cz", "Pz", "C3", "C4", "O1"]
 EVENT_ID = {"A": 1, "B": 2}
 
 
-def simulate_epoched_dyad(out_dir, index: int, *, seed: int = 0, coupled: bool = True, n_epochs: int = 24,
-                          epoch_s: float = 4.0, sfreq: float = 250.0, tmin: float = -0.5, gap_s: float = 1.0,
-                          fmt: str = "fif", coupling: float = 0.8):
-    """Write ``D{index:02d}_client`` and ``_therapist`` epoch files; return (client path, therapist path,
-    event names in order)."""
+def simulate_epoch_arrays(index: int, *, seed: int = 0, coupled: bool = True, n_epochs: int = 24,
+                          epoch_s: float = 4.0, sfreq: float = 250.0, gap_s: float = 1.0, coupling: float = 0.8):
+    """({person: (n_epochs, n_channels, n_times) volts}, events (n_epochs, 3), event names)."""
     rng = np.random.default_rng([seed, index])
     n_t = int(round(epoch_s * sfreq))
     names = np.array(["A", "B"] * (n_epochs // 2))
@@ -38,6 +36,16 @@ def simulate_epoched_dyad(out_dir, index: int, *, seed: int = 0, coupled: bool =
     step = n_t + int(round(gap_s * sfreq))
     events = np.column_stack([1000 + step * np.arange(n_epochs), np.zeros(n_epochs, int),
                               [EVENT_ID[n] for n in names]]).astype(int)
+    return data, events, list(names)
+
+
+def simulate_epoched_dyad(out_dir, index: int, *, seed: int = 0, coupled: bool = True, n_epochs: int = 24,
+                          epoch_s: float = 4.0, sfreq: float = 250.0, tmin: float = -0.5, gap_s: float = 1.0,
+                          fmt: str = "fif", coupling: float = 0.8):
+    """Write ``D{index:02d}_client`` and ``_therapist`` epoch files; return (client path, therapist path,
+    event names in order)."""
+    data, events, names = simulate_epoch_arrays(index, seed=seed, coupled=coupled, n_epochs=n_epochs,
+                                                epoch_s=epoch_s, sfreq=sfreq, gap_s=gap_s, coupling=coupling)
     info = mne.create_info(CHANNELS, sfreq, "eeg")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -51,7 +59,7 @@ def simulate_epoched_dyad(out_dir, index: int, *, seed: int = 0, coupled: bool =
             path = out_dir / f"D{index:02d}_{person}.set"
             mne.export.export_epochs(path, epochs, fmt="eeglab", overwrite=True, verbose="error")
         paths.append(path)
-    return paths[0], paths[1], list(names)
+    return paths[0], paths[1], names
 
 
 def write_epoched_study(out_dir, n_dyads: int = 6, fmts=("fif",), **kw):

@@ -210,3 +210,43 @@ def test_validate_accepts_an_epoched_study_and_names_a_mismatch(tmp_path):
     proc = subprocess.run(hyperscan_cmd() + ["validate", "--configfile", str(cfg)], capture_output=True, text=True)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "D02_therapist-epo.fif" in out and "holds 23 epochs" in out, out
+
+
+# ------------------------------------------------------------------ null calibration
+
+@pytest.mark.slow
+def test_null_epoched_studies_are_calibrated(tmp_path):
+    """40 null studies of 6 epoched dyads (no coupling in any event) through epoched_synchrony ->
+    windows_table -> group_contrasts: the group p and the circular-shift p of 'event A vs the other
+    epochs' reject at about the nominal 5 % (binomial: at most 6 of 40 allowed, P ~ 0.05)."""
+    from epoch_tools import simulate_epoch_arrays
+    from hyperscan.stats import group_contrasts
+    from hyperscan.windows import windows_table
+
+    cfg = {"bands": {"alpha": [8, 13]}, "metrics": ["plv"], "window": {"length": 2.0, "step": 1.0},
+           "synchrony": {"method": "hilbert"}}
+    p, p_shift, q_any = [], [], 0
+    for study in range(40):
+        tables = []
+        for d in range(1, 7):
+            data, events, names = simulate_epoch_arrays(d, seed=1000 + study, coupled=False, n_epochs=16)
+            n_ep, n_ch, n_t = data["client"].shape
+            layout = [{"epoch": e, "event": names[e], "start_sample": e * n_t, "n_samples": n_t,
+                       "eeg_start": events[e, 0] / 250.0} for e in range(n_ep)]
+            rec = {k: Recording(v.transpose(1, 0, 2).reshape(n_ch, -1), 250.0, CHANNELS, [], layout)
+                   for k, v in data.items()}
+            ds = epoched_synchrony(rec["client"], rec["therapist"], cfg)
+            path = tmp_path / f"s{study}_d{d}.nc"
+            ds.to_netcdf(path, engine="h5netcdf")
+            tables.append(windows_table(path, dyad=f"D{d}", session="S1"))
+        con = group_contrasts(tables, n_permutations=200, seed=study)
+        row = con[(con.reporter == "event") & (con.category == "A")].iloc[0]
+        p.append(row["p"])
+        p_shift.append(row["p_shift"])
+        q_any += bool((con["q"] < 0.05).any())
+    p, p_shift = np.array(p), np.array(p_shift)
+    assert (p < 0.05).sum() <= 6 and (p_shift < 0.05).sum() <= 6, (p, p_shift)
+    assert q_any <= 6
+    print(f"null epoched calibration: {(p < 0.05).sum()}/40 group p < 0.05, {(p_shift < 0.05).sum()}/40 "
+          f"p_shift < 0.05, {q_any}/40 studies with any q < 0.05, mean p {np.mean(p):.2f}")
+    assert 0.3 < np.mean(p) < 0.7  # roughly uniform, not piled at 1 (an over-conservative test)
