@@ -45,6 +45,8 @@ def test_epoched_study_finds_the_coupled_event(tmp_path):
     con = _run(_study(tmp_path, seed=3), tmp_path)
     ev = con[con.reporter == "event"].set_index(["category", "band", "metric"])
     a, b = ev.loc[("A", "alpha", "plv")], ev.loc[("B", "alpha", "plv")]
+    print(f"epoched study, event A vs B, alpha plv: estimate {a['estimate']:.3f} [{a['ci_low']:.3f}, "
+          f"{a['ci_high']:.3f}], q {a['q']:.2g}, p_shift {a['p_shift']:.2g}")
     assert a["n_dyads"] == 6 and a["n_windows"] == 6 * 12  # one window per epoch, 12 A epochs per dyad
     assert a["estimate"] > 0.1 and a["q"] < 0.05 and a["ci_low"] > 0
     assert b["estimate"] == pytest.approx(-a["estimate"]) and b["q"] < 0.05
@@ -73,4 +75,5 @@ def test_epoched_study_finds_the_coupled_event(tmp_path):
 
 def test_null_epoched_study_claims_nothing(tmp_path):
     con = _run(_study(tmp_path, seed=4, coupled=False), tmp_path)
+    print(f"null epoched study: {len(con)} rows, smallest q {con['q'].min():.3g}, smallest p {con['p'].min():.3g}")
     assert len(con) and (con["q"].dropna() >= 0.05).all()
