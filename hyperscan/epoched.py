@@ -90,13 +90,13 @@ def _suffix(path: Path) -> str:
     return io_suffix(path)
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=8)
 def _read_epochs_cached(path: str, mtime: float):
     p = Path(path)
     suffix = _suffix(p)
     if suffix == ".fif":
-        try:
-            return mne.read_epochs(p, preload=True, verbose="error")
+        try:  # the header only: a continuous FIF fails here at once, epochs load on first use
+            return mne.read_epochs(p, preload=False, verbose="error")
         except Exception:  # noqa: BLE001 - not an epochs file: a continuous one (or unreadable)
             return None
     if suffix == ".set":
@@ -117,7 +117,8 @@ def _read_epochs_cached(path: str, mtime: float):
 
 def read_epochs(path) -> mne.BaseEpochs | None:
     """The ``mne.Epochs`` in ``path`` (a FIF epochs file, or an EEGLAB ``.set`` with more than one
-    trial), loaded; None for a continuous recording or any other file type. A copy each call."""
+    trial; FIF epochs are read lazily, ``load_data()`` on use); None for a continuous recording or
+    any other file type. A copy each call."""
     path = Path(path)
     if _suffix(path) not in (".fif", ".set") or not path.is_file():
         return None
@@ -213,6 +214,12 @@ def load_epoched_dyad(session, channel_names=None, channel_types=None):
                                     "both people epoched (-epo.fif / epoched .set) or both continuous",
                                     row=session.row))
             continue
+        try:
+            epochs.load_data()
+        except Exception as exc:  # noqa: BLE001 - a truncated file fails only here
+            problems.append(problem(path, f"its epochs cannot be read to the end: {type(exc).__name__}: {exc}",
+                                    "a complete epochs file", row=session.row))
+            continue
         if select:
             epochs = select_prefix(epochs, select, path)
         elif session.client == session.therapist:
@@ -291,13 +298,14 @@ def epoch_layout(annotations, sfreq: float, first_time: float = 0.0) -> list[dic
     rows = []
     extras = getattr(annotations, "extras", None) or [{}] * len(annotations)
     for a, extra in zip(annotations, extras):
-        if not str(a["description"]).startswith(EPOCH_PREFIX):
+        # ours only: a marker that happens to be called epoch/... carries no eeg_start
+        if not str(a["description"]).startswith(EPOCH_PREFIX) or "eeg_start" not in (extra or {}):
             continue
         start = int(round((a["onset"] - first_time) * sfreq))
         rows.append({"epoch": int(extra.get("epoch", len(rows))),
                      "event": str(a["description"])[len(EPOCH_PREFIX):],
                      "start_sample": start, "n_samples": int(round(a["duration"] * sfreq)),
-                     "eeg_start": float(extra.get("eeg_start", start / sfreq))})
+                     "eeg_start": float(extra["eeg_start"])})
     return sorted(rows, key=lambda r: r["start_sample"]) or None
 
 

@@ -250,3 +250,11 @@ def test_null_epoched_studies_are_calibrated(tmp_path):
     print(f"null epoched calibration: {(p < 0.05).sum()}/40 group p < 0.05, {(p_shift < 0.05).sum()}/40 "
           f"p_shift < 0.05, {q_any}/40 studies with any q < 0.05, mean p {np.mean(p):.2f}")
     assert 0.3 < np.mean(p) < 0.7  # roughly uniform, not piled at 1 (an over-conservative test)
+
+
+def test_a_continuous_marker_named_epoch_is_not_an_epoch(tmp_path):
+    raw = mne.io.RawArray(np.random.default_rng(0).standard_normal((2, 2500)) * 1e-5,
+                          mne.create_info(["Fz", "Cz"], 250.0, "eeg"), verbose="error")
+    raw.set_annotations(mne.Annotations([1.0], [2.0], ["epoch/start"]))  # e.g. an XDF marker
+    raw.save(tmp_path / "m_raw.fif", verbose="error")
+    assert Recording.from_fif(tmp_path / "m_raw.fif").epochs is None
