@@ -258,3 +258,18 @@ def test_a_continuous_marker_named_epoch_is_not_an_epoch(tmp_path):
     raw.set_annotations(mne.Annotations([1.0], [2.0], ["epoch/start"]))  # e.g. an XDF marker
     raw.save(tmp_path / "m_raw.fif", verbose="error")
     assert Recording.from_fif(tmp_path / "m_raw.fif").epochs is None
+
+
+def test_one_epochs_file_holding_both_people(tmp_path):
+    """One amplifier, both people in one -epo.fif (channel prefixes C_ / T_): paired by construction."""
+    c, t, names = simulate_epoched_dyad(tmp_path, 1)
+    ce, te = mne.read_epochs(c, verbose="error"), mne.read_epochs(t, verbose="error")
+    both = np.concatenate([ce.get_data(), te.get_data()], axis=1)
+    info = mne.create_info([f"C_{ch}" for ch in CHANNELS] + [f"T_{ch}" for ch in CHANNELS], 250.0, "eeg")
+    path = tmp_path / "both-epo.fif"
+    mne.EpochsArray(both, info, ce.events, ce.tmin, EVENT_ID, verbose="error").save(path, verbose="error")
+    client, therapist, _ = load_epoched_dyad(_session(path, path, client_select="C_", therapist_select="T_"))
+    assert client.ch_names == therapist.ch_names == CHANNELS
+    np.testing.assert_array_equal(therapist.get_data(), te.get_data())
+    with pytest.raises(InputError, match="no client_select/therapist_select prefix"):
+        load_epoched_dyad(_session(path, path))
