@@ -15,7 +15,7 @@ SCRIPT = textwrap.dedent("""
     from hyperscan.logs import progress, stage_log, step
 
     d = sys.argv[1]
-    open(d + "/in.tsv", "w").write("x" * 250_000)
+    open(d + "/in.tsv", "w").write("col\\n" + "1234\\n" * 49_999)  # 249,999 bytes
     smk = SimpleNamespace(
         rule="demo", log=Namedlist([d + "/job.log"]), threads=2, wildcards=Namedlist(fromdict={"dyad": "D01"}),
         input=Namedlist(fromdict={"table": d + "/in.tsv", "many": [d + "/in.tsv", d + "/nope.tsv"]}),
@@ -41,13 +41,14 @@ def test_stage_log_records_inputs_settings_steps_outputs(tmp_path):
     proc, text = _run(tmp_path, "ok")
     assert proc.returncode == 0, proc.stderr
     assert "start demo {'dyad': 'D01'} (pid" in text and "threads 2)" in text
-    assert f"read table: {tmp_path}/in.tsv (0.25 MB)" in text
+    assert f"read table: {tmp_path}/in.tsv (0.25 MB; 49999 row(s))" in text
     assert f"read many[1]: {tmp_path}/nope.tsv (absent)" in text
     assert "setting cfg = {'window': {'length': 2.0}}" in text
     assert "resources {'mem_mb': 1000}" in text
     # one progress line per 10 % of 50 items, the last at 50/50
     lines = [line for line in text.splitlines() if "windows: " in line]
-    assert len(lines) == 10 and "windows: 5/50 (10 %)" in lines[0] and "windows: 50/50 (100 %)" in lines[-1]
+    assert len(lines) == 10 and "windows: 5/50 items (10 %)" in lines[0] and "windows: 50/50 items (100 %)" in lines[-1]
+    assert ", ~" in lines[0] and " s left" in lines[0] and "left" not in lines[-1]
     assert "step compute: " in text
     assert f"wrote 0: {tmp_path}/out.tsv (1.50 MB)" in text
     assert "done demo in " in text and "peak memory" in text
@@ -89,4 +90,70 @@ def test_on_a_terminal_progress_is_a_bar_and_lines_also_go_to_stderr(tmp_path):
     assert re.search(r"\rwindows:\s+\d+%\|.*\| \d+/50 \[", terminal)  # a tqdm bar, redrawn in place
     assert "read table: " in terminal and "done demo in " in terminal  # the log lines too
     text = (tmp_path / "job.log").read_text()
-    assert "read table: " in text and "windows: " not in text  # the file gets no bar
+    # the file gets no bar but its plain lines; the terminal gets the bar, not the plain lines
+    assert "read table: " in text and "windows: 50/50 items (100 %)" in text and "\r" not in text
+    assert "windows: 50/50 items (100 %)" not in terminal
+
+
+def _records(caplog):
+    return [r.getMessage() for r in caplog.records if getattr(r, "progress", False)]
+
+
+def test_progress_lines_are_bounded_and_exact(caplog):
+    """One plain line per 10 % whatever the count: 10 lines for 120 or 100,000 items, one
+    line per item when there are fewer than 10, and the last line always at 100 %."""
+    import logging
+
+    from hyperscan.logs import Progress
+
+    caplog.set_level(logging.INFO)
+    for n, expected in ((120, 10), (100_000, 10), (7, 7), (1, 1)):
+        caplog.clear()
+        bar = Progress("synchrony", n, unit="windows", terminal=False, logger=logging.getLogger("t"))
+        for _ in range(n):
+            bar.update()
+        lines = _records(caplog)
+        assert len(lines) == expected == bar.n_lines, (n, lines)
+        assert lines[-1].startswith(f"synchrony: {n}/{n} windows (100 %), ")
+    # 120 items: at 12, 24, ..., 120; with elapsed seconds and what is left
+    caplog.clear()
+    bar = Progress("synchrony", 120, unit="windows", terminal=False, logger=logging.getLogger("t"))
+    for _ in range(48):
+        bar.update()
+    lines = _records(caplog)
+    assert [int(re.match(r"synchrony: (\d+)/120", x).group(1)) for x in lines] == [12, 24, 36, 48]
+    assert re.fullmatch(r"synchrony: 48/120 windows \(40 %\), \d+\.\d s, ~\d+\.\d s left", lines[-1])
+
+
+def test_progress_hook_form_and_unknown_total(caplog):
+    """The (done, total) form the stage functions call, jumps included, and a loop of unknown
+    length (a line at 1, 2, 4, 8, ...: log2 of the count)."""
+    import logging
+
+    from hyperscan.logs import Progress
+
+    caplog.set_level(logging.INFO)
+    bar = Progress("nulls", unit="partner-bands", terminal=False, logger=logging.getLogger("t"))
+    for done in (3, 6, 9, 12, 15):  # one partner of 5 bands at a time
+        bar(done, 15)
+    assert [x.split(",")[0] for x in _records(caplog)] == [f"nulls: {d}/15 partner-bands (" + f"{round(100 * d / 15)} %)"
+                                                          for d in (3, 6, 9, 12, 15)]
+    caplog.clear()
+    bar = Progress("reports", terminal=False, logger=logging.getLogger("t"))
+    for _ in range(1000):
+        bar.update()
+    assert [int(x.split()[1]) for x in _records(caplog)] == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
+
+
+def test_progress_on_a_terminal_draws_a_bar_and_still_logs_lines(caplog, capsys):
+    import logging
+
+    from hyperscan.logs import Progress
+
+    caplog.set_level(logging.INFO)
+    with Progress("windows", 40, unit="windows", terminal=True, logger=logging.getLogger("t")) as bar:
+        for _ in range(40):
+            bar.update()
+    err = capsys.readouterr().err
+    assert re.search(r"windows:\s+\d+%\|.*\| \d+/40", err)  # tqdm's bar on stderr
+    assert len(_records(caplog)) == 10  # the log file's lines (the stderr handler filters them)
