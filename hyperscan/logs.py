@@ -311,12 +311,12 @@ def _get(cfg, dotted: str):
 
 def chose(logger: logging.Logger, cfg, keys) -> None:
     """Log the settings that decide a stage's result: ``chose stats.group_test = t``, one
-    line per dotted key of ``cfg`` (a key absent from ``cfg`` is logged as its default)."""
+    line per dotted key of ``cfg`` (a key absent from ``cfg``: ``(not set)``)."""
     for key in keys:
         try:
             value = _get(cfg, key)
         except KeyError:
-            value = "(default)"
+            value = "(not set)"
         logger.info("chose %s = %s", key, _short(value, 400))
 
 
