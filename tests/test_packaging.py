@@ -110,6 +110,7 @@ def test_wheel_runs_the_sample_study_from_any_folder(tmp_path):
         names = set(zf.namelist())
         meta = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
         schema = json.loads(zf.read("hyperscan/workflow/schemas/config.schema.json"))
+        conda_env = yaml.safe_load(zf.read("hyperscan/workflow/envs/hyperscan.yaml"))
     # the workflow travels as package data; schema links become the files they point to
     assert {"hyperscan/workflow/Snakefile", "hyperscan/workflow/rules/common.smk",
             "hyperscan/workflow/scripts/synchrony.py", "hyperscan/workflow/profiles/default/config.yaml",
@@ -120,6 +121,9 @@ def test_wheel_runs_the_sample_study_from_any_folder(tmp_path):
     from hyperscan import __version__
 
     assert f"Version: {__version__}\n" in meta
+    # --use-conda from the installed workflow installs this release (no repository around it)
+    assert [d["pip"] for d in conda_env["dependencies"] if isinstance(d, dict)] == [
+        [f"hyperscan-eeg[picard]=={__version__}"]]
 
     bindir = _venv(tmp_path / "venv")
     _pip(bindir, str(wheel))  # no extras
