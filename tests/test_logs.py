@@ -5,6 +5,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 SCRIPT = textwrap.dedent("""
     import sys, time
     try:
@@ -157,3 +159,52 @@ def test_progress_on_a_terminal_draws_a_bar_and_still_logs_lines(caplog, capsys)
     err = capsys.readouterr().err
     assert re.search(r"windows:\s+\d+%\|.*\| \d+/40", err)  # tqdm's bar on stderr
     assert len(_records(caplog)) == 10  # the log file's lines (the stderr handler filters them)
+
+
+# Stages whose work is one loop over bands x windows or partners: they report progress.
+LONG_STAGES = ("synchrony", "nulls")
+
+
+@pytest.mark.slow
+@pytest.mark.packaging
+def test_every_job_log_of_a_study_names_its_inputs_settings_and_timed_parts(published_study):
+    """After a real run (conftest's published study) every job's log says what it read, what
+    it chose and how long its parts took; the long stages log their progress, bounded."""
+    import yaml
+
+    study, results = published_study
+    cfg = yaml.safe_load((results.parent / "config.yaml").read_text())
+    logs = sorted((results / "logs").rglob("*.log"))
+    stages = {p.parent.name for p in logs}
+    assert {"preprocess", "synchrony", "windows", "nulls", "stats", "summary", "provenance"} <= stages
+    assert len(logs) >= 20
+    assert [p for p in logs if p.stat().st_size == 0] == []  # none empty
+    for path in logs:
+        text = path.read_text()
+        name = f"{path.parent.name}/{path.name}"
+        assert re.search(r" read \S+: /\S+ \(\d+\.\d\d MB", text), name  # its inputs, with sizes
+        assert re.search(r" step .+: \d+\.\d+ s$", text, re.M), name  # at least one timed part
+        assert re.search(r" done \w+ in \d+\.\d s, peak memory \d+ MB$", text, re.M), name
+        progress = re.findall(r": (\d+)/(\d+) [\w-]+ \(\d+ %\), \d+\.\d s", text)
+        if path.parent.name in LONG_STAGES:
+            assert 1 <= len(progress) <= 10 and progress[-1][0] == progress[-1][1], (name, progress)
+        assert "\r" not in text and "\x1b" not in text, name
+    # what they read and chose, in the units of the data
+    sync = (results / "logs" / "synchrony" / "D01_S1.log").read_text()
+    assert re.search(r"read client: \S+client_raw\.fif \(\d+\.\d\d MB; \d+ EEG channel\(s\) of \d+ at 250 Hz, "
+                     r"150\.0 s", sync)
+    assert "chose metrics = ['plv']" in sync and "chose window.length = 2.0" in sync
+    n_windows = 149  # 150 s in 2-s windows with a 1-s step
+    assert f"synchrony: {2 * n_windows}/{2 * n_windows} band-windows (100 %)" in sync  # 2 bands
+    pre = (results / "logs" / "preprocess" / "D01_S1.log").read_text()
+    for part in ("step client: read 12 EEG channel(s) at 250 Hz, 150.0 s", "step bad channels (robust z > ",
+                 "step filter 1.0-45 Hz", "step ICA fit (fastica, ", "step ICA apply: ",
+                 "step therapist: write therapist_raw.fif"):
+        assert part in pre, part
+    assert f"chose ica_method = {cfg['preprocessing']['ica_method']!r}" in pre
+    assert f"chose reference = {cfg['preprocessing']['reference']!r}" in pre
+    nulls = (results / "logs" / "nulls" / "D01_S1.log").read_text()
+    n_partner_bands = 2 * (1 + cfg["stats"]["nulls"]["n_phase_surrogates"])  # one pseudo partner (D02)
+    assert f"nulls: {n_partner_bands}/{n_partner_bands} partner-bands (100 %)" in nulls
+    stats = (results / "logs" / "stats" / "group.log").read_text()
+    assert "step read 2 windows table(s)" in stats and " test over dyads, 200 permutations" in stats

@@ -13,35 +13,16 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import ROOT, hyperscan_cmd
+from conftest import ROOT, SESSIONS, hyperscan_cmd
 from hyperscan.errors import InputError
 from hyperscan.verify import FileResult, Verification, compare_settings, compare_versions, read_provenance, \
     report_lines
 
-# Two sessions of the sample study with the CI settings of .test/, one band pair and one metric
-# fewer: a run takes about a minute on 2 cores.
-SESSIONS = ("D01", "D02")
-
-
-def _published_study(folder):
-    study = folder / "study"
-    shutil.copytree(ROOT / "sample_recordings", study)
-    sheet = pd.read_csv(study / "sessions.tsv", sep="\t", dtype=str, keep_default_na=False)
-    sheet[sheet.dyad.isin(SESSIONS)].to_csv(study / "sessions.tsv", sep="\t", index=False)
-    cfg = yaml.safe_load((ROOT / ".test" / "config" / "config.yaml").read_text())
-    cfg.update(sessions=str(study / "sessions.tsv"), output_dir=str(folder / "published"), metrics=["plv"],
-               bands={"theta": [4, 8], "alpha": [8, 13]})
-    cfg["stats"].update(n_permutations=200, n_bootstrap=200)
-    (folder / "config.yaml").write_text(yaml.safe_dump(cfg))
-    proc = subprocess.run(hyperscan_cmd() + ["run", "--configfile", str(folder / "config.yaml"), "--cores", "2",
-                                             "--quiet"], capture_output=True, text=True, cwd=folder)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return study, folder / "published"
-
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory):
-    return _published_study(tmp_path_factory.mktemp("verify"))
+def published(published_study):
+    """The sample-study run of conftest.py (shared with test_logs.py)."""
+    return published_study
 
 
 def _verify(*args, cwd, quiet=True):
