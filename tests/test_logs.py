@@ -208,3 +208,27 @@ def test_every_job_log_of_a_study_names_its_inputs_settings_and_timed_parts(publ
     assert f"nulls: {n_partner_bands}/{n_partner_bands} partner-bands (100 %)" in nulls
     stats = (results / "logs" / "stats" / "group.log").read_text()
     assert "step read 2 windows table(s)" in stats and " test over dyads, 200 permutations" in stats
+
+
+def test_synchrony_progress_hook_counts_every_band_window_once():
+    """compute_synchrony's progress hook: (done, total) after each chunk, ending at
+    bands x windows x channel blocks; the results do not depend on it."""
+    import numpy as np
+
+    from hyperscan.synchrony import compute_synchrony
+
+    rng = np.random.default_rng(3)
+    sfreq, n = 100.0, 3000  # 30 s: 2-s windows every 1 s -> 29 windows
+    a, b = rng.standard_normal((5, n)), rng.standard_normal((3, n))
+    bands = {"theta": (4, 8), "alpha": (8, 13)}
+    calls = []
+    ds = compute_synchrony(a, b, sfreq, bands, ["plv"], 2.0, 1.0, chunk_windows=8, channel_block=4,
+                           progress=lambda done, total: calls.append((done, total)))
+    plain = compute_synchrony(a, b, sfreq, bands, ["plv"], 2.0, 1.0, chunk_windows=8, channel_block=4)
+    n_win = ds.sizes["time"]
+    assert n_win == 29
+    total = 2 * n_win * 2 * 1  # bands x windows x client blocks (5 channels in blocks of 4) x therapist blocks
+    assert {t for _, t in calls} == {total}
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls) and calls[-1][0] == total
+    assert len(calls) == 2 * 2 * 4  # bands x client blocks x chunks of 8 windows (8, 8, 8, 5)
+    np.testing.assert_array_equal(ds["plv"].values, plain["plv"].values)
