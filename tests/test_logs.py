@@ -170,10 +170,10 @@ LONG_STAGES = ("synchrony", "nulls")
 def test_every_job_log_of_a_study_names_its_inputs_settings_and_timed_parts(published_study):
     """After a real run (conftest's published study) every job's log says what it read, what
     it chose and how long its parts took; the long stages log their progress, bounded."""
-    import yaml
+    from hyperscan.config import load_config
 
     study, results = published_study
-    cfg = yaml.safe_load((results.parent / "config.yaml").read_text())
+    cfg = load_config(results.parent / "config.yaml")  # with the schema's defaults
     logs = sorted((results / "logs").rglob("*.log"))
     stages = {p.parent.name for p in logs}
     assert {"preprocess", "synchrony", "windows", "nulls", "stats", "summary", "provenance"} <= stages
