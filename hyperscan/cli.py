@@ -359,12 +359,13 @@ _LINK = re.compile(r"`([^`<]+?)\s*<([^>]+)>`__?")  # `text <url>`_
 def plain_text(rst: str, names: dict | None = None) -> str:
     """reStructuredText of a docstring as plain terminal text, for ``--help``.
 
-    ``:func:`x``` and ``:mod:`a.b``` become ``x`` and ``a.b`` (a ``~`` target its last
-    part), double-backquoted literals lose their backquotes, links keep their address in
-    parentheses, ``*emphasis*`` and ``**strong**`` lose their stars and a paragraph ending in
-    ``::`` ends in one colon. ``names`` maps a literal (a function parameter such as
-    ``offsets``) to what a command-line user types instead (``--offsets``).
-    The Sphinx pages keep the docstrings' markup; only the terminal gets this text."""
+    Cross-references (the func, mod, class, doc ... roles) become their text (with a ``~``
+    target, its last part), double-backquoted literals lose their backquotes, links keep
+    their address in parentheses, emphasis and strong emphasis lose their stars and a
+    paragraph ending in a double colon ends in one. ``names`` maps a literal (a function
+    parameter such as ``offsets``) to what a command-line user types instead
+    (``--offsets``). The Sphinx pages keep the docstrings' markup; only the terminal gets
+    this text."""
     names = names or {}
     text = _ROLE.sub(lambda m: m.group(1).rsplit(".", 1)[-1] if m.group(0).split("`")[1].startswith("~")
                      else m.group(1), rst)
