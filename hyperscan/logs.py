@@ -3,12 +3,14 @@
 Each workflow script calls :func:`stage_log` once (``stage_log(snakemake)``). From then on
 its log file (the rule's ``log:``) gets plain time-stamped lines:
 
-* ``read``: every input file with its size, and the settings the job was given
+* ``read``: every input file with its size and what its header says
+  (:func:`describe_input`), and the settings the job was given
   (``params``, threads, resources);
 * whatever the stage's code logs through :mod:`logging`, MNE's own INFO messages (filter
   design, ICA fit, ...) and Python warnings;
-* ``step`` lines from :func:`step` (name and seconds) and progress lines from
-  :func:`progress` (every 10 %, with elapsed time);
+* ``chose`` lines from :func:`chose` (the settings that decide the result), ``step``
+  lines from :func:`step` and :class:`Laps` (name and seconds) and progress lines from
+  :class:`Progress` / :func:`progress` (every 10 %, with elapsed and remaining time);
 * ``wrote``: every output with its size, the total time and the peak memory -- or the
   traceback when the job failed.
 
@@ -197,7 +199,7 @@ class Progress:
     logger : logging.Logger, optional
         Where the lines go (default ``hyperscan``).
     lines : int
-        Most lines before the last (default 10: one per 10 %).
+        Most lines with a known total (default 10: one per 10 %, the last at 100 %).
     terminal : bool, optional
         Draw a bar (default: when stderr is a TTY).
     """
