@@ -14,8 +14,8 @@ its log file (the rule's ``log:``) gets plain time-stamped lines:
 * ``wrote``: every output with its size, the total time and the peak memory -- or the
   traceback when the job failed.
 
-On a terminal (stderr is a TTY) the same lines also go to stderr and :func:`progress`
-shows a tqdm bar instead of plain lines; in log files and CI logs there are no bars.
+On a terminal (stderr is a TTY) the same lines also go to stderr, where :class:`Progress`
+shows a tqdm bar instead of its plain lines; log files always get the plain lines, never a bar.
 """
 
 from __future__ import annotations
