@@ -327,7 +327,7 @@ EEG_SUFFIXES = (".fif", ".fif.gz", ".edf", ".bdf", ".vhdr", ".set", ".gdf")
 
 def describe_input(path) -> str:
     """What a file holds, read from its header only: for EEG files channel counts, rate,
-    duration, bad channels and BAD_ annotations; for tables the number of rows; for NetCDF
+    duration, bad channels and ``BAD_`` annotations; for tables the number of rows; for NetCDF
     its dimensions. Empty when not known (the file is absent or unreadable)."""
     p = Path(path)
     name = p.name.lower()
