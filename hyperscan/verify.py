@@ -275,15 +275,20 @@ def rerun(doc: dict, sheet: Path, scratch: Path, cores: int, config: dict | None
     with open(scratch / "run.log", "w") as fh:
         proc = subprocess.Popen(cmd, cwd=scratch, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 bufsize=1, errors="replace")
-        for line in proc.stdout:
-            fh.write(line)
-            job = _JOB_LINE.match(line)
-            if job:
-                if not announced:
-                    log.info("re-running %s job(s)", job.group(2))
-                    announced = True
-                log.info("re-run [%s/%s] %s", job.group(1).strip(), job.group(2), job.group(3))
-        code = proc.wait()
+        try:
+            for line in proc.stdout:
+                fh.write(line)
+                job = _JOB_LINE.match(line)
+                if job:
+                    if not announced:
+                        log.info("re-running %s job(s)", job.group(2))
+                        announced = True
+                    log.info("re-run [%s/%s] %s", job.group(1).strip(), job.group(2), job.group(3))
+            code = proc.wait()
+        except BaseException:  # interrupted: the re-run stops with us (its finished jobs are kept)
+            proc.terminate()
+            proc.wait()
+            raise
     if code:
         return (scratch / "run.log").read_text()[-2000:]
     return ""
