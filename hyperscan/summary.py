@@ -426,7 +426,9 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
                                window_length=config["window"]["length"], dyad_diffs=dyad_diffs,
                                surrogates=surrogates, surrogate_marked=marked, has_reports=has_reports,
                                surrogate_above=real_above_pseudo_descriptive(surrogates),
-                               ci_level=ci_level)
+                               ci_level=ci_level, primary=stcfg.get("primary"),
+                               min_windows=int(stcfg.get("min_windows", 3)),
+                               min_reference_windows=int(stcfg.get("min_reference_windows", 10)))
     warnings_ = words.design_warnings(n_dyads, contrasts)
     stat_notes = []
     if study_notes is not None and len(contrasts):  # the statistics stage's own notes

@@ -336,7 +336,8 @@ def test_one_dyad_study_warns_and_marks_nothing_significant(tmp_path):
     else:
         assert "(within-dyad test)" in page
     assert "[0." not in page.split('id="joint"')[1].split("</section>")[0]  # nor in the joint display text
-    assert "No report category went with a difference in synchrony that the design supports" in page
+    # nothing supported, said plainly: one dyad makes no claim about other pairs
+    assert "Nothing on this page is a finding about client–therapist pairs in general" in page
 
 
 def test_few_dyads_cannot_reach_the_group_level_and_say_so(tmp_path):
@@ -364,6 +365,85 @@ def test_enough_dyads_highlight_the_injected_contrast_only(tmp_path):
     assert "When the client reported “connected”" in page or "When the therapist reported “attuned”" in page
     assert re.search(r"higher than in (windows nobody coded|all other windows of the session)", page)
     assert "6 of 6 dyads show the same direction" in page
+
+
+def _with_point_event(inp, bump=0.5):
+    """An observer codes a 4-window "peak" in every dyad (two point events' worth of windows)
+    where synchrony jumps by ``bump``: the largest raw difference of the study, on a
+    category with far fewer windows than stats.min_reference_windows (10)."""
+    tables = []
+    for t in inp["window_tables"]:
+        lab = np.array(["n/a"] * len(t), dtype=object)
+        at = t.start.between(40, 43).to_numpy()
+        lab[at] = "peak"
+        tables.append(t.assign(rater1_category=lab, value=t.value + bump * at))
+    inp["window_tables"] = tables
+    inp["contrasts"] = group_contrasts(tables, n_permutations=199)
+    inp["dyad_diffs"] = dyad_contrasts(tables)
+    return inp
+
+
+def _lead(page):
+    return page.split('<div class="lead">')[1].split("</div>")[0]
+
+
+@pytest.mark.parametrize("n_dyads", [1, 6])
+def test_headline_prefers_what_the_design_supports_over_a_tiny_n_contrast(tmp_path, n_dyads):
+    inp = _with_point_event(_inputs(n_dyads=n_dyads))
+    c = inp["contrasts"]
+    peak = c[c.category == "peak"]
+    # the trap: the 4-window contrast has by far the largest raw difference (and, with one
+    # dyad, the smallest within-dyad p is no guide either)
+    assert (peak.n_windows == 4 * n_dyads).all() and peak.estimate.abs().max() > 2 * c[
+        c.category != "peak"].estimate.abs().max()
+    page = _build(tmp_path, inp)
+    lead = _lead(page)
+    sentences = re.findall(r"<p>(.*?)</p>", lead, flags=re.S)
+    named = [s for s in sentences if "“" in s]
+    assert named, lead
+    # the first contrast the paragraph names is an injected one with enough windows, not the peak
+    assert "“connected”" in named[0] or "“attuned”" in named[0], named[0]
+    assert "“peak”" not in named[0]
+    if n_dyads == 1:
+        assert "Nothing on this page is a finding about client–therapist pairs in general" in lead
+        assert "describes this one pair only" in lead
+        assert "15 category and 45 comparison windows" in lead  # the lead's own window counts
+        assert "“peak”" not in lead  # never named as the clearest difference
+        assert _supported_rows(page) == []
+    else:
+        assert peak.q.min() < 0.05  # the group test alone would call the peak a finding
+        assert "When the client reported “connected”" in lead or "When the therapist reported “attuned”" in lead
+        # ... and the paragraph names it only as resting on too few windows, after the findings
+        assert "resting on too few windows" in lead and "“peak” of rater1 (4 category and" in lead
+        assert lead.index("resting on too few windows") > lead.index("reported “")
+
+
+def test_headline_leads_with_the_pre_specified_contrast(tmp_path):
+    inp = _with_point_event(_inputs(n_dyads=6))
+    primary = [{"reporter": "therapist", "category": "attuned", "band": "alpha", "metric": "envcorr"}]
+    page = _build(tmp_path, inp, config={"stats": {"primary": primary}})
+    lead = _lead(page)
+    first = re.findall(r"<p>(.*?)</p>", lead, flags=re.S)[1]
+    assert first.startswith("Pre-specified contrast (stats.primary): envelope correlation in the alpha band when "
+                            "the therapist reported “attuned”")
+    assert "the design supports it" in first
+
+
+def test_headline_says_plainly_when_no_contrast_has_enough_windows(tmp_path):
+    from hyperscan.summary_text import enough_windows, findings
+
+    rows = pd.DataFrame({"reporter": ["client"], "category": ["peak"], "reference": ["others"], "band": ["alpha"],
+                         "metric": ["plv"], "n_dyads": [1], "n_windows": [4], "n_reference_windows": [100],
+                         "estimate": [0.4], "ci_low": [np.nan], "ci_high": [np.nan], "p": [np.nan],
+                         "q": [np.nan], "p_shift": [0.001], "note": [""]})
+    assert list(enough_windows(rows)) == [False]
+    assert list(enough_windows(rows.assign(n_windows=10))) == [True]
+    assert list(enough_windows(rows.assign(n_windows=10, n_dyads=2))) == [False]  # 5 per dyad
+    assert list(enough_windows(rows.assign(n_windows=10, note="few reference windows: fewest 3"))) == [False]
+    text = " ".join(findings(rows, [False], n_dyads=1, n_sessions=1, n_windows=104, window_length=2.0))
+    assert "with one dyad there is no test across dyads" in text
+    assert "No contrast had enough windows on both sides (at least 10 per dyad each)" in text
+    assert "“peak”" not in text
 
 
 OPTIONAL = ["reports", "nulls", "directional", "person", "channel_pairs", "mixed"]
