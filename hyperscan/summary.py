@@ -62,12 +62,22 @@ def _is_num(v) -> bool:
     return isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_))
 
 
+#: Columns a reader rarely needs first: shown after "show all columns" is clicked, so the key
+#: columns (the contrast, band, measure, difference, interval, p, q, counts and note) fit a
+#: 1024-px screen without a sideways scroll. Every column stays in the TSV and the page.
+SECONDARY_COLUMNS = {"p_floor", "group_test", "p_signflip", "p_signflip_floor", "p_shift_floor", "q_shift",
+                     "n_dyads_total", "z_pseudo", "z_phase", "clock_uncertainty_ms", "model", "df", "se",
+                     "n_reference_windows", "converged", "z_shift", "p_shift", "phase_ci", "psi_ci", "z",
+                     "n_pseudo_pairs"}
+
+
 def _table(df: pd.DataFrame, tid: str, *, highlight=None, links=None, hide=(), n_dyads_total=None,
-           caption: str = "") -> dict:
+           caption: str = "", keep=()) -> dict:
     """A table for the template: readable headers (TSV name in the tooltip), rounded numbers,
     each p never finer than its test resolves, intervals of zero width said in words, rows
     that lost dyads said in words. ``links``: column -> list of hrefs (the cell becomes a link).
-    Every string is escaped by the template."""
+    Columns of :data:`SECONDARY_COLUMNS` not named in ``keep`` are marked ``extra`` (hidden
+    until the reader asks for every column). Every string is escaped by the template."""
     links = links or {}
     hide = set(hide)
     if "reference" in df and len(df) and df["reference"].nunique() == 1:
@@ -91,7 +101,7 @@ def _table(df: pd.DataFrame, tid: str, *, highlight=None, links=None, hide=(), n
     headers = []
     for c in cols:
         label, title = words.column_label(c)
-        headers.append(dict(key=c, label=label, title=title,
+        headers.append(dict(key=c, label=label, title=title, extra=c in SECONDARY_COLUMNS and c not in keep,
                             num=c in intervals or (len(df) > 0 and df[c].map(_is_num).all())))
     rows = []
     hl = np.zeros(len(df), bool) if highlight is None else np.asarray(highlight, bool)
@@ -137,9 +147,10 @@ def _table(df: pd.DataFrame, tid: str, *, highlight=None, links=None, hide=(), n
                 if c in links:
                     cell["href"] = links[c][i]
             cell["num"] = headers[cols.index(c)]["num"]
+            cell["extra"] = headers[cols.index(c)]["extra"]
             cells.append(cell)
         rows.append(dict(cells=cells, highlight=bool(hl[i]) if i < len(hl) else False))
-    return dict(id=tid, headers=headers, rows=rows, caption=caption)
+    return dict(id=tid, headers=headers, rows=rows, caption=caption, n_extra=sum(h["extra"] for h in headers))
 
 
 def _fig(src: str, alt: str, caption: str, files=None) -> dict:
@@ -471,7 +482,8 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
             intro.append("No contrast could be computed: no report category had enough windows "
                          f"(at least {stcfg.get('min_windows', 3)}) in any session.")
         sections.append(dict(id="contrasts", title="Strongest contrasts", intro=intro,
-                             tables=[_table(top, "t-contrasts", highlight=top_hl, n_dyads_total=n_dyads)]
+                             tables=[_table(top, "t-contrasts", highlight=top_hl, n_dyads_total=n_dyads,
+                                            keep=("p_shift", "q_shift", "z_shift") if single_case else ())]
                              if len(top) else [], figures=contrast_fig, extra=[]))
 
     # --- joint display -------------------------------------------------------------------
@@ -503,7 +515,8 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
             "circular-shift z and how far the category's windows lie above pseudo-dyad synchrony; then client "
             "and therapist excerpts side by side, each with its report id. Click an excerpt to see its moment "
             "in the session's time course."],
-            tables=[_table(joint, "t-joint", highlight=j_hl, n_dyads_total=n_dyads)] if len(joint) else [],
+            tables=[_table(joint, "t-joint", highlight=j_hl, n_dyads_total=n_dyads, keep=("z_shift",))]
+            if len(joint) else [],
             figures=[], extra=[], joint=blocks))
 
     # --- time courses ----------------------------------------------------------------------

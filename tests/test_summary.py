@@ -304,6 +304,54 @@ def test_tables_sort_and_filter_without_errors_or_network(browser_page):
     assert browser_page.errors == [] and browser_page.requests == [] and browser_page.dialogs == []
 
 
+KEY_COLUMNS = ("category", "band", "metric", "estimate", "ci", "p", "q")
+
+
+def _column_boxes(page, tid):
+    """Per header of table ``tid``: data-key -> (left, right, visible), and the box that scrolls it."""
+    return page.evaluate("""tid => {
+        const t = document.getElementById(tid), box = t.closest('.scroll').getBoundingClientRect();
+        const cols = {};
+        for (const h of t.tHead.rows[0].cells) {
+            const r = h.getBoundingClientRect();
+            cols[h.dataset.key] = [r.left, r.right, r.width > 0 && getComputedStyle(h).display !== 'none'];
+        }
+        const s = t.closest('.scroll');
+        return {cols, left: box.left, right: box.right, overflow: s.scrollWidth - s.clientWidth,
+                viewport: document.documentElement.clientWidth};
+    }""", tid)
+
+
+@needs_browser
+@pytest.mark.parametrize("n_dyads", [1, 3])
+@pytest.mark.parametrize("width", [1400, 1024])
+def test_contrasts_key_columns_fit_the_screen_without_scrolling(tmp_path, n_dyads, width):
+    inp = _with_point_event(_inputs(n_dyads=n_dyads))  # long notes, rows that lost dyads
+    _build(tmp_path, inp)
+    b = Browser((tmp_path / "summary.html").as_uri(), width=width)
+    try:
+        page = b.page
+        m = _column_boxes(page, "t-contrasts")
+        keys = KEY_COLUMNS + (("p_shift",) if n_dyads == 1 else ())
+        for key in keys:
+            left, right, visible = m["cols"][key]
+            assert visible and left >= m["left"] - 0.5 and right <= min(m["right"], m["viewport"]) + 0.5, (key, m)
+        if width == 1400:
+            assert m["overflow"] <= 0, m  # the whole table fits: nothing behind a sideways scroll
+        # every column is one click away, and back
+        hidden = [k for k, (_, _, vis) in m["cols"].items() if not vis]
+        assert "p_signflip" in hidden
+        button = page.locator('button.allcols[data-table="t-contrasts"]')
+        button.click()
+        shown = _column_boxes(page, "t-contrasts")["cols"]
+        assert all(shown[k][2] for k in hidden) and button.get_attribute("aria-pressed") == "true"
+        button.click()
+        assert not _column_boxes(page, "t-contrasts")["cols"]["p_signflip"][2]
+        assert b.errors == [] and b.requests == []
+    finally:
+        b.close()
+
+
 # ---------------------------------------------------------------------------------------------
 # What the design can support, and studies that leave optional inputs out.
 

@@ -44,6 +44,15 @@
       });
     });
   });
+  document.querySelectorAll('button.allcols').forEach(function (b) {
+    var label = b.textContent;
+    b.addEventListener('click', function () {
+      var table = document.getElementById(b.getAttribute('data-table'));
+      var all = table.classList.toggle('all');
+      b.setAttribute('aria-pressed', all ? 'true' : 'false');
+      b.textContent = all ? 'show the key columns only' : label;
+    });
+  });
   document.querySelectorAll('input.filter').forEach(function (input) {
     input.addEventListener('input', function () {
       var table = document.getElementById(input.getAttribute('data-table'));
