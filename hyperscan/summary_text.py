@@ -146,6 +146,13 @@ def column_label(name: str) -> tuple[str, str]:
     return label, title
 
 
+def short_metric(metric: str) -> str:
+    """The metric's usual abbreviation (PLV, wPLI, ...) for lists; the glossary explains each."""
+    return {"envcorr": "envelope correlation", "powcorr": "power correlation", "coh": "coherence",
+            "imcoh": "imaginary coherence", "ccorr": "CCorr", "wpli": "wPLI", "pli": "PLI",
+            "plv": "PLV"}.get(str(metric), str(metric))
+
+
 def metric_name(metric: str) -> str:
     return METRICS.get(str(metric), str(metric))
 
@@ -184,8 +191,10 @@ def fmt_number(x, kind: str = "value") -> str:
         return "0"
     if abs(x) >= 1000:
         return f"{x:.0f}"
+    if abs(x) < 5e-5:
+        return "≈ 0"  # not "-0.0000"; the TSV keeps the full value
     if abs(x) < 1e-3:
-        return f"{x:.4f}"  # 0.0001 / -0.0000: no exponent beside plain numbers
+        return f"{x:.4f}"  # 0.0001: no exponent beside plain numbers
     return f"{x:.3g}"
 
 
@@ -292,7 +301,7 @@ def _pseudo_sentence(surrogates: pd.DataFrame | None, marked, band, metric, abov
                     "would show the same.")
         hit = same_band
         metric = hit.iloc[0].metric
-        lead = f"(Pseudo-dyads were computed for {metric_name(metric)}, not this measure.) "
+        lead = ""  # the sentence names the measure the pseudo-dyads were compared on
     i = hit.index[0]
     above_descr = above
     above = bool(np.asarray(marked)[surrogates.index.get_loc(i)])
@@ -388,16 +397,77 @@ def _thin(row, need) -> str:
             f"fewer than the {need} each side needs here")
 
 
-def _hit_sentence(row, level, dyad_diffs, surrogates, surrogate_marked, surrogate_above, key) -> str:
-    k, n = _pct_positive(dyad_diffs, row)
-    direction = "higher" if row.estimate > 0 else "lower"
-    return (f"When {_who(row.reporter)} reported “{row.category}”, {metric_name(row.metric)} in the "
-            f"{row.band} band was {direction} than in {reference_name(row.get('reference', 'unlabelled'))} "
-            f"(difference {fmt_number(row.estimate)}, {level} interval {fmt_number(row.ci_low)} to "
-            f"{fmt_number(row.ci_high)}, q {fmt_p(row.q)[0]})"
-            + (f"; {k} of {n} dyads show the same direction." if n else ".")
-            + _also_highlighted(key, row)
-            + " " + _pseudo_sentence(surrogates, surrogate_marked, row.band, row.metric, surrogate_above))
+def _band_blocks(mine: pd.DataFrame) -> list:
+    """(-n rows, smallest q, band, rows) per band of one reporter/category's highlighted rows,
+    the band with the most highlighted measures first, then the smallest q."""
+    bands = []
+    for band, block in mine.groupby("band", sort=False):
+        bands.append((-len(block), float(pd.to_numeric(block.q, errors="coerce").min()), band, block))
+    bands.sort(key=lambda b: (b[0], b[1]))
+    return bands
+
+
+def lead_contrast(contrasts: pd.DataFrame, highlight, *, primary=None, min_windows: int = 3,
+                  min_reference_windows: int = 10, metrics=None):
+    """The row the opening paragraph leads with (its "clearest single result", or the
+    primary contrast, or the lead it names when nothing is supported), restricted to
+    ``metrics`` when given (e.g. the measures the null models cover); None when there is none."""
+    if contrasts is None or not len(contrasts) or "estimate" not in contrasts:
+        return None
+    c = headline_order(contrasts, highlight, primary=primary, min_windows=min_windows,
+                       min_reference_windows=min_reference_windows)
+    ok = c.metric.isin(set(metrics)) if metrics else pd.Series(True, index=c.index)
+    prim = c[c._primary & ok]
+    if len(prim):
+        return prim.iloc[0]
+    hits = c[c._hl & c._enough]
+    if len(hits):  # the band the paragraph names first (all measures count), then a covered measure
+        first = hits.iloc[0]
+        for _, _, band, _ in _band_blocks(hits[(hits.reporter == first.reporter) & (hits.category == first.category)]):
+            block = hits[(hits.reporter == first.reporter) & (hits.category == first.category) & (hits.band == band)
+                         & ok.loc[hits.index]]
+            if len(block):
+                return block.sort_values(["q", "_abs"], ascending=[True, False]).iloc[0]
+    enough = c[c._enough & ok]
+    return enough.iloc[0] if len(enough) else None
+
+
+def _hit_sentence(row, level, dyad_diffs, key, all_rows) -> str:
+    """One reporter/category's findings in words: every band with highlighted measures (the
+    band with the most of them first, then the smallest q), each with its measures and
+    differences, then the clearest single row of the first band with its interval, q and how
+    many dyads agree. Naming bands by how many measures agree, not by the single smallest q,
+    keeps the page from leading with a neighbouring band that filter leakage gives a tighter
+    interval (the sample study: alpha coupling, beta PLV with the smallest q)."""
+    mine = key[(key.reporter == row.reporter) & (key.category == row.category)]
+    tested = all_rows[(all_rows.reporter == row.reporter) & (all_rows.category == row.category)]
+    bands = _band_blocks(mine)
+    phrases, first_dir = [], None
+    for i, (_, _, band, block) in enumerate(bands[:4]):
+        block = block.sort_values("q")
+        up = (block.estimate > 0).mean() >= 0.5
+        direction = "higher" if up else "lower"
+        m = int((tested.band == band).sum()) or len(block)
+        measures = ", ".join(short_metric(r.metric) for r in block.itertuples())
+        if i == 0:
+            first_dir = direction
+            phrases.append(f"{direction} than in {reference_name(row.get('reference', 'unlabelled'))} in the "
+                           f"{band} band ({len(block)} of {m} measures agree: {measures})")
+        else:
+            phrases.append(f"{'' if direction == first_dir else direction + ' '}in the {band} band "
+                           f"({len(block)} of {m})")
+    more = f", and in {len(bands) - 4} more bands" if len(bands) > 4 else ""
+    best = bands[0][3].sort_values(["q", "_abs"], ascending=[True, False]).iloc[0]
+    k, n = _pct_positive(dyad_diffs, best)
+    text = (f"When {_who(row.reporter)} reported “{row.category}”, synchrony was "
+            + (" and ".join(phrases) if len(phrases) <= 2 else ", ".join(phrases[:-1]) + " and " + phrases[-1])
+            + more + f". Clearest single result: {best.band} {metric_name(best.metric)} (difference "
+            f"{fmt_number(best.estimate)}, {level} interval {fmt_number(best.ci_low)} to {fmt_number(best.ci_high)}, "
+            f"q {fmt_p(best.q)[0]})" + (f"; {k} of {n} dyads show the same direction." if n else "."))
+    if len(bands) > 1:
+        text += (" Neighbouring bands can share one effect through the band-pass filters' transition bands; "
+                 "the band where more measures agree is the likelier source.")
+    return text, best
 
 
 def findings(contrasts: pd.DataFrame, highlight, *, n_dyads: int, n_sessions: int, n_windows: int,
@@ -447,9 +517,12 @@ def findings(contrasts: pd.DataFrame, highlight, *, n_dyads: int, n_sessions: in
         solid, thin = hits[hits._enough], hits[~hits._enough]
         key = hits  # already in headline order; _also_highlighted sorts by _abs itself
         shown = solid.drop_duplicates(["reporter", "category"]).head(3)
+        pseudo = []
         for _, row in shown.iterrows():
-            out.append(_hit_sentence(row, level, dyad_diffs, surrogates, surrogate_marked, surrogate_above,
-                                     key[key._enough]))
+            sentence, best = _hit_sentence(row, level, dyad_diffs, key[key._enough], c)
+            out.append(sentence)
+            pseudo.append(_pseudo_sentence(surrogates, surrogate_marked, best.band, best.metric, surrogate_above))
+        out += list(dict.fromkeys(pseudo))  # once per band and measure, after the findings
         others = len(solid.drop_duplicates(["reporter", "category"])) - len(shown)
         if others > 0:
             out.append(f"{others} more reporter/category combination{'s' if others != 1 else ''} "
