@@ -645,3 +645,26 @@ def test_null_model_figure_stars_the_rows_its_table_highlights(tmp_path):
     nulls_table = nulls_table[: nulls_table.index("</table>")]
     rows = re.findall(r"<tr( class=\"supported\")?>\s*<td[^>]*>([a-z]+)", nulls_table)
     assert [band for cls, band in rows if cls] == ["alpha"]
+
+
+def test_headline_names_the_band_where_measures_agree_not_the_leakage_band():
+    """The sample study's shape: alpha coupling in 5 of 6 measures with large differences; the
+    neighbouring beta band shows 3 measures with a third of the difference but, from filter
+    leakage, tighter intervals and the smallest q. The page leads with alpha."""
+    from hyperscan.summary_text import findings, lead_contrast
+
+    rows = []
+    for band, metrics, est, q in (("alpha", ["plv", "ccorr", "coh", "wpli", "envcorr"], 0.07, 0.004),
+                                  ("beta", ["plv", "coh", "envcorr"], 0.03, 0.0009)):
+        for k, m in enumerate(metrics):
+            rows.append(dict(reporter="therapist", category="attuned", reference="others", band=band, metric=m,
+                             n_dyads=6, n_windows=342, n_reference_windows=504, estimate=est - 0.001 * k,
+                             ci_low=est / 2, ci_high=est * 1.5, p=q / 10, q=q + 0.0001 * k, note=""))
+    c = pd.DataFrame(rows)
+    hl = np.ones(len(c), bool)
+    text = " ".join(findings(c, hl, n_dyads=6, n_sessions=6, n_windows=894, window_length=2.0))
+    assert "synchrony was higher than in all other windows of the session in the alpha band (5 of 5 measures" in text
+    assert "and in the beta band (3 of 3)" in text
+    assert "Clearest single result: alpha phase locking (PLV) (difference 0.07" in text
+    lead = lead_contrast(c, hl, metrics={"plv", "envcorr"})
+    assert (lead.band, lead.metric) == ("alpha", "plv")
