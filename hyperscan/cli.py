@@ -470,9 +470,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _init_doc() -> str:
-    from . import init
+    from .init import plain_doc
 
-    return init.__doc__
+    return plain_doc()
 
 
 def cmd_init(args) -> int:

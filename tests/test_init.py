@@ -167,3 +167,14 @@ def test_simulated_folder_runs_with_its_own_config(tmp_path):
     offsets = pd.read_csv(sim / "report_offsets.tsv", sep="\t")
     sheet = pd.read_csv(sim / "sessions.tsv", sep="\t")
     assert offsets.equals(sheet[["dyad", "session", "report_offset"]])
+
+
+def test_init_help_is_plain_text(capsys):
+    """`hyperscan init --help` prints the module doc without reStructuredText markup."""
+    with pytest.raises(SystemExit):
+        main(["init", "--help"])
+    out = capsys.readouterr().out
+    assert "``" not in out and not any(line.rstrip().endswith("::") for line in out.splitlines())
+    assert "*shared*" not in out and "a shared file holds both" in out
+    assert "{dyad}_{session}_{role}.{edf,bdf,vhdr,fif,set,xdf}" in out  # the naming table is kept
+    assert "report_offsets.tsv" in out and "--offsets" in out
