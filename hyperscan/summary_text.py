@@ -335,10 +335,10 @@ def _also_highlighted(hits: pd.DataFrame, row) -> str:
     return " Also highlighted for this report, largest difference first: " + ", ".join(names) + more + "." + leak
 
 
-#: Fewest windows per dyad on each side of a contrast before the opening paragraph names it
-#: as a finding or a lead: ``max(stats.min_windows, stats.min_reference_windows)`` (a point
-#: event coded twice covers ~4 two-second windows: its mean rests on too little EEG to lead
-#: the page, however large its difference).
+# Fewest windows per dyad on each side of a contrast before the opening paragraph names it
+# as a finding or a lead: ``max(stats.min_windows, stats.min_reference_windows)`` (a point
+# event coded twice covers ~4 two-second windows: its mean rests on too little EEG to lead
+# the page, however large its difference).
 def enough_windows(df: pd.DataFrame, min_windows: int = 3, min_reference_windows: int = 10) -> np.ndarray:
     """Rows whose category *and* comparison sides each have at least
     ``max(min_windows, min_reference_windows)`` windows per entering dyad (on average over
