@@ -2,7 +2,11 @@
 
 The schema (``hyperscan/schemas/config.schema.json``, also ``workflow/schemas/``) is the one
 place where every key is typed, documented and given its default. A misspelt key is
-answered with the closest valid key ("did you mean ...?").
+answered with the closest valid key ("did you mean ...?"). Every other schema error is
+put in plain words (:func:`_plain_problem`): the config file, the key path
+(``stats.primary[0].band``), the value given and what is expected (type, allowed values,
+range, length; a ``pattern`` is described by the schema node's ``x-expected`` text, never
+shown as a regex), with the first sentence of the key's ``description``.
 """
 
 from __future__ import annotations
