@@ -237,7 +237,8 @@ def _joint_rows(contrasts: pd.DataFrame, nulls: pd.DataFrame | None, window_tabl
         # the band where most of the shown measures agree, then its smallest q (the opening
         # paragraph's choice: a neighbouring band's tighter interval from filter leakage does
         # not take the lead)
-        first_band = words._band_blocks(block)[0][2] if "q" in block and block["q"].notna().any() else block.band.iloc[0]
+        has_q = "q" in block and block["q"].notna().any()
+        first_band = words._band_blocks(block)[0][2] if has_q else block.band.iloc[0]
         block = pd.concat([block[block.band == first_band], block[block.band != first_band]])
         best = block.iloc[0]
         z_pseudo, z_of = np.nan, "n/a"
@@ -520,7 +521,8 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
                 + f", shift z {words.fmt_number(row.z_shift, 'z')}, q {words.fmt_p(row.q)[0]}; pseudo-dyad z of its "
                 f"windows ({row.z_pseudo_of}) {words.fmt_number(row.z_pseudo_windows, 'z')}.")))
         sections.append(dict(id="joint", title="Joint display: synchrony beside the words", intro=[
-            (selection_note + " " if selection_note else "") + "Per reporter and category: the band where most measures agree and its clearest measure, the difference with its interval, the "
+            (selection_note + " " if selection_note else "") + "Per reporter and category: the band where most "
+            "measures agree and its clearest measure, the difference with its interval, the "
             "circular-shift z and how far the category's windows lie above pseudo-dyad synchrony; then client "
             "and therapist excerpts side by side, each with its report id. Click an excerpt to see its moment "
             "in the session's time course."],
