@@ -72,12 +72,14 @@ SECONDARY_COLUMNS = {"p_floor", "group_test", "p_signflip", "p_signflip_floor", 
 
 
 def _table(df: pd.DataFrame, tid: str, *, highlight=None, links=None, hide=(), n_dyads_total=None,
-           caption: str = "", keep=()) -> dict:
+           caption: str = "", keep=(), few_windows: int | None = None) -> dict:
     """A table for the template: readable headers (TSV name in the tooltip), rounded numbers,
     each p never finer than its test resolves, intervals of zero width said in words, rows
     that lost dyads said in words. ``links``: column -> list of hrefs (the cell becomes a link).
     Columns of :data:`SECONDARY_COLUMNS` not named in ``keep`` are marked ``extra`` (hidden
-    until the reader asks for every column). Every string is escaped by the template."""
+    until the reader asks for every column). ``few_windows``: a ``n_windows`` cell under this
+    many windows per dyad says "few" (the opening paragraph never leads with such a row).
+    Every string is escaped by the template."""
     links = links or {}
     hide = set(hide)
     if "reference" in df and len(df) and df["reference"].nunique() == 1:
@@ -141,6 +143,9 @@ def _table(df: pd.DataFrame, tid: str, *, highlight=None, links=None, hide=(), n
                     cell.update(text=words.fmt_number(v, kind), sort=float(v) if words._finite(v) else "")
                     if c == "n_dyads" and n_dyads_total and words._finite(v) and int(v) < n_dyads_total:
                         cell["note"] = f"of {n_dyads_total}; the others had too few windows"
+                    if (c == "n_windows" and few_windows and words._finite(v) and words._finite(n) and n >= 1
+                            and float(v) / float(n) < few_windows):
+                        cell["note"] = (f"few: {float(v) / float(n):.0f} per dyad" if n > 1 else "few")
                 else:
                     text = words.fmt_number(v) if not isinstance(v, str) else v
                     cell.update(text=text, sort=text.lower())
@@ -493,7 +498,9 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
                          f"(at least {stcfg.get('min_windows', 3)}) in any session.")
         sections.append(dict(id="contrasts", title="Strongest contrasts", intro=intro,
                              tables=[_table(top, "t-contrasts", highlight=top_hl, n_dyads_total=n_dyads,
-                                            keep=("p_shift", "q_shift", "z_shift") if single_case else ())]
+                                            keep=("p_shift", "q_shift", "z_shift") if single_case else (),
+                                            few_windows=max(int(stcfg.get("min_windows", 3)),
+                                                            int(stcfg.get("min_reference_windows", 10))))]
                              if len(top) else [], figures=contrast_fig, extra=[]))
 
     # --- joint display -------------------------------------------------------------------

@@ -464,6 +464,9 @@ def test_headline_prefers_what_the_design_supports_over_a_tiny_n_contrast(tmp_pa
         # ... and the paragraph names it only as resting on too few windows, after the findings
         assert "resting on too few windows" in lead and "“peak” of rater1 (4 category and" in lead
         assert lead.index("resting on too few windows") > lead.index("reported “")
+        # the table says it beside the count of every peak row, and of no other row
+        table = page.split('id="t-contrasts"')[1].split("</table>")[0]
+        assert table.count("(few: 4 per dyad)") == table.count(">peak<") > 0
 
 
 def test_headline_leads_with_the_pre_specified_contrast(tmp_path):
