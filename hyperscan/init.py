@@ -17,7 +17,7 @@ prefixes found in it (default ``C_`` / ``T_``) or, for XDF, to the stream names 
 the role words.
 
 What a folder cannot tell — when each report file's clock started relative to the EEG — is
-never guessed: ``report_offset`` is 0 unless ``offsets`` (``--offsets``; default: the study
+never guessed: ``report_offset`` is 0 unless ``offsets`` (default: the study
 folder's own ``report_offsets.tsv`` when there is one, e.g. from ``hyperscan simulate``) names
 a TSV with ``dyad``, ``session`` and any of the sheet's clock/ratings columns
 (``report_offset``, ``report_drift_ppm``, ``report_anchor``, ``report_clock_sync``,
@@ -26,8 +26,8 @@ result's notes.
 
 ``output_dir`` defaults to ``results`` inside the study folder (a new folder: the workflow
 only creates files there, inputs are never written). Writes ``sessions.tsv`` and
-``config.yaml`` into ``STUDY_DIR`` (refuses to replace existing ones unless ``force``,
-``--force``); input files are only read. The config has every key of
+``config.yaml`` into ``STUDY_DIR`` (refuses to replace existing ones unless ``force``);
+input files are only read. The config has every key of
 ``schemas/config.schema.json`` at its default, each with its description as a comment.
 """
 
@@ -52,14 +52,6 @@ _ID = re.compile(r"^[A-Za-z0-9]+$")
 #: A study folder's own offsets file, read when ``offsets`` is not given (``hyperscan
 #: simulate`` writes one; a lab may keep its notes there too).
 OFFSETS_FILE = "report_offsets.tsv"
-
-
-def plain_doc() -> str:
-    """This module's documentation without its reStructuredText markup, for ``hyperscan init
-    --help`` (``code`` -> code, *word* -> word, a literal block's ``::`` -> ``:``)."""
-    text = re.sub(r"``([^`]+)``", r"\1", __doc__ or "")
-    text = re.sub(r"(?<![\w*])\*([^*\s][^*]*)\*(?![\w*])", r"\1", text)
-    return re.sub(r"::[ \t]*$", ":", text, flags=re.M)
 
 
 @dataclass

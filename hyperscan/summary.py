@@ -730,9 +730,13 @@ def summary_stage(inputs, sessions, config: dict, out_path) -> None:
     """Workflow stage: every group table + windows + reports + QC -> summary.html, with its
     figures in group/figures/ and its own tables as TSV beside it. Every group table may be
     empty (a study without reports, one dyad, ...): the page then says what was not computed."""
+    import logging
+
+    from .logs import Laps
     from .provenance import sha256
     from .windows import read_windows
 
+    lap = Laps(logging.getLogger(__name__))  # each part's time in the stage log
     contrasts = _read(inputs.contrasts)
     dyad_diffs = _read(inputs.dyads)
     tables = [read_windows(p) for p in inputs.windows]
@@ -753,6 +757,8 @@ def summary_stage(inputs, sessions, config: dict, out_path) -> None:
     if "directional" in optional and "category" in optional["directional"]:
         optional["directional"]["category"] = optional["directional"]["category"].fillna("n/a")
     nulls = [_read(p) for p in getattr(inputs, "nulls", [])]
+    lap(f"read {len(contrasts)} contrast(s), {len(tables)} windows table(s), {len(qc)} QC file(s), "
+        f"{len(reports)} report(s), {len(nulls)} null table(s); input checksums")
     sink = FigureSink(out_dir / "figures", config.get("summary", {}).get("figure_formats", ["png", "svg"]))
     from .directional.report import summary_sections
 
@@ -765,8 +771,10 @@ def summary_stage(inputs, sessions, config: dict, out_path) -> None:
                                                          ("curve", "directional_curve"),
                                                          ("pseudo", "pseudo_contrasts"))
         if hasattr(inputs, name)})
+    lap("directional, music and pseudo-dyad sections")
     page = build_summary(contrasts, tables, reports, qc, config, dyad_diffs=dyad_diffs,
                          input_checksums=checksums, nulls=nulls, figures=sink, tables_dir=out_dir,
                          not_computed=_not_computed(sessions, config, inputs),
                          alignment=_alignment(sessions) if frames else None, extra_sections=extra, **optional)
+    lap("page, figures and tables")
     write_html(page, out_path)
