@@ -482,8 +482,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="channel-name prefix of the therapist in a shared file")
     ini.add_argument("--offsets", default=None,
                      help="TSV with dyad, session and report_offset (and/or report_drift_ppm, report_anchor, "
-                          "report_clock_sync, report_format, ratings, alignment) merged into the sheet; without it "
-                          "report_offset is 0")
+                          "report_clock_sync, report_format, ratings, alignment) merged into the sheet (default: "
+                          "STUDY_DIR/report_offsets.tsv when there is one, as `hyperscan simulate` writes it); "
+                          "without any, report_offset is 0")
     ini.add_argument("--output-dir", default=None,
                      help="output_dir written into config.yaml, relative to STUDY_DIR (default: results)")
     ini.add_argument("--force", action="store_true", help="replace an existing sessions.tsv / config.yaml")

@@ -282,6 +282,9 @@ def remove_eye_components(raw: mne.io.BaseRaw, cfg: dict) -> dict:
     else:
         total, per = 0.0, []
     lap(f"ICA apply: {len(excluded)} component(s) {excluded} with |r| > {cfg['eog_threshold']} to {references}")
+    # seconds of recording the unmixing was fitted on (bad stretches left out; n_samples_ counts
+    # the decimated samples MNE used), for the QC page's "ICA fitted on ... s"
+    qc["fit_seconds"] = round(float(ica.n_samples_) * decim / raw.info["sfreq"], 1)
     qc.update(n_components=n_components, excluded=excluded,
               eog_correlation=[round(float(scores[c]), 3) for c in excluded],
               explained_variance=[round(v, 4) for v in per],
