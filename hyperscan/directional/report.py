@@ -186,6 +186,11 @@ def common_mode_section(qc: list | None, contrasts: pd.DataFrame | None) -> str:
                      "signals share a component at exactly zero lag (see each QC page). Zero-lag metrics "
                      "(PLV, coherence, envcorr, ccorr) are inflated there; lag-based ones (wPLI, imcoh) "
                      "are not.</p>")
+        removed = [q for q in flagged if q["common_mode"].get("removal")]
+        if removed:
+            parts.append("<p>The shared zero-lag pattern was projected out of each person before the analysis "
+                         f"in {len(removed)} of these session(s) (preprocessing.common_mode_removal); zero-lag "
+                         "brain coupling, if there was any, was removed with it.</p>")
     elif checked:
         parts.append(f"<p>{len(checked)} session(s) with both people in one file were checked for a shared "
                      "zero-lag component; none was found.</p>")
