@@ -18,38 +18,18 @@ that exclude 0 (false-positive rate). Raw per-dyad rows go to ``--out``.
 """
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
-import mne
 import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from hyperscan.directional import directional_summary, directional_tables, lag_ms
-from hyperscan.labels import label_windows
-from hyperscan.simulate import simulate_dyad
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from direction_tools import category_row  # noqa: E402
 
-SFREQ = 250.0
-
-
-def dyad_row(index: int, seed: int, lag: float | None, duration: float = 150.0):
-    """One simulated dyad's client/connected row of directional_categories.tsv, with the
-    injected lag and the phase-slope lag for comparison (None: a null dyad)."""
-    client, therapist, reports, truth = simulate_dyad(index, seed=seed, duration=duration, null=lag is None,
-                                                      **({} if lag is None else {"lag_ms": lag}))
-    clean = [mne.filter.filter_data(x, SFREQ, 1.0, 45.0, verbose="error") for x in (client, therapist)]
-    clean = [x - x.mean(axis=0) for x in clean]
-    starts = np.arange(0, clean[0].shape[1] - 2 * int(SFREQ) + 1, int(SFREQ)) / SFREQ
-    labels = label_windows(starts, starts + 2.0, reports.assign(onset=reports["onset"] + truth.report_offset),
-                           reporters=["client"])
-    windows = pd.DataFrame({"dyad": truth.dyad, "session": "S1", "band": "alpha", "metric": "plv",
-                            "start": starts, "end": starts + 2.0, "value": 0.0, "excluded": 0,
-                            "client_category": labels["client_category"].to_numpy()})
-    _, cats = directional_tables(clean[0], clean[1], SFREQ, windows, {"alpha": (8.0, 13.0)}, 2.0)
-    row = cats[(cats.reporter == "client") & (cats.category == "connected")].iloc[0].to_dict()
-    row.update(dyad=f"{seed}-{index}", true_lag_ms=truth.lag_ms if lag is not None else 0.0,
-               phase_lag_ms=float(lag_ms(row["slope_re"] + 1j * row["slope_im"], SFREQ, 500)))
-    return row
+from hyperscan.directional import directional_summary  # noqa: E402
 
 
 def studies(rows: pd.DataFrame, n_dyads: int, seed: int = 0):
@@ -81,15 +61,23 @@ def main(argv=None):
     for lag in [*args.lags, None]:
         seed = 7000 + (0 if lag is None else int(lag))
         for i in range(args.pool):
-            rows.append({**dyad_row(i, seed, lag), "setting": "null" if lag is None else f"{lag:g}"})
+            rows.append({**category_row(i, seed, lag), "setting": "null" if lag is None else f"{lag:g}"})
             if i % 24 == 23:
                 pd.DataFrame(rows).to_csv(args.out, sep="\t", index=False)
         print(f"{'null' if lag is None else f'{lag:g} ms'}: {args.pool} dyads, {time.time() - t0:.0f} s", flush=True)
         pd.DataFrame(rows).to_csv(args.out, sep="\t", index=False)  # partial results survive
     data = pd.DataFrame(rows)
+    coupled = data[data.setting != "null"]
+    err = coupled.lag_ms - coupled.true_lag_ms
+    print(f"all true lags, per dyad ({len(coupled)}): bias {err.mean():+.2f} ms (SE {err.std(ddof=1) / np.sqrt(len(err)):.2f}); "
+          f"phase-slope lag {(coupled.phase_lag_ms - coupled.true_lag_ms).mean():+.2f} ms")
     for setting, block in data.groupby("setting", sort=False):
         block = block.reset_index(drop=True)
-        if setting != "null":
+        if setting == "null":
+            print(f"null, per dyad ({len(block)}): lag mean {block.lag_ms.mean():+.1f} ms "
+                  f"(SE {block.lag_ms.std(ddof=1) / np.sqrt(len(block)):.1f}), median {block.lag_ms.median():+.1f}, "
+                  f"largest |lag| {block.lag_ms.abs().max():.0f} ms")
+        else:
             err = block.lag_ms - block.true_lag_ms
             print(f"true lag {setting} ms, per dyad ({len(block)}): bias {err.mean():+.2f} ms "
                   f"(SE {err.std(ddof=1) / np.sqrt(len(block)):.2f}), SD {err.std(ddof=1):.1f} ms; "

@@ -57,8 +57,9 @@ def aligned_lag(client: np.ndarray, therapist: np.ndarray, sfreq: float, band, s
     ``client``, ``therapist``: (n_channels, n_times); ``starts``: the group's window start
     samples (therapist windows; the client's are shifted, clipped to the recording);
     ``n_len``: window length in samples; ``band``: (low, high) Hz. NaN for no window or no
-    cross-spectrum. Shifts are limited to a quarter window either way (the estimator's
-    unambiguous range is half a window). Module doc for the method and its source."""
+    cross-spectrum. Shifts, and the lag returned, are limited to a quarter window either way
+    (±500 ms for 2-s windows, the phase slope's unambiguous range); without coupling the lag is
+    noise within that range, symmetric about 0. Module doc for the method and its source."""
     from . import STEP_BINS
 
     starts = np.asarray(starts, int)
@@ -107,5 +108,6 @@ def aligned_lag(client: np.ndarray, therapist: np.ndarray, sfreq: float, band, s
         d, r = new, r_new
         if r == 0:
             return float(d * period)
-    # No bracket within the allowed steps: the last shift plus its residual, scaled.
-    return float(d * period + r / gain)
+    # No bracket within the allowed steps (no coupling: the residual is noise): the last shift
+    # plus its residual, scaled, kept inside the searched range.
+    return float(np.clip(d * period + r / gain, -limit * period, limit * period))
