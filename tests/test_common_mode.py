@@ -170,3 +170,36 @@ def test_summary_says_when_the_common_mode_was_removed():
     removed = common_mode_section([dict(dyad="D01", session="S1",
                                         common_mode={**check, "removal": dict(share=0.8, after={})})], None)
     assert "projected out" not in plain and "projected out of each person" in removed and "1 of these" in removed
+
+
+@pytest.mark.slow
+def test_preprocessing_removes_the_common_mode_when_asked(tmp_path):
+    """preprocess_session with preprocessing.common_mode_removal: projection on the simulated
+    shared-amplifier session (both people in one FIF, common-mode noise): the check flags it,
+    the written recordings have it removed (the check on them no longer flags), qc.json says
+    so; with the default ('none') the recordings keep it."""
+    import json
+
+    from hyperscan.common_mode import common_mode_from_fifs
+    from hyperscan.config import validate_config
+    from hyperscan.preprocess import preprocess_session
+    from hyperscan.sessions import read_sessions
+    from hyperscan.simulate import simulate_study
+
+    simulate_study(tmp_path / "study", n_dyads=6, seed=4, duration=130.0, shared_amplifier=True)
+    session = next(s for s in read_sessions(tmp_path / "study" / "sessions.tsv") if s.client == s.therapist
+                   and str(s.client).endswith(".fif"))
+    cfg = validate_config({})["preprocessing"]
+    outs = {}
+    for mode in ("none", "projection"):
+        out = tmp_path / mode
+        qc = preprocess_session(session, {**cfg, "common_mode_removal": mode}, out / "c_raw.fif",
+                                out / "t_raw.fif", out / "qc.json", out / "qc.html")
+        assert qc["common_mode"]["flag"]
+        outs[mode] = (qc, common_mode_from_fifs(out / "c_raw.fif", out / "t_raw.fif"), out)
+    qc, after, out = outs["projection"]
+    assert not after["flag"] and after["zero_lag_ratio"] < 1.0
+    assert json.loads((out / "qc.json").read_text())["common_mode"]["removal"]["after"]["flag"] is False
+    assert "Removed" in (out / "qc.html").read_text()
+    qc, kept, _ = outs["none"]
+    assert kept["flag"] and "removal" not in qc["common_mode"]
