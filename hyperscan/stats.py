@@ -618,12 +618,17 @@ def precision_note(n_dyads: int, *, ci_level=0.95, group_test_name="t", n_permut
              "wilcoxon": 2.0 / 2**n_dyads}[group_test_name]
     half = sps.t.ppf(0.5 + ci_level / 2, n_dyads - 1) / np.sqrt(n_dyads)
     flip = sign_flip_floor(n_dyads, n_permutations)
-    floor_text = ("none (the t distribution is continuous)" if floor == 0 else f"{floor:.3g}")
+    names = {"t": "t test", "signflip": "sign-flip test", "wilcoxon": "Wilcoxon signed-rank test"}
+    name = names.get(group_test_name, group_test_name)
+    if floor == 0:
+        floor_text = (f"the group {name} can give any p (its distribution is continuous); the exact "
+                      f"sign-flip test could not go below p = {flip:.3g} with {n_dyads} dyads")
+    else:
+        floor_text = f"the group {name} cannot give a p below {floor:.3g} with {n_dyads} dyads"
     mde = (sps.t.ppf(0.975, n_dyads - 1) + sps.norm.ppf(0.8)) / np.sqrt(n_dyads)
-    return (f"Precision with {n_dyads} dyads: the group test ({group_test_name}) has smallest "
-            f"attainable p: {floor_text} (sign-flip: {flip:.3g}); the {ci_level:.0%} interval is "
-            f"the estimate ± {half:.2f} × SD of the per-dyad differences; an effect of about "
-            f"{mde:.2f} × that SD is detected with ~80 % power at p < 0.05 (before FDR).")
+    return (f"Precision with {n_dyads} dyads: {floor_text}. The {ci_level:.0%} interval is "
+            f"the estimate ± {half:.2f} × the spread (SD) of the per-dyad differences; an effect of "
+            f"about {mde:.2f} × that SD is detected with ~80 % power at p < 0.05 (before FDR).")
 
 
 def window_length_warnings(bands: dict, window_length: float, min_cycles: float = 3.0) -> list[str]:
@@ -694,9 +699,13 @@ def stats_stage(window_paths, config: dict, out_contrasts, out_dyads, out_mixed=
     ``stats.mixed_models`` of them when split-half; empty when 0)."""
     from .windows import read_windows, write_tsv
 
+    from .logs import Laps
+
     scfg = config["stats"]
     check_primary(scfg.get("primary"), config)
+    lap = Laps(log)  # each part's time in the stage log
     tables = [read_windows(p) for p in window_paths]
+    lap(f"read {len(tables)} windows table(s), {sum(map(len, tables))} row(s)")
     contrasts = group_contrasts(tables, reference=scfg["reference"],
                                 n_permutations=scfg["n_permutations"], ci_level=scfg["ci_level"],
                                 min_windows=scfg["min_windows"], seed=scfg["seed"],
@@ -709,10 +718,13 @@ def stats_stage(window_paths, config: dict, out_contrasts, out_dyads, out_mixed=
         log.warning("contrast %s %s %s %s: %s", row.reporter, row.category, row.band, row.metric, row.note)
     for sentence in window_length_warnings(config.get("bands", {}), config["window"]["length"]):
         log.warning("window length: %s", sentence)
+    lap(f"group contrasts: {len(contrasts)} row(s), {scfg.get('group_test', 't')} test over dyads, "
+        f"{scfg['n_permutations']} permutations, reference {scfg['reference']!r}")
     write_tsv(contrasts, out_contrasts)
     write_tsv(dyad_contrasts(tables, reference=scfg["reference"], min_windows=scfg["min_windows"],
                              n_permutations=scfg["n_permutations"],
                              edge_trim=scfg.get("edge_trim", 0.0), seed=scfg["seed"]), out_dyads)
+    lap("per-dyad contrasts")
     if out_mixed is not None:
         mixed = pd.DataFrame(columns=MIXED_COLUMNS)
         if scfg["mixed_models"]:
@@ -724,3 +736,4 @@ def stats_stage(window_paths, config: dict, out_contrasts, out_dyads, out_mixed=
                                      ci_level=scfg["ci_level"], rows_of=rows,
                                      edge_trim=scfg.get("edge_trim", 0.0), selection=label)
         write_tsv(mixed, out_mixed)
+        lap(f"mixed models: {len(mixed)} row(s) (at most {scfg['mixed_models']} contrast(s))")

@@ -1,14 +1,16 @@
-from hyperscan.logs import stage_log
+from hyperscan.logs import chose, stage_log, step
 from hyperscan.provenance import invalidate_manifest
 from hyperscan.music import music_stage
 
-stage_log(snakemake)
+log = stage_log(snakemake)
+chose(log, snakemake.params.config, ["music", "synchrony.summary"])
 invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
-music_stage(
-    snakemake.input.client,
-    snakemake.input.therapist,
-    snakemake.input.windows,
-    snakemake.params.session,
-    snakemake.params.config,
-    snakemake.output[0],
-)
+with step("music features", log):
+    music_stage(
+        snakemake.input.client,
+        snakemake.input.therapist,
+        snakemake.input.windows,
+        snakemake.params.session,
+        snakemake.params.config,
+        snakemake.output[0],
+    )
