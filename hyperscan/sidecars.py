@@ -156,8 +156,8 @@ COLUMNS: dict[str, tuple[str, str | None, bool]] = {
     "slope_re": ("real part of the complex phase slope (mean over channel pairs of sum_f C*(f) C(f + df) / |F|, "
                  "C = coherency)", None, False),
     "slope_im": ("imaginary part of the complex phase slope (equals psi); positive: the therapist leads", None, False),
-    "lag_ms": ("lag between the two people from the phase of the mean phase slope (positive: the therapist "
-               "leads)", "ms", False),
+    "lag_ms": ("lag between the two people: shift of the client's windows that leaves no phase slope "
+               "(positive: the therapist leads)", "ms", False),
     "clock_uncertainty_ms": ("how well the two recordings are aligned: half a sample when both people are in "
                              "one file, else `directional.clock_uncertainty_ms`; n/a = unknown", "ms", False),
     "leader": ("who leads: therapist, client, neither, or undecided (clock unknown / clock uncertainty / too "
