@@ -176,7 +176,7 @@ COLUMNS: dict[str, tuple[str, str | None, bool]] = {
                  "survives the FDR", "s", False),
     "pattern": ("the change in words, e.g. 'matches, then therapist leads', or 'no change found'", None, True),
     # person, ratings, music
-    "r": ("Pearson correlation", None, False),
+    "r": ("Pearson correlation of the two series (ratings: synchrony[t] with rating[t + lag])", None, False),
     "n": ("number of windows entering the correlation", None, False),
     "lag": ("lag in whole window steps (positive: the rating follows synchrony)", None, False),
     "lag_s": ("lag (positive: the rating follows synchrony)", "s", False),
