@@ -191,6 +191,18 @@ class _Windows:
     def cross_x(self):  # Σ x_a x_b*
         return np.matmul(self.a, self.b.conj().swapaxes(1, 2))
 
+    #: metrics asked of this chunk (``_compute_chunk`` sets it): lets imcoh alone take a
+    #: cheaper product than the complex one that coh needs
+    wanted: frozenset = frozenset()
+
+    @cached_property
+    def cross_x_imag(self):  # Im Σ x_a x_b*
+        if "cross_x" in self.__dict__ or "coh" in self.wanted:
+            return self.cross_x.imag
+        # Σ (ai·br − ar·bi) is the real product of a's interleaved (re, im) rows with those of
+        # i·x_b = (−bi, br): one real GEMM over 2T, half the work of the complex product
+        return np.matmul(_kernels.float_view(self.a), _kernels.float_view(self.b * 1j).swapaxes(1, 2))
+
     @cached_property
     def norm_pow(self):  # √(Σ|x_a|² Σ|x_b|²)
         return np.sqrt(self.pow_a[:, :, None] * self.pow_b[:, None, :])
@@ -336,7 +348,7 @@ def imcoh(w: _Windows) -> np.ndarray:
     ``Im(Σ x_a x_b*) / √(Σ|x_a|² Σ|x_b|²)``, in [−1, 1].
     HyPyP returns ``|imcoh|``; we keep the sign (client leads => positive)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        return _clip(w.cross_x.imag / w.norm_pow, -1.0, 1.0)
+        return _clip(w.cross_x_imag / w.norm_pow, -1.0, 1.0)
 
 
 def pli(w: _Windows) -> np.ndarray:
@@ -480,6 +492,7 @@ def _compute_chunk(
 ) -> tuple[dict[str, np.ndarray], int, dict[str, int]]:
     """:func:`_compute_many` on one group of windows, in this thread."""
     w = _Windows(a, b, dtype)
+    w.wanted = frozenset(metrics)
     out, undefined = {}, {}
     with np.errstate(invalid="ignore", divide="ignore"):
         for m in metrics:  # before the masks: the row kernels find the invalid rows as they go
