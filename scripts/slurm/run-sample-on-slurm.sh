@@ -51,8 +51,12 @@ trap finish EXIT
 OUT="$WORK/out"
 .venv/bin/python - "$ROOT/config/config.yaml" "$WORK/config.yaml" "$OUT" <<'EOF'
 import sys, yaml
+from pathlib import Path
 src, dst, out = sys.argv[1:]
 cfg = yaml.safe_load(open(src))
+# paths in a config resolve against its own folder: the copy lives elsewhere, so the sheet's
+# path is made absolute (resolved against the original's folder)
+cfg["sessions"] = str((Path(src).resolve().parent / cfg["sessions"]).resolve())
 cfg["output_dir"] = out
 yaml.safe_dump(cfg, open(dst, "w"))
 EOF
