@@ -604,8 +604,8 @@ def band_analytic(
     # (the FFTs release the GIL); each block is the same computation either way
     n_ch = data.shape[0]
     threads = compute_threads()
-    if threads > 1:  # at least one block per thread, never larger than ``block``
-        block = max(1, min(block, -(-n_ch // threads)))
+    if threads > 1:  # ``threads`` blocks in flight hold no more channels than one block did
+        block = max(1, block // threads)
 
     def one(c0):
         chunk = np.asarray(data[c0 : c0 + block], dtype=np.float64)
