@@ -1,7 +1,7 @@
 # make install: build .venv (PyPI packages only); make run: the sample study; make test.
 # make docs: the documentation site (docs/_build/html), warnings are errors.
 # make test-packaging: the wheel in a fresh venv, the minimum declared versions, and `hyperscan
-# verify` and the workflow as a Snakemake module on re-run studies (CI runs it).
+# verify`, the workflow as a Snakemake module and the job logs on re-run studies (CI runs it).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -28,7 +28,7 @@ test: install
 	$(BIN)/python -m pytest -n 2 -q -m "not packaging"
 
 test-packaging: install
-	$(BIN)/python -m pytest -q -s -m packaging tests/test_packaging.py tests/test_verify.py
+	$(BIN)/python -m pytest -q -s -m packaging tests/test_packaging.py tests/test_verify.py tests/test_logs.py
 
 docs: install
 	rm -rf docs/_build/html

@@ -25,6 +25,12 @@ class BuildPyWithWorkflow(build_py):
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(HERE / "workflow", target,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".snakemake"))
+        # the conda environment of --use-conda installs this release, not a repository that
+        # is not there (workflow/envs/hyperscan.yaml)
+        env = target / "envs" / "hyperscan.yaml"
+        if env.is_file():
+            release = f"hyperscan-eeg[picard]=={self.distribution.get_version()}"
+            env.write_text(env.read_text().replace("      - ../..[picard]\n", f"      - {release}\n"))
 
 
 setup(cmdclass={"build_py": BuildPyWithWorkflow})

@@ -352,13 +352,46 @@ def version_line() -> str:
     return f"hyperscan {__version__} (hyperscan-eeg)"
 
 
+_ROLE = re.compile(r":[\w:.-]+:`~?([^`<]*?)\s*(?:<[^>]*>)?`")  # :func:`x`, :doc:`text <page>`
+_LINK = re.compile(r"`([^`<]+?)\s*<([^>]+)>`__?")  # `text <url>`_
+
+
+def plain_text(rst: str, names: dict | None = None) -> str:
+    """reStructuredText of a docstring as plain terminal text, for ``--help``.
+
+    Cross-references (the func, mod, class, doc ... roles) become their text (with a ``~``
+    target, its last part), double-backquoted literals lose their backquotes, links keep
+    their address in parentheses, emphasis and strong emphasis lose their stars and a
+    paragraph ending in a double colon ends in one. ``names`` maps a literal (a function
+    parameter such as ``offsets``) to what a command-line user types instead
+    (``--offsets``). The Sphinx pages keep the docstrings' markup; only the terminal gets
+    this text."""
+    names = names or {}
+    text = _ROLE.sub(lambda m: m.group(1).rsplit(".", 1)[-1] if m.group(0).split("`")[1].startswith("~")
+                     else m.group(1), rst)
+    text = _LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})", text)
+    text = re.sub(r"``(.+?)``", lambda m: names.get(m.group(1), m.group(1)), text, flags=re.S)
+    text = re.sub(r"(?<![\w*])\*\*(\S[^*]*?)\*\*(?![\w*])", r"\1", text)
+    text = re.sub(r"(?<![\w*])\*(\S[^*]*?)\*(?![\w*])", r"\1", text)
+    text = re.sub(r"\s+::$", "", text, flags=re.M)  # "Default naming ::" -> "Default naming"
+    return re.sub(r"::$", ":", text, flags=re.M)  # "...:" before an indented block
+
+
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows each option's default, except where there is none or the help already says it."""
+    """Shows each option's default, except where there is none or the help already says it;
+    descriptions and help strings taken from docstrings are shown as plain text
+    (:func:`plain_text`)."""
 
     def _get_help_string(self, action):
         if action.default in (None, False, argparse.SUPPRESS) or "default" in (action.help or ""):
             return action.help
         return super()._get_help_string(action)
+
+    def _expand_help(self, action):
+        return plain_text(super()._expand_help(action))
+
+    def _format_text(self, text):
+        return super()._format_text(plain_text(text))
 
 
 class _InitHelpFormatter(_HelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -449,8 +482,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="channel-name prefix of the therapist in a shared file")
     ini.add_argument("--offsets", default=None,
                      help="TSV with dyad, session and report_offset (and/or report_drift_ppm, report_anchor, "
-                          "report_clock_sync, report_format, ratings, alignment) merged into the sheet; without it "
-                          "report_offset is 0")
+                          "report_clock_sync, report_format, ratings, alignment) merged into the sheet (default: "
+                          "STUDY_DIR/report_offsets.tsv when there is one, as `hyperscan simulate` writes it); "
+                          "without any, report_offset is 0")
     ini.add_argument("--output-dir", default=None,
                      help="output_dir written into config.yaml, relative to STUDY_DIR (default: results)")
     ini.add_argument("--force", action="store_true", help="replace an existing sessions.tsv / config.yaml")
@@ -468,10 +502,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# the parameters the ``hyperscan.init`` docstring names, as the command line spells them
+_INIT_OPTIONS = {"offsets": "--offsets", "force": "--force", "client_role": "--client-role",
+                 "therapist_role": "--therapist-role", "shared_role": "--shared-role",
+                 "output_dir": "--output-dir"}
+
+
 def _init_doc() -> str:
     from . import init
 
-    return init.__doc__
+    return plain_text(init.__doc__, _INIT_OPTIONS)
 
 
 def cmd_init(args) -> int:

@@ -2,7 +2,11 @@
 
 The schema (``hyperscan/schemas/config.schema.json``, also ``workflow/schemas/``) is the one
 place where every key is typed, documented and given its default. A misspelt key is
-answered with the closest valid key ("did you mean ...?").
+answered with the closest valid key ("did you mean ...?"). Every other schema error is
+put in plain words (:func:`_plain_problem`): the config file, the key path
+(``stats.primary[0].band``), the value given and what is expected (type, allowed values,
+range, length; a ``pattern`` is described by the schema node's ``x-expected`` text, never
+shown as a regex), with the first sentence of the key's ``description``.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -42,20 +47,203 @@ def _fill_defaults(schema: dict, data: dict) -> dict:
     return data
 
 
-def _typo_problems(schema: dict, data: dict, source, prefix="") -> list[str]:
+def _typo_problems(schema: dict, data, source, prefix="") -> list[str]:
+    """Unknown keys, each with its value and the closest valid key ("did you mean ...?"), in
+    mappings and in mappings inside lists (``stats.primary[0]``)."""
     out = []
+    if isinstance(data, list):
+        items = schema.get("items")
+        if isinstance(items, dict) and _is_object(items):
+            for i, item in enumerate(data):
+                if isinstance(item, dict):
+                    out += _typo_problems(items, item, source, prefix=f"{prefix.rstrip('.')}[{i}].")
+        return out
     props = schema.get("properties", {})
     if schema.get("additionalProperties") is False:
         for key in data:
             if key not in props:
                 close = difflib.get_close_matches(str(key), props, n=1, cutoff=0.6)
                 hint = f"did you mean '{prefix}{close[0]}'?" if close else (
-                    "one of " + ", ".join(sorted(prefix + p for p in props)))
-                out.append(problem(source, f"unknown key '{prefix}{key}'", hint))
+                    "one of the keys " + ", ".join(sorted(prefix + p for p in props)))
+                out.append(problem(source, f"unknown key '{prefix}{key}' (given the value {_show(data[key])}); "
+                                           + hint))
     for key, sub in props.items():
-        if isinstance(data.get(key), dict) and _is_object(sub):
-            out += _typo_problems(sub, data[key], source, prefix=f"{prefix}{key}.")
+        value = data.get(key)
+        if (isinstance(value, dict) and _is_object(sub)) or (isinstance(value, list) and "items" in sub):
+            out += _typo_problems(sub, value, source, prefix=f"{prefix}{key}.")
     return out
+
+
+# --- jsonschema errors in plain words -------------------------------------------------------
+# Every message names the key path (stats.edge_trim, stats.primary[0].band), the value given and
+# what is expected, in words: never the schema's regex or jsonschema's own wording. A pattern is
+# described by the schema node's ``x-expected``.
+
+_TYPE_WORDS = {"number": "a number", "integer": "a whole number", "string": "text", "boolean": "true or false",
+               "array": "a list", "object": "a set of 'key: value' lines", "null": "empty (null)"}
+
+
+def _show(value) -> str:
+    """A value as the YAML a user wrote, shortened."""
+    if value is None:
+        return "empty (null)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return _short(repr(value), 80)
+    try:
+        text = json.dumps(value, default=str)
+    except (TypeError, ValueError, RecursionError):
+        text = type(value).__name__
+    return _short(text, 80)
+
+
+def _kind_of(value) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int):
+        return "a whole number"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return f"a list of {len(value)} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, dict):
+        return "a set of 'key: value' lines"
+    return type(value).__name__
+
+
+def _key_path(parts) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "(the whole file)"
+
+
+def _fmt_num(x) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+def _range_words(node: dict) -> str:
+    lo = ("at least", node["minimum"]) if "minimum" in node else (
+        ("above", node["exclusiveMinimum"]) if "exclusiveMinimum" in node else None)
+    hi = ("at most", node["maximum"]) if "maximum" in node else (
+        ("below", node["exclusiveMaximum"]) if "exclusiveMaximum" in node else None)
+    if lo and hi:
+        if lo[0] == "at least" and hi[0] == "at most":
+            return f"from {_fmt_num(lo[1])} to {_fmt_num(hi[1])}"
+        return f"{lo[0]} {_fmt_num(lo[1])} and {hi[0]} {_fmt_num(hi[1])}"
+    if lo or hi:
+        word, x = lo or hi
+        return f"{word} {_fmt_num(x)}"
+    return ""
+
+
+def _expected_words(node: dict) -> str:
+    """What a schema node accepts, in words (type, allowed values, range, length, form)."""
+    if "x-expected" in node:
+        return node["x-expected"]
+    if "enum" in node:
+        values = [v for v in node["enum"] if v is not None]
+        text = "one of " + ", ".join(_show(v) if not isinstance(v, str) else v for v in values)
+        return text + (", or empty (null)" if None in node["enum"] else "")
+    kinds = node.get("type")
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds or [])
+    words = " or ".join(_TYPE_WORDS.get(k, k) for k in kinds if k != "null")
+    rng = _range_words(node)
+    if rng:
+        words = (words or "a number") + ", " + rng
+    if "array" in kinds or "items" in node:
+        n_min, n_max = node.get("minItems"), node.get("maxItems")
+        if n_min is not None and n_min == n_max:
+            words += f" of exactly {n_min} items"
+        elif n_min:
+            words += f" of at least {n_min} item{'s' if n_min != 1 else ''}"
+        elif n_max is not None:
+            words += f" of at most {n_max} items"
+        items = node.get("items")
+        if isinstance(items, dict):
+            inner = _expected_words(items)
+            if inner:
+                words += f", each {inner}"
+        if node.get("uniqueItems"):
+            words += ", none repeated"
+    if node.get("minLength"):
+        words += " that is not empty" if node["minLength"] == 1 else f" of at least {node['minLength']} characters"
+    if "null" in kinds:
+        words += " (or empty: null)" if words else "empty (null)"
+    return words.strip()
+
+
+def _node_at(schema: dict, parts) -> list[dict]:
+    """The schema nodes along a key path, root first (properties, additionalProperties, items)."""
+    nodes, node = [schema], schema
+    for p in parts:
+        if isinstance(p, int):
+            node = node.get("items") if isinstance(node.get("items"), dict) else {}
+        elif p in node.get("properties", {}):
+            node = node["properties"][p]
+        elif isinstance(node.get("additionalProperties"), dict):
+            node = node["additionalProperties"]
+        else:
+            node = {}
+        nodes.append(node)
+    return nodes
+
+
+def _meaning(schema: dict, parts) -> str:
+    """The first sentence of the nearest description on the key's path."""
+    for node in reversed(_node_at(schema, parts)[1:]):
+        desc = " ".join(str(node.get("description", "")).split())
+        if desc:
+            first = re.split(r"(?<!e\.g)(?<!i\.e)\.\s+(?=[A-Z])", desc)[0].rstrip(".")
+            return first if len(first) <= 160 else first[:160].rsplit(" ", 1)[0].rstrip(",;:(") + " …"
+    return ""
+
+
+def _plain_problem(err, schema: dict, source) -> str:
+    """One jsonschema error as file: key path, value given, what is expected (module doc)."""
+    parts = list(err.path)
+    key = _key_path(parts)
+    node = _node_at(schema, parts)[-1] or err.schema
+    value, kind = err.instance, err.validator
+    if "propertyNames" in err.schema_path:  # a name of a key, e.g. a band called '1alpha'
+        what = f"'{key}' has a key named {_show(value)}"
+        expected = err.schema.get("x-expected") or "a name of letters, digits, _ or -"
+    elif kind == "required":
+        missing = [k for k in err.validator_value if not isinstance(value, dict) or k not in value]
+        what = f"'{key}' lacks the key{'s' if len(missing) != 1 else ''} " + ", ".join(f"'{k}'" for k in missing)
+        expected = "the keys " + ", ".join(err.validator_value)
+    elif kind == "additionalProperties":
+        extra = sorted(k for k in (value or {}) if k not in err.schema.get("properties", {}))
+        what = f"'{key}' has the unknown key{'s' if len(extra) != 1 else ''} " + ", ".join(f"'{k}'" for k in extra)
+        expected = "only the keys " + ", ".join(err.schema.get("properties", {}))
+    elif kind == "uniqueItems":
+        seen, dup = [], []
+        for v in value:
+            (dup if v in seen and v not in dup else seen).append(v)
+        what = f"key '{key}' lists {', '.join(_show(v) for v in dup) or 'an item'} more than once"
+        expected = _expected_words(node) or "each item once"
+    elif kind == "minProperties":
+        what = f"key '{key}' is empty"
+        expected = f"at least {err.validator_value} entr{'y' if err.validator_value == 1 else 'ies'}"
+    else:
+        what = f"key '{key}' is {_show(value)}"
+        if kind == "type" or kind in ("minItems", "maxItems"):
+            what += f" ({_kind_of(value)})"
+        expected = _expected_words(node if kind != "pattern" else err.schema) or "a value as config/README.md describes"
+        if kind == "enum" and isinstance(value, str):
+            close = difflib.get_close_matches(value, [str(v) for v in err.validator_value if v is not None], n=1,
+                                              cutoff=0.6)
+            if close:
+                expected += f"; did you mean '{close[0]}'?"
+    meaning = _meaning(schema, parts)
+    if meaning and kind not in ("required", "additionalProperties"):
+        expected += f" — {key}: {meaning}"
+    return problem(source, _short(what), _short(expected, 2 * MAX_MESSAGE_CHARS))
 
 
 def _is_number(value) -> bool:
@@ -113,10 +301,9 @@ def validate_config(config: dict, source="config") -> dict:
     problems = _typo_problems(schema, config, source)
     validator = jsonschema.Draft202012Validator(schema)
     for err in sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.path]):
-        if err.validator == "additionalProperties":
-            continue  # already reported with a suggestion
-        key = ".".join(str(p) for p in err.path) or "(top level)"
-        problems.append(problem(source, f"key '{_short(key)}': {_short(err.message)}"))
+        if err.validator == "additionalProperties" and err.schema.get("additionalProperties") is False:
+            continue  # reported above, each unknown key with its value and a suggestion
+        problems.append(_plain_problem(err, schema, source))
     bands = config.get("bands")
     for name, edges in (bands.items() if isinstance(bands, dict) else ()):
         if (isinstance(edges, list) and len(edges) == 2 and all(map(_is_number, edges))

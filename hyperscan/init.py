@@ -17,15 +17,17 @@ prefixes found in it (default ``C_`` / ``T_``) or, for XDF, to the stream names 
 the role words.
 
 What a folder cannot tell — when each report file's clock started relative to the EEG — is
-never guessed: ``report_offset`` is 0 unless ``offsets`` names a TSV with ``dyad``,
-``session`` and any of the sheet's clock/ratings columns (``report_offset``,
-``report_drift_ppm``, ``report_anchor``, ``report_clock_sync``, ``report_format``, ``ratings``,
-``alignment``), and every
-session left at 0 is listed in the result's notes.
+never guessed: ``report_offset`` is 0 unless ``offsets`` (default: the study
+folder's own ``report_offsets.tsv`` when there is one, e.g. from ``hyperscan simulate``) names
+a TSV with ``dyad``, ``session`` and any of the sheet's clock/ratings columns
+(``report_offset``, ``report_drift_ppm``, ``report_anchor``, ``report_clock_sync``,
+``report_format``, ``ratings``, ``alignment``), and every session left at 0 is listed in the
+result's notes.
 
 ``output_dir`` defaults to ``results`` inside the study folder (a new folder: the workflow
-only creates files there, inputs are never written). Writes ``sessions.tsv`` and ``config.yaml`` into ``STUDY_DIR`` (refuses to replace existing
-ones unless ``force``); input files are only read. The config has every key of
+only creates files there, inputs are never written). Writes ``sessions.tsv`` and
+``config.yaml`` into ``STUDY_DIR`` (refuses to replace existing ones unless ``force``);
+input files are only read. The config has every key of
 ``schemas/config.schema.json`` at its default, each with its description as a comment.
 """
 
@@ -47,6 +49,9 @@ SHEET_COLUMNS = ["dyad", "session", "client", "therapist", "reports", "report_of
 MERGE_COLUMNS = ("report_offset", "report_drift_ppm", "report_anchor", "report_clock_sync", "report_format",
                  "ratings", "alignment")
 _ID = re.compile(r"^[A-Za-z0-9]+$")
+#: A study folder's own offsets file, read when ``offsets`` is not given (``hyperscan
+#: simulate`` writes one; a lab may keep its notes there too).
+OFFSETS_FILE = "report_offsets.tsv"
 
 
 @dataclass
@@ -166,6 +171,11 @@ def init_study(study_dir, *, eeg_pattern: str = DEFAULT_EEG_PATTERN, report_patt
             raise InputError(f"{name} {pattern!r}: needs the named groups {', '.join(sorted(groups))} "
                              "(e.g. (?P<dyad>[A-Za-z0-9]+))")
         patterns[name] = rx
+    notes = []
+    if offsets is None and (root / OFFSETS_FILE).is_file():  # e.g. written by `hyperscan simulate`
+        offsets = root / OFFSETS_FILE
+        notes.append(f"report offsets read from {OFFSETS_FILE} in the study folder (pass --offsets to use "
+                     "another file)")
     merge = _read_merge(Path(offsets)) if offsets else {}
     roles = {client_role.lower(): "client", therapist_role.lower(): "therapist", shared_role.lower(): "shared"}
     eeg_rule = "{dyad}_{session}_{role}" if eeg_pattern == DEFAULT_EEG_PATTERN else eeg_pattern
@@ -194,7 +204,7 @@ def init_study(study_dir, *, eeg_pattern: str = DEFAULT_EEG_PATTERN, report_patt
                 continue
             eeg[key][role] = path
         elif suf in REPORT_SUFFIXES:
-            if path.name in ("sessions.tsv", "participants.tsv") or path.name.endswith("_channels.tsv"):
+            if path.name in ("sessions.tsv", "participants.tsv", OFFSETS_FILE) or path.name.endswith("_channels.tsv"):
                 continue
             m = patterns["--report-pattern"].match(_stem(path, suf))
             if not m:
@@ -206,7 +216,7 @@ def init_study(study_dir, *, eeg_pattern: str = DEFAULT_EEG_PATTERN, report_patt
                                f"(kept {reports[key].relative_to(root)})")
                 continue
             reports[key] = path
-    rows, notes = [], []
+    rows = []
     for key in sorted(eeg):
         files = eeg[key]
         row = dict(dyad=key[0], session=key[1], client="n/a", therapist="n/a", reports="n/a", report_offset="0",
@@ -292,13 +302,14 @@ def _emit(schema: dict, indent: int, out: list[str]) -> None:
             out.append(f"{pad}{key}: {_yaml_value(spec.get('default'))}")
 
 
-def commented_config(output_dir: str, rows, ignored, choices: dict) -> str:
-    """config.yaml text: every schema key at its default, its description as a comment."""
+def commented_config(output_dir: str, rows, ignored, choices: dict, header: str | None = None) -> str:
+    """config.yaml text: every schema key at its default, its description as a comment
+    (``header``: the first comment line(s), default "written by `hyperscan init`")."""
     import json
     from importlib import resources
 
     schema = json.loads(resources.files("hyperscan").joinpath("schemas", "config.schema.json").read_text("utf-8"))
-    out = ["# hyperscan configuration written by `hyperscan init`.",
+    out = [header or "# hyperscan configuration written by `hyperscan init`.",
            f"# Sessions: {len(rows)} paired by file name ({choices['eeg_pattern']} for EEG with roles "
            f"{choices['roles']}; {choices['report_pattern']} for report files).",
            "# Every key below is at its default; its meaning is the comment above it (config/README.md has more).",

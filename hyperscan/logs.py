@@ -3,17 +3,19 @@
 Each workflow script calls :func:`stage_log` once (``stage_log(snakemake)``). From then on
 its log file (the rule's ``log:``) gets plain time-stamped lines:
 
-* ``read``: every input file with its size, and the settings the job was given
+* ``read``: every input file with its size and what its header says
+  (:func:`describe_input`), and the settings the job was given
   (``params``, threads, resources);
 * whatever the stage's code logs through :mod:`logging`, MNE's own INFO messages (filter
   design, ICA fit, ...) and Python warnings;
-* ``step`` lines from :func:`step` (name and seconds) and progress lines from
-  :func:`progress` (every 10 %, with elapsed time);
+* ``chose`` lines from :func:`chose` (the settings that decide the result), ``step``
+  lines from :func:`step` and :class:`Laps` (name and seconds) and progress lines from
+  :class:`Progress` / :func:`progress` (every 10 %, with elapsed and remaining time);
 * ``wrote``: every output with its size, the total time and the peak memory -- or the
   traceback when the job failed.
 
-On a terminal (stderr is a TTY) the same lines also go to stderr and :func:`progress`
-shows a tqdm bar instead of plain lines; in log files and CI logs there are no bars.
+On a terminal (stderr is a TTY) the same lines also go to stderr, where :class:`Progress`
+shows a tqdm bar instead of its plain lines; log files always get the plain lines, never a bar.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
+import math
 import os
 import sys
 import time
@@ -96,6 +99,7 @@ def stage_log(smk, name: str | None = None) -> logging.Logger:
     if _on_terminal() and logs:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter(FORMAT))
+        handler.addFilter(lambda record: not getattr(record, "progress", False))  # the bar shows it
         logging.getLogger().addHandler(handler)
     _route_mne()
     slog = logging.getLogger(f"hyperscan.{name}")
@@ -104,7 +108,8 @@ def stage_log(smk, name: str | None = None) -> logging.Logger:
     slog.info("start %s%s (pid %d, threads %s)", name, f" {wildcards}" if wildcards else "", os.getpid(),
               getattr(smk, "threads", "?"))
     for key, path in _named(getattr(smk, "input", []), flat=True):
-        slog.info("read %s: %s (%s)", key, path, _size(path))
+        detail = describe_input(path)
+        slog.info("read %s: %s (%s%s)", key, path, _size(path), f"; {detail}" if detail else "")
     for key, value in _named(getattr(smk, "params", [])):
         slog.info("setting %s = %s", key, _short(value))
     resources = {k: v for k, v in _named(getattr(smk, "resources", [])) if not str(k).startswith("_")}
@@ -170,25 +175,189 @@ def step(what: str, logger: logging.Logger | None = None):
         logger.info("step %s: %.1f s", what, time.perf_counter() - t0)
 
 
-def progress(iterable, desc: str, total: int | None = None, logger: logging.Logger | None = None):
-    """Iterate with progress: a tqdm bar on a terminal, else a log line every 10 %."""
-    logger = logger or log
+class Progress:
+    """Progress of one long loop: a tqdm bar on a terminal, plain log lines in the log file.
+
+    Call it with ``(done, total)`` (the form the stage functions' ``progress=`` hooks take)
+    or use :meth:`update` to add to the count. The log file gets one line per 10 % of the
+    total (at most ``lines`` lines plus the last one, however many items)::
+
+        synchrony: 40/120 band-windows (33 %), 12.3 s, ~24.6 s left
+
+    With no known total, a line at items 1, 2, 4, 8, ... (logarithmically bounded). On a
+    terminal (stderr is a TTY) a tqdm bar is drawn on stderr as well, and the plain lines go
+    to the log file only, not to the terminal.
+
+    Parameters
+    ----------
+    desc : str
+        What is counted, first word of each line (e.g. ``"synchrony"``).
+    total : int, optional
+        Number of items; may also be given by each ``(done, total)`` call.
+    unit : str
+        Name of one item in the lines (``"windows"``, ``"partners"``).
+    logger : logging.Logger, optional
+        Where the lines go (default ``hyperscan``).
+    lines : int
+        Most lines with a known total (default 10: one per 10 %, the last at 100 %).
+    terminal : bool, optional
+        Draw a bar (default: when stderr is a TTY).
+    """
+
+    def __init__(self, desc: str, total: int | None = None, *, unit: str = "items",
+                 logger: logging.Logger | None = None, lines: int = 10, terminal: bool | None = None):
+        self.desc, self.total, self.unit, self.lines = desc, total, unit, max(int(lines), 1)
+        self.logger = logger or log
+        self.done = 0
+        self.n_lines = 0
+        self._next = self._schedule()  # next item count that gets a line
+        self._t0 = time.perf_counter()
+        self._bar = None
+        if _on_terminal() if terminal is None else terminal:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(desc=desc, total=total, unit=unit.rstrip("s") or "it", file=sys.stderr,
+                             leave=False, dynamic_ncols=True)
+
+    def __call__(self, done: int, total: int | None = None) -> None:
+        """Set the count to ``done`` (of ``total``)."""
+        if total is not None and total != self.total:
+            self.total = int(total)
+            self._next = self._schedule()
+            if self._bar is not None:
+                self._bar.total = self.total
+        self.update(int(done) - self.done)
+
+    def update(self, n: int = 1) -> None:
+        """Add ``n`` items."""
+        if n <= 0:
+            return
+        self.done += n
+        if self._bar is not None:
+            self._bar.update(n)
+        if self.done < self._next and not (self.total and self.done >= self.total):
+            return
+        elapsed = time.perf_counter() - self._t0
+        if self.total:
+            frac = min(self.done / self.total, 1.0)
+            left = f", ~{elapsed / frac * (1 - frac):.1f} s left" if 0 < frac < 1 else ""
+            self.logger.info("%s: %d/%d %s (%.0f %%), %.1f s%s", self.desc, self.done, self.total, self.unit,
+                             100 * frac, elapsed, left, extra={"progress": True})
+        else:
+            self.logger.info("%s: %d %s, %.1f s", self.desc, self.done, self.unit, elapsed,
+                             extra={"progress": True})
+        self.n_lines += 1
+        self._next = self._schedule()
+
+    def _schedule(self):
+        """The count at which the next line is due: the next multiple of total/lines above
+        ``done`` (rounded up), or the next power of two without a total."""
+        if not self.total:
+            return max(1, 2 * self.done)
+        if self.done >= self.total:
+            return float("inf")
+        step = self.total / self.lines
+        k = int(self.done / step + 1e-9) + 1
+        return max(self.done + 1, math.ceil(k * step - 1e-9))
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def progress(iterable, desc: str, total: int | None = None, logger: logging.Logger | None = None,
+             unit: str = "items"):
+    """Iterate with :class:`Progress`: a tqdm bar on a terminal, a log line every 10 %."""
     if total is None:
         try:
             total = len(iterable)
         except TypeError:
             total = None
-    if _on_terminal():
-        from tqdm.auto import tqdm
+    with Progress(desc, total, unit=unit, logger=logger) as bar:
+        for item in iterable:
+            yield item
+            bar.update()
 
-        yield from tqdm(iterable, desc=desc, total=total, file=sys.stderr, leave=False)
-        return
-    t0 = time.perf_counter()
-    next_mark = 0.1
-    for i, item in enumerate(iterable, 1):
-        yield item
-        if total and i / total >= next_mark - 1e-12:
-            logger.info("%s: %d/%d (%.0f %%) after %.1f s", desc, i, total, 100 * i / total,
-                        time.perf_counter() - t0)
-            while next_mark <= i / total + 1e-12:
-                next_mark += 0.1
+
+class Laps:
+    """Time the parts of a job: ``lap = Laps(log, "client: ")`` then ``lap("filter")`` after
+    each part logs ``step client: filter: 1.23 s`` (seconds since the previous lap) and
+    returns the seconds."""
+
+    def __init__(self, logger: logging.Logger | None = None, prefix: str = ""):
+        self.logger, self.prefix = logger or log, prefix
+        self._t = time.perf_counter()
+
+    def __call__(self, what: str) -> float:
+        now = time.perf_counter()
+        seconds, self._t = now - self._t, now
+        self.logger.info("step %s%s: %.2f s", self.prefix, what, seconds)
+        return seconds
+
+
+def _get(cfg, dotted: str):
+    value = cfg
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise KeyError(dotted)
+        value = value[part]
+    return value
+
+
+def chose(logger: logging.Logger, cfg, keys) -> None:
+    """Log the settings that decide a stage's result: ``chose stats.group_test = t``, one
+    line per dotted key of ``cfg`` (a key absent from ``cfg``: ``(not set)``)."""
+    for key in keys:
+        try:
+            value = _get(cfg, key)
+        except KeyError:
+            value = "(not set)"
+        logger.info("chose %s = %s", key, _short(value, 400))
+
+
+EEG_SUFFIXES = (".fif", ".fif.gz", ".edf", ".bdf", ".vhdr", ".set", ".gdf")
+
+
+def describe_input(path) -> str:
+    """What a file holds, read from its header only: for EEG files channel counts, rate,
+    duration, bad channels and ``BAD_`` annotations; for tables the number of rows; for NetCDF
+    its dimensions. Empty when not known (the file is absent or unreadable)."""
+    p = Path(path)
+    name = p.name.lower()
+    try:
+        if not p.is_file():
+            return ""
+        if name.endswith(EEG_SUFFIXES):
+            import mne
+
+            raw = mne.io.read_raw(p, preload=False, verbose="error")
+            types = raw.get_channel_types()
+            n_eeg = types.count("eeg")
+            bad = [a for a in raw.annotations if str(a["description"]).upper().startswith("BAD")]
+            text = (f"{n_eeg} EEG channel(s) of {len(types)} at {raw.info['sfreq']:g} Hz, "
+                    f"{raw.n_times / raw.info['sfreq']:.1f} s")
+            if raw.info["bads"]:
+                text += f", bad {raw.info['bads']}"
+            if bad:
+                text += f", {len(bad)} BAD_ segment(s) ({sum(a['duration'] for a in bad):.1f} s)"
+            return text
+        if name.endswith((".tsv", ".csv")):
+            with open(p, "rb") as f:
+                n = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+            return f"{max(n - 1, 0)} row(s)"
+        if name.endswith(".nc"):
+            import xarray as xr
+
+            with xr.open_dataset(p, engine="h5netcdf") as ds:
+                dims = ", ".join(f"{k} {v}" for k, v in ds.sizes.items())
+                return f"{dims}; {', '.join(map(str, ds.data_vars))}"
+    except Exception as exc:  # a description never fails a job
+        return f"header not read: {type(exc).__name__}"
+    return ""

@@ -185,7 +185,7 @@ def _pooled(draws: list[np.ndarray], ci_level: float):
 
 
 def session_nulls(client: Recording, therapist: Recording, partners, windows: pd.DataFrame,
-                  config: dict, *, rng: np.random.Generator) -> pd.DataFrame:
+                  config: dict, *, rng: np.random.Generator, progress=None) -> pd.DataFrame:
     """nulls.tsv of one session (see module doc). ``windows`` is its windows.tsv table.
 
     ``partners``: the pseudo-dyad partner therapists, each a :class:`Recording` or a
@@ -198,7 +198,8 @@ def session_nulls(client: Recording, therapist: Recording, partners, windows: pd
     bit-identical to transforming the client again for each partner (the transform is
     row-wise and the same array goes in). The phase surrogates (the therapist with the
     same random Fourier phases on every channel, drawn in order from ``rng``) are held in
-    the working precision for the whole call.
+    the working precision for the whole call. ``progress``: called ``(done, total)`` after
+    each partner's band (total: bands x (pseudo partners + phase surrogates)).
     """
     from .synchrony import band_analytic
 
@@ -213,6 +214,7 @@ def session_nulls(client: Recording, therapist: Recording, partners, windows: pd
     method = config["synchrony"].get("method", "hilbert")
     pseudo = [{} for _ in partners]
     phase = [{} for _ in surrogates]
+    done, total = 0, len(config["bands"]) * (len(partners) + len(surrogates))  # for progress
     for band in (config["bands"] if partners or surrogates else ()):  # no surrogate: no transform
         cached = {band: band_analytic(client.data, client.sfreq, tuple(config["bands"][band]), method,
                                       dtype="float32")}
@@ -222,9 +224,15 @@ def session_nulls(client: Recording, therapist: Recording, partners, windows: pd
             pseudo[i].update(window_values(client.cropped(n), partner.cropped(n), config, metrics,
                                            "float32", bands=[band], client_analytic=cached))
             del partner
+            done += 1
+            if progress is not None:
+                progress(done, total)
         for k, surrogate in enumerate(surrogates):
             phase[k].update(window_values(client, surrogate, config, metrics, "float32",
                                           bands=[band], client_analytic=cached))
+            done += 1
+            if progress is not None:
+                progress(done, total)
         del cached
     frames = []
     for (band, metric), block in windows[windows.metric.isin(metrics)].groupby(["band", "metric"], sort=False):
@@ -258,9 +266,10 @@ def session_nulls(client: Recording, therapist: Recording, partners, windows: pd
 
 
 def nulls_stage(client_fif, therapist_fif, partner_therapist_fifs, windows_path, session,
-                config: dict, out_path, threads: int = 1) -> None:
+                config: dict, out_path, threads: int = 1, progress=None) -> None:
     """Workflow stage: one session's FIFs + partner therapists' FIFs -> nulls.tsv.
-    BLAS, OpenMP and numba use at most ``threads`` (the rule's allocation)."""
+    BLAS, OpenMP and numba use at most ``threads`` (the rule's allocation);
+    ``progress``: see :func:`session_nulls`."""
     from .threads import limit_threads
     from .windows import read_windows, write_tsv
 
@@ -274,7 +283,8 @@ def nulls_stage(client_fif, therapist_fif, partner_therapist_fifs, windows_path,
     partners = [lambda p=p: Recording.from_fif(p, dtype="float32") for p in partner_therapist_fifs]
     rng = session_rng(config["stats"]["seed"], "phase", session.dyad, session.session)
     with limit_threads(threads):
-        table = session_nulls(client, therapist, partners, read_windows(windows_path), config, rng=rng)
+        table = session_nulls(client, therapist, partners, read_windows(windows_path), config, rng=rng,
+                              progress=progress)
     write_tsv(table, out_path)
 
 

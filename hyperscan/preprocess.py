@@ -53,6 +53,7 @@ import numpy as np
 
 from .errors import InputError, problem
 from .io import load_dyad, load_person
+from .logs import Laps
 
 log = logging.getLogger(__name__)
 
@@ -267,9 +268,12 @@ def remove_eye_components(raw: mne.io.BaseRaw, cfg: dict) -> dict:
     # ICA fitting) and it is applied to every sample below (issue #19: same components and
     # cleaned data within 3 % of a full-rate fit, tests/test_preprocess.py).
     decim = max(1, min(int(raw.info["sfreq"] // ICA_FIT_RATE_HZ), raw.n_times // (30 * n_components**2)))
+    lap = Laps(log)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # FastICA's ConvergenceWarning on Gaussian sources
         ica.fit(raw, picks=good, decim=decim, reject_by_annotation=True, verbose="error")
+    lap(f"ICA fit ({method}, {n_components} components of {len(good)} good EEG channels, decimated "
+        f"by {decim}, seed {cfg['ica_seed']}, {getattr(ica, 'n_iter_', '?')} iterations)")
     found, scores = ica.find_bads_eog(raw, ch_name=references, measure="correlation",
                                       threshold=cfg["eog_threshold"], verbose="error")
     scores = np.atleast_2d(np.abs(scores)).max(axis=0)
@@ -282,6 +286,10 @@ def remove_eye_components(raw: mne.io.BaseRaw, cfg: dict) -> dict:
             ica.apply(raw, start=start, stop=min(start + ICA_CHUNK_SAMPLES, raw.n_times), verbose="error")
     else:
         total, per = 0.0, []
+    lap(f"ICA apply: {len(excluded)} component(s) {excluded} with |r| > {cfg['eog_threshold']} to {references}")
+    # seconds of recording the unmixing was fitted on (bad stretches left out; n_samples_ counts
+    # the decimated samples MNE used), for the QC page's "ICA fitted on ... s"
+    qc["fit_seconds"] = round(float(ica.n_samples_) * decim / raw.info["sfreq"], 1)
     qc.update(n_components=n_components, excluded=excluded,
               eog_correlation=[round(float(scores[c]), 3) for c in excluded],
               explained_variance=[round(v, 4) for v in per],
@@ -314,6 +322,7 @@ def preprocess_person(raw: mne.io.BaseRaw, cfg: dict) -> tuple[mne.io.BaseRaw, d
     """Clean one person's recording in place (see module doc); returns it and its QC
     (``qc["ica"]["_ica"]`` holds the fitted ICA when one ran)."""
     load_person(raw)
+    lap = Laps(log)  # each part's time in the stage log
     qc = {"n_channels": len(mne.pick_types(raw.info, eeg=True, exclude=[])),
           "sfreq_in": raw.info["sfreq"]}
     scores: dict = {}
@@ -322,6 +331,7 @@ def preprocess_person(raw: mne.io.BaseRaw, cfg: dict) -> tuple[mne.io.BaseRaw, d
                                uncorrelated_fraction=cfg["bad_channel_uncorrelated_fraction"],
                                spread_floor=cfg["bad_channel_spread_floor"], scores=scores)
     qc["bad_channels"], qc["bad_channel_scores"] = bads, scores
+    lap(f"bad channels (robust z > {cfg['bad_channel_z']}, flat < {cfg['flat_uv']} uV): {sorted(bads) or 'none'}")
     if len(bads) > MAX_BAD_FRACTION * qc["n_channels"]:
         qc["warning"] = (f"{len(bads)} of {qc['n_channels']} channels look bad "
                          f"({', '.join(f'{c}: {r}' for c, r in sorted(bads.items()))}); more than "
@@ -339,8 +349,12 @@ def preprocess_person(raw: mne.io.BaseRaw, cfg: dict) -> tuple[mne.io.BaseRaw, d
     if raw.info["sfreq"] != cfg["resample_sfreq"]:
         raw.resample(cfg["resample_sfreq"], verbose="error")
     qc["sfreq_out"] = raw.info["sfreq"]
+    lap(f"filter {cfg['l_freq']}-{min(cfg['h_freq'], nyquist - 1.0):g} Hz, notch {notch or 'none'}, "
+        f"{qc['sfreq_in']:g} -> {qc['sfreq_out']:g} Hz")
     qc["bad_seconds"] = annotate_amplitude(raw, cfg.get("bad_segment_ptp_uv"))
+    lap(f"amplitude annotation (peak-to-peak > {cfg.get('bad_segment_ptp_uv')} uV marked {qc['bad_seconds']:.1f} s)")
     qc["ica"] = remove_eye_components(raw, cfg)
+    lap = Laps(log)
     qc["interpolated"], qc["dropped"] = [], []
     if bads:
         interpolated = False
@@ -364,6 +378,7 @@ def preprocess_person(raw: mne.io.BaseRaw, cfg: dict) -> tuple[mne.io.BaseRaw, d
         raw.set_eeg_reference([cfg["reference"]], verbose="error")
     qc["duration_s"] = raw.n_times / raw.info["sfreq"]
     qc["kept_percent"], qc["bad_segments"] = _kept_percent([raw], qc["duration_s"])
+    lap(f"interpolate {qc['interpolated'] or 'none'}, drop {qc['dropped'] or 'none'}, reference {cfg['reference']}")
     return raw, qc
 
 
@@ -397,7 +412,10 @@ def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, ou
     del client, therapist
     for person in ("client", "therapist"):
         raw, out = people.pop(person)
+        lap = Laps(log, f"{person}: ")
         load_person(raw)
+        lap(f"read {len(mne.pick_types(raw.info, eeg=True, exclude=[]))} EEG channel(s) at "
+            f"{raw.info['sfreq']:g} Hz, {raw.n_times / raw.info['sfreq']:.1f} s")
         references = _eog_references(raw, cfg.get("eog_proxies"))
         before[person] = Snapshot.of(raw, references)
         raw, qc[person] = preprocess_person(raw, cfg)
@@ -417,7 +435,9 @@ def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, ou
                  p["ica"]["eog_correlation"] or p["ica"].get("skipped", "none"),
                  p["bad_seconds"], p["kept_percent"])
         Path(out).parent.mkdir(parents=True, exist_ok=True)
+        lap("the cleaning steps above and the QC report")
         _atomic_save_raw(raw, Path(out))
+        lap(f"write {Path(out).name}")
         cleaned[person] = Snapshot.of(raw, [ch for ch in references if ch in raw.ch_names])
         spans.append(SimpleNamespace(annotations=raw.annotations.copy(), first_time=raw.first_time))
         del raw

@@ -204,12 +204,21 @@ def _removed_table(qc: dict) -> str:
             comps = "none" + (f" — {ica['skipped']}" if ica.get("skipped") else "")
         rows.append(
             f"<tr><td>{person}</td><td class='num'>{p['n_channels']}</td><td>{_e(bad)}</td>"
-            f"<td>{fate}</td><td>ICA ({_e(ica['method'] or 'off')}) fitted with {ica['n_components']} components; "
-            f"eye reference {_e(', '.join(ica['eog_channels']) or 'none')}; removed {_e(comps)}</td>"
+            f"<td>{fate}</td><td>{_ica_words(ica, comps)}</td>"
             f"<td class='num'>{p['bad_seconds']:.1f}</td><td class='num'>{p['kept_percent']:.1f}</td></tr>")
     return ("<table><thead><tr><th>person</th><th>EEG channels</th><th>bad channels (reason)</th>"
             "<th>bad channels were</th><th>ICA (eye components)</th><th>seconds marked bad (amplitude)</th>"
             "<th>% kept</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
+def _ica_words(ica: dict, comps: str) -> str:
+    """The ICA cell in words: what it was fitted on, how many components, what it removed."""
+    if ica.get("skipped") and not ica.get("n_components"):
+        return "not run: " + _e(ica["skipped"])
+    fitted = (f"fitted on {ica['fit_seconds']:.1f} s of the filtered recording (stretches marked bad left out)"
+              if ica.get("fit_seconds") is not None else "fitted on the filtered recording")
+    return (f"ICA ({_e(ica['method'])}) {fitted}, {ica['n_components']} components; eye reference "
+            f"{_e(', '.join(ica['eog_channels']) or 'none')}; removed {_e(comps)}")
 
 
 def _scores_table(person: str, p: dict) -> str:

@@ -510,12 +510,39 @@ def _write_xdf_dyad(path: Path, client: np.ndarray, therapist: np.ndarray, sfreq
                 therapist_clock_offset_s=clock_offset, timestamp_jitter_s=jitter)
 
 
+#: What a lab knows and a folder of files cannot tell: when each report clock started
+#: (``hyperscan init`` reads this file of a study folder when ``--offsets`` is not given).
+OFFSETS_FILE = "report_offsets.tsv"
+
+
+def write_study_config(out: Path, sheet: pd.DataFrame) -> None:
+    """Beside a simulated sheet: ``report_offsets.tsv`` (dyad, session, report_offset: the
+    lab's notes ``hyperscan init`` merges into the sheet it writes) and ``config.yaml``
+    (every key at its default and commented, as ``hyperscan init`` writes it; sessions
+    ``sessions.tsv``, output ``results/`` inside the folder), so the folder runs as it is
+    (``hyperscan run --configfile OUT/config.yaml``) and ``hyperscan init OUT --force``
+    rebuilds the same sheet."""
+    from .init import commented_config
+
+    sheet[["dyad", "session", "report_offset"]].to_csv(out / OFFSETS_FILE, sep="\t", index=False)
+    rows = sheet.astype(str).to_dict("records")
+    (out / "config.yaml").write_text(
+        commented_config("results", rows, [], dict(eeg_pattern="{dyad}_{session}_{role}",
+                                                   report_pattern="{dyad}_{session}_reports",
+                                                   roles="client/therapist/dyad"),
+                         header="# hyperscan configuration written by `hyperscan simulate` (the same as "
+                                "`hyperscan init` writes).\n# Report clock offsets: " + OFFSETS_FILE
+                                + " (also in sessions.tsv)."),
+        encoding="utf-8")
+
+
 def simulate_study(out_dir, *, n_dyads: int = 6, seed: int = 0, null: bool = False,
                    duration: float = 150.0, sfreq: float = 250.0, band: str = "alpha",
                    coupling_amplitude: float = 10.0, shared_music: bool = False,
                    scenario: str = "constant_lead", music_follows_reports: bool = False,
                    write_audio: bool = True, shared_amplifier: bool = False) -> Path:
-    """Write a study folder (sessions.tsv, EEG, reports, truth.json); returns sessions.tsv.
+    """Write a study folder (sessions.tsv, config.yaml, report_offsets.tsv, EEG, reports,
+    truth.json); returns sessions.tsv.
 
     ``scenario`` and ``music_follows_reports``: see :func:`simulate_dyad`; with the latter and
     ``write_audio`` each dyad's piece is written to ``audio/{dyad}_{session}.flac`` and named in
@@ -574,6 +601,7 @@ def simulate_study(out_dir, *, n_dyads: int = 6, seed: int = 0, null: bool = Fal
                                + (["audio"] if music_follows_reports and write_audio else [])]
     sheet_path = out / "sessions.tsv"
     sheet.to_csv(sheet_path, sep="\t", index=False)
+    write_study_config(out, sheet)
     truth_doc = {
         "generator": f"hyperscan {__version__} simulate",
         "seed": seed, "null": null, "n_dyads": n_dyads, "duration": duration, "sfreq": sfreq,

@@ -694,9 +694,13 @@ def stats_stage(window_paths, config: dict, out_contrasts, out_dyads, out_mixed=
     ``stats.mixed_models`` of them when split-half; empty when 0)."""
     from .windows import read_windows, write_tsv
 
+    from .logs import Laps
+
     scfg = config["stats"]
     check_primary(scfg.get("primary"), config)
+    lap = Laps(log)  # each part's time in the stage log
     tables = [read_windows(p) for p in window_paths]
+    lap(f"read {len(tables)} windows table(s), {sum(map(len, tables))} row(s)")
     contrasts = group_contrasts(tables, reference=scfg["reference"],
                                 n_permutations=scfg["n_permutations"], ci_level=scfg["ci_level"],
                                 min_windows=scfg["min_windows"], seed=scfg["seed"],
@@ -709,10 +713,13 @@ def stats_stage(window_paths, config: dict, out_contrasts, out_dyads, out_mixed=
         log.warning("contrast %s %s %s %s: %s", row.reporter, row.category, row.band, row.metric, row.note)
     for sentence in window_length_warnings(config.get("bands", {}), config["window"]["length"]):
         log.warning("window length: %s", sentence)
+    lap(f"group contrasts: {len(contrasts)} row(s), {scfg.get('group_test', 't')} test over dyads, "
+        f"{scfg['n_permutations']} permutations, reference {scfg['reference']!r}")
     write_tsv(contrasts, out_contrasts)
     write_tsv(dyad_contrasts(tables, reference=scfg["reference"], min_windows=scfg["min_windows"],
                              n_permutations=scfg["n_permutations"],
                              edge_trim=scfg.get("edge_trim", 0.0), seed=scfg["seed"]), out_dyads)
+    lap("per-dyad contrasts")
     if out_mixed is not None:
         mixed = pd.DataFrame(columns=MIXED_COLUMNS)
         if scfg["mixed_models"]:
@@ -724,3 +731,4 @@ def stats_stage(window_paths, config: dict, out_contrasts, out_dyads, out_mixed=
                                      ci_level=scfg["ci_level"], rows_of=rows,
                                      edge_trim=scfg.get("edge_trim", 0.0), selection=label)
         write_tsv(mixed, out_mixed)
+        lap(f"mixed models: {len(mixed)} row(s) (at most {scfg['mixed_models']} contrast(s))")

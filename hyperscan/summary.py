@@ -62,11 +62,23 @@ def _is_num(v) -> bool:
     return isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_))
 
 
+#: Columns a reader rarely needs first: shown after "show all columns" is clicked, so the key
+#: columns (the contrast, band, measure, difference, interval, p, q, counts and note) fit a
+#: 1024-px screen without a sideways scroll. Every column stays in the TSV and the page.
+SECONDARY_COLUMNS = {"p_floor", "group_test", "p_signflip", "p_signflip_floor", "p_shift_floor", "q_shift",
+                     "n_dyads_total", "z_pseudo", "z_phase", "clock_uncertainty_ms", "model", "df", "se",
+                     "n_reference_windows", "converged", "z_shift", "p_shift", "phase_ci", "psi_ci", "z",
+                     "n_pseudo_pairs"}
+
+
 def _table(df: pd.DataFrame, tid: str, *, highlight=None, links=None, hide=(), n_dyads_total=None,
-           caption: str = "") -> dict:
+           caption: str = "", keep=(), few_windows: int | None = None) -> dict:
     """A table for the template: readable headers (TSV name in the tooltip), rounded numbers,
     each p never finer than its test resolves, intervals of zero width said in words, rows
     that lost dyads said in words. ``links``: column -> list of hrefs (the cell becomes a link).
+    Columns of :data:`SECONDARY_COLUMNS` not named in ``keep`` are marked ``extra`` (hidden
+    until the reader asks for every column). ``few_windows``: a ``n_windows`` cell under this
+    many windows per dyad says "few" (the opening paragraph never leads with such a row).
     Every string is escaped by the template."""
     links = links or {}
     hide = set(hide)
@@ -91,7 +103,7 @@ def _table(df: pd.DataFrame, tid: str, *, highlight=None, links=None, hide=(), n
     headers = []
     for c in cols:
         label, title = words.column_label(c)
-        headers.append(dict(key=c, label=label, title=title,
+        headers.append(dict(key=c, label=label, title=title, extra=c in SECONDARY_COLUMNS and c not in keep,
                             num=c in intervals or (len(df) > 0 and df[c].map(_is_num).all())))
     rows = []
     hl = np.zeros(len(df), bool) if highlight is None else np.asarray(highlight, bool)
@@ -131,15 +143,21 @@ def _table(df: pd.DataFrame, tid: str, *, highlight=None, links=None, hide=(), n
                     cell.update(text=words.fmt_number(v, kind), sort=float(v) if words._finite(v) else "")
                     if c == "n_dyads" and n_dyads_total and words._finite(v) and int(v) < n_dyads_total:
                         cell["note"] = f"of {n_dyads_total}; the others had too few windows"
+                    if (c == "n_windows" and few_windows and words._finite(v) and words._finite(n) and n >= 1
+                            and float(v) / float(n) < few_windows):
+                        cell["note"] = (f"few: {float(v) / float(n):.0f} per dyad" if n > 1 else "few")
                 else:
                     text = words.fmt_number(v) if not isinstance(v, str) else v
                     cell.update(text=text, sort=text.lower())
+                    if c == "metric" and isinstance(v, str):  # PLV, coherence, ... (the glossary explains)
+                        cell["text"] = words.short_metric(v)
                 if c in links:
                     cell["href"] = links[c][i]
             cell["num"] = headers[cols.index(c)]["num"]
+            cell["extra"] = headers[cols.index(c)]["extra"]
             cells.append(cell)
         rows.append(dict(cells=cells, highlight=bool(hl[i]) if i < len(hl) else False))
-    return dict(id=tid, headers=headers, rows=rows, caption=caption)
+    return dict(id=tid, headers=headers, rows=rows, caption=caption, n_extra=sum(h["extra"] for h in headers))
 
 
 def _fig(src: str, alt: str, caption: str, files=None) -> dict:
@@ -221,6 +239,12 @@ def _joint_rows(contrasts: pd.DataFrame, nulls: pd.DataFrame | None, window_tabl
         keys = ["dyad", "session", "band", "metric", "start"]
         zmap = nulls.merge(labels.drop(columns=["value", "end", "excluded"], errors="ignore"), on=keys, how="left")
     for (reporter, category), block in c.groupby(["reporter", "category"], sort=False):
+        # the band where most of the shown measures agree, then its smallest q (the opening
+        # paragraph's choice: a neighbouring band's tighter interval from filter leakage does
+        # not take the lead)
+        has_q = "q" in block and block["q"].notna().any()
+        first_band = words._band_blocks(block)[0][2] if has_q else block.band.iloc[0]
+        block = pd.concat([block[block.band == first_band], block[block.band != first_band]])
         best = block.iloc[0]
         z_pseudo, z_of = np.nan, "n/a"
         if len(zmap) and f"{reporter}_category" in zmap:
@@ -231,7 +255,7 @@ def _joint_rows(contrasts: pd.DataFrame, nulls: pd.DataFrame | None, window_tabl
                 sel = zmap[(zmap[f"{reporter}_category"] == category) & (zmap.band == ref.band)
                            & (zmap.metric == ref.metric) & (zmap.excluded == 0)]
                 if len(sel) and sel.z_pseudo.notna().any():
-                    z_pseudo, z_of = sel.z_pseudo.mean(), f"{ref.band} {ref.metric}"
+                    z_pseudo, z_of = sel.z_pseudo.mean(), f"{ref.band} {words.short_metric(ref.metric)}"
         rows.append(dict(reporter=reporter, category=category, n_windows=int(best.n_windows),
                          n_dyads=int(best.n_dyads), band=best.band, metric=best.metric,
                          estimate=best.estimate, ci_low=best.ci_low, ci_high=best.ci_high,
@@ -314,7 +338,8 @@ def _timecourse_data(t: pd.DataFrame, band, metric, nulls: pd.DataFrame | None, 
     block = t[(t.band == band) & (t.metric == metric)].sort_values("start")
     centre = ((block.start + block.end) / 2).to_numpy(float)
     value = np.where(block.excluded.to_numpy(int) == 1, np.nan, block.value.to_numpy(float))
-    out = dict(key=f"{d}/{s_}", dyad=d, session=s_, band=str(band), metric=str(metric), t=_round(centre, 3),
+    out = dict(key=f"{d}/{s_}", dyad=d, session=s_, band=str(band), metric=str(metric),
+               label=f"{band} {words.short_metric(metric)}", t=_round(centre, 3),
                v=_round(value), half=float((block.end - block.start).median() / 2) if len(block) else 0.5,
                phase_lo=[], phase_hi=[], pseudo=[], reporters=[], reports=[])
     if nulls is not None and len(nulls):
@@ -426,7 +451,9 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
                                window_length=config["window"]["length"], dyad_diffs=dyad_diffs,
                                surrogates=surrogates, surrogate_marked=marked, has_reports=has_reports,
                                surrogate_above=real_above_pseudo_descriptive(surrogates),
-                               ci_level=ci_level)
+                               ci_level=ci_level, primary=stcfg.get("primary"),
+                               min_windows=int(stcfg.get("min_windows", 3)),
+                               min_reference_windows=int(stcfg.get("min_reference_windows", 10)))
     warnings_ = words.design_warnings(n_dyads, contrasts)
     stat_notes = []
     if study_notes is not None and len(contrasts):  # the statistics stage's own notes
@@ -453,15 +480,16 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
     if has_reports:
         group_p = "p_floor" in contrasts or "p_shift" in contrasts
         n_tested = int(contrasts["p"].notna().sum()) if "p" in contrasts else 0
-        intro = ["Difference = across-dyad mean of (synchrony in the category's windows − synchrony in the "
-                 f"comparison windows), with its {ci_level:.0%} interval over dyads. "
-                 + (f"p = the group-level test across dyads ({stcfg.get('group_test', 't')}; dyads are the random "
-                    "factor, so a small p speaks for dyads like these), never shown finer than the smallest p it "
-                    "can reach; p shift / z shift = within-dyad circular-shift test of the labels (these dyads "
-                    "only). " if group_p else "")
-                 + f"q corrects for all {n_tested} tested rows of contrasts.tsv. Highlighted rows: q < 0.05 from a "
-                 "test across at least two dyads that can reach 0.05. Hover a column name for its TSV name and "
-                 "meaning; click it to sort."]
+        intro = ["Each row: how much higher (or lower) synchrony was in the windows a reporter coded with a "
+                 "category than in the comparison windows, averaged over dyads (Difference), with its "
+                 f"{ci_level:.0%} interval over dyads. "
+                 + (f"p comes from a test across dyads ({stcfg.get('group_test', 't')}), so a small p speaks for "
+                    "dyads like these; it is never shown finer than the test can resolve. " if group_p else "")
+                 + f"q is p corrected for all {n_tested} rows tested. Highlighted rows (red bar): q below 0.05 from "
+                 "a test across at least two dyads that can reach 0.05. "
+                 + ("The within-dyad circular-shift test (p shift, z shift: these dyads only) and the test details "
+                    "are under “show all columns”. " if group_p else "")
+                 + "Hover a column name for its meaning and TSV name; click it to sort."]
         if single_case:
             intro.append("No contrast has a test across dyads: the rows are sorted by the within-dyad "
                          "circular-shift p (p_shift), which speaks about these dyads only; none is highlighted.")
@@ -469,7 +497,10 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
             intro.append("No contrast could be computed: no report category had enough windows "
                          f"(at least {stcfg.get('min_windows', 3)}) in any session.")
         sections.append(dict(id="contrasts", title="Strongest contrasts", intro=intro,
-                             tables=[_table(top, "t-contrasts", highlight=top_hl, n_dyads_total=n_dyads)]
+                             tables=[_table(top, "t-contrasts", highlight=top_hl, n_dyads_total=n_dyads,
+                                            keep=("p_shift", "q_shift", "z_shift") if single_case else (),
+                                            few_windows=max(int(stcfg.get("min_windows", 3)),
+                                                            int(stcfg.get("min_reference_windows", 10))))]
                              if len(top) else [], figures=contrast_fig, extra=[]))
 
     # --- joint display -------------------------------------------------------------------
@@ -491,25 +522,31 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
                 items, empty = _joint_excerpts(reports, row.reporter, row.category, who, limit)
                 sides.append(dict(who=who, items=items, empty=empty))
             blocks.append(dict(reporter=row.reporter, category=row.category, sides=sides, text=(
-                f"{row.n_windows} windows in {row.n_dyads} dyad{'s' if row.n_dyads != 1 else ''}. Strongest: "
+                f"{row.n_windows} windows in {row.n_dyads} dyad{'s' if row.n_dyads != 1 else ''}. Clearest: "
                 f"{row.band} {words.metric_name(row.metric)}, difference {words.fmt_number(row.estimate)}"
                 + ("" if row.n_dyads == 1 else f" [{words.fmt_number(row.ci_low)}, {words.fmt_number(row.ci_high)}]")
                 + f", shift z {words.fmt_number(row.z_shift, 'z')}, q {words.fmt_p(row.q)[0]}; pseudo-dyad z of its "
                 f"windows ({row.z_pseudo_of}) {words.fmt_number(row.z_pseudo_windows, 'z')}.")))
         sections.append(dict(id="joint", title="Joint display: synchrony beside the words", intro=[
-            (selection_note + " " if selection_note else "") + "Per reporter and category: its strongest band and measure, the difference with its interval, the "
+            (selection_note + " " if selection_note else "") + "Per reporter and category: the band where most "
+            "measures agree and its clearest measure, the difference with its interval, the "
             "circular-shift z and how far the category's windows lie above pseudo-dyad synchrony; then client "
             "and therapist excerpts side by side, each with its report id. Click an excerpt to see its moment "
             "in the session's time course."],
-            tables=[_table(joint, "t-joint", highlight=j_hl, n_dyads_total=n_dyads)] if len(joint) else [],
+            tables=[_table(joint, "t-joint", highlight=j_hl, n_dyads_total=n_dyads, keep=("z_shift",))]
+            if len(joint) else [],
             figures=[], extra=[], joint=blocks))
 
     # --- time courses ----------------------------------------------------------------------
     if window_tables:
         if len(top):
             covered = set(null_table.metric) if null_table is not None else set()
+            # the contrast the opening paragraph leads with, among the measures the nulls cover
+            lead = words.lead_contrast(
+                c, c_hl, primary=stcfg.get("primary"), min_windows=int(stcfg.get("min_windows", 3)),
+                min_reference_windows=int(stcfg.get("min_reference_windows", 10)), metrics=covered or None)
             pick = top[top.metric.isin(covered)] if covered else top
-            band, metric = (pick if len(pick) else top).iloc[0][["band", "metric"]]
+            band, metric = (lead if lead is not None else (pick if len(pick) else top).iloc[0])[["band", "metric"]]
         else:
             first = window_tables[0]
             metrics = list(dict.fromkeys(first.metric))
@@ -525,7 +562,8 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
             static.append(_fig(figures(timecourse_plot(t, band, metric, nb), f"timecourse_{d}_{s_}"),
                                f"time course {d} {s_}", f"{d} / {s_}: window synchrony, surrogate band, "
                                "one lane per reporter (static copy of the interactive plot)."))
-        sections.append(dict(id="timecourses", title=f"Session time courses ({band} {metric})", intro=[
+        sections.append(dict(id="timecourses", title=f"Session time courses ({band} {words.metric_name(metric)})",
+                             intro=[
             f"Window {words.metric_name(metric)} of each dyad in the {band} band (dark line), the phase-randomised "
             "range (grey) and the pseudo-dyad mean (orange); below, one lane per reporter. Hover a moment to read "
             "its reports; click a report to jump to it; scroll or use the buttons to zoom the time axis, drag to "
@@ -542,8 +580,9 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
             "Per band and measure: mean window synchrony of the real dyads, of pseudo-dyads (client of one dyad "
             "with the therapist of another, same session) and with the therapist's recording phase-randomised "
             "(same spectrum, no phase relation). Highlighted rows and the stars in the figure: real dyads above "
-            "pseudo-dyads, sign-flip test over dyads p < 0.05 (not corrected across rows), from at least two dyads "
-            "and a design that can reach 0.05."],
+            "pseudo-dyads, with the interval of the difference above zero and a sign-flip test over dyads below "
+            "0.05 after correcting for the table's rows (Benjamini–Hochberg), from at least two dyads and a design "
+            "that can reach 0.05."],
             shared_note=_shared_note(surrogates, null_table, ci_level, stcfg),
             tables=[_table(surrogates, "t-nulls", highlight=marked, n_dyads_total=n_dyads)],
             figures=[_fig(figures(surrogate_plot(surrogates, marked), "null_models"), "null models",
@@ -691,9 +730,13 @@ def summary_stage(inputs, sessions, config: dict, out_path) -> None:
     """Workflow stage: every group table + windows + reports + QC -> summary.html, with its
     figures in group/figures/ and its own tables as TSV beside it. Every group table may be
     empty (a study without reports, one dyad, ...): the page then says what was not computed."""
+    import logging
+
+    from .logs import Laps
     from .provenance import sha256
     from .windows import read_windows
 
+    lap = Laps(logging.getLogger(__name__))  # each part's time in the stage log
     contrasts = _read(inputs.contrasts)
     dyad_diffs = _read(inputs.dyads)
     tables = [read_windows(p) for p in inputs.windows]
@@ -714,6 +757,8 @@ def summary_stage(inputs, sessions, config: dict, out_path) -> None:
     if "directional" in optional and "category" in optional["directional"]:
         optional["directional"]["category"] = optional["directional"]["category"].fillna("n/a")
     nulls = [_read(p) for p in getattr(inputs, "nulls", [])]
+    lap(f"read {len(contrasts)} contrast(s), {len(tables)} windows table(s), {len(qc)} QC file(s), "
+        f"{len(reports)} report(s), {len(nulls)} null table(s); input checksums")
     sink = FigureSink(out_dir / "figures", config.get("summary", {}).get("figure_formats", ["png", "svg"]))
     from .directional.report import summary_sections
 
@@ -726,8 +771,10 @@ def summary_stage(inputs, sessions, config: dict, out_path) -> None:
                                                          ("curve", "directional_curve"),
                                                          ("pseudo", "pseudo_contrasts"))
         if hasattr(inputs, name)})
+    lap("directional, music and pseudo-dyad sections")
     page = build_summary(contrasts, tables, reports, qc, config, dyad_diffs=dyad_diffs,
                          input_checksums=checksums, nulls=nulls, figures=sink, tables_dir=out_dir,
                          not_computed=_not_computed(sessions, config, inputs),
                          alignment=_alignment(sessions) if frames else None, extra_sections=extra, **optional)
+    lap("page, figures and tables")
     write_html(page, out_path)

@@ -104,7 +104,9 @@ def estimation_plot(dyad_diffs: pd.DataFrame, top: pd.DataFrame, ci_level=0.95, 
             ax.plot(row.estimate, i, marker="D", mfc="white", color=colour, zorder=3)
     ax.axvline(0, color="k", lw=0.8)
     ax.set_yticks(range(len(top)))
-    ax.set_yticklabels([f"{r.reporter}: {r.category} | {r.band} {r.metric}" for r in top.itertuples()])
+    from .summary_text import short_metric
+
+    ax.set_yticklabels([f"{r.reporter}: {r.category} | {r.band} {short_metric(r.metric)}" for r in top.itertuples()])
     ax.invert_yaxis()
     ax.set_xlabel(f"category − reference (synchrony); dots = dyads, bar = {100 * ci_level:g}% CI over dyads "
                   "(open diamond: no interval)")

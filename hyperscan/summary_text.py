@@ -146,6 +146,13 @@ def column_label(name: str) -> tuple[str, str]:
     return label, title
 
 
+def short_metric(metric: str) -> str:
+    """The metric's usual abbreviation (PLV, wPLI, ...) for lists; the glossary explains each."""
+    return {"envcorr": "envelope correlation", "powcorr": "power correlation", "coh": "coherence",
+            "imcoh": "imaginary coherence", "ccorr": "CCorr", "wpli": "wPLI", "pli": "PLI",
+            "plv": "PLV"}.get(str(metric), str(metric))
+
+
 def metric_name(metric: str) -> str:
     return METRICS.get(str(metric), str(metric))
 
@@ -184,8 +191,10 @@ def fmt_number(x, kind: str = "value") -> str:
         return "0"
     if abs(x) >= 1000:
         return f"{x:.0f}"
+    if abs(x) < 5e-5:
+        return "≈ 0"  # not "-0.0000"; the TSV keeps the full value
     if abs(x) < 1e-3:
-        return f"{x:.4f}"  # 0.0001 / -0.0000: no exponent beside plain numbers
+        return f"{x:.4f}"  # 0.0001: no exponent beside plain numbers
     return f"{x:.3g}"
 
 
@@ -292,7 +301,7 @@ def _pseudo_sentence(surrogates: pd.DataFrame | None, marked, band, metric, abov
                     "would show the same.")
         hit = same_band
         metric = hit.iloc[0].metric
-        lead = f"(Pseudo-dyads were computed for {metric_name(metric)}, not this measure.) "
+        lead = ""  # the sentence names the measure the pseudo-dyads were compared on
     i = hit.index[0]
     above_descr = above
     above = bool(np.asarray(marked)[surrogates.index.get_loc(i)])
@@ -321,15 +330,159 @@ def _also_highlighted(hits: pd.DataFrame, row) -> str:
     same = same.sort_values("_abs", ascending=False)
     names = [f"{r.band} {metric_name(r.metric)} ({fmt_number(r.estimate)})" for r in same.head(5).itertuples()]
     more = f" and {len(same) - 5} more" if len(same) > 5 else ""
-    return (" Also highlighted for this report, largest difference first: " + ", ".join(names) + more
-            + ". Neighbouring bands can share an effect through the band-pass filters' transition bands.")
+    leak = (" Neighbouring bands can share an effect through the band-pass filters' transition bands."
+            if (same.band != row.band).any() else "")
+    return " Also highlighted for this report, largest difference first: " + ", ".join(names) + more + "." + leak
+
+
+# Fewest windows per dyad on each side of a contrast before the opening paragraph names it
+# as a finding or a lead: ``max(stats.min_windows, stats.min_reference_windows)`` (a point
+# event coded twice covers ~4 two-second windows: its mean rests on too little EEG to lead
+# the page, however large its difference).
+def enough_windows(df: pd.DataFrame, min_windows: int = 3, min_reference_windows: int = 10) -> np.ndarray:
+    """Rows whose category *and* comparison sides each have at least
+    ``max(min_windows, min_reference_windows)`` windows per entering dyad (on average over
+    the dyads; ``n_windows`` / ``n_reference_windows`` are totals over them) and no
+    "few reference windows" note. Boolean array, len(df)."""
+    if not len(df):
+        return np.zeros(0, bool)
+    need = max(int(min_windows), int(min_reference_windows))
+    n = pd.to_numeric(df.get("n_dyads", pd.Series(1, index=df.index)), errors="coerce").fillna(0).clip(lower=1)
+    ok = np.ones(len(df), bool)
+    for col in ("n_windows", "n_reference_windows"):
+        if col in df:
+            ok &= (pd.to_numeric(df[col], errors="coerce").fillna(0) / n >= need).to_numpy(bool)
+    if "note" in df:
+        ok &= ~df["note"].fillna("").astype(str).str.contains("few reference windows").to_numpy(bool)
+    return ok
+
+
+def _primary_mask(df: pd.DataFrame, primary) -> np.ndarray:
+    keys = ("reporter", "category", "band", "metric")
+    wanted = {tuple(str(p.get(k)) for k in keys) for p in (primary or []) if isinstance(p, dict)}
+    if not wanted or not len(df) or not all(k in df for k in keys):
+        return np.zeros(len(df), bool)
+    return np.array([tuple(map(str, r)) in wanted for r in df[list(keys)].itertuples(index=False)], bool)
+
+
+def headline_order(contrasts: pd.DataFrame, highlight, *, primary=None, min_windows: int = 3,
+                   min_reference_windows: int = 10) -> pd.DataFrame:
+    """The contrasts in the order the opening paragraph considers them: pre-specified
+    (``stats.primary``) first, then rows the design supports (``highlight``), then rows
+    with enough windows on both sides (:func:`enough_windows`), more dyads, smaller group
+    p, smaller within-dyad ``p_shift``, larger absolute difference. Adds the columns
+    ``_primary``, ``_hl``, ``_enough``, ``_abs`` (the raw difference alone never wins: a
+    4-window contrast has the noisiest, hence often the largest, difference)."""
+    c = contrasts.assign(_hl=np.asarray(highlight, bool)).dropna(subset=["estimate"])
+    c = c.assign(_primary=_primary_mask(c, primary), _enough=enough_windows(c, min_windows, min_reference_windows),
+                 _abs=c.estimate.abs(),
+                 _n=pd.to_numeric(c.get("n_dyads", pd.Series(1, index=c.index)), errors="coerce").fillna(0),
+                 _p=pd.to_numeric(c.get("p", pd.Series(np.nan, index=c.index)), errors="coerce"),
+                 _ps=pd.to_numeric(c.get("p_shift", pd.Series(np.nan, index=c.index)), errors="coerce"))
+    return c.sort_values(["_primary", "_hl", "_enough", "_n", "_p", "_ps", "_abs"],
+                         ascending=[False, False, False, False, True, True, False], na_position="last")
+
+
+def _per_dyad(row, col="n_windows") -> str:
+    n = max(int(row.get("n_dyads", 1) or 1), 1)
+    v = float(row.get(col, 0) or 0) / n
+    return f"{v:.0f}" if n > 1 else f"{int(round(v))}"
+
+
+def _thin(row, need) -> str:
+    """Why a row rests on few windows, in words."""
+    n = max(int(row.get("n_dyads", 1) or 1), 1)
+    per = " per dyad" if n > 1 else ""
+    return (f"{_per_dyad(row)} category and {_per_dyad(row, 'n_reference_windows')} comparison windows{per}, "
+            f"fewer than the {need} each side needs here")
+
+
+def _band_blocks(mine: pd.DataFrame) -> list:
+    """(-n rows, smallest q, band, rows) per band of one reporter/category's highlighted rows,
+    the band with the most highlighted measures first, then the smallest q."""
+    bands = []
+    for band, block in mine.groupby("band", sort=False):
+        bands.append((-len(block), float(pd.to_numeric(block.q, errors="coerce").min()), band, block))
+    bands.sort(key=lambda b: (b[0], b[1]))
+    return bands
+
+
+def lead_contrast(contrasts: pd.DataFrame, highlight, *, primary=None, min_windows: int = 3,
+                  min_reference_windows: int = 10, metrics=None):
+    """The row the opening paragraph leads with (its "clearest single result", or the
+    primary contrast, or the lead it names when nothing is supported), restricted to
+    ``metrics`` when given (e.g. the measures the null models cover); None when there is none."""
+    if contrasts is None or not len(contrasts) or "estimate" not in contrasts:
+        return None
+    c = headline_order(contrasts, highlight, primary=primary, min_windows=min_windows,
+                       min_reference_windows=min_reference_windows)
+    ok = c.metric.isin(set(metrics)) if metrics else pd.Series(True, index=c.index)
+    prim = c[c._primary & ok]
+    if len(prim):
+        return prim.iloc[0]
+    hits = c[c._hl & c._enough]
+    if len(hits):  # the band the paragraph names first (all measures count), then a covered measure
+        first = hits.iloc[0]
+        for _, _, band, _ in _band_blocks(hits[(hits.reporter == first.reporter) & (hits.category == first.category)]):
+            block = hits[(hits.reporter == first.reporter) & (hits.category == first.category) & (hits.band == band)
+                         & ok.loc[hits.index]]
+            if len(block):
+                return block.sort_values(["q", "_abs"], ascending=[True, False]).iloc[0]
+    enough = c[c._enough & ok]
+    return enough.iloc[0] if len(enough) else None
+
+
+def _hit_sentence(row, level, dyad_diffs, key, all_rows) -> str:
+    """One reporter/category's findings in words: every band with highlighted measures (the
+    band with the most of them first, then the smallest q), each with its measures and
+    differences, then the clearest single row of the first band with its interval, q and how
+    many dyads agree. Naming bands by how many measures agree, not by the single smallest q,
+    keeps the page from leading with a neighbouring band that filter leakage gives a tighter
+    interval (the sample study: alpha coupling, beta PLV with the smallest q)."""
+    mine = key[(key.reporter == row.reporter) & (key.category == row.category)]
+    tested = all_rows[(all_rows.reporter == row.reporter) & (all_rows.category == row.category)]
+    bands = _band_blocks(mine)
+    phrases, first_dir = [], None
+    for i, (_, _, band, block) in enumerate(bands[:4]):
+        block = block.sort_values("q")
+        up = (block.estimate > 0).mean() >= 0.5
+        direction = "higher" if up else "lower"
+        m = int((tested.band == band).sum()) or len(block)
+        measures = ", ".join(short_metric(r.metric) for r in block.itertuples())
+        if i == 0:
+            first_dir = direction
+            phrases.append(f"{direction} than in {reference_name(row.get('reference', 'unlabelled'))} in the "
+                           f"{band} band ({len(block)} of {m} measures agree: {measures})")
+        else:
+            phrases.append(f"{'' if direction == first_dir else direction + ' '}in the {band} band "
+                           f"({len(block)} of {m})")
+    more = f", and in {len(bands) - 4} more bands" if len(bands) > 4 else ""
+    best = bands[0][3].sort_values(["q", "_abs"], ascending=[True, False]).iloc[0]
+    k, n = _pct_positive(dyad_diffs, best)
+    text = (f"When {_who(row.reporter)} reported “{row.category}”, synchrony was "
+            + (" and ".join(phrases) if len(phrases) <= 2 else ", ".join(phrases[:-1]) + " and " + phrases[-1])
+            + more + f". Clearest single result: {best.band} {metric_name(best.metric)} (difference "
+            f"{fmt_number(best.estimate)}, {level} interval {fmt_number(best.ci_low)} to {fmt_number(best.ci_high)}, "
+            f"q {fmt_p(best.q)[0]})" + (f"; {k} of {n} dyads show the same direction." if n else "."))
+    if len(bands) > 1:
+        text += (" Neighbouring bands can share one effect through the band-pass filters' transition bands; "
+                 "the band where more measures agree is the likelier source.")
+    return text, best
 
 
 def findings(contrasts: pd.DataFrame, highlight, *, n_dyads: int, n_sessions: int, n_windows: int,
              window_length, dyad_diffs: pd.DataFrame | None = None, surrogates: pd.DataFrame | None = None,
              surrogate_marked=None, surrogate_above=None, has_reports: bool = True,
-             ci_level: float = 0.95) -> list[str]:
-    """The opening paragraph: what was found and how sure we can be, from the numbers."""
+             ci_level: float = 0.95, primary=None, min_windows: int = 3,
+             min_reference_windows: int = 10) -> list[str]:
+    """The opening paragraph: what was found and how sure we can be, from the numbers.
+
+    Which contrast leads (:func:`headline_order`): a pre-specified ``stats.primary``
+    contrast, then one the design supports (highlighted: group FDR q < 0.05 over at least
+    two dyads with a test that can reach 0.05), then one with enough windows on both sides
+    (:func:`enough_windows`) and the most dyads. When nothing is supported it says so
+    first, in plain words (one dyad: no claim about other pairs), and names a lead only
+    among rows with enough windows."""
     out = [f"This page summarises {n_sessions} session{'s' if n_sessions != 1 else ''} of {n_dyads} "
            f"dyad{'s' if n_dyads != 1 else ''} (client–therapist pairs), cut into {n_windows} windows of "
            f"{window_length} s."]
@@ -340,40 +493,76 @@ def findings(contrasts: pd.DataFrame, highlight, *, n_dyads: int, n_sessions: in
     if contrasts is None or not len(contrasts) or "estimate" not in contrasts:
         out.append("No report category had enough windows to be compared with the rest of the session.")
         return out
-    c = contrasts.assign(_hl=np.asarray(highlight, bool)).dropna(subset=["estimate"])
+    c = headline_order(contrasts, highlight, primary=primary, min_windows=min_windows,
+                       min_reference_windows=min_reference_windows)
     if not len(c):
         out.append("No report category had enough windows to be compared with the rest of the session.")
         return out
+    need = max(int(min_windows), int(min_reference_windows))
     level = f"{100 * ci_level:g}%"
-    hits = c[c._hl]
+    prim = c[c._primary]
+    if len(prim):
+        for _, row in prim.drop_duplicates(["reporter", "category", "band", "metric"]).head(3).iterrows():
+            verdict = ("the design supports it (q below 0.05 on the test across dyads)" if row._hl else
+                       "the design does not support it as a finding" + (
+                           " (one dyad: it describes this pair only)" if n_dyads == 1 else
+                           f" (q {fmt_p(row.get('q', np.nan))[0]})"))
+            interval = (f", {level} interval {fmt_number(row.ci_low)} to {fmt_number(row.ci_high)}"
+                        if _finite(row.get("ci_low", np.nan)) else "")
+            out.append(f"Pre-specified contrast (stats.primary): {metric_name(row.metric)} in the {row.band} band "
+                       f"when {_who(row.reporter)} reported “{row.category}”, difference "
+                       f"{fmt_number(row.estimate)}{interval}; {verdict}.")
+    hits = c[c._hl & ~c._primary]
     if len(hits):
-        key = hits.assign(_abs=hits.estimate.abs()).sort_values(["q", "_abs"], ascending=[True, False])
-        shown = key.drop_duplicates(["reporter", "category"]).head(3)
+        solid, thin = hits[hits._enough], hits[~hits._enough]
+        key = hits  # already in headline order; _also_highlighted sorts by _abs itself
+        shown = solid.drop_duplicates(["reporter", "category"]).head(3)
+        pseudo = []
         for _, row in shown.iterrows():
-            k, n = _pct_positive(dyad_diffs, row)
-            direction = "higher" if row.estimate > 0 else "lower"
-            out.append(
-                f"When {_who(row.reporter)} reported “{row.category}”, {metric_name(row.metric)} in the "
-                f"{row.band} band was {direction} than in {reference_name(row.get('reference', 'unlabelled'))} "
-                f"(difference {fmt_number(row.estimate)}, {level} interval {fmt_number(row.ci_low)} to "
-                f"{fmt_number(row.ci_high)}, q {fmt_p(row.q)[0]})"
-                + (f"; {k} of {n} dyads show the same direction." if n else ".")
-                + _also_highlighted(key, row)
-                + " " + _pseudo_sentence(surrogates, surrogate_marked, row.band, row.metric, surrogate_above))
-        others = len(hits.drop_duplicates(["reporter", "category"])) - len(shown)
+            sentence, best = _hit_sentence(row, level, dyad_diffs, key[key._enough], c)
+            out.append(sentence)
+            pseudo.append(_pseudo_sentence(surrogates, surrogate_marked, best.band, best.metric, surrogate_above))
+        out += list(dict.fromkeys(pseudo))  # once per band and measure, after the findings
+        others = len(solid.drop_duplicates(["reporter", "category"])) - len(shown)
         if others > 0:
             out.append(f"{others} more reporter/category combination{'s' if others != 1 else ''} "
                        "are highlighted in the contrasts table.")
-        out.append(f"Highlighted results hold across the {n_dyads} dyads by a test that treats dyads as the "
-                   "unit, so they speak about dyads like these; each is one band and measure among "
-                   f"{len(contrasts)} rows tested, corrected for that number.")
+        if len(thin):
+            names = ", ".join(f"“{r.category}” of {_who(r.reporter)} ({_thin(r, need)})"
+                              for _, r in thin.drop_duplicates(["reporter", "category"]).head(3).iterrows())
+            out.append(("Also below q 0.05, but resting on too few windows to lead this summary: " if len(shown) else
+                        "The only contrasts below q 0.05 rest on too few windows to count as findings: ")
+                       + names + ". A mean over so few windows is dominated by chance; read them as leads.")
+        if len(shown):
+            out.append(f"Highlighted results hold across the {n_dyads} dyads by a test that treats dyads as the "
+                       "unit, so they speak about dyads like these; each is one band and measure among "
+                       f"{len(contrasts)} rows tested, corrected for that number.")
+        return out
+    if len(prim):
+        return out
+    # nothing the design supports: say so first, then at most a lead with enough windows
+    if n_dyads == 1:
+        out.append("Nothing on this page is a finding about client–therapist pairs in general: with one dyad "
+                   "there is no test across dyads, so every difference below describes this one pair only.")
     else:
-        best = c.assign(_abs=c.estimate.abs()).sort_values(["p", "_abs"], ascending=[True, False]).iloc[0]
-        k, n = _pct_positive(dyad_diffs, best)
-        out.append(
-            "No report category went with a difference in synchrony that the design supports as a finding. "
-            f"The clearest difference was {metric_name(best.metric)} in the {best.band} band when "
-            f"{_who(best.reporter)} reported “{best.category}” (difference {fmt_number(best.estimate)}"
-            + (f", {k} of {n} dyads in the same direction" if n else "")
-            + "); treat it as a lead to look at, not a result.")
+        out.append("No report category went with a difference in synchrony that the design supports as a "
+                   "finding (none reaches q below 0.05 on the test across dyads).")
+    leads = c[c._enough]
+    if not len(leads):
+        out.append(f"No contrast had enough windows on both sides (at least {need} per dyad each) to be named "
+                   "here; the contrasts table lists them all, with their window counts.")
+        return out
+    best = leads.iloc[0]
+    k, n = _pct_positive(dyad_diffs, best)
+    within = ""
+    if n_dyads == 1 and _finite(best.get("p_shift", np.nan)):
+        within = (f", within-pair circular-shift test p {fmt_p(best.p_shift, best.get('p_shift_floor', np.nan))[0]},"
+                  " which speaks about this pair only")
+    out.append(
+        f"The clearest difference with enough windows on both sides ({_per_dyad(best)} category and "
+        f"{_per_dyad(best, 'n_reference_windows')} comparison windows{' per dyad' if n_dyads > 1 else ''}) was "
+        f"{metric_name(best.metric)} in the {best.band} band when {_who(best.reporter)} reported "
+        f"“{best.category}” (difference {fmt_number(best.estimate)}"
+        + (f", {k} of {n} dyads in the same direction" if n and n_dyads > 1 else "") + within
+        + "); treat it as a lead to look at, not a result.")
     return out

@@ -808,6 +808,7 @@ def compute_synchrony(
     attrs: Mapping | None = None,
     reduce: Callable[[xr.DataArray], np.ndarray] | None = None,
     client_analytic: Mapping[str, np.ndarray] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> xr.Dataset:
     """Windowed inter-brain synchrony for several bands and metrics.
 
@@ -860,6 +861,9 @@ def compute_synchrony(
         all bands; those bands skip the client's filtering. The null models pass it so that
         every surrogate partner of a session reuses one client transform per band. The
         transform is row-wise, so a cached band gives bit-identical results.
+    progress : callable ``(done, total)`` or None
+        Called after each chunk of windows with the band-windows done so far and their
+        total (bands x windows x channel blocks), e.g. a :class:`hyperscan.logs.Progress`.
 
     Returns
     -------
@@ -945,6 +949,7 @@ def compute_synchrony(
         nonlocal n_invalid
         a_blocks = [slice(i, min(i + channel_block, n_a)) for i in range(0, n_a, channel_block)]
         b_blocks = [slice(j, min(j + channel_block, n_b)) for j in range(0, n_b, channel_block)]
+        done, total = 0, len(band_names) * len(a_blocks) * len(b_blocks) * n_win  # for progress
         for ib, name in enumerate(band_names):
             keep_b = {}
             cached = None if client_analytic is None else client_analytic.get(name)
@@ -971,6 +976,9 @@ def compute_synchrony(
                         for m in metrics:
                             undefined[m] += und[m]
                             write(m, (ib, slice(w0, w0 + nw), sa, sb), res[m])
+                        done += nw
+                        if progress is not None:
+                            progress(done, total)
                     del xb
                 del xa
             if band_done is not None:
@@ -1188,13 +1196,15 @@ def _stream_to_netcdf(out_path, skel, metrics, shape, real, chunk_windows, chann
     return xr.open_dataset(out_path, engine="h5netcdf")
 
 
-def synchrony_stage(client_fif, therapist_fif, config: Mapping, out_path, threads: int = 1) -> None:
+def synchrony_stage(client_fif, therapist_fif, config: Mapping, out_path, threads: int = 1,
+                    progress: Callable[[int, int], None] | None = None) -> None:
     """Workflow stage: two preprocessed FIF files -> synchrony.nc (with provenance attrs).
 
     Windows overlapping a ``BAD*`` annotation of either person are flagged in
     ``bad_window``. BLAS, OpenMP and numba are limited to ``threads`` (the rule's
     allocation; :func:`hyperscan.threads.limit_threads`) because oversubscribed threads are
-    much slower than one when jobs run side by side.
+    much slower than one when jobs run side by side. ``progress``: see
+    :func:`compute_synchrony`.
     """
     from .io import Recording
     from .threads import limit_threads
@@ -1221,5 +1231,6 @@ def synchrony_stage(client_fif, therapist_fif, config: Mapping, out_path, thread
             chunk_windows=scfg["chunk_windows"],
             method=scfg["method"],
             attrs=attrs,
+            progress=progress,
         )
     ds.close()

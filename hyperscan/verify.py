@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 import sys
 import tempfile
@@ -147,6 +148,7 @@ def compare_inputs(doc: dict, sheet: Path):
     recorded_sessions = {k: v for k, v in doc["inputs"].items() if k != "sessions_sheet"}
     for key, files in sorted(recorded_sessions.items()):
         s = now.get(key)
+        n_before = len(lines)
         if s is None:
             lines.append(f"{key}: session recorded but no longer in {sheet.name}")
             continue
@@ -164,6 +166,8 @@ def compare_inputs(doc: dict, sheet: Path):
                     lines.append(f"{key} {role}: {q} is missing")
                 elif sha256(q) != part["sha256"]:
                     lines.append(f"{key} {role}: {q} differs from the recorded sha256")
+        log.info("checked %s: %s (sha256 of %s)", key, "as recorded" if len(lines) == n_before
+                 else f"{len(lines) - n_before} difference(s)", ", ".join(sorted(files)))
     for key in sorted(set(now) - set(recorded_sessions)):
         lines.append(f"{key}: session in {sheet.name} but not in the recorded study")
     return sessions, lines
@@ -260,14 +264,37 @@ def rerun(doc: dict, sheet: Path, scratch: Path, cores: int, config: dict | None
     cfg["output_dir"] = str(scratch / "results")
     cfg_path = scratch / "config.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=True))
+    # `hyperscan run` prints one line per finished job ("hyperscan run: [k/n] rule D01/S1 done"):
+    # each goes to the log as it comes, everything to run.log
+    talk = log.isEnabledFor(logging.INFO)
     cmd = [sys.executable, "-m", "hyperscan.cli", "run", "--configfile", str(cfg_path), "--cores",
-           str(cores), "--quiet"]
-    log.info("re-running the study into %s: %s", scratch, " ".join(cmd))
+           str(cores), "--no-quiet" if talk else "--quiet"]
+    log.info("re-running the study into %s (messages: %s): %s", scratch / "results", scratch / "run.log",
+             " ".join(cmd))
+    announced = False
     with open(scratch / "run.log", "w") as fh:
-        proc = subprocess.run(cmd, cwd=scratch, stdout=fh, stderr=subprocess.STDOUT)
-    if proc.returncode:
+        proc = subprocess.Popen(cmd, cwd=scratch, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                bufsize=1, errors="replace")
+        try:
+            for line in proc.stdout:
+                fh.write(line)
+                job = _JOB_LINE.match(line)
+                if job:
+                    if not announced:
+                        log.info("re-running %s job(s)", job.group(2))
+                        announced = True
+                    log.info("re-run [%s/%s] %s", job.group(1).strip(), job.group(2), job.group(3))
+            code = proc.wait()
+        except BaseException:  # interrupted: the re-run stops with us (its finished jobs are kept)
+            proc.terminate()
+            proc.wait()
+            raise
+    if code:
         return (scratch / "run.log").read_text()[-2000:]
     return ""
+
+
+_JOB_LINE = re.compile(r"^hyperscan run: \[\s*(\d+)/(\d+)\] (.*)$")
 
 
 def verify(results_dir, *, sessions=None, configfile=None, scratch=None, cores: int = 1) -> Verification:
@@ -301,6 +328,9 @@ def verify(results_dir, *, sessions=None, configfile=None, scratch=None, cores: 
 
     results_dir = Path(results_dir)
     doc = read_provenance(results_dir)
+    log.info("read %s: %d recorded output(s), %d session(s), %d package version(s)", results_dir,
+             len(doc["outputs"]), len([k for k in doc["inputs"] if k != "sessions_sheet"]),
+             len(doc.get("versions", {})))
     doc["_results_dir"] = str(results_dir if results_dir.is_dir() else results_dir.parent.parent)
     out = Verification()
     config = None
@@ -308,6 +338,7 @@ def verify(results_dir, *, sessions=None, configfile=None, scratch=None, cores: 
         config = load_config(configfile)
         out.settings = compare_settings(doc["config"], config)
     sheet = _sheet_path(doc, sessions)
+    log.info("checking the inputs the sessions sheet %s names against their recorded sha256", sheet)
     t0 = time.perf_counter()
     _, out.inputs = compare_inputs(doc, sheet)
     out.versions = compare_versions(doc["versions"])
@@ -321,6 +352,7 @@ def verify(results_dir, *, sessions=None, configfile=None, scratch=None, cores: 
     recorded_cfg = doc["config"]
     replacements = {str(out.scratch / "results"): str(recorded_cfg.get("output_dir", "")),
                     str(sheet): str(recorded_cfg.get("sessions", ""))}
+    log.info("comparing the %d recorded output(s) with the re-run's", len(doc["outputs"]))
     out.files = compare_outputs(doc, out.scratch / "results", {k: v for k, v in replacements.items() if v})
     return out
 

@@ -45,3 +45,37 @@ def require_extra(module: str, extra: str) -> None:
     if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes", "on"}:
         pytest.fail(msg + "; CI installs every extra")
     pytest.skip(msg)
+
+
+# A published study: two sessions of the sample study with the CI settings of .test/, two
+# bands and one metric: a run takes about a minute on 2 cores (tests/test_verify.py,
+# tests/test_logs.py; `make test-packaging`).
+SESSIONS = ("D01", "D02")
+
+
+def _published_study(folder):
+    """The study run that `hyperscan verify` re-runs and whose job logs tests/test_logs.py reads."""
+    import shutil
+    import subprocess
+
+    import pandas as pd
+    import yaml
+
+    study = folder / "study"
+    shutil.copytree(ROOT / "sample_recordings", study)
+    sheet = pd.read_csv(study / "sessions.tsv", sep="\t", dtype=str, keep_default_na=False)
+    sheet[sheet.dyad.isin(SESSIONS)].to_csv(study / "sessions.tsv", sep="\t", index=False)
+    cfg = yaml.safe_load((ROOT / ".test" / "config" / "config.yaml").read_text())
+    cfg.update(sessions=str(study / "sessions.tsv"), output_dir=str(folder / "published"), metrics=["plv"],
+               bands={"theta": [4, 8], "alpha": [8, 13]})
+    cfg["stats"].update(n_permutations=200, n_bootstrap=200)
+    (folder / "config.yaml").write_text(yaml.safe_dump(cfg))
+    proc = subprocess.run(hyperscan_cmd() + ["run", "--configfile", str(folder / "config.yaml"), "--cores", "2",
+                                             "--quiet"], capture_output=True, text=True, cwd=folder)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return study, folder / "published"
+
+
+@pytest.fixture(scope="session")
+def published_study(tmp_path_factory):
+    return _published_study(tmp_path_factory.mktemp("verify"))

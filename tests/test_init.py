@@ -3,6 +3,7 @@
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -116,3 +117,64 @@ def test_init_refuses_what_it_cannot_pair(tmp_path):
     with pytest.raises(InputError, match="needs the named groups"):
         init_study(study, eeg_pattern=r"^(?P<dyad>\w+)$")
     assert main(["init", str(tmp_path / "missing")]) == 1
+
+
+def test_simulate_then_init_rebuilds_the_simulated_sheet_with_its_offsets(tmp_path, capsys):
+    """simulate -> init (no --offsets) gives the sheet simulate wrote: the report clocks start
+    report_offset s after the EEG (5-20 s), which a folder alone cannot tell; simulate's
+    report_offsets.tsv says it, and the simulated config runs as it is."""
+    import json
+
+    from hyperscan.simulate import simulate_study
+    from hyperscan.validate import check_study
+
+    sim = tmp_path / "sim"
+    simulate_study(sim, n_dyads=6, seed=1, duration=130.0)
+    simulated = read_sessions(sim / "sessions.tsv")
+    assert main(["init", str(sim), "--force"]) == 0  # the folder already has simulate's sheet and config
+    err = capsys.readouterr().err
+    assert "report offsets read from report_offsets.tsv" in err and "report_offset is 0" not in err
+    assert "not used:" not in err  # report_offsets.tsv and truth.json are not taken for report files
+    rebuilt = read_sessions(sim / "sessions.tsv")
+    _same_sessions(rebuilt, simulated)
+    # the real values: every coded "connected" episode lands on an injected coupling episode
+    truth = {d["dyad"]: d for d in json.loads((sim / "truth.json").read_text())["dyads"]}
+    for s in rebuilt:
+        reports = s.reports_on_eeg_clock()
+        onsets = reports[(reports.reporter == "client") & (reports.category == "connected")].onset.to_numpy()
+        starts = np.array([a for a, _ in truth[s.dyad]["coupling_episodes"]])
+        assert len(onsets) == len(starts) and np.abs(np.sort(onsets) - starts).max() < 2.0, s.key
+        assert s.report_offset == truth[s.dyad]["report_offset"] > 4.0  # at 0 every episode would miss by it
+    # the config init wrote validates with the sheet; so does the one simulate wrote
+    check = check_study(sim / "config.yaml")
+    assert check.problems == [] and len(check.sessions) == 6
+
+
+def test_simulated_folder_runs_with_its_own_config(tmp_path):
+    from hyperscan.config import load_config
+    from hyperscan.simulate import simulate_study
+    from hyperscan.validate import check_study
+
+    sim = tmp_path / "sim"
+    simulate_study(sim, n_dyads=2, seed=1, duration=130.0)
+    config = load_config(sim / "config.yaml")
+    assert config["sessions"] == str((sim / "sessions.tsv").resolve())
+    assert config["output_dir"] == str((sim / "results").resolve())
+    assert {k: v for k, v in config.items() if k not in ("sessions", "output_dir")} == {
+        k: v for k, v in validate_config({}).items() if k not in ("sessions", "output_dir")}
+    check = check_study(sim / "config.yaml")
+    assert check.problems == [] and len(check.sessions) == 2
+    offsets = pd.read_csv(sim / "report_offsets.tsv", sep="\t")
+    sheet = pd.read_csv(sim / "sessions.tsv", sep="\t")
+    assert offsets.equals(sheet[["dyad", "session", "report_offset"]])
+
+
+def test_init_help_is_plain_text(capsys):
+    """`hyperscan init --help` prints the module doc without reStructuredText markup."""
+    with pytest.raises(SystemExit):
+        main(["init", "--help"])
+    out = capsys.readouterr().out
+    assert "``" not in out and not any(line.rstrip().endswith("::") for line in out.splitlines())
+    assert "*shared*" not in out and "a shared file holds both" in out
+    assert "{dyad}_{session}_{role}.{edf,bdf,vhdr,fif,set,xdf}" in out  # the naming table is kept
+    assert "report_offsets.tsv" in out and "--offsets" in out

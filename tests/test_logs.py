@@ -5,6 +5,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 SCRIPT = textwrap.dedent("""
     import sys, time
     try:
@@ -15,7 +17,7 @@ SCRIPT = textwrap.dedent("""
     from hyperscan.logs import progress, stage_log, step
 
     d = sys.argv[1]
-    open(d + "/in.tsv", "w").write("x" * 250_000)
+    open(d + "/in.tsv", "w").write("col\\n" + "1234\\n" * 49_999)  # 249,999 bytes
     smk = SimpleNamespace(
         rule="demo", log=Namedlist([d + "/job.log"]), threads=2, wildcards=Namedlist(fromdict={"dyad": "D01"}),
         input=Namedlist(fromdict={"table": d + "/in.tsv", "many": [d + "/in.tsv", d + "/nope.tsv"]}),
@@ -41,13 +43,14 @@ def test_stage_log_records_inputs_settings_steps_outputs(tmp_path):
     proc, text = _run(tmp_path, "ok")
     assert proc.returncode == 0, proc.stderr
     assert "start demo {'dyad': 'D01'} (pid" in text and "threads 2)" in text
-    assert f"read table: {tmp_path}/in.tsv (0.25 MB)" in text
+    assert f"read table: {tmp_path}/in.tsv (0.25 MB; 49999 row(s))" in text
     assert f"read many[1]: {tmp_path}/nope.tsv (absent)" in text
     assert "setting cfg = {'window': {'length': 2.0}}" in text
     assert "resources {'mem_mb': 1000}" in text
     # one progress line per 10 % of 50 items, the last at 50/50
     lines = [line for line in text.splitlines() if "windows: " in line]
-    assert len(lines) == 10 and "windows: 5/50 (10 %)" in lines[0] and "windows: 50/50 (100 %)" in lines[-1]
+    assert len(lines) == 10 and "windows: 5/50 items (10 %)" in lines[0] and "windows: 50/50 items (100 %)" in lines[-1]
+    assert ", ~" in lines[0] and " s left" in lines[0] and "left" not in lines[-1]
     assert "step compute: " in text
     assert f"wrote 0: {tmp_path}/out.tsv (1.50 MB)" in text
     assert "done demo in " in text and "peak memory" in text
@@ -89,4 +92,143 @@ def test_on_a_terminal_progress_is_a_bar_and_lines_also_go_to_stderr(tmp_path):
     assert re.search(r"\rwindows:\s+\d+%\|.*\| \d+/50 \[", terminal)  # a tqdm bar, redrawn in place
     assert "read table: " in terminal and "done demo in " in terminal  # the log lines too
     text = (tmp_path / "job.log").read_text()
-    assert "read table: " in text and "windows: " not in text  # the file gets no bar
+    # the file gets no bar but its plain lines; the terminal gets the bar, not the plain lines
+    assert "read table: " in text and "windows: 50/50 items (100 %)" in text and "\r" not in text
+    assert "windows: 50/50 items (100 %)" not in terminal
+
+
+def _records(caplog):
+    return [r.getMessage() for r in caplog.records if getattr(r, "progress", False)]
+
+
+def test_progress_lines_are_bounded_and_exact(caplog):
+    """One plain line per 10 % whatever the count: 10 lines for 120 or 100,000 items, one
+    line per item when there are fewer than 10, and the last line always at 100 %."""
+    import logging
+
+    from hyperscan.logs import Progress
+
+    caplog.set_level(logging.INFO)
+    for n, expected in ((120, 10), (100_000, 10), (7, 7), (1, 1)):
+        caplog.clear()
+        bar = Progress("synchrony", n, unit="windows", terminal=False, logger=logging.getLogger("t"))
+        for _ in range(n):
+            bar.update()
+        lines = _records(caplog)
+        assert len(lines) == expected == bar.n_lines, (n, lines)
+        assert lines[-1].startswith(f"synchrony: {n}/{n} windows (100 %), ")
+    # 120 items: at 12, 24, ..., 120; with elapsed seconds and what is left
+    caplog.clear()
+    bar = Progress("synchrony", 120, unit="windows", terminal=False, logger=logging.getLogger("t"))
+    for _ in range(48):
+        bar.update()
+    lines = _records(caplog)
+    assert [int(re.match(r"synchrony: (\d+)/120", x).group(1)) for x in lines] == [12, 24, 36, 48]
+    assert re.fullmatch(r"synchrony: 48/120 windows \(40 %\), \d+\.\d s, ~\d+\.\d s left", lines[-1])
+
+
+def test_progress_hook_form_and_unknown_total(caplog):
+    """The (done, total) form the stage functions call, jumps included, and a loop of unknown
+    length (a line at 1, 2, 4, 8, ...: log2 of the count)."""
+    import logging
+
+    from hyperscan.logs import Progress
+
+    caplog.set_level(logging.INFO)
+    bar = Progress("nulls", unit="partner-bands", terminal=False, logger=logging.getLogger("t"))
+    for done in (3, 6, 9, 12, 15):  # one partner of 5 bands at a time
+        bar(done, 15)
+    assert [x.split(",")[0] for x in _records(caplog)] == [f"nulls: {d}/15 partner-bands (" + f"{round(100 * d / 15)} %)"
+                                                          for d in (3, 6, 9, 12, 15)]
+    caplog.clear()
+    bar = Progress("reports", terminal=False, logger=logging.getLogger("t"))
+    for _ in range(1000):
+        bar.update()
+    assert [int(x.split()[1]) for x in _records(caplog)] == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
+
+
+def test_progress_on_a_terminal_draws_a_bar_and_still_logs_lines(caplog, capsys):
+    import logging
+
+    from hyperscan.logs import Progress
+
+    caplog.set_level(logging.INFO)
+    with Progress("windows", 40, unit="windows", terminal=True, logger=logging.getLogger("t")) as bar:
+        for _ in range(40):
+            bar.update()
+    err = capsys.readouterr().err
+    assert re.search(r"windows:\s+\d+%\|.*\| \d+/40", err)  # tqdm's bar on stderr
+    assert len(_records(caplog)) == 10  # the log file's lines (the stderr handler filters them)
+
+
+# Stages whose work is one loop over bands x windows or partners: they report progress.
+LONG_STAGES = ("synchrony", "nulls")
+
+
+@pytest.mark.slow
+@pytest.mark.packaging
+def test_every_job_log_of_a_study_names_its_inputs_settings_and_timed_parts(published_study):
+    """After a real run (conftest's published study) every job's log says what it read, what
+    it chose and how long its parts took; the long stages log their progress, bounded."""
+    from hyperscan.config import load_config
+
+    study, results = published_study
+    cfg = load_config(results.parent / "config.yaml")  # with the schema's defaults
+    logs = sorted((results / "logs").rglob("*.log"))
+    stages = {p.parent.name for p in logs}
+    assert {"preprocess", "synchrony", "windows", "nulls", "stats", "summary", "provenance"} <= stages
+    assert len(logs) >= 20
+    assert [p for p in logs if p.stat().st_size == 0] == []  # none empty
+    for path in logs:
+        text = path.read_text()
+        name = f"{path.parent.name}/{path.name}"
+        assert re.search(r" read \S+: /\S+ \(\d+\.\d\d MB", text), name  # its inputs, with sizes
+        assert re.search(r" step .+: \d+\.\d+ s$", text, re.M), name  # at least one timed part
+        assert re.search(r" done \w+ in \d+\.\d s, peak memory \d+ MB$", text, re.M), name
+        progress = re.findall(r": (\d+)/(\d+) [\w-]+ \(\d+ %\), \d+\.\d s", text)
+        if path.parent.name in LONG_STAGES:
+            assert 1 <= len(progress) <= 10 and progress[-1][0] == progress[-1][1], (name, progress)
+        assert "\r" not in text and "\x1b" not in text, name
+    # what they read and chose, in the units of the data
+    sync = (results / "logs" / "synchrony" / "D01_S1.log").read_text()
+    assert re.search(r"read client: \S+client_raw\.fif \(\d+\.\d\d MB; \d+ EEG channel\(s\) of \d+ at 250 Hz, "
+                     r"150\.0 s", sync)
+    assert "chose metrics = ['plv']" in sync and "chose window.length = 2.0" in sync
+    n_windows = 149  # 150 s in 2-s windows with a 1-s step
+    assert f"synchrony: {2 * n_windows}/{2 * n_windows} band-windows (100 %)" in sync  # 2 bands
+    pre = (results / "logs" / "preprocess" / "D01_S1.log").read_text()
+    for part in ("step client: read 12 EEG channel(s) at 250 Hz, 150.0 s", "step bad channels (robust z > ",
+                 "step filter 1.0-45 Hz", "step ICA fit (fastica, ", "step ICA apply: ",
+                 "step therapist: write therapist_raw.fif"):
+        assert part in pre, part
+    assert f"chose ica_method = {cfg['preprocessing']['ica_method']!r}" in pre
+    assert f"chose reference = {cfg['preprocessing']['reference']!r}" in pre
+    nulls = (results / "logs" / "nulls" / "D01_S1.log").read_text()
+    n_partner_bands = 2 * (1 + cfg["stats"]["nulls"]["n_phase_surrogates"])  # one pseudo partner (D02)
+    assert f"nulls: {n_partner_bands}/{n_partner_bands} partner-bands (100 %)" in nulls
+    stats = (results / "logs" / "stats" / "group.log").read_text()
+    assert "step read 2 windows table(s)" in stats and " test over dyads, 200 permutations" in stats
+
+
+def test_synchrony_progress_hook_counts_every_band_window_once():
+    """compute_synchrony's progress hook: (done, total) after each chunk, ending at
+    bands x windows x channel blocks; the results do not depend on it."""
+    import numpy as np
+
+    from hyperscan.synchrony import compute_synchrony
+
+    rng = np.random.default_rng(3)
+    sfreq, n = 100.0, 3000  # 30 s: 2-s windows every 1 s -> 29 windows
+    a, b = rng.standard_normal((5, n)), rng.standard_normal((3, n))
+    bands = {"theta": (4, 8), "alpha": (8, 13)}
+    calls = []
+    ds = compute_synchrony(a, b, sfreq, bands, ["plv"], 2.0, 1.0, chunk_windows=8, channel_block=4,
+                           progress=lambda done, total: calls.append((done, total)))
+    plain = compute_synchrony(a, b, sfreq, bands, ["plv"], 2.0, 1.0, chunk_windows=8, channel_block=4)
+    n_win = ds.sizes["time"]
+    assert n_win == 29
+    total = 2 * n_win * 2 * 1  # bands x windows x client blocks (5 channels in blocks of 4) x therapist blocks
+    assert {t for _, t in calls} == {total}
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls) and calls[-1][0] == total
+    assert len(calls) == 2 * 2 * 4  # bands x client blocks x chunks of 8 windows (8, 8, 8, 5)
+    np.testing.assert_array_equal(ds["plv"].values, plain["plv"].values)

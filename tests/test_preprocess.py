@@ -132,6 +132,7 @@ def test_high_amplitude_segment_annotated_and_counted():
     out, qc = preprocess_person(raw, CFG)
     assert qc["bad_segments"] == [[40.0, 2.0]] and qc["bad_seconds"] == 2.0
     assert qc["kept_percent"] == pytest.approx(98.0)
+    assert qc["ica"]["fit_seconds"] == pytest.approx(98.0, abs=0.1)  # ICA never saw the burst
     assert list(out.annotations.description) == ["BAD_amplitude"] * 2
     assert qc["bad_channels"] == {}  # a burst on every channel is not a bad channel
 
@@ -158,6 +159,8 @@ def test_session_files_qc_json_and_page(tmp_path):
     bad = truth["bad_channels"]["client"][0]
     assert re.search(rf"{bad} \(flat\)", page) and "removed IC" in page
     assert "100.0%</b> of the 130.0 s" in page
+    assert re.search(r"ICA \(fastica\) fitted on 1[23]\d\.\d s of the filtered recording \(stretches marked bad "
+                     r"left out\), \d+ components", page)
     assert not re.search(r"(src|href)=.(https?:|//)", page)  # self-contained: nothing fetched
 
 

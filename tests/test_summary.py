@@ -304,6 +304,54 @@ def test_tables_sort_and_filter_without_errors_or_network(browser_page):
     assert browser_page.errors == [] and browser_page.requests == [] and browser_page.dialogs == []
 
 
+KEY_COLUMNS = ("category", "band", "metric", "estimate", "ci", "p", "q")
+
+
+def _column_boxes(page, tid):
+    """Per header of table ``tid``: data-key -> (left, right, visible), and the box that scrolls it."""
+    return page.evaluate("""tid => {
+        const t = document.getElementById(tid), box = t.closest('.scroll').getBoundingClientRect();
+        const cols = {};
+        for (const h of t.tHead.rows[0].cells) {
+            const r = h.getBoundingClientRect();
+            cols[h.dataset.key] = [r.left, r.right, r.width > 0 && getComputedStyle(h).display !== 'none'];
+        }
+        const s = t.closest('.scroll');
+        return {cols, left: box.left, right: box.right, overflow: s.scrollWidth - s.clientWidth,
+                viewport: document.documentElement.clientWidth};
+    }""", tid)
+
+
+@needs_browser
+@pytest.mark.parametrize("n_dyads", [1, 3])
+@pytest.mark.parametrize("width", [1400, 1024])
+def test_contrasts_key_columns_fit_the_screen_without_scrolling(tmp_path, n_dyads, width):
+    inp = _with_point_event(_inputs(n_dyads=n_dyads))  # long notes, rows that lost dyads
+    _build(tmp_path, inp)
+    b = Browser((tmp_path / "summary.html").as_uri(), width=width)
+    try:
+        page = b.page
+        m = _column_boxes(page, "t-contrasts")
+        keys = KEY_COLUMNS + (("p_shift",) if n_dyads == 1 else ())
+        for key in keys:
+            left, right, visible = m["cols"][key]
+            assert visible and left >= m["left"] - 0.5 and right <= min(m["right"], m["viewport"]) + 0.5, (key, m)
+        if width == 1400:
+            assert m["overflow"] <= 0, m  # the whole table fits: nothing behind a sideways scroll
+        # every column is one click away, and back
+        hidden = [k for k, (_, _, vis) in m["cols"].items() if not vis]
+        assert "p_signflip" in hidden
+        button = page.locator('button.allcols[data-table="t-contrasts"]')
+        button.click()
+        shown = _column_boxes(page, "t-contrasts")["cols"]
+        assert all(shown[k][2] for k in hidden) and button.get_attribute("aria-pressed") == "true"
+        button.click()
+        assert not _column_boxes(page, "t-contrasts")["cols"]["p_signflip"][2]
+        assert b.errors == [] and b.requests == []
+    finally:
+        b.close()
+
+
 # ---------------------------------------------------------------------------------------------
 # What the design can support, and studies that leave optional inputs out.
 
@@ -336,7 +384,8 @@ def test_one_dyad_study_warns_and_marks_nothing_significant(tmp_path):
     else:
         assert "(within-dyad test)" in page
     assert "[0." not in page.split('id="joint"')[1].split("</section>")[0]  # nor in the joint display text
-    assert "No report category went with a difference in synchrony that the design supports" in page
+    # nothing supported, said plainly: one dyad makes no claim about other pairs
+    assert "Nothing on this page is a finding about client–therapist pairs in general" in page
 
 
 def test_few_dyads_cannot_reach_the_group_level_and_say_so(tmp_path):
@@ -364,6 +413,88 @@ def test_enough_dyads_highlight_the_injected_contrast_only(tmp_path):
     assert "When the client reported “connected”" in page or "When the therapist reported “attuned”" in page
     assert re.search(r"higher than in (windows nobody coded|all other windows of the session)", page)
     assert "6 of 6 dyads show the same direction" in page
+
+
+def _with_point_event(inp, bump=0.5):
+    """An observer codes a 4-window "peak" in every dyad (two point events' worth of windows)
+    where synchrony jumps by ``bump``: the largest raw difference of the study, on a
+    category with far fewer windows than stats.min_reference_windows (10)."""
+    tables = []
+    for t in inp["window_tables"]:
+        lab = np.array(["n/a"] * len(t), dtype=object)
+        at = t.start.between(40, 43).to_numpy()
+        lab[at] = "peak"
+        tables.append(t.assign(rater1_category=lab, value=t.value + bump * at))
+    inp["window_tables"] = tables
+    inp["contrasts"] = group_contrasts(tables, n_permutations=199)
+    inp["dyad_diffs"] = dyad_contrasts(tables)
+    return inp
+
+
+def _lead(page):
+    return page.split('<div class="lead">')[1].split("</div>")[0]
+
+
+@pytest.mark.parametrize("n_dyads", [1, 6])
+def test_headline_prefers_what_the_design_supports_over_a_tiny_n_contrast(tmp_path, n_dyads):
+    inp = _with_point_event(_inputs(n_dyads=n_dyads))
+    c = inp["contrasts"]
+    peak = c[c.category == "peak"]
+    # the trap: the 4-window contrast has by far the largest raw difference (and, with one
+    # dyad, the smallest within-dyad p is no guide either)
+    assert (peak.n_windows == 4 * n_dyads).all() and peak.estimate.abs().max() > 2 * c[
+        c.category != "peak"].estimate.abs().max()
+    page = _build(tmp_path, inp)
+    lead = _lead(page)
+    sentences = re.findall(r"<p>(.*?)</p>", lead, flags=re.S)
+    named = [s for s in sentences if "“" in s]
+    assert named, lead
+    # the first contrast the paragraph names is an injected one with enough windows, not the peak
+    assert "“connected”" in named[0] or "“attuned”" in named[0], named[0]
+    assert "“peak”" not in named[0]
+    if n_dyads == 1:
+        assert "Nothing on this page is a finding about client–therapist pairs in general" in lead
+        assert "describes this one pair only" in lead
+        assert "15 category and 45 comparison windows" in lead  # the lead's own window counts
+        assert "“peak”" not in lead  # never named as the clearest difference
+        assert _supported_rows(page) == []
+    else:
+        assert peak.q.min() < 0.05  # the group test alone would call the peak a finding
+        assert "When the client reported “connected”" in lead or "When the therapist reported “attuned”" in lead
+        # ... and the paragraph names it only as resting on too few windows, after the findings
+        assert "resting on too few windows" in lead and "“peak” of rater1 (4 category and" in lead
+        assert lead.index("resting on too few windows") > lead.index("reported “")
+        # the table says it beside the count of every peak row, and of no other row
+        table = page.split('id="t-contrasts"')[1].split("</table>")[0]
+        assert table.count("(few: 4 per dyad)") == table.count(">peak<") > 0
+
+
+def test_headline_leads_with_the_pre_specified_contrast(tmp_path):
+    inp = _with_point_event(_inputs(n_dyads=6))
+    primary = [{"reporter": "therapist", "category": "attuned", "band": "alpha", "metric": "envcorr"}]
+    page = _build(tmp_path, inp, config={"stats": {"primary": primary}})
+    lead = _lead(page)
+    first = re.findall(r"<p>(.*?)</p>", lead, flags=re.S)[1]
+    assert first.startswith("Pre-specified contrast (stats.primary): envelope correlation in the alpha band when "
+                            "the therapist reported “attuned”")
+    assert "the design supports it" in first
+
+
+def test_headline_says_plainly_when_no_contrast_has_enough_windows(tmp_path):
+    from hyperscan.summary_text import enough_windows, findings
+
+    rows = pd.DataFrame({"reporter": ["client"], "category": ["peak"], "reference": ["others"], "band": ["alpha"],
+                         "metric": ["plv"], "n_dyads": [1], "n_windows": [4], "n_reference_windows": [100],
+                         "estimate": [0.4], "ci_low": [np.nan], "ci_high": [np.nan], "p": [np.nan],
+                         "q": [np.nan], "p_shift": [0.001], "note": [""]})
+    assert list(enough_windows(rows)) == [False]
+    assert list(enough_windows(rows.assign(n_windows=10))) == [True]
+    assert list(enough_windows(rows.assign(n_windows=10, n_dyads=2))) == [False]  # 5 per dyad
+    assert list(enough_windows(rows.assign(n_windows=10, note="few reference windows: fewest 3"))) == [False]
+    text = " ".join(findings(rows, [False], n_dyads=1, n_sessions=1, n_windows=104, window_length=2.0))
+    assert "with one dyad there is no test across dyads" in text
+    assert "No contrast had enough windows on both sides (at least 10 per dyad each)" in text
+    assert "“peak”" not in text
 
 
 OPTIONAL = ["reports", "nulls", "directional", "person", "channel_pairs", "mixed"]
@@ -517,3 +648,26 @@ def test_null_model_figure_stars_the_rows_its_table_highlights(tmp_path):
     nulls_table = nulls_table[: nulls_table.index("</table>")]
     rows = re.findall(r"<tr( class=\"supported\")?>\s*<td[^>]*>([a-z]+)", nulls_table)
     assert [band for cls, band in rows if cls] == ["alpha"]
+
+
+def test_headline_names_the_band_where_measures_agree_not_the_leakage_band():
+    """The sample study's shape: alpha coupling in 5 of 6 measures with large differences; the
+    neighbouring beta band shows 3 measures with a third of the difference but, from filter
+    leakage, tighter intervals and the smallest q. The page leads with alpha."""
+    from hyperscan.summary_text import findings, lead_contrast
+
+    rows = []
+    for band, metrics, est, q in (("alpha", ["plv", "ccorr", "coh", "wpli", "envcorr"], 0.07, 0.004),
+                                  ("beta", ["plv", "coh", "envcorr"], 0.03, 0.0009)):
+        for k, m in enumerate(metrics):
+            rows.append(dict(reporter="therapist", category="attuned", reference="others", band=band, metric=m,
+                             n_dyads=6, n_windows=342, n_reference_windows=504, estimate=est - 0.001 * k,
+                             ci_low=est / 2, ci_high=est * 1.5, p=q / 10, q=q + 0.0001 * k, note=""))
+    c = pd.DataFrame(rows)
+    hl = np.ones(len(c), bool)
+    text = " ".join(findings(c, hl, n_dyads=6, n_sessions=6, n_windows=894, window_length=2.0))
+    assert "synchrony was higher than in all other windows of the session in the alpha band (5 of 5 measures" in text
+    assert "and in the beta band (3 of 3)" in text
+    assert "Clearest single result: alpha phase locking (PLV) (difference 0.07" in text
+    lead = lead_contrast(c, hl, metrics={"plv", "envcorr"})
+    assert (lead.band, lead.metric) == ("alpha", "plv")

@@ -13,39 +13,20 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import ROOT, hyperscan_cmd
+from conftest import ROOT, SESSIONS, hyperscan_cmd
 from hyperscan.errors import InputError
 from hyperscan.verify import FileResult, Verification, compare_settings, compare_versions, read_provenance, \
     report_lines
 
-# Two sessions of the sample study with the CI settings of .test/, one band pair and one metric
-# fewer: a run takes about a minute on 2 cores.
-SESSIONS = ("D01", "D02")
-
-
-def _published_study(folder):
-    study = folder / "study"
-    shutil.copytree(ROOT / "sample_recordings", study)
-    sheet = pd.read_csv(study / "sessions.tsv", sep="\t", dtype=str, keep_default_na=False)
-    sheet[sheet.dyad.isin(SESSIONS)].to_csv(study / "sessions.tsv", sep="\t", index=False)
-    cfg = yaml.safe_load((ROOT / ".test" / "config" / "config.yaml").read_text())
-    cfg.update(sessions=str(study / "sessions.tsv"), output_dir=str(folder / "published"), metrics=["plv"],
-               bands={"theta": [4, 8], "alpha": [8, 13]})
-    cfg["stats"].update(n_permutations=200, n_bootstrap=200)
-    (folder / "config.yaml").write_text(yaml.safe_dump(cfg))
-    proc = subprocess.run(hyperscan_cmd() + ["run", "--configfile", str(folder / "config.yaml"), "--cores", "2",
-                                             "--quiet"], capture_output=True, text=True, cwd=folder)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return study, folder / "published"
-
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory):
-    return _published_study(tmp_path_factory.mktemp("verify"))
+def published(published_study):
+    """The sample-study run of conftest.py (shared with test_logs.py)."""
+    return published_study
 
 
-def _verify(*args, cwd):
-    return subprocess.run(hyperscan_cmd() + ["verify", *map(str, args), "--cores", "2", "--quiet"],
+def _verify(*args, cwd, quiet=True):
+    return subprocess.run(hyperscan_cmd() + ["verify", *map(str, args), "--cores", "2"] + (["--quiet"] if quiet else []),
                           capture_output=True, text=True, cwd=cwd, timeout=1200)
 
 
@@ -61,8 +42,22 @@ def _status(stdout):
 def test_verify_says_identical_then_names_the_edited_input(published, tmp_path):
     study, results = published
     recorded = read_provenance(results)
-    proc = _verify(results, "--scratch", tmp_path / "again", cwd=tmp_path)
+    proc = _verify(results, "--scratch", tmp_path / "again", cwd=tmp_path, quiet=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # progress on stderr: what it read and checked, the re-run job by job, the comparison
+    err = proc.stderr.splitlines()
+    n_out = len(recorded["outputs"])
+    assert f"hyperscan verify: read {results}: {n_out} recorded output(s), {len(SESSIONS)} session(s)" in err[0]
+    for dyad in SESSIONS:
+        assert f"hyperscan verify: checked {dyad}/S1: as recorded (sha256 of client, reports, therapist)" in err
+    jobs = [re.match(r"hyperscan verify: re-run \[(\d+)/(\d+)\] (\w+)", line) for line in err]
+    jobs = [m for m in jobs if m]
+    n_jobs = int(jobs[0].group(2))
+    assert f"hyperscan verify: re-running {n_jobs} job(s)" in err
+    assert [int(m.group(1)) for m in jobs] == list(range(1, n_jobs + 1)) and n_jobs > 20
+    assert {m.group(3) for m in jobs} >= {"preprocess", "synchrony", "nulls", "stats", "summary", "provenance"}
+    assert err[-1] == f"hyperscan verify: comparing the {n_out} recorded output(s) with the re-run's"
+    assert "Traceback" not in proc.stderr
     lines = proc.stdout.splitlines()
     status = _status(proc.stdout)
     assert set(status) == set(recorded["outputs"]) and len(status) > 30
@@ -81,6 +76,7 @@ def test_verify_says_identical_then_names_the_edited_input(published, tmp_path):
     table.to_csv(reports, sep="\t", index=False)
     proc = _verify(results, "--sessions", copy / "sessions.tsv", "--scratch", tmp_path / "edited", cwd=tmp_path)
     assert proc.returncode == 1
+    assert proc.stderr == ""  # --quiet: no progress
     out = proc.stdout
     assert f"D02/S1 reports: {reports} differs from the recorded sha256" in out
     status = _status(out)

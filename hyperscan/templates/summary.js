@@ -44,6 +44,15 @@
       });
     });
   });
+  document.querySelectorAll('button.allcols').forEach(function (b) {
+    var label = b.textContent;
+    b.addEventListener('click', function () {
+      var table = document.getElementById(b.getAttribute('data-table'));
+      var all = table.classList.toggle('all');
+      b.setAttribute('aria-pressed', all ? 'true' : 'false');
+      b.textContent = all ? 'show the key columns only' : label;
+    });
+  });
   document.querySelectorAll('input.filter').forEach(function (input) {
     input.addEventListener('input', function () {
       var table = document.getElementById(input.getAttribute('data-table'));
@@ -186,7 +195,7 @@
     }
     var ylab = svgEl('text', {x: 14, y: TOP + MAIN / 2, 'font-size': 11, fill: '#333', 'text-anchor': 'middle',
       transform: 'rotate(-90 14 ' + (TOP + MAIN / 2) + ')'}, svg);
-    ylab.textContent = d.band + ' ' + d.metric;
+    ylab.textContent = d.label || (d.band + ' ' + d.metric);
     if (d.phase_lo.length) { svgEl('path', {d: this.band(d.phase_lo, d.phase_hi), fill: '#95a5a6', 'fill-opacity': 0.4, stroke: 'none'}, g); }
     if (d.pseudo.length) { svgEl('path', {d: this.path(d.pseudo), fill: 'none', stroke: '#e67e22', 'stroke-width': 1}, g); }
     svgEl('path', {d: this.path(d.v), fill: 'none', stroke: '#1f4e79', 'stroke-width': 1.4, 'class': 'tc-value'}, g);
@@ -242,7 +251,7 @@
     while (tip.firstChild) { tip.removeChild(tip.firstChild); }
     var head = document.createElement('div');
     var v = best >= 0 ? d.v[best] : null;
-    head.textContent = fmt(t) + ' s — ' + d.band + ' ' + d.metric + ': ' + (v === null ? 'excluded' : v.toFixed(3));
+    head.textContent = fmt(t) + ' s — ' + (d.label || (d.band + ' ' + d.metric)) + ': ' + (v === null ? 'excluded' : v.toFixed(3));
     tip.appendChild(head);
     d.reports.forEach(function (r) {
       if (r.onset <= t && t <= r.onset + Math.max(r.duration, 1)) {

@@ -1,15 +1,23 @@
 from hyperscan.directional import directional_stage
-from hyperscan.logs import stage_log
+from hyperscan.logs import chose, stage_log, step
 from hyperscan.provenance import invalidate_manifest
 
-stage_log(snakemake)
-invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
-directional_stage(
-    snakemake.input.client,
-    snakemake.input.therapist,
-    snakemake.input.windows,
+log = stage_log(snakemake)
+chose(
+    log,
     snakemake.params.config,
-    snakemake.output.windows,
-    snakemake.output.categories,
-    snakemake.output.episodes,
+    [
+        "bands", "window.length", "stats.min_windows", "directional.episodes"
+    ],
 )
+invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
+with step("directional (lead-lag) measures", log):
+    directional_stage(
+        snakemake.input.client,
+        snakemake.input.therapist,
+        snakemake.input.windows,
+        snakemake.params.config,
+        snakemake.output.windows,
+        snakemake.output.categories,
+        snakemake.output.episodes,
+    )

@@ -1,16 +1,24 @@
-from hyperscan.logs import stage_log
+from hyperscan.logs import Progress, chose, stage_log, step
 from hyperscan.provenance import invalidate_manifest
 from hyperscan.nulls import nulls_stage
 
-stage_log(snakemake)
-invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
-nulls_stage(
-    snakemake.input.client,
-    snakemake.input.therapist,
-    list(snakemake.input.partners),
-    snakemake.input.windows,
-    snakemake.params.session,
+log = stage_log(snakemake)
+chose(
+    log,
     snakemake.params.config,
-    snakemake.output[0],
-    threads=snakemake.threads,
+    ["stats.nulls", "stats.seed", "synchrony.method", "synchrony.summary", "bands", "metrics"],
 )
+log.info("pseudo partners: %d therapist recording(s)", len(snakemake.input.partners))
+invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
+with Progress("nulls", unit="partner-bands", logger=log) as bar, step("null models", log):
+    nulls_stage(
+        snakemake.input.client,
+        snakemake.input.therapist,
+        list(snakemake.input.partners),
+        snakemake.input.windows,
+        snakemake.params.session,
+        snakemake.params.config,
+        snakemake.output[0],
+        threads=snakemake.threads,
+        progress=bar,
+    )

@@ -1,13 +1,15 @@
-from hyperscan.logs import stage_log
+from hyperscan.logs import chose, stage_log, step
 from hyperscan.provenance import invalidate_manifest
 from hyperscan.person import person_stage
 
-stage_log(snakemake)
+log = stage_log(snakemake)
+chose(log, snakemake.params.config, ["bands", "window.length"])
 invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
-person_stage(
-    snakemake.input.client,
-    snakemake.input.therapist,
-    snakemake.input.windows,
-    snakemake.params.config,
-    snakemake.output[0],
-)
+with step("per-person measures", log):
+    person_stage(
+        snakemake.input.client,
+        snakemake.input.therapist,
+        snakemake.input.windows,
+        snakemake.params.config,
+        snakemake.output[0],
+    )

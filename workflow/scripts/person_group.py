@@ -1,7 +1,9 @@
-from hyperscan.logs import stage_log
+from hyperscan.logs import chose, stage_log, step
 from hyperscan.provenance import invalidate_manifest
 from hyperscan.person import person_group_stage
 
-stage_log(snakemake)
+log = stage_log(snakemake)
+chose(log, snakemake.params.config, ["stats.reference", "stats.n_permutations", "stats.seed"])
 invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
-person_group_stage(list(snakemake.input), snakemake.params.config, snakemake.output[0])
+with step("per-person contrasts over dyads", log):
+    person_group_stage(list(snakemake.input), snakemake.params.config, snakemake.output[0])

@@ -1,10 +1,11 @@
-from hyperscan.logs import stage_log
+from hyperscan.logs import stage_log, step
 from hyperscan.provenance import provenance_stage
 
-stage_log(snakemake)
-provenance_stage(
-    snakemake.params.sessions,
-    snakemake.params.config,
-    snakemake.input,
-    snakemake.output[0],
-)
+log = stage_log(snakemake)
+with step("provenance manifest", log):
+    provenance_stage(
+        snakemake.params.sessions,
+        snakemake.params.config,
+        snakemake.input,
+        snakemake.output[0],
+    )

@@ -1,13 +1,15 @@
-from hyperscan.logs import stage_log
+from hyperscan.logs import chose, stage_log, step
 from hyperscan.provenance import invalidate_manifest
 from hyperscan.ratings import ratings_stage
 
-stage_log(snakemake)
+log = stage_log(snakemake)
+chose(log, snakemake.params.config, ["ratings", "stats.seed", "stats.edge_trim"])
 invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
-ratings_stage(
-    snakemake.input.windows,
-    snakemake.params.session,
-    snakemake.params.config,
-    snakemake.output.table,
-    snakemake.output.null,
-)
+with step("ratings on windows", log):
+    ratings_stage(
+        snakemake.input.windows,
+        snakemake.params.session,
+        snakemake.params.config,
+        snakemake.output.table,
+        snakemake.output.null,
+    )

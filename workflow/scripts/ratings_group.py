@@ -1,10 +1,12 @@
-from hyperscan.logs import stage_log
+from hyperscan.logs import chose, stage_log, step
 from hyperscan.provenance import invalidate_manifest
 from hyperscan.ratings import ratings_group_stage
 
-stage_log(snakemake)
+log = stage_log(snakemake)
+chose(log, snakemake.params.config, ["stats.n_permutations", "stats.seed"])
 invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
-ratings_group_stage(
-    list(snakemake.input.tables), list(snakemake.input.nulls), snakemake.output[0],
-    snakemake.params.config,
-)
+with step("ratings over dyads", log):
+    ratings_group_stage(
+        list(snakemake.input.tables), list(snakemake.input.nulls), snakemake.output[0],
+        snakemake.params.config,
+    )

@@ -1,12 +1,20 @@
-from hyperscan.logs import stage_log
+from hyperscan.logs import chose, stage_log, step
 from hyperscan.provenance import invalidate_manifest
 from hyperscan.summary import summary_stage
 
-stage_log(snakemake)
-invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
-summary_stage(
-    snakemake.input,
-    snakemake.params.sessions,
+log = stage_log(snakemake)
+chose(
+    log,
     snakemake.params.config,
-    snakemake.output.page,
+    [
+        "summary.figure_formats", "stats.primary", "stats.reference", "stats.ci_level"
+    ],
 )
+invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
+with step("summary page", log):
+    summary_stage(
+        snakemake.input,
+        snakemake.params.sessions,
+        snakemake.params.config,
+        snakemake.output.page,
+    )

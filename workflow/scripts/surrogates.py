@@ -1,7 +1,9 @@
-from hyperscan.logs import stage_log
+from hyperscan.logs import chose, stage_log, step
 from hyperscan.provenance import invalidate_manifest
 from hyperscan.nulls import surrogates_stage
 
-stage_log(snakemake)
+log = stage_log(snakemake)
+chose(log, snakemake.params.config, ["stats.n_permutations", "stats.ci_level", "stats.seed"])
 invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
-surrogates_stage(list(snakemake.input), snakemake.params.config, snakemake.output[0])
+with step("surrogate summary", log):
+    surrogates_stage(list(snakemake.input), snakemake.params.config, snakemake.output[0])

@@ -1,13 +1,20 @@
-from hyperscan.logs import stage_log
+from hyperscan.logs import Progress, chose, stage_log, step
 from hyperscan.provenance import invalidate_manifest
 from hyperscan.synchrony import synchrony_stage
 
-stage_log(snakemake)
-invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
-synchrony_stage(
-    snakemake.input.client,
-    snakemake.input.therapist,
+log = stage_log(snakemake)
+chose(
+    log,
     snakemake.params.config,
-    snakemake.output[0],
-    threads=snakemake.threads,
+    ["bands", "metrics", "window.length", "window.step", "synchrony.method", "synchrony.chunk_windows"],
 )
+invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
+with Progress("synchrony", unit="band-windows", logger=log) as bar, step("synchrony", log):
+    synchrony_stage(
+        snakemake.input.client,
+        snakemake.input.therapist,
+        snakemake.params.config,
+        snakemake.output[0],
+        threads=snakemake.threads,
+        progress=bar,
+    )

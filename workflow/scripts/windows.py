@@ -1,12 +1,14 @@
-from hyperscan.logs import stage_log
+from hyperscan.logs import chose, stage_log, step
 from hyperscan.provenance import invalidate_manifest
 from hyperscan.windows import windows_stage
 
-stage_log(snakemake)
+log = stage_log(snakemake)
+chose(log, snakemake.params.config, ["synchrony.summary", "reports", "stats.edge_trim"])
 invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
-windows_stage(
-    snakemake.input.synchrony,
-    snakemake.params.session,
-    snakemake.params.config,
-    snakemake.output[0],
-)
+with step("window table", log):
+    windows_stage(
+        snakemake.input.synchrony,
+        snakemake.params.session,
+        snakemake.params.config,
+        snakemake.output[0],
+    )
