@@ -47,7 +47,6 @@ conjugated).
 from __future__ import annotations
 
 import warnings
-from functools import cached_property
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
@@ -76,6 +75,27 @@ BANDS_DEFAULT = {
     "beta": (13, 30),
     "gamma": (30, 45),
 }
+
+
+class cached_property:  # noqa: N801 - functools' name and behaviour, without its lock
+    """A per-instance cached attribute, like :class:`functools.cached_property` but without
+    the lock Python < 3.12 holds around every computation: that lock is shared by all
+    instances, so window groups on several threads ran their matrix products one at a
+    time (measured: 2 threads no faster than 1). A ``_Windows`` is used by one thread only."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.name = fn.__name__
+        self.__doc__ = fn.__doc__
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, cls=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.fn(obj)
+        return value
 
 
 class SynchronyWarning(RuntimeWarning):
