@@ -618,12 +618,17 @@ def precision_note(n_dyads: int, *, ci_level=0.95, group_test_name="t", n_permut
              "wilcoxon": 2.0 / 2**n_dyads}[group_test_name]
     half = sps.t.ppf(0.5 + ci_level / 2, n_dyads - 1) / np.sqrt(n_dyads)
     flip = sign_flip_floor(n_dyads, n_permutations)
-    floor_text = ("none (the t distribution is continuous)" if floor == 0 else f"{floor:.3g}")
+    names = {"t": "t test", "signflip": "sign-flip test", "wilcoxon": "Wilcoxon signed-rank test"}
+    name = names.get(group_test_name, group_test_name)
+    if floor == 0:
+        floor_text = (f"the group {name} can give any p (its distribution is continuous); the exact "
+                      f"sign-flip test could not go below p = {flip:.3g} with {n_dyads} dyads")
+    else:
+        floor_text = f"the group {name} cannot give a p below {floor:.3g} with {n_dyads} dyads"
     mde = (sps.t.ppf(0.975, n_dyads - 1) + sps.norm.ppf(0.8)) / np.sqrt(n_dyads)
-    return (f"Precision with {n_dyads} dyads: the group test ({group_test_name}) has smallest "
-            f"attainable p: {floor_text} (sign-flip: {flip:.3g}); the {ci_level:.0%} interval is "
-            f"the estimate ± {half:.2f} × SD of the per-dyad differences; an effect of about "
-            f"{mde:.2f} × that SD is detected with ~80 % power at p < 0.05 (before FDR).")
+    return (f"Precision with {n_dyads} dyads: {floor_text}. The {ci_level:.0%} interval is "
+            f"the estimate ± {half:.2f} × the spread (SD) of the per-dyad differences; an effect of "
+            f"about {mde:.2f} × that SD is detected with ~80 % power at p < 0.05 (before FDR).")
 
 
 def window_length_warnings(bands: dict, window_length: float, min_cycles: float = 3.0) -> list[str]:

@@ -249,6 +249,10 @@ def test_highlights_are_primary_or_fdr_survivors_never_the_strongest():
 def test_precision_and_window_length_notes():
     note = precision_note(6, group_test_name="signflip")
     assert "0.0312" in note and f"{sps.t.ppf(0.975, 5) / np.sqrt(6):.2f}" in note  # ± 1.05 SD
+    assert "cannot give a p below 0.0312" in note
+    # the t test's p is continuous; the sentence still names the sign-flip floor 2/2^4
+    note = precision_note(4)
+    assert "can give any p" in note and "below p = 0.125" in note and "none (" not in note
     warn = window_length_warnings({"delta": [1, 4], "alpha": [8, 12]}, 2.0)
     assert len(warn) == 1 and warn[0].startswith("delta") and "2.0 cycles" in warn[0]
 
