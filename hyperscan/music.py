@@ -6,11 +6,16 @@ moment the music is strong, whatever the two people share beyond hearing it; if 
 grows louder when the client feels connected, a contrast of "connected" against the rest
 appears with no interaction at all. Pseudo-dyads cannot catch that when every dyad played its
 own piece. With the session's **audio** (sheet column ``audio``, WAV or FLAC read with
-``soundfile``; ``audio_offset`` = EEG time of audio time 0) this stage measures it directly:
+``soundfile``, or a Standard MIDI File ``.mid``/``.midi`` read with ``mido``; ``audio_offset`` =
+EEG time of audio time 0) this stage measures it directly:
 
 * **envelope**: the audio (channels averaged) full-wave rectified and resampled to the EEG
   rate with ``scipy.signal.resample_poly`` (its polyphase FIR is the anti-alias low-pass), so
-  the envelope keeps the beat and phrase rates; samples outside the audio are 0;
+  the envelope keeps the beat and phrase rates; samples outside the audio are 0. For MIDI
+  the envelope is the note-onset train (:func:`midi_envelope`: velocity / 127 at every note
+  onset's EEG sample), the note-onset regressor of music TRF studies (e.g. Di Liberto et al.
+  2020, eLife 9:e51784); the band decomposition below turns it into the beat and phrase
+  rhythms it carries;
 * per band (``bands``) the analytic signals of both people's channels and of the envelope
   (``hyperscan.synchrony.band_analytic``, the synchrony stage's band decomposition);
 * **stimulus tracking** per person and window: mean over channels of the coherence magnitude
@@ -76,6 +81,49 @@ def read_audio(path) -> tuple[np.ndarray, float]:
     if not len(data):
         raise InputError(problem(path, "holds no audio samples", "a WAV or FLAC file with sound"))
     return data.mean(axis=1).astype(np.float64), float(rate)
+
+
+MIDI_SUFFIXES = (".mid", ".midi")
+
+
+def midi_envelope(path, sfreq: float, n_times: int, offset: float = 0.0) -> np.ndarray:
+    """Note-onset envelope of a Standard MIDI File on the EEG sample grid, shape (n_times,).
+
+    Every note-on with velocity > 0 (all tracks and channels, merged in time) adds
+    velocity / 127 at EEG sample ``round((t + offset) · sfreq)``, ``t`` its time in seconds —
+    ``mido`` converts ticks to seconds through the file's tempo map (set_tempo events).
+    Onsets outside the EEG are dropped. Raises InputError naming the file when it is not a
+    readable MIDI file, is type 2 (independent tracks, no common time line) or holds no note."""
+    import mido
+
+    path = Path(path)
+    try:
+        mid = mido.MidiFile(str(path))
+        onsets, t = [], 0.0
+        for msg in mid:  # merged tracks; msg.time = seconds since the previous message
+            t += msg.time
+            if msg.type == "note_on" and msg.velocity > 0:
+                onsets.append((t, msg.velocity))
+    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as err:
+        raise InputError(problem(path, f"cannot be read as MIDI ({err})",
+                                 "a Standard MIDI File of type 0 or 1 (sheet column audio)")) from None
+    if not onsets:
+        raise InputError(problem(path, "holds no note", "a MIDI file with note-on events"))
+    times, velocity = np.array(onsets, float).T
+    idx = np.rint((times + offset) * sfreq).astype(int)
+    keep = (idx >= 0) & (idx < n_times)
+    out = np.zeros(n_times)
+    np.add.at(out, idx[keep], velocity[keep] / 127.0)
+    return out
+
+
+def session_envelope(path, sfreq: float, n_times: int, offset: float = 0.0) -> np.ndarray:
+    """The envelope of a session's ``audio``: :func:`midi_envelope` for ``.mid``/``.midi``,
+    else :func:`read_audio` + :func:`audio_envelope`."""
+    if Path(path).suffix.lower() in MIDI_SUFFIXES:
+        return midi_envelope(path, sfreq, n_times, offset)
+    audio, rate = read_audio(path)
+    return audio_envelope(audio, rate, sfreq, n_times, offset)
 
 
 def audio_envelope(audio: np.ndarray, rate: float, sfreq: float, n_times: int, offset: float = 0.0):
@@ -180,9 +228,8 @@ def music_stage(client_fif, therapist_fif, windows_path, session, config: dict, 
     from .windows import read_windows, write_tsv
 
     client, therapist = Recording.from_fif(client_fif), Recording.from_fif(therapist_fif)
-    audio, rate = read_audio(session.audio)
     n = min(client.data.shape[1], therapist.data.shape[1])
-    env = audio_envelope(audio, rate, client.sfreq, n, session.audio_offset)
+    env = session_envelope(session.audio, client.sfreq, n, session.audio_offset)
     mcfg = config.get("music", {})
     metrics = [m for m in (mcfg.get("metrics") or config["metrics"]) if m in config["metrics"]]
     table = music_table(client.data, therapist.data, env, client.sfreq, read_windows(windows_path),

@@ -449,6 +449,12 @@ def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, ou
         from .common_mode import common_mode_from_fifs
 
         qc["common_mode"] = common_mode_from_fifs(out_client, out_therapist)
+        if cfg.get("common_mode_removal", "none") == "projection" and qc["common_mode"]["flag"]:
+            from .common_mode import remove_common_mode_fifs  # opt-in SSP of the shared pattern
+
+            qc["common_mode"]["removal"] = remove_common_mode_fifs(out_client, out_therapist)
+            log.info("shared amplifier: common-mode pattern projected out of both people (ratio %.2f -> %.2f)",
+                     qc["common_mode"]["zero_lag_ratio"], qc["common_mode"]["removal"]["after"]["zero_lag_ratio"])
     from .atomic import write_text_atomic
 
     write_text_atomic(json.dumps(qc, indent=2, sort_keys=True) + "\n", out_qc)

@@ -69,7 +69,7 @@ COLUMNS: dict[str, tuple[str, str | None, bool]] = {
                 None, True),
     "lag": ("lag in whole window steps (positive: the rating follows synchrony)", None, False),
     "lag_s": ("lag (positive: the rating follows synchrony)", "s", False),
-    "lag_ms": ("phase-slope lag between the two people (positive: therapist leads)", "ms", False),
+    "lag_ms": ("lag between the two people: shift of the client's windows that leaves no phase slope (positive: therapist leads)", "ms", False),
     "r": ("Pearson correlation", None, False),
     "n": ("number of values entering the statistic", None, False),
     "psi": ("phase slope index (Nolte 2008; positive: therapist leads)", None, False),

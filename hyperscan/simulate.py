@@ -300,8 +300,13 @@ def simulate_dyad(index: int, *, seed: int, duration: float, null: bool, sfreq: 
                   coupling_amplitude: float = 10.0, line_freq: float = 50.0,
                   shared_music: bool = False, music_hz: float = 2.0,
                   music_amplitude: float = 10.0, scenario: str = "constant_lead",
-                  switch_fraction: float = 0.5, music_follows_reports: bool = False):
+                  switch_fraction: float = 0.5, music_follows_reports: bool = False,
+                  lag_ms: float | None = None):
     """Simulate one dyad-session; returns (client_eeg, therapist_eeg, reports, truth).
+
+    ``lag_ms``: the therapist's lead (ms, >= 0); None (default) draws it from 10-40 ms. The
+    copy is shifted by a whole number of samples, so ``truth.lag_ms`` is the delay actually
+    injected: ``lag_ms`` rounded to the sampling grid (4 ms at 250 Hz).
 
     ``scenario``: ``"constant_lead"`` (default): inside every episode the client repeats the
     therapist ``lag_ms`` later from start to end. ``"matches_then_leads"``: inside every
@@ -329,8 +334,11 @@ def simulate_dyad(index: int, *, seed: int, duration: float, null: bool, sfreq: 
     episodes, controls = sorted(segments[:n_episodes]), sorted(segments[n_episodes:])
     lo, hi = BANDS[band]
     coupling_range = (lo + 1.0, hi - 1.0)
-    lag_ms = float(rng.uniform(10.0, 40.0))
-    lag = int(round(lag_ms * 1e-3 * sfreq))
+    drawn_lag_ms = float(rng.uniform(10.0, 40.0))  # drawn always: the rest of the dyad stays the same
+    if lag_ms is not None and not lag_ms >= 0:
+        raise ValueError(f"lag_ms must be >= 0 (the therapist leads), not {lag_ms!r}")
+    lag = int(round((drawn_lag_ms if lag_ms is None else lag_ms) * 1e-3 * sfreq))
+    lag_ms = lag * 1e3 / sfreq  # the delay actually injected (whole samples)
     shared = narrowband_noise(rng, 1, n_times + lag, sfreq, coupling_range)[0]
     own = narrowband_noise(rng, 2, n_times, sfreq, coupling_range)
     times = np.arange(n_times) / sfreq

@@ -63,21 +63,37 @@ def test_simulated_therapist_leads_by_injected_lag():
         recovered.append(row.lag_ms)
         truths.append(truth.lag_ms)
         assert row.psi > 0 and row.lag_ms > 0  # therapist leads
-    # One dyad's ~56 coupled windows pin its lag to about ±12 ms; the study mean is tighter.
-    assert np.abs(np.array(recovered) - truths).max() < 20.0
+    # One dyad's ~56 coupled windows pin its re-aligned lag to an SD of about 10 ms
+    # (benchmarks/README.md, lag calibration; the phase-slope lag was less variable but 21 %
+    # short), so no dyad is 3 SD off; the study mean is tighter.
+    assert np.abs(np.array(recovered) - truths).max() < 30.0
     assert np.mean(recovered) == pytest.approx(np.mean(truths), abs=6.0)
 
 
-def test_directional_summary_by_hand():
-    rows = []
-    for d, lag in enumerate([20.0, 30.0, 25.0, 22.0, 28.0, 26.0]):
-        phase = 2 * np.pi * STEP_BINS * 0.5 * lag * 1e-3  # slope angle, 0.5-Hz bins
-        slope = 0.1 * np.exp(1j * phase)
-        rows.append(dict(dyad=f"D{d}", session="S1", reporter="client", category="connected", band="alpha",
-                         n_windows=40, slope_re=slope.real, slope_im=slope.imag, psi=slope.imag,
-                         lag_ms=lag))
-    out = directional_summary([pd.DataFrame(rows)], delta_f=0.5, n_permutations=1000, n_bootstrap=500)
-    row = out.iloc[0]
-    assert row.lag_ms == pytest.approx(np.mean([20, 30, 25, 22, 28, 26]))
-    assert row.p == pytest.approx(2 / 64) and row.leader == "therapist" and row.n_windows == 240
-    assert 20 <= row.lag_ci_low <= row.lag_ms <= row.lag_ci_high <= 30
+@pytest.mark.parametrize("coupled", [(9.0, 12.0), (9.5, 11.5), (6.0, 15.0)])
+@pytest.mark.parametrize("delay", [6, 10])
+def test_aligned_lag_unbiased_for_narrow_coupling(coupled, delay):
+    """A pure delay of activity narrower than the analysed 8-13 Hz band: the phase-slope lag
+    is short by a fraction (uncoupled frequencies and the taper's smoothing flatten the phase;
+    14 ms for 24 ms in 9-12 Hz without noise, 18 ms with this noise), the re-aligned lag is not. Four independent
+    5-minute recordings (one alone scatters by 1-2 ms SD, edge frequencies carry noise)."""
+    from hyperscan.directional.lag import aligned_lag
+
+    sfreq, n = 250.0, 250 * 300
+    starts = np.arange(0, n - 500 + 1, 250)
+    true_ms, phase_lags, lags, swapped = delay * 4.0, [], [], []
+    for seed in range(4):
+        rng = np.random.default_rng([seed, delay])
+        src = narrowband_noise(rng, 1, n + 100, sfreq, coupled)[0]
+        therapist = np.outer([1.0, -0.6], src[50 : 50 + n]) + 0.3 * rng.normal(size=(2, n))
+        client = np.outer([0.8, 0.5, -1.0], src[50 - delay : 50 - delay + n]) + 0.3 * rng.normal(size=(3, n))
+        _, groups = phase_slope(client, therapist, sfreq, (8, 13), starts, 500, {"all": np.ones(len(starts), bool)})
+        phase_lags.append(lag_ms(groups["all"][0], sfreq, 500))
+        lags.append(aligned_lag(client, therapist, sfreq, (8, 13), starts, 500))
+        swapped.append(aligned_lag(therapist, client, sfreq, (8, 13), starts, 500))  # the client leads
+    if coupled == (6.0, 15.0):
+        assert np.mean(phase_lags) == pytest.approx(true_ms, abs=1.5)  # coupling fills the band: no bias
+    else:
+        assert np.mean(phase_lags) < 0.85 * true_ms  # the old estimator's bias (mechanism, module doc)
+    assert np.mean(lags) == pytest.approx(true_ms, abs=1.5)
+    assert np.mean(swapped) == pytest.approx(-true_ms, abs=1.5)

@@ -26,15 +26,14 @@ adds no slope. Coherency is averaged over windows *before* the product: the Hann
 correlates neighbouring frequencies of each person's own spectrum, which would otherwise
 add a positive real bias (pulling ``lag`` towards 0) even between strangers; the step of
 two bins shrinks what is left of it 16-fold.
-**Measured bias of** ``lag_ms`` (benchmarks/direction_change.py, tests): the lag is short when
-the coupling is narrower than the band. A 2-s window weighs a lag τ by the window's own
-autocorrelation (the windowed cross-correlation is the signal's times the taper's), and a
-narrow-band signal's correlation is broad, so the product peaks nearer 0 — in the phase
-slope as in the cross-correlation envelope. Pure delay of 24 ms: 23.7 ms when the coupling
-fills 6-15 Hz, 19.5 ms for 9-12 Hz coupling in the 8-13 Hz band, 17.7 ms for 9.5-11.5 Hz; on
-the simulator's alpha coupling (9-12 Hz) −21 % (late-episode lags −23 %, whose intervals then
-cover the mean true lag in only 55 % of 20 studies). The sign, ``psi`` and ``p`` are not
-affected; read ``lag_ms`` as a lower bound of the lead's size.
+**The lag** (``lag_ms``) is *not* ``arg(slope)``: that phase-slope lag is short by a
+fraction that depends on the unknown spectrum of the coupling (coherency is smoothed by
+the taper's spectral window and the band's uncoupled frequencies add flat phase: a pure
+24-ms delay of 9-12 Hz activity reads 14 ms in the 8-13 Hz band even without noise; on the
+simulator's alpha coupling −21 %). ``lag_ms`` is found by re-aligning the client's windows
+until no phase slope is left (``hyperscan.directional.lag``, Carter 1987): bias and
+interval coverage measured on simulation in ``benchmarks/lag_calibration.py`` /
+``benchmarks/README.md``. The PSI and its test use the unshifted windows.
 The per-window ``psi`` (W = one window) is unbiased in sign but noisy; it is kept for
 time courses. Frequencies of the band that the coupling does not reach (band edges) add
 phase noise, so ``lag_ms`` is most accurate when the coupling fills the band; ``psi`` and
@@ -44,11 +43,12 @@ phase noise, so ``lag_ms`` is most accurate when the coupling fills the band; ``
 Per session, ``directional.tsv``: one row per window × band (``psi``, ``excluded``, the
 reporters' categories), and ``directional_categories.tsv``: one row per reporter ×
 category (``n/a`` = windows the reporter left uncoded) × band with ``n_windows``,
-``slope_re``, ``slope_im``, ``psi``, ``lag_ms``.
+``slope_re``, ``slope_im``, ``psi``, ``lag_ms`` (re-aligned, above).
 
 ``group/directional.tsv`` (one row per reporter × category × band): per dyad the complex
-slope is averaged over its sessions; ``lag_ms`` = mean over dyads of the dyad's lag (with a
-percentile-bootstrap CI over dyads), ``psi`` likewise; ``p`` is the sign-flip permutation
+slope is averaged over its sessions and its lag is the window-weighted mean of its sessions'
+``lag_ms``; ``lag_ms`` = mean over dyads of the dyad's lag with the sign-flip-inversion
+interval over dyads (``episodes.sign_flip_ci``, exact under symmetry), ``psi`` likewise; ``p`` is the sign-flip permutation
 test over dyads of the dyad PSIs (H0: nobody leads), ``z`` its surrogate z; ``leader`` is
 ``therapist`` / ``client`` when p < 0.05 and ``neither`` otherwise.
 """
@@ -60,6 +60,7 @@ import pandas as pd
 
 from ..labels import NEAR_BOUNDARY_LABEL
 from ..stats import reporters_in, sign_flip_test
+from .lag import aligned_lag
 
 WINDOW_COLUMNS = ["dyad", "session", "band", "start", "end", "excluded", "psi", "slope_re", "slope_im"]
 CATEGORY_COLUMNS = ["dyad", "session", "reporter", "category", "band", "n_windows", "slope_re",
@@ -125,7 +126,9 @@ def phase_slope(client: np.ndarray, therapist: np.ndarray, sfreq: float, band, s
 
 
 def lag_ms(slope, sfreq: float, n_len: int):
-    """Lag in ms (positive: therapist leads) from a complex phase slope."""
+    """Phase-slope lag in ms (positive: therapist leads) from a complex phase slope: short by
+    a fraction when the coupling is narrower than the band (module doc); ``lag.aligned_lag``
+    is the unbiased lag."""
     return np.angle(slope) / (2 * np.pi * STEP_BINS * sfreq / n_len) * 1e3
 
 
@@ -161,9 +164,10 @@ def directional_tables(client: np.ndarray, therapist: np.ndarray, sfreq: float, 
         for (reporter, category), (slope, n_win) in slopes.items():
             if n_win < min_windows:
                 continue
+            lag = aligned_lag(client, therapist, sfreq, (lo, hi), starts[groups[(reporter, category)]], n_len)
             rows.append(dict(dyad=dyad, session=session, reporter=reporter, category=category, band=band,
                              n_windows=n_win, slope_re=slope.real, slope_im=slope.imag, psi=slope.imag,
-                             lag_ms=lag_ms(slope, sfreq, n_len)))
+                             lag_ms=lag))
     return pd.concat(frames, ignore_index=True), pd.DataFrame(rows, columns=CATEGORY_COLUMNS)
 
 
@@ -215,7 +219,7 @@ def directional_summary(tables: list[pd.DataFrame], *, delta_f: float, n_permuta
     rows = []
     for (reporter, category, band), block in data.groupby(["reporter", "category", "band"], sort=False):
         dyads = block.groupby("dyad").agg(slope=("slope", "mean"), psi=("psi", "mean"))
-        lags = np.angle(dyads["slope"].to_numpy()) / (2 * np.pi * STEP_BINS * delta_f) * 1e3
+        lags = block.groupby("dyad").apply(_weighted_lag, include_groups=False).reindex(dyads.index).to_numpy(float)
         psis = dyads["psi"].to_numpy()
         p, z = sign_flip_test(psis, n_permutations, rng)
         lag_lo, lag_hi = sign_flip_ci(lags, ci_level, n_permutations, rng)
@@ -225,12 +229,25 @@ def directional_summary(tables: list[pd.DataFrame], *, delta_f: float, n_permuta
         clocks = [np.nan if c is None else float(c) for c in clocks]
         clock = float(np.max(clocks)) if clocks else np.nan
         rows.append(dict(reporter=reporter, category=category, band=band, n_dyads=len(dyads),
-                         n_windows=int(block["n_windows"].sum()), lag_ms=lags.mean(),
+                         n_windows=int(block["n_windows"].sum()), lag_ms=_finite_mean(lags),
                          lag_ci_low=lag_lo, lag_ci_high=lag_hi, psi=psis.mean(), psi_ci_low=psi_lo,
                          psi_ci_high=psi_hi, p=p, z=z, clock_uncertainty_ms=clock,
                          leader=leader_verdict(p, psis.mean(), lag_lo, lag_hi, clock)))
     return pd.DataFrame(rows, columns=GROUP_COLUMNS).sort_values(
         ["reporter", "category", "band"], kind="stable").reset_index(drop=True)
+
+
+def _finite_mean(values) -> float:
+    v = np.asarray(values, float)
+    return float(v[np.isfinite(v)].mean()) if np.isfinite(v).any() else np.nan
+
+
+def _weighted_lag(block: pd.DataFrame) -> float:
+    """A dyad's lag: its sessions' ``lag_ms`` weighted by their window counts (NaN-free)."""
+    ok = np.isfinite(block["lag_ms"].to_numpy(float))
+    if not ok.any():
+        return np.nan
+    return float(np.average(block["lag_ms"].to_numpy(float)[ok], weights=block["n_windows"].to_numpy(float)[ok]))
 
 
 def leader_verdict(p: float, psi: float, lag_ci_low: float, lag_ci_high: float, clock_ms: float,
@@ -289,7 +306,7 @@ def directional_group_stage(paths, config: dict, out_path, *, sessions=None, epi
     if out_episodes is not None:
         episodes = [pd.read_csv(p, sep="\t", dtype={"dyad": str, "session": str, "reporter": str,
                                                    "category": str, "part": str}, keep_default_na=False,
-                                na_values={c: ["n/a"] for c in ("time", "length_s", "slope_re", "slope_im")})
+                                na_values={c: ["n/a"] for c in ("time", "length_s", "slope_re", "slope_im", "lag_ms")})
                     for p in episode_paths]
         change, curve = episode_summary(episodes, delta_f=1.0 / config["window"]["length"],
                                         ci_level=scfg["ci_level"],

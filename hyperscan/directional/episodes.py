@@ -15,11 +15,15 @@ count; an episode needs at least ``min_windows_part`` valid windows in each part
 
 Parts. The episode's windows (centres in [0, L], L = centre of its last window) split at
 ``split`` · L (``split`` = 0.5 by default: the first and the second half):
-*early* = episode time < split · L, *late* = the rest. Per dyad, the mean complex slope over
-all early windows of all its episodes (every session of the dyad) gives
-``lag_early = arg(mean slope) / (2π δf)`` (δf = ``STEP_BINS`` / window length), likewise
-``lag_late``; the dyad's **change** is ``Δ = wrap(arg late − arg early) / (2π δf)`` in ms
-(positive: the therapist's lead grows / the client's shrinks over the episode).
+*early* = episode time < split · L, *late* = the rest. Per dyad, ``lag_early`` is the
+re-aligned lag of all early windows of all its episodes (``hyperscan.directional.lag``; per
+session, then weighted by window counts over the dyad's sessions), likewise ``lag_late``
+and the lag of each episode-time bin. The dyad's **change** is
+``Δ = wrap(arg late − arg early) / (2π δf)`` in ms (δf = ``STEP_BINS`` / window length) from
+the phases of the mean complex slopes (positive: the therapist's lead grows / the client's
+shrinks over the episode); being a phase-slope difference it is short by the same fraction
+as a phase-slope lag (about 20 % on the simulator's alpha coupling), so the test of a change
+uses it and the size of the lags is read from ``lag_early``/``lag_late``.
 The phase of a mean slope does not depend on how strong the coupling is, so an episode
 whose coupling builds up (weak early, strong late) but keeps its lag has Δ ≈ 0 — the
 "constant lead" null — while an episode that turns from zero lag to a lead has Δ ≈ the lead.
@@ -177,7 +181,7 @@ def episode_masks(first: pd.DataFrame, reporter: str, category: str, *, pre: flo
 
 
 SESSION_COLUMNS = ["dyad", "session", "reporter", "category", "band", "part", "time", "n_windows",
-                   "n_episodes", "length_s", "slope_re", "slope_im"]
+                   "n_episodes", "length_s", "slope_re", "slope_im", "lag_ms"]
 
 
 def episode_table(client: np.ndarray, therapist: np.ndarray, sfreq: float, windows: pd.DataFrame,
@@ -189,9 +193,12 @@ def episode_table(client: np.ndarray, therapist: np.ndarray, sfreq: float, windo
 
     ``client``/``therapist``: (n_channels, n_times) preprocessed EEG; ``windows``: the
     session's windows.tsv. Rows with ``part`` = ``early``/``late`` (``time`` NaN) or
-    ``bin`` (``time`` = bin centre, s); slope NaN when a part holds no window."""
+    ``bin`` (``time`` = bin centre, s); slope NaN when a part holds no window. ``lag_ms``: the
+    part's re-aligned lag (``hyperscan.directional.lag.aligned_lag``, unbiased; the phase of
+    the slope is short by a fraction)."""
     from ..stats import reporters_in
     from . import phase_slope
+    from .lag import aligned_lag
 
     first = windows[(windows.band == windows.band.iloc[0]) & (windows.metric == windows.metric.iloc[0])]
     first = first.sort_values("start").reset_index(drop=True)
@@ -214,14 +221,34 @@ def episode_table(client: np.ndarray, therapist: np.ndarray, sfreq: float, windo
         _, slopes = phase_slope(client, therapist, sfreq, (lo, hi), starts, n_len, groups)
         for (reporter, category, part), (slope, n_win) in slopes.items():
             n_ep, length = meta[(reporter, category)]
+            lag = (aligned_lag(client, therapist, sfreq, (lo, hi), starts[groups[(reporter, category, part)]],
+                               n_len) if n_win else np.nan)
             rows.append(dict(dyad=dyad, session=session, reporter=reporter, category=category, band=band,
                              part=part if isinstance(part, str) else "bin",
                              time=np.nan if isinstance(part, str) else part, n_windows=n_win,
-                             n_episodes=n_ep, length_s=length, slope_re=slope.real, slope_im=slope.imag))
+                             n_episodes=n_ep, length_s=length, slope_re=slope.real, slope_im=slope.imag,
+                             lag_ms=lag))
     return pd.DataFrame(rows, columns=SESSION_COLUMNS)
 
 
 # --------------------------------------------------------------------------- group tables
+
+def _finite_mean(values) -> float:
+    v = np.asarray(values, float)
+    return float(v[np.isfinite(v)].mean()) if np.isfinite(v).any() else np.nan
+
+
+def _part_lag(q: pd.DataFrame, to_ms: float) -> float:
+    """A dyad's lag (ms) over the rows of one part/bin: the sessions' re-aligned ``lag_ms``
+    weighted by window counts; tables without that column (written before it existed) fall
+    back to the phase of the weighted mean slope (short by a fraction, module doc)."""
+    w = q["n_windows"].to_numpy(float)
+    if "lag_ms" in q:
+        lag = q["lag_ms"].to_numpy(float)
+        ok = np.isfinite(lag) & (w > 0)
+        return float(np.average(lag[ok], weights=w[ok])) if ok.any() else np.nan
+    return float(np.angle(np.average(q["slope"].to_numpy(complex), weights=w)) * to_ms)
+
 
 def _mean_slope(values):
     v = np.asarray(values, complex)
@@ -279,19 +306,21 @@ def episode_summary(tables: list[pd.DataFrame], *, delta_f: float, ci_level: flo
             d = d[[(dyad, s) in sessions for s in d["session"]]]
             if not len(d):
                 continue
-            slopes = {}
+            slopes, lags = {}, {}
             for part in ("early", "late"):
                 q = d[d["part"] == part]
                 slopes[part] = np.average(q["slope"].to_numpy(complex), weights=q["n_windows"].to_numpy(float))
+                lags[part] = _part_lag(q, to_ms)
             episodes = d.drop_duplicates("session")
             per_dyad.append(dict(dyad=dyad, early=slopes["early"], late=slopes["late"],
+                                 lag_early=lags["early"], lag_late=lags["late"],
                                  n_episodes=int(episodes["n_episodes"].sum()),
                                  length=float(episodes["length_s"].median())))
         if not per_dyad:
             continue
         pdy = pd.DataFrame(per_dyad)
         early, late = pdy["early"].to_numpy(complex), pdy["late"].to_numpy(complex)
-        lag_e, lag_l = np.angle(early) * to_ms, np.angle(late) * to_ms
+        lag_e, lag_l = pdy["lag_early"].to_numpy(float), pdy["lag_late"].to_numpy(float)
         change = _wrap(np.angle(late) - np.angle(early)) * to_ms
         p, p_min = sign_flip_p(change, n_permutations, rng)
         c_lo, c_hi = sign_flip_ci(change, ci_level, n_permutations, rng)
@@ -305,7 +334,7 @@ def episode_summary(tables: list[pd.DataFrame], *, delta_f: float, ci_level: flo
                 lambda q: np.average(q["slope"].to_numpy(complex), weights=q["n_windows"].to_numpy(float)),
                 include_groups=False)
             s = per.to_numpy(complex)
-            lag = np.angle(s) * to_ms
+            lag = b.groupby("dyad").apply(_part_lag, to_ms, include_groups=False).reindex(per.index).to_numpy(float)
             psi_lo, psi_hi = sign_flip_ci(s.imag, ci_level, n_permutations, rng)
             lag_lo, lag_hi = sign_flip_ci(lag, ci_level, n_permutations, rng)
             centres.append(float(time))
@@ -313,7 +342,7 @@ def episode_summary(tables: list[pd.DataFrame], *, delta_f: float, ci_level: flo
             curve_rows.append(dict(reporter=reporter, category=category, band=band, time=float(time),
                                    n_dyads=len(s), n_windows=int(b["n_windows"].sum()), psi=s.imag.mean(),
                                    psi_ci_low=psi_lo, psi_ci_high=psi_hi,
-                                   lag_ms=np.angle(s.mean()) * to_ms, lag_ci_low=lag_lo, lag_ci_high=lag_hi))
+                                   lag_ms=_finite_mean(lag), lag_ci_low=lag_lo, lag_ci_high=lag_hi))
         switch = _switch_point(np.array(centres), np.array(group_slope, complex), float(pdy["length"].median()))
         used = parts[parts["dyad"].isin(pdy["dyad"])][["dyad", "session"]].drop_duplicates()
         clocks = [np.nan if clock_ms.get((d, str(s_))) is None else float(clock_ms[(d, str(s_))])
@@ -329,8 +358,8 @@ def episode_summary(tables: list[pd.DataFrame], *, delta_f: float, ci_level: flo
                        else "client's lead grows" if l_hi < 0 else "lag decreases")
         change_rows.append(dict(
             reporter=reporter, category=category, band=band, n_dyads=len(pdy),
-            n_episodes=int(pdy["n_episodes"].sum()), lag_early_ms=lag_e.mean(), lag_early_ci_low=e_lo,
-            lag_early_ci_high=e_hi, lag_late_ms=lag_l.mean(), lag_late_ci_low=l_lo, lag_late_ci_high=l_hi,
+            n_episodes=int(pdy["n_episodes"].sum()), lag_early_ms=_finite_mean(lag_e), lag_early_ci_low=e_lo,
+            lag_early_ci_high=e_hi, lag_late_ms=_finite_mean(lag_l), lag_late_ci_low=l_lo, lag_late_ci_high=l_hi,
             psi_early=early.imag.mean(), psi_late=late.imag.mean(), change_ms=change.mean(),
             change_ci_low=c_lo, change_ci_high=c_hi, p=p, p_min=p_min, clock_uncertainty_ms=clock,
             switch_s=switch if p <= 1 - ci_level else np.nan, pattern=pattern))

@@ -72,7 +72,10 @@ def direction_section(change: pd.DataFrame, curve: pd.DataFrame, figures, max_fi
         return ""
     parts = ["<p>Windows aligned to the onset of each coded episode. Per dyad the phase slope of the "
              "early and the late part of its episodes (split at half of each episode); "
-             "<code>change_ms</code> = late − early lag; <code>p</code>: exact sign-flip test over dyads "
+             "<code>lag_early_ms</code>/<code>lag_late_ms</code>: re-aligned lags (bias measured on simulation, "
+             "benchmarks/README.md); <code>change_ms</code> = late − early phase of the phase slope in ms, the "
+             "test's statistic, which reads about 20 % smaller than the difference of the lags when the "
+             "coupling is narrower than the band; <code>p</code>: exact sign-flip test over dyads "
              "(its smallest attainable value is <code>p_min</code>); intervals: sign-flip inversions, "
              "n/a when the dyads are too few for the level. <code>switch_s</code>: episode time of the "
              "change (within ±2 s on simulated dyads). A clock offset between the two recordings shifts both lags "
@@ -186,6 +189,11 @@ def common_mode_section(qc: list | None, contrasts: pd.DataFrame | None) -> str:
                      "signals share a component at exactly zero lag (see each QC page). Zero-lag metrics "
                      "(PLV, coherence, envcorr, ccorr) are inflated there; lag-based ones (wPLI, imcoh) "
                      "are not.</p>")
+        removed = [q for q in flagged if q["common_mode"].get("removal")]
+        if removed:
+            parts.append("<p>The shared zero-lag pattern was projected out of each person before the analysis "
+                         f"in {len(removed)} of these session(s) (preprocessing.common_mode_removal); zero-lag "
+                         "brain coupling, if there was any, was removed with it.</p>")
     elif checked:
         parts.append(f"<p>{len(checked)} session(s) with both people in one file were checked for a shared "
                      "zero-lag component; none was found.</p>")
