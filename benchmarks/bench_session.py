@@ -137,7 +137,12 @@ def main(argv=None) -> int:
     ap.add_argument("--minutes", type=float, default=20.0)
     ap.add_argument("--channels", type=int, default=19)
     ap.add_argument("--sfreq", type=float, default=250.0)
-    ap.add_argument("--cores", type=int, default=1)
+    ap.add_argument("--cores", "--threads", type=int, default=1, dest="cores",
+                    help="Snakemake --cores (the job threads the workflow may use)")
+    ap.add_argument("--busy", type=int, default=0, help="spinning processes run alongside (busy machine)")
+    ap.add_argument("--target-rtf", type=float, default=None, help="real-time factor to reach (PASS/FAIL)")
+    ap.add_argument("--target-wall", type=float, default=None, help="wall seconds to stay under (PASS/FAIL)")
+    ap.add_argument("--target-mb", type=float, default=None, help="peak tree RSS (MB) to stay under (PASS/FAIL)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--keep", type=Path, default=None, help="work folder to keep (default: a temp folder)")
     ap.add_argument("--timeout", type=float, default=3600.0)
@@ -163,6 +168,7 @@ def main(argv=None) -> int:
         node[leaf] = yaml.safe_load(value)
     (work / "config.yaml").write_text(yaml.safe_dump(cfg))
 
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
     exe = Path(sys.executable).with_name("hyperscan")
     cmd = [str(exe), "run", "--configfile", str(work / "config.yaml"), "--cores", str(args.cores), "--quiet"]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -177,6 +183,8 @@ def main(argv=None) -> int:
         proc.kill()
         stdout, stderr = proc.communicate()
     wall = time.perf_counter() - t0
+    for h in hogs:
+        h.kill()
     monitor.running = False
     monitor.join()
     max_child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
@@ -184,6 +192,7 @@ def main(argv=None) -> int:
     duration_s = args.minutes * 60.0
     result = dict(
         minutes=args.minutes, channels_per_person=args.channels, sfreq=args.sfreq, cores=args.cores,
+        busy=args.busy,
         overrides=args.set,
         returncode=proc.returncode, simulate_s=round(simulate_s, 1), wall_s=round(wall, 1),
         realtime_factor=round(duration_s / wall, 1),
@@ -201,7 +210,21 @@ def main(argv=None) -> int:
           f"largest single process {max_child / 1024:.0f} MB (ru_maxrss)")
     if len(stages):
         print(stages.to_string(index=False, float_format=lambda x: f"{x:.1f}"))
-    print(f"  load average before/after: {load_before[0]:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"  load average before/after: {load_before[0]:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+          f" ({args.busy} busy process(es) of ours)")
+    verdicts = []
+    if args.target_rtf is not None:
+        verdicts.append(("real-time factor", f"{duration_s / wall:.1f}x", f">= {args.target_rtf:g}x",
+                         duration_s / wall >= args.target_rtf))
+    if args.target_wall is not None:
+        verdicts.append(("wall", f"{wall:.1f} s", f"< {args.target_wall:g} s", wall < args.target_wall))
+    if args.target_mb is not None:
+        verdicts.append(("peak memory (tree)", f"{monitor.peak / 2**20:.0f} MB", f"< {args.target_mb:g} MB",
+                         monitor.peak / 2**20 < args.target_mb))
+    if verdicts:
+        print("| measure | measured | target (issue #19) | verdict |\n|---|---|---|---|")
+        for name, got, want, ok in verdicts:
+            print(f"| {name} | {got} | {want} | {'PASS' if ok and not proc.returncode else 'FAIL'} |")
     if proc.returncode:
         print(stderr[-3000:], file=sys.stderr)
     print(f"  details: {work / 'bench_session.json'}")

@@ -28,13 +28,19 @@ there) and BLAS internal buffers are NOT counted; input arrays are not counted.
 Agreement: max |ours − ref| on the inter-brain block in the same run (HyPyP
 returns |ccorr| and |imcoh|: compared on |ours|).
 
-Threads: ``--threads N`` caps BLAS, OpenMP and numba at N threads for *both* sides
-(``hyperscan.threads.limit_threads``; HyPyP's numba kernels use the same numba pool), so
-``--threads 1`` and ``--threads 2`` compare like with like. ``--busy K`` starts K
+Threads: ``--threads 1,2`` (the default) runs the whole comparison once per thread count,
+in the same process, and prints one table per count plus ours at 2 threads over ours at 1
+(issue #19: never > 1). Each count caps BLAS, OpenMP and numba at N threads for *both*
+sides (``hyperscan.threads.limit_threads``; HyPyP's numba kernels use numba's pool at N
+threads, ours its own N Python threads over window groups). ``--busy K`` starts K
 processes that spin on a CPU each for the whole run (a "busy machine": another job on
-the node); the load average is printed.
+the node); the load average is printed. HyPyP's numpy backend runs only with ``--numpy``
+(minutes), MNE-Connectivity only with ``--mne-windows N`` (N > 0).
 
-Usage: python benchmarks/bench_synchrony.py [--windows 120] [--repeat 2] [--threads N] [--busy K]
+Targets (issue #19): geometric mean over the 8 metrics >= 10x HyPyP numba at 1 and at 2
+threads, max |diff| <= 1e-6, 2-thread time <= 1-thread time for every metric.
+
+Usage: python benchmarks/bench_synchrony.py [--windows 120] [--repeat 3] [--threads 1,2] [--busy K]
 """
 
 from __future__ import annotations
@@ -68,13 +74,22 @@ SHARED = [  # (our name, HyPyP mode, HyPyP returns |.|)
 MNE_METRICS = ["plv", "ciplv", "pli", "wpli", "coh", "imcoh"]
 
 
-def timed(fn, repeat):
-    fn()  # warm-up (JIT, caches)
-    best = math.inf
+CPU = {}  # id(fn) -> best process CPU seconds of the last timed() (all threads)
+
+
+def timed(fn, repeat, memory=True):
+    """Best wall seconds over ``repeat`` runs after a warm-up; the best CPU seconds of the
+    process (every thread, so on a busy machine the steadier measure of work) go to CPU."""
+    out = fn()  # warm-up (JIT, caches)
+    best = best_cpu = math.inf
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn()
         best = min(best, time.perf_counter() - t0)
+        best_cpu = min(best_cpu, time.process_time() - c0)
+    CPU["last"] = best_cpu
+    if not memory:
+        return best, float("nan"), out
     tracemalloc.start()
     fn()
     _, peak = tracemalloc.get_traced_memory()
@@ -101,24 +116,53 @@ def main(argv=None):
     ap.add_argument("--windows", type=int, default=120)
     ap.add_argument("--channels", type=int, default=64)
     ap.add_argument("--samples", type=int, default=500)
-    ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--mne-windows", type=int, default=4)
-    ap.add_argument("--skip-numpy", action="store_true", help="skip HyPyP's numpy backend")
-    ap.add_argument("--threads", type=int, default=None, help="cap BLAS/OpenMP/numba threads (both sides)")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--mne-windows", type=int, default=0, help="also time MNE-Connectivity on N windows")
+    ap.add_argument("--numpy", action="store_true", help="also time HyPyP's numpy backend (slow)")
+    ap.add_argument("--skip-numpy", action="store_true", help=argparse.SUPPRESS)  # the default now
+    ap.add_argument("--threads", default="1,2", help="thread counts to compare, e.g. 1,2 (both sides)")
     ap.add_argument("--busy", type=int, default=0, help="spinning processes run alongside (busy machine)")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     from hyperscan.threads import limit_threads
 
+    counts = [int(x) for x in str(args.threads).split(",") if x.strip()]
     hogs = [_spin() for _ in range(args.busy)]
     try:
-        with limit_threads(args.threads) as n_threads:
-            print(f"# threads {n_threads}, busy processes {args.busy}, load average {os.getloadavg()[0]:.1f}")
-            _run(args)
-            print(f"# load average at the end {os.getloadavg()[0]:.1f}")
+        raw, cs = _setup(args)
+        # ours at every thread count, alternating counts run by run, so that a load change on
+        # a busy machine hits all counts alike (the 2t/1t comparison); HyPyP below per count
+        ours_times = _ours_interleaved(args, cs, counts)
+        tables = {}
+        for n in counts:
+            with limit_threads(n) as n_threads:
+                print(f"\n## {n_threads} thread(s), busy processes {args.busy}, "
+                      f"load average {os.getloadavg()[0]:.1f}")
+                tables[n] = _run(args, raw, cs, ours_times[n])
+        if len(counts) > 1:
+            _compare_threads(tables, counts)
+        if args.mne_windows:
+            with limit_threads(counts[0]):
+                mne_compare(raw, 500.0, args.channels, args.samples, min(args.mne_windows, args.windows),
+                            args.repeat)
+        print(f"# load average at the end {os.getloadavg()[0]:.1f}")
     finally:
         for h in hogs:
             h.kill()
+
+
+def _compare_threads(tables, counts):
+    lo, hi = counts[0], counts[-1]
+    print(f"\n## ours at {hi} vs {lo} thread(s) (issue #19: the ratio must be <= 1 for every metric)")
+    print(f"| metric | ours {lo}t s | ours {hi}t s | {hi}t/{lo}t | HyPyP numba {lo}t s | HyPyP numba {hi}t s |")
+    print("|---|---|---|---|---|---|")
+    worst = 0.0
+    for r1, r2 in zip(tables[lo], tables[hi]):
+        ratio = r2["ours_t"] / r1["ours_t"]
+        worst = max(worst, ratio)
+        print(f"| {r1['metric']} | {r1['ours_t']:.3f} | {r2['ours_t']:.3f} | {ratio:.2f} | "
+              f"{r1['numba_t']:.3f} | {r2['numba_t']:.3f} |")
+    print(f"worst {hi}t/{lo}t ratio of ours: {worst:.2f} -> {'PASS' if worst <= 1.0 else 'FAIL'} (<= 1)")
 
 
 def _spin():
@@ -127,18 +171,48 @@ def _spin():
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
-def _run(args):
-
+def _setup(args):
     import hypyp
-    from hypyp.analyses import compute_sync
 
     sfreq, T, C, W = 500.0, args.samples, args.channels, args.windows
-    nb = len(BANDS_DEFAULT)
-    print(f"# {W} windows x {T} samples, 2 x {C} channels, {nb} bands; "
+    print(f"# {W} windows x {T} samples, 2 x {C} channels, {len(BANDS_DEFAULT)} bands; "
           f"python {platform.python_version()}, numpy {np.__version__}, hypyp {hypyp.__version__}, "
           f"{os.cpu_count()} CPUs")
     raw, cs = make_data(W, C, T, sfreq)
     print(f"# complex input: {cs.nbytes / 2**20:.0f} MiB")
+    return raw, cs
+
+
+def _ours_interleaved(args, cs, counts):
+    """{count: {metric: (best wall s, best CPU s)}} of ours (float64), the thread counts
+    alternating within each of ``--repeat`` rounds after one warm-up call per count."""
+    from hyperscan.threads import limit_threads
+
+    nb = len(BANDS_DEFAULT)
+    best = {n: {} for n in counts}
+    for name, _, _ in SHARED:
+        def call():
+            return [pairwise(name, cs[0, :, :, k], cs[1, :, :, k]) for k in range(nb)]
+
+        for n in counts:
+            with limit_threads(n):
+                call()
+            best[n][name] = (math.inf, math.inf)
+        for _ in range(args.repeat):
+            for n in counts:
+                with limit_threads(n):
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    call()
+                    w, c = time.perf_counter() - t0, time.process_time() - c0
+                best[n][name] = (min(best[n][name][0], w), min(best[n][name][1], c))
+    return best
+
+
+def _run(args, raw, cs, ours_best):
+    from hypyp.analyses import compute_sync
+
+    C = args.channels
+    nb = len(BANDS_DEFAULT)
 
     def ours(metric, dtype="float64"):
         return np.stack([pairwise(metric, cs[0, :, :, k], cs[1, :, :, k], dtype=dtype) for k in range(nb)])
@@ -146,15 +220,17 @@ def _run(args):
     rows = []
     for name, mode, absval in SHARED:
         row = {"metric": name}
-        row["ours_t"], row["ours_m"], ref_ours = timed(lambda: ours(name), args.repeat)
-        row["f32_t"], row["f32_m"], ours32 = timed(lambda: ours(name, "float32"), args.repeat)
+        _, row["ours_m"], ref_ours = timed(lambda: ours(name), 0)  # values and memory; timed above
+        row["ours_t"], row["ours_cpu"] = ours_best[name]
+        row["f32_t"], row["f32_m"], ours32 = timed(lambda: ours(name, "float32"), args.repeat, memory=False)
         row["f32_err"] = float(np.nanmax(np.abs(ours32 - ref_ours)))
         cmp = np.abs(ref_ours) if absval else ref_ours
         row["numba_t"], row["numba_m"], hn = timed(
-            lambda: compute_sync(cs, mode, epochs_average=False, optimization="numba"), 1
-        )
+            lambda: compute_sync(cs, mode, epochs_average=False, optimization="numba"), max(1, args.repeat - 1),
+            memory=False)
+        row["numba_cpu"] = CPU["last"]
         row["numba_err"] = float(np.nanmax(np.abs(hn[:, :, :C, C:] - cmp)))
-        if args.skip_numpy or name in ("pli", "wpli"):
+        if not args.numpy or name in ("pli", "wpli"):
             row["numpy_t"] = row["numpy_m"] = row["numpy_err"] = None
         else:
             row["numpy_t"], row["numpy_m"], hp = timed(
@@ -168,29 +244,37 @@ def _run(args):
         return "n/a" if v is None else f.format(v)
 
     print()
-    print("| metric | ours s | ours MiB | ours f32 s | f32 max err | HyPyP numba s | HyPyP numba MiB* | "
-          "speed-up vs numba | max diff numba | HyPyP numpy s | HyPyP numpy MiB | speed-up vs numpy | max diff numpy |")
-    print("|---" * 13 + "|")
+    extra = " HyPyP numpy s | HyPyP numpy MiB | speed-up vs numpy | max diff numpy |" if args.numpy else ""
+    print("| metric | ours s | ours CPU s | ours MiB* | ours f32 s | f32 max err | HyPyP numba s | HyPyP numba "
+          "CPU s | speed-up vs numba (wall) | (CPU) | max diff numba |" + extra)
+    print("|---" * (11 + 4 * bool(args.numpy)) + "|")
     for r in rows:
-        print(f"| {r['metric']} | {r['ours_t']:.3f} | {r['ours_m']:.0f} | {r['f32_t']:.3f} | {r['f32_err']:.1e} | "
-              f"{r['numba_t']:.3f} | {r['numba_m']:.0f} | {r['numba_t'] / r['ours_t']:.1f}x | {r['numba_err']:.1e} | "
-              f"{fmt(r['numpy_t'])} | {fmt(r['numpy_m'], '{:.0f}')} | "
-              f"{fmt(None if r['numpy_t'] is None else r['numpy_t'] / r['ours_t'], '{:.1f}x')} | "
-              f"{fmt(r['numpy_err'], '{:.1e}')} |")
+        line = (f"| {r['metric']} | {r['ours_t']:.3f} | {r['ours_cpu']:.3f} | {r['ours_m']:.0f} | {r['f32_t']:.3f} | "
+                f"{r['f32_err']:.1e} | {r['numba_t']:.3f} | {r['numba_cpu']:.3f} | "
+                f"{r['numba_t'] / r['ours_t']:.1f}x | {r['numba_cpu'] / r['ours_cpu']:.1f}x | {r['numba_err']:.1e} |")
+        if args.numpy:
+            line += (f" {fmt(r['numpy_t'])} | {fmt(r['numpy_m'], '{:.0f}')} | "
+                     f"{fmt(None if r['numpy_t'] is None else r['numpy_t'] / r['ours_t'], '{:.1f}x')} | "
+                     f"{fmt(r['numpy_err'], '{:.1e}')} |")
+        print(line)
     g_numba = math.exp(np.mean([math.log(r["numba_t"] / r["ours_t"]) for r in rows]))
     g_f32 = math.exp(np.mean([math.log(r["numba_t"] / r["f32_t"]) for r in rows]))
     np_rows = [r for r in rows if r["numpy_t"] is not None]
-    print(f"\ngeometric-mean speed-up vs HyPyP numba over {len(rows)} metrics: {g_numba:.1f}x "
-          f"(float32 mode: {g_f32:.1f}x)")
+    g_cpu = math.exp(np.mean([math.log(r["numba_cpu"] / r["ours_cpu"]) for r in rows]))
+    print(f"\ngeometric-mean speed-up vs HyPyP numba over {len(rows)} metrics: {g_numba:.1f}x wall, "
+          f"{g_cpu:.1f}x CPU time (float32 mode: {g_f32:.1f}x wall)")
     if np_rows:
         g_np = math.exp(np.mean([math.log(r["numpy_t"] / r["ours_t"]) for r in np_rows]))
         print(f"geometric-mean speed-up vs HyPyP numpy over {len(np_rows)} metrics: {g_np:.1f}x")
-    big = W * nb * (2 * C) ** 2 * T * 16 / 2**30
-    print(f"HyPyP numpy PLI/wPLI skipped: they build a {big:.0f} GiB (E, F, 2C, 2C, T) tensor")
+    worst = max(r["numba_err"] for r in rows)
+    print(f"max |diff| vs HyPyP numba over all metrics: {worst:.1e} -> {'PASS' if worst <= 1e-6 else 'FAIL'} "
+          f"(<= 1e-6); geometric mean {g_numba:.1f}x -> {'PASS' if g_numba >= 10 else 'FAIL'} (>= 10x)")
+    if args.numpy:
+        big = args.windows * nb * (2 * C) ** 2 * args.samples * 16 / 2**30
+        print(f"HyPyP numpy PLI/wPLI skipped: they build a {big:.0f} GiB (E, F, 2C, 2C, T) tensor")
     print("* MiB = tracemalloc peak of Python/numpy allocations in the call; numba-internal (NRT) and "
-          "BLAS allocations are not seen, so HyPyP-numba's output array is not counted")
-
-    mne_compare(raw, sfreq, C, T, min(args.mne_windows, W), args.repeat)
+          "BLAS allocations are not seen; HyPyP numba is not traced (n/a)")
+    return rows
 
 
 def mne_compare(raw, sfreq, C, T, n_win, repeat):

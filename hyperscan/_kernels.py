@@ -8,9 +8,10 @@ of size ``n_a x n_b x T`` is ever allocated.
 
 Layout: real and imaginary parts are passed as separate C-contiguous arrays
 ``(n_windows, n_channels, n_times)`` so that the inner loop over time reads
-contiguous memory and LLVM can vectorise it. The work is split over
-``(window, client channel)`` with ``prange`` so both small and large chunks keep
-all cores busy. Accumulation is in float64 whatever the input precision; the
+contiguous memory and LLVM can vectorise it. Every kernel is single-threaded and
+releases the GIL (``nogil``): the engine runs groups of windows on its own threads
+(:mod:`hyperscan.threads`), which, unlike numba's ``prange`` pool, never waits at a
+barrier for a worker that another process has descheduled. Accumulation is in float64 whatever the input precision; the
 caller preallocates the outputs.
 
 ``fastmath`` is limited to re-association/no-signed-zero: enough to vectorise
@@ -39,7 +40,7 @@ import sys
 import threading
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 _FASTMATH = {"reassoc", "nsz"}
 _LOCK = threading.Lock()
@@ -85,9 +86,15 @@ def _same_code_path(dispatcher):
         return dispatcher
     name = dispatcher.py_func.__name__
 
+    seen = set()  # argument layouts already prepared: numba's own typeof costs ~50 µs a call
+
     @functools.wraps(dispatcher.py_func)
     def call(*args):
-        _prepare(dispatcher, name, args)
+        key = tuple((a.dtype.char, a.ndim, a.flags.c_contiguous, a.flags.f_contiguous, a.flags.writeable,
+                     a.flags.aligned) if isinstance(a, np.ndarray) else type(a) for a in args)
+        if key not in seen:
+            _prepare(dispatcher, name, args)
+            seen.add(key)
         return dispatcher(*args)
 
     call.dispatcher = dispatcher
@@ -101,7 +108,7 @@ _TILE = 4
 
 
 @_same_code_path
-@njit(parallel=True, cache=True, fastmath=_FASTMATH)
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def imag_sum_abs(ar, ai, br, bi, out_sum, out_abs):  # pragma: no cover - jitted
     """``out_sum = Σ Im``, ``out_abs = Σ |Im|`` with ``Im = Im(x_a x_b*) = ai·br − ar·bi``
     summed over the last axis. ``ar, ai`` (W, Na, T); ``br, bi`` (W, Nb, T);
@@ -109,7 +116,7 @@ def imag_sum_abs(ar, ai, br, bi, out_sum, out_abs):  # pragma: no cover - jitted
     n_win, n_a, n_t = ar.shape
     n_b = br.shape[1]
     n_tiles = (n_a + _TILE - 1) // _TILE
-    for k in prange(n_win * n_tiles):
+    for k in range(n_win * n_tiles):
         w = k // n_tiles
         i0 = (k % n_tiles) * _TILE
         if i0 + _TILE <= n_a:
@@ -152,12 +159,12 @@ def imag_sum_abs(ar, ai, br, bi, out_sum, out_abs):  # pragma: no cover - jitted
 
 
 @_same_code_path
-@njit(parallel=True, cache=True, fastmath=_FASTMATH)
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def imag_sq_sum(ar, ai, br, bi, out):  # pragma: no cover - jitted
     """``out = Σ Im(x_a x_b*)²`` (only debiased wPLI needs it: not tiled)."""
     n_win, n_a, n_t = ar.shape
     n_b = br.shape[1]
-    for k in prange(n_win * n_a):
+    for k in range(n_win * n_a):
         w = k // n_a
         i = k % n_a
         for j in range(n_b):
@@ -169,7 +176,7 @@ def imag_sq_sum(ar, ai, br, bi, out):  # pragma: no cover - jitted
 
 
 @_same_code_path
-@njit(parallel=True, cache=True, fastmath=_FASTMATH)
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def sign_imag_sum(ar, ai, br, bi, out):  # pragma: no cover - jitted
     """``out = Σ sign(Im(x_a x_b*))`` over the last axis (sign(0) = 0).
     Branch-free sign so the loop vectorises; NaN counts as 0 here, which is
@@ -177,7 +184,7 @@ def sign_imag_sum(ar, ai, br, bi, out):  # pragma: no cover - jitted
     n_win, n_a, n_t = ar.shape
     n_b = br.shape[1]
     n_tiles = (n_a + _TILE - 1) // _TILE
-    for k in prange(n_win * n_tiles):
+    for k in range(n_win * n_tiles):
         w = k // n_tiles
         i0 = (k % n_tiles) * _TILE
         if i0 + _TILE <= n_a:
@@ -212,26 +219,42 @@ def sign_imag_sum(ar, ai, br, bi, out):  # pragma: no cover - jitted
                     out[w, i, j] = s
 
 
-def split_complex(x: np.ndarray, real_dtype) -> tuple[np.ndarray, np.ndarray]:
+def float_view(x: np.ndarray) -> np.ndarray:
+    """The interleaved (re, im) real view ``(..., 2 T)`` of a complex array whose last axis is
+    contiguous (no copy); a contiguous copy's view otherwise."""
+    try:
+        return x.view(x.real.dtype)
+    except ValueError:  # a layout numpy cannot reinterpret
+        return np.ascontiguousarray(x).view(x.real.dtype)
+
+
+def split_complex(x: np.ndarray, real_dtype, power=None) -> tuple[np.ndarray, np.ndarray]:
     """Contiguous real and imaginary parts of ``x`` (W, C, T) in ``real_dtype``: one pass
-    (numpy's two ``ascontiguousarray`` copies of the strided views took 30 % of PLI)."""
+    (numpy's two ``ascontiguousarray`` copies of the strided views took 30 % of PLI).
+    ``power`` (W, C) float64, if given, receives Σ|x|² per row."""
     re = np.empty(x.shape, real_dtype)
     im = np.empty(x.shape, real_dtype)
-    _split_rows(x, re, im)
+    _split_rows(float_view(x), re, im, np.empty(x.shape[:2]) if power is None else power)
     return re, im
 
 
 @_same_code_path
-@njit(parallel=True, cache=True)
-def _split_rows(x, re, im):  # pragma: no cover - jitted
-    n_win, n_ch, n_t = x.shape
-    for r in prange(n_win * n_ch):
-        w = r // n_ch
-        c = r % n_ch
-        for t in range(n_t):
-            v = x[w, c, t]
-            re[w, c, t] = v.real
-            im[w, c, t] = v.imag
+@njit(cache=True, nogil=True)
+def _split_rows(xf, re, im, pw):  # pragma: no cover - jitted
+    n_win, n_ch, n_t = re.shape
+    for w in range(n_win):
+        for c in range(n_ch):
+            x = xf[w, c]
+            r = re[w, c]
+            q = im[w, c]
+            s = 0.0
+            for t in range(n_t):
+                u = x[2 * t]
+                v = x[2 * t + 1]
+                r[t] = u
+                q[t] = v
+                s += np.float64(u) * u + np.float64(v) * v
+            pw[w, c] = s
 
 
 # --------------------------------------------------------------------------- per-row transforms
@@ -246,105 +269,140 @@ def _split_rows(x, re, im):  # pragma: no cover - jitted
 
 
 @_same_code_path
-@njit(parallel=True, cache=True, fastmath=_FASTMATH)
-def unit_rows(x, conjugate, out):  # pragma: no cover - jitted
-    """``out = x / |x|`` (``conj(x) / |x|`` when ``conjugate``), 0 where ``x = 0`` or is
-    not finite; rows of the complex ``x`` (windows, channels, T)."""
-    n_win, n_ch, n_t = x.shape
-    sign = -1.0 if conjugate else 1.0
-    for r in prange(n_win * n_ch):
-        w = r // n_ch
-        c = r % n_ch
-        for t in range(n_t):
-            re = np.float64(x[w, c, t].real)
-            im = np.float64(x[w, c, t].imag)
-            m2 = re * re + im * im
-            if m2 > 0.0 and m2 < np.inf:
-                inv = 1.0 / np.sqrt(m2)
-                out[w, c, t] = complex(re * inv, sign * im * inv)
-            else:
-                out[w, c, t] = 0.0
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def row_power(xf, out):  # pragma: no cover - jitted
+    """``out[w, c] = Σ_t |x|²`` from the interleaved float view ``xf`` (W, C, 2T) of a
+    complex array (float64 accumulation; NaN/inf propagate)."""
+    n_win, n_ch, n2 = xf.shape
+    for w in range(n_win):
+        for c in range(n_ch):
+            x = xf[w, c]
+            s = 0.0
+            for t in range(n2):
+                v = np.float64(x[t])
+                s += v * v
+            out[w, c] = s
 
 
 @_same_code_path
-@njit(parallel=True, cache=True, fastmath=_FASTMATH)
-def centred_unit_envelope_rows(x, power, tol_factor, out):  # pragma: no cover - jitted
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def unit_rows(xf, sign, outf, pw):  # pragma: no cover - jitted
+    """``out = x / |x|`` (``sign = -1``: ``conj(x) / |x|``), 0 where ``x = 0`` or is not
+    finite. ``xf``, ``outf``: interleaved float views (W, C, 2T) of complex arrays (the
+    loop then vectorises; on complex elements it did not, 6x slower). ``pw`` (W, C)
+    receives Σ|x|² per row (the input is read once for both)."""
+    n_win, n_ch, n2 = xf.shape
+    n_t = n2 // 2
+    for w in range(n_win):
+        for c in range(n_ch):
+            x = xf[w, c]
+            o = outf[w, c]
+            s = 0.0
+            for t in range(n_t):
+                re = np.float64(x[2 * t])
+                im = np.float64(x[2 * t + 1])
+                m2 = re * re + im * im
+                s += m2
+                if m2 > 0.0 and m2 < np.inf:
+                    inv = 1.0 / np.sqrt(m2)
+                    o[2 * t] = re * inv
+                    o[2 * t + 1] = sign * im * inv
+                else:
+                    o[2 * t] = 0.0
+                    o[2 * t + 1] = 0.0
+            pw[w, c] = s
+
+
+@_same_code_path
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def centred_unit_envelope_rows(xf, power, tol_factor, out, pw):  # pragma: no cover - jitted
     """Rows of ``v = |x|`` (``power``: ``|x|²``), centred and scaled to unit L2 norm, so
     that dot products of rows are Pearson correlations. A row whose centred norm is at
-    rounding level (``≤ tol_factor · ‖v‖``, e.g. a constant envelope) is NaN."""
-    n_win, n_ch, n_t = x.shape
-    for r in prange(n_win * n_ch):
-        w = r // n_ch
-        c = r % n_ch
-        total = 0.0
-        sq = 0.0
-        for t in range(n_t):
-            re = np.float64(x[w, c, t].real)
-            im = np.float64(x[w, c, t].imag)
-            m2 = re * re + im * im
-            v = m2 if power else np.sqrt(m2)
-            out[w, c, t] = v
-            total += v
-            sq += v * v
-        mean = total / n_t
-        ss = 0.0
-        for t in range(n_t):
-            d = np.float64(out[w, c, t]) - mean
-            ss += d * d
-        norm = np.sqrt(ss)
-        if norm > tol_factor * np.sqrt(sq):
-            inv = 1.0 / norm
+    rounding level (``≤ tol_factor · ‖v‖``, e.g. a constant envelope) is NaN. ``xf``: the
+    interleaved float view (W, C, 2T) of the complex signal; ``out`` (W, C, T) real; ``pw``
+    (W, C) receives Σ|x|² per row."""
+    n_win, n_ch, n_t = out.shape
+    for w in range(n_win):
+        for c in range(n_ch):
+            x = xf[w, c]
+            o = out[w, c]
+            total = 0.0
+            sq = 0.0
+            p = 0.0
             for t in range(n_t):
-                out[w, c, t] = (np.float64(out[w, c, t]) - mean) * inv
-        else:
+                re = np.float64(x[2 * t])
+                im = np.float64(x[2 * t + 1])
+                m2 = re * re + im * im
+                v = m2 if power else np.sqrt(m2)
+                o[t] = v
+                total += v
+                sq += v * v
+                p += m2
+            pw[w, c] = p
+            mean = total / n_t
+            ss = 0.0
             for t in range(n_t):
-                out[w, c, t] = np.nan
+                d = np.float64(o[t]) - mean
+                ss += d * d
+            norm = np.sqrt(ss)
+            if norm > tol_factor * np.sqrt(sq):
+                inv = 1.0 / norm
+                for t in range(n_t):
+                    o[t] = (np.float64(o[t]) - mean) * inv
+            else:
+                for t in range(n_t):
+                    o[t] = np.nan
 
 
 @_same_code_path
-@njit(parallel=True, cache=True, fastmath=_FASTMATH)
-def phase_sin_unit_rows(x, tol, out):  # pragma: no cover - jitted
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def phase_sin_unit_rows(xf, tol, out, pw):  # pragma: no cover - jitted
     """Rows of ``sin(θ − μ)`` (θ the phase of ``x``, μ the row's circular mean angle; μ = 0
     when the mean resultant is 0), scaled to unit L2 norm; NaN when the norm is ≤ ``tol``
     (a constant phase). ``sin(θ − μ) = Im(u · conj(m) / |m|)`` with ``u = x/|x|``,
-    ``m = Σ u``: no trigonometry."""
-    n_win, n_ch, n_t = x.shape
-    for r in prange(n_win * n_ch):
-        w = r // n_ch
-        c = r % n_ch
-        mr = 0.0
-        mi = 0.0
-        for t in range(n_t):
-            re = np.float64(x[w, c, t].real)
-            im = np.float64(x[w, c, t].imag)
-            m2 = re * re + im * im
-            if m2 > 0.0 and m2 < np.inf:
-                inv = 1.0 / np.sqrt(m2)
-                mr += re * inv
-                mi += im * inv
-        mag = np.sqrt(mr * mr + mi * mi)
-        if mag > 0.0:
-            cr = mr / mag
-            ci = -mi / mag
-        else:
-            cr = 1.0
-            ci = 0.0
-        ss = 0.0
-        for t in range(n_t):
-            re = np.float64(x[w, c, t].real)
-            im = np.float64(x[w, c, t].imag)
-            m2 = re * re + im * im
-            s = 0.0
-            if m2 > 0.0 and m2 < np.inf:
-                inv = 1.0 / np.sqrt(m2)
-                s = (re * ci + im * cr) * inv  # Im((re + i im)(cr + i ci)) / |x|
-            out[w, c, t] = s
-            ss += s * s
-        norm = np.sqrt(ss)
-        if norm > tol:
-            inv = 1.0 / norm
+    ``m = Σ u``: no trigonometry. ``xf``: interleaved float view (W, C, 2T); ``out``
+    (W, C, T) real; ``pw`` (W, C) receives Σ|x|² per row."""
+    n_win, n_ch, n_t = out.shape
+    for w in range(n_win):
+        for c in range(n_ch):
+            x = xf[w, c]
+            o = out[w, c]
+            mr = 0.0
+            mi = 0.0
+            p = 0.0
             for t in range(n_t):
-                out[w, c, t] = np.float64(out[w, c, t]) * inv
-        else:
+                re = np.float64(x[2 * t])
+                im = np.float64(x[2 * t + 1])
+                m2 = re * re + im * im
+                p += m2
+                if m2 > 0.0 and m2 < np.inf:
+                    inv = 1.0 / np.sqrt(m2)
+                    mr += re * inv
+                    mi += im * inv
+            pw[w, c] = p
+            mag = np.sqrt(mr * mr + mi * mi)
+            if mag > 0.0:
+                cr = mr / mag
+                ci = -mi / mag
+            else:
+                cr = 1.0
+                ci = 0.0
+            ss = 0.0
             for t in range(n_t):
-                out[w, c, t] = np.nan
+                re = np.float64(x[2 * t])
+                im = np.float64(x[2 * t + 1])
+                m2 = re * re + im * im
+                v = 0.0
+                if m2 > 0.0 and m2 < np.inf:
+                    inv = 1.0 / np.sqrt(m2)
+                    v = (re * ci + im * cr) * inv  # Im((re + i im)(cr + i ci)) / |x|
+                o[t] = v
+                ss += v * v
+            norm = np.sqrt(ss)
+            if norm > tol:
+                inv = 1.0 / norm
+                for t in range(n_t):
+                    o[t] = np.float64(o[t]) * inv
+            else:
+                for t in range(n_t):
+                    o[t] = np.nan

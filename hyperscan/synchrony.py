@@ -47,7 +47,6 @@ conjugated).
 from __future__ import annotations
 
 import warnings
-from functools import cached_property
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
@@ -76,6 +75,27 @@ BANDS_DEFAULT = {
     "beta": (13, 30),
     "gamma": (30, 45),
 }
+
+
+class cached_property:  # noqa: N801 - functools' name and behaviour, without its lock
+    """A per-instance cached attribute, like :class:`functools.cached_property` but without
+    the lock Python < 3.12 holds around every computation: that lock is shared by all
+    instances, so window groups on several threads ran their matrix products one at a
+    time (measured: 2 threads no faster than 1). A ``_Windows`` is used by one thread only."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.name = fn.__name__
+        self.__doc__ = fn.__doc__
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, cls=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.fn(obj)
+        return value
 
 
 class SynchronyWarning(RuntimeWarning):
@@ -118,6 +138,9 @@ class _Windows:
         self.a = self._rows_contiguous(a, cplx)
         self.b = self._rows_contiguous(b, cplx)
         self.T = a.shape[2]
+        # Σ|x|² per row, as a by-product of the first row kernel that read the side (one
+        # read of the cold input instead of two); only its finiteness and sign are used
+        self._scan = {}
 
     @staticmethod
     def _rows_contiguous(x, cplx):
@@ -133,11 +156,9 @@ class _Windows:
     # through memory once per pass.
     @staticmethod
     def _power(x):  # Σ|x|² per row from the interleaved (re, im) float view: one read
-        try:
-            v = x.view(x.real.dtype)
-        except ValueError:  # a layout numpy cannot reinterpret (e.g. broadcast windows)
-            return np.einsum("wit,wit->wi", x.real, x.real) + np.einsum("wit,wit->wi", x.imag, x.imag)
-        return np.einsum("wit,wit->wi", v, v)
+        out = np.empty(x.shape[:2], np.float64)
+        _kernels.row_power(_kernels.float_view(x), out)
+        return out
 
     @cached_property
     def pow_a(self):  # Σ|x_a|²  (W, Na)
@@ -147,27 +168,39 @@ class _Windows:
     def pow_b(self):
         return self._power(self.b)
 
+    def _invalid(self, side):  # (W, N) bool: all-zero or non-finite window
+        p = self._scan.get(side)
+        if p is None:
+            p = self.pow_a if side == "a" else self.pow_b
+        return ~(np.isfinite(p) & (p > 0))
+
     @cached_property
-    def invalid_a(self):  # (W, Na) bool: all-zero or non-finite window
-        return ~(np.isfinite(self.pow_a) & (self.pow_a > 0))
+    def invalid_a(self):
+        return self._invalid("a")
 
     @cached_property
     def invalid_b(self):
-        return ~(np.isfinite(self.pow_b) & (self.pow_b > 0))
+        return self._invalid("b")
 
-    @staticmethod
-    def _unit(x, conjugate=False):  # x/|x| (or its conjugate), 0 where x = 0
+    def _row_scan(self, side, x):  # the (W, N) power buffer a row kernel fills for ``side``
+        if side in self._scan:
+            return np.empty(x.shape[:2], np.float64)
+        out = self._scan[side] = np.empty(x.shape[:2], np.float64)
+        return out
+
+    def _unit(self, side, x, conjugate=False):  # x/|x| (or its conjugate), 0 where x = 0
         out = np.empty(x.shape, x.dtype)
-        _kernels.unit_rows(x, conjugate, out)
+        _kernels.unit_rows(_kernels.float_view(x), -1.0 if conjugate else 1.0, out.view(out.real.dtype),
+                           self._row_scan(side, x))
         return out
 
     @cached_property
     def u_a_conj(self):
-        return self._unit(self.a, conjugate=True)
+        return self._unit("a", self.a, conjugate=True)
 
     @cached_property
     def u_b(self):
-        return self._unit(self.b)
+        return self._unit("b", self.b)
 
     # -- cross products (BLAS) ----------------------------------------------
     @cached_property
@@ -178,6 +211,18 @@ class _Windows:
     def cross_x(self):  # Σ x_a x_b*
         return np.matmul(self.a, self.b.conj().swapaxes(1, 2))
 
+    #: metrics asked of this chunk (``_compute_chunk`` sets it): lets imcoh alone take a
+    #: cheaper product than the complex one that coh needs
+    wanted: frozenset = frozenset()
+
+    @cached_property
+    def cross_x_imag(self):  # Im Σ x_a x_b*
+        if "cross_x" in self.__dict__ or "coh" in self.wanted:
+            return self.cross_x.imag
+        # Σ (ai·br − ar·bi) is the real product of a's interleaved (re, im) rows with those of
+        # i·x_b = (−bi, br): one real GEMM over 2T, half the work of the complex product
+        return np.matmul(_kernels.float_view(self.a), _kernels.float_view(self.b * 1j).swapaxes(1, 2))
+
     @cached_property
     def norm_pow(self):  # √(Σ|x_a|² Σ|x_b|²)
         return np.sqrt(self.pow_a[:, :, None] * self.pow_b[:, None, :])
@@ -185,8 +230,8 @@ class _Windows:
     # -- numba sums over Im(x_a x_b*) ---------------------------------------
     @cached_property
     def _split(self):
-        ar, ai = _kernels.split_complex(self.a, self.real)
-        br, bi = _kernels.split_complex(self.b, self.real)
+        ar, ai = _kernels.split_complex(self.a, self.real, self._row_scan("a", self.a))
+        br, bi = _kernels.split_complex(self.b, self.real, self._row_scan("b", self.b))
         return ar, ai, br, bi
 
     def _empty_pairs(self):
@@ -211,42 +256,44 @@ class _Windows:
         return out
 
     # -- real-valued signals for the correlation metrics --------------------
-    def _envelope(self, x, power):
+    def _envelope(self, side, x, power):
         out = np.empty(x.shape, self.real)
-        _kernels.centred_unit_envelope_rows(x, power, 1e3 * np.finfo(self.real).eps, out)
+        _kernels.centred_unit_envelope_rows(_kernels.float_view(x), power, 1e3 * np.finfo(self.real).eps, out,
+                                            self._row_scan(side, x))
         return out
 
-    def _phase_sin(self, x):
+    def _phase_sin(self, side, x):
         # sin(θ − μ) with μ the circular mean angle of the window; |m| = 0 (undefined mean)
         # uses μ = 0, as atan2(0, 0) does in HyPyP. It is bounded by 1, so its rounding
         # scale is √T.
         out = np.empty(x.shape, self.real)
-        _kernels.phase_sin_unit_rows(x, 1e3 * np.finfo(self.real).eps * np.sqrt(self.T), out)
+        _kernels.phase_sin_unit_rows(_kernels.float_view(x), 1e3 * np.finfo(self.real).eps * np.sqrt(self.T), out,
+                                     self._row_scan(side, x))
         return out
 
     @cached_property
     def sin_a(self):  # unit-norm rows of sin(θa − μa)
-        return self._phase_sin(self.a)
+        return self._phase_sin("a", self.a)
 
     @cached_property
     def sin_b(self):
-        return self._phase_sin(self.b)
+        return self._phase_sin("b", self.b)
 
     @cached_property
     def env_a(self):  # centred unit-norm rows of |x_a|
-        return self._envelope(self.a, False)
+        return self._envelope("a", self.a, False)
 
     @cached_property
     def env_b(self):
-        return self._envelope(self.b, False)
+        return self._envelope("b", self.b, False)
 
     @cached_property
     def envpow_a(self):  # centred unit-norm rows of |x_a|²
-        return self._envelope(self.a, True)
+        return self._envelope("a", self.a, True)
 
     @cached_property
     def envpow_b(self):
-        return self._envelope(self.b, True)
+        return self._envelope("b", self.b, True)
 
 
 def _clip(v, lo, hi):
@@ -321,7 +368,7 @@ def imcoh(w: _Windows) -> np.ndarray:
     ``Im(Σ x_a x_b*) / √(Σ|x_a|² Σ|x_b|²)``, in [−1, 1].
     HyPyP returns ``|imcoh|``; we keep the sign (client leads => positive)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        return _clip(w.cross_x.imag / w.norm_pow, -1.0, 1.0)
+        return _clip(w.cross_x_imag / w.norm_pow, -1.0, 1.0)
 
 
 def pli(w: _Windows) -> np.ndarray:
@@ -397,6 +444,19 @@ def _check_metrics(metrics: Iterable[str]) -> list[str]:
     return metrics
 
 
+#: Bytes of one side's complex input per window group (a task of the thread pool): small
+#: enough that a group's intermediate signals stay in the core's L2/L3 cache between the
+#: per-row kernels and the matrix products, large enough that the hand-off is negligible.
+_GROUP_BYTES = 1 << 20
+
+
+def _group_windows(a: np.ndarray, b: np.ndarray) -> int:
+    """Windows per group: depends on the shapes only (never on the thread count), so the
+    same windows are always computed together and results do not depend on threads."""
+    per_window = 16 * a.shape[2] * max(a.shape[1], b.shape[1])
+    return int(max(1, min(64, _GROUP_BYTES // max(per_window, 1))))
+
+
 def _compute_many(
     metrics: list[str],
     a: np.ndarray,
@@ -407,21 +467,63 @@ def _compute_many(
 ) -> tuple[dict[str, np.ndarray], int, dict[str, int]]:
     """All ``metrics`` of one chunk, sharing intermediate products.
 
+    The windows are cut into fixed groups (:func:`_group_windows`) computed on
+    :func:`hyperscan.threads.compute_threads` threads (:func:`hyperscan.threads.parallel_map`).
+
     Returns ``(results, n_invalid_channel_windows, undefined_counts)`` where
     the last counts NaNs per metric that do *not* come from an invalid (flat)
     channel, so callers can warn once with the reason.
     """
+    from .threads import parallel_map
+
+    a = np.asarray(a)
+    b = np.asarray(b)
+    n_win = a.shape[0] if a.ndim == 3 else 0
+    step = _group_windows(a, b) if a.ndim == 3 and b.ndim == 3 else max(n_win, 1)
+    if n_win <= step:
+        return _compute_chunk(metrics, a, b, dtype, invalid_a, invalid_b)
+    _Windows(a[:1], b[:1], dtype)  # shape/dtype errors before any thread starts
+    real = np.dtype(dtype)
+    out = {m: np.empty((n_win, a.shape[1], b.shape[1]), real) for m in metrics}
+
+    def group(w0):
+        sl = slice(w0, min(w0 + step, n_win))
+        res, n_inv, und = _compute_chunk(
+            metrics, a[sl], b[sl], dtype,
+            None if invalid_a is None else invalid_a[sl],
+            None if invalid_b is None else invalid_b[sl],
+        )
+        for m in metrics:
+            out[m][sl] = res[m]
+        return n_inv, und
+
+    parts = parallel_map(group, range(0, n_win, step))
+    undefined = {m: sum(p[1][m] for p in parts) for m in metrics}
+    return out, sum(p[0] for p in parts), undefined
+
+
+def _compute_chunk(
+    metrics: list[str],
+    a: np.ndarray,
+    b: np.ndarray,
+    dtype="float64",
+    invalid_a: np.ndarray | None = None,
+    invalid_b: np.ndarray | None = None,
+) -> tuple[dict[str, np.ndarray], int, dict[str, int]]:
+    """:func:`_compute_many` on one group of windows, in this thread."""
     w = _Windows(a, b, dtype)
-    bad_a = w.invalid_a if invalid_a is None else (w.invalid_a | invalid_a)
-    bad_b = w.invalid_b if invalid_b is None else (w.invalid_b | invalid_b)
-    mask = bad_a[:, :, None] | bad_b[:, None, :]
+    w.wanted = frozenset(metrics)
     out, undefined = {}, {}
     with np.errstate(invalid="ignore", divide="ignore"):
+        for m in metrics:  # before the masks: the row kernels find the invalid rows as they go
+            out[m] = np.asarray(METRICS[m](w), dtype=w.real)
+        bad_a = w.invalid_a if invalid_a is None else (w.invalid_a | invalid_a)
+        bad_b = w.invalid_b if invalid_b is None else (w.invalid_b | invalid_b)
+        mask = bad_a[:, :, None] | bad_b[:, None, :]
         for m in metrics:
-            v = np.asarray(METRICS[m](w), dtype=w.real)
+            v = out[m]
             undefined[m] = int(np.count_nonzero(np.isnan(v) & ~mask))
             v[mask] = np.nan
-            out[m] = v
     return out, int(bad_a.sum() + bad_b.sum()), undefined
 
 
@@ -512,34 +614,34 @@ def band_analytic(
     lo, hi = float(band[0]), float(band[1])
     if not 0 < lo < hi < sfreq / 2:
         raise ValueError(f"band {band} must satisfy 0 < low < high < Nyquist")
+    from .threads import compute_threads, parallel_map
+
     cplx = np.complex64 if np.dtype(dtype) == np.float32 else np.complex128
     out = np.empty(data.shape, dtype=cplx)
-    if method == "hilbert":
-        for c0 in range(0, data.shape[0], block):
-            chunk = np.asarray(data[c0 : c0 + block], dtype=np.float64)
-            filt = mne.filter.filter_data(
-                chunk, sfreq, lo, hi, verbose=False, **filter_kw
-            )
-            out[c0 : c0 + block] = hilbert(filt, axis=-1)
-    elif method == "morlet":
-        from mne.time_frequency import tfr_array_morlet
-
-        f0 = (lo + hi) / 2.0
-        nc = 2.0 * f0 / (hi - lo) if n_cycles is None else float(n_cycles)
-        for c0 in range(0, data.shape[0], block):
-            chunk = np.asarray(data[c0 : c0 + block], dtype=np.float64)
-            tfr = tfr_array_morlet(
-                chunk[None],
-                sfreq,
-                [f0],
-                n_cycles=nc,
-                zero_mean=True,
-                output="complex",
-                verbose=False,
-            )
-            out[c0 : c0 + block] = tfr[0, :, 0]
-    else:
+    if method not in ("hilbert", "morlet"):
         raise ValueError(f"method must be 'hilbert' or 'morlet', got {method!r}")
+    # channel blocks are independent: with several engine threads they run side by side
+    # (the FFTs release the GIL); each block is the same computation either way
+    n_ch = data.shape[0]
+    threads = compute_threads()
+    if threads > 1:  # ``threads`` blocks in flight hold no more channels than one block did
+        block = max(1, block // threads)
+
+    def one(c0):
+        chunk = np.asarray(data[c0 : c0 + block], dtype=np.float64)
+        if method == "hilbert":
+            filt = mne.filter.filter_data(chunk, sfreq, lo, hi, verbose=False, **filter_kw)
+            out[c0 : c0 + block] = hilbert(filt, axis=-1)
+        else:
+            from mne.time_frequency import tfr_array_morlet
+
+            f0 = (lo + hi) / 2.0
+            nc = 2.0 * f0 / (hi - lo) if n_cycles is None else float(n_cycles)
+            tfr = tfr_array_morlet(chunk[None], sfreq, [f0], n_cycles=nc, zero_mean=True,
+                                   output="complex", verbose=False)
+            out[c0 : c0 + block] = tfr[0, :, 0]
+
+    parallel_map(one, range(0, n_ch, block), threads)
     return out
 
 

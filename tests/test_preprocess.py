@@ -263,3 +263,32 @@ def test_file_cut_short_after_opening_is_a_clear_error(tmp_path, index):
     with pytest.raises(InputError) as err:
         load_person(therapist)
     assert data_file.name in str(err.value) and "cannot be read to the end" in str(err.value)
+
+
+@pytest.mark.parametrize("source", ["blinks", "simulated_dyad"])
+def test_ica_fitted_on_decimated_data_matches_a_full_rate_fit(monkeypatch, source):
+    """Issue #19: ICA is fitted on every 4th sample (60 samples/s at 250 Hz) of the 1-45 Hz
+    band-passed recording and applied to all samples. Against a fit on every sample: the same
+    number of eye components, the same |r| with the EOG reference (±0.02), and cleaned data
+    within 3 % (RMS of the difference over RMS of the cleaned signal). Measured: blinks
+    1.6 % (|r| 0.978 vs 0.979, removed variance 77.7 vs 77.5 %), simulated dyad 1.2 %
+    (|r| 0.974 both, 58.9 vs 59.0 %)."""
+    import hyperscan.preprocess as pp
+
+    if source == "blinks":
+        raw, _, _ = _blink_recording(seed=3, seconds=150.0)
+    else:
+        raw, _ = _sim_raw(2, "client", seed=11)
+    nyq = raw.info["sfreq"] / 2
+    raw.filter(CFG["l_freq"], min(CFG["h_freq"], nyq - 1), verbose="error")  # what the stage fits on
+    fast, full = raw.copy(), raw.copy()
+    qc_fast = pp.remove_eye_components(fast, CFG)
+    monkeypatch.setattr(pp, "ICA_FIT_RATE_HZ", raw.info["sfreq"])  # decim = 1
+    qc_full = pp.remove_eye_components(full, CFG)
+    assert qc_fast["_ica"].info["sfreq"] == raw.info["sfreq"]
+    assert len(qc_fast["excluded"]) == len(qc_full["excluded"]) >= (1 if source == "blinks" else 0)
+    np.testing.assert_allclose(sorted(qc_fast["eog_correlation"]), sorted(qc_full["eog_correlation"]),
+                               atol=0.02)
+    a, b = fast.get_data(), full.get_data()
+    rel = np.sqrt(np.mean((a - b) ** 2)) / np.sqrt(np.mean(b**2))
+    assert rel < 0.03, rel

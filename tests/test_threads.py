@@ -38,3 +38,38 @@ def test_synchrony_is_identical_with_one_and_two_threads():
         two = compute_synchrony(*args)
     for m in args[4]:
         np.testing.assert_array_equal(one[m].values, two[m].values)
+
+
+def test_window_groups_on_two_threads_equal_one_thread_and_one_window_at_a_time():
+    """The engine cuts a chunk into fixed window groups (hyperscan.threads): 40 windows of
+    2 x 24 channels are 8 groups of 5, run on a pool of 2 threads. Values equal the
+    1-thread run exactly and each window computed alone (no grouping) to 1e-14."""
+    from hyperscan.synchrony import METRICS, _compute_chunk, _compute_many, _group_windows
+
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(40, 24, 500)) + 1j * rng.normal(size=(40, 24, 500))
+    b = rng.normal(size=(40, 24, 500)) + 1j * rng.normal(size=(40, 24, 500))
+    a[3, 2] = 0  # a flat channel-window: NaN in every metric, counted once
+    assert _group_windows(a, b) == 5
+    metrics = list(METRICS)
+    with limit_threads(1):
+        one, n1, u1 = _compute_many(metrics, a, b)
+    with limit_threads(2):
+        two, n2, u2 = _compute_many(metrics, a, b)
+    assert n1 == n2 == 1 and u1 == u2
+    for m in metrics:
+        np.testing.assert_array_equal(one[m], two[m], err_msg=m)
+        alone = np.concatenate([_compute_chunk([m], a[w:w + 1], b[w:w + 1])[0][m] for w in range(40)])
+        np.testing.assert_allclose(two[m], alone, rtol=0, atol=1e-14, err_msg=m)
+        assert np.isnan(two[m][3, 2]).all() and np.isfinite(two[m][4]).all()
+
+
+def test_band_signal_channel_blocks_on_two_threads_are_identical():
+    from hyperscan.synchrony import band_analytic
+
+    x = np.random.default_rng(4).normal(size=(11, 6000))
+    with limit_threads(1):
+        one = band_analytic(x, 250.0, (8, 13))
+    with limit_threads(2):
+        two = band_analytic(x, 250.0, (8, 13))
+    np.testing.assert_array_equal(one, two)

@@ -16,7 +16,10 @@ rule nulls:
         f"{OUT}/benchmarks/nulls/{{dyad}}_{{session}}.tsv"
     conda:
         "../envs/hyperscan.yaml"
-    threads: 1
+    # Two engine threads locally (band signals and window groups side by side): the stage then
+    # runs alone instead of beside directional/person, so a 60-min 64-channel session's
+    # jobs do not add up past 3 GB; profiles/slurm sets 1 (one job per session there).
+    threads: 2
     resources:
         mem_mb=3000,
         runtime=60,

@@ -11,7 +11,11 @@ rule synchrony:
         f"{OUT}/benchmarks/synchrony/{{dyad}}_{{session}}.tsv"
     conda:
         "../envs/hyperscan.yaml"
-    threads: 1
+    # Two engine threads (hyperscan.threads: Python threads over window groups and channel
+    # blocks, never slower than one on a busy machine). Locally this stage is the critical
+    # path of a session (nothing else of it can run yet), so it takes two cores; Snakemake
+    # scales it down to --cores, and profiles/slurm sets 1 (one job per session there).
+    threads: 2
     resources:
         mem_mb=3000,
         runtime=60,

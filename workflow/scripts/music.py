@@ -1,11 +1,13 @@
 from hyperscan.logs import chose, stage_log, step
 from hyperscan.provenance import invalidate_manifest
 from hyperscan.music import music_stage
+from hyperscan.threads import limit_threads
 
 log = stage_log(snakemake)
 chose(log, snakemake.params.config, ["music", "synchrony.summary"])
 invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
-with step("music features", log):
+# the synchrony engine's threads (and BLAS/numba) at the job's allocation
+with limit_threads(snakemake.threads), step("music features", log):
     music_stage(
         snakemake.input.client,
         snakemake.input.therapist,

@@ -3,6 +3,7 @@ import os
 from hyperscan.logs import chose, stage_log, step
 from hyperscan.provenance import invalidate_manifest
 from hyperscan.preprocess import preprocess_session
+from hyperscan.threads import limit_threads
 
 log = stage_log(snakemake)
 chose(
@@ -15,7 +16,8 @@ chose(
     ],
 )
 invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
-with step("preprocessing (both people)", log):
+# BLAS (FastICA's products) at the job's threads: an uncapped pool on a busy node is slower
+with limit_threads(snakemake.threads), step("preprocessing (both people)", log):
     preprocess_session(
         snakemake.params.session,
         snakemake.params.cfg,
