@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import warnings
 import zlib
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
