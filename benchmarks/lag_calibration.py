@@ -15,6 +15,18 @@ injected lag (Clopper-Pearson 95 % interval); per null study the share of lag in
 that exclude 0 (false-positive rate). Raw per-dyad rows go to ``--out``.
 
     .venv/bin/python benchmarks/lag_calibration.py --pool 240 --out /tmp/lag_calibration.tsv
+
+``--change N``: instead, the size of a change of lag over episodes (``lag_change_ms`` of
+``group/directional_episodes.tsv``, hyperscan.directional.episodes). N replications per
+scenario (tests/direction_tools.study: studies of ``--dyads`` dyads (first value), 6 episodes
+of 20 s, seeds 3000+r): ``matches_then_leads`` (zero lag for the first half of every episode,
+then the therapist leads by the dyad's 10-40 ms: true change = the study's mean injected
+lead), ``constant_lead`` and ``null`` (true change 0). Printed per scenario for the coupled
+rows (client/connected, therapist/attuned): the bias of ``lag_change_ms`` (ms and %, SE over
+replications), the early- and late-part lag biases, the old ``change_ms`` for comparison, and
+the share of intervals that cover the true change (Clopper-Pearson 95 %).
+
+    .venv/bin/python benchmarks/lag_calibration.py --change 60 --dyads 8 --out /tmp/lag_change.tsv
 """
 
 import argparse
@@ -50,13 +62,52 @@ def rate(k, n):
     return f"{k}/{n} = {k / n:.3f} [{ci.low:.3f}, {ci.high:.3f}]"
 
 
+def change_calibration(reps: int, n_dyads: int, out: str):
+    """Bias and coverage of lag_change_ms (module doc, ``--change``)."""
+    from direction_tools import study
+
+    from hyperscan.directional.episodes import episode_summary
+
+    rows, t0 = [], time.time()
+    for kind in ("matches_then_leads", "constant_lead", "null"):
+        for r in range(reps):
+            tables, truths = study(3000 + r, kind, n_dyads=n_dyads)
+            change, _ = episode_summary(tables, delta_f=0.5, seed=r)
+            lead = float(np.mean([t.lag_ms for t in truths]))
+            for row in change[change.category.isin(["connected", "attuned"])].itertuples(index=False):
+                rows.append(dict(kind=kind, rep=r, reporter=row.reporter, category=row.category,
+                                 true_change_ms=lead if kind == "matches_then_leads" else 0.0,
+                                 true_late_ms=0.0 if kind == "null" else lead,
+                                 lag_change_ms=row.lag_change_ms, lag_change_ci_low=row.lag_change_ci_low,
+                                 lag_change_ci_high=row.lag_change_ci_high, lag_early_ms=row.lag_early_ms,
+                                 lag_late_ms=row.lag_late_ms, change_ms=row.change_ms, p=row.p))
+        print(f"{kind}: {reps} studies of {n_dyads} dyads, {time.time() - t0:.0f} s", flush=True)
+        pd.DataFrame(rows).to_csv(out, sep="\t", index=False)  # partial results survive
+    data = pd.DataFrame(rows)
+    for (kind, category), g in data.groupby(["kind", "category"], sort=False):
+        err = g.lag_change_ms - g.true_change_ms
+        se = err.std(ddof=1) / np.sqrt(len(g))
+        cover = int(((g.lag_change_ci_low <= g.true_change_ms) & (g.true_change_ms <= g.lag_change_ci_high)).sum())
+        line = (f"{kind:19s} {category:9s} lag_change bias {err.mean():+.2f} ms (SE {se:.2f}, SD {err.std(ddof=1):.1f})")
+        if kind == "matches_then_leads":
+            truth = g.true_change_ms.mean()
+            line += (f" = {100 * err.mean() / truth:+.1f} % of {truth:.1f} ms; early lag {g.lag_early_ms.mean():+.2f}, "
+                     f"late lag bias {(g.lag_late_ms - g.true_late_ms).mean():+.2f} ms; "
+                     f"change_ms {100 * (g.change_ms - g.true_change_ms).mean() / truth:+.1f} %")
+        print(f"{line}; interval covers the true change in {rate(cover, len(g))}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lags", type=float, nargs="+", default=[12.0, 24.0, 40.0])
     parser.add_argument("--dyads", type=int, nargs="+", default=[6, 12])
     parser.add_argument("--pool", type=int, default=240, help="simulated dyads per true lag and for the null")
     parser.add_argument("--out", default="lag_calibration.tsv")
+    parser.add_argument("--change", type=int, default=0, metavar="N",
+                        help="calibrate lag_change_ms instead, N replications per scenario")
     args = parser.parse_args(argv)
+    if args.change:
+        return change_calibration(args.change, args.dyads[0], args.out)
     rows, t0 = [], time.time()
     for lag in [*args.lags, None]:
         seed = 7000 + (0 if lag is None else int(lag))

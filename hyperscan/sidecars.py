@@ -171,7 +171,10 @@ COLUMNS: dict[str, tuple[str, str | None, bool]] = {
     "psi_early": ("phase slope index in the early part of the episodes", None, False),
     "psi_late": ("phase slope index in the late part of the episodes", None, False),
     "change_ms": ("mean over dyads of late - early phase difference, wrapped to half a cycle, in ms "
-                  "(positive: the therapist's lead grows)", "ms", False),
+                  "(positive: the therapist's lead grows): the statistic of the change test (p); it reads "
+                  "about 20 % short, so the size of the change is lag_change_ms", "ms", False),
+    "lag_change_ms": ("size of the change: mean over dyads of lag_late - lag_early (re-aligned lags, bias "
+                      "measured in benchmarks/README.md; positive: the therapist's lead grows)", "ms", False),
     "switch_s": ("episode time at which the direction changes (two-segment fit), only where the change "
                  "survives the FDR", "s", False),
     "pattern": ("the change in words, e.g. 'matches, then therapist leads', or 'no change found'", None, True),
@@ -225,7 +228,8 @@ TABLE_COLUMNS: dict[str, dict[str, tuple[str, str | None, bool]]] = {
                                    None, False)},
     "directional": {"p": ("sign-flip p over dyads of the mean phase slope's imaginary part (psi)", None, False),
                     "n_windows": ("number of windows pooled (all dyads)", None, False)},
-    "directional_episodes": {"p": ("exact sign-flip p over dyads of change_ms", None, False),
+    "directional_episodes": {"p": ("exact sign-flip p over dyads of change_ms (the test of a change; its "
+                                   "size is lag_change_ms)", None, False),
                              "time": ("episode time of the bin centre from the episode onset (part bin; n/a "
                                       "for early/late)", "s", False)},
     "directional_episode_curve": {"n_windows": ("number of windows in the bin (all dyads)", None, False)},
@@ -261,7 +265,7 @@ PATTERNS: list[tuple[str, tuple[str, str | None, bool]]] = [
                                                 "of the session)", None, False)),
     (r"^(?P<x>pseudo|phase)_(?P<y>low|high)$", ("{y} bound of the central `stats.ci_level` interval of the "
                                                  "pooled {x} null distribution", None, False)),
-    (r"^(?P<x>lag|lag_early|lag_late|change)_ci_(?P<y>low|high)$", ("{y} bound of the interval of {x} over "
+    (r"^(?P<x>lag|lag_early|lag_late|change|lag_change)_ci_(?P<y>low|high)$", ("{y} bound of the interval of {x} over "
                                                                      "dyads (sign-flip inversion)", "ms", False)),
     (r"^(?P<x>.+)_ci_(?P<y>low|high)$", ("{y} bound of the `stats.ci_level` interval of {x} over dyads", None,
                                          False)),

@@ -69,6 +69,10 @@ def test_change_table_by_hand():
     assert row.lag_early_ms == pytest.approx(0.0, abs=1e-6) and row.lag_late_ms == pytest.approx(124 / 6, abs=1e-6)
     assert row.p == pytest.approx(2 / 64) and row.p_min == pytest.approx(2 / 64)
     assert 19.0 <= row.change_ci_low <= 124 / 6 <= row.change_ci_high <= 23.0 and row.pattern == "matches, then therapist leads"
+    # no lag_ms column (a table from before the re-aligned lags): lags from the slope phases,
+    # so the size of the change equals change_ms here; its interval is the same inversion
+    assert row.lag_change_ms == pytest.approx(124 / 6, abs=1e-6)
+    assert (row.lag_change_ci_low, row.lag_change_ci_high) == pytest.approx((row.change_ci_low, row.change_ci_high))
     assert curve.empty
 
 

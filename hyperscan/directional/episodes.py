@@ -22,8 +22,12 @@ and the lag of each episode-time bin. The dyad's **change** is
 ``Δ = wrap(arg late − arg early) / (2π δf)`` in ms (δf = ``STEP_BINS`` / window length) from
 the phases of the mean complex slopes (positive: the therapist's lead grows / the client's
 shrinks over the episode); being a phase-slope difference it is short by the same fraction
-as a phase-slope lag (about 20 % on the simulator's alpha coupling), so the test of a change
-uses it and the size of the lags is read from ``lag_early``/``lag_late``.
+as a phase-slope lag (about 20 % on the simulator's alpha coupling), so it is the *test* of a
+change (``p``; its null validity is measured) but not its size. The **size of the change** is
+``lag_change_ms``: the mean over dyads of ``lag_late − lag_early`` (re-aligned lags, not short
+by a fraction), with ``lag_change_ci_low/high`` from the same sign-flip inversion over dyads;
+its bias and coverage on simulated ``matches_then_leads`` and null / constant-lead dyads are
+measured in ``benchmarks/lag_calibration.py`` (``--change``) and ``benchmarks/README.md``.
 The phase of a mean slope does not depend on how strong the coupling is, so an episode
 whose coupling builds up (weak early, strong late) but keeps its lag has Δ ≈ 0 — the
 "constant lead" null — while an episode that turns from zero lag to a lead has Δ ≈ the lead.
@@ -67,7 +71,8 @@ from ..labels import NEAR_BOUNDARY_LABEL, NOT_A_CATEGORY
 CHANGE_COLUMNS = ["reporter", "category", "band", "n_dyads", "n_episodes", "lag_early_ms",
                   "lag_early_ci_low", "lag_early_ci_high", "lag_late_ms", "lag_late_ci_low",
                   "lag_late_ci_high", "psi_early", "psi_late", "change_ms", "change_ci_low",
-                  "change_ci_high", "p", "p_min", "q", "clock_uncertainty_ms", "switch_s", "pattern"]
+                  "change_ci_high", "lag_change_ms", "lag_change_ci_low", "lag_change_ci_high", "p", "p_min",
+                  "q", "clock_uncertainty_ms", "switch_s", "pattern"]
 CURVE_COLUMNS = ["reporter", "category", "band", "time", "n_dyads", "n_windows", "psi",
                  "psi_ci_low", "psi_ci_high", "lag_ms", "lag_ci_low", "lag_ci_high"]
 
@@ -283,7 +288,8 @@ def episode_summary(tables: list[pd.DataFrame], *, delta_f: float, ci_level: flo
     ``clock_ms``: (dyad, session) -> alignment uncertainty of the two recordings in ms (None
     or missing: unknown), as in ``directional_summary``; ``clock_uncertainty_ms`` is the
     largest over a row's sessions. It bounds ``lag_early_ms``/``lag_late_ms`` (an offset of
-    the two clocks shifts both), not ``change_ms``, which an offset leaves unchanged."""
+    the two clocks shifts both), not ``change_ms`` or ``lag_change_ms``, which an offset leaves
+    unchanged."""
     from . import STEP_BINS
 
     to_ms = 1e3 / (2 * np.pi * STEP_BINS * delta_f)
@@ -324,6 +330,9 @@ def episode_summary(tables: list[pd.DataFrame], *, delta_f: float, ci_level: flo
         change = _wrap(np.angle(late) - np.angle(early)) * to_ms
         p, p_min = sign_flip_p(change, n_permutations, rng)
         c_lo, c_hi = sign_flip_ci(change, ci_level, n_permutations, rng)
+        lag_change = lag_l - lag_e  # the size of the change (re-aligned lags, module doc)
+        # own generator: the draws of the other intervals stay as they were before this column
+        lc_lo, lc_hi = sign_flip_ci(lag_change, ci_level, n_permutations, np.random.default_rng([seed, 1]))
         e_lo, e_hi = sign_flip_ci(lag_e, ci_level, n_permutations, rng)
         l_lo, l_hi = sign_flip_ci(lag_l, ci_level, n_permutations, rng)
         # Curve over episode time: per dyad and bin the weighted mean slope of its sessions.
@@ -361,7 +370,8 @@ def episode_summary(tables: list[pd.DataFrame], *, delta_f: float, ci_level: flo
             n_episodes=int(pdy["n_episodes"].sum()), lag_early_ms=_finite_mean(lag_e), lag_early_ci_low=e_lo,
             lag_early_ci_high=e_hi, lag_late_ms=_finite_mean(lag_l), lag_late_ci_low=l_lo, lag_late_ci_high=l_hi,
             psi_early=early.imag.mean(), psi_late=late.imag.mean(), change_ms=change.mean(),
-            change_ci_low=c_lo, change_ci_high=c_hi, p=p, p_min=p_min, clock_uncertainty_ms=clock,
+            change_ci_low=c_lo, change_ci_high=c_hi, lag_change_ms=_finite_mean(lag_change),
+            lag_change_ci_low=lc_lo, lag_change_ci_high=lc_hi, p=p, p_min=p_min, clock_uncertainty_ms=clock,
             switch_s=switch if p <= 1 - ci_level else np.nan, pattern=pattern))
     change = pd.DataFrame(change_rows, columns=CHANGE_COLUMNS)
     if len(change):

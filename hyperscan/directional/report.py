@@ -73,17 +73,21 @@ def direction_section(change: pd.DataFrame, curve: pd.DataFrame, figures, max_fi
     parts = ["<p>Windows aligned to the onset of each coded episode. Per dyad the phase slope of the "
              "early and the late part of its episodes (split at half of each episode); "
              "<code>lag_early_ms</code>/<code>lag_late_ms</code>: re-aligned lags (bias measured on simulation, "
-             "benchmarks/README.md); <code>change_ms</code> = late − early phase of the phase slope in ms, the "
-             "test's statistic, which reads about 20 % smaller than the difference of the lags when the "
-             "coupling is narrower than the band; <code>p</code>: exact sign-flip test over dyads "
+             "benchmarks/README.md); <code>lag_change_ms</code>: the size of the change, the mean over dyads "
+             "of <code>lag_late_ms</code> − <code>lag_early_ms</code>; <code>change_ms</code> = late − early "
+             "phase of the phase slope in ms, the test's statistic only: it reads about 20 % smaller than the "
+             "change of lag when the coupling is narrower than the band, so read sizes from "
+             "<code>lag_change_ms</code>; <code>p</code>: exact sign-flip test over dyads of "
+             "<code>change_ms</code> "
              "(its smallest attainable value is <code>p_min</code>); intervals: sign-flip inversions, "
              "n/a when the dyads are too few for the level. <code>switch_s</code>: episode time of the "
              "change (within ±2 s on simulated dyads). A clock offset between the two recordings shifts both lags "
              "(<code>clock_uncertainty_ms</code>) but not their change.</p>"]
     shown = change.sort_values(["p", "reporter", "category", "band"]).reset_index(drop=True)
-    parts.append(_table(shown[["reporter", "category", "band", "n_dyads", "n_episodes", "lag_early_ms",
-                               "lag_late_ms", "clock_uncertainty_ms", "change_ms", "change_ci_low",
-                               "change_ci_high", "p", "p_min", "q", "switch_s", "pattern"]]))
+    # reindex: a table written before lag_change_ms existed shows n/a there instead of failing
+    parts.append(_table(shown.reindex(columns=["reporter", "category", "band", "n_dyads", "n_episodes", "lag_early_ms",
+                               "lag_late_ms", "clock_uncertainty_ms", "lag_change_ms", "lag_change_ci_low",
+                               "lag_change_ci_high", "change_ms", "p", "p_min", "q", "switch_s", "pattern"])))
     for row in shown.head(max_figures).itertuples(index=False):
         block = curve[(curve.reporter == row.reporter) & (curve.category == row.category)
                       & (curve.band == row.band)].sort_values("time")
@@ -93,7 +97,7 @@ def direction_section(change: pd.DataFrame, curve: pd.DataFrame, figures, max_fi
         parts.append(_figure(figures(episode_plot(block, row), name), "direction over episode time",
                              f"{html.escape(str(row.reporter))}: {html.escape(str(row.category))} "
                              f"({html.escape(str(row.band))}): PSI and lag over episode time, 95 % interval "
-                             f"over dyads; change p = {_num(row.p)}."))
+                             f"over dyads; change of lag {_num(getattr(row, "lag_change_ms", np.nan))} ms, p = {_num(row.p)}."))
     return "\n".join(parts)
 
 
