@@ -187,6 +187,10 @@ def test_summary_sections_show_direction_over_episode_time(tmp_path):
     body = sections["Who leads, and when? Direction over episode time"]
     assert body.count("data:image/png;base64,") >= 2 and "matches, then therapist leads" in body
     assert (tmp_path / "figures" / "direction_over_episode_client_connected_alpha.svg").is_file()
+    # the size quoted is the change of the re-aligned lags, not the (short) phase difference
+    row = change[(change.reporter == "client") & (change.category == "connected")].iloc[0]
+    assert f"change of lag {row.lag_change_ms:.3g} ms" in body and "<th>lag_change_ms</th>" in body
+    assert row.lag_change_ms > row.change_ms
     music = sections["Is it the music?"]
     assert "Possibly stimulus-driven" in music and "delta plv" in music and "alpha plv" not in music
     with_audio = dict(summary_sections(sink, contrasts=contrasts, n_sessions=6, n_with_audio=6))

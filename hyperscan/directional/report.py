@@ -97,7 +97,7 @@ def direction_section(change: pd.DataFrame, curve: pd.DataFrame, figures, max_fi
         parts.append(_figure(figures(episode_plot(block, row), name), "direction over episode time",
                              f"{html.escape(str(row.reporter))}: {html.escape(str(row.category))} "
                              f"({html.escape(str(row.band))}): PSI and lag over episode time, 95 % interval "
-                             f"over dyads; change of lag {_num(getattr(row, "lag_change_ms", np.nan))} ms, p = {_num(row.p)}."))
+                             f"over dyads; change of lag {_num(getattr(row, 'lag_change_ms', np.nan))} ms, p = {_num(row.p)}."))
     return "\n".join(parts)
 
 
