@@ -34,7 +34,8 @@ def test_init_help_names_the_command_line_options_not_the_function_parameters():
     import hyperscan.init
 
     assert "``offsets``" in hyperscan.init.__doc__  # the docs keep their markup
-    assert "report_offset is 0 unless --offsets names a TSV with dyad, session" in text
+    assert "report_offset is 0 unless --offsets (default: the study folder's own report_offsets.tsv" in text
+    assert "names a TSV with dyad, session and any of the sheet's clock/ratings columns" in text
     assert "refuses to replace existing ones unless --force" in text
     assert "role is matched against --client-role / --therapist-role / --shared-role" in text
     assert "Scans STUDY_DIR (recursively;" in text

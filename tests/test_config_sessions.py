@@ -9,7 +9,7 @@ from hyperscan.sessions import read_sessions
 
 def test_defaults_filled():
     cfg = validate_config({"sessions": "x.tsv"})
-    assert cfg["window"] == {"length": 2.0, "step": 1.0}
+    assert cfg["window"] == {"length": 2.0, "step": 1.0, "epochs": "whole"}
     assert cfg["metrics"] == ["plv", "ccorr", "coh", "imcoh", "wpli", "envcorr"]
     assert cfg["bands"]["alpha"] == [8, 13]
     assert cfg["stats"]["n_permutations"] == 2000

@@ -86,7 +86,7 @@ def test_rerun_gives_identical_netcdf_data(runs):
                 assert da.attrs[key] == db.attrs[key]
             ca, cb = (json.loads(d.attrs["provenance_config"]) for d in (da, db))
             assert ca == cb and "output_dir" not in ca
-            assert ca["metrics"] == ["plv", "coh", "wpli"] and ca["window"] == {"length": 2.0, "step": 1.0}
+            assert ca["metrics"] == ["plv", "coh", "wpli"] and ca["window"] == {"length": 2.0, "step": 1.0, "epochs": "whole"}
 
 
 def test_provenance_manifest_matches_the_files(runs):
@@ -103,7 +103,7 @@ def test_provenance_manifest_matches_the_files(runs):
     assert doc["config"]["output_dir"] == str(a)
     assert doc["config"]["stats"]["n_permutations"] == 200
     assert doc["config"]["metrics"] == ["plv", "coh", "wpli"]
-    assert doc["config"]["window"] == {"length": 2.0, "step": 1.0}
+    assert doc["config"]["window"] == {"length": 2.0, "step": 1.0, "epochs": "whole"}
     # inputs: the sessions sheet, and every EEG and report file of the sheet, checksummed
     assert sorted(doc["inputs"]) == ["D01/S1", "D02/S1", "sessions_sheet"]
     sheet = doc["inputs"].pop("sessions_sheet")

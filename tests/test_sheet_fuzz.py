@@ -173,6 +173,6 @@ def test_valid_configs_round_trip(length, step_fraction, n_perm, low, width):
     step = length * step_fraction
     cfg = validate_config({"sessions": "s.tsv", "window": {"length": length, "step": step},
                            "stats": {"n_permutations": n_perm}, "bands": {"b": [low, low + width]}})
-    assert cfg["window"] == {"length": length, "step": step}
+    assert cfg["window"] == {"length": length, "step": step, "epochs": "whole"}
     assert cfg["stats"]["n_permutations"] == n_perm and cfg["stats"]["seed"] == 20261124
     assert cfg["bands"] == {"b": [low, low + width]} and math.isclose(cfg["reports"]["min_overlap"], 0.5)
