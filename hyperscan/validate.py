@@ -233,32 +233,20 @@ def check_eeg(path: Path, select: str | None, *, shared: bool, row: int, sheet,
         raw = read_raw(path, preload=False) if raw is None else raw
     except InputError as err:
         return None, err.problems, notes
-    if isinstance(raw, mne.BaseEpochs):
+    epoched = isinstance(raw, mne.BaseEpochs)
+    if epoched:
         n = len(raw) * len(raw.times)
-        if select:
-            try:
-                raw = select_prefix(raw, select, path)
-            except InputError as err:
-                return None, err.problems, notes
-        elif shared:
-            return None, [problem(sheet, "client and therapist are the same file but no "
-                                         "client_select/therapist_select prefix is given",
-                                  "channel-name prefixes such as C_ and T_", row=row)], notes
-        standardise(raw, channel_names, channel_types)
-        eeg = [raw.ch_names[i] for i in mne.pick_types(raw.info, eeg=True, exclude=[])]
-        if not eeg or not n:
-            return None, [problem(path, "its epochs hold no EEG channel or no sample", "epochs of EEG")], notes
-        return Recording(path, eeg, float(raw.info["sfreq"]), n), [], notes
-    n = raw.n_times
-    if n < 1 or not raw.info["sfreq"] > 0:
-        return None, [problem(path, f"holds {n} samples at {raw.info['sfreq']} Hz", "a non-empty recording")], notes
-    try:  # a truncated FIF/EEGLAB/BrainVision file fails here, not in the header
-        raw.get_data(start=0, stop=min(n, 10))
-        raw.get_data(start=max(0, n - 10), stop=n)
-    except Exception as exc:  # noqa: BLE001 - any failure to read the samples is a bad file
-        return None, [problem(path, f"the header reads but the samples do not ({type(exc).__name__}: "
-                                    f"{exc}); the file is probably truncated",
-                              "the complete file (copy or export it again)")], notes
+    else:
+        n = raw.n_times
+        if n < 1 or not raw.info["sfreq"] > 0:
+            return None, [problem(path, f"holds {n} samples at {raw.info['sfreq']} Hz", "a non-empty recording")], notes
+        try:  # a truncated FIF/EEGLAB/BrainVision file fails here, not in the header
+            raw.get_data(start=0, stop=min(n, 10))
+            raw.get_data(start=max(0, n - 10), stop=n)
+        except Exception as exc:  # noqa: BLE001 - any failure to read the samples is a bad file
+            return None, [problem(path, f"the header reads but the samples do not ({type(exc).__name__}: "
+                                        f"{exc}); the file is probably truncated",
+                                  "the complete file (copy or export it again)")], notes
     if select:
         try:
             raw = select_prefix(raw, select, path)
@@ -270,6 +258,8 @@ def check_eeg(path: Path, select: str | None, *, shared: bool, row: int, sheet,
                               "channel-name prefixes such as C_ and T_", row=row)], notes
     standardise(raw, channel_names, channel_types)
     eeg = [raw.ch_names[i] for i in mne.pick_types(raw.info, eeg=True, exclude=[])]
+    if epoched and (not eeg or not n):
+        return None, [problem(path, "its epochs hold no EEG channel or no sample", "epochs of EEG")], notes
     if not eeg:
         return None, [problem(path, "contains no EEG channels" + (f" starting with '{select}'" if select else ""),
                               "at least one EEG channel")], notes
