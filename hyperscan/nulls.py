@@ -159,6 +159,12 @@ def window_values(client: Recording, therapist: Recording, config: dict, metrics
         # a cached band signal serves only the very array it was computed on (not a crop of it)
         client_analytic={k: v for k, v in (client_analytic or {}).items() if v.shape[-1] == n},
     )
+    return per_band_metric(ds, metrics)
+
+
+def per_band_metric(ds, metrics) -> dict:
+    """``{(band, metric): float64 array over windows}`` from a synchrony Dataset whose metric
+    variables are already reduced to (band, window); windows flagged ``bad_window`` are NaN."""
     bad = ds["bad_window"].values.astype(bool)
     out = {}
     for m in metrics:

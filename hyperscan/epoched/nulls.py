@@ -61,21 +61,14 @@ def phase_randomise_epochs(recording, rng: np.random.Generator):
 
 
 def _values(client, therapist, config, metrics):
-    from ..nulls import NULL_CHANNEL_BLOCK
+    from ..nulls import NULL_CHANNEL_BLOCK, per_band_metric
     from ..windows import summarise_matrix
 
     how = config["synchrony"]["summary"]
     cfg = dict(config, metrics=list(metrics))
     ds = epoched_synchrony(client, therapist, cfg, reduce=lambda da: summarise_matrix(da, how).values,
                            dtype="float32", channel_block=NULL_CHANNEL_BLOCK)
-    bad = ds["bad_window"].values.astype(bool)
-    out = {}
-    for m in metrics:
-        for k, band in enumerate(ds["band"].values):
-            v = ds[m].values[k].astype(float)
-            v[bad] = np.nan
-            out[(str(band), m)] = v
-    return out
+    return per_band_metric(ds, metrics)
 
 
 def epoched_session_nulls(client, therapist, partners, windows, config, *, rng):
