@@ -64,18 +64,7 @@ def test_init_sheet_runs_to_the_same_results_as_the_shipped_sheet(tmp_path):
                    therapist=[str(sample / p) for p in shipped.therapist],
                    reports=[str(sample / p) for p in shipped.reports]).to_csv(ref / "sessions.tsv", sep="\t",
                                                                               index=False)
-    over = dict(bands={"alpha": [8, 13]}, metrics=["plv", "envcorr"],
-                stats={"n_permutations": 200, "n_bootstrap": 200,
-                       "nulls": {"max_pseudo_partners": 1, "n_phase_surrogates": 1}})
-    outs = {}
-    for name, sheet in (("init", study / "sessions.tsv"), ("shipped", ref / "sessions.tsv")):
-        work = tmp_path / f"run_{name}"
-        work.mkdir()
-        cfg = write_config(work / "config.yaml", sheet, work / "out", **over)
-        proc = subprocess.run(hyperscan_cmd() + ["run", "--configfile", str(cfg), "--cores", "2", "--quiet"],
-                              capture_output=True, text=True, cwd=work)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        outs[name] = work / "out"
+    outs = _run_small({"init": study / "sessions.tsv", "shipped": ref / "sessions.tsv"}, tmp_path)
     for rel in ("group/contrasts.tsv", "group/dyad_contrasts.tsv", "group/surrogates.tsv",
                 "D01/S1/windows.tsv", "D06/S1/windows.tsv"):
         assert (outs["init"] / rel).read_bytes() == (outs["shipped"] / rel).read_bytes(), rel
@@ -98,11 +87,21 @@ def test_simulate_init_run_gives_the_results_of_the_simulated_sheet(tmp_path):
     rebuilt = pd.read_csv(sim / "sessions.tsv", sep="\t", dtype=str, keep_default_na=False)
     assert list(rebuilt.report_offset.astype(float)) == list(shipped.report_offset.astype(float))
     assert (rebuilt.report_offset.astype(float) > 4).all()
+    outs = _run_small({"init": sim / "sessions.tsv", "simulated": ref / "sessions.tsv"}, tmp_path)
+    for rel in ("group/contrasts.tsv", "group/dyad_contrasts.tsv", "D01/S1/windows.tsv", "D02/S1/windows.tsv"):
+        assert (outs["init"] / rel).read_bytes() == (outs["simulated"] / rel).read_bytes(), rel
+    contrasts = pd.read_csv(outs["init"] / "group" / "contrasts.tsv", sep="\t")
+    hit = contrasts[(contrasts.category == "connected") & (contrasts.band == "alpha") & (contrasts.metric == "plv")]
+    assert (hit.estimate > 0).all()  # the reports sit on the injected episodes
+
+
+def _run_small(sheets: dict, tmp_path) -> dict:
+    """Run each sheet (name -> sessions.tsv) with a small alpha-only config; name -> output folder."""
     over = dict(bands={"alpha": [8, 13]}, metrics=["plv", "envcorr"],
                 stats={"n_permutations": 200, "n_bootstrap": 200,
                        "nulls": {"max_pseudo_partners": 1, "n_phase_surrogates": 1}})
     outs = {}
-    for name, sheet in (("init", sim / "sessions.tsv"), ("simulated", ref / "sessions.tsv")):
+    for name, sheet in sheets.items():
         work = tmp_path / f"run_{name}"
         work.mkdir()
         cfg = write_config(work / "config.yaml", sheet, work / "out", **over)
@@ -110,8 +109,4 @@ def test_simulate_init_run_gives_the_results_of_the_simulated_sheet(tmp_path):
                               capture_output=True, text=True, cwd=work)
         assert proc.returncode == 0, proc.stderr[-3000:]
         outs[name] = work / "out"
-    for rel in ("group/contrasts.tsv", "group/dyad_contrasts.tsv", "D01/S1/windows.tsv", "D02/S1/windows.tsv"):
-        assert (outs["init"] / rel).read_bytes() == (outs["simulated"] / rel).read_bytes(), rel
-    contrasts = pd.read_csv(outs["init"] / "group" / "contrasts.tsv", sep="\t")
-    hit = contrasts[(contrasts.category == "connected") & (contrasts.band == "alpha") & (contrasts.metric == "plv")]
-    assert (hit.estimate > 0).all()  # the reports sit on the injected episodes
+    return outs
