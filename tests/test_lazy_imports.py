@@ -44,6 +44,7 @@ def test_windows_tables_round_trip_without_xarray(tmp_path):
     ("hyperscan.channel_pairs", ["scipy.stats", "scipy.sparse", "xarray", "mne"]),
     ("hyperscan.pseudo_contrasts", ["scipy.stats", "xarray", "matplotlib"]),
     ("hyperscan.summary", ["scipy.stats", "xarray", "statsmodels"]),
+    ("hyperscan.io", ["mne.io.edf", "mne.io.eeglab", "mne.io.brainvision", "scipy.stats"]),  # via nulls: surrogates
 ])
 def test_group_job_modules_leave_heavy_packages_to_the_calls_that_use_them(module, absent, tmp_path):
     mods = _modules_after(f"import {module}", tmp_path)
@@ -72,3 +73,19 @@ def test_statistics_import_scipy_stats_when_they_run(tmp_path):
         assert f"± {sps.t.ppf(0.975, 3) / 2:.2f} ×" in stats.precision_note(4)
     """, tmp_path)
     assert "scipy.stats" in mods
+
+
+def test_readers_are_mne_s_readers_when_asked(tmp_path):
+    mods = _modules_after("""
+        import mne
+
+        from hyperscan.io import READERS, SUPPORTED
+
+        assert READERS[".edf"] is mne.io.read_raw_edf and READERS.get(".vhdr") is mne.io.read_raw_brainvision
+        assert READERS.get(".xdf") is None and ".xdf" not in READERS and ".set" in READERS
+        assert dict(READERS) == {".edf": mne.io.read_raw_edf, ".bdf": mne.io.read_raw_bdf,
+                                 ".vhdr": mne.io.read_raw_brainvision, ".fif": mne.io.read_raw_fif,
+                                 ".set": mne.io.read_raw_eeglab}
+        assert SUPPORTED == [".bdf", ".edf", ".fif", ".fif.gz", ".set", ".vhdr", ".xdf"]
+    """, tmp_path)
+    assert "mne.io.edf" in mods
