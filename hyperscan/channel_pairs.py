@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import scipy.sparse
-import scipy.stats
 
+# scipy.sparse / scipy.stats are imported where a cluster test runs (the job's start-up
+# otherwise paid for them even when no contrast has two dyads; issue #19)
 PAIR_COLUMNS = ["reporter", "category", "reference", "band", "metric", "client_channel",
                 "therapist_channel", "n_dyads", "estimate", "t", "cluster", "cluster_p", "selection"]
 
@@ -37,6 +37,7 @@ PAIR_COLUMNS = ["reporter", "category", "reference", "band", "metric", "client_c
 def channel_adjacency(channels: list[str], montage: str | None = "colin27_1020"):
     """(n, n) sparse adjacency of channels from montage positions; identity if unknown."""
     import mne
+    import scipy.sparse
 
     n = len(channels)
     if montage:
@@ -56,6 +57,8 @@ def channel_adjacency(channels: list[str], montage: str | None = "colin27_1020")
 
 def pair_adjacency(client_adj, therapist_adj):
     """Adjacency over (client, therapist) pairs, pair index = client * n_therapist + therapist."""
+    import scipy.sparse
+
     n_c, n_t = client_adj.shape[0], therapist_adj.shape[0]
     a_c = (client_adj - scipy.sparse.diags(client_adj.diagonal().astype(float))).astype(bool).astype(float)
     a_t = (therapist_adj - scipy.sparse.diags(therapist_adj.diagonal().astype(float))).astype(bool).astype(float)
@@ -108,6 +111,7 @@ def pair_differences(sessions, reporter, category, reference, band, metric, min_
 
 def cluster_test(diffs: np.ndarray, adjacency, *, n_permutations=1024, cluster_p=0.05, seed=0):
     """Cluster permutation over dyads of (n_dyads, n_pairs) differences -> (t, cluster id, p)."""
+    import scipy.stats
     from mne.stats import permutation_cluster_1samp_test
 
     n = diffs.shape[0]

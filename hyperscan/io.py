@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,14 +50,27 @@ from .errors import InputError, problem
 
 log = logging.getLogger(__name__)
 
-READERS = {
-    ".edf": mne.io.read_raw_edf,
-    ".bdf": mne.io.read_raw_bdf,
-    ".vhdr": mne.io.read_raw_brainvision,
-    ".fif": mne.io.read_raw_fif,
-    ".set": mne.io.read_raw_eeglab,
-}
-SUPPORTED = sorted([*READERS, ".xdf", ".fif.gz"])
+_READER_NAMES = {".edf": "read_raw_edf", ".bdf": "read_raw_bdf", ".vhdr": "read_raw_brainvision",
+                 ".fif": "read_raw_fif", ".set": "read_raw_eeglab"}
+
+
+class _Readers(Mapping):
+    """suffix -> ``mne.io`` reader, looked up when asked: touching ``mne.io.read_raw_*``
+    imports MNE's readers (~0.25 s), which jobs that import this module only for
+    :class:`Recording` (the surrogates group job) never use (issue #19)."""
+
+    def __getitem__(self, suffix):
+        return getattr(mne.io, _READER_NAMES[suffix])
+
+    def __iter__(self):
+        return iter(_READER_NAMES)
+
+    def __len__(self):
+        return len(_READER_NAMES)
+
+
+READERS = _Readers()
+SUPPORTED = sorted([*_READER_NAMES, ".xdf", ".fif.gz"])
 EOG_NAME = re.compile(r"^(EOG|VEOG|HEOG)", re.IGNORECASE)
 #: Drift (in samples, over the whole stream) above which an XDF stream is resampled from
 #: its effective rate (dejittered LSL timestamps) to its nominal rate.

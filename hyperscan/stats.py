@@ -64,8 +64,6 @@ import logging
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
-from scipy.stats import false_discovery_control
 
 from .labels import NEAR_BOUNDARY_LABEL, NOT_A_CATEGORY
 from .labels import category_masks as _masks
@@ -130,6 +128,10 @@ def group_test(diffs, test: str = "t", *, n_permutations: int = 2000,
     n = len(d)
     if n < 2:
         return np.nan, np.nan, ""
+    # scipy.stats (~0.5 s to import) where a test or interval is computed: most jobs that
+    # import this module (summary figures, directional, channel pairs) use its helpers only
+    from scipy import stats as sps
+
     if test == "t":
         if np.ptp(d) == 0:  # no spread: the t statistic is undefined
             return (1.0 if d[0] == 0 else np.nan), 0.0, f"t({n - 1})"
@@ -151,6 +153,8 @@ def t_interval(values, ci_level: float = 0.95) -> tuple[float, float]:
     n = len(v)
     if n < 2:
         return np.nan, np.nan
+    from scipy import stats as sps
+
     half = sps.t.ppf(0.5 + ci_level / 2, n - 1) * v.std(ddof=1) / np.sqrt(n)
     return float(v.mean() - half), float(v.mean() + half)
 
@@ -376,6 +380,8 @@ def _bh(p: pd.Series) -> pd.Series:
     out = pd.Series(np.nan, index=p.index)
     finite = p.notna()
     if finite.any():
+        from scipy.stats import false_discovery_control
+
         out[finite] = false_discovery_control(p[finite].to_numpy(float), method="bh")
     return out
 
@@ -522,6 +528,8 @@ def mixed_models(tables: list[pd.DataFrame], *, reference="others", min_windows=
 
 
 def _slope_row(block, n_d, ci_level, smf):
+    from scipy import stats as sps
+
     df = n_d - 1
     tcrit = sps.t.ppf(0.5 + ci_level / 2, df)
     fit = _fit_mixed(smf.mixedlm("value ~ in_category", block, groups=block["dyad"],
@@ -616,6 +624,8 @@ def precision_note(n_dyads: int, *, ci_level=0.95, group_test_name="t", n_permut
                 "p-values or intervals are reported.")
     floor = {"t": 0.0, "signflip": sign_flip_floor(n_dyads, n_permutations),
              "wilcoxon": 2.0 / 2**n_dyads}[group_test_name]
+    from scipy import stats as sps
+
     half = sps.t.ppf(0.5 + ci_level / 2, n_dyads - 1) / np.sqrt(n_dyads)
     flip = sign_flip_floor(n_dyads, n_permutations)
     names = {"t": "t test", "signflip": "sign-flip test", "wilcoxon": "Wilcoxon signed-rank test"}

@@ -76,7 +76,10 @@ class FigureSink:
                     path = self.folder / f"{stem}.{fmt}"
                     meta = {"Software": None} if fmt == "png" else ({"Date": None} if fmt == "svg" else {})
                     with atomic_output(path) as tmp:  # hidden temporary, removed on failure
-                        fig.savefig(tmp, format=fmt, dpi=90, bbox_inches="tight", metadata=meta)
+                        if fmt == "png":  # the page's render above (same dpi, bbox, metadata): not drawn twice
+                            tmp.write_bytes(buf.getvalue())
+                        else:
+                            fig.savefig(tmp, format=fmt, dpi=90, bbox_inches="tight", metadata=meta)
                     self.written.append(path)
         plt.close(fig)
         return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")

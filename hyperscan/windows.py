@@ -16,14 +16,17 @@ Epoched sessions (``hyperscan.epoched``) add an ``epoch`` column and the reporte
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from .atomic import atomic_output
 from .labels import NEAR_BOUNDARY_LABEL, consensus_reporter, label_windows
 from .reports import read_reports, to_eeg_time
+
+if TYPE_CHECKING:  # xarray (~0.5 s to import) only where a synchrony file is read: every group job
+    import xarray as xr  # imports read_windows/write_tsv from here and none of them needs it (issue #19)
 
 log = logging.getLogger(__name__)
 BASE_COLUMNS = ["dyad", "session", "band", "metric", "start", "end", "value", "excluded", "edge"]
@@ -55,6 +58,8 @@ def summarise_matrix(da: xr.DataArray, how: str = "mean") -> xr.DataArray:
         common = [c for c in da["client_channel"].values if c in set(da["therapist_channel"].values)]
         if not common:
             raise ValueError("synchrony.summary = homologous needs channel names shared by both people")
+        import xarray as xr
+
         pairs = xr.concat([da.sel(client_channel=c, therapist_channel=c) for c in common], "pair")
         return pairs.mean("pair", skipna=True)
     raise ValueError(f"unknown summary {how!r}")
@@ -79,6 +84,8 @@ def windows_table(synchrony_path, *, dyad: str, session: str, reports_path=None,
     ``report_options``: reader options (``Session.report_reader_options()``: the sheet's
     ``report_options`` plus the session's BORIS observation / XDF clock origin).
     """
+    import xarray as xr
+
     with xr.open_dataset(synchrony_path, engine="h5netcdf") as ds:
         metrics = [v for v in ds.data_vars if ds[v].dims == ("band", "time", "client_channel", "therapist_channel")]
         starts = ds["window_start"].values
