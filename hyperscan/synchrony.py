@@ -46,6 +46,7 @@ conjugated).
 
 from __future__ import annotations
 
+import threading
 import warnings
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
@@ -107,6 +108,38 @@ class SynchronyWarning(RuntimeWarning):
 # ---------------------------------------------------------------------------
 
 
+#: Per-thread staging buffers of :func:`_staged` (one per side and dtype).
+_STAGE = threading.local()
+#: Largest staging buffer kept between groups (bigger ones are allocated per group).
+_STAGE_KEEP = 1 << 23
+
+
+def _staged(x: np.ndarray, cplx, side: str) -> np.ndarray:
+    """``x`` as a C-contiguous ``cplx`` array: ``x`` itself when it is one, else a copy into
+    this thread's staging buffer for ``side`` (reused by the next group of this thread).
+
+    Windows are strided views (of a continuous signal, or one band of a larger array): each
+    channel-window's samples are contiguous but the rows are far apart. Read row by row
+    from memory by the row kernels, such input measured 2-3x slower than the same kernels on
+    a contiguous copy that sits in cache; numpy's copy (memcpy per row) streams it at
+    near-copy speed. The values are the same numbers, so results are unchanged.
+    """
+    if x.dtype == cplx and x.flags.c_contiguous:
+        return x
+    bufs = getattr(_STAGE, "bufs", None)
+    if bufs is None:
+        bufs = _STAGE.bufs = {}
+    key = (side, np.dtype(cplx).char)
+    buf = bufs.get(key)
+    if buf is None or buf.size < x.size:
+        buf = np.empty(x.size, cplx)
+        if buf.nbytes <= _STAGE_KEEP:
+            bufs[key] = buf
+    out = buf[: x.size].reshape(x.shape)
+    np.copyto(out, x, casting="unsafe")
+    return out
+
+
 class _Windows:
     """The two windowed analytic signals plus lazily computed, cached
     quantities shared between metrics (unit phasors, cross spectra, ...), so
@@ -116,7 +149,7 @@ class _Windows:
     ``a @ b^H`` is Σ x_a x_b* for every pair at once.
     """
 
-    def __init__(self, a: np.ndarray, b: np.ndarray, dtype="float64"):
+    def __init__(self, a: np.ndarray, b: np.ndarray, dtype="float64", stage: bool = False):
         real = np.dtype(dtype)
         if real not in (np.float64, np.float32):
             raise ValueError(f"dtype must be float64 or float32, got {dtype!r}")
@@ -135,8 +168,12 @@ class _Windows:
         if a.shape[2] < 2:
             raise ValueError("a window needs at least 2 samples")
         self.real = real
-        self.a = self._rows_contiguous(a, cplx)
-        self.b = self._rows_contiguous(b, cplx)
+        if stage:  # a group of windows, used by this thread only until the next group
+            self.a = _staged(a, cplx, "a")
+            self.b = _staged(b, cplx, "b")
+        else:
+            self.a = self._rows_contiguous(a, cplx)
+            self.b = self._rows_contiguous(b, cplx)
         self.T = a.shape[2]
         # Σ|x|² per row, as a by-product of the first row kernel that read the side (one
         # read of the cold input instead of two); only its finiteness and sign are used
@@ -511,7 +548,7 @@ def _compute_chunk(
     invalid_b: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], int, dict[str, int]]:
     """:func:`_compute_many` on one group of windows, in this thread."""
-    w = _Windows(a, b, dtype)
+    w = _Windows(a, b, dtype, stage=True)
     w.wanted = frozenset(metrics)
     out, undefined = {}, {}
     with np.errstate(invalid="ignore", divide="ignore"):
