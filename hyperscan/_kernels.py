@@ -90,8 +90,9 @@ def _same_code_path(dispatcher):
 
     @functools.wraps(dispatcher.py_func)
     def call(*args):
-        key = tuple((a.dtype.char, a.ndim, a.flags.c_contiguous, a.flags.f_contiguous, a.flags.writeable,
-                     a.flags.aligned) if isinstance(a, np.ndarray) else type(a) for a in args)
+        # flags.num: every layout flag in one int (one flags object instead of four)
+        key = tuple((a.dtype.char, a.ndim, a.flags.num) if isinstance(a, np.ndarray) else type(a)
+                    for a in args)
         if key not in seen:
             _prepare(dispatcher, name, args)
             seen.add(key)
