@@ -33,6 +33,7 @@ the cache cannot be written, every run compiles in-process, which is again one c
 from __future__ import annotations
 
 import functools
+import math
 import os
 import pickle
 import subprocess
@@ -407,3 +408,85 @@ def phase_sin_unit_rows(xf, tol, out, pw):  # pragma: no cover - jitted
             else:
                 for t in range(n_t):
                     o[t] = np.nan
+
+
+# --------------------------------------------------------------------------- finishing
+#
+# The last step of several metrics is elementwise on the (W, Na, Nb) products: a modulus, a
+# division by √(Σ|x_a|² Σ|x_b|²) or by T, a clip to the metric's range. As numpy over one
+# window group that was 5–8 passes and temporaries (norm matrix, modulus, quotient), 20–40
+# µs a group, 5–8 % of coh, imcoh, plv and wPLI; here it is one pass. No fastmath: plain
+# IEEE arithmetic (``error_model="numpy"``: x/0 is ±inf or NaN, as in numpy, not an
+# exception), NaN propagates (a comparison with NaN is false, so the clip keeps it).
+
+#: ``kind`` of :func:`finish_ratio`
+ABS_OVER_SCALE, ABS_OVER_NORM, IMAG_OVER_NORM, REAL_OVER_NORM = 0, 1, 2, 3
+
+
+@_same_code_path
+@njit(cache=True, nogil=True, error_model="numpy")
+def finish_ratio(z, kind, pa, pb, scale, lo, hi, out):  # pragma: no cover - jitted
+    """``out[w, i, j]`` = clip(num / den, lo, hi) with, by ``kind``:
+    ``ABS_OVER_SCALE``: ``|z| / scale``; ``ABS_OVER_NORM``: ``|z| / √(pa[w, i]·pb[w, j])``;
+    ``IMAG_OVER_NORM``: ``Im z / √(pa·pb)``; ``z`` the interleaved float view (W, Na, 2 Nb) of a
+    complex array. ``REAL_OVER_NORM``: ``z`` real (W, Na, Nb), ``z / √(pa·pb)``. ``|z|`` is
+    ``√(Re² + Im²)`` (``hypot`` where that would under/overflow; ≤ 1 ulp from numpy's
+    ``abs``). Each kind is its own branch-free inner loop (it vectorises)."""
+    n_win, n_a, n_b = out.shape
+    num = np.empty(n_b)
+    for w in range(n_win):
+        for i in range(n_a):
+            zr = z[w, i]
+            o = out[w, i]
+            if kind == REAL_OVER_NORM:
+                for j in range(n_b):
+                    num[j] = zr[j]
+            elif kind == IMAG_OVER_NORM:
+                for j in range(n_b):
+                    num[j] = zr[2 * j + 1]
+            else:
+                n_out = 0
+                for j in range(n_b):
+                    re = np.float64(zr[2 * j])
+                    im = np.float64(zr[2 * j + 1])
+                    a2 = re * re + im * im
+                    num[j] = np.sqrt(a2)
+                    # outside: possible under/overflow of a2 (or NaN, inf, 0)
+                    n_out += not (a2 > 1e-290 and a2 < 1e290)
+                if n_out:  # rare: libm's hypot there (slow, not vectorised)
+                    for j in range(n_b):
+                        a2 = num[j] * num[j]
+                        if not (a2 > 1e-290 and a2 < 1e290):
+                            num[j] = math.hypot(zr[2 * j], zr[2 * j + 1])
+            if kind == ABS_OVER_SCALE:
+                for j in range(n_b):
+                    v = num[j] / scale
+                    v = lo if v < lo else v
+                    o[j] = hi if v > hi else v
+            else:
+                p = pa[w, i]
+                for j in range(n_b):
+                    v = num[j] / np.sqrt(p * pb[w, j])
+                    v = lo if v < lo else v
+                    o[j] = hi if v > hi else v
+
+
+@_same_code_path
+@njit(cache=True, nogil=True, error_model="numpy")
+def finish_wpli(s, s_abs, out):  # pragma: no cover - jitted
+    """``out = clip(|s| / s_abs, 0, 1)`` where ``s_abs > 0``, else 0 (wPLI from Σ Im and
+    Σ|Im|; a NaN ``s_abs`` gives 0, as ``np.where(s_abs > 0, …, 0)`` did)."""
+    n_win, n_a, n_b = out.shape
+    for w in range(n_win):
+        for i in range(n_a):
+            for j in range(n_b):
+                d = s_abs[w, i, j]
+                if d > 0:
+                    v = abs(s[w, i, j]) / d
+                    if v < 0.0:
+                        v = 0.0
+                    elif v > 1.0:
+                        v = 1.0
+                else:
+                    v = 0.0
+                out[w, i, j] = v

@@ -241,8 +241,12 @@ class _Windows:
 
     # -- cross products (BLAS) ----------------------------------------------
     @cached_property
-    def cross_u(self):  # Σ u_a u_b*  (W, Na, Nb) = conj(Σ conj(u_a) u_b): no conj copy of a chunk
-        return np.conj(np.matmul(self.u_a_conj, self.u_b.swapaxes(1, 2)))
+    def cross_u_conj(self):  # Σ conj(u_a) u_b  (W, Na, Nb): no conj copy of a chunk
+        return np.matmul(self.u_a_conj, self.u_b.swapaxes(1, 2))
+
+    @cached_property
+    def cross_u(self):  # Σ u_a u_b*
+        return np.conj(self.cross_u_conj)
 
     @cached_property
     def cross_x(self):  # Σ x_a x_b*
@@ -252,6 +256,13 @@ class _Windows:
     #: cheaper product than the complex one that coh needs
     wanted: frozenset = frozenset()
 
+    def imag_cross_x_product(self):
+        """``(z, kind)`` for :func:`_kernels.finish_ratio`: the complex Σ x_a x_b* when it is
+        (or will be) computed anyway, else the real product of :attr:`cross_x_imag`."""
+        if "cross_x" in self.__dict__ or "coh" in self.wanted:
+            return _kernels.float_view(self.cross_x), _kernels.IMAG_OVER_NORM
+        return self.cross_x_imag, _kernels.REAL_OVER_NORM
+
     @cached_property
     def cross_x_imag(self):  # Im Σ x_a x_b*
         if "cross_x" in self.__dict__ or "coh" in self.wanted:
@@ -259,10 +270,6 @@ class _Windows:
         # Σ (ai·br − ar·bi) is the real product of a's interleaved (re, im) rows with those of
         # i·x_b = (−bi, br): one real GEMM over 2T, half the work of the complex product
         return np.matmul(_kernels.float_view(self.a), _kernels.float_view(self.b * 1j).swapaxes(1, 2))
-
-    @cached_property
-    def norm_pow(self):  # √(Σ|x_a|² Σ|x_b|²)
-        return np.sqrt(self.pow_a[:, :, None] * self.pow_b[:, None, :])
 
     # -- numba sums over Im(x_a x_b*) ---------------------------------------
     @cached_property
@@ -350,9 +357,21 @@ def _real_corr(za: np.ndarray, zb: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
+#: placeholder powers for :func:`_kernels.finish_ratio` kinds that do not read them
+_NO_POW = np.zeros((1, 1))
+
+
+def _finish(w: _Windows, z, kind, lo, hi, scale=1.0, powers=True) -> np.ndarray:
+    out = np.empty((w.a.shape[0], w.a.shape[1], w.b.shape[1]), w.real)
+    pa, pb = (w.pow_a, w.pow_b) if powers else (_NO_POW, _NO_POW)
+    _kernels.finish_ratio(z, kind, pa, pb, float(scale), float(lo), float(hi), out)
+    return out
+
+
 def plv(w: _Windows) -> np.ndarray:
     """Phase-locking value (Lachaux 1999): ``|Σ u_a u_b*| / T``, in [0, 1]."""
-    return _clip(np.abs(w.cross_u) / w.T, 0.0, 1.0)
+    # |Σ u_a u_b*| = |Σ conj(u_a) u_b|: the product as BLAS returns it, no conjugate copy
+    return _finish(w, _kernels.float_view(w.cross_u_conj), _kernels.ABS_OVER_SCALE, 0.0, 1.0, w.T, powers=False)
 
 
 def ciplv(w: _Windows) -> np.ndarray:
@@ -398,16 +417,15 @@ def ccorr(w: _Windows) -> np.ndarray:
 def coh(w: _Windows) -> np.ndarray:
     """Magnitude of coherency (not squared):
     ``|Σ x_a x_b*| / √(Σ|x_a|² Σ|x_b|²)``, in [0, 1]."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return _clip(np.abs(w.cross_x) / w.norm_pow, 0.0, 1.0)
+    return _finish(w, _kernels.float_view(w.cross_x), _kernels.ABS_OVER_NORM, 0.0, 1.0)
 
 
 def imcoh(w: _Windows) -> np.ndarray:
     """Imaginary part of coherency (Nolte et al. 2004), signed:
     ``Im(Σ x_a x_b*) / √(Σ|x_a|² Σ|x_b|²)``, in [−1, 1].
     HyPyP returns ``|imcoh|``; we keep the sign (client leads => positive)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return _clip(w.cross_x_imag / w.norm_pow, -1.0, 1.0)
+    z, kind = w.imag_cross_x_product()
+    return _finish(w, z, kind, -1.0, 1.0)
 
 
 def pli(w: _Windows) -> np.ndarray:
@@ -421,9 +439,9 @@ def wpli(w: _Windows) -> np.ndarray:
     in [0, 1]; 0 when ``Σ|Im| = 0`` (no sample carries lag information, e.g.
     identical signals), as in HyPyP and MNE-Connectivity."""
     s, s_abs = w.imag_sum_abs
-    ok = s_abs > 0
-    out = np.where(ok, np.abs(s) / np.where(ok, s_abs, 1), 0.0)
-    return _clip(out.astype(w.real, copy=False), 0.0, 1.0)
+    out = np.empty(s.shape, w.real)
+    _kernels.finish_wpli(s, s_abs, out)
+    return out
 
 
 def dwpli(w: _Windows) -> np.ndarray:
