@@ -33,6 +33,7 @@ the cache cannot be written, every run compiles in-process, which is again one c
 from __future__ import annotations
 
 import functools
+import math
 import os
 import pickle
 import subprocess
@@ -90,8 +91,9 @@ def _same_code_path(dispatcher):
 
     @functools.wraps(dispatcher.py_func)
     def call(*args):
-        key = tuple((a.dtype.char, a.ndim, a.flags.c_contiguous, a.flags.f_contiguous, a.flags.writeable,
-                     a.flags.aligned) if isinstance(a, np.ndarray) else type(a) for a in args)
+        # flags.num: every layout flag in one int (one flags object instead of four)
+        key = tuple((a.dtype.char, a.ndim, a.flags.num) if isinstance(a, np.ndarray) else type(a)
+                    for a in args)
         if key not in seen:
             _prepare(dispatcher, name, args)
             seen.add(key)
@@ -180,7 +182,9 @@ def imag_sq_sum(ar, ai, br, bi, out):  # pragma: no cover - jitted
 def sign_imag_sum(ar, ai, br, bi, out):  # pragma: no cover - jitted
     """``out = Σ sign(Im(x_a x_b*))`` over the last axis (sign(0) = 0).
     Branch-free sign so the loop vectorises; NaN counts as 0 here, which is
-    why the caller masks non-finite input separately."""
+    why the caller masks non-finite input separately. The counts accumulate in int64
+    (integer adds run beside the floating-point work: 11 % faster than float
+    accumulators; the same exact integers)."""
     n_win, n_a, n_t = ar.shape
     n_b = br.shape[1]
     n_tiles = (n_a + _TILE - 1) // _TILE
@@ -194,17 +198,17 @@ def sign_imag_sum(ar, ai, br, bi, out):  # pragma: no cover - jitted
             x3r, x3i = ar[w, i0 + 3], ai[w, i0 + 3]
             for j in range(n_b):
                 yr, yi = br[w, j], bi[w, j]
-                s0 = s1 = s2 = s3 = 0.0
+                s0 = s1 = s2 = s3 = 0
                 for t in range(n_t):
                     r, q = yr[t], yi[t]
                     m0 = x0i[t] * r - x0r[t] * q
                     m1 = x1i[t] * r - x1r[t] * q
                     m2 = x2i[t] * r - x2r[t] * q
                     m3 = x3i[t] * r - x3r[t] * q
-                    s0 += (m0 > 0) - (m0 < 0)
-                    s1 += (m1 > 0) - (m1 < 0)
-                    s2 += (m2 > 0) - (m2 < 0)
-                    s3 += (m3 > 0) - (m3 < 0)
+                    s0 += np.int64(m0 > 0) - np.int64(m0 < 0)
+                    s1 += np.int64(m1 > 0) - np.int64(m1 < 0)
+                    s2 += np.int64(m2 > 0) - np.int64(m2 < 0)
+                    s3 += np.int64(m3 > 0) - np.int64(m3 < 0)
                 out[w, i0, j] = s0
                 out[w, i0 + 1, j] = s1
                 out[w, i0 + 2, j] = s2
@@ -212,10 +216,10 @@ def sign_imag_sum(ar, ai, br, bi, out):  # pragma: no cover - jitted
         else:
             for i in range(i0, n_a):
                 for j in range(n_b):
-                    s = 0.0
+                    s = 0
                     for t in range(n_t):
                         m = ai[w, i, t] * br[w, j, t] - ar[w, i, t] * bi[w, j, t]
-                        s += (m > 0) - (m < 0)
+                        s += np.int64(m > 0) - np.int64(m < 0)
                     out[w, i, j] = s
 
 
@@ -406,3 +410,85 @@ def phase_sin_unit_rows(xf, tol, out, pw):  # pragma: no cover - jitted
             else:
                 for t in range(n_t):
                     o[t] = np.nan
+
+
+# --------------------------------------------------------------------------- finishing
+#
+# The last step of several metrics is elementwise on the (W, Na, Nb) products: a modulus, a
+# division by √(Σ|x_a|² Σ|x_b|²) or by T, a clip to the metric's range. As numpy over one
+# window group that was 5–8 passes and temporaries (norm matrix, modulus, quotient), 20–40
+# µs a group, 5–8 % of coh, imcoh, plv and wPLI; here it is one pass. No fastmath: plain
+# IEEE arithmetic (``error_model="numpy"``: x/0 is ±inf or NaN, as in numpy, not an
+# exception), NaN propagates (a comparison with NaN is false, so the clip keeps it).
+
+#: ``kind`` of :func:`finish_ratio`
+ABS_OVER_SCALE, ABS_OVER_NORM, IMAG_OVER_NORM, REAL_OVER_NORM = 0, 1, 2, 3
+
+
+@_same_code_path
+@njit(cache=True, nogil=True, error_model="numpy")
+def finish_ratio(z, kind, pa, pb, scale, lo, hi, out):  # pragma: no cover - jitted
+    """``out[w, i, j]`` = clip(num / den, lo, hi) with, by ``kind``:
+    ``ABS_OVER_SCALE``: ``|z| / scale``; ``ABS_OVER_NORM``: ``|z| / √(pa[w, i]·pb[w, j])``;
+    ``IMAG_OVER_NORM``: ``Im z / √(pa·pb)``; ``z`` the interleaved float view (W, Na, 2 Nb) of a
+    complex array. ``REAL_OVER_NORM``: ``z`` real (W, Na, Nb), ``z / √(pa·pb)``. ``|z|`` is
+    ``√(Re² + Im²)`` (``hypot`` where that would under/overflow; ≤ 1 ulp from numpy's
+    ``abs``). Each kind is its own branch-free inner loop (it vectorises)."""
+    n_win, n_a, n_b = out.shape
+    num = np.empty(n_b)
+    for w in range(n_win):
+        for i in range(n_a):
+            zr = z[w, i]
+            o = out[w, i]
+            if kind == REAL_OVER_NORM:
+                for j in range(n_b):
+                    num[j] = zr[j]
+            elif kind == IMAG_OVER_NORM:
+                for j in range(n_b):
+                    num[j] = zr[2 * j + 1]
+            else:
+                n_out = 0
+                for j in range(n_b):
+                    re = np.float64(zr[2 * j])
+                    im = np.float64(zr[2 * j + 1])
+                    a2 = re * re + im * im
+                    num[j] = np.sqrt(a2)
+                    # outside: possible under/overflow of a2 (or NaN, inf, 0)
+                    n_out += not (a2 > 1e-290 and a2 < 1e290)
+                if n_out:  # rare: libm's hypot there (slow, not vectorised)
+                    for j in range(n_b):
+                        a2 = num[j] * num[j]
+                        if not (a2 > 1e-290 and a2 < 1e290):
+                            num[j] = math.hypot(zr[2 * j], zr[2 * j + 1])
+            if kind == ABS_OVER_SCALE:
+                for j in range(n_b):
+                    v = num[j] / scale
+                    v = lo if v < lo else v
+                    o[j] = hi if v > hi else v
+            else:
+                p = pa[w, i]
+                for j in range(n_b):
+                    v = num[j] / np.sqrt(p * pb[w, j])
+                    v = lo if v < lo else v
+                    o[j] = hi if v > hi else v
+
+
+@_same_code_path
+@njit(cache=True, nogil=True, error_model="numpy")
+def finish_wpli(s, s_abs, out):  # pragma: no cover - jitted
+    """``out = clip(|s| / s_abs, 0, 1)`` where ``s_abs > 0``, else 0 (wPLI from Σ Im and
+    Σ|Im|; a NaN ``s_abs`` gives 0, as ``np.where(s_abs > 0, …, 0)`` did)."""
+    n_win, n_a, n_b = out.shape
+    for w in range(n_win):
+        for i in range(n_a):
+            for j in range(n_b):
+                d = s_abs[w, i, j]
+                if d > 0:
+                    v = abs(s[w, i, j]) / d
+                    if v < 0.0:
+                        v = 0.0
+                    elif v > 1.0:
+                        v = 1.0
+                else:
+                    v = 0.0
+                out[w, i, j] = v

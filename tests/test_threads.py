@@ -1,6 +1,8 @@
 """The thread policy: a stage uses the threads it was given, in every pool, and the
 results do not depend on how many."""
 
+import warnings
+
 import numba
 import numpy as np
 from threadpoolctl import threadpool_info
@@ -73,3 +75,37 @@ def test_band_signal_channel_blocks_on_two_threads_are_identical():
     with limit_threads(2):
         two = band_analytic(x, 250.0, (8, 13))
     np.testing.assert_array_equal(one, two)
+
+
+def test_staged_strided_windows_equal_contiguous_input_on_one_and_two_threads():
+    """Window groups whose rows are strided (one band of a (W, C, bands, T) array, as the
+    benchmark and windowed views give) are copied into a per-thread staging buffer that the
+    next group of the thread reuses: the values equal those of contiguous input exactly,
+    with 1 and 2 threads, with several metrics sharing one chunk, and with flat and
+    flagged channel-windows (the masked path)."""
+    from hyperscan.synchrony import METRICS, _compute_many, _group_windows, pairwise
+
+    rng = np.random.default_rng(7)
+    z = rng.normal(size=(2, 30, 24, 3, 500)) + 1j * rng.normal(size=(2, 30, 24, 3, 500))
+    z[0, 5, 4, 1] = 0  # flat in band 1 only
+    a, b = z[0, :, :, 1], z[1, :, :, 1]
+    assert not a.flags.c_contiguous and _group_windows(a, b) < 30  # several groups
+    ac, bc = np.ascontiguousarray(a), np.ascontiguousarray(b)
+    flag_b = np.zeros((30, 24), bool)
+    flag_b[17, 3] = True
+    metrics = list(METRICS)
+    ref, n_ref, u_ref = _compute_many(metrics, ac, bc, invalid_b=flag_b)
+    for n in (1, 2):
+        with limit_threads(n):
+            got, n_got, u_got = _compute_many(metrics, a, b, invalid_b=flag_b)
+            for m in ("plv", "wpli", "envcorr"):  # one metric per call, the benchmark's way
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # the flat channel-window
+                    np.testing.assert_array_equal(pairwise(m, a, b), pairwise(m, ac, bc), err_msg=m)
+        assert (n_got, u_got) == (n_ref, u_ref) == (2, dict.fromkeys(metrics, 0))
+        for m in metrics:
+            np.testing.assert_array_equal(got[m], ref[m], err_msg=m)
+            assert np.isnan(got[m][5, 4]).all() and np.isnan(got[m][17, :, 3]).all()
+            assert np.isfinite(got[m][6]).all()
+    # the input itself is never written (the staging buffer is a copy)
+    np.testing.assert_array_equal(a, ac)
