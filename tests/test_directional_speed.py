@@ -120,3 +120,21 @@ def test_public_phase_slope_and_aligned_lag_match(session):
             new = aligned_lag(client, therapist, SFREQ, band, sel, 500)
             old = ref.aligned_lag(client, therapist, SFREQ, band, sel, 500)
             assert (np.isnan(new) and np.isnan(old)) or abs(new - old) <= LAG_TOL, (band, new, old)
+
+
+def test_float32_recordings_give_the_float64_numbers(session):
+    """The stage holds single-precision FIFs in float32 (``directional._compact``); windows go
+    back to float64 before the taper, so data that float32 holds exactly give identical
+    tables."""
+    from hyperscan.directional import _compact
+    from hyperscan.io import Recording
+
+    client, therapist, windows, _ = session
+    exact = [x.astype(np.float32).astype(np.float64) for x in (client, therapist)]
+    compact = [_compact(Recording(x.copy(), SFREQ, [f"E{i}" for i in range(len(x))])).data for x in exact]
+    assert all(x.dtype == np.float32 for x in compact)
+    assert _compact(Recording(client.copy(), SFREQ, [f"E{i}" for i in range(len(client))])).data.dtype == np.float64
+    a = session_tables(*exact, SFREQ, windows, BANDS, 2.0, episodes=EPISODES)
+    b = session_tables(*compact, SFREQ, windows, BANDS, 2.0, episodes=EPISODES)
+    for x, y in zip(a, b):
+        pd.testing.assert_frame_equal(x, y, check_exact=True)

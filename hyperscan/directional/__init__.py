@@ -198,6 +198,16 @@ def directional_tables(client: np.ndarray, therapist: np.ndarray, sfreq: float, 
     return per_window, per_category
 
 
+def _compact(recording):
+    """The recording held in float32 when that is exact (a FIF written in single precision
+    with unit calibration, as the preprocess stage writes it): half the memory, the same
+    numbers (``spectra`` takes windows back to float64). Otherwise unchanged."""
+    x32 = recording.data.astype(np.float32)
+    if np.array_equal(x32, recording.data):
+        recording.data = x32
+    return recording
+
+
 def directional_stage(client_fif, therapist_fif, windows_path, config: dict, out_windows,
                       out_categories, out_episodes=None, threads: int = 1) -> None:
     """Workflow stage: preprocessed FIFs + windows.tsv -> directional(_categories).tsv and,
@@ -208,7 +218,7 @@ def directional_stage(client_fif, therapist_fif, windows_path, config: dict, out
     from ..threads import limit_threads
     from ..windows import read_windows, write_tsv
 
-    client, therapist = Recording.from_fif(client_fif), Recording.from_fif(therapist_fif)
+    client, therapist = _compact(Recording.from_fif(client_fif)), _compact(Recording.from_fif(therapist_fif))
     windows = read_windows(windows_path)
     if client.epochs is not None:  # epoched session (hyperscan.epoched): not analysed here
         import logging

@@ -49,7 +49,10 @@ def _tapered_fft(x: np.ndarray, starts: np.ndarray, taper: np.ndarray, in_band: 
     # Rows of a sliding-window view: one contiguous copy per window (3x faster than an
     # element-wise fancy index of start + arange(n_len)).
     g = sliding_window_view(x, len(taper), axis=1)[:, starts]  # (ch, w, n_len), a copy
-    g *= taper
+    if g.dtype == np.float64:
+        g *= taper
+    else:  # float32 recordings (the stage's): taken to float64 exactly, in the same pass
+        g = np.multiply(g, taper, dtype=np.float64)
     return np.fft.rfft(g, axis=-1)[..., in_band]
 
 
@@ -75,7 +78,9 @@ def _unit(z):
 class BandSpectra:
     """Band coefficients of a window grid, and the slopes and lags computed from them.
 
-    ``client``, ``therapist``: (n_channels, n_times) arrays (the same sampling, aligned);
+    ``client``, ``therapist``: (n_channels, n_times) arrays (the same sampling, aligned),
+    float64 or float32 (windows are taken to float64 before the taper, so float32 data that
+    hold the values exactly give the same numbers);
     ``sfreq`` Hz; ``band`` (low, high) Hz; ``starts``: window start samples (int, ascending
     or not); ``n_len``: window length in samples; ``threads``: None = the enclosing
     :func:`hyperscan.threads.limit_threads` (else the CPUs of this process).
