@@ -144,20 +144,28 @@ class BandSpectra:
 
     def pooled_slope(self, idx: np.ndarray, shift: int = 0):
         """Complex slope of the windows ``idx`` (indices into ``starts``) pooled over windows,
-        the client's windows shifted by ``shift`` samples (clipped to the recording)."""
-        n_f, n_t, n_c = self.xt.shape[0], self.xt.shape[1], self.xc.shape[2]
-        cross = np.zeros((n_f, n_t, n_c), complex)
-        pt, pc = np.zeros((n_f, n_t)), np.zeros((n_f, n_c))
-        for c0 in range(0, len(idx), CHUNK):
+        the client's windows shifted by ``shift`` samples (clipped to the recording).
+
+        The sums over windows are taken per chunk of :data:`CHUNK` windows of ``idx`` (the
+        threads' work items when called outside a worker) and added in chunk order."""
+        from ..threads import parallel_map
+
+        def part(c0):
             j = idx[c0 : c0 + CHUNK]
             xt = self.xt[:, :, j]
             if shift == 0:
                 xc = self.xc[:, j, :]
             else:
                 xc = self._client_shifted(np.clip(self.starts[j] + shift, 0, self.n_max))
-            cross += np.matmul(xt, xc)
-            pt += (xt.real**2 + xt.imag**2).sum(axis=2)
-            pc += (xc.real**2 + xc.imag**2).sum(axis=1)
+            return (np.matmul(xt, xc), (xt.real**2 + xt.imag**2).sum(axis=2),
+                    (xc.real**2 + xc.imag**2).sum(axis=1))
+
+        parts = parallel_map(part, range(0, len(idx), CHUNK), self.threads)
+        cross, pt, pc = parts[0]
+        for c, t, p in parts[1:]:
+            cross += c
+            pt += t
+            pc += p
         return _slope_from_sums(cross, pt, pc)
 
     def group(self, mask_or_idx, lag: bool = True, max_steps: int = 12):
@@ -183,16 +191,22 @@ class BandSpectra:
     def groups(self, groups: dict, lag=True) -> dict:
         """``{name: (slope, n_windows, lag_ms)}`` for ``groups`` (name -> mask or indices);
         ``lag``: a bool, or a function name -> bool (which groups need a lag). Groups are the
-        threads' work items (largest first, for balance; results in the given order)."""
+        threads' work items, or for a group of more than :data:`CHUNK` windows its chunks
+        (results in the given order)."""
         from ..threads import parallel_map
 
         names = list(groups)
+        want = lag if callable(lag) else (lambda _g: bool(lag))
         sizes = [int(np.count_nonzero(groups[g])) if np.asarray(groups[g]).dtype == bool else len(groups[g])
                  for g in names]
-        order = sorted(range(len(names)), key=lambda i: -sizes[i])
-        want = lag if callable(lag) else (lambda _g: bool(lag))
-        res = parallel_map(lambda i: self.group(groups[names[i]], lag=want(names[i])), order, self.threads)
+        # Groups of more than one chunk: one after the other, their chunks on the threads;
+        # smaller groups: the groups themselves on the threads (largest first, for balance).
+        big = [i for i in range(len(names)) if sizes[i] > CHUNK]
+        small = sorted((i for i in range(len(names)) if sizes[i] <= CHUNK), key=lambda i: -sizes[i])
         out = dict.fromkeys(names)
-        for i, r in zip(order, res):
+        for i in big:
+            out[names[i]] = self.group(groups[names[i]], lag=want(names[i]))
+        res = parallel_map(lambda i: self.group(groups[names[i]], lag=want(names[i])), small, self.threads)
+        for i, r in zip(small, res):
             out[names[i]] = r
         return out
