@@ -43,7 +43,9 @@ phase noise, so ``lag_ms`` is most accurate when the coupling fills the band; ``
 Per session, ``directional.tsv``: one row per window × band (``psi``, ``excluded``, the
 reporters' categories), and ``directional_categories.tsv``: one row per reporter ×
 category (``n/a`` = windows the reporter left uncoded) × band with ``n_windows``,
-``slope_re``, ``slope_im``, ``psi``, ``lag_ms`` (re-aligned, above).
+``slope_re``, ``slope_im``, ``psi``, ``lag_ms`` (re-aligned, above). The stage computes these and
+``directional_episodes.tsv`` from one set of FFTs per band (``session_tables``,
+``hyperscan.directional.spectra``), its lag searches on the job's threads.
 
 ``group/directional.tsv`` (one row per reporter × category × band): per dyad the complex
 slope is averaged over its sessions and its lag is the window-weighted mean of its sessions'
