@@ -43,7 +43,9 @@ phase noise, so ``lag_ms`` is most accurate when the coupling fills the band; ``
 Per session, ``directional.tsv``: one row per window × band (``psi``, ``excluded``, the
 reporters' categories), and ``directional_categories.tsv``: one row per reporter ×
 category (``n/a`` = windows the reporter left uncoded) × band with ``n_windows``,
-``slope_re``, ``slope_im``, ``psi``, ``lag_ms`` (re-aligned, above).
+``slope_re``, ``slope_im``, ``psi``, ``lag_ms`` (re-aligned, above). The stage computes these and
+``directional_episodes.tsv`` from one set of FFTs per band (``session_tables``,
+``hyperscan.directional.spectra``), its lag searches on the job's threads.
 
 ``group/directional.tsv`` (one row per reporter × category × band): per dyad the complex
 slope is averaged over its sessions and its lag is the window-weighted mean of its sessions'
@@ -77,51 +79,25 @@ GROUP_COLUMNS = ["reporter", "category", "band", "n_dyads", "n_windows", "lag_ms
 STEP_BINS = 2
 
 
-def _slope(cross, power_t, power_c):
-    """Mean over pairs of Σ_f C*(f)C(f+δf)/|F| from summed cross-spectra (pairs, ..., f)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        coh = cross / np.sqrt(power_t[:, None, :] * power_c[None, :, :])
-    coh = np.nan_to_num(coh)
-    k = STEP_BINS
-    return (np.conj(coh[..., :-k]) * coh[..., k:]).mean(axis=-1).mean(axis=(0, 1))
-
-
 def phase_slope(client: np.ndarray, therapist: np.ndarray, sfreq: float, band, starts, n_len: int,
-                groups: dict | None = None, chunk_windows: int = 32, complex_windows: bool = False):
+                groups: dict | None = None, chunk_windows: int = 32, complex_windows: bool = False,
+                threads: int | None = None):
     """Per-window PSI and the complex slope of each group of windows (module doc).
 
     ``client``, ``therapist``: (n_channels, n_times); ``starts``: window start samples;
     ``groups``: name -> boolean mask over windows. Returns ``(psi (n_windows,),
     {name: (slope, n_windows)})``; with ``complex_windows=True`` the first item is each
-    window's complex slope instead (its imaginary part is ``psi``).
+    window's complex slope instead (its imaginary part is ``psi``). The FFTs are computed
+    once (``spectra.BandSpectra``); ``chunk_windows`` is kept for the call signature (chunks
+    are ``spectra.CHUNK`` windows); ``threads``: ``hyperscan.threads.compute_threads`` when
+    None (results do not depend on it).
     """
-    freqs = np.fft.rfftfreq(n_len, 1.0 / sfreq)
-    in_band = np.flatnonzero((freqs >= band[0]) & (freqs <= band[1]))
-    if len(in_band) <= STEP_BINS:
-        raise ValueError(f"band {band} holds too few frequencies of a {n_len / sfreq:g}-s window")
-    groups = groups or {}
-    taper = np.hanning(n_len)
-    starts = np.asarray(starts)
-    n_t, n_c, n_f = therapist.shape[0], client.shape[0], len(in_band)
-    sums = {g: [np.zeros((n_t, n_c, n_f), complex), np.zeros((n_t, n_f)), np.zeros((n_c, n_f))]
-            for g in groups}
-    psi = np.empty(len(starts), complex)
-    for c0 in range(0, len(starts), chunk_windows):
-        idx = starts[c0 : c0 + chunk_windows, None] + np.arange(n_len)
-        xc = np.fft.rfft(client[:, idx].transpose(1, 0, 2) * taper, axis=-1)[..., in_band]
-        xt = np.fft.rfft(therapist[:, idx].transpose(1, 0, 2) * taper, axis=-1)[..., in_band]
-        cross = xt[:, :, None, :] * np.conj(xc[:, None, :, :])  # (win, t_ch, c_ch, f)
-        pt, pc = np.abs(xt) ** 2, np.abs(xc) ** 2
-        for w in range(len(idx)):
-            psi[c0 + w] = _slope(cross[w], pt[w], pc[w])
-        for g, mask in groups.items():
-            m = np.asarray(mask)[c0 : c0 + len(idx)]
-            if m.any():
-                sums[g][0] += cross[m].sum(axis=0)
-                sums[g][1] += pt[m].sum(axis=0)
-                sums[g][2] += pc[m].sum(axis=0)
-    out = {g: (_slope(*sums[g]) if np.asarray(groups[g]).any() else np.nan + 0j, int(np.sum(groups[g])))
-           for g in groups}
+    from .spectra import BandSpectra
+
+    spectra = BandSpectra(client, therapist, sfreq, band, starts, n_len, threads=threads)
+    psi = spectra.window_slopes()
+    res = spectra.groups(groups or {}, lag=False)
+    out = {g: (slope, n) for g, (slope, n, _) in res.items()}
     return (psi if complex_windows else psi.imag), out
 
 
@@ -132,54 +108,119 @@ def lag_ms(slope, sfreq: float, n_len: int):
     return np.angle(slope) / (2 * np.pi * STEP_BINS * sfreq / n_len) * 1e3
 
 
-def directional_tables(client: np.ndarray, therapist: np.ndarray, sfreq: float, windows: pd.DataFrame,
-                       bands: dict, window_length: float, min_windows: int = 3):
-    """(directional.tsv, directional_categories.tsv) of one session; ``windows`` is its
-    windows.tsv (window grid, exclusions, labels)."""
+def _window_grid(windows: pd.DataFrame, sfreq: float, window_length: float):
+    """(first, starts, n_len) of a session: one band/metric's rows of windows.tsv sorted by
+    start, the window start samples and the window length in samples."""
     first = windows[(windows.band == windows.band.iloc[0]) & (windows.metric == windows.metric.iloc[0])]
     first = first.sort_values("start").reset_index(drop=True)
     n_len = int(round(window_length * sfreq))
     starts = np.rint(first["start"].to_numpy(float) * sfreq).astype(int)
-    n = min(client.shape[1], therapist.shape[1])
-    if len(starts) and starts[-1] + n_len > n:
-        raise ValueError(f"windows.tsv reaches {first['end'].iloc[-1]:g} s but the recordings end at {n / sfreq:g} s")
+    return first, starts, n_len
+
+
+def _category_groups(first: pd.DataFrame) -> dict:
+    """(reporter, category) -> mask of the kept windows the reporter coded that category."""
     kept = first["excluded"].to_numpy() == 0
     groups = {}
     for reporter in reporters_in(first):
         labels = first[f"{reporter}_category"].astype(str).to_numpy()
         for category in sorted(set(labels) - {NEAR_BOUNDARY_LABEL}):
             groups[(reporter, category)] = kept & (labels == category)
+    return groups
+
+
+def session_tables(client: np.ndarray, therapist: np.ndarray, sfreq: float, windows: pd.DataFrame,
+                   bands: dict, window_length: float, min_windows: int = 3, *, categories: bool = True,
+                   episodes: dict | None = None, threads: int | None = None):
+    """``(directional.tsv, directional_categories.tsv, directional_episodes.tsv)`` of one
+    session from one set of FFTs per band (``spectra.BandSpectra``, shared by the per-window
+    PSI, the category slopes and lags and the episode parts' slopes and lags).
+
+    ``client``/``therapist``: (n_channels, n_times) preprocessed EEG at ``sfreq`` Hz;
+    ``windows``: the session's windows.tsv; ``bands``: name -> (low, high) Hz;
+    ``window_length`` in s. ``categories=False`` skips the first two tables (None);
+    ``episodes``: None skips the third, else the keyword arguments of
+    ``episodes.episode_table`` (``pre``, ``post``, ``split``, ``bin_s``). Bands are computed
+    one after the other (one band's spectra in memory at a time); within a band the groups
+    are the threads' work items (``hyperscan.threads``; results independent of ``threads``).
+    """
+    from .episodes import episode_groups, episode_rows
+    from .spectra import BandSpectra
+
+    first, starts, n_len = _window_grid(windows, sfreq, window_length)
+    n = min(client.shape[1], therapist.shape[1])
+    if categories and len(starts) and starts[-1] + n_len > n:
+        raise ValueError(f"windows.tsv reaches {first['end'].iloc[-1]:g} s but the recordings end at {n / sfreq:g} s")
+    kept = first["excluded"].to_numpy() == 0
+    cat_groups = _category_groups(first) if categories else {}
+    ep_groups, ep_meta = episode_groups(first, **episodes) if episodes is not None else ({}, {})
     labels = first[[c for c in first.columns if c.endswith("_category")]]
     dyad, session = first["dyad"].iloc[0], first["session"].iloc[0]
-    frames, rows = [], []
+    frames, rows, ep_rows = [], [], []
     for band, (lo, hi) in bands.items():
-        window_slope, slopes = phase_slope(client, therapist, sfreq, (lo, hi), starts, n_len, groups,
-                                           complex_windows=True)
-        window_slope[~kept] = np.nan
-        frame = pd.DataFrame({"dyad": dyad, "session": session, "band": band, "start": first["start"],
-                              "end": first["end"], "excluded": first["excluded"],
-                              "psi": window_slope.imag, "slope_re": window_slope.real,
-                              "slope_im": window_slope.imag})
-        frames.append(pd.concat([frame, labels], axis=1))
-        for (reporter, category), (slope, n_win) in slopes.items():
-            if n_win < min_windows:
-                continue
-            lag = aligned_lag(client, therapist, sfreq, (lo, hi), starts[groups[(reporter, category)]], n_len)
-            rows.append(dict(dyad=dyad, session=session, reporter=reporter, category=category, band=band,
-                             n_windows=n_win, slope_re=slope.real, slope_im=slope.imag, psi=slope.imag,
-                             lag_ms=lag))
-    return pd.concat(frames, ignore_index=True), pd.DataFrame(rows, columns=CATEGORY_COLUMNS)
+        if not categories and not ep_groups:
+            break
+        spectra = BandSpectra(client, therapist, sfreq, (lo, hi), starts, n_len, threads=threads)
+        work = {("c",) + g: m for g, m in cat_groups.items() if categories and np.count_nonzero(m) >= min_windows}
+        work.update({("e",) + g: m for g, m in ep_groups.items()})
+        results = spectra.groups(work)
+        if categories:
+            window_slope = spectra.window_slopes()
+            window_slope[~kept] = np.nan
+            frame = pd.DataFrame({"dyad": dyad, "session": session, "band": band, "start": first["start"],
+                                  "end": first["end"], "excluded": first["excluded"],
+                                  "psi": window_slope.imag, "slope_re": window_slope.real,
+                                  "slope_im": window_slope.imag})
+            frames.append(pd.concat([frame, labels], axis=1))
+            for (reporter, category), mask in cat_groups.items():
+                if ("c", reporter, category) not in results:
+                    continue  # fewer than min_windows windows
+                slope, n_win, lag = results[("c", reporter, category)]
+                rows.append(dict(dyad=dyad, session=session, reporter=reporter, category=category, band=band,
+                                 n_windows=n_win, slope_re=slope.real, slope_im=slope.imag, psi=slope.imag,
+                                 lag_ms=lag))
+        ep_rows += episode_rows({g[1:]: r for g, r in results.items() if g[0] == "e"}, ep_meta,
+                                str(dyad), str(session), band)
+        del spectra
+    per_window = pd.concat(frames, ignore_index=True) if categories else None
+    per_category = pd.DataFrame(rows, columns=CATEGORY_COLUMNS) if categories else None
+    if episodes is None:
+        return per_window, per_category, None
+    from .episodes import SESSION_COLUMNS
+
+    return per_window, per_category, pd.DataFrame(ep_rows, columns=SESSION_COLUMNS)
+
+
+def directional_tables(client: np.ndarray, therapist: np.ndarray, sfreq: float, windows: pd.DataFrame,
+                       bands: dict, window_length: float, min_windows: int = 3, threads: int | None = None):
+    """(directional.tsv, directional_categories.tsv) of one session; ``windows`` is its
+    windows.tsv (window grid, exclusions, labels). ``session_tables`` for the arguments."""
+    per_window, per_category, _ = session_tables(client, therapist, sfreq, windows, bands, window_length,
+                                                 min_windows, threads=threads)
+    return per_window, per_category
+
+
+def _compact(recording):
+    """The recording held in float32 when that is exact (a FIF written in single precision
+    with unit calibration, as the preprocess stage writes it): half the memory, the same
+    numbers (``spectra`` takes windows back to float64). Otherwise unchanged."""
+    x32 = recording.data.astype(np.float32)
+    if np.array_equal(x32, recording.data):
+        recording.data = x32
+    return recording
 
 
 def directional_stage(client_fif, therapist_fif, windows_path, config: dict, out_windows,
-                      out_categories, out_episodes=None) -> None:
+                      out_categories, out_episodes=None, threads: int = 1) -> None:
     """Workflow stage: preprocessed FIFs + windows.tsv -> directional(_categories).tsv and,
-    with ``out_episodes``, directional_episodes.tsv (``hyperscan.directional.episodes``)."""
+    with ``out_episodes``, directional_episodes.tsv (``hyperscan.directional.episodes``), all
+    from one set of FFTs per band (``session_tables``). ``threads``: the rule's allocation
+    (``hyperscan.threads.limit_threads``); the tables do not depend on it."""
     from ..io import Recording
+    from ..threads import limit_threads
     from ..windows import read_windows, write_tsv
-    from .episodes import episode_table
 
-    client, therapist = Recording.from_fif(client_fif), Recording.from_fif(therapist_fif)
+    client, therapist = _compact(Recording.from_fif(client_fif)), _compact(Recording.from_fif(therapist_fif))
     windows = read_windows(windows_path)
     if client.epochs is not None:  # epoched session (hyperscan.epoched): not analysed here
         import logging
@@ -195,17 +236,17 @@ def directional_stage(client_fif, therapist_fif, windows_path, config: dict, out
             write_tsv(pd.DataFrame(columns=SESSION_COLUMNS), out_episodes)
         return
     bands = {k: tuple(v) for k, v in config["bands"].items()}
-    per_window, per_category = directional_tables(
-        client.data, therapist.data, client.sfreq, windows, bands, config["window"]["length"],
-        min_windows=config["stats"]["min_windows"])
+    ecfg = config.get("directional", {}).get("episodes", {})
+    episodes = (dict(pre=ecfg.get("pre", 5.0), post=ecfg.get("post", 20.0), split=ecfg.get("split", 0.5),
+                     bin_s=ecfg.get("bin", 2.0)) if out_episodes is not None else None)
+    with limit_threads(threads) as n_threads:
+        per_window, per_category, per_episode = session_tables(
+            client.data, therapist.data, client.sfreq, windows, bands, config["window"]["length"],
+            min_windows=config["stats"]["min_windows"], episodes=episodes, threads=n_threads)
     write_tsv(per_window, out_windows)
     write_tsv(per_category, out_categories)
     if out_episodes is not None:
-        ecfg = config.get("directional", {}).get("episodes", {})
-        write_tsv(episode_table(client.data, therapist.data, client.sfreq, windows, bands,
-                                config["window"]["length"], pre=ecfg.get("pre", 5.0),
-                                post=ecfg.get("post", 20.0), split=ecfg.get("split", 0.5),
-                                bin_s=ecfg.get("bin", 2.0)), out_episodes)
+        write_tsv(per_episode, out_episodes)
 
 
 def directional_summary(tables: list[pd.DataFrame], *, delta_f: float, n_permutations=2000,

@@ -189,26 +189,13 @@ SESSION_COLUMNS = ["dyad", "session", "reporter", "category", "band", "part", "t
                    "n_episodes", "length_s", "slope_re", "slope_im", "lag_ms"]
 
 
-def episode_table(client: np.ndarray, therapist: np.ndarray, sfreq: float, windows: pd.DataFrame,
-                  bands: dict, window_length: float, *, pre: float = 5.0, post: float = 20.0,
-                  split: float = 0.5, bin_s: float = 2.0) -> pd.DataFrame:
-    """``directional_episodes.tsv`` of one session: per reporter × category × band, the
-    complex phase slope pooled (coherency over windows, ``directional.phase_slope``) over
-    the early and the late part of all its episodes and over each episode-time bin.
-
-    ``client``/``therapist``: (n_channels, n_times) preprocessed EEG; ``windows``: the
-    session's windows.tsv. Rows with ``part`` = ``early``/``late`` (``time`` NaN) or
-    ``bin`` (``time`` = bin centre, s); slope NaN when a part holds no window. ``lag_ms``: the
-    part's re-aligned lag (``hyperscan.directional.lag.aligned_lag``, unbiased; the phase of
-    the slope is short by a fraction)."""
+def episode_groups(first: pd.DataFrame, *, pre: float = 5.0, post: float = 20.0, split: float = 0.5,
+                   bin_s: float = 2.0):
+    """``(groups, meta)`` of one session: groups maps (reporter, category, part) to a window
+    mask (``episode_masks``; part ``"early"``/``"late"`` or a bin centre in s); meta maps
+    (reporter, category) to (number of episodes, median episode length in s)."""
     from ..stats import reporters_in
-    from . import phase_slope
-    from .lag import aligned_lag
 
-    first = windows[(windows.band == windows.band.iloc[0]) & (windows.metric == windows.metric.iloc[0])]
-    first = first.sort_values("start").reset_index(drop=True)
-    n_len = int(round(window_length * sfreq))
-    starts = np.rint(first["start"].to_numpy(float) * sfreq).astype(int)
     groups, meta = {}, {}
     for reporter in reporters_in(first):
         labels = set(first[f"{reporter}_category"].astype(str)) - set(NOT_A_CATEGORY)
@@ -218,22 +205,40 @@ def episode_table(client: np.ndarray, therapist: np.ndarray, sfreq: float, windo
             meta[(reporter, category)] = (n_ep, float(np.median(lengths)) if lengths else np.nan)
             for part, mask in masks.items():
                 groups[(reporter, category, part)] = mask
-    dyad, session = str(first["dyad"].iloc[0]), str(first["session"].iloc[0])
+    return groups, meta
+
+
+def episode_rows(results: dict, meta: dict, dyad: str, session: str, band: str) -> list[dict]:
+    """Rows of ``directional_episodes.tsv`` of one band from ``results`` ((reporter,
+    category, part) -> (slope, n_windows, lag_ms), ``spectra.BandSpectra.groups``), in the
+    order of ``results``."""
     rows = []
-    for band, (lo, hi) in bands.items():
-        if not groups:
-            break
-        _, slopes = phase_slope(client, therapist, sfreq, (lo, hi), starts, n_len, groups)
-        for (reporter, category, part), (slope, n_win) in slopes.items():
-            n_ep, length = meta[(reporter, category)]
-            lag = (aligned_lag(client, therapist, sfreq, (lo, hi), starts[groups[(reporter, category, part)]],
-                               n_len) if n_win else np.nan)
-            rows.append(dict(dyad=dyad, session=session, reporter=reporter, category=category, band=band,
-                             part=part if isinstance(part, str) else "bin",
-                             time=np.nan if isinstance(part, str) else part, n_windows=n_win,
-                             n_episodes=n_ep, length_s=length, slope_re=slope.real, slope_im=slope.imag,
-                             lag_ms=lag))
-    return pd.DataFrame(rows, columns=SESSION_COLUMNS)
+    for (reporter, category, part), (slope, n_win, lag) in results.items():
+        n_ep, length = meta[(reporter, category)]
+        rows.append(dict(dyad=dyad, session=session, reporter=reporter, category=category, band=band,
+                         part=part if isinstance(part, str) else "bin",
+                         time=np.nan if isinstance(part, str) else part, n_windows=n_win,
+                         n_episodes=n_ep, length_s=length, slope_re=slope.real, slope_im=slope.imag,
+                         lag_ms=lag if n_win else np.nan))
+    return rows
+
+
+def episode_table(client: np.ndarray, therapist: np.ndarray, sfreq: float, windows: pd.DataFrame,
+                  bands: dict, window_length: float, *, pre: float = 5.0, post: float = 20.0,
+                  split: float = 0.5, bin_s: float = 2.0, threads: int | None = None) -> pd.DataFrame:
+    """``directional_episodes.tsv`` of one session: per reporter × category × band, the
+    complex phase slope pooled (coherency over windows, ``directional.phase_slope``) over
+    the early and the late part of all its episodes and over each episode-time bin.
+
+    ``client``/``therapist``: (n_channels, n_times) preprocessed EEG; ``windows``: the
+    session's windows.tsv. Rows with ``part`` = ``early``/``late`` (``time`` NaN) or
+    ``bin`` (``time`` = bin centre, s); slope NaN when a part holds no window. ``lag_ms``: the
+    part's re-aligned lag (``hyperscan.directional.lag.aligned_lag``, unbiased; the phase of
+    the slope is short by a fraction)."""
+    from . import session_tables
+
+    return session_tables(client, therapist, sfreq, windows, bands, window_length, categories=False,
+                          episodes=dict(pre=pre, post=post, split=split, bin_s=bin_s), threads=threads)[2]
 
 
 # --------------------------------------------------------------------------- group tables

@@ -32,46 +32,14 @@ from __future__ import annotations
 import numpy as np
 
 
-def _fft_windows(x, starts, n_len, taper, in_band, chunk=64):
-    out = []
-    for c0 in range(0, len(starts), chunk):
-        idx = starts[c0 : c0 + chunk, None] + np.arange(n_len)
-        out.append(np.fft.rfft(x[:, idx].transpose(1, 0, 2) * taper, axis=-1)[..., in_band])
-    return np.concatenate(out, axis=0)  # (windows, channels, f)
+def secant_lag(slope_at, sfreq: float, n_len: int, max_steps: int = 12) -> float:
+    """The re-alignment search (module doc) over a group's residual phase slope.
 
-
-def _pooled_angle(xt, xc, step):
-    """Angle of the mean over pairs of Σ_f C*(f)C(f+step) of coherency pooled over windows."""
-    cross = np.einsum("wtf,wcf->tcf", xt, np.conj(xc))
-    pt, pc = (np.abs(xt) ** 2).sum(axis=0), (np.abs(xc) ** 2).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        coh = np.nan_to_num(cross / np.sqrt(pt[:, None, :] * pc[None, :, :]))
-    slope = (np.conj(coh[..., :-step]) * coh[..., step:]).mean(axis=-1).mean()
-    return np.angle(slope) if abs(slope) > 0 else np.nan
-
-
-def aligned_lag(client: np.ndarray, therapist: np.ndarray, sfreq: float, band, starts, n_len: int,
-                max_steps: int = 12) -> float:
-    """Lag in ms (positive: the therapist leads) of one group of windows, by re-alignment.
-
-    ``client``, ``therapist``: (n_channels, n_times); ``starts``: the group's window start
-    samples (therapist windows; the client's are shifted, clipped to the recording);
-    ``n_len``: window length in samples; ``band``: (low, high) Hz. NaN for no window or no
-    cross-spectrum. Shifts, and the lag returned, are limited to a quarter window either way
-    (±500 ms for 2-s windows, the phase slope's unambiguous range); without coupling the lag is
-    noise within that range, symmetric about 0. Module doc for the method and its source."""
+    ``slope_at(d)``: the group's pooled complex slope with the client's windows shifted by
+    ``d`` samples (``BandSpectra.pooled_slope``); called at most once per shift. Returns the
+    lag in ms (NaN when the unshifted slope is 0 or not finite)."""
     from . import STEP_BINS
 
-    starts = np.asarray(starts, int)
-    if not len(starts):
-        return np.nan
-    freqs = np.fft.rfftfreq(n_len, 1.0 / sfreq)
-    in_band = np.flatnonzero((freqs >= band[0]) & (freqs <= band[1]))
-    if len(in_band) <= STEP_BINS:
-        raise ValueError(f"band {band} holds too few frequencies of a {n_len / sfreq:g}-s window")
-    taper = np.hanning(n_len)
-    n_max = client.shape[1] - n_len
-    xt = _fft_windows(therapist, starts, n_len, taper, in_band)
     to_ms = 1e3 / (2 * np.pi * STEP_BINS * sfreq / n_len)
     period = 1e3 / sfreq
     limit = n_len // 4
@@ -79,8 +47,8 @@ def aligned_lag(client: np.ndarray, therapist: np.ndarray, sfreq: float, band, s
 
     def residual(d):
         if d not in seen:
-            xc = _fft_windows(client, np.clip(starts + d, 0, n_max), n_len, taper, in_band)
-            seen[d] = _pooled_angle(xt, xc, STEP_BINS) * to_ms
+            slope = slope_at(d)
+            seen[d] = (np.angle(slope) if abs(slope) > 0 else np.nan) * to_ms
         return seen[d]
 
     d, gain = 0, 1.0  # gain: slope of -r per ms of shift (secant estimate; 1 = fixed point)
@@ -111,3 +79,24 @@ def aligned_lag(client: np.ndarray, therapist: np.ndarray, sfreq: float, band, s
     # No bracket within the allowed steps (no coupling: the residual is noise): the last shift
     # plus its residual, scaled, kept inside the searched range.
     return float(np.clip(d * period + r / gain, -limit * period, limit * period))
+
+
+def aligned_lag(client: np.ndarray, therapist: np.ndarray, sfreq: float, band, starts, n_len: int,
+                max_steps: int = 12, threads: int | None = None) -> float:
+    """Lag in ms (positive: the therapist leads) of one group of windows, by re-alignment.
+
+    ``client``, ``therapist``: (n_channels, n_times); ``starts``: the group's window start
+    samples (therapist windows; the client's are shifted, clipped to the recording);
+    ``n_len``: window length in samples; ``band``: (low, high) Hz. NaN for no window or no
+    cross-spectrum. Shifts, and the lag returned, are limited to a quarter window either way
+    (±500 ms for 2-s windows, the phase slope's unambiguous range); without coupling the lag is
+    noise within that range, symmetric about 0. Module doc for the method and its source.
+    The stage computes many groups' lags from one ``spectra.BandSpectra`` (shared FFTs);
+    this is the one-group form."""
+    from .spectra import BandSpectra
+
+    starts = np.asarray(starts, int)
+    if not len(starts):
+        return np.nan
+    spectra = BandSpectra(client, therapist, sfreq, band, starts, n_len, threads=threads)
+    return spectra.group(np.arange(len(starts)), max_steps=max_steps)[2]

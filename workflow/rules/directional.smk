@@ -17,7 +17,12 @@ rule directional:
         f"{OUT}/benchmarks/directional/{{dyad}}_{{session}}.tsv"
     conda:
         "../envs/hyperscan.yaml"
-    threads: 1
+    # Two threads (hyperscan.threads: Python threads over the groups of windows whose lags are
+    # searched, single-threaded BLAS inside; tables independent of the thread count). Like
+    # synchrony and nulls it is one of a session's long jobs (60-min 64-channel session:
+    # benchmarks/README.md), so it takes two cores locally; Snakemake scales it down to
+    # --cores, and profiles/slurm sets 1 (one job per session there).
+    threads: 2
     resources:
         mem_mb=2000,
         runtime=10,

@@ -20,4 +20,5 @@ with step("directional (lead-lag) measures", log):
         snakemake.output.windows,
         snakemake.output.categories,
         snakemake.output.episodes,
+        threads=snakemake.threads,
     )
