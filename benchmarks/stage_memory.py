@@ -81,6 +81,7 @@ def main(argv=None) -> int:
     ap.add_argument("--tracemalloc", action="store_true")
     args = ap.parse_args(argv)
     out = Path(args.out or tempfile.mkdtemp(prefix="stage_memory-"))
+    out.mkdir(parents=True, exist_ok=True)
     for stage in args.stages:
         load = os.getloadavg()
         r = subprocess.run([sys.executable, "-c", CHILD, stage, args.workdir, str(out), str(args.threads),
