@@ -579,7 +579,7 @@ def band_analytic(
     method: str = "hilbert",
     *,
     dtype="float64",
-    block: int = 8,
+    block: int = 2,
     n_cycles: float | None = None,
     **filter_kw,
 ) -> np.ndarray:
@@ -598,7 +598,12 @@ def band_analytic(
     differs from the Hilbert route (irrelevant to all normalised metrics).
 
     Filtering and the transform are done ``block`` channels at a time, writing
-    into one preallocated output, so the extra memory is a few channel-lengths.
+    into one preallocated output, so the extra memory is a few channel-lengths:
+    each channel in flight holds about seven float64 copies of itself (a 60-min
+    channel at 250 Hz: 47 MB); with 2 threads block 8 (8 channels in flight) added
+    0.37 GB, block 2 adds 0.08 GB, at no cost in time (tracemalloc, 8 x 900 000).
+    Every channel is filtered and transformed on its own, so the block size never
+    changes a value.
 
     Returns
     -------

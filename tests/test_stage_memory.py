@@ -215,3 +215,71 @@ def test_nulls_stage_with_spilled_surrogates_is_bit_identical(session, tmp_path)
     assert old["n_pseudo"].max() == 1 and old["n_phase"].iloc[0] == 2
     write_tsv(old, tmp_path / "old.tsv")
     assert out.read_bytes() == (tmp_path / "old.tsv").read_bytes()
+
+
+@pytest.mark.parametrize("method", ["hilbert", "morlet"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_band_analytic_channel_blocks_never_change_a_value(method, dtype):
+    """Each channel is filtered and transformed on its own: block 1, 2 (the default) or all
+    channels at once, on 1 or 2 threads, give the same bits."""
+    from hyperscan.synchrony import band_analytic
+    from hyperscan.threads import limit_threads
+
+    x = np.random.default_rng(3).standard_normal((7, int(SF * 40))) * 1e-5
+    ref = band_analytic(x, SF, (8, 13), method, dtype=dtype, block=7)
+    for block in (1, 2, 3):
+        for threads in (1, 2):
+            with limit_threads(threads):
+                np.testing.assert_array_equal(band_analytic(x, SF, (8, 13), method, dtype=dtype, block=block), ref)
+
+
+def _args(*argv):
+    from hyperscan.cli import build_parser
+
+    return build_parser().parse_args(["run", "--configfile", "c.yaml", "--cores", "2", *argv])
+
+
+def test_local_runs_pass_the_available_memory_to_snakemake(monkeypatch):
+    import hyperscan.cli as cli
+
+    monkeypatch.setattr(cli, "available_memory_mb", lambda: 5120)
+    argv = cli.snakemake_argv(_args(), ["all"], quiet=False)
+    assert "--resources=mem_mb=5120" in argv and argv[-1] == "all"  # one token: "all" stays a target
+    for extra in (["--resources", "mem_mb=800"], ["--resources=mem_mb=800"], ["--executor", "slurm"],
+                  ["--profile=profiles/slurm"]):
+        assert not any(a.startswith("--resources=mem_mb=5120") for a in cli.snakemake_argv(_args(), extra, False))
+    assert not any(a.startswith("--resources") for a in cli.snakemake_argv(_args("--profile", "p"), [], False))
+    monkeypatch.setattr(cli, "available_memory_mb", lambda: None)  # unknown: no limit
+    assert not any(a.startswith("--resources") for a in cli.snakemake_argv(_args(), [], False))
+    monkeypatch.undo()
+    assert cli.available_memory_mb() > 0
+
+
+def test_declared_memory_is_capped_at_what_a_local_run_has(tmp_path):
+    """A rule asking more than --resources mem_mb would be refused by Snakemake ("Job needs
+    mem_mb=..."): common.smk's mem_mb caps it, so the job runs, alone."""
+    import re
+    import subprocess
+    import sys
+
+    from conftest import ROOT, write_config
+
+    config = write_config(tmp_path / "config.yaml", ROOT / "sample_recordings" / "sessions.tsv", tmp_path / "out")
+
+    def dry(*extra):
+        proc = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
+                               "--configfile", str(config), "--cores", "2", "-n", *extra],
+                              capture_output=True, text=True, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        text = proc.stdout + proc.stderr
+        found = {}
+        for piece in re.split(r"\nrule ", text)[1:]:  # one job block each, up to the next
+            mem = re.search(r"mem_mb=(\d+|<TBD>)", piece)
+            if mem:
+                found[piece.split(":", 1)[0]] = mem.group(1)
+        return found
+
+    free, capped = dry(), dry("--resources=mem_mb=500")
+    assert int(free["preprocess"]) > 500 and free["windows"] == "800"
+    assert capped["preprocess"] == "500" and capped["windows"] == "500"
+    assert capped["synchrony"] == "<TBD>"  # sized once its input exists (then capped alike)
