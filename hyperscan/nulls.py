@@ -30,11 +30,13 @@ real, pseudo-dyad and phase-randomised synchrony, ``real_minus_pseudo`` and
 p over dyads (exact when 2**n_dyads ≤ ``n_permutations``) and the surrogate z
 (estimate / SD of the sign-flip null).
 
-Memory (a 60-min 64-channel session): recordings are held in float32, the partner
-therapists are read one at a time, each surrogate's synchrony is summarised band by band
-(``compute_synchrony(reduce=...)``) and never stored as (band, window, channel, channel)
-arrays, and the engine runs in float32 with all channels in one block. Peak 2.44 GB with
-one pseudo-partner and three phase surrogates (was > 3.2 GB), 212 s instead of 477 s.
+Memory (a 60-min 64-channel session): recordings are held in float32 (read in time blocks),
+the partner therapists are read one at a time, the therapist only to make the phase
+surrogates, which then wait on disk and are read back one at a time; each surrogate's
+synchrony is summarised chunk by chunk (``compute_synchrony(reduce=...)``) and never stored
+as (window, channel, channel) arrays, and the engine runs in float32 with all channels in
+one block. Peak 1.78 GB with three phase surrogates (2.67 GB before the fifth session of
+issue #19, same values): what remains is mostly the two 64-channel band signals of a pair.
 """
 
 from __future__ import annotations
