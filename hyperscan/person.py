@@ -52,9 +52,11 @@ def _channel(channels, name):
     return lower.index(name.lower()) if name.lower() in lower else None
 
 
-#: Windows whose periodograms are computed at once (memory: this many windows x channels x
-#: samples; a 60-min 64-channel session all at once needed 5.8 GB).
-WINDOW_CHUNK = 256
+#: Windows whose periodograms are computed at once. The periodogram holds about seven
+#: float64 copies of a chunk (segments, detrended, tapered, spectrum, power): 64 windows of
+#: 64 channels x 500 samples take ~0.12 GB; 256 took 0.48 GB, a third of the 60-min
+#: 64-channel stage's peak (all windows at once needed 5.8 GB). Chunks never change a value.
+WINDOW_CHUNK = 64
 
 
 def person_measures(data: np.ndarray, channels: list[str], sfreq: float, starts, n_len: int,
