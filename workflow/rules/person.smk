@@ -17,7 +17,7 @@ rule person:
         "../envs/hyperscan.yaml"
     threads: 1
     resources:
-        # memory: peak 654 MB on the 60-min 2 x 64-ch session (benchmarks/README.md) (was 1581):
+        # memory: peak 616 MB on the 60-min 2 x 64-ch session (benchmarks/README.md) (was 1587):
         # 440 MB of FIF -> 930
         mem_mb=mem_mb(400, 1.2, "client", "therapist"),
         runtime=10,
