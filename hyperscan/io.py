@@ -721,10 +721,11 @@ def _read_blocks(raw, picks, dtype) -> np.ndarray:
     step = max(1, int(READ_BLOCK_S * raw.info["sfreq"]))
     for t0 in range(0, raw.n_times, step):
         block = raw.get_data(picks=picks, start=t0, stop=min(t0 + step, raw.n_times))
-        if exact and not np.array_equal(block.astype(np.float32), block, equal_nan=True):
+        rounded = out[:, t0:t0 + block.shape[1]]
+        rounded[...] = block  # cast to out's dtype in place
+        if exact and not np.array_equal(rounded, block, equal_nan=True):
             # not single precision (a double-precision FIF, a calibration): keep float64
             return raw.get_data(picks=picks)
-        out[:, t0:t0 + block.shape[1]] = block
     return out
 
 
