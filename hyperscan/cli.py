@@ -148,11 +148,33 @@ def cmd_init_bids(args) -> int:
     return 0
 
 
+def available_memory_mb() -> int | None:
+    """Memory the jobs of a local run may use (MB): what the machine has available now
+    (free plus reclaimable cache, psutil), or None when it cannot be read."""
+    try:
+        import psutil  # a Snakemake dependency
+
+        return int(psutil.virtual_memory().available / 2**20)
+    except Exception:  # noqa: BLE001 - no psutil, no /proc: no memory limit
+        return None
+
+
+def _is_local(args, extra) -> bool:
+    """No cluster: neither a --profile nor an --executor (the workflow profile is local)."""
+    return not args.profile and not any(
+        a in ("--executor", "-e", "--profile") or a.startswith(("--executor=", "--profile=")) for a in extra)
+
+
 def snakemake_argv(args, extra, quiet: bool) -> list[str]:
     """The snakemake command line of ``hyperscan run``.
 
     ``--rerun-incomplete``: a killed run's half-done jobs are rerun, finished ones kept.
     Quiet (``--quiet`` or ``CI=true``): no per-job blocks or progress lines, errors only.
+    Local runs (no ``--profile``/``--executor``) get ``--resources mem_mb=<available>``
+    (:func:`available_memory_mb`) unless ``--resources`` is given: Snakemake then never
+    starts jobs side by side whose declared ``mem_mb`` (each rule's measured peak plus
+    headroom, see workflow/rules) add up to more than the machine has; a rule that alone
+    asks for more is capped to it (``mem_mb`` in workflow/rules/common.smk) and runs alone.
     """
     snakefile = _snakefile()
     argv = ["--snakefile", str(snakefile), "--configfile", str(args.configfile),
@@ -162,6 +184,11 @@ def snakemake_argv(args, extra, quiet: bool) -> list[str]:
         argv += ["--workflow-profile", str(profile)]
     if args.profile:
         argv += ["--profile", str(args.profile)]
+    if _is_local(args, extra) and not any(a in ("--resources", "--res") or a.startswith(("--resources=", "--res="))
+                                          for a in extra):
+        mem = available_memory_mb()
+        if mem:  # one token: a following target is never read as a resource
+            argv.append(f"--resources=mem_mb={mem}")
     if quiet and not any(a in ("-q", "--quiet") for a in extra):
         argv += ["--quiet", "progress", "rules", "host", "reason"]
     return argv + list(extra)

@@ -720,6 +720,29 @@ def _add_gaps(raw, gaps, t_zero: float) -> None:
 
 # --------------------------------------------------------------------------- between stages
 
+#: Seconds of a FIF read at a time by :meth:`Recording.from_fif` (64 channels: 15 MB).
+READ_BLOCK_S = 30.0
+
+
+def _read_blocks(raw, picks, dtype) -> np.ndarray:
+    """``raw.get_data(picks)`` as ``dtype`` ("float64", "float32" or "exact", see
+    :meth:`Recording.from_fif`), read block by block into one preallocated array. Values are
+    those of the whole read (the reader scales each sample on its own)."""
+    exact = dtype == "exact"
+    if not exact and np.dtype(dtype) == np.float64:
+        return raw.get_data(picks=picks)
+    out = np.empty((len(picks), raw.n_times), np.float32 if exact else dtype)
+    step = max(1, int(READ_BLOCK_S * raw.info["sfreq"]))
+    for t0 in range(0, raw.n_times, step):
+        block = raw.get_data(picks=picks, start=t0, stop=min(t0 + step, raw.n_times))
+        rounded = out[:, t0:t0 + block.shape[1]]
+        rounded[...] = block  # cast to out's dtype in place
+        if exact and not np.array_equal(rounded, block, equal_nan=True):
+            # not single precision (a double-precision FIF, a calibration): keep float64
+            return raw.get_data(picks=picks)
+    return out
+
+
 @dataclass
 class Recording:
     """One person's preprocessed EEG as the analysis stages use it: (n_channels, n_times)
@@ -738,12 +761,18 @@ class Recording:
     def from_fif(cls, path, dtype="float64") -> "Recording":
         """Read a preprocessed ``*_raw.fif``; only the EEG array is kept (the Raw object is
         never loaded as a whole, so a long recording is held once, not twice).
-        ``dtype="float32"`` halves it again (the null models' surrogate partners)."""
+        ``dtype="float32"`` halves it again (the null models' surrogate partners): the
+        values are rounded to float32. ``dtype="exact"`` holds float32 only when that is
+        lossless — hyperscan writes its FIFs in single precision with unit calibration, so
+        every value read is a float32 — and float64 otherwise; a stage that computes in
+        float64 gets bit-identical results from it (float32 → float64 is exact) with half
+        the memory. The file is read in time blocks (:data:`READ_BLOCK_S`) straight into
+        the result, never as one float64 copy next to it."""
         raw = mne.io.read_raw_fif(path, preload=False, verbose="error")
         picks = mne.pick_types(raw.info, eeg=True)
         bad = [(a["onset"] - raw.first_time, a["duration"]) for a in raw.annotations
                if a["description"].upper().startswith("BAD")]
-        data = raw.get_data(picks=picks).astype(dtype, copy=False)
+        data = _read_blocks(raw, picks, dtype)
         from .epoched import epoch_layout
 
         return cls(data, raw.info["sfreq"], [raw.ch_names[i] for i in picks], bad,

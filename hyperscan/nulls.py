@@ -30,17 +30,21 @@ real, pseudo-dyad and phase-randomised synchrony, ``real_minus_pseudo`` and
 p over dyads (exact when 2**n_dyads ≤ ``n_permutations``) and the surrogate z
 (estimate / SD of the sign-flip null).
 
-Memory (a 60-min 64-channel session): recordings are held in float32, the partner
-therapists are read one at a time, each surrogate's synchrony is summarised band by band
-(``compute_synchrony(reduce=...)``) and never stored as (band, window, channel, channel)
-arrays, and the engine runs in float32 with all channels in one block. Peak 2.44 GB with
-one pseudo-partner and three phase surrogates (was > 3.2 GB), 212 s instead of 477 s.
+Memory (a 60-min 64-channel session): recordings are held in float32 (read in time blocks),
+the partner therapists are read one at a time, the therapist only to make the phase
+surrogates, which then wait on disk and are read back one at a time; each surrogate's
+synchrony is summarised chunk by chunk (``compute_synchrony(reduce=...)``) and never stored
+as (window, channel, channel) arrays, and the engine runs in float32 with all channels in
+one block. Peak 1.78 GB with three phase surrogates (2.67 GB before the fifth session of
+issue #19, same values): what remains is mostly the two 64-channel band signals of a pair.
 """
 
 from __future__ import annotations
 
+import tempfile
 import warnings
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -95,11 +99,16 @@ def _rotate_phases(data: np.ndarray, rotation: np.ndarray, channel_block: int = 
     n = data.shape[-1]
     if data.ndim == 1:
         return np.fft.irfft(np.fft.rfft(data) * rotation, n=n)
+    from .threads import parallel_map
+
     out = np.empty_like(data)
-    for lo in range(0, data.shape[0], channel_block):
+
+    def one(lo):  # blocks are independent: side by side on the engine's threads (FFTs release the GIL)
         spectrum = np.fft.rfft(data[lo:lo + channel_block], axis=-1)
         spectrum *= rotation
         out[lo:lo + channel_block] = np.fft.irfft(spectrum, n=n, axis=-1)
+
+    parallel_map(one, range(0, data.shape[0], channel_block))
     return out
 
 
@@ -189,13 +198,17 @@ def _pooled(draws: list[np.ndarray], ci_level: float):
                 low=np.quantile(pooled, a), high=np.quantile(pooled, 1 - a))
 
 
-def session_nulls(client: Recording, therapist: Recording, partners, windows: pd.DataFrame,
-                  config: dict, *, rng: np.random.Generator, progress=None) -> pd.DataFrame:
+def session_nulls(client: Recording, therapist, partners, windows: pd.DataFrame,
+                  config: dict, *, rng: np.random.Generator, progress=None, spill_dir=None) -> pd.DataFrame:
     """nulls.tsv of one session (see module doc). ``windows`` is its windows.tsv table.
 
+    ``therapist``: a :class:`Recording` or a zero-argument callable returning one (only the
+    phase surrogates are made from it; a loader lets it go once they are made).
     ``partners``: the pseudo-dyad partner therapists, each a :class:`Recording` or a
     zero-argument callable returning one (``nulls_stage`` passes loaders, so only one
-    partner is in memory at a time).
+    partner is in memory at a time). ``spill_dir``: an existing folder where the phase
+    surrogates are kept as ``.npy`` files and read back one at a time (the same arrays,
+    bit for bit); None holds them all in memory.
 
     Work is done band by band: the client's band signal is computed once per band and
     shared by every surrogate partner of that length (all phase surrogates, and pseudo
@@ -212,10 +225,16 @@ def session_nulls(client: Recording, therapist: Recording, partners, windows: pd
     metrics = null_metrics(config)
     ci_level = config["stats"]["ci_level"]
     partners = list(partners)
+    therapist = therapist() if callable(therapist) else therapist
     n_t = therapist.data.shape[-1]
-    surrogates = [Recording(_rotate_phases(therapist.data, _phase_rotation(n_t, rng)), therapist.sfreq,
-                            therapist.channels, therapist.bad_segments)
-                  for _ in range(ncfg["n_phase_surrogates"])]
+    surrogates = []
+    for k in range(ncfg["n_phase_surrogates"]):
+        surrogate = Recording(_rotate_phases(therapist.data, _phase_rotation(n_t, rng)), therapist.sfreq,
+                              therapist.channels, therapist.bad_segments)
+        if spill_dir is not None:
+            surrogate = _spilled(surrogate, Path(spill_dir) / f"phase-{k}.npy")
+        surrogates.append(surrogate)
+    del therapist  # only the surrogates were made from it
     method = config["synchrony"].get("method", "hilbert")
     pseudo = [{} for _ in partners]
     phase = [{} for _ in surrogates]
@@ -235,13 +254,22 @@ def session_nulls(client: Recording, therapist: Recording, partners, windows: pd
             if progress is not None:
                 progress(done, total)
         for k, surrogate in enumerate(surrogates):
+            surrogate = surrogate() if callable(surrogate) else surrogate
             phase[k].update(window_values(client, surrogate, config, metrics, "float32",
                                           bands=[band], client_analytic=cached))
+            del surrogate
             done += 1
             if progress is not None:
                 progress(done, total)
         del cached
     return null_table(windows, metrics, pseudo, phase, ci_level)
+
+
+def _spilled(recording: Recording, path: Path):
+    """Write ``recording.data`` to ``path`` (.npy); a loader returning the recording read back."""
+    np.save(path, recording.data)
+    meta = (recording.sfreq, recording.channels, recording.bad_segments)
+    return lambda: Recording(np.load(path), *meta)
 
 
 def null_table(windows: pd.DataFrame, metrics, pseudo: list[dict], phase: list[dict], ci_level: float) -> pd.DataFrame:
@@ -293,7 +321,6 @@ def nulls_stage(client_fif, therapist_fif, partner_therapist_fifs, windows_path,
     # Each window is still filtered and measured in float64, like the real data; the input
     # rounding moves synchrony values by ~1e-7.
     client = Recording.from_fif(client_fif, dtype="float32")
-    therapist = Recording.from_fif(therapist_fif, dtype="float32")
     # loaders, not recordings: one partner in memory at a time (read once per band)
     partners = [lambda p=p: Recording.from_fif(p, dtype="float32") for p in partner_therapist_fifs]
     rng = session_rng(config["stats"]["seed"], "phase", session.dyad, session.session)
@@ -301,10 +328,18 @@ def nulls_stage(client_fif, therapist_fif, partner_therapist_fifs, windows_path,
         if client.epochs is not None:  # epoched session: surrogates per epoch (hyperscan.epoched)
             from .epoched import epoched_session_nulls
 
+            therapist = Recording.from_fif(therapist_fif, dtype="float32")
             table = epoched_session_nulls(client, therapist, partners, read_windows(windows_path), config, rng=rng)
         else:
-            table = session_nulls(client, therapist, partners, read_windows(windows_path), config, rng=rng,
-                                  progress=progress)
+            # Memory (60-min 64-channel session): the therapist is read only to make the phase
+            # surrogates, which wait on disk next to the output (read back one at a time, like
+            # the partners) instead of all in memory
+            out_dir = Path(out_path).parent
+            out_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(prefix=".nulls-", dir=out_dir) as spill:
+                table = session_nulls(client, lambda: Recording.from_fif(therapist_fif, dtype="float32"),
+                                      partners, read_windows(windows_path), config, rng=rng,
+                                      progress=progress, spill_dir=spill)
     write_tsv(table, out_path)
 
 

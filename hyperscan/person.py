@@ -52,9 +52,11 @@ def _channel(channels, name):
     return lower.index(name.lower()) if name.lower() in lower else None
 
 
-#: Windows whose periodograms are computed at once (memory: this many windows x channels x
-#: samples; a 60-min 64-channel session all at once needed 5.8 GB).
-WINDOW_CHUNK = 256
+#: Windows whose periodograms are computed at once. The periodogram holds about seven
+#: float64 copies of a chunk (segments, detrended, tapered, spectrum, power): 64 windows of
+#: 64 channels x 500 samples take ~0.12 GB; 256 took 0.48 GB, a third of the 60-min
+#: 64-channel stage's peak (all windows at once needed 5.8 GB). Chunks never change a value.
+WINDOW_CHUNK = 64
 
 
 def person_measures(data: np.ndarray, channels: list[str], sfreq: float, starts, n_len: int,
@@ -62,7 +64,7 @@ def person_measures(data: np.ndarray, channels: list[str], sfreq: float, starts,
     """{measure: (n_windows,)} for one person; ``data`` in volts (n_channels, n_times).
 
     One periodogram per window and channel serves every band and measure; windows go
-    through ``WINDOW_CHUNK`` at a time."""
+    through ``WINDOW_CHUNK`` at a time, computed in float64 whatever the dtype of ``data``."""
     starts = np.asarray(starts)
     alpha = tuple(bands.get("alpha", (8.0, 13.0)))
     theta = tuple(bands.get("theta", (4.0, 8.0)))
@@ -73,7 +75,9 @@ def person_measures(data: np.ndarray, channels: list[str], sfreq: float, starts,
     for w0 in range(0, n, WINDOW_CHUNK):
         w1 = min(n, w0 + WINDOW_CHUNK)
         idx = starts[w0:w1, None] + np.arange(n_len)
-        segments = data[:, idx].transpose(1, 0, 2) * 1e6  # (window, channel, time) in µV
+        # (window, channel, time) in µV, in float64 whatever ``data`` holds (a float32 array of
+        # exactly representable values, ``Recording.from_fif(dtype="exact")``, gives the same bits)
+        segments = np.multiply(data[:, idx].transpose(1, 0, 2), 1e6, dtype=np.float64)
         freqs, psd = scipy.signal.periodogram(segments, fs=sfreq, window="hann", scaling="density",
                                               detrend="constant", axis=-1)
         del segments
@@ -93,8 +97,10 @@ def person_measures(data: np.ndarray, channels: list[str], sfreq: float, starts,
 
 def person_table(people: dict, sfreq: float, windows: pd.DataFrame, bands: dict,
                  window_length: float) -> pd.DataFrame:
-    """person.tsv of one session. ``people``: {"client"/"therapist": (data, channels)};
-    ``windows``: the session's windows.tsv (window grid, exclusions, labels)."""
+    """person.tsv of one session. ``people``: {"client"/"therapist": (data, channels)}, or
+    a zero-argument callable returning that pair (``person_stage`` passes loaders, so one
+    person's recording is in memory at a time); ``windows``: the session's windows.tsv
+    (window grid, exclusions, labels)."""
     first = windows[(windows.band == windows.band.iloc[0]) & (windows.metric == windows.metric.iloc[0])]
     first = first.sort_values("start").reset_index(drop=True)
     n_len = int(round(window_length * sfreq))
@@ -102,7 +108,8 @@ def person_table(people: dict, sfreq: float, windows: pd.DataFrame, bands: dict,
     labels = first[[c for c in first.columns if c.endswith("_category") or c.endswith("_report_id")]]
     excluded = first["excluded"].to_numpy()
     frames = []
-    for person, (data, channels) in people.items():
+    for person, held in people.items():
+        data, channels = held() if callable(held) else held
         if len(starts) and starts[-1] + n_len > data.shape[1]:
             raise ValueError(f"windows.tsv reaches {first['end'].iloc[-1]:g} s but the {person}'s "
                              f"recording ends at {data.shape[1] / sfreq:g} s")
@@ -112,6 +119,7 @@ def person_table(people: dict, sfreq: float, windows: pd.DataFrame, bands: dict,
                                   "measure": measure, "start": first["start"], "end": first["end"],
                                   "value": values, "excluded": excluded})
             frames.append(pd.concat([frame, labels], axis=1))
+        del data
     return pd.concat(frames, ignore_index=True)
 
 
@@ -122,13 +130,21 @@ def person_stage(client_fif, therapist_fif, windows_path, config: dict, out_path
 
     from .epoched import data_time_windows
 
-    client, therapist = Recording.from_fif(client_fif), Recording.from_fif(therapist_fif)
+    # Memory (60-min 64-channel session): one person at a time, held as float32 when that is
+    # lossless (dtype="exact"; the periodograms are float64 either way, so the values are
+    # bit-identical): ~0.6 GB peak instead of 1.6 GB with both people in float64.
+    client = Recording.from_fif(client_fif, dtype="exact")
     # epoched sessions: windows indexed on the epochs' own data axis (hyperscan.epoched)
     windows, length, restore = data_time_windows(read_windows(windows_path), client, config["window"]["length"])
-    table = person_table({"client": (client.data, client.channels),
-                          "therapist": (therapist.data, therapist.channels)},
-                         client.sfreq, windows,
-                         {k: tuple(v) for k, v in config["bands"].items()}, length)
+    sfreq, held = client.sfreq, {"client": (client.data, client.channels)}
+    del client  # the loader below hands the array over once: freed before the therapist is read
+
+    def therapist():
+        rec = Recording.from_fif(therapist_fif, dtype="exact")
+        return rec.data, rec.channels
+
+    people = {"client": lambda: held.pop("client"), "therapist": therapist}
+    table = person_table(people, sfreq, windows, {k: tuple(v) for k, v in config["bands"].items()}, length)
     write_tsv(restore(table), out_path)
 
 

@@ -17,7 +17,9 @@ rule channel_pairs:
         "../envs/hyperscan.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
+        # memory: reads every synchrony.nc lazily: 256 MB on the 60-min 2 x 64-ch session
+        # (benchmarks/README.md)
+        mem_mb=mem_mb(1000),
         runtime=20,
     params:
         config=cfg(

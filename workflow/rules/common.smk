@@ -1,4 +1,5 @@
 # Validate the config and the sessions sheet before any job runs; helpers for the rules.
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -62,6 +63,45 @@ validate(
 )
 
 OUT = config["output_dir"]
+
+
+def _local_mem_mb():
+    """``--resources mem_mb`` of this run (``hyperscan run`` sets it to the machine's
+    available memory for a local run), or None (cluster profiles, plain snakemake)."""
+    try:
+        res = workflow.global_resources
+        value = res["mem_mb"] if "mem_mb" in res else None
+        value = getattr(value, "value", value)  # Snakemake 9: a Resource; 8: an int
+        return int(value) if value is not None else None
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+LOCAL_MEM_MB = _local_mem_mb()
+
+
+def mem_mb(fixed, per_mb=0.0, *inputs):
+    """``resources: mem_mb`` of a rule: ``fixed`` + ``per_mb`` x the MB of its input (all of
+    it, or only the named ``inputs``), from the rule's measured peaks. Capped at
+    LOCAL_MEM_MB: locally Snakemake then starts jobs side by side only while their
+    declared memory fits the machine, and a job that alone asks for more runs alone
+    instead of being refused. profiles/slurm sets its own (sbatch --mem) and wins."""
+    if not per_mb:  # a number, known before the inputs exist
+        return fixed if LOCAL_MEM_MB is None else max(1, min(int(fixed), LOCAL_MEM_MB))
+
+    def need(wildcards, input):
+        if inputs:
+            files = []
+            for name in inputs:
+                value = getattr(input, name)
+                files += [value] if isinstance(value, str) else list(value)
+            size = sum(os.path.getsize(f) for f in files) / 2**20
+        else:
+            size = input.size_mb
+        value = int(fixed + per_mb * size)
+        return value if LOCAL_MEM_MB is None else max(1, min(value, LOCAL_MEM_MB))
+
+    return need
 
 
 wildcard_constraints:

@@ -16,7 +16,8 @@ rule derivatives:
         "../envs/hyperscan.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        # memory: hard links and sidecars: 138 MB
+        mem_mb=mem_mb(1000),
         runtime=10,
     params:
         sessions=list(SESSIONS.values()),

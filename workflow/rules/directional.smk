@@ -24,7 +24,9 @@ rule directional:
     # --cores, and profiles/slurm sets 1 (one job per session there).
     threads: 2
     resources:
-        mem_mb=2000,
+        # memory: peak 1308 MB (quiet) / 1529 MB (busy) on the 60-min 2 x 64-ch session
+        # (benchmarks/README.md): 440 MB of FIF -> 1700
+        mem_mb=mem_mb(600, 2.5, "client", "therapist"),
         runtime=10,
     params:
         config=cfg(
@@ -51,7 +53,8 @@ rule directional_group:
         "../envs/hyperscan.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        # memory: group tables: ~150-300 MB measured
+        mem_mb=mem_mb(1000),
         runtime=10,
     params:
         config=cfg(

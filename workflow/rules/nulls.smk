@@ -21,7 +21,10 @@ rule nulls:
     # jobs do not add up past 3 GB; profiles/slurm sets 1 (one job per session there).
     threads: 2
     resources:
-        mem_mb=3000,
+        # memory: peak 1783 MB on the 60-min 2 x 64-ch session (benchmarks/README.md) (was
+        # 2674); partners are read one at a time, so only the session's own two FIFs (440 MB
+        # there) count -> 2040
+        mem_mb=mem_mb(500, 3.5, "client", "therapist"),
         runtime=60,
     params:
         session=session_of,
@@ -52,7 +55,8 @@ rule surrogates:
         "../envs/hyperscan.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        # memory: group tables: ~150-300 MB measured
+        mem_mb=mem_mb(1000),
         runtime=10,
     params:
         config=cfg(

@@ -17,7 +17,9 @@ rule person:
         "../envs/hyperscan.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        # memory: peak 616 MB on the 60-min 2 x 64-ch session (benchmarks/README.md) (was 1587):
+        # 440 MB of FIF -> 930
+        mem_mb=mem_mb(400, 1.2, "client", "therapist"),
         runtime=10,
     params:
         config=cfg("bands", "window.length"),
@@ -39,7 +41,8 @@ rule person_group:
         "../envs/hyperscan.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        # memory: group tables: ~150-300 MB measured
+        mem_mb=mem_mb(1000),
         runtime=10,
     params:
         config=cfg(

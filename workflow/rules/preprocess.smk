@@ -20,7 +20,9 @@ rule preprocess:
         "../envs/hyperscan.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
+        # memory: peak 1840 MB quiet / 2076 MB busy on the 60-min 2 x 64-ch session
+        # (benchmarks/README.md): 220 MB of EDF -> 2250
+        mem_mb=mem_mb(600, 7.5),
         runtime=30,
     params:
         session=session_of,

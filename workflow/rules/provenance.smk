@@ -50,7 +50,8 @@ rule provenance:
         "../envs/hyperscan.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        # memory: hashes in 1-MB blocks: flat, 119 MB on the sample study
+        mem_mb=mem_mb(1000),
         runtime=10,
     params:
         sessions=list(SESSIONS.values()),

@@ -16,7 +16,8 @@ rule pseudo_contrasts:
         "../envs/hyperscan.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        # memory: one session at a time: 189 MB on the sample study
+        mem_mb=mem_mb(1000),
         runtime=10,
     params:
         config=cfg(*STATS_KEYS),

@@ -18,7 +18,8 @@ rule ratings:
         "../envs/hyperscan.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        # memory: 363 MB on a 60-min session
+        mem_mb=mem_mb(1000),
         runtime=10,
     params:
         session=session_of,
@@ -43,7 +44,8 @@ rule ratings_group:
         "../envs/hyperscan.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        # memory: 183 MB over 20 sessions
+        mem_mb=mem_mb(1000),
         runtime=10,
     params:
         config=cfg(*STATS_KEYS),

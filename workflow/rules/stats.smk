@@ -18,7 +18,9 @@ rule stats:
         "../envs/hyperscan.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
+        # memory: all sessions' windows.tsv at once (pandas ~5x the text): 266 MB for one 60-min
+        # session
+        mem_mb=mem_mb(800, 5),
         runtime=30,
     params:
         config=cfg("bands", "metrics", "window.length", *STATS_KEYS),

@@ -33,7 +33,8 @@ rule summary:
         "../envs/hyperscan.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        # memory: reads the group tables; 276 MB on the sample study
+        mem_mb=mem_mb(1000, 5),
         runtime=10,
     params:
         sessions=list(SESSIONS.values()),

@@ -17,7 +17,9 @@ rule synchrony:
     # scales it down to --cores, and profiles/slurm sets 1 (one job per session there).
     threads: 2
     resources:
-        mem_mb=3000,
+        # memory: peak 1768 MB on the 60-min 2 x 64-ch session (benchmarks/README.md) (was
+        # 2340): 440 MB of FIF -> 2040
+        mem_mb=mem_mb(500, 3.5),
         runtime=60,
     params:
         config=cfg(

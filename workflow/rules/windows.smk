@@ -17,7 +17,9 @@ rule windows:
         "../envs/hyperscan.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        # memory: peak 400 MB on the 60-min 2 x 64-ch session (benchmarks/README.md) (reads
+        # synchrony.nc lazily: flat)
+        mem_mb=mem_mb(800),
         runtime=10,
     params:
         session=session_of,
