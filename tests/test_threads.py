@@ -44,7 +44,7 @@ def test_synchrony_is_identical_with_one_and_two_threads():
 
 def test_window_groups_on_two_threads_equal_one_thread_and_one_window_at_a_time():
     """The engine cuts a chunk into fixed window groups (hyperscan.threads): 40 windows of
-    2 x 24 channels are 8 groups of 5, run on a pool of 2 threads. Values equal the
+    2 x 24 channels are 4 groups of 10 (2 MiB of complex input per side), run on a pool of 2 threads. Values equal the
     1-thread run exactly and each window computed alone (no grouping) to 1e-14."""
     from hyperscan.synchrony import METRICS, _compute_chunk, _compute_many, _group_windows
 
@@ -52,7 +52,7 @@ def test_window_groups_on_two_threads_equal_one_thread_and_one_window_at_a_time(
     a = rng.normal(size=(40, 24, 500)) + 1j * rng.normal(size=(40, 24, 500))
     b = rng.normal(size=(40, 24, 500)) + 1j * rng.normal(size=(40, 24, 500))
     a[3, 2] = 0  # a flat channel-window: NaN in every metric, counted once
-    assert _group_windows(a, b) == 5
+    assert _group_windows(a, b) == 10
     metrics = list(METRICS)
     with limit_threads(1):
         one, n1, u1 = _compute_many(metrics, a, b)
