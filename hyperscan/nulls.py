@@ -41,6 +41,7 @@ issue #19, same values): what remains is mostly the two 64-channel band signals 
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import warnings
 import zlib
@@ -336,6 +337,10 @@ def nulls_stage(client_fif, therapist_fif, partner_therapist_fifs, windows_path,
             # the partners) instead of all in memory
             out_dir = Path(out_path).parent
             out_dir.mkdir(parents=True, exist_ok=True)
+            # a killed job's spill folder (Snakemake runs one nulls job per session at a time)
+            for stale in out_dir.glob(".nulls-*"):
+                if stale.is_dir():
+                    shutil.rmtree(stale, ignore_errors=True)
             with tempfile.TemporaryDirectory(prefix=".nulls-", dir=out_dir) as spill:
                 table = session_nulls(client, lambda: Recording.from_fif(therapist_fif, dtype="float32"),
                                       partners, read_windows(windows_path), config, rng=rng,

@@ -199,9 +199,13 @@ def test_nulls_stage_with_spilled_surrogates_is_bit_identical(session, tmp_path)
     windows = _windows_tsv(tmp_path / "windows.tsv", n_win)
     ses = SimpleNamespace(dyad="D01", session="S1")
     out = tmp_path / "nulls" / "nulls.tsv"
+    stale = out.parent / ".nulls-killed"  # a killed earlier job's spill folder
+    stale.mkdir(parents=True)
+    (stale / "surrogate-0.npy").write_bytes(b"x" * 100)
     nulls_stage(str(session["client"]), str(session["therapist"]), [str(session["partner"])], windows, ses, cfg,
                 out, threads=2)
-    assert [p.name for p in out.parent.iterdir() if p.name.startswith(".nulls-")] == []  # spill removed
+    # this run's spill removed, and the killed run's too
+    assert [p.name for p in out.parent.iterdir() if p.name.startswith(".nulls-")] == []
 
     def whole32(path):
         raw = mne.io.read_raw_fif(path, preload=False, verbose="error")
