@@ -317,10 +317,10 @@ def nulls_stage(client_fif, therapist_fif, partner_therapist_fifs, windows_path,
     from .threads import limit_threads
     from .windows import read_windows, write_tsv
 
-    # float32 recordings: a null needs no 16 significant digits, and three 60-min 64-channel
-    # recordings (client, therapist, surrogate partner) then take 0.7 GB instead of 1.4 GB.
-    # Each window is still filtered and measured in float64, like the real data; the input
-    # rounding moves synchrony values by ~1e-7.
+    # float32 recordings: three 60-min 64-channel recordings (client, therapist, surrogate
+    # partner) take 0.7 GB instead of 1.4 GB. The preprocess stage writes single-precision
+    # FIFs, so this loses nothing for them; a double-precision FIF would be rounded (~1e-7 in
+    # synchrony). Each window is still filtered and measured in float64, like the real data.
     client = Recording.from_fif(client_fif, dtype="float32")
     # loaders, not recordings: one partner in memory at a time (read once per band)
     partners = [lambda p=p: Recording.from_fif(p, dtype="float32") for p in partner_therapist_fifs]
