@@ -287,3 +287,31 @@ def test_declared_memory_is_capped_at_what_a_local_run_has(tmp_path):
     assert int(free["preprocess"]) > 500 and free["windows"] == "800"
     assert capped["preprocess"] == "500" and capped["windows"] == "500"
     assert capped["synchrony"] == "<TBD>"  # sized once its input exists (then capped alike)
+
+
+def test_synchrony_and_nulls_stages_give_the_same_bits_on_1_and_2_threads(session, tmp_path):
+    """The job's thread count (--cores) never changes a value: synchrony.nc and nulls.tsv of
+    threads=1 and threads=2 are identical (a short last chunk used to run its complex GEMMs
+    on 2 BLAS threads, and plv/coh/imcoh moved by ~1e-15; hyperscan verify then failed)."""
+    from types import SimpleNamespace
+
+    import xarray as xr
+
+    from hyperscan.nulls import nulls_stage
+    from hyperscan.synchrony import synchrony_stage
+
+    cfg = validate_config({"bands": {"theta": [4, 8], "alpha": [8, 13]},
+                           "stats": {"nulls": {"n_phase_surrogates": 2}}})
+    n_win = int(_whole(session["client"]).shape[1] / SF) - 1
+    windows = _windows_tsv(tmp_path / "windows.tsv", n_win)
+    ses = SimpleNamespace(dyad="D01", session="S1")
+    for th in (1, 2):
+        synchrony_stage(str(session["client"]), str(session["therapist"]), cfg, tmp_path / f"s{th}.nc", threads=th)
+        nulls_stage(str(session["client"]), str(session["therapist"]), [str(session["partner"])], windows, ses,
+                    cfg, tmp_path / f"n{th}" / "nulls.tsv", threads=th)
+    with xr.open_dataset(tmp_path / "s1.nc", engine="h5netcdf") as one, \
+            xr.open_dataset(tmp_path / "s2.nc", engine="h5netcdf") as two:
+        assert set(cfg["metrics"]) <= set(one.data_vars)
+        for m in cfg["metrics"]:
+            np.testing.assert_array_equal(one[m].values, two[m].values, err_msg=m)
+    assert (tmp_path / "n1" / "nulls.tsv").read_bytes() == (tmp_path / "n2" / "nulls.tsv").read_bytes()

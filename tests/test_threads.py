@@ -5,6 +5,7 @@ import warnings
 
 import numba
 import numpy as np
+import pytest
 from threadpoolctl import threadpool_info
 
 from hyperscan.synchrony import compute_synchrony
@@ -109,3 +110,21 @@ def test_staged_strided_windows_equal_contiguous_input_on_one_and_two_threads():
             assert np.isfinite(got[m][6]).all()
     # the input itself is never written (the staging buffer is a copy)
     np.testing.assert_array_equal(a, ac)
+
+
+@pytest.mark.parametrize("n_win", [1, 7, 10])
+def test_a_chunk_of_one_group_gives_the_same_bits_on_1_and_2_threads(n_win):
+    """A chunk no longer than one group is computed in the calling thread; its BLAS must be
+    single-threaded there too (a 2-thread zgemm rounded plv/coh/imcoh differently)."""
+    from hyperscan.synchrony import METRICS, _compute_many, _group_windows
+
+    rng = np.random.default_rng(11)
+    a = rng.normal(size=(n_win, 12, 500)) + 1j * rng.normal(size=(n_win, 12, 500))
+    b = rng.normal(size=(n_win, 12, 500)) + 1j * rng.normal(size=(n_win, 12, 500))
+    assert n_win <= _group_windows(a, b)
+    with limit_threads(1):
+        one = _compute_many(list(METRICS), a, b)[0]
+    with limit_threads(2):
+        two = _compute_many(list(METRICS), a, b)[0]
+    for m in METRICS:
+        np.testing.assert_array_equal(one[m], two[m], err_msg=m)
