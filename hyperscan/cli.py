@@ -7,6 +7,7 @@ per problem (file, row/line, what was expected) followed by ``N problem(s)``, ex
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import os
 import re
@@ -216,9 +217,12 @@ class ProgressFilter:
         self._finished = None
         self.in_error = False
         self.log_path = None
+        self.last_lines: collections.deque[str] = collections.deque(maxlen=20)
 
     def feed(self, line: str) -> None:
         line = line.rstrip("\n")
+        if line.strip():
+            self.last_lines.append(line)
         if line.startswith("Complete log(s):") or line.startswith("Complete log:"):
             self.log_path = line.split(":", 1)[1].strip()
             return
@@ -257,7 +261,9 @@ class ProgressFilter:
 def run_with_progress(argv: list[str], quiet: bool) -> int:
     """Run Snakemake in a child process and print :class:`ProgressFilter`'s lines; returns
     its exit status. Quiet: only errors."""
-    proc = subprocess.Popen([sys.executable, "-m", "snakemake", *argv], stdout=subprocess.PIPE,
+    # -P: the working directory is not put first on sys.path, so a folder named `hyperscan`
+    # there (a clone, a study folder) cannot shadow the installed package inside Snakemake
+    proc = subprocess.Popen([sys.executable, "-P", "-m", "snakemake", *argv], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, bufsize=1, errors="replace")
     filt = ProgressFilter(quiet)
     try:
@@ -267,6 +273,13 @@ def run_with_progress(argv: list[str], quiet: bool) -> int:
     except KeyboardInterrupt:
         proc.wait()
         raise
+    if code and not filt.in_error:
+        # Snakemake stopped before a job ran and printed nothing we recognise as an error
+        # (its own option parser, a Snakefile that could not be loaded): show its last lines
+        # rather than nothing
+        print("hyperscan run: Snakemake stopped; its last lines:", file=sys.stderr)
+        for line in filt.last_lines:
+            print(f"  {line}", file=sys.stderr)
     if code and filt.log_path:
         print(f"hyperscan run: Snakemake's complete log: {filt.log_path}", file=sys.stderr)
     return code
@@ -307,7 +320,7 @@ def clear_stale_snakemake_lock(args, quiet: bool) -> None:
     if not locks.is_dir() or not any(locks.iterdir()):
         return
     _say(quiet, "hyperscan run: clearing the lock of an earlier run that was killed; resuming")
-    subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(_snakefile()), "--configfile",
+    subprocess.run([sys.executable, "-P", "-m", "snakemake", "--snakefile", str(_snakefile()), "--configfile",
                     str(args.configfile), "--unlock", "--quiet", "all"], check=False,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

@@ -127,3 +127,29 @@ def test_validate_refuses_what_run_would_refuse(capsys, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     assert main(["validate", "--configfile", "config.yaml", "--quiet"]) == 1
     assert "bookkeeping folder .snakemake" in capsys.readouterr().err
+
+
+def test_a_snakemake_that_stops_before_any_job_shows_why(capsys):
+    """Snakemake's own option parser (or a Snakefile that fails to load) prints no line the
+    progress filter knows as an error; `hyperscan run` then shows Snakemake's last lines
+    instead of only "the workflow stopped"."""
+    from hyperscan.cli import run_with_progress
+
+    code = run_with_progress(["--no-such-option-xyz"], quiet=True)
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "Snakemake stopped; its last lines:" in err
+    assert "--no-such-option-xyz" in err  # argparse's "unrecognized arguments: ..."
+
+
+def test_a_folder_named_hyperscan_in_the_working_directory_does_not_shadow_the_package(tmp_path, monkeypatch):
+    """`python -m snakemake` put the working directory first on sys.path, so an empty
+    `hyperscan/` folder there made the Snakefile's imports fail; the child runs with -P."""
+    from hyperscan.cli import _snakefile, run_with_progress
+
+    (tmp_path / "hyperscan").mkdir()
+    monkeypatch.chdir(tmp_path)
+    config = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
+    code = run_with_progress(["--snakefile", str(_snakefile()), "--configfile", str(config), "--cores", "1", "-n"],
+                             quiet=True)
+    assert code == 0
