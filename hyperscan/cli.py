@@ -20,6 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # Snakemake options after which no summary is expected.
 NO_OUTPUT_OPTIONS = {"-n", "--dry-run", "--dryrun", "--unlock", "--list-rules", "--list", "-l", "--dag",
                      "--rulegraph", "--summary", "-S", "--detailed-summary", "-D", "--lint", "--cleanup-metadata"}
+# Options that only read (Snakemake takes no lock for them): such a run may look at a folder
+# while another `hyperscan run` works there, and must not clear that run's Snakemake lock.
+READ_ONLY_OPTIONS = NO_OUTPUT_OPTIONS - {"--unlock", "--cleanup-metadata"}
 
 
 # A wheel ships the workflow inside the package (setup.py copies workflow/ there).
@@ -343,12 +346,14 @@ def cmd_run(args, extra) -> int:
     _say(quiet, f"hyperscan run: {len(check.sessions)} session(s) valid ({check.n_eeg_files} EEG file(s), "
                 f"{check.n_report_files} report file(s)); running the workflow. Per-job logs: "
                 f"{out_dir / 'logs'}; per-job time and memory: {out_dir / 'benchmarks'}")
-    with run_lock(Path.cwd()) as mine:
+    read_only = bool(set(extra) & READ_ONLY_OPTIONS)
+    with (contextlib.nullcontext(True) if read_only else run_lock(Path.cwd())) as mine:
         if not mine:
             print("hyperscan run: another `hyperscan run` is working in this folder "
                   f"({Path.cwd()}); wait for it to finish", file=sys.stderr)
             return 1
-        clear_stale_snakemake_lock(args, quiet)
+        if not read_only:
+            clear_stale_snakemake_lock(args, quiet)
         argv = snakemake_argv(args, extra, quiet)
         if args.snakemake_output or set(extra) & NO_OUTPUT_OPTIONS:
             try:

@@ -153,3 +153,18 @@ def test_a_folder_named_hyperscan_in_the_working_directory_does_not_shadow_the_p
     code = run_with_progress(["--snakefile", str(_snakefile()), "--configfile", str(config), "--cores", "1", "-n"],
                              quiet=True)
     assert code == 0
+
+
+def test_a_dry_run_is_not_refused_while_another_run_holds_the_folder(tmp_path, monkeypatch, capsys):
+    """`hyperscan run -- -n` only reads, so it runs while another `hyperscan run` holds the
+    folder's lock (and leaves that run's locks alone); a real run is still refused."""
+    from hyperscan.cli import run_lock
+
+    monkeypatch.chdir(tmp_path)
+    config = str(Path(__file__).resolve().parents[1] / "config" / "config.yaml")
+    with run_lock(tmp_path) as mine:
+        assert mine
+        assert main(["run", "--configfile", config, "--quiet", "--", "-n"]) == 0
+        capsys.readouterr()
+        assert main(["run", "--configfile", config, "--quiet"]) == 1
+        assert "another `hyperscan run` is working in this folder" in capsys.readouterr().err
