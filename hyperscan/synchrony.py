@@ -533,18 +533,16 @@ def _compute_many(
     the last counts NaNs per metric that do *not* come from an invalid (flat)
     channel, so callers can warn once with the reason.
     """
-    from .threads import parallel_map, single_threaded_blas
+    from .threads import parallel_map
 
     a = np.asarray(a)
     b = np.asarray(b)
     n_win = a.shape[0] if a.ndim == 3 else 0
     step = _group_windows(a, b) if a.ndim == 3 and b.ndim == 3 else max(n_win, 1)
     if n_win <= step:
-        # One group, in this thread: BLAS single-threaded here too, as on the pool's threads.
-        # A multi-threaded zgemm rounds differently, so a short chunk (a session's last one,
-        # or a short session) gave values that depended on the job's thread count (~1e-15).
-        with single_threaded_blas():
-            return _compute_chunk(metrics, a, b, dtype, invalid_a, invalid_b)
+        # one group, in this thread; parallel_map keeps BLAS single-threaded as on the pool's
+        # threads (a short chunk's values depended on the job's thread count before)
+        return parallel_map(lambda _: _compute_chunk(metrics, a, b, dtype, invalid_a, invalid_b), [None])[0]
     _Windows(a[:1], b[:1], dtype)  # shape/dtype errors before any thread starts
     real = np.dtype(dtype)
     out = {m: np.empty((n_win, a.shape[1], b.shape[1]), real) for m in metrics}

@@ -106,12 +106,17 @@ def _pool(n: int) -> ThreadPoolExecutor:
 def parallel_map(fn, items, threads: int | None = None) -> list:
     """``[fn(x) for x in items]`` on ``threads`` (default :func:`compute_threads`) Python
     threads, BLAS single-threaded meanwhile; in order. ``fn`` must release the GIL for its
-    heavy work (numpy, BLAS, ``nogil`` numba) and write disjoint outputs. One thread or
-    one item: a plain loop in this thread (BLAS settings untouched)."""
+    heavy work (numpy, BLAS, ``nogil`` numba) and write disjoint outputs. One thread: a
+    plain loop in this thread (BLAS settings untouched). One item on several threads: in
+    this thread, BLAS single-threaded too, so that values never depend on the thread count
+    (a multi-threaded zgemm rounds differently from a single-threaded one)."""
     items = list(items)
     n = compute_threads() if threads is None else max(1, int(threads))
-    if n == 1 or len(items) <= 1 or getattr(_LOCAL, "inside", False):
+    if n == 1 or getattr(_LOCAL, "inside", False):
         return [fn(x) for x in items]
+    if len(items) <= 1:
+        with single_threaded_blas():
+            return [fn(x) for x in items]
 
     def task(x):
         _LOCAL.inside = True

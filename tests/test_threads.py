@@ -128,3 +128,18 @@ def test_a_chunk_of_one_group_gives_the_same_bits_on_1_and_2_threads(n_win):
         two = _compute_many(list(METRICS), a, b)[0]
     for m in METRICS:
         np.testing.assert_array_equal(one[m], two[m], err_msg=m)
+
+
+def test_parallel_map_runs_one_item_with_single_threaded_blas_when_given_two_threads():
+    """The one-item path of a multi-thread map (a short chunk, one directional group) runs in
+    the calling thread with BLAS at 1 thread, like the pool's items, and restores it after."""
+    from hyperscan.threads import parallel_map
+
+    def blas_threads(_):
+        return {d["num_threads"] for d in threadpool_info() if d["user_api"] == "blas"}
+
+    with limit_threads(2):
+        before = blas_threads(None)
+        assert parallel_map(blas_threads, [0]) == [{1}]
+        assert parallel_map(blas_threads, [0, 1]) == [{1}, {1}]
+        assert blas_threads(None) == before
