@@ -12,6 +12,15 @@ from hyperscan.synchrony import compute_synchrony
 from hyperscan.threads import job_threads, limit_threads
 
 
+def test_threadpoolctl_sees_the_blas_numpy_uses():
+    """Without this every BLAS cap below is a no-op that still passes: threadpoolctl < 3.5
+    does not recognise numpy 2's bundled OpenBLAS (``libscipy_openblas``) and reports no
+    BLAS at all (found by the declared-minimum test at threadpoolctl 3.1, numpy 2.1)."""
+    blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
+    assert blas, "threadpoolctl finds no BLAS library: the thread policy cannot cap it"
+    assert np.dot(np.ones((64, 64)), np.ones((64, 64)))[0, 0] == 64.0
+
+
 def test_limit_threads_caps_blas_openmp_and_numba_and_restores_them():
     before_numba = numba.get_num_threads()
     before = {(p["internal_api"], p["filepath"]): p["num_threads"] for p in threadpool_info()}
