@@ -233,12 +233,42 @@ RATED_SESSIONS = [k for k, s in SESSIONS.items() if s.ratings is not None]
 MUSIC_SESSIONS = [k for k, s in SESSIONS.items() if s.audio is not None]
 
 
+def session_outputs():
+    """Every documented per-session output (README "Outputs"). The default target names
+    them all: Snakemake regenerates a missing intermediate file only when a job that needs
+    it has to run, so a user who deleted one session's nulls.tsv got nothing back from a
+    rerun (the group files were up to date) unless the file is itself a target."""
+    per_session = (
+        "preprocessed/client_raw.fif",
+        "preprocessed/therapist_raw.fif",
+        "preprocessed/qc.json",
+        "preprocessed/report.html",
+        "qc.html",
+        "synchrony.nc",
+        "windows.tsv",
+        "nulls.tsv",
+        "directional.tsv",
+        "directional_categories.tsv",
+        "directional_episodes.tsv",
+        "person.tsv",
+    )
+    return [
+        *(f"{OUT}/{d}/{s}/{f}" for d, s in SESSIONS for f in per_session),
+        *(f"{OUT}/{d}/{s}/music.tsv" for d, s in MUSIC_SESSIONS),
+        *(
+            f"{OUT}/{d}/{s}/{f}"
+            for d, s in RATED_SESSIONS
+            for f in ("ratings.tsv", "ratings_null.tsv")
+        ),
+    ]
+
+
 def final_outputs():
     return [
+        *session_outputs(),
         f"{OUT}/group/contrasts.tsv",
         f"{OUT}/group/summary.html",
         f"{OUT}/group/provenance.json",
-        *qc_pages(),
         *([f"{OUT}/group/ratings.tsv"] if RATED_SESSIONS else []),
         *(
             [f"{OUT}/dataset_description.json"]

@@ -1,25 +1,7 @@
 rule provenance:
     """Versions, config, input and output checksums of the whole study (hyperscan.provenance)."""
     input:
-        windows=all_windows_tables(),
-        synchrony=[f"{OUT}/{d}/{s}/synchrony.nc" for d, s in SESSIONS],
-        preprocessed=[
-            f"{OUT}/{d}/{s}/preprocessed/{f}"
-            for d, s in SESSIONS
-            for f in ("client_raw.fif", "therapist_raw.fif", "qc.json", "report.html")
-        ],
-        per_session=[
-            f"{OUT}/{d}/{s}/{f}"
-            for d, s in SESSIONS
-            for f in (
-                "qc.html",
-                "nulls.tsv",
-                "directional.tsv",
-                "directional_categories.tsv",
-                "directional_episodes.tsv",
-                "person.tsv",
-            )
-        ],
+        per_session=session_outputs(),
         stats=rules.stats.output,
         surrogates=rules.surrogates.output,
         directional=rules.directional_group.output,
@@ -27,14 +9,8 @@ rule provenance:
         channel_pairs=rules.channel_pairs.output,
         summary=rules.summary.output,
         pseudo_contrasts=rules.pseudo_contrasts.output,
-        music=[f"{OUT}/{d}/{s}/music.tsv" for d, s in MUSIC_SESSIONS]
-        + ([f"{OUT}/group/music.tsv"] if MUSIC_SESSIONS else []),
-        ratings=[
-            f"{OUT}/{d}/{s}/{f}"
-            for d, s in RATED_SESSIONS
-            for f in ("ratings.tsv", "ratings_null.tsv")
-        ]
-        + ([f"{OUT}/group/ratings.tsv"] if RATED_SESSIONS else []),
+        music=[f"{OUT}/group/music.tsv"] if MUSIC_SESSIONS else [],
+        ratings=[f"{OUT}/group/ratings.tsv"] if RATED_SESSIONS else [],
         study=all_input_files(),
     output:
         report(
