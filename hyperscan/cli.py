@@ -169,13 +169,57 @@ def _is_local(args, extra) -> bool:
         a in ("--executor", "-e", "--profile") or a.startswith(("--executor=", "--profile=")) for a in extra)
 
 
+def _user_resources(extra: list[str]) -> tuple[int | None, list[str]]:
+    """Where the user's ``--resources``/``--res`` values are in ``extra``: (index of the
+    option, its NAME=VALUE values), or (None, [])."""
+    for i, a in enumerate(extra):
+        if a in ("--resources", "--res"):
+            values = []
+            for v in extra[i + 1:]:
+                if v.startswith("-") or "=" not in v:
+                    break
+                values.append(v)
+            return i, values
+        if a.startswith(("--resources=", "--res=")):
+            return i, [a.split("=", 1)[1]]
+    return None, []
+
+
+def _with_local_memory(extra: list[str]) -> tuple[list[str], list[str]]:
+    """(``extra``, options to put before it) with ``mem_mb=<available>`` among the run's ``--resources``: appended as one
+    token when the user gave none, added to the user's own ``--resources`` when they name
+    other resources but not ``mem_mb`` (a repeated ``--resources`` would replace theirs), and
+    left alone when they set ``mem_mb`` themselves (a warning when it is more than the
+    machine has available now: Snakemake would then start jobs side by side beyond it)."""
+    at, values = _user_resources(extra)
+    mem = available_memory_mb()
+    user_mem = next((v.split("=", 1)[1] for v in values if v.split("=", 1)[0] == "mem_mb"), None)
+    if user_mem is not None:
+        try:
+            if mem and int(user_mem) > mem:
+                print(f"hyperscan run: warning: --resources mem_mb={user_mem} is more than this machine has "
+                      f"available now ({mem} MB): jobs may be started side by side beyond its memory",
+                      file=sys.stderr)
+        except ValueError:
+            pass  # Snakemake reports a malformed value itself
+        return extra, []
+    if not mem:
+        return extra, []
+    if at is None:  # one token: a following target is never read as a resource
+        return extra, [f"--resources=mem_mb={mem}"]
+    # the user's values, then ours, under one option; the targets after them stay targets
+    n = 1 if extra[at].startswith(("--resources=", "--res=")) else 1 + len(values)
+    return [*extra[:at], "--resources", *values, f"mem_mb={mem}", *extra[at + n:]], []
+
+
 def snakemake_argv(args, extra, quiet: bool) -> list[str]:
     """The snakemake command line of ``hyperscan run``.
 
     ``--rerun-incomplete``: a killed run's half-done jobs are rerun, finished ones kept.
     Quiet (``--quiet`` or ``CI=true``): no per-job blocks or progress lines, errors only.
     Local runs (no ``--profile``/``--executor``) get ``--resources mem_mb=<available>``
-    (:func:`available_memory_mb`) unless ``--resources`` is given: Snakemake then never
+    (:func:`available_memory_mb`; added to the user's own ``--resources`` unless they set
+    ``mem_mb`` there, :func:`_with_local_memory`): Snakemake then never
     starts jobs side by side whose declared ``mem_mb`` (each rule's measured peak plus
     headroom, see workflow/rules) add up to more than the machine has; a rule that alone
     asks for more is capped to it (``mem_mb`` in workflow/rules/common.smk) and runs alone.
@@ -188,11 +232,10 @@ def snakemake_argv(args, extra, quiet: bool) -> list[str]:
         argv += ["--workflow-profile", str(profile)]
     if args.profile:
         argv += ["--profile", str(args.profile)]
-    if _is_local(args, extra) and not any(a in ("--resources", "--res") or a.startswith(("--resources=", "--res="))
-                                          for a in extra):
-        mem = available_memory_mb()
-        if mem:  # one token: a following target is never read as a resource
-            argv.append(f"--resources=mem_mb={mem}")
+    extra = list(extra)
+    if _is_local(args, extra):
+        extra, own = _with_local_memory(extra)
+        argv += own
     if quiet and not any(a in ("-q", "--quiet") for a in extra):
         argv += ["--quiet", "progress", "rules", "host", "reason"]
     return argv + list(extra)

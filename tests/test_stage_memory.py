@@ -259,6 +259,28 @@ def test_local_runs_pass_the_available_memory_to_snakemake(monkeypatch):
     assert cli.available_memory_mb() > 0
 
 
+def test_user_resources_keep_the_local_memory_cap(monkeypatch, capsys):
+    """Another resource named by the user (e.g. a GPU count) used to drop the memory cap:
+    a repeated --resources replaces the earlier one, so mem_mb joins the user's option."""
+    import hyperscan.cli as cli
+
+    monkeypatch.setattr(cli, "available_memory_mb", lambda: 5120)
+    argv = cli.snakemake_argv(_args(), ["--resources", "gpu=1", "summary"], quiet=False)
+    assert argv[-4:] == ["--resources", "gpu=1", "mem_mb=5120", "summary"]
+    assert sum(a.startswith(("--resources", "--res")) for a in argv) == 1
+    argv = cli.snakemake_argv(_args(), ["--res=gpu=1", "-n"], quiet=False)
+    assert argv[-4:] == ["--resources", "gpu=1", "mem_mb=5120", "-n"]
+    # the user's own mem_mb stays theirs; above what is available it is kept, with a warning
+    assert cli.snakemake_argv(_args(), ["--resources", "mem_mb=800", "gpu=1"], False)[-3:] == [
+        "--resources", "mem_mb=800", "gpu=1"]
+    assert "warning" not in capsys.readouterr().err
+    assert cli.snakemake_argv(_args(), ["--resources=mem_mb=9000"], False)[-1] == "--resources=mem_mb=9000"
+    assert "mem_mb=9000 is more than this machine has available now (5120 MB)" in capsys.readouterr().err
+    # a cluster run gets nothing added to its resources
+    assert cli.snakemake_argv(_args(), ["--executor", "slurm", "--resources", "gpu=1"], False)[-2:] == [
+        "--resources", "gpu=1"]
+
+
 def test_declared_memory_is_capped_at_what_a_local_run_has(tmp_path):
     """A rule asking more than --resources mem_mb would be refused by Snakemake ("Job needs
     mem_mb=..."): common.smk's mem_mb caps it, so the job runs, alone."""
