@@ -54,21 +54,47 @@ ZERO_LAG_METRICS = {"plv", "coh", "envcorr", "powcorr", "ccorr", "ppc"}
 LAG_METRICS = {"wpli", "imcoh", "pli", "dwpli", "ciplv"}
 
 
+def _good_runs(good: np.ndarray, min_len: int) -> list[tuple[int, int]]:
+    """(start, stop) of every run of True in ``good`` at least ``min_len`` samples long."""
+    edges = np.flatnonzero(np.diff(np.r_[0, good.astype(np.int8), 0]))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2]) if b - a >= min_len]
+
+
 def common_mode_check(client: np.ndarray, therapist: np.ndarray, sfreq: float, *, band=(1.0, 45.0),
                       min_lag_ms: float = 25.0, max_lag_ms: float = 200.0, ratio_threshold: float = 1.2,
-                      min_r0: float = 0.02, segment_s: float = 4.0) -> dict:
+                      min_r0: float = 0.02, segment_s: float = 4.0, good=None) -> dict:
     """Zero-lag versus lagged coherency-weighted cross-correlation of two people (module doc).
 
-    ``client``, ``therapist``: (n_channels, n_times) arrays (any scale). Returns a JSON-ready
-    dict: ``r0``, ``r_lag``, ``zero_lag_ratio``, ``flag`` (bool), ``lag_of_peak_ms`` (median
-    over pairs of the lag of max |r(τ)| within ±``max_lag_ms``) and the settings."""
+    ``client``, ``therapist``: (n_channels, n_times) arrays (any scale). ``good``: boolean
+    mask over samples, False inside either person's ``BAD_`` segments (None: every sample).
+    Welch's segments are taken only inside runs of good samples at least one segment long,
+    and the spectra of the runs are averaged weighted by their number of segments: one
+    artefact of one person (tens of times the EEG's amplitude) otherwise dominates the
+    averaged spectra, drowns the coherency and hides a common mode (tests/test_common_mode.py).
+    Returns a JSON-ready dict: ``r0``, ``r_lag``, ``zero_lag_ratio``, ``flag`` (bool),
+    ``lag_of_peak_ms`` (median over pairs of the lag of max |r(τ)| within ±``max_lag_ms``),
+    ``good_s`` (seconds the spectra used) and the settings; ``flag`` False and the numbers
+    None when less than one segment of good data is left."""
     from scipy.signal import csd, welch
 
     n = min(client.shape[1], therapist.shape[1])
     nper = int(min(segment_s * sfreq, n))
-    a, b = client[:, :n], therapist[:, :n]
-    freqs, pa = welch(a, sfreq, nperseg=nper, return_onesided=False)
-    _, pb = welch(b, sfreq, nperseg=nper, return_onesided=False)
+    good = np.ones(n, bool) if good is None else np.asarray(good[:n], bool)
+    runs = _good_runs(good, nper)
+    settings = dict(band_hz=list(band), min_lag_ms=min_lag_ms, max_lag_ms=max_lag_ms,
+                    ratio_threshold=ratio_threshold, min_r0=min_r0, segment_s=segment_s)
+    if not runs:
+        return dict(r0=None, r_lag=None, zero_lag_ratio=None, lag_of_peak_ms=None, flag=False, good_s=0.0,
+                    **settings)
+    # segments per run as scipy's Welch cuts them (nperseg=nper, noverlap=nper // 2)
+    weights = np.array([(b - a - nper) // (nper - nper // 2) + 1 for a, b in runs], float)
+    weights /= weights.sum()
+    freqs = None
+    pa = pb = 0.0
+    for (lo, hi), w in zip(runs, weights):
+        freqs, pa_run = welch(client[:, lo:hi], sfreq, nperseg=nper, return_onesided=False)
+        _, pb_run = welch(therapist[:, lo:hi], sfreq, nperseg=nper, return_onesided=False)
+        pa, pb = pa + w * pa_run, pb + w * pb_run
     in_band = (np.abs(freqs) >= band[0]) & (np.abs(freqs) <= band[1])
     max_lag = int(round(max_lag_ms * 1e-3 * sfreq))
     min_lag = max(1, int(round(min_lag_ms * 1e-3 * sfreq)))
@@ -76,20 +102,24 @@ def common_mode_check(client: np.ndarray, therapist: np.ndarray, sfreq: float, *
     # r(tau) = mean over in-band frequencies of Re(C(f) e^{2 pi i f tau}), C the pair's coherency:
     # every frequency weighs by how coherent it is, not by its power (1/f would drown the rest).
     phase = np.exp(2j * np.pi * np.outer(freqs[in_band], lags / sfreq))  # (f, lags)
-    r = np.empty((a.shape[0], b.shape[0], len(lags)))
-    for i in range(a.shape[0]):
-        _, sab = csd(a[i][None, :], b, sfreq, nperseg=nper, return_onesided=False)  # (n_b, f)
+    r = np.empty((client.shape[0], therapist.shape[0], len(lags)))
+    for i in range(client.shape[0]):
+        sab = 0.0
+        for (lo, hi), w in zip(runs, weights):
+            _, s_run = csd(client[i, lo:hi][None, :], therapist[:, lo:hi], sfreq, nperseg=nper,
+                           return_onesided=False)  # (n_b, f)
+            sab = sab + w * s_run[:, in_band]
         with np.errstate(invalid="ignore", divide="ignore"):
-            coh = sab[:, in_band] / np.sqrt(pa[i, in_band] * pb[:, in_band])
+            coh = sab / np.sqrt(pa[i, in_band] * pb[:, in_band])
         r[i] = np.real(np.nan_to_num(coh) @ phase) / in_band.sum()
     absr = np.abs(r)
     r0 = float(np.median(absr[..., lags == 0][..., 0]))
     r_lag = float(np.median(absr[..., np.abs(lags) >= min_lag].max(axis=-1)))
     peak = lags[np.argmax(absr, axis=-1)] / sfreq * 1e3
     ratio = r0 / r_lag if r_lag > 0 else float("inf")
+    good_s = sum(hi - lo for lo, hi in runs) / sfreq
     return dict(r0=r0, r_lag=r_lag, zero_lag_ratio=float(ratio), lag_of_peak_ms=float(np.median(peak)),
-                flag=bool(ratio >= ratio_threshold and r0 >= min_r0), band_hz=list(band),
-                min_lag_ms=min_lag_ms, max_lag_ms=max_lag_ms, ratio_threshold=ratio_threshold, min_r0=min_r0)
+                flag=bool(ratio >= ratio_threshold and r0 >= min_r0), good_s=float(good_s), **settings)
 
 
 def common_mode_projection(client: np.ndarray, therapist: np.ndarray, good=None):
@@ -132,12 +162,8 @@ def remove_common_mode_fifs(client_fif, therapist_fif) -> dict:
 
     raws = [mne.io.read_raw_fif(p, preload=True, verbose="error") for p in (client_fif, therapist_fif)]
     recs = [Recording.from_fif(p) for p in (client_fif, therapist_fif)]
-    n = min(r.data.shape[1] for r in recs)
-    good = np.ones(n, bool)
+    good = _good_samples(recs)
     sfreq = recs[0].sfreq
-    for rec in recs:
-        for onset, duration in rec.bad_segments:
-            good[max(0, int(np.floor(onset * sfreq))) : max(0, int(np.ceil((onset + duration) * sfreq)))] = False
     client, therapist, info = common_mode_projection(recs[0].data, recs[1].data, good)
     for raw, rec, data, path in zip(raws, recs, (client, therapist), (client_fif, therapist_fif)):
         full = rec.data.copy()
@@ -145,24 +171,40 @@ def remove_common_mode_fifs(client_fif, therapist_fif) -> dict:
         raw.apply_function(lambda _, new=full: new, picks=rec.channels, channel_wise=False)
         with atomic_output(path, suffix="_raw.fif") as tmp:
             raw.save(tmp, overwrite=True, verbose="error")
-    info["after"] = common_mode_check(client, therapist, sfreq)
+    info["after"] = common_mode_check(client, therapist, sfreq, good=good)
     return info
 
 
+def _good_samples(recs) -> np.ndarray:
+    """Boolean mask over the common samples of ``hyperscan.io.Recording`` objects: False
+    inside any of their ``BAD_`` segments (onset/duration in s from the first sample)."""
+    n = min(r.data.shape[1] for r in recs)
+    good = np.ones(n, bool)
+    sfreq = recs[0].sfreq
+    for rec in recs:
+        for onset, duration in rec.bad_segments:
+            good[max(0, int(np.floor(onset * sfreq))) : max(0, int(np.ceil((onset + duration) * sfreq)))] = False
+    return good
+
+
 def common_mode_from_fifs(client_fif, therapist_fif, **kwargs) -> dict:
-    """``common_mode_check`` on two preprocessed recordings (``hyperscan.io.Recording``)."""
+    """``common_mode_check`` on two preprocessed recordings (``hyperscan.io.Recording``),
+    leaving out the ``BAD_`` segments of either person."""
     from .io import Recording
 
     client = Recording.from_fif(client_fif, dtype="float32")
     therapist = Recording.from_fif(therapist_fif, dtype="float32")
     return common_mode_check(client.data.astype(np.float64), therapist.data.astype(np.float64),
-                             client.sfreq, **kwargs)
+                             client.sfreq, good=_good_samples([client, therapist]), **kwargs)
 
 
 def qc_section(check: dict | None) -> str:
     """The QC page's section on the shared-amplifier check (empty when not run)."""
     if not check:
         return ""
+    if check.get("r0") is None:
+        return ("<h2>Shared amplifier: zero-lag check</h2><p>Not checked: less than one "
+                f"{check.get('segment_s', 4.0):g}-s stretch is free of BAD_ segments in both people.</p>")
     verdict = ("<p class='bad'><b>Shared-amplifier common-mode signal likely:</b> the client × therapist "
                "cross-correlation peaks sharply at zero lag; zero-lag metrics (PLV, coherence, envcorr) "
                "are inflated here, lag-based ones (wPLI, imaginary coherency) are not: read those.</p>"
@@ -180,4 +222,6 @@ def qc_section(check: dict | None) -> str:
             f"<p>Broadband cross-correlation, median over channel pairs: |r(0)| = {check['r0']:.3f}, "
             f"largest |r| at {check['min_lag_ms']:g}–{check['max_lag_ms']:g} ms = {check['r_lag']:.3f}, "
             f"ratio {check['zero_lag_ratio']:.2f} (flagged from {check['ratio_threshold']:g}); peak at "
-            f"{check['lag_of_peak_ms']:.0f} ms.</p>")
+            f"{check['lag_of_peak_ms']:.0f} ms"
+            + (f"; from the {check['good_s']:.0f} s free of BAD_ segments in both people" if "good_s" in check else "")
+            + ".</p>")

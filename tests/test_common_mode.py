@@ -203,3 +203,31 @@ def test_preprocessing_removes_the_common_mode_when_asked(tmp_path):
     assert "Removed" in (out / "qc.html").read_text()
     qc, kept, _ = outs["none"]
     assert kept["flag"] and "removal" not in qc["common_mode"]
+
+
+def test_bad_segments_are_left_out_of_the_check():
+    """One client-only artefact (300 µV broadband, 20 s, marked BAD) dominated Welch's averaged
+    spectra, drowned the coherency and hid the shared amplifier's common mode. Left out, the
+    check gives what the session without the artefact gives (the same samples less 20 s)."""
+    client, therapist, _, _ = simulate_dyad(0, seed=5, duration=150, null=False)
+    shared_c, shared_t, _ = shared_amplifier_noise(client, therapist, 250.0, np.random.default_rng(0))
+    a, b = _clean(shared_c, shared_t)
+    rng = np.random.default_rng(7)
+    hit = slice(250 * 60, 250 * 80)
+    a_art = a.copy()
+    a_art[:, hit] += 300e-6 * rng.standard_normal((a.shape[0], 1)) * rng.standard_normal(20 * 250)
+    good = np.ones(a.shape[1], bool)
+    good[hit] = False
+    blind = common_mode_check(a_art, b, 250.0)
+    assert not blind["flag"], blind  # the fault: the artefact hides the common mode
+    kept = common_mode_check(a_art, b, 250.0, good=good)
+    same = common_mode_check(a, b, 250.0, good=good)  # identical samples used: identical numbers
+    assert kept["flag"] and kept["lag_of_peak_ms"] == 0.0 and kept["good_s"] == 130.0, kept
+    for key in ("r0", "r_lag", "zero_lag_ratio"):
+        assert kept[key] == same[key]
+    # without the artefact, leaving 20 s out changes the ratio by little
+    whole = common_mode_check(a, b, 250.0)
+    assert whole["good_s"] == 150.0 and abs(kept["zero_lag_ratio"] - whole["zero_lag_ratio"]) < 0.25 * whole["zero_lag_ratio"]
+    # no 4-s stretch of good data: not checked, and the QC page says so
+    none = common_mode_check(a, b, 250.0, good=np.arange(a.shape[1]) % 500 < 250)
+    assert none["r0"] is None and not none["flag"] and "Not checked" in qc_section(none)
