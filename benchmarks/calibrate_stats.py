@@ -161,13 +161,15 @@ def _task(args):
     return (kind, n, tau), KINDS[kind](n, reps, tau=tau, seed=seed)
 
 
-def plan_tasks(dyads, reps, mixed_reps, ratings_reps, seed, chunk=250):
+def plan_tasks(dyads, reps, mixed_reps, ratings_reps, seed, chunk=250, only_nulls=False):
     """Chunks of replications with their own seeds, the done-when scenarios first (group p
     under random dyad effects, contrasts then ratings), then the within-dyad nulls and the
     mixed models."""
     plan = ([("contrasts", n, reps, 0.3) for n in dyads] + [("ratings", n, ratings_reps, 0.3) for n in dyads]
             + [("contrasts", n, reps // 4, 0.0) for n in dyads] + [("ratings", n, ratings_reps // 4, 0.0) for n in dyads]
             + [("mixed", n, mixed_reps, 0.3) for n in dyads])
+    if only_nulls:  # the within-dyad nulls alone (no dyad effects, no coupling)
+        plan = [p for p in plan if p[3] == 0.0]
     tasks = []
     for kind, n, total, tau in plan:
         for k, start in enumerate(range(0, total, chunk)):
@@ -176,11 +178,11 @@ def plan_tasks(dyads, reps, mixed_reps, ratings_reps, seed, chunk=250):
     return tasks
 
 
-def run_all(dyads, reps, mixed_reps, ratings_reps, seed, jobs=1, chunk=250, out_dir=None):
+def run_all(dyads, reps, mixed_reps, ratings_reps, seed, jobs=1, chunk=250, out_dir=None, only_nulls=False):
     """Every scenario over ``jobs`` processes -> {(kind, n_dyads, tau): DataFrame of
     replications}; with ``out_dir`` each finished chunk is also saved there (pickle), so an
     interrupted run can still be reported (``--report-only``)."""
-    tasks = plan_tasks(dyads, reps, mixed_reps, ratings_reps, seed, chunk)
+    tasks = plan_tasks(dyads, reps, mixed_reps, ratings_reps, seed, chunk, only_nulls)
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     results: dict = {}
@@ -255,11 +257,13 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", help="save each finished chunk here (pickle)")
     ap.add_argument("--report-only", action="store_true", help="report the chunks saved in --out")
+    ap.add_argument("--only-nulls", action="store_true",
+                    help="only the within-dyad nulls (reps // 4 studies without dyad effects or coupling)")
     args = ap.parse_args(argv)
     t0 = time.time()
     results = (load(args.out) if args.report_only else
                run_all(args.dyads, args.reps, args.mixed_reps, args.ratings_reps, args.seed, args.jobs,
-                       out_dir=args.out))
+                       out_dir=args.out, only_nulls=args.only_nulls))
     print("\n".join(report(results, args.dyads)))
     print(f"\n{time.time() - t0:.0f} s wall, {args.jobs} processes", file=sys.stderr)
 
