@@ -534,7 +534,10 @@ def _check_metrics(metrics: Iterable[str]) -> list[str]:
 #: enough that a group's intermediate signals stay in the core's L2/L3 cache between the
 #: per-row kernels and the matrix products, large enough that the hand-off is negligible.
 #: 2 MiB (4 windows of 64 x 500): measured on a quiet 2-core machine, 2 threads 6 % faster
-#: than with 1 MiB and 1 thread the same (benchmarks/README.md, fifth session).
+#: than with 1 MiB and 1 thread the same (benchmarks/README.md, fifth session); with one
+#: process spinning on a CPU, 2 threads / 1 thread 0.80–0.84 (geometric mean over 8
+#: metrics) at 2 MiB, 0.84–0.85 at 1 MiB, 0.94–0.95 at 0.5 MiB (+30 % CPU: per-group costs)
+#: (sixth session).
 _GROUP_BYTES = 2 << 20
 
 

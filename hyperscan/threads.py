@@ -26,15 +26,15 @@ spinning on a CPU, ``benchmarks/README.md``, sixth session):
   item is done (one wake-up per map, not one per item).
 * **Pinning** (:func:`pin_cpus`): when the team is as large as the set of CPUs this process
   may run on (a SLURM job bound to its 2 cores; a 2-CPU machine), worker *k* is bound to
-  the *k*-th of those CPUs. Unbound, the scheduler often put both workers on one CPU and
-  the spinning process alone on the other: the two threads then shared one CPU, and 2
-  threads were 1.09–1.15× *slower* than 1 (coh, pli). Bound, each CPU holds one worker,
-  so the second thread always gets its share of the contended CPU (1.35–1.4 CPUs instead
-  of 1.0). A team smaller than the CPU set is never bound (another process could be bound
-  to the same CPUs: only a job that owns all its CPUs binds).
+  the *k*-th of those CPUs. Unbound, the scheduler often left both workers on one CPU and
+  the spinning process alone on the other: the process then got 1.0 CPU with 2 threads
+  (instead of 1.35–1.4), and the worst metric's 2-thread/1-thread time was 0.95–1.15
+  over 7 runs (> 1 in 4). Bound, each CPU holds one worker: 0.83–0.96 over 9 runs. A team
+  smaller than the CPU set is never bound (another process may be bound to the same CPUs:
+  only a job that owns all its CPUs binds).
 * **Adaptive thread count** (:func:`choose_threads`): each map measures the CPU time the
   process got per second of wall time at the thread count it ran with. A second thread
-  costs 8–15 % more CPU per item (two items in flight share L3 and memory bandwidth), so
+  costs ~10–15 % more CPU per item (two items in flight share L3 and memory bandwidth), so
   it pays only when the process gets ≥ :data:`GAIN_MARGIN` × the CPU rate of one thread;
   when other processes leave no second CPU's worth (other sessions' jobs: Linux shares the
   CPUs between sessions/cgroups first, so more threads do not get more CPU), maps run on
@@ -70,7 +70,8 @@ _POLICY = {"adaptive": _env_flag("HYPERSCAN_THREADS_ADAPTIVE"), "pin": _env_flag
 
 #: A second thread must bring the process this many times the CPU rate of one thread:
 #: measured on the 2-CPU VM, the synchrony engine's CPU seconds at 2 threads are 8–15 %
-#: above those at 1 for every metric (benchmarks/README.md, sixth session).
+#: above those at 1 (geometric mean over 8 metrics; 3–22 % per metric) whether or not the
+#: machine is busy (benchmarks/README.md, sixth session).
 GAIN_MARGIN = 1.15
 #: While one policy choice is kept on an ambiguous measurement, every this-many-th map
 #: runs the other one to refresh its rate (a ~25 ms synchrony call: a stale choice costs
