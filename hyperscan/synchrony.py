@@ -108,10 +108,37 @@ class SynchronyWarning(RuntimeWarning):
 # ---------------------------------------------------------------------------
 
 
-#: Per-thread staging buffers of :func:`_staged` (one per side and dtype).
+#: Per-thread buffers of :func:`_scratch` (the staged input and the per-group temporaries).
 _STAGE = threading.local()
-#: Largest staging buffer kept between groups (bigger ones are allocated per group).
+#: Largest buffer kept between groups (bigger ones are allocated per group).
 _STAGE_KEEP = 1 << 23
+
+
+def _scratch(key, shape, dtype) -> np.ndarray:
+    """An uninitialised C-contiguous ``dtype`` array of ``shape`` in this thread's buffer
+    ``key``, reused by the thread's next group (one buffer per key: two keys never share
+    memory, so one group's temporaries never overlap).
+
+    Why (issue #19): a group's temporaries (unit phasors, real/imaginary planes, envelope
+    rows: 1–2 MiB each for 4 windows of 64 × 500) allocated and freed per group made glibc
+    give the freed top of the heap back to the OS and fault it in again for the next group
+    (its trim threshold is twice the largest freed ``mmap`` block, so it depends on the
+    process's history). Measured in a fresh process: ~1000 page faults (4 MiB) per group of
+    wPLI, PLI and PLV, ~100–150 ms of system time per 5-band call, which doubled their CPU
+    time on some threads and not on others. Reused buffers fault once per thread. Values
+    are the same numbers in other memory, so results are unchanged.
+    """
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    bufs = getattr(_STAGE, "bufs", None)
+    if bufs is None:
+        bufs = _STAGE.bufs = {}
+    buf = bufs.get(key)
+    if buf is None or buf.size < nbytes:
+        buf = np.empty(max(nbytes, 1), np.uint8)
+        if buf.nbytes <= _STAGE_KEEP:
+            bufs[key] = buf
+    return buf[:nbytes].view(dtype).reshape(shape)
 
 
 def _staged(x: np.ndarray, cplx, side: str) -> np.ndarray:
@@ -126,16 +153,7 @@ def _staged(x: np.ndarray, cplx, side: str) -> np.ndarray:
     """
     if x.dtype == cplx and x.flags.c_contiguous:
         return x
-    bufs = getattr(_STAGE, "bufs", None)
-    if bufs is None:
-        bufs = _STAGE.bufs = {}
-    key = (side, np.dtype(cplx).char)
-    buf = bufs.get(key)
-    if buf is None or buf.size < x.size:
-        buf = np.empty(x.size, cplx)
-        if buf.nbytes <= _STAGE_KEEP:
-            bufs[key] = buf
-    out = buf[: x.size].reshape(x.shape)
+    out = _scratch(("stage", side), x.shape, cplx)
     np.copyto(out, x, casting="unsafe")
     return out
 
@@ -168,6 +186,7 @@ class _Windows:
         if a.shape[2] < 2:
             raise ValueError("a window needs at least 2 samples")
         self.real = real
+        self.stage = stage
         if stage:  # a group of windows, used by this thread only until the next group
             self.a = _staged(a, cplx, "a")
             self.b = _staged(b, cplx, "b")
@@ -225,8 +244,11 @@ class _Windows:
         out = self._scan[side] = np.empty(x.shape[:2], np.float64)
         return out
 
+    def _tmp(self, key, shape, dtype):  # a per-group temporary (never a metric's output)
+        return _scratch(key, shape, dtype) if self.stage else np.empty(shape, dtype)
+
     def _unit(self, side, x, conjugate=False):  # x/|x| (or its conjugate), 0 where x = 0
-        out = np.empty(x.shape, x.dtype)
+        out = self._tmp(("unit", side), x.shape, x.dtype)
         _kernels.unit_rows(_kernels.float_view(x), -1.0 if conjugate else 1.0, out.view(out.real.dtype),
                            self._row_scan(side, x))
         return out
@@ -250,7 +272,8 @@ class _Windows:
 
     @cached_property
     def cross_x(self):  # Σ x_a x_b*
-        return np.matmul(self.a, self.b.conj().swapaxes(1, 2))
+        b_conj = np.conjugate(self.b, out=self._tmp(("conj", "b"), self.b.shape, self.b.dtype))
+        return np.matmul(self.a, b_conj.swapaxes(1, 2))
 
     #: metrics asked of this chunk (``_compute_chunk`` sets it): lets imcoh alone take a
     #: cheaper product than the complex one that coh needs
@@ -269,14 +292,20 @@ class _Windows:
             return self.cross_x.imag
         # Σ (ai·br − ar·bi) is the real product of a's interleaved (re, im) rows with those of
         # i·x_b = (−bi, br): one real GEMM over 2T, half the work of the complex product
-        return np.matmul(_kernels.float_view(self.a), _kernels.float_view(self.b * 1j).swapaxes(1, 2))
+        ib = np.multiply(self.b, 1j, out=self._tmp(("times_i", "b"), self.b.shape, self.b.dtype))
+        return np.matmul(_kernels.float_view(self.a), _kernels.float_view(ib).swapaxes(1, 2))
 
     # -- numba sums over Im(x_a x_b*) ---------------------------------------
     @cached_property
     def _split(self):
-        ar, ai = _kernels.split_complex(self.a, self.real, self._row_scan("a", self.a))
-        br, bi = _kernels.split_complex(self.b, self.real, self._row_scan("b", self.b))
+        ar, ai = _kernels.split_complex(self.a, self.real, self._row_scan("a", self.a),
+                                        out=self._planes("a", self.a.shape))
+        br, bi = _kernels.split_complex(self.b, self.real, self._row_scan("b", self.b),
+                                        out=self._planes("b", self.b.shape))
         return ar, ai, br, bi
+
+    def _planes(self, side, shape):  # buffers for the real and imaginary planes of ``side``
+        return self._tmp(("re", side), shape, self.real), self._tmp(("im", side), shape, self.real)
 
     def _empty_pairs(self):
         return np.empty((self.a.shape[0], self.a.shape[1], self.b.shape[1]), np.float64)
@@ -301,7 +330,7 @@ class _Windows:
 
     # -- real-valued signals for the correlation metrics --------------------
     def _envelope(self, side, x, power):
-        out = np.empty(x.shape, self.real)
+        out = self._tmp(("envpow" if power else "env", side), x.shape, self.real)
         _kernels.centred_unit_envelope_rows(_kernels.float_view(x), power, 1e3 * np.finfo(self.real).eps, out,
                                             self._row_scan(side, x))
         return out
@@ -310,7 +339,7 @@ class _Windows:
         # sin(θ − μ) with μ the circular mean angle of the window; |m| = 0 (undefined mean)
         # uses μ = 0, as atan2(0, 0) does in HyPyP. It is bounded by 1, so its rounding
         # scale is √T.
-        out = np.empty(x.shape, self.real)
+        out = self._tmp(("sin", side), x.shape, self.real)
         _kernels.phase_sin_unit_rows(_kernels.float_view(x), 1e3 * np.finfo(self.real).eps * np.sqrt(self.T), out,
                                      self._row_scan(side, x))
         return out
@@ -505,7 +534,10 @@ def _check_metrics(metrics: Iterable[str]) -> list[str]:
 #: enough that a group's intermediate signals stay in the core's L2/L3 cache between the
 #: per-row kernels and the matrix products, large enough that the hand-off is negligible.
 #: 2 MiB (4 windows of 64 x 500): measured on a quiet 2-core machine, 2 threads 6 % faster
-#: than with 1 MiB and 1 thread the same (benchmarks/README.md, fifth session).
+#: than with 1 MiB and 1 thread the same (benchmarks/README.md, fifth session); with one
+#: process spinning on a CPU, 2 threads / 1 thread 0.80–0.84 (geometric mean over 8
+#: metrics) at 2 MiB, 0.84–0.85 at 1 MiB, 0.94–0.95 at 0.5 MiB (+30 % CPU: per-group costs)
+#: (sixth session).
 _GROUP_BYTES = 2 << 20
 
 

@@ -152,3 +152,186 @@ def test_parallel_map_runs_one_item_with_single_threaded_blas_when_given_two_thr
         assert parallel_map(blas_threads, [0]) == [{1}]
         assert parallel_map(blas_threads, [0, 1]) == [{1}, {1}]
         assert blas_threads(None) == before
+
+
+def test_group_temporaries_reuse_this_threads_buffers_and_never_leak_into_results():
+    """A group's large temporaries (unit phasors, real/imaginary planes, envelope and sine
+    rows, the conjugated and i-rotated inputs) live in per-thread buffers reused by the
+    next group (issue #19: allocating and freeing them per group made glibc fault ~4 MiB
+    back in for every group). The values equal freshly allocated temporaries exactly, also
+    after a bigger group, a different dtype and a flat channel-window left other numbers in
+    the buffers, and no result aliases a buffer (a later call leaves earlier results as they
+    were)."""
+    import threading
+
+    from hyperscan.synchrony import _STAGE, METRICS, _compute_chunk
+
+    rng = np.random.default_rng(21)
+    big = rng.normal(size=(2, 6, 16, 300)) + 1j * rng.normal(size=(2, 6, 16, 300))
+    small = rng.normal(size=(2, 3, 16, 300)) + 1j * rng.normal(size=(2, 3, 16, 300))
+    small[1, 2, 5] = 0  # a flat channel-window in the reused group
+    metrics = list(METRICS)
+
+    def fresh(a, b, dtype):  # in a new thread: its buffers are new arrays
+        res = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t = threading.Thread(target=lambda: res.append(_compute_chunk(metrics, a, b, dtype)[0]))
+            t.start()
+            t.join()
+        return res[0]
+
+    ref = {dt: fresh(small[0], small[1], dt) for dt in ("float64", "float32")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _compute_chunk(metrics, big[0], big[1], "float64")  # fills the buffers with other numbers
+        first = _compute_chunk(metrics, small[0], small[1], "float32")[0]
+        kept = {m: v.copy() for m, v in first.items()}
+        bufs = {k: v for k, v in _STAGE.bufs.items()}
+        second = _compute_chunk(metrics, small[0], small[1], "float64")[0]
+        _compute_chunk(metrics, big[1], big[0], "float64")  # a later group writes the buffers again
+    assert {"unit", "re", "im", "env", "envpow", "sin", "conj"} <= {k[0] for k in bufs}
+    assert all(_STAGE.bufs[k] is v for k, v in bufs.items())  # reused, not reallocated
+    for m in metrics:
+        np.testing.assert_array_equal(second[m], ref["float64"][m], err_msg=m)
+        np.testing.assert_array_equal(first[m], ref["float32"][m], err_msg=m)
+        np.testing.assert_array_equal(first[m], kept[m], err_msg=m)  # not overwritten later
+        assert np.isnan(second[m][2, :, 5]).all() and np.isfinite(second[m][1]).all()
+
+
+# ---------------------------------------------------------------------------- thread policy
+# (hyperscan.threads module doc: dynamic hand-out, pinning a full team, adaptive count)
+
+
+def test_choose_threads_keeps_a_second_thread_only_when_it_brings_enough_cpu():
+    """The decision from injected CPU rates (CPU s per wall s of recent maps): 2 threads are
+    kept when they get >= 1.15 x the 1-thread rate (their measured extra CPU per item),
+    or >= 1.15 CPUs outright; untested counts are tried; the losing count of a close call
+    is re-tried every 8th map."""
+    from hyperscan.threads import GAIN_MARGIN, PROBE_EVERY, choose_threads
+
+    assert (GAIN_MARGIN, PROBE_EVERY) == (1.15, 8)
+    assert choose_threads(1, 1.9, 1.0, 0) == 1
+    assert choose_threads(2, None, None, 0) == 2  # nothing measured: try the allocation
+    assert choose_threads(2, 1.85, None, 0) == 2  # quiet 2-CPU machine
+    assert choose_threads(2, 1.38, 1.0, 0) == 2  # one spinner, team bound to both CPUs
+    assert choose_threads(2, 1.38, None, 99) == 2  # > 1.15 CPUs beats any single thread: no probe
+    assert choose_threads(2, 1.0, None, 0) == 1  # falls short and one thread unmeasured: try it
+    assert choose_threads(2, 1.0, 1.0, 0) == 1  # both workers on one CPU: no gain
+    assert choose_threads(2, 0.52, 0.5, 0) == 1  # other sessions hold the CPUs: same share
+    assert choose_threads(2, 0.6, 0.5, 0) == 2  # 0.6 >= 1.15 x 0.5
+    assert choose_threads(2, 1.0, 1.0, 7) == 1
+    assert choose_threads(2, 1.0, 1.0, 8) == 2  # probe the team again
+    assert choose_threads(2, 0.6, 0.5, 8) == 1  # probe one thread again
+    assert choose_threads(4, 3.1, 0.9, 0) == 4 and choose_threads(4, 1.0, 0.95, 0) == 1
+
+
+def test_rates_drive_the_choice_and_probe_every_eighth_map():
+    """The measured side: a thread count's rate is its decayed CPU/wall over recent maps;
+    with 2 threads measured at the 1-thread rate, maps run on 1 thread and every 8th on 2,
+    and the counts show in thread_use; a rate that recovers wins back within a few maps."""
+    from hyperscan.threads import _Rates, thread_policy
+
+    r = _Rates()
+    r.record(2, 1.0, 1.0)
+    r.record(1, 0.95, 1.0)
+    with thread_policy(adaptive=True):
+        runs = [r.choose(2) for _ in range(18)]
+    assert runs == [1] * 8 + [2] + [1] * 8 + [2]
+    assert r.used == {(2, 1): 16, (2, 2): 2}
+    for _ in range(3):  # the spinner stopped: 2 threads get 1.9 CPUs
+        r.record(2, 1.9, 1.0)
+    assert r.rate(2) > 1.15 and r.choose(2) == 2
+    with thread_policy(adaptive=False):
+        r.record(2, 0.1, 1.0)
+        assert r.choose(2) == 2  # fixed policy: always the allocation
+
+
+def test_pin_cpus_binds_only_a_team_that_owns_all_its_cpus():
+    from hyperscan.threads import pin_cpus, thread_policy
+
+    with thread_policy(pin=True):
+        assert pin_cpus(2, {5, 3}) == (3, 5)
+        assert pin_cpus(2, {0, 1, 2, 3}) is None  # other processes may be bound to the same CPUs
+        assert pin_cpus(1, {0}) is None
+    with thread_policy(pin=False):
+        assert pin_cpus(2, {0, 1}) is None
+
+
+def test_a_full_team_is_bound_one_worker_per_cpu_and_the_caller_is_not():
+    """Restricted to 2 CPUs (this thread's mask, which new threads inherit), a 2-thread map
+    runs on 2 workers each bound to one of them; the caller's mask is unchanged."""
+    import os
+    import threading
+
+    from hyperscan.threads import parallel_map, thread_policy
+
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        pytest.skip("needs 2 CPUs")
+    two = set(allowed[:2])
+    meet = threading.Barrier(2, timeout=60)  # both workers take an item (no timing involved)
+
+    def where(i):
+        if i < 2:
+            meet.wait()
+        return threading.get_ident(), frozenset(os.sched_getaffinity(0))
+
+    os.sched_setaffinity(0, two)
+    try:
+        with thread_policy(pin=True, adaptive=False):
+            got = parallel_map(where, range(6), 2)
+        assert os.sched_getaffinity(0) == two
+    finally:
+        os.sched_setaffinity(0, set(allowed))
+    masks = {tid: mask for tid, mask in got}
+    assert len(masks) == 2 and threading.get_ident() not in masks
+    assert sorted(masks.values(), key=min) == [frozenset({c}) for c in sorted(two)]
+
+
+def test_parallel_map_keeps_order_raises_the_first_error_and_runs_nested_maps_inline():
+    from hyperscan.threads import parallel_map, thread_policy
+
+    with thread_policy(adaptive=False):
+        assert parallel_map(lambda x: x * x, range(20), 2) == [x * x for x in range(20)]
+        assert parallel_map(lambda x: parallel_map(lambda y: 10 * x + y, range(3), 2), range(4), 2) == [
+            [10 * x + y for y in range(3)] for x in range(4)]
+
+        def bad(x):
+            if x == 5:
+                raise KeyError(x)
+            return x
+
+        with pytest.raises(KeyError):
+            parallel_map(bad, range(12), 2)
+        assert parallel_map(lambda x: -x, range(5), 2) == [0, -1, -2, -3, -4]  # team still works
+
+
+@pytest.mark.parametrize("forced", ["one thread", "team"])
+def test_values_are_bit_identical_whichever_way_the_policy_runs_a_map(forced, monkeypatch):
+    """With 2 threads allocated the adaptive policy runs a map on one thread (injected
+    rates: the team got no more CPU than one thread) or on the team; compute_synchrony and
+    the window groups give the same bits either way, and equal the 1-thread run."""
+    from hyperscan import threads
+    from hyperscan.synchrony import METRICS, _compute_many
+
+    rng = np.random.default_rng(13)
+    a = rng.normal(size=(30, 24, 500)) + 1j * rng.normal(size=(30, 24, 500))
+    b = rng.normal(size=(30, 24, 500)) + 1j * rng.normal(size=(30, 24, 500))
+    x, y = rng.normal(size=(2, 6, 4000))
+    sync_args = (x, y, 250.0, {"alpha": (8, 13)}, ["plv", "coh", "wpli", "envcorr"], 2.0, 1.0)
+    with limit_threads(1):
+        ref = _compute_many(list(METRICS), a, b)[0]
+        ref_sync = compute_synchrony(*sync_args)
+    with limit_threads(2), threads.thread_policy(adaptive=True, reset=True):
+        rate = 1.0 if forced == "one thread" else 1.9
+        threads._RATES.acc = {2: (rate, 1.0), 1: (1.0, 1.0)}
+        monkeypatch.setattr(threads._RATES, "record", lambda *a: None)  # keep the injected rates
+        got = _compute_many(list(METRICS), a, b)[0]
+        used = threads.thread_use()
+        got_sync = compute_synchrony(*sync_args)
+    assert used == ({(2, 1): 1} if forced == "one thread" else {(2, 2): 1})  # the window groups' map
+    for m in METRICS:
+        np.testing.assert_array_equal(got[m], ref[m], err_msg=m)
+    for m in sync_args[4]:
+        np.testing.assert_array_equal(got_sync[m].values, ref_sync[m].values, err_msg=m)
