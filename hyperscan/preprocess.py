@@ -226,15 +226,25 @@ def _explained_variance(ica, raw: mne.io.BaseRaw, components) -> float:
     time chunks: MNE's version copies the whole recording about five times (a 60-min
     64-channel recording: 2.3 GB). Its ratio is 1 - mean_t var_ch(orig - recon) /
     mean_t var_ch(orig), and both means are sums over time, so chunks add up exactly."""
-    residual = total = 0.0
+    return _explained_variances(ica, raw, [components])[0]
+
+
+def _explained_variances(ica, raw: mne.io.BaseRaw, component_sets) -> list[float]:
+    """:func:`_explained_variance` of each list in ``component_sets``, in one pass over the
+    chunks (each chunk read once; a set given twice is computed once): the same numbers, bit
+    for bit, as one call per set."""
+    sets = [tuple(c) for c in component_sets]
+    residual = dict.fromkeys(sets, 0.0)
+    total = 0.0
     for start in range(0, raw.n_times, ICA_CHUNK_SAMPLES):
         stop = min(start + ICA_CHUNK_SAMPLES, raw.n_times)
         chunk = mne.io.RawArray(raw.get_data(start=start, stop=stop), raw.info, verbose="error")
-        ratio = ica.get_explained_variance_ratio(chunk, components=components, ch_type="eeg")["eeg"]
         orig = chunk.get_data(picks="eeg").var(axis=0).sum()  # the channels MNE's ratio uses
-        residual += (1.0 - ratio) * orig
+        for components in residual:
+            ratio = ica.get_explained_variance_ratio(chunk, components=list(components), ch_type="eeg")["eeg"]
+            residual[components] += (1.0 - ratio) * orig
         total += orig
-    return float(1.0 - residual / total) if total > 0 else 0.0
+    return [float(1.0 - residual[c] / total) if total > 0 else 0.0 for c in sets]
 
 
 def remove_eye_components(raw: mne.io.BaseRaw, cfg: dict) -> dict:
@@ -289,8 +299,8 @@ def remove_eye_components(raw: mne.io.BaseRaw, cfg: dict) -> dict:
     excluded = sorted(int(i) for i in found[: cfg["ica_max_eog_components"]])
     ica.exclude = excluded
     if excluded:
-        total = _explained_variance(ica, raw, excluded)
-        per = [_explained_variance(ica, raw, [c]) for c in excluded]
+        # all removed components, then each (one of them: the same set, computed once)
+        total, *per = _explained_variances(ica, raw, [excluded] + [[c] for c in excluded])
         for start in range(0, raw.n_times, ICA_CHUNK_SAMPLES):  # in place, a chunk at a time
             ica.apply(raw, start=start, stop=min(start + ICA_CHUNK_SAMPLES, raw.n_times), verbose="error")
     else:

@@ -216,6 +216,9 @@ def test_chunked_explained_variance_and_apply_match_mne(monkeypatch):
     for components in ([0], [1, 3], list(range(8))):
         whole = ica.get_explained_variance_ratio(raw, components=components, ch_type="eeg")["eeg"]
         assert pp._explained_variance(ica, raw, components) == pytest.approx(whole, rel=1e-10, abs=1e-12)
+    # several sets in one pass over the chunks (a repeated set computed once): the same bits
+    sets = [[1, 3], [1], [3], [1]]
+    assert pp._explained_variances(ica, raw, sets) == [pp._explained_variance(ica, raw, c) for c in sets]
     cfg = {**CFG, "ica_n_components": 8}
     chunked, qc = preprocess_person(raw.copy(), cfg)
     monkeypatch.setattr(pp, "ICA_CHUNK_SAMPLES", 10**9)  # one chunk = MNE's whole-recording apply
