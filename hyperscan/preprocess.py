@@ -247,9 +247,13 @@ def _explained_variances(ica, raw: mne.io.BaseRaw, component_sets) -> list[float
     return [float(1.0 - residual[c] / total) if total > 0 else 0.0 for c in sets]
 
 
-def remove_eye_components(raw: mne.io.BaseRaw, cfg: dict) -> dict:
+def remove_eye_components(raw: mne.io.BaseRaw, cfg: dict, on_fit=None) -> dict:
     """Fit ICA on the good EEG channels and remove blink/eye components in place (module
-    doc, step 5); returns what was done for qc.json."""
+    doc, step 5); returns what was done for qc.json. ``on_fit(raw, ica, scores)``, when
+    given, is called once the components to remove are chosen (``ica.exclude``) and before
+    they are projected out of ``raw`` (``scores``: each component's |r| with the EOG
+    reference); the QC report draws its ICA figures there
+    (``hyperscan.qc_report.ica_figures``)."""
     method = cfg.get("ica_method")
     references = _eog_references(raw, cfg.get("eog_proxies"))
     good = mne.pick_types(raw.info, eeg=True, exclude="bads")
@@ -298,6 +302,8 @@ def remove_eye_components(raw: mne.io.BaseRaw, cfg: dict) -> dict:
     scores = np.atleast_2d(np.abs(scores)).max(axis=0)
     excluded = sorted(int(i) for i in found[: cfg["ica_max_eog_components"]])
     ica.exclude = excluded
+    if on_fit is not None:
+        on_fit(raw, ica, scores)
     if excluded:
         # all removed components, then each (one of them: the same set, computed once)
         total, *per = _explained_variances(ica, raw, [excluded] + [[c] for c in excluded])
@@ -350,11 +356,12 @@ def _filter_resample(raw: mne.io.BaseRaw, cfg: dict) -> tuple[mne.io.BaseRaw, fl
     return raw, annotate_amplitude(raw, cfg.get("bad_segment_ptp_uv"))
 
 
-def preprocess_person(raw: mne.io.BaseRaw, cfg: dict, temporal=None) -> tuple[mne.io.BaseRaw, dict]:
+def preprocess_person(raw: mne.io.BaseRaw, cfg: dict, temporal=None, on_ica=None) -> tuple[mne.io.BaseRaw, dict]:
     """Clean one person's recording in place (see module doc); returns it and its QC
     (``qc["ica"]["_ica"]`` holds the fitted ICA when one ran). ``temporal``: steps 2-4 as
     ``(raw, cfg) -> (raw, bad_seconds)``; epoched recordings pass
-    :func:`hyperscan.epoched.per_epoch_filtering` (no filter across two epochs)."""
+    :func:`hyperscan.epoched.per_epoch_filtering` (no filter across two epochs). ``on_ica``:
+    :func:`remove_eye_components`'s ``on_fit``."""
     load_person(raw)
     lap = Laps(log)  # each part's time in the stage log
     qc = {"n_channels": len(mne.pick_types(raw.info, eeg=True, exclude=[])),
@@ -381,7 +388,7 @@ def preprocess_person(raw: mne.io.BaseRaw, cfg: dict, temporal=None) -> tuple[mn
         f"{qc['sfreq_in']:g} -> {qc['sfreq_out']:g} Hz" + (" (epoch by epoch)" if temporal else "")
         + f", amplitude annotation (peak-to-peak > {cfg.get('bad_segment_ptp_uv')} uV marked "
           f"{qc['bad_seconds']:.1f} s)")
-    qc["ica"] = remove_eye_components(raw, cfg)
+    qc["ica"] = remove_eye_components(raw, cfg, on_fit=on_ica)
     lap = Laps(log)
     qc["interpolated"], qc["dropped"] = [], []
     if bads:
@@ -424,7 +431,7 @@ def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, ou
     ``out_report``: also write the ``mne.Report`` QC (``hyperscan.qc_report``); ``ica_dir``:
     save each fitted ICA there as ``{person}-ica.fif``."""
     from .qc import Snapshot, write_qc_page
-    from .qc_report import add_person, new_report, save_ica, save_report
+    from .qc_report import add_person, ica_figures, new_report, save_ica, save_report
 
     report = new_report(session.dyad, session.session) if out_report is not None else None
 
@@ -453,13 +460,19 @@ def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, ou
             f"{raw.info['sfreq']:g} Hz, {raw.n_times / raw.info['sfreq']:.1f} s")
         references = _eog_references(raw, cfg.get("eog_proxies"))
         before[person] = Snapshot.of(raw, references)
-        raw, qc[person] = preprocess_person(raw, cfg, temporal.get(person))
+        figures = []  # the report's ICA figures, drawn before the cleaning (qc_report.ica_figures)
+
+        def draw(raw_before, ica, scores):
+            figures.extend(ica_figures(ica, raw_before, cfg.get("montage"), scores))
+
+        raw, qc[person] = preprocess_person(raw, cfg, temporal.get(person),
+                                            on_ica=draw if report is not None else None)
         ica = qc[person]["ica"].pop("_ica", None)
         if ica is not None and ica_dir is not None:  # MNE's QC (issue 16)
             save_ica(ica, Path(ica_dir) / f"{person}-ica.fif")
         if report is not None:
             add_person(report, person, raw, qc[person], ica, montage=cfg.get("montage"),
-                       eog_threshold=cfg.get("eog_threshold"))
+                       eog_threshold=cfg.get("eog_threshold"), ica_figures=figures)
         del ica
         p = qc[person]
         log.info("%s: bad channels %s (%s); ICA removed %d component(s) (|r| with %s: %s); "

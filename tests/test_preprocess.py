@@ -327,3 +327,36 @@ def test_ica_fitted_at_30_hz_removes_the_known_blinks_as_well_as_a_full_rate_fit
     assert error(b) < 0.15  # the full-rate fit removes the blinks (1.68 before cleaning)
     assert error(a) <= 1.02 * error(b), (error(a), error(b))
     assert np.sqrt(np.mean((a - b) ** 2)) / np.sqrt(np.mean(b**2)) < 0.03
+
+
+def test_report_ica_figures_are_drawn_on_the_recording_before_cleaning():
+    """The MNE report's overlay and component-properties figures need the recording with the
+    removed component still in it (drawn on the cleaned one, as before, the blink component's
+    time course was ~2 % of the others' variance and the overlay showed no change). They are
+    drawn in ``on_ica``, between the fit and the apply: the overlay's window holds a known
+    blink and its original (red) traces reach >= 3x the cleaned (black) ones."""
+    import matplotlib.pyplot as plt
+
+    from hyperscan import qc_report
+
+    raw, blinks, _ = _blink_recording(seed=2, seconds=150.0)
+    seen = {}
+
+    def on_ica(before, ica, scores):
+        seen["sources"] = ica.get_sources(before).get_data()
+        seen["figures"] = qc_report.ica_figures(ica, before, CFG["montage"], scores)
+
+    out, qc = preprocess_person(raw, CFG, on_ica=on_ica)
+    (removed,) = qc["ica"]["excluded"]
+    src = seen["sources"]
+    assert np.abs(src[removed]).max() == np.abs(src).max()  # the blinks are in the data drawn
+    titles = [t for t, _, _ in seen["figures"]]
+    assert titles == ["Original and cleaned signal", f"ICA component {removed} properties"]
+    overlay = seen["figures"][0][1]
+    red = [ln.get_ydata() for ln in overlay.axes[0].lines if ln.get_color() == "r"]
+    black = [ln.get_ydata() for ln in overlay.axes[0].lines if ln.get_color() == "k"]
+    assert red and black and np.abs(red).max() > 3 * np.abs(black).max()
+    lo, hi = (float(v) for v in re.search(r"([\d.]+)-([\d.]+) s", seen["figures"][0][2]).groups())
+    assert hi - lo == pytest.approx(3.0) and blinks[int(lo * SFREQ):int(hi * SFREQ)].max() > 100e-6
+    for _, fig, _ in seen["figures"]:
+        plt.close(fig)
