@@ -699,12 +699,6 @@ def band_analytic(
     channel is filtered and transformed on its own, so the block size never changes
     a value.
 
-    ``dtype="float32"`` (the null models): the band-pass runs in float64 (MNE's filter
-    needs it), the Hilbert transform on the float32-rounded filtered signal, i.e. its
-    FFTs in single precision (~2-3x faster than in double): the result, complex64
-    either way, moves by a few float32 roundings (relative ~1e-6;
-    ``tests/test_nulls.py`` bounds the null window values against float64 at 1e-5).
-
     Returns
     -------
     complex ndarray (n_channels, n_times): complex128, or complex64 if
@@ -738,8 +732,6 @@ def band_analytic(
         chunk = np.asarray(data[c0 : c0 + block], dtype=np.float64)
         if method == "hilbert":
             filt = mne.filter.filter_data(chunk, sfreq, lo, hi, verbose=False, **filter_kw)
-            if cplx is np.complex64:  # single-precision FFTs for a single-precision result
-                filt = filt.astype(np.float32)
             out[c0 : c0 + block] = hilbert(filt, axis=-1)
         else:
             from mne.time_frequency import tfr_array_morlet
