@@ -70,8 +70,11 @@ CHANNEL_BLOCK = 8
 CORRELATION_WINDOWS_PER_CHUNK = 256
 #: Samples per step when ICA is applied or its explained variance computed (memory).
 ICA_CHUNK_SAMPLES = 60_000
-#: ICA is fitted on every k-th sample, k = sfreq // ICA_FIT_RATE_HZ (4 at 250 Hz).
-ICA_FIT_RATE_HZ = 60.0
+#: ICA is fitted on every k-th sample, k = sfreq // ICA_FIT_RATE_HZ (8 at 250 Hz), as long as
+#: that leaves at least ICA_MIN_FIT_SAMPLES_PER_COMPONENT2 * n_components**2 samples (k is
+#: lowered for short recordings: 3 for 150 s with 11 components at 250 Hz).
+ICA_FIT_RATE_HZ = 30.0
+ICA_MIN_FIT_SAMPLES_PER_COMPONENT2 = 100
 
 
 def _robust_z(values: np.ndarray, floor: float) -> np.ndarray:
@@ -223,20 +226,34 @@ def _explained_variance(ica, raw: mne.io.BaseRaw, components) -> float:
     time chunks: MNE's version copies the whole recording about five times (a 60-min
     64-channel recording: 2.3 GB). Its ratio is 1 - mean_t var_ch(orig - recon) /
     mean_t var_ch(orig), and both means are sums over time, so chunks add up exactly."""
-    residual = total = 0.0
+    return _explained_variances(ica, raw, [components])[0]
+
+
+def _explained_variances(ica, raw: mne.io.BaseRaw, component_sets) -> list[float]:
+    """:func:`_explained_variance` of each list in ``component_sets``, in one pass over the
+    chunks (each chunk read once; a set given twice is computed once): the same numbers, bit
+    for bit, as one call per set."""
+    sets = [tuple(c) for c in component_sets]
+    residual = dict.fromkeys(sets, 0.0)
+    total = 0.0
     for start in range(0, raw.n_times, ICA_CHUNK_SAMPLES):
         stop = min(start + ICA_CHUNK_SAMPLES, raw.n_times)
         chunk = mne.io.RawArray(raw.get_data(start=start, stop=stop), raw.info, verbose="error")
-        ratio = ica.get_explained_variance_ratio(chunk, components=components, ch_type="eeg")["eeg"]
         orig = chunk.get_data(picks="eeg").var(axis=0).sum()  # the channels MNE's ratio uses
-        residual += (1.0 - ratio) * orig
+        for components in residual:
+            ratio = ica.get_explained_variance_ratio(chunk, components=list(components), ch_type="eeg")["eeg"]
+            residual[components] += (1.0 - ratio) * orig
         total += orig
-    return float(1.0 - residual / total) if total > 0 else 0.0
+    return [float(1.0 - residual[c] / total) if total > 0 else 0.0 for c in sets]
 
 
-def remove_eye_components(raw: mne.io.BaseRaw, cfg: dict) -> dict:
+def remove_eye_components(raw: mne.io.BaseRaw, cfg: dict, on_fit=None) -> dict:
     """Fit ICA on the good EEG channels and remove blink/eye components in place (module
-    doc, step 5); returns what was done for qc.json."""
+    doc, step 5); returns what was done for qc.json. ``on_fit(raw, ica, scores)``, when
+    given, is called once the components to remove are chosen (``ica.exclude``) and before
+    they are projected out of ``raw`` (``scores``: each component's |r| with the EOG
+    reference); the QC report draws its ICA figures there
+    (``hyperscan.qc_report.ica_figures``)."""
     method = cfg.get("ica_method")
     references = _eog_references(raw, cfg.get("eog_proxies"))
     good = mne.pick_types(raw.info, eeg=True, exclude="bads")
@@ -262,12 +279,18 @@ def remove_eye_components(raw: mne.io.BaseRaw, cfg: dict) -> dict:
     fit_params = {"extended": True} if method in ("infomax", "picard") else None
     ica = mne.preprocessing.ICA(n_components=n_components, method=method, fit_params=fit_params,
                                 rng=cfg["ica_seed"], max_iter=cfg["ica_max_iter"])
-    # The unmixing is spatial, so every k-th sample identifies it as well as all of them
-    # do (blinks last ~0.3 s): fit on ~60 samples/s, but keep >= 30 n_components^2 samples.
-    # The recording is already band-passed from ``l_freq`` (1 Hz by default: MNE's advice for
-    # ICA fitting) and it is applied to every sample below (issue #19: same components and
-    # cleaned data within 3 % of a full-rate fit, tests/test_preprocess.py).
-    decim = max(1, min(int(raw.info["sfreq"] // ICA_FIT_RATE_HZ), raw.n_times // (30 * n_components**2)))
+    # The unmixing is spatial, so every k-th sample identifies it about as well as all of
+    # them do (a blink, ~0.3 s, still spans ~9 samples at 31 Hz): fit on ~30 samples/s, but
+    # keep >= 100 n_components^2 samples (MNE's ICA tutorial decimates the same way; k n^2
+    # samples with k >= 20-30 is the usual floor, short recordings were measurably less
+    # stable near it). The recording is already band-passed from ``l_freq`` (1 Hz by default:
+    # MNE's advice for ICA fitting) and it is applied to every sample below (issue #19: same
+    # components, cleaned data within 3 % of a full-rate fit and as close to the known
+    # blink-free signal, tests/test_preprocess.py). FastICA usually stops at its iteration
+    # cap on EEG (and always on the simulator's Gaussian sources): the near-Gaussian
+    # components never settle, while the super-Gaussian blink component does early.
+    decim = max(1, min(int(raw.info["sfreq"] // ICA_FIT_RATE_HZ),
+                       raw.n_times // (ICA_MIN_FIT_SAMPLES_PER_COMPONENT2 * n_components**2)))
     lap = Laps(log)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # FastICA's ConvergenceWarning on Gaussian sources
@@ -279,9 +302,11 @@ def remove_eye_components(raw: mne.io.BaseRaw, cfg: dict) -> dict:
     scores = np.atleast_2d(np.abs(scores)).max(axis=0)
     excluded = sorted(int(i) for i in found[: cfg["ica_max_eog_components"]])
     ica.exclude = excluded
+    if on_fit is not None:
+        on_fit(raw, ica, scores)
     if excluded:
-        total = _explained_variance(ica, raw, excluded)
-        per = [_explained_variance(ica, raw, [c]) for c in excluded]
+        # all removed components, then each (one of them: the same set, computed once)
+        total, *per = _explained_variances(ica, raw, [excluded] + [[c] for c in excluded])
         for start in range(0, raw.n_times, ICA_CHUNK_SAMPLES):  # in place, a chunk at a time
             ica.apply(raw, start=start, stop=min(start + ICA_CHUNK_SAMPLES, raw.n_times), verbose="error")
     else:
@@ -331,11 +356,12 @@ def _filter_resample(raw: mne.io.BaseRaw, cfg: dict) -> tuple[mne.io.BaseRaw, fl
     return raw, annotate_amplitude(raw, cfg.get("bad_segment_ptp_uv"))
 
 
-def preprocess_person(raw: mne.io.BaseRaw, cfg: dict, temporal=None) -> tuple[mne.io.BaseRaw, dict]:
+def preprocess_person(raw: mne.io.BaseRaw, cfg: dict, temporal=None, on_ica=None) -> tuple[mne.io.BaseRaw, dict]:
     """Clean one person's recording in place (see module doc); returns it and its QC
     (``qc["ica"]["_ica"]`` holds the fitted ICA when one ran). ``temporal``: steps 2-4 as
     ``(raw, cfg) -> (raw, bad_seconds)``; epoched recordings pass
-    :func:`hyperscan.epoched.per_epoch_filtering` (no filter across two epochs)."""
+    :func:`hyperscan.epoched.per_epoch_filtering` (no filter across two epochs). ``on_ica``:
+    :func:`remove_eye_components`'s ``on_fit``."""
     load_person(raw)
     lap = Laps(log)  # each part's time in the stage log
     qc = {"n_channels": len(mne.pick_types(raw.info, eeg=True, exclude=[])),
@@ -362,7 +388,7 @@ def preprocess_person(raw: mne.io.BaseRaw, cfg: dict, temporal=None) -> tuple[mn
         f"{qc['sfreq_in']:g} -> {qc['sfreq_out']:g} Hz" + (" (epoch by epoch)" if temporal else "")
         + f", amplitude annotation (peak-to-peak > {cfg.get('bad_segment_ptp_uv')} uV marked "
           f"{qc['bad_seconds']:.1f} s)")
-    qc["ica"] = remove_eye_components(raw, cfg)
+    qc["ica"] = remove_eye_components(raw, cfg, on_fit=on_ica)
     lap = Laps(log)
     qc["interpolated"], qc["dropped"] = [], []
     if bads:
@@ -405,7 +431,7 @@ def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, ou
     ``out_report``: also write the ``mne.Report`` QC (``hyperscan.qc_report``); ``ica_dir``:
     save each fitted ICA there as ``{person}-ica.fif``."""
     from .qc import Snapshot, write_qc_page
-    from .qc_report import add_person, new_report, save_ica, save_report
+    from .qc_report import add_person, ica_figures, new_report, save_ica, save_report
 
     report = new_report(session.dyad, session.session) if out_report is not None else None
 
@@ -434,13 +460,19 @@ def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, ou
             f"{raw.info['sfreq']:g} Hz, {raw.n_times / raw.info['sfreq']:.1f} s")
         references = _eog_references(raw, cfg.get("eog_proxies"))
         before[person] = Snapshot.of(raw, references)
-        raw, qc[person] = preprocess_person(raw, cfg, temporal.get(person))
+        figures = []  # the report's ICA figures, drawn before the cleaning (qc_report.ica_figures)
+
+        def draw(raw_before, ica, scores):
+            figures.extend(ica_figures(ica, raw_before, cfg.get("montage"), scores))
+
+        raw, qc[person] = preprocess_person(raw, cfg, temporal.get(person),
+                                            on_ica=draw if report is not None else None)
         ica = qc[person]["ica"].pop("_ica", None)
         if ica is not None and ica_dir is not None:  # MNE's QC (issue 16)
             save_ica(ica, Path(ica_dir) / f"{person}-ica.fif")
         if report is not None:
             add_person(report, person, raw, qc[person], ica, montage=cfg.get("montage"),
-                       eog_threshold=cfg.get("eog_threshold"))
+                       eog_threshold=cfg.get("eog_threshold"), ica_figures=figures)
         del ica
         p = qc[person]
         log.info("%s: bad channels %s (%s); ICA removed %d component(s) (|r| with %s: %s); "

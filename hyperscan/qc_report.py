@@ -5,9 +5,13 @@ time while that person's cleaned recording is in memory:
 
 * ``{dyad}/{session}/preprocessed/report.html`` — an :class:`mne.Report` with, per person,
   the cleaned recording (``Report.add_raw``: PSD, butterfly plot), the bad channels and why
-  they were flagged (with the detector's scores), and the ICA (``Report.add_ica``: component
-  topographies, the |r| of every component with the EOG reference as ``eog_scores``, the
-  properties of the removed components);
+  they were flagged (with the detector's scores), and the ICA (``Report.add_ica``: its
+  summary and the removed components' topographies; a bar chart of every component's |r|
+  with the EOG reference; and, drawn on the recording *before* the removed components were
+  projected out (:func:`ica_figures`), the original and cleaned signal around the removed
+  components' largest excursion (``ICA.plot_overlay``) and each removed component's
+  properties (``ICA.plot_properties``: topography, 2-s segment image and average, spectrum,
+  variance per segment));
 * ``{dyad}/{session}/preprocessed/{client,therapist}-ica.fif`` — the fitted ICA
   (``mne.preprocessing.read_ica`` reads it; ``ica.exclude`` lists the components that were
   removed), so a reviewer can inspect or re-apply it. Written only when ICA ran (qc.json's
@@ -33,7 +37,7 @@ from .atomic import atomic_output
 
 log = logging.getLogger(__name__)
 
-__all__ = ["new_report", "add_person", "save_ica", "save_report", "deterministic_html"]
+__all__ = ["new_report", "ica_figures", "add_person", "save_ica", "save_report", "deterministic_html"]
 
 
 #: Figures are embedded as PNG: MNE's default ("auto" = lossless WebP) encodes each figure about
@@ -74,9 +78,64 @@ def _with_positions(ica, montage_name):
     return plot_ica
 
 
+def ica_figures(ica, raw: mne.io.BaseRaw, montage: str | None = None, scores=None) -> list:
+    """The ICA figures that need the recording as it was before cleaning (module doc).
+
+    Call it between the fit and ``ICA.apply`` (``hyperscan.preprocess.remove_eye_components``'s
+    ``on_fit``): drawn on the cleaned recording, as ``Report.add_ica(inst=cleaned)`` did
+    before, a removed component's time course is ~0 (its segment image and spectrum show
+    noise, the overlay shows no change). ``raw``: the recording the ICA was fitted on (MNE
+    Raw, volts, ``raw.info["bads"]`` left out by the ICA's own channel list); ``scores``:
+    |r| of each component with the EOG reference (picks the component drawn when none is
+    removed). Returns ``[(title, matplotlib Figure, caption), ...]`` for
+    :func:`add_person`'s ``ica_figures``: an overlay of the original and cleaned EEG over
+    the 3 s around the removed components' largest |source| outside BAD_ stretches, then
+    one properties figure per removed component (or, when none is removed, of the
+    best-scoring one, to show why it stayed); ``[]`` when no channel positions are
+    available (see :func:`_with_positions`). Deterministic: same data, same figures.
+    """
+    try:
+        return _ica_figures(ica, raw, montage, scores)
+    except Exception as exc:  # noqa: BLE001 - a plot must never fail the preprocessing
+        log.warning("the ICA figures of the MNE report could not be drawn: %s", exc)
+        return [("ICA plots failed", None, f"ICA plots failed: {exc}")]
+
+
+def _ica_figures(ica, raw, montage, scores) -> list:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    plot_ica = _with_positions(ica, montage)
+    if plot_ica is None:
+        return []
+    removed = [int(c) for c in ica.exclude]
+    shown = removed or ([int(np.argmax(scores))] if scores is not None and len(scores) else [0])
+    figures = []
+    if removed:
+        src = plot_ica.get_sources(raw).get_data(picks=removed, reject_by_annotation="NaN")
+        peak = np.nanargmax(np.abs(src).max(axis=0)) if np.isfinite(src).any() else 0
+        duration = raw.n_times / raw.info["sfreq"]
+        start = float(min(max(peak / raw.info["sfreq"] - 1.5, 0.0), max(duration - 3.0, 0.0)))
+        fig = plot_ica.plot_overlay(raw, exclude=removed, start=start, stop=min(start + 3.0, duration),
+                                    show=False)
+        figures.append(("Original and cleaned signal", fig,
+                        f"EEG before and after removing component(s) {removed}, {start:.1f}-"
+                        f"{min(start + 3.0, duration):.1f} s: the 3 s around their largest excursion"))
+    for c in shown:
+        fig = plot_ica.plot_properties(raw, picks=[c], show=False)[0]
+        why = ("removed" if c in removed else "kept: the best |r| with the EOG reference, below the threshold")
+        figures.append((f"ICA component {c} properties", fig,
+                        f"ICA component {c} ({why}) on the recording before cleaning: topography, "
+                        "2-s segments (image and mean), spectrum, variance per segment"))
+    return figures
+
+
 def add_person(report: mne.Report, person: str, raw: mne.io.BaseRaw, qc: dict, ica=None,
-               montage: str | None = None, eog_threshold: float | None = None) -> None:
-    """Add one person's sections: cleaned raw with PSD, bad channels, ICA (module doc)."""
+               montage: str | None = None, eog_threshold: float | None = None,
+               ica_figures: list | None = None) -> None:
+    """Add one person's sections: cleaned raw with PSD, bad channels, ICA (module doc).
+    ``ica_figures``: what :func:`ica_figures` returned for this person (drawn before the
+    cleaning; closed here once added); None adds no overlay or properties figure."""
     report.add_raw(raw, title=f"{person}: cleaned recording", psd=True, butterfly=False,
                    tags=(person, "raw"))
     bads = qc.get("bad_channels") or {}
@@ -117,15 +176,28 @@ def add_person(report: mne.Report, person: str, raw: mne.io.BaseRaw, qc: dict, i
                                   "references); red: removed; dashed: preprocessing.eog_threshold",
                           tags=(person, "ica"))
         plt.close(fig)
+    section = f"{person}: ICA components"
     try:
-        # (the EOG scores are drawn above: add_ica wants one score row per ica.labels_ entry)
-        report.add_ica(plot_ica, title=f"{person}: ICA components", inst=raw,
-                       picks=list(ica.exclude) or [0], n_components=ica.n_components_,
-                       tags=(person, "ica"))
+        # (the EOG scores are drawn above: add_ica wants one score row per ica.labels_ entry).
+        # No inst: what needs the data was drawn before the cleaning (ica_figures)
+        report.add_ica(plot_ica, title=section, inst=None, picks=list(ica.exclude) or [0],
+                       n_components=ica.n_components_, tags=(person, "ica"))
+        for title, fig, caption in ica_figures or []:
+            if fig is None:  # ica_figures failed: say so where the figures would be
+                report.add_html(f"<p>{html.escape(caption)}</p>", title=title, section=section,
+                                tags=(person, "ica"))
+            else:
+                report.add_figure(fig, title=title, caption=caption, section=section, tags=(person, "ica"))
     except Exception as exc:  # noqa: BLE001 - a plot must never fail the preprocessing
         log.warning("%s: the ICA section of the MNE report could not be drawn: %s", person, exc)
-        report.add_html(f"<p>ICA plots failed: {html.escape(str(exc))}</p>", title=f"{person}: ICA components",
+        report.add_html(f"<p>ICA plots failed: {html.escape(str(exc))}</p>", title=section,
                         tags=(person, "ica"))
+    finally:
+        import matplotlib.pyplot as plt
+
+        for _, fig, _ in ica_figures or []:
+            if fig is not None:
+                plt.close(fig)
 
 
 def _scores_figure(scores, excluded, threshold):

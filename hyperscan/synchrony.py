@@ -689,6 +689,11 @@ def pairwise(metric: str, a: np.ndarray, b: np.ndarray, *, dtype="float64") -> n
 # ---------------------------------------------------------------------------
 
 
+#: Memory budget of :func:`band_analytic`'s channel blocks (float64 working copies, ~7 per
+#: channel in flight): 128 MiB.
+BAND_BLOCK_BYTES = 128 * 2**20
+
+
 def band_analytic(
     data: np.ndarray,
     sfreq: float,
@@ -696,7 +701,7 @@ def band_analytic(
     method: str = "hilbert",
     *,
     dtype="float64",
-    block: int = 2,
+    block: int | None = None,
     n_cycles: float | None = None,
     **filter_kw,
 ) -> np.ndarray:
@@ -717,10 +722,14 @@ def band_analytic(
     Filtering and the transform are done ``block`` channels at a time, writing
     into one preallocated output, so the extra memory is a few channel-lengths:
     each channel in flight holds about seven float64 copies of itself (a 60-min
-    channel at 250 Hz: 47 MB); with 2 threads block 8 (8 channels in flight) added
-    0.37 GB, block 2 adds 0.08 GB, at no cost in time (tracemalloc, 8 x 900 000).
-    Every channel is filtered and transformed on its own, so the block size never
-    changes a value.
+    channel at 250 Hz: 47 MB; with 2 threads block 8 added 0.37 GB, block 2
+    0.08 GB; tracemalloc, 8 x 900 000). ``block=None`` (default): as many channels
+    as keep those copies under :data:`BAND_BLOCK_BYTES` (128 MiB), at least 2 — a
+    60-min channel at 250 Hz gets 2, a 20-min one 7, short epochs many; each call of
+    MNE's filter costs ~2 ms besides the filtering itself (the filter design, the
+    filter's FFT), so blocks of 1-2 short rows were mostly that overhead. Every
+    channel is filtered and transformed on its own, so the block size never changes
+    a value.
 
     Returns
     -------
@@ -745,6 +754,8 @@ def band_analytic(
     # channel blocks are independent: with several engine threads they run side by side
     # (the FFTs release the GIL); each block is the same computation either way
     n_ch = data.shape[0]
+    if block is None:  # float64 working copies of the channels in flight under the budget
+        block = max(2, BAND_BLOCK_BYTES // (7 * 8 * max(1, data.shape[1])))
     threads = compute_threads()
     if threads > 1:  # ``threads`` blocks in flight hold no more channels than one block did
         block = max(1, block // threads)

@@ -224,14 +224,15 @@ def test_nulls_stage_with_spilled_surrogates_is_bit_identical(session, tmp_path)
 @pytest.mark.parametrize("method", ["hilbert", "morlet"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_band_analytic_channel_blocks_never_change_a_value(method, dtype):
-    """Each channel is filtered and transformed on its own: block 1, 2 (the default) or all
-    channels at once, on 1 or 2 threads, give the same bits."""
+    """Each channel is filtered and transformed on its own: block 1, 2, the default (by
+    memory budget: all 7 channels of 40 s here) or all channels at once, on 1 or 2 threads,
+    give the same bits."""
     from hyperscan.synchrony import band_analytic
     from hyperscan.threads import limit_threads
 
     x = np.random.default_rng(3).standard_normal((7, int(SF * 40))) * 1e-5
     ref = band_analytic(x, SF, (8, 13), method, dtype=dtype, block=7)
-    for block in (1, 2, 3):
+    for block in (1, 2, 3, None):
         for threads in (1, 2):
             with limit_threads(threads):
                 np.testing.assert_array_equal(band_analytic(x, SF, (8, 13), method, dtype=dtype, block=block), ref)
