@@ -50,6 +50,7 @@ the speed does. Overrides: ``HYPERSCAN_THREADS_ADAPTIVE=0`` (always the allocate
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -57,7 +58,9 @@ from contextlib import contextmanager
 #: Threads of the current stage (set by :func:`limit_threads`); None outside one.
 _ACTIVE: int | None = None
 _POOL_LOCK = threading.Lock()
-_CONTROLLER = None
+_CONTROLLER = None  # (len(sys.modules) when built, threadpoolctl.ThreadpoolController)
+#: environment variables BLAS/OpenMP runtimes read when they are loaded
+_POOL_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 _LOCAL = threading.local()  # .inside: this thread is a team worker (no nested teams)
 
 
@@ -115,14 +118,24 @@ def limit_threads(threads: int | None = None):
     n = job_threads(threads)
     before = numba.get_num_threads()
     active_before = _ACTIVE
+    env_before = {k: os.environ.get(k) for k in _POOL_ENV}
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
     _ACTIVE = n
+    # a BLAS/OpenMP library loaded inside the block (scipy's own OpenBLAS arrives with the
+    # first scipy.linalg import, sklearn's OpenMP with FastICA) sizes its pool from these at
+    # load; threadpool_limits only reaches the libraries loaded when it starts
+    os.environ.update({k: str(n) for k in _POOL_ENV})
     try:
         with threadpool_limits(limits=n):
             yield n
     finally:
         _ACTIVE = active_before
         numba.set_num_threads(before)
+        for k, v in env_before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @contextmanager
@@ -130,11 +143,13 @@ def single_threaded_blas():
     """BLAS/OpenMP at one thread inside the block (cheap: ~0.1 ms; threadpoolctl's
     controller is built once per process)."""
     global _CONTROLLER
-    if _CONTROLLER is None:
+    # rebuilt when modules were imported since: an import can load another BLAS (scipy
+    # bundles its own OpenBLAS beside numpy's), which a controller built before it misses
+    if _CONTROLLER is None or _CONTROLLER[0] != len(sys.modules):
         from threadpoolctl import ThreadpoolController
 
-        _CONTROLLER = ThreadpoolController()
-    with _CONTROLLER.limit(limits=1):
+        _CONTROLLER = (len(sys.modules), ThreadpoolController())
+    with _CONTROLLER[1].limit(limits=1):
         yield
 
 

@@ -335,3 +335,37 @@ def test_values_are_bit_identical_whichever_way_the_policy_runs_a_map(forced, mo
         np.testing.assert_array_equal(got[m], ref[m], err_msg=m)
     for m in sync_args[4]:
         np.testing.assert_array_equal(got_sync[m].values, ref_sync[m].values, err_msg=m)
+
+
+def test_blas_loaded_after_the_policy_started_is_capped_too():
+    """scipy bundles its own OpenBLAS beside numpy's, loaded at the first scipy.linalg
+    import. Loaded after ``limit_threads`` started, it ran at every CPU of the machine; loaded
+    after the first ``parallel_map``, a cached controller missed it and it ran at the job's
+    threads inside the one-thread path (found: this file after tests/test_nulls.py in one
+    worker). Fresh interpreters, so the library is really loaded late."""
+    import subprocess
+    import sys
+
+    code = """
+import numpy as np
+from threadpoolctl import threadpool_info
+from hyperscan.threads import limit_threads, parallel_map
+
+def blas(_=None):
+    return sorted((d["filepath"].rsplit("/", 1)[-1], d["num_threads"]) for d in threadpool_info()
+                  if d["user_api"] == "blas")
+
+with limit_threads({outer}):
+    parallel_map(blas, [0, 1])  # the policy is running before scipy's BLAS exists
+    assert len(blas()) == 1, blas()
+    import scipy.linalg  # noqa: F401  (loads scipy's OpenBLAS)
+    assert len(blas()) == 2, blas()
+    inside = {{n for _, n in blas()}}
+    assert inside == {{{outer}}}, blas()
+    one = parallel_map(blas, [0])[0]
+    assert {{n for _, n in one}} == {{1}}, one
+print("ok")
+"""
+    for outer in (1, 2):
+        proc = subprocess.run([sys.executable, "-c", code.format(outer=outer)], capture_output=True, text=True)
+        assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
