@@ -25,9 +25,11 @@ run: install
 	$(BIN)/hyperscan run --cores 2
 
 # the packaging tests need the package index and several minutes: `make test-packaging`;
-# the calibrations (marker `calibration`, each over many replications) are `make test-calibration`
+# the calibrations (marker `calibration`, each over many replications) are `make test-calibration`.
+# --dist loadscope: each module runs on one worker, so a run that a module's tests share (a module
+# fixture) is computed once; --no-loadscope-reorder keeps conftest.py's order (long modules first)
 test: install
-	$(BIN)/python -m pytest -n 2 -q -m "not packaging and not calibration"
+	$(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder -q -m "not packaging and not calibration"
 
 test-calibration: install
 	$(BIN)/python -m pytest -n 2 -q -m calibration
