@@ -1,4 +1,5 @@
 # make install: build .venv (PyPI packages only); make run: the sample study; make test.
+# make test-calibration: the long calibrations over many simulated replications (CI runs it).
 # make docs: the documentation site (docs/_build/html), warnings are errors.
 # make test-packaging: the wheel in a fresh venv, the minimum declared versions, and `hyperscan
 # verify`, the workflow as a Snakemake module and the job logs on re-run studies (CI runs it).
@@ -10,7 +11,7 @@ STAMP := $(VENV)/.installed
 # all tested; a user installs only what they need (`pip install hyperscan-eeg[slurm]`).
 EXTRAS := test,slurm,picard,reference,docs
 
-.PHONY: install run test test-packaging docs lint format clean
+.PHONY: install run test test-calibration test-packaging docs lint format clean
 
 install: $(STAMP)
 
@@ -23,9 +24,15 @@ $(STAMP): pyproject.toml setup.py
 run: install
 	$(BIN)/hyperscan run --cores 2
 
-# the packaging tests need the package index and several minutes: `make test-packaging`
+# the packaging tests need the package index and several minutes: `make test-packaging`;
+# the calibrations (marker `calibration`, each over many replications) are `make test-calibration`.
+# --dist loadscope: each module runs on one worker, so a run that a module's tests share (a module
+# fixture) is computed once; --no-loadscope-reorder keeps conftest.py's order (long modules first)
 test: install
-	$(BIN)/python -m pytest -n 2 -q -m "not packaging"
+	$(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder -q -m "not packaging and not calibration"
+
+test-calibration: install
+	$(BIN)/python -m pytest -n 2 -q -m calibration
 
 test-packaging: install
 	$(BIN)/python -m pytest -q -s -m packaging tests/test_packaging.py tests/test_verify.py tests/test_logs.py

@@ -79,3 +79,14 @@ def _published_study(folder):
 @pytest.fixture(scope="session")
 def published_study(tmp_path_factory):
     return _published_study(tmp_path_factory.mktemp("verify"))
+
+
+@pytest.hookimpl(trylast=True)  # after -m has deselected: only the tests that will run count
+def pytest_collection_modifyitems(config, items):
+    """Modules holding long tests (marker ``slow``) run first, each module's tests in their own
+    order: under pytest-xdist (``make test``: ``-n 2 --dist loadscope --no-loadscope-reorder``,
+    one module per worker at a time, in this order) the long end-to-end runs are spread over
+    both workers from the start and the short modules fill in behind them, so both workers
+    finish together instead of one running the last long study alone."""
+    heavy = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in heavy)  # stable: the order within a group stays

@@ -105,6 +105,7 @@ def test_no_change_without_a_switch(kind):
 
 
 @pytest.mark.slow
+@pytest.mark.calibration  # make test-calibration
 def test_change_test_calibrated_over_replications():
     """Reduced calibration (benchmarks/direction_change.py has the full one): over 10 null and
     10 constant-lead studies of 8 dyads the coupled rows reject at most at the nominal rate

@@ -215,6 +215,7 @@ def test_validate_accepts_an_epoched_study_and_names_a_mismatch(tmp_path):
 # ------------------------------------------------------------------ null calibration
 
 @pytest.mark.slow
+@pytest.mark.calibration  # make test-calibration
 def test_null_epoched_studies_are_calibrated(tmp_path):
     """40 null studies of 6 epoched dyads (no coupling in any event) through epoched_synchrony ->
     windows_table -> group_contrasts: the group p and the circular-shift p of 'event A vs the other

@@ -22,6 +22,7 @@ def _studies(rows):
 
 
 @pytest.mark.slow
+@pytest.mark.calibration  # make test-calibration
 def test_lag_bias_and_coverage_on_simulated_studies():
     """96 dyads leading by 24 ms (16 studies of 6). Per-dyad SD is ~12 ms (benchmark), so the
     mean over 96 has an SE of ~1.2 ms: |bias| < 3.5 ms (the old phase-slope lag was 5.6 ms =
@@ -39,6 +40,7 @@ def test_lag_bias_and_coverage_on_simulated_studies():
 
 
 @pytest.mark.slow
+@pytest.mark.calibration  # make test-calibration
 def test_lag_interval_excludes_zero_at_the_nominal_rate_on_null_dyads():
     """96 null dyads (16 studies of 6): at a true 5 %, 4 or more of 16 intervals excluding 0
     has probability 0.007; lags stay inside the estimator's ±500-ms range."""
@@ -68,6 +70,7 @@ def _change_rows(kind, seeds):
 
 
 @pytest.mark.slow
+@pytest.mark.calibration  # make test-calibration
 def test_lag_change_size_and_coverage_on_simulated_episodes():
     """Size of a change of lag (lag_change_ms, group/directional_episodes.tsv) on simulated
     studies of 8 dyads (~50 s): 10 matches_then_leads studies (zero lag for the first half of
