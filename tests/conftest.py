@@ -76,9 +76,41 @@ def _published_study(folder):
     return study, folder / "published"
 
 
+# Disk: a test's tmp_path is removed when it passes (pyproject: tmp_path_retention_policy =
+# "failed"); a module's shared folders (module fixtures calling tmp_path_factory.mktemp) are
+# removed when the module ends with every test passed, so the suite's peak disk use is one
+# module's studies per worker, not the whole suite's (CI once ran out of disk: 6+ GB of studies).
+_SESSION_FOLDERS = set()  # made by session fixtures: kept until the session ends
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.failed:
+        item.module.__dict__.setdefault("_hyperscan_failed", True)
+    return report
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_module_folders(request, tmp_path_factory):
+    """Remove the folders this module made under the base temporary folder once it has passed."""
+    import shutil
+
+    base = tmp_path_factory.getbasetemp()
+    before = set(base.iterdir())
+    yield
+    if request.module.__dict__.get("_hyperscan_failed") or request.config.getoption("basetemp"):
+        return
+    for path in set(base.iterdir()) - before - _SESSION_FOLDERS:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def published_study(tmp_path_factory):
-    return _published_study(tmp_path_factory.mktemp("verify"))
+    folder = tmp_path_factory.mktemp("verify")
+    _SESSION_FOLDERS.add(folder)
+    return _published_study(folder)
 
 
 @pytest.hookimpl(trylast=True)  # after -m has deselected: only the tests that will run count
