@@ -99,7 +99,7 @@ def _remove_module_folders(request, tmp_path_factory):
     base = tmp_path_factory.getbasetemp()
     before = set(base.iterdir())
     yield
-    if request.module.__dict__.get("_hyperscan_failed") or request.config.getoption("basetemp"):
+    if request.module.__dict__.get("_hyperscan_failed"):
         return
     for path in set(base.iterdir()) - before - _SESSION_FOLDERS:
         if path.is_dir() and not path.is_symlink():

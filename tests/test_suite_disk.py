@@ -34,7 +34,8 @@ def test_passing_module_leaves_no_folders_failing_module_keeps_its_own(tmp_path)
     root = tmp_path / "temproot"
     root.mkdir()
     env = dict(os.environ, PYTEST_DEBUG_TEMPROOT=str(root))
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+    # under pytest-xdist (make test) as CI runs it: each worker is given its own --basetemp
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2",
                            str(suite)], capture_output=True, text=True, env=env, cwd=suite)
     assert proc.returncode == 1, proc.stdout[-2000:]  # one test fails on purpose
     assert "1 failed, 1 passed" in proc.stdout
