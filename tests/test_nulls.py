@@ -97,6 +97,25 @@ def test_phase_randomisation_in_channel_blocks_is_the_same_surrogate():
     np.testing.assert_allclose(np.abs(np.fft.rfft(blocked)), np.abs(np.fft.rfft(x)), rtol=1e-9, atol=1e-9)
 
 
+def test_phase_surrogate_is_the_same_on_the_calling_thread_and_on_the_team(monkeypatch):
+    """The adaptive thread policy runs a map on the calling thread or on the team, decided by
+    measured CPU rates: the surrogate must not depend on it. numpy 2.1.0/2.1.1's float32
+    irfft did (off by ~1e-11 in a non-main thread), which made nulls differ between runs:
+    the declared minimum is numpy 2.1.2."""
+    from hyperscan import threads
+    from hyperscan.nulls import _phase_rotation, _rotate_phases
+
+    x = _clean(simulate_dyad(0, seed=3, duration=130.0, null=False)[1]).astype(np.float32)  # as nulls has it
+    rotation = _phase_rotation(x.shape[1], np.random.default_rng(4))
+    monkeypatch.setattr(threads._RATES, "choose", lambda n: 1)  # the calling thread
+    here = _rotate_phases(x, rotation)
+    monkeypatch.setattr(threads._RATES, "choose", lambda n: n)  # the team's threads
+    with threads.limit_threads(2):
+        team = _rotate_phases(x, rotation)
+    assert here.dtype == np.float32
+    np.testing.assert_array_equal(team, here)
+
+
 def test_null_window_values_in_float32_match_float64():
     """The null models run the engine in float32 (memory, speed); their window values
     must still be the float64 pipeline's to well below any null's spread."""
