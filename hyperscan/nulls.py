@@ -148,7 +148,7 @@ def window_values(client: Recording, therapist: Recording, config: dict, metrics
     band signal already computed on this same ``client.data``; a cached band whose length is
     not the pair's common length is ignored (the crop is transformed afresh).
     """
-    from .synchrony import compute_synchrony
+    from .synchrony import compute_synchrony, config_hilbert_n_fft
     from .windows import summarise_matrix
 
     n = min(client.data.shape[1], therapist.data.shape[1])
@@ -164,6 +164,7 @@ def window_values(client: Recording, therapist: Recording, config: dict, metrics
         bad_segments=list(client.bad_segments) + list(therapist.bad_segments),
         chunk_windows=config["synchrony"].get("chunk_windows", 64),
         method=config["synchrony"].get("method", "hilbert"),  # the real data's decomposition
+        hilbert_n_fft=config_hilbert_n_fft(config),  # and its FFT length
         reduce=lambda da: summarise_matrix(da, how).values,
         dtype=dtype, channel_block=NULL_CHANNEL_BLOCK,
         # a cached band signal serves only the very array it was computed on (not a crop of it)
@@ -220,7 +221,7 @@ def session_nulls(client: Recording, therapist, partners, windows: pd.DataFrame,
     the working precision for the whole call. ``progress``: called ``(done, total)`` after
     each partner's band (total: bands x (pseudo partners + phase surrogates)).
     """
-    from .synchrony import band_analytic
+    from .synchrony import band_analytic, config_hilbert_n_fft
 
     ncfg = config["stats"]["nulls"]
     metrics = null_metrics(config)
@@ -242,7 +243,7 @@ def session_nulls(client: Recording, therapist, partners, windows: pd.DataFrame,
     done, total = 0, len(config["bands"]) * (len(partners) + len(surrogates))  # for progress
     for band in (config["bands"] if partners or surrogates else ()):  # no surrogate: no transform
         cached = {band: band_analytic(client.data, client.sfreq, tuple(config["bands"][band]), method,
-                                      dtype="float32")}
+                                      dtype="float32", n_fft=config_hilbert_n_fft(config))}
         for i, partner in enumerate(partners):
             partner = partner() if callable(partner) else partner
             if partner.epochs is not None:  # an epoched therapist is no continuous partner

@@ -23,7 +23,12 @@ rule synchrony:
         runtime=60,
     params:
         config=cfg(
-            "bands", "metrics", "window", "synchrony.chunk_windows", "synchrony.method"
+            "bands",
+            "metrics",
+            "window",
+            "synchrony.chunk_windows",
+            "synchrony.method",
+            "synchrony.hilbert_n_fft",
         ),
     script:
         "../scripts/synchrony.py"

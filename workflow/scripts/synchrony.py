@@ -6,7 +6,8 @@ log = stage_log(snakemake)
 chose(
     log,
     snakemake.params.config,
-    ["bands", "metrics", "window.length", "window.step", "synchrony.method", "synchrony.chunk_windows"],
+    ["bands", "metrics", "window.length", "window.step", "synchrony.method", "synchrony.hilbert_n_fft",
+     "synchrony.chunk_windows"],
 )
 invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
 with Progress("synchrony", unit="band-windows", logger=log) as bar, step("synchrony", log):
