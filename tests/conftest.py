@@ -81,13 +81,15 @@ def _published_study(folder):
 # removed when the module ends with every test passed, so the suite's peak disk use is one
 # module's studies per worker, not the whole suite's (CI once ran out of disk: 6+ GB of studies).
 _SESSION_FOLDERS = set()  # made by session fixtures: kept until the session ends
+_MODULE_FAILED = pytest.StashKey[bool]()  # on a Module node: one of its tests failed or errored
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
-    if report.failed:
-        item.module.__dict__.setdefault("_hyperscan_failed", True)
+    module = item.getparent(pytest.Module)
+    if report.failed and module is not None:
+        module.stash[_MODULE_FAILED] = True
     return report
 
 
@@ -99,7 +101,7 @@ def _remove_module_folders(request, tmp_path_factory):
     base = tmp_path_factory.getbasetemp()
     before = set(base.iterdir())
     yield
-    if request.module.__dict__.get("_hyperscan_failed"):
+    if request.node.stash.get(_MODULE_FAILED, False):  # request.node: this module
         return
     for path in set(base.iterdir()) - before - _SESSION_FOLDERS:
         if path.is_dir() and not path.is_symlink():

@@ -39,7 +39,7 @@ def test_passing_module_leaves_no_folders_failing_module_keeps_its_own(tmp_path)
                            str(suite)], capture_output=True, text=True, env=env, cwd=suite)
     assert proc.returncode == 1, proc.stdout[-2000:]  # one test fails on purpose
     assert "1 failed, 1 passed" in proc.stdout
-    left = sorted(p.name for p in root.rglob("*") if p.is_dir() and p.name.endswith(("_study0", "0"))
+    left = sorted(p.name for p in root.rglob("*") if p.is_dir() and p.name.endswith("0")
                   and not p.name.startswith("pytest-"))
     assert any(name.startswith("failing_study") for name in left), left
     assert any(name.startswith("test_one") for name in left), left  # the failed test's tmp_path
