@@ -222,10 +222,6 @@ def all_windows_tables():
     return [f"{OUT}/{d}/{s}/windows.tsv" for d, s in SESSIONS]
 
 
-def qc_pages():
-    return [f"{OUT}/{d}/{s}/qc.html" for d, s in SESSIONS]
-
-
 # Sessions with a continuous rating (sheet column `ratings`); the ratings stage runs only
 # when there is at least one, so a study without ratings has no group/ratings.tsv.
 RATED_SESSIONS = [k for k, s in SESSIONS.items() if s.ratings is not None]
