@@ -97,17 +97,34 @@ def _phase_rotation(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _rotate_phases(data: np.ndarray, rotation: np.ndarray, channel_block: int = 8) -> np.ndarray:
+    """``irfft(rfft(data) · rotation, n)`` along the last axis. A length with a large prime
+    factor (Bluestein's FFT, 4-12x slower) goes through the same circular convolution, with
+    the kernel ``irfft(rotation, n)``, done exactly at a 5-smooth length
+    (:func:`hyperscan.hilbert.circular_convolve`): equal to rounding, not bit for bit."""
+    from .hilbert import circular_convolve, is_fast_length, kernel_spectrum, padded_length
+
     n = data.shape[-1]
+    if is_fast_length(n):
+        def transform(x):
+            spectrum = np.fft.rfft(x, axis=-1)
+            spectrum *= rotation
+            return np.fft.irfft(spectrum, n=n, axis=-1)
+    else:
+        m = padded_length(n)
+        spec = kernel_spectrum(np.fft.irfft(rotation, n=n), m)
+        if data.dtype == np.float32:
+            spec = spec.astype(np.complex64)
+
+        def transform(x):
+            return circular_convolve(x, spec, n, m)
     if data.ndim == 1:
-        return np.fft.irfft(np.fft.rfft(data) * rotation, n=n)
+        return transform(data)
     from .threads import parallel_map
 
     out = np.empty_like(data)
 
     def one(lo):  # blocks are independent: side by side on the engine's threads (FFTs release the GIL)
-        spectrum = np.fft.rfft(data[lo:lo + channel_block], axis=-1)
-        spectrum *= rotation
-        out[lo:lo + channel_block] = np.fft.irfft(spectrum, n=n, axis=-1)
+        out[lo:lo + channel_block] = transform(data[lo:lo + channel_block])
 
     parallel_map(one, range(0, data.shape[0], channel_block))
     return out
