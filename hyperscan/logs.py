@@ -87,6 +87,7 @@ def stage_log(smk, name: str | None = None) -> logging.Logger:
 
     Notes
     -----
+    The process's C allocator is tuned before the job's work (:func:`hyperscan.allocator.tune_allocator`).
     At exit (normal or not) the outputs with their sizes, the total time and the peak
     resident memory are logged; an uncaught exception is logged with its traceback first.
     """
@@ -107,6 +108,10 @@ def stage_log(smk, name: str | None = None) -> logging.Logger:
     wildcards = dict(_named(getattr(smk, "wildcards", [])))
     slog.info("start %s%s (pid %d, threads %s)", name, f" {wildcards}" if wildcards else "", os.getpid(),
               getattr(smk, "threads", "?"))
+    from .allocator import tune_allocator
+
+    if tune_allocator():  # every job: freed arrays reused, not page-faulted again (allocator.py)
+        slog.info("allocator: glibc malloc, one arena, mmap threshold 32 MiB, trim threshold 256 MiB")
     for key, path in _named(getattr(smk, "input", []), flat=True):
         detail = describe_input(path)
         slog.info("read %s: %s (%s%s)", key, path, _size(path), f"; {detail}" if detail else "")
