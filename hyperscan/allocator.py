@@ -11,14 +11,16 @@ minor page faults and 37 s of system time (of 146 CPU s).
 
 :func:`tune_allocator` fixes the mmap threshold at 32 MiB (glibc's own ceiling for the
 adaptive threshold, ``DEFAULT_MMAP_THRESHOLD_MAX`` on 64-bit) and the trim threshold at
-256 MiB, so that freed blocks up to 32 MiB are reused from the heap and at most 256 MiB
-of free heap is kept; and it keeps every thread on the main arena (``M_ARENA_MAX`` 1:
-each extra thread's arena would otherwise fault its own copies in; the engine's threads
+64 MiB, so that freed blocks up to 32 MiB are reused from the heap and at most 64 MiB of
+free heap is kept; and it keeps every thread on the main arena (``M_ARENA_MAX`` 1: each
+extra thread's arena would otherwise fault its own copies in; the engine's threads
 allocate whole channels, never in hot loops, so they do not queue on its lock). Measured
-on that synchrony job (2 threads, quiet, one run each): 80.8 → 69.7 s wall, system time
-37.0 → 15.9 s, minor page faults 11.2 → 0.37 million, peak RSS 1879 → 1926 MB
-(``benchmarks/README.md``). Values computed are unaffected: only where memory comes from
-changes.
+on the 60-min session's jobs alone (2 threads, quiet, one run each, before → after):
+synchrony 80.8 → 70.9 s wall, system time 37.0 → 21.7 s, minor page faults 11.2 → 3.8
+million, peak RSS 1879 → 1879 MB; nulls 80.9 → 71.5 s, system time 32.2 → 20.7 s, peak
+RSS 1954 → 1910 MB. A 256-MiB trim threshold faulted less still (synchrony 0.37 million,
+69.7 s) but kept ~50-100 MB more per job (``benchmarks/README.md``). Values computed are
+unaffected: only where memory comes from changes.
 
 Reference: ``mallopt(3)`` (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, M_ARENA_MAX); the same settings are
 available as ``GLIBC_TUNABLES=glibc.malloc.mmap_threshold=…:glibc.malloc.trim_threshold=…:glibc.malloc.arena_max=…``;
@@ -36,7 +38,7 @@ M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
 
 MMAP_THRESHOLD = 32 * 1024 * 1024
-TRIM_THRESHOLD = 256 * 1024 * 1024
+TRIM_THRESHOLD = 64 * 1024 * 1024
 ARENA_MAX = 1
 
 _DONE: bool | None = None

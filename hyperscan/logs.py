@@ -108,10 +108,11 @@ def stage_log(smk, name: str | None = None) -> logging.Logger:
     wildcards = dict(_named(getattr(smk, "wildcards", [])))
     slog.info("start %s%s (pid %d, threads %s)", name, f" {wildcards}" if wildcards else "", os.getpid(),
               getattr(smk, "threads", "?"))
-    from .allocator import tune_allocator
+    from . import allocator
 
-    if tune_allocator():  # every job: freed arrays reused, not page-faulted again (allocator.py)
-        slog.info("allocator: glibc malloc, one arena, mmap threshold 32 MiB, trim threshold 256 MiB")
+    if allocator.tune_allocator():  # every job: freed arrays reused, not page-faulted again
+        slog.info("allocator: glibc malloc, %d arena, mmap threshold %d MiB, trim threshold %d MiB",
+                  allocator.ARENA_MAX, allocator.MMAP_THRESHOLD >> 20, allocator.TRIM_THRESHOLD >> 20)
     for key, path in _named(getattr(smk, "input", []), flat=True):
         detail = describe_input(path)
         slog.info("read %s: %s (%s%s)", key, path, _size(path), f"; {detail}" if detail else "")
