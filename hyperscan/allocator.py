@@ -24,7 +24,8 @@ unaffected: only where memory comes from changes.
 
 Reference: ``mallopt(3)`` (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, M_ARENA_MAX); the same settings are
 available as ``GLIBC_TUNABLES=glibc.malloc.mmap_threshold=…:glibc.malloc.trim_threshold=…:glibc.malloc.arena_max=…``;
-a user's own ``glibc.malloc.*`` tunables are left alone.
+a setting the user made there (or with the older ``MALLOC_MMAP_THRESHOLD_``,
+``MALLOC_TRIM_THRESHOLD_``, ``MALLOC_ARENA_MAX``) is left as they made it.
 """
 from __future__ import annotations
 
@@ -41,29 +42,41 @@ MMAP_THRESHOLD = 32 * 1024 * 1024
 TRIM_THRESHOLD = 64 * 1024 * 1024
 ARENA_MAX = 1
 
-_DONE: bool | None = None
+#: (mallopt parameter, value, its GLIBC_TUNABLES name, its older environment variable)
+SETTINGS = (
+    (M_MMAP_THRESHOLD, MMAP_THRESHOLD, "glibc.malloc.mmap_threshold", "MALLOC_MMAP_THRESHOLD_"),
+    (M_TRIM_THRESHOLD, TRIM_THRESHOLD, "glibc.malloc.trim_threshold", "MALLOC_TRIM_THRESHOLD_"),
+    (M_ARENA_MAX, ARENA_MAX, "glibc.malloc.arena_max", "MALLOC_ARENA_MAX"),
+)
+
+_DONE: dict | None = None
 
 
-def tune_allocator() -> bool:
-    """Set glibc's mmap and trim thresholds for this process (see the module doc); once
-    per process. Does nothing, and returns False, where the C library is not glibc or the
-    user set malloc tunables of their own in ``GLIBC_TUNABLES``. Never raises."""
+def _set_by_user(tunable: str, legacy: str) -> bool:
+    tunables = os.environ.get("GLIBC_TUNABLES", "")
+    return legacy in os.environ or any(item.split("=", 1)[0].strip() == tunable
+                                       for item in tunables.split(":"))
+
+
+def tune_allocator() -> dict[str, int]:
+    """Set glibc's mmap threshold, trim threshold and arena count for this process (see the
+    module doc); once per process. A setting the user made (``GLIBC_TUNABLES`` or the older
+    ``MALLOC_*_`` variables) is left as they set it. Returns the settings applied, by their
+    tunable's name (empty where the C library is not glibc). Never raises."""
     global _DONE
     if _DONE is not None:
         return _DONE
-    _DONE = False
-    if "glibc.malloc." in os.environ.get("GLIBC_TUNABLES", ""):
-        return False  # the user's choice stands
+    _DONE = {}
     try:
         name = ctypes.util.find_library("c")
         libc = ctypes.CDLL(name or "libc.so.6")
         mallopt = libc.mallopt
-        gnu_get_libc_version = libc.gnu_get_libc_version  # glibc only (not musl, not macOS)
+        libc.gnu_get_libc_version  # noqa: B018 - glibc only (not musl, not macOS)
     except (OSError, AttributeError):
-        return False
-    del gnu_get_libc_version
+        return _DONE
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    _DONE = all(mallopt(param, value) == 1 for param, value in
-                ((M_MMAP_THRESHOLD, MMAP_THRESHOLD), (M_TRIM_THRESHOLD, TRIM_THRESHOLD), (M_ARENA_MAX, ARENA_MAX)))
+    for param, value, tunable, legacy in SETTINGS:
+        if not _set_by_user(tunable, legacy) and mallopt(param, value) == 1:
+            _DONE[tunable] = value
     return _DONE

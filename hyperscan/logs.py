@@ -110,9 +110,9 @@ def stage_log(smk, name: str | None = None) -> logging.Logger:
               getattr(smk, "threads", "?"))
     from . import allocator
 
-    if allocator.tune_allocator():  # every job: freed arrays reused, not page-faulted again
-        slog.info("allocator: glibc malloc, %d arena, mmap threshold %d MiB, trim threshold %d MiB",
-                  allocator.ARENA_MAX, allocator.MMAP_THRESHOLD >> 20, allocator.TRIM_THRESHOLD >> 20)
+    tuned = allocator.tune_allocator()  # every job: freed arrays reused, not page-faulted again
+    if tuned:
+        slog.info("allocator: glibc malloc %s", ", ".join(f"{k.split('.')[-1]} {v}" for k, v in tuned.items()))
     for key, path in _named(getattr(smk, "input", []), flat=True):
         detail = describe_input(path)
         slog.info("read %s: %s (%s%s)", key, path, _size(path), f"; {detail}" if detail else "")

@@ -40,7 +40,8 @@ def _run(mode, env_extra=None):
 
 def test_tuned_allocator_reuses_freed_arrays():
     plain, tuned = _run("plain"), _run("tuned")
-    assert tuned["tuned"] is True
+    assert set(tuned["tuned"]) == {"glibc.malloc.mmap_threshold", "glibc.malloc.trim_threshold",
+                                   "glibc.malloc.arena_max"}
     # 24 transforms of ~10-20 MB temporaries each: plain glibc faults every one of them in
     # again (measured here: 109 000 faults); tuned, they come back from the heap (10 000:
     # the threads' first touches of the grown heap)
@@ -49,6 +50,23 @@ def test_tuned_allocator_reuses_freed_arrays():
     assert tuned["faults"] < plain["faults"] / 5, (plain, tuned)
 
 
-def test_users_own_malloc_tunables_are_left_alone():
-    got = _run("tuned", {"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=1000000"})
-    assert got["tuned"] is False
+@pytest.mark.parametrize("env, kept", [
+    ({"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=1000000"}, {"glibc.malloc.trim_threshold"}),
+    ({"GLIBC_TUNABLES": "glibc.malloc.arena_max=4:glibc.malloc.mmap_threshold=1048576"},
+     {"glibc.malloc.arena_max", "glibc.malloc.mmap_threshold"}),
+    ({"MALLOC_ARENA_MAX": "4"}, {"glibc.malloc.arena_max"}),
+    ({"MALLOC_MMAP_THRESHOLD_": "1048576"}, {"glibc.malloc.mmap_threshold"}),
+    ({"GLIBC_TUNABLES": "glibc.malloc.tcache_count=0"}, set()),  # another tunable: ours still apply
+])
+def test_users_own_malloc_settings_are_left_alone(env, kept):
+    got = _run("tuned", env)
+    assert set(got["tuned"]) == {"glibc.malloc.mmap_threshold", "glibc.malloc.trim_threshold",
+                                 "glibc.malloc.arena_max"} - kept
+
+
+def test_a_users_mmap_threshold_still_governs_where_blocks_come_from():
+    """With the user's 1-MiB mmap threshold kept, the 10-20 MB temporaries are mapped and
+    faulted in again each time (ours would have kept them in the heap)."""
+    users = _run("tuned", {"MALLOC_MMAP_THRESHOLD_": "1048576"})
+    ours = _run("tuned")
+    assert users["faults"] > 5 * ours["faults"], (users, ours)
