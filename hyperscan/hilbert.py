@@ -151,7 +151,7 @@ def analytic_signal(x: np.ndarray, n_fft: int | None = None) -> np.ndarray:
     -------
     complex128 ndarray (..., n_times): real part ``x`` itself, imaginary part the
     circular Hilbert transform (:func:`hilbert_transform`). Equal to SciPy's to
-    rounding (≤ 1e-12 of max |x|, tested), not bit for bit; float32 input gives
+    rounding (≤ 1e-12 of ``max(abs(x))``, tested), not bit for bit; float32 input gives
     complex128 (SciPy: complex64). A row holding a NaN or an infinity comes out NaN
     throughout, as SciPy's.
 
