@@ -8,7 +8,8 @@ equal to it to rounding (tested to 1e-12 of the signal's scale in
 
 * The real part of the analytic signal *is* the input, so only the imaginary part
   (the circular Hilbert transform) is computed, with one real FFT and one inverse
-  real FFT instead of a complex FFT pair: 2.5–6× cheaper on 5-smooth lengths.
+  real FFT instead of a complex FFT pair: 1.8–5× cheaper on 5-smooth lengths (4 rows of
+  300 000 / 900 000 samples: 0.027 → 0.015 s, 0.34 → 0.067 s).
 * A length with a large prime factor (most real recordings: 300 250 samples =
   2·5³·1201) makes any FFT of that length fall back to Bluestein's algorithm, 4–12×
   slower than a 5-smooth length (factors up to ~128 have their own FFT passes and stay
@@ -69,7 +70,9 @@ def kernel_spectrum(kernel: np.ndarray, m: int) -> np.ndarray:
 
 @functools.lru_cache(maxsize=8)
 def _hilbert_kernel_spectrum(n: int, m: int) -> np.ndarray:
-    return kernel_spectrum(_hilbert_kernel(n), m)
+    spec = kernel_spectrum(_hilbert_kernel(n), m)
+    spec.flags.writeable = False  # shared by every caller (and thread) of this length
+    return spec
 
 
 def _hilbert_multiplier(n: int) -> np.ndarray:
