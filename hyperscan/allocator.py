@@ -30,7 +30,6 @@ a setting the user made there (or with the older ``MALLOC_MMAP_THRESHOLD_``,
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
 #: mallopt's parameter numbers (malloc.h)
@@ -68,8 +67,7 @@ def tune_allocator() -> dict[str, int]:
         return _DONE
     _DONE = {}
     try:
-        name = ctypes.util.find_library("c")
-        libc = ctypes.CDLL(name or "libc.so.6")
+        libc = ctypes.CDLL(None)  # the C library already loaded: no ldconfig/gcc probe at start-up
         mallopt = libc.mallopt
         libc.gnu_get_libc_version  # noqa: B018 - glibc only (not musl, not macOS)
     except (OSError, AttributeError):

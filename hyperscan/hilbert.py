@@ -167,8 +167,9 @@ def analytic_signal(x: np.ndarray, n_fft: int | None = None) -> np.ndarray:
     out = np.empty(x.shape, dtype=np.complex128)
     out.imag = hilbert_transform(x, n_fft)
     out.real = x
-    # as SciPy: a row holding a NaN or an infinity is NaN throughout (its FFT is)
-    bad = ~np.isfinite(x).all(axis=-1)
+    # as SciPy: a row holding a NaN or an infinity is NaN throughout. Its spectrum is, so
+    # every sample of its transform is non-finite: one sample per row tells, no extra pass
+    bad = ~np.isfinite(out.imag[..., 0])
     if bad.any():
         out[bad] = complex(np.nan, np.nan)
     return out
