@@ -48,6 +48,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import critical_path  # noqa: E402  (benchmarks/critical_path.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 TEN_TWENTY = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8", "P7", "P3", "Pz",
               "P4", "P8", "O1", "O2"]
@@ -173,7 +176,7 @@ def main(argv=None) -> int:
     cmd = [str(exe), "run", "--configfile", str(work / "config.yaml"), "--cores", str(args.cores), "--quiet"]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     load_before = os.getloadavg()
-    t0 = time.perf_counter()
+    t0, epoch0 = time.perf_counter(), time.time()
     proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     monitor = TreeMemory(proc.pid)
     monitor.start()
@@ -182,7 +185,7 @@ def main(argv=None) -> int:
     except subprocess.TimeoutExpired:
         proc.kill()
         stdout, stderr = proc.communicate()
-    wall = time.perf_counter() - t0
+    wall, epoch1 = time.perf_counter() - t0, time.time()
     for h in hogs:
         h.kill()
     monitor.running = False
@@ -190,6 +193,7 @@ def main(argv=None) -> int:
     max_child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
     stages = stage_table(work / "out")
     duration_s = args.minutes * 60.0
+    path = critical_path.analyse(work / "out", epoch0, epoch1, cores=int(args.cores))
     result = dict(
         minutes=args.minutes, channels_per_person=args.channels, sfreq=args.sfreq, cores=args.cores,
         busy=args.busy,
@@ -199,6 +203,7 @@ def main(argv=None) -> int:
         peak_tree_rss_mb=round(monitor.peak / 2**20, 1),
         max_child_rss_mb=round(max(max_child, before) / 1024, 1),
         per_stage=stages.to_dict("records"),
+        critical_path={k: v for k, v in path.items() if not k.startswith("_")},
         loadavg_before=[round(x, 2) for x in load_before], loadavg_after=[round(x, 2) for x in os.getloadavg()],
         cpu_count=os.cpu_count(), python=platform.python_version(), machine=platform.machine(),
     )
@@ -210,6 +215,7 @@ def main(argv=None) -> int:
           f"largest single process {max_child / 1024:.0f} MB (ru_maxrss)")
     if len(stages):
         print(stages.to_string(index=False, float_format=lambda x: f"{x:.1f}"))
+    print(critical_path.report(path, duration_s))
     print(f"  load average before/after: {load_before[0]:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
           f" ({args.busy} busy process(es) of ours)")
     verdicts = []

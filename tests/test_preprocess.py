@@ -245,6 +245,31 @@ def test_channel_blocks_do_not_change_bad_channel_scores(monkeypatch):
     assert scores_small == scores_whole
 
 
+def test_uncorrelated_fraction_matches_per_window_corrcoef():
+    """The correlation criterion's score equals PREP's definition computed directly: per 1-s
+    window of the 1-45 Hz signal, each channel's largest |r| (np.corrcoef) with any other
+    good channel; the score is the fraction of windows where it is below 0.4."""
+    raw, _ = _sim_raw(1, "client")
+    data = raw.get_data()
+    rng = np.random.default_rng(5)
+    data[3] = rng.standard_normal(data.shape[1]) * data[3].std()  # one channel uncorrelated
+    raw = mne.io.RawArray(data, raw.info, verbose="error")
+    scores = {}
+    detect_bad_channels(raw, scores=scores)
+    x = data - np.median(data, axis=1, keepdims=True)
+    filt = mne.filter.filter_data(x, SFREQ, 1.0, 45.0, verbose="error")
+    width = int(SFREQ)
+    n_win = filt.shape[1] // width
+    below = np.zeros(len(raw.ch_names))
+    for w in range(n_win):
+        r = np.abs(np.corrcoef(filt[:, w * width:(w + 1) * width]))
+        np.fill_diagonal(r, 0.0)
+        below += r.max(axis=1) < CFG["bad_channel_correlation"]
+    expected = {ch: round(float(v), 3) for ch, v in zip(raw.ch_names, below / n_win)}
+    assert scores["uncorrelated_fraction"] == expected
+    assert expected[raw.ch_names[3]] > 0.9  # the reference itself sees the uncorrelated channel
+
+
 @pytest.mark.parametrize("index", [0, 1, 2])  # EDF, BrainVision, FIF
 def test_file_cut_short_after_opening_is_a_clear_error(tmp_path, index):
     """Recordings are opened lazily and read one person at a time, so data that are gone by

@@ -1,0 +1,177 @@
+"""Where a finished ``hyperscan run`` spent its wall time: the jobs' timeline, the chain of
+jobs the run waited for (its critical path), and what each part of that chain was.
+
+    python benchmarks/critical_path.py OUT_DIR [--start EPOCH] [--end EPOCH] [--cores 2]
+
+``OUT_DIR`` is the run's ``output_dir`` (it holds ``logs/`` and ``benchmarks/``).
+``bench_session.py`` (and so ``bench_pipeline20.py`` / ``bench_session60.py``) calls
+:func:`analyse` after every run and prints :func:`report`.
+
+Sources, per job (one Snakemake job = one Python process):
+
+* ``benchmarks/<stage>/<job>.tsv`` (Snakemake's ``benchmark:``): the process's wall
+  seconds ``s`` and ``cpu_time``;
+* ``logs/<stage>/<job>.log`` (``hyperscan.logs.stage_log``): its first line is written when
+  the stage's code starts, after Python started and the job's modules were imported, and
+  its last line, ``done <stage> in W s``, when the work ends.
+
+So a job's **start-up** (Python, Snakemake's script preamble, imports) is its process wall
+minus the work ``W``; the process started at ``end - s``. A **gap** is time on the chain
+when no job of it ran: Snakemake noticing a finished job, checking outputs and selecting
+the next one (and the run's own start: ``hyperscan validate`` and building the DAG).
+
+The chain is found backwards from the run's end: each job "waited for" the job that
+finished last before it started (a dependency, or a core it needed). That is exact for a
+chain of dependencies and, on a full machine, names the job whose core it took.
+
+Two floors are printed, under this run's own stage costs:
+
+* **one process, same work**: the run's start, then the chain's work with no per-job
+  start-up and no gaps — what running a session's stages in one warm process (issue #19's
+  "one process per session") could reach at best with the same schedule;
+* **CPU floor**: every job's CPU seconds (start-up included) spread perfectly over the
+  cores — no schedule of these jobs beats it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from datetime import datetime
+from pathlib import Path
+
+_STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
+_DONE = re.compile(r"done \S+ in ([0-9.]+) s")
+#: A job's last log line comes a little before its process ends (files closed, interpreter
+#: exit), so a start computed as ``end - s`` is early by that much: up to this many seconds
+#: of overlap still count as "waited for".
+SKEW_S = 0.3
+
+
+def _stamp(line: str) -> float | None:
+    m = _STAMP.match(line)
+    if not m:
+        return None
+    return datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()  # local time, as logged
+
+
+def _read_benchmark(path: Path) -> dict:
+    head, *rows = path.read_text().splitlines()
+    values = dict(zip(head.split("\t"), rows[-1].split("\t")))
+    return {"wall_s": float(values["s"]), "cpu_s": float(values.get("cpu_time") or "nan")}
+
+
+def jobs(out_dir) -> list[dict]:
+    """One dict per finished job: stage, job, process start/end (epoch s), work start/end,
+    wall_s, work_s, startup_s, cpu_s. Jobs without both a benchmark and a log are left out."""
+    out = Path(out_dir)
+    found = []
+    for bench in sorted((out / "benchmarks").glob("*/*.tsv")):
+        stage, job = bench.parent.name, bench.stem
+        log = out / "logs" / stage / f"{job}.log"
+        if not log.is_file():
+            continue
+        lines = log.read_text(errors="replace").splitlines()
+        stamps = [t for t in map(_stamp, lines) if t is not None]
+        done = [m for m in map(_DONE.search, lines) if m]
+        if not stamps or not done:
+            continue
+        b = _read_benchmark(bench)
+        work = float(done[-1].group(1))
+        end = stamps[-1]
+        start = end - b["wall_s"]
+        found.append(dict(stage=stage, job=job, start=start, end=end, work_start=stamps[0],
+                          wall_s=b["wall_s"], work_s=work, startup_s=max(b["wall_s"] - work, 0.0),
+                          cpu_s=b["cpu_s"]))
+    return sorted(found, key=lambda j: j["start"])
+
+
+def analyse(out_dir, start: float | None = None, end: float | None = None, cores: int = 2) -> dict:
+    """The run's timeline and critical path (module doc). ``start``/``end``: epoch seconds of
+    the whole ``hyperscan run`` (default: the first job's start / the last job's end)."""
+    js = jobs(out_dir)
+    if not js:
+        return {"jobs": [], "chain": []}
+    start = min(j["start"] for j in js) if start is None else start
+    end = max(j["end"] for j in js) if end is None else end
+    chain, t = [], end
+    while True:
+        before = [j for j in js if j["end"] <= t + SKEW_S and j not in chain]
+        if not before:
+            break
+        last = max(before, key=lambda j: j["end"])
+        chain.append(last)
+        t = last["start"]
+    chain.reverse()
+    gaps = [chain[0]["start"] - start] + [b["start"] - a["end"] for a, b in zip(chain, chain[1:])] \
+        + [end - chain[-1]["end"]]
+    wall = end - start
+    chain_work = sum(j["work_s"] for j in chain)
+    chain_startup = sum(j["startup_s"] for j in chain)
+    cpu = sum(j["cpu_s"] for j in js)
+    return {
+        "wall_s": wall,
+        "jobs": js,
+        "chain": [f"{j['stage']}/{j['job']}" for j in chain],
+        "chain_work_s": chain_work,
+        "chain_startup_s": chain_startup,
+        "run_start_s": gaps[0],
+        "run_end_s": gaps[-1],
+        "gaps_s": sum(gaps[1:-1]),
+        "cpu_s": cpu,
+        "cores": cores,
+        "one_process_floor_s": gaps[0] + chain_work,
+        "cpu_floor_s": cpu / cores,
+        "_t0": start,
+    }
+
+
+def report(result: dict, recording_s: float | None = None) -> str:
+    """The analysis as text: a timeline table, then the chain's parts and the two floors."""
+    if not result.get("jobs"):
+        return "  critical path: no job logs with benchmarks found"
+    t0 = result["_t0"]
+    chain = set(result["chain"])
+    lines = ["  timeline (s from the run's start; * = on the critical path):",
+             "    start    end   wall  start-up  work    CPU  job"]
+    for j in result["jobs"]:
+        name = f"{j['stage']}/{j['job']}"
+        lines.append(f"  {'*' if name in chain else ' '} {j['start'] - t0:6.1f} {j['end'] - t0:6.1f} {j['wall_s']:6.1f}"
+                     f" {j['startup_s']:9.1f} {j['work_s']:5.1f} {j['cpu_s']:6.1f}  {name}")
+
+    def rtf(s):
+        return f" = {recording_s / s:.0f}x real time" if recording_s else ""
+
+    w = result["wall_s"]
+    lines += [
+        f"  critical path, {w:.1f} s: run start (validate, DAG) {result['run_start_s']:.1f} s + job work "
+        f"{result['chain_work_s']:.1f} s + job start-up (Python, imports) {result['chain_startup_s']:.1f} s + "
+        f"Snakemake between jobs {result['gaps_s']:.1f} s + run end {result['run_end_s']:.1f} s",
+        f"  floors with these stage costs: one process, same work {result['one_process_floor_s']:.1f} s"
+        f"{rtf(result['one_process_floor_s'])}; CPU floor {result['cpu_s']:.1f} CPU s / {result['cores']} cores = "
+        f"{result['cpu_floor_s']:.1f} s{rtf(result['cpu_floor_s'])}",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out_dir")
+    parser.add_argument("--start", type=float, default=None, help="epoch s of the run's start")
+    parser.add_argument("--end", type=float, default=None, help="epoch s of the run's end")
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--recording-s", type=float, default=None, help="for real-time factors")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    result = analyse(args.out_dir, args.start, args.end, args.cores)
+    if args.json:
+        print(json.dumps({k: v for k, v in result.items() if k != "_t0"}, indent=2))
+    else:
+        print(report(result, args.recording_s))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
