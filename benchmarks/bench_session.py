@@ -13,8 +13,11 @@ fresh subprocess and reports:
   than 0.1 s;
 * ``max_child_rss_mb``: ``getrusage(RUSAGE_CHILDREN).ru_maxrss`` — the largest RSS of any
   single descendant process (the kernel's exact maximum, but NOT a sum);
-* per stage: wall seconds and max RSS from Snakemake's own ``benchmark:`` files, so the
-  stage that dominates is visible.
+* per stage: wall seconds and max RSS from Snakemake's own ``benchmark:`` files and CPU
+  seconds from the stage log's ``done`` line (Snakemake's ``cpu_time`` is only its last
+  sample: ``critical_path.py``), so the stage that dominates is visible;
+* the run's timeline and critical path (``critical_path.py``): run start, job work, job
+  start-up, Snakemake's gaps, and the floors these stage costs allow.
 
 The simulator writes 12 channels per person; a recording with more channels is built here
 by stacking independent simulated dyads (``hyperscan.simulate.simulate_dyad``) and naming
@@ -130,8 +133,11 @@ def stage_table(out: Path) -> pd.DataFrame:
     rows = []
     for path in sorted((out / "benchmarks").glob("*/*.tsv")):
         b = pd.read_csv(path, sep="\t").iloc[0]
+        # CPU from the stage log (exact); Snakemake's cpu_time is a sample (critical_path doc)
+        cpu = critical_path.log_cpu(out / "logs" / path.parent.name / f"{path.stem}.log")
         rows.append(dict(stage=path.parent.name, job=path.stem, seconds=float(b["s"]),
-                         max_rss_mb=float(b["max_rss"]), cpu_s=float(b.get("cpu_time", np.nan))))
+                         max_rss_mb=float(b["max_rss"]),
+                         cpu_s=cpu if cpu is not None else float(b.get("cpu_time", np.nan))))
     return pd.DataFrame(rows)
 
 

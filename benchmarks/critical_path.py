@@ -13,7 +13,12 @@ Sources, per job (one Snakemake job = one Python process):
   seconds ``s`` and ``cpu_time``;
 * ``logs/<stage>/<job>.log`` (``hyperscan.logs.stage_log``): its first line is written when
   the stage's code starts, after Python started and the job's modules were imported, and
-  its last line, ``done <stage> in W s``, when the work ends.
+  its last line, ``done <stage> in W s, peak memory M MB, CPU C s``, when the work ends.
+  ``C`` is the process's own CPU seconds (start-up included). It is used rather than the
+  benchmark's ``cpu_time``, which is Snakemake's *last sample* (every 0.5 s for the first
+  15 s of a job, then every 30 s): a 42-s preprocess job showed 15.3 s there, and the
+  60-min synchrony job 79 or 134 s depending on whether it ended before or after its
+  75-s sample. Logs written before the CPU was logged fall back to ``cpu_time`` (marked).
 
 So a job's **start-up** (Python, Snakemake's script preamble, imports) is its process wall
 minus the work ``W``; the process started at ``end - s``. A **gap** is time on the chain
@@ -43,7 +48,7 @@ from datetime import datetime
 from pathlib import Path
 
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
-_DONE = re.compile(r"done \S+ in ([0-9.]+) s")
+_DONE = re.compile(r"done \S+ in ([0-9.]+) s(?:, peak memory [0-9.]+ MB, CPU ([0-9.]+) s)?")
 #: A job's last log line comes a little before its process ends (files closed, interpreter
 #: exit), so a start computed as ``end - s`` is early by that much: up to this many seconds
 #: of overlap still count as "waited for".
@@ -55,6 +60,16 @@ def _stamp(line: str) -> float | None:
     if not m:
         return None
     return datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()  # local time, as logged
+
+
+def log_cpu(path) -> float | None:
+    """The CPU seconds on a stage log's ``done`` line; None when absent (module doc)."""
+    try:
+        lines = Path(path).read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    done = [m for m in map(_DONE.search, lines) if m]
+    return float(done[-1].group(2)) if done and done[-1].group(2) else None
 
 
 def _read_benchmark(path: Path) -> dict:
@@ -80,11 +95,13 @@ def jobs(out_dir) -> list[dict]:
             continue
         b = _read_benchmark(bench)
         work = float(done[-1].group(1))
+        # the log's CPU is the process's own (exact); Snakemake's cpu_time is a sample (doc)
+        cpu, cpu_exact = (float(done[-1].group(2)), True) if done[-1].group(2) else (b["cpu_s"], False)
         end = stamps[-1]
         start = end - b["wall_s"]
         found.append(dict(stage=stage, job=job, start=start, end=end, work_start=stamps[0],
                           wall_s=b["wall_s"], work_s=work, startup_s=max(b["wall_s"] - work, 0.0),
-                          cpu_s=b["cpu_s"]))
+                          cpu_s=cpu, cpu_exact=cpu_exact))
     return sorted(found, key=lambda j: j["start"])
 
 
@@ -134,12 +151,12 @@ def report(result: dict, recording_s: float | None = None) -> str:
         return "  critical path: no job logs with benchmarks found"
     t0 = result["_t0"]
     chain = set(result["chain"])
-    lines = ["  timeline (s from the run's start; * = on the critical path):",
+    lines = ["  timeline (s from the run's start; * = on the critical path; ~ = CPU sampled by Snakemake):",
              "    start    end   wall  start-up  work    CPU  job"]
     for j in result["jobs"]:
         name = f"{j['stage']}/{j['job']}"
         lines.append(f"  {'*' if name in chain else ' '} {j['start'] - t0:6.1f} {j['end'] - t0:6.1f} {j['wall_s']:6.1f}"
-                     f" {j['startup_s']:9.1f} {j['work_s']:5.1f} {j['cpu_s']:6.1f}  {name}")
+                     f" {j['startup_s']:9.1f} {j['work_s']:5.1f} {j['cpu_s']:6.1f}{' ' if j['cpu_exact'] else '~'} {name}")
 
     def rtf(s):
         return f" = {recording_s / s:.0f}x real time" if recording_s else ""

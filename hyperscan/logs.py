@@ -11,8 +11,9 @@ its log file (the rule's ``log:``) gets plain time-stamped lines:
 * ``chose`` lines from :func:`chose` (the settings that decide the result), ``step``
   lines from :func:`step` and :class:`Laps` (name and seconds) and progress lines from
   :class:`Progress` / :func:`progress` (every 10 %, with elapsed and remaining time);
-* ``wrote``: every output with its size, the total time and the peak memory -- or the
-  traceback when the job failed.
+* ``wrote``: every output with its size, then ``done``: the total time, the peak memory and
+  the job's CPU seconds (its whole process, start-up included) -- or the traceback when
+  the job failed.
 
 On a terminal (stderr is a TTY) the same lines also go to stderr, where :class:`Progress`
 shows a tqdm bar instead of its plain lines; log files always get the plain lines, never a bar.
@@ -67,6 +68,18 @@ def _peak_memory_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process (all its threads, from its start: Python's
+    start-up and imports included) and of its waited-for children. Exact, unlike the
+    ``cpu_time`` of Snakemake's ``benchmark:`` files, which is the CPU at its last sample:
+    it samples every 0.5 s for 15 s, then every 30 s, so a 42-s job is reported at its
+    CPU after 15 s."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def stage_log(smk, name: str | None = None) -> logging.Logger:
@@ -133,7 +146,8 @@ def stage_log(smk, name: str | None = None) -> logging.Logger:
     def _finish():
         for key, path in _named(getattr(smk, "output", []), flat=True):
             slog.info("wrote %s: %s (%s)", key, path, _size(path))
-        slog.info("done %s in %.1f s, peak memory %.0f MB", name, time.perf_counter() - t0, _peak_memory_mb())
+        slog.info("done %s in %.1f s, peak memory %.0f MB, CPU %.1f s", name, time.perf_counter() - t0,
+                  _peak_memory_mb(), _cpu_seconds())
         logging.shutdown()
 
     atexit.register(_finish)

@@ -30,6 +30,11 @@ SCRIPT = textwrap.dedent("""
             pass
     if sys.argv[2] == "fail":
         raise RuntimeError("broken input row 7")
+    if sys.argv[2] == "burn":  # known CPU: busy for 0.6 s of this process's CPU time
+        t = time.process_time()
+        while time.process_time() - t < 0.6:
+            pass
+        print(time.process_time())  # the whole process's CPU seconds so far
     open(d + "/out.tsv", "w").write("y" * 1_500_000)
 """)
 
@@ -55,6 +60,17 @@ def test_stage_log_records_inputs_settings_steps_outputs(tmp_path):
     assert f"wrote 0: {tmp_path}/out.tsv (1.50 MB)" in text
     assert "done demo in " in text and "peak memory" in text
     assert "\x1b" not in text and "\r" not in text  # plain lines, no progress bar codes
+
+
+def test_done_line_holds_the_whole_jobs_cpu_seconds(tmp_path):
+    """The CPU on the ``done`` line is the process's own (start-up included), not a sample:
+    at least what the process had used when its work ended, and not more than that plus
+    the log's own writing."""
+    proc, text = _run(tmp_path, "burn")
+    assert proc.returncode == 0, proc.stderr
+    used = float(proc.stdout.split()[-1])
+    logged = float(re.search(r" done demo in \d+\.\d s, peak memory \d+ MB, CPU (\d+\.\d) s$", text, re.M)[1])
+    assert used >= 0.6 and used - 0.05 <= logged <= used + 0.3
 
 
 def test_stage_log_records_the_failure_with_traceback(tmp_path):
@@ -184,7 +200,7 @@ def test_every_job_log_of_a_study_names_its_inputs_settings_and_timed_parts(publ
         name = f"{path.parent.name}/{path.name}"
         assert re.search(r" read \S+: /\S+ \(\d+\.\d\d MB", text), name  # its inputs, with sizes
         assert re.search(r" step .+: \d+\.\d+ s$", text, re.M), name  # at least one timed part
-        assert re.search(r" done \w+ in \d+\.\d s, peak memory \d+ MB$", text, re.M), name
+        assert re.search(r" done \w+ in \d+\.\d s, peak memory \d+ MB, CPU \d+\.\d s$", text, re.M), name
         progress = re.findall(r": (\d+)/(\d+) [\w-]+ \(\d+ %\), \d+\.\d s", text)
         if path.parent.name in LONG_STAGES:
             assert 1 <= len(progress) <= 10 and progress[-1][0] == progress[-1][1], (name, progress)
