@@ -199,7 +199,10 @@ def main(argv=None) -> int:
     max_child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
     stages = stage_table(work / "out")
     duration_s = args.minutes * 60.0
-    path = critical_path.analyse(work / "out", epoch0, epoch1, cores=int(args.cores))
+    try:
+        path = critical_path.analyse(work / "out", epoch0, epoch1, cores=int(args.cores))
+    except Exception as exc:  # noqa: BLE001 - the analysis must never cost the measured run
+        path = {"jobs": [], "chain": [], "error": f"{type(exc).__name__}: {exc}"}
     result = dict(
         minutes=args.minutes, channels_per_person=args.channels, sfreq=args.sfreq, cores=args.cores,
         busy=args.busy,
@@ -221,7 +224,8 @@ def main(argv=None) -> int:
           f"largest single process {max_child / 1024:.0f} MB (ru_maxrss)")
     if len(stages):
         print(stages.to_string(index=False, float_format=lambda x: f"{x:.1f}"))
-    print(critical_path.report(path, duration_s))
+    print(critical_path.report(path, duration_s) if "error" not in path
+          else f"  critical path: not analysed ({path['error']})")
     print(f"  load average before/after: {load_before[0]:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
           f" ({args.busy} busy process(es) of ours)")
     verdicts = []

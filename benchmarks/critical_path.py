@@ -20,19 +20,22 @@ Sources, per job (one Snakemake job = one Python process):
   60-min synchrony job 79 or 134 s depending on whether it ended before or after its
   75-s sample. Logs written before the CPU was logged fall back to ``cpu_time`` (marked).
 
-So a job's **start-up** (Python, Snakemake's script preamble, imports) is its process wall
-minus the work ``W``; the process started at ``end - s``. A **gap** is time on the chain
+So a job's **overhead** (Python start-up, Snakemake's script preamble, imports, and the
+interpreter's exit after the ``done`` line) is its process wall minus its work (from the
+first to the last log stamp); the process started at ``end - s``. A **gap** is time on the chain
 when no job of it ran: Snakemake noticing a finished job, checking outputs and selecting
 the next one (and the run's own start: ``hyperscan validate`` and building the DAG).
 
 The chain is found backwards from the run's end: each job "waited for" the job that
-finished last before it started (a dependency, or a core it needed). That is exact for a
-chain of dependencies and, on a full machine, names the job whose core it took.
+ended last before it started (a dependency, or the core it freed), within ``SKEW_S``.
+It names what the run was waiting on, not necessarily a dependency: where a job on the
+other core ended just after the real predecessor, that one is named. The gaps are net:
+overlaps within ``SKEW_S`` count negative.
 
 Two floors are printed, under this run's own stage costs:
 
 * **one process, same work**: the run's start, then the chain's work with no per-job
-  start-up and no gaps — what running a session's stages in one warm process (issue #19's
+  overhead, no gaps and no run end (which one process would still pay, ~1.7 s) — what running a session's stages in one warm process (issue #19's
   "one process per session") could reach at best with the same schedule;
 * **CPU floor**: every job's CPU seconds (start-up included) spread perfectly over the
   cores — no schedule of these jobs beats it.
@@ -72,50 +75,73 @@ def log_cpu(path) -> float | None:
     return float(done[-1].group(2)) if done and done[-1].group(2) else None
 
 
-def _read_benchmark(path: Path) -> dict:
-    head, *rows = path.read_text().splitlines()
-    values = dict(zip(head.split("\t"), rows[-1].split("\t")))
-    return {"wall_s": float(values["s"]), "cpu_s": float(values.get("cpu_time") or "nan")}
+def _number(text) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):  # "NA": the job ended before Snakemake's first sample
+        return float("nan")
 
 
-def jobs(out_dir) -> list[dict]:
-    """One dict per finished job: stage, job, process start/end (epoch s), work start/end,
-    wall_s, work_s, startup_s, cpu_s. Jobs without both a benchmark and a log are left out."""
+def _read_benchmark(path: Path) -> dict | None:
+    """``s`` and ``cpu_time`` of a Snakemake benchmark file; None without a data row."""
+    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    if len(lines) < 2:
+        return None
+    values = dict(zip(lines[0].split("\t"), lines[-1].split("\t")))
+    wall = _number(values.get("s"))
+    return None if wall != wall else {"wall_s": wall, "cpu_s": _number(values.get("cpu_time"))}
+
+
+def jobs(out_dir) -> tuple[list[dict], list[str]]:
+    """``(finished, unfinished)``. ``finished``: one dict per job with a benchmark file and a
+    log ending in a ``done`` line: stage, job, process start/end and work start (epoch s),
+    wall_s, work_s, overhead_s (process wall minus work), cpu_s, cpu_exact. ``unfinished``:
+    ``stage/job`` of the logs without a ``done`` line or benchmark row (failed, killed or
+    still running: their time is not in any job's)."""
     out = Path(out_dir)
-    found = []
-    for bench in sorted((out / "benchmarks").glob("*/*.tsv")):
-        stage, job = bench.parent.name, bench.stem
-        log = out / "logs" / stage / f"{job}.log"
-        if not log.is_file():
-            continue
+    found, unfinished = [], []
+    for log in sorted((out / "logs").glob("*/*.log")):
+        stage, job = log.parent.name, log.stem
+        bench = out / "benchmarks" / stage / f"{job}.tsv"
         lines = log.read_text(errors="replace").splitlines()
         stamps = [t for t in map(_stamp, lines) if t is not None]
         done = [m for m in map(_DONE.search, lines) if m]
-        if not stamps or not done:
+        b = _read_benchmark(bench) if bench.is_file() else None
+        if not stamps or not done or b is None:
+            if stamps:  # a stage log at all (other files in logs/ are not jobs)
+                unfinished.append(f"{stage}/{job}")
             continue
-        b = _read_benchmark(bench)
-        work = float(done[-1].group(1))
         # the log's CPU is the process's own (exact); Snakemake's cpu_time is a sample (doc)
         cpu, cpu_exact = (float(done[-1].group(2)), True) if done[-1].group(2) else (b["cpu_s"], False)
         end = stamps[-1]
-        start = end - b["wall_s"]
-        found.append(dict(stage=stage, job=job, start=start, end=end, work_start=stamps[0],
-                          wall_s=b["wall_s"], work_s=work, startup_s=max(b["wall_s"] - work, 0.0),
+        # work from the stamps (ms; the first line is logged as the work starts), not from
+        # the done line's one decimal, so that work never exceeds the process's wall time
+        work = max(min(end - stamps[0], b["wall_s"]), 0.0)
+        found.append(dict(stage=stage, job=job, start=end - b["wall_s"], end=end, work_start=stamps[0],
+                          wall_s=b["wall_s"], work_s=work, overhead_s=b["wall_s"] - work,
                           cpu_s=cpu, cpu_exact=cpu_exact))
-    return sorted(found, key=lambda j: j["start"])
+    return sorted(found, key=lambda j: j["start"]), unfinished
 
 
 def analyse(out_dir, start: float | None = None, end: float | None = None, cores: int = 2) -> dict:
     """The run's timeline and critical path (module doc). ``start``/``end``: epoch seconds of
-    the whole ``hyperscan run`` (default: the first job's start / the last job's end)."""
-    js = jobs(out_dir)
+    the whole ``hyperscan run``; without them the run's start and end are not measured
+    (taken as the first job's start and the last job's end) and jobs of earlier runs in
+    the same folder cannot be told apart. With ``start``, jobs that ended before it (kept
+    from an earlier run) are left out."""
+    js, unfinished = jobs(out_dir)
+    measured = start is not None and end is not None
+    if start is not None:
+        js = [j for j in js if j["end"] >= start]
     if not js:
-        return {"jobs": [], "chain": []}
+        return {"jobs": [], "chain": [], "unfinished": unfinished}
     start = min(j["start"] for j in js) if start is None else start
     end = max(j["end"] for j in js) if end is None else end
     chain, t = [], end
     while True:
-        before = [j for j in js if j["end"] <= t + SKEW_S and j not in chain]
+        # the job that ended last before ``t`` (a dependency, or the core it freed), among
+        # those that also started before it
+        before = [j for j in js if j["end"] <= t + SKEW_S and j["start"] < t and j not in chain]
         if not before:
             break
         last = max(before, key=lambda j: j["end"])
@@ -126,14 +152,15 @@ def analyse(out_dir, start: float | None = None, end: float | None = None, cores
         + [end - chain[-1]["end"]]
     wall = end - start
     chain_work = sum(j["work_s"] for j in chain)
-    chain_startup = sum(j["startup_s"] for j in chain)
     cpu = sum(j["cpu_s"] for j in js)
     return {
         "wall_s": wall,
+        "measured_start_end": measured,
         "jobs": js,
+        "unfinished": unfinished,
         "chain": [f"{j['stage']}/{j['job']}" for j in chain],
         "chain_work_s": chain_work,
-        "chain_startup_s": chain_startup,
+        "chain_overhead_s": sum(j["overhead_s"] for j in chain),
         "run_start_s": gaps[0],
         "run_end_s": gaps[-1],
         "gaps_s": sum(gaps[1:-1]),
@@ -148,28 +175,36 @@ def analyse(out_dir, start: float | None = None, end: float | None = None, cores
 def report(result: dict, recording_s: float | None = None) -> str:
     """The analysis as text: a timeline table, then the chain's parts and the two floors."""
     if not result.get("jobs"):
-        return "  critical path: no job logs with benchmarks found"
+        return "  critical path: no finished job (stage log with a done line and a benchmark file) found"
     t0 = result["_t0"]
     chain = set(result["chain"])
     lines = ["  timeline (s from the run's start; * = on the critical path; ~ = CPU sampled by Snakemake):",
-             "    start    end   wall  start-up  work    CPU  job"]
+             "    start    end   wall  overhead  work    CPU  job"]
     for j in result["jobs"]:
         name = f"{j['stage']}/{j['job']}"
         lines.append(f"  {'*' if name in chain else ' '} {j['start'] - t0:6.1f} {j['end'] - t0:6.1f} {j['wall_s']:6.1f}"
-                     f" {j['startup_s']:9.1f} {j['work_s']:5.1f} {j['cpu_s']:6.1f}{' ' if j['cpu_exact'] else '~'} {name}")
+                     f" {j['overhead_s']:9.1f} {j['work_s']:5.1f} {j['cpu_s']:6.1f}{' ' if j['cpu_exact'] else '~'} {name}")
 
     def rtf(s):
         return f" = {recording_s / s:.0f}x real time" if recording_s else ""
 
+    def edge(s):
+        return f"{s:.1f} s" if result["measured_start_end"] else "not measured"
+
     w = result["wall_s"]
     lines += [
-        f"  critical path, {w:.1f} s: run start (validate, DAG) {result['run_start_s']:.1f} s + job work "
-        f"{result['chain_work_s']:.1f} s + job start-up (Python, imports) {result['chain_startup_s']:.1f} s + "
-        f"Snakemake between jobs {result['gaps_s']:.1f} s + run end {result['run_end_s']:.1f} s",
-        f"  floors with these stage costs: one process, same work {result['one_process_floor_s']:.1f} s"
-        f"{rtf(result['one_process_floor_s'])}; CPU floor {result['cpu_s']:.1f} CPU s / {result['cores']} cores = "
-        f"{result['cpu_floor_s']:.1f} s{rtf(result['cpu_floor_s'])}",
+        f"  critical path, {w:.1f} s: run start (validate, DAG) {edge(result['run_start_s'])} + job work "
+        f"{result['chain_work_s']:.1f} s + per-job process overhead (Python start-up, imports, exit) "
+        f"{result['chain_overhead_s']:.1f} s + Snakemake between jobs (net) {result['gaps_s']:.1f} s + "
+        f"run end {edge(result['run_end_s'])}",
+        f"  floors with these stage costs: one process, same work (run start + job work; a run's end "
+        f"not counted) {result['one_process_floor_s']:.1f} s{rtf(result['one_process_floor_s'])}; CPU floor "
+        f"{result['cpu_s']:.1f} CPU s / {result['cores']} cores = {result['cpu_floor_s']:.1f} s"
+        f"{rtf(result['cpu_floor_s'])}",
     ]
+    if result.get("unfinished"):
+        lines.append(f"  not finished (no done line or benchmark row; their time is in the gaps): "
+                     f"{', '.join(result['unfinished'])}")
     return "\n".join(lines)
 
 
