@@ -51,7 +51,7 @@ from datetime import datetime
 from pathlib import Path
 
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
-_DONE = re.compile(r"done \S+ in ([0-9.]+) s(?:, peak memory [0-9.]+ MB, CPU ([0-9.]+) s)?")
+_DONE = re.compile(r"done \S+ in [0-9.]+ s(?:, peak memory [0-9.]+ MB, CPU ([0-9.]+) s)?")
 #: A job's last log line comes a little before its process ends (files closed, interpreter
 #: exit), so a start computed as ``end - s`` is early by that much: up to this many seconds
 #: of overlap still count as "waited for".
@@ -65,14 +65,19 @@ def _stamp(line: str) -> float | None:
     return datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()  # local time, as logged
 
 
+def _last_done(lines) -> re.Match | None:
+    """The stage log's last ``done`` line (its CPU seconds in group 1, where logged)."""
+    done = [m for m in map(_DONE.search, lines) if m]
+    return done[-1] if done else None
+
+
 def log_cpu(path) -> float | None:
     """The CPU seconds on a stage log's ``done`` line; None when absent (module doc)."""
     try:
-        lines = Path(path).read_text(errors="replace").splitlines()
+        done = _last_done(Path(path).read_text(errors="replace").splitlines())
     except OSError:
         return None
-    done = [m for m in map(_DONE.search, lines) if m]
-    return float(done[-1].group(2)) if done and done[-1].group(2) else None
+    return float(done.group(1)) if done and done.group(1) else None
 
 
 def _number(text) -> float:
@@ -105,14 +110,14 @@ def jobs(out_dir) -> tuple[list[dict], list[str]]:
         bench = out / "benchmarks" / stage / f"{job}.tsv"
         lines = log.read_text(errors="replace").splitlines()
         stamps = [t for t in map(_stamp, lines) if t is not None]
-        done = [m for m in map(_DONE.search, lines) if m]
+        done = _last_done(lines)
         b = _read_benchmark(bench) if bench.is_file() else None
         if not stamps or not done or b is None:
             if stamps:  # a stage log at all (other files in logs/ are not jobs)
                 unfinished.append(f"{stage}/{job}")
             continue
         # the log's CPU is the process's own (exact); Snakemake's cpu_time is a sample (doc)
-        cpu, cpu_exact = (float(done[-1].group(2)), True) if done[-1].group(2) else (b["cpu_s"], False)
+        cpu, cpu_exact = (float(done.group(1)), True) if done.group(1) else (b["cpu_s"], False)
         end = stamps[-1]
         # work from the stamps (ms; the first line is logged as the work starts), not from
         # the done line's one decimal, so that work never exceeds the process's wall time
@@ -141,7 +146,8 @@ def analyse(out_dir, start: float | None = None, end: float | None = None, cores
     while True:
         # the job that ended last before ``t`` (a dependency, or the core it freed), among
         # those that also started before it
-        before = [j for j in js if j["end"] <= t + SKEW_S and j["start"] < t and j not in chain]
+        # (t only decreases, so no job is taken twice)
+        before = [j for j in js if j["end"] <= t + SKEW_S and j["start"] < t]
         if not before:
             break
         last = max(before, key=lambda j: j["end"])
