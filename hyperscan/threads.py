@@ -53,7 +53,7 @@ import os
 import sys
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 #: Threads of the current stage (set by :func:`limit_threads`); None outside one.
 _ACTIVE: int | None = None
@@ -349,18 +349,21 @@ def parallel_map(fn, items, threads: int | None = None) -> list:
     Python threads, BLAS single-threaded meanwhile; in order. ``fn`` must release the GIL
     for its heavy work (numpy, BLAS, ``nogil`` numba) and write disjoint outputs.
 
-    One thread: a plain loop in this thread (BLAS settings untouched). Several: the
-    adaptive policy (:func:`choose_threads`, module doc) runs the map on the team or, when
-    a second thread would not get enough CPU, in this thread, in both cases with BLAS at
-    one thread, so the values never depend on the path (a multi-threaded zgemm rounds
-    differently from a single-threaded one); so does a map of one item."""
+    One thread: a plain loop in this thread. Several: the adaptive policy
+    (:func:`choose_threads`, module doc) runs the map on the team or, when a second thread
+    would not get enough CPU, in this thread. In every case BLAS runs at one thread, so the
+    values never depend on the path or the thread count (a multi-threaded GEMM splits the
+    product into blocks whose edges round differently from a single-threaded one); so does
+    a map of one item. (Inside ``limit_threads(1)`` BLAS is at one thread already and is
+    left alone: such a map costs no threadpoolctl call.)"""
     items = list(items)
     n = compute_threads() if threads is None else max(1, int(threads))
     if getattr(_LOCAL, "inside", False):
         return [fn(x) for x in items]
     t0, c0 = time.perf_counter(), time.process_time()
     if n == 1:
-        out = [fn(x) for x in items]
+        with nullcontext() if _ACTIVE == 1 else single_threaded_blas():
+            out = [fn(x) for x in items]
         _RATES.record(1, time.process_time() - c0, time.perf_counter() - t0)
         return out
     k = _RATES.choose(n) if len(items) > 1 else 1

@@ -18,8 +18,10 @@ count, so results do not depend on it.
 
 Numbers: the same estimators as before this module (issue #19); the sums are taken in a
 different order (BLAS products, chunked sums over windows, the per-window slope factorised,
-below), so values agree with the former implementation to rounding (tested to ≤ 1e-12 in
-``tests/test_directional_speed.py``).
+below), and the band's coefficients come from one BLAS product with the tapered DFT of the
+band's bins (:func:`band_dft_matrix`) instead of a full ``rfft`` per window, so values agree
+with the former implementation to rounding (tested to ≤ 1e-12 in
+``tests/test_directional_speed.py``), and with any thread count bit for bit.
 """
 
 from __future__ import annotations
@@ -44,16 +46,33 @@ def band_bins(n_len: int, sfreq: float, band) -> np.ndarray:
     return in_band
 
 
-def _tapered_fft(x: np.ndarray, starts: np.ndarray, taper: np.ndarray, in_band: np.ndarray) -> np.ndarray:
-    """(channels, len(starts), F) band coefficients of Hann-tapered windows of ``x``."""
+def band_dft_matrix(taper: np.ndarray, in_band: np.ndarray) -> np.ndarray:
+    """(n_len, 2F) float64: the Hann-tapered DFT restricted to the band's bins, real parts
+    in the first F columns and imaginary parts in the last F, so that ``g @ D`` of windows
+    ``g`` (..., n_len) gives ``rfft(g * taper)[..., in_band]`` as ``re | im`` halves.
+
+    The band holds few of a window's bins (2-s windows at 250 Hz: 7-35 of 251), so one BLAS
+    product over these columns does fewer operations than the full FFT and takes the taper
+    with it: 1.5-3.5x faster per chunk than ``np.fft.rfft`` of the tapered windows, equal to
+    it to rounding (≤ 2e-15 relative, tested). Angles come from the exact integer
+    ``n·k mod N``, so no phase error grows along the window."""
+    n = len(taper)
+    angle = (2.0 * np.pi / n) * ((np.arange(n)[:, None] * np.asarray(in_band)[None, :]) % n)
+    return np.concatenate([taper[:, None] * np.cos(angle), -taper[:, None] * np.sin(angle)], axis=1)
+
+
+def _tapered_fft(x: np.ndarray, starts: np.ndarray, dft: np.ndarray) -> np.ndarray:
+    """(channels, len(starts), F) band coefficients of Hann-tapered windows of ``x``
+    (``dft``: :func:`band_dft_matrix`)."""
     # Rows of a sliding-window view: one contiguous copy per window (3x faster than an
-    # element-wise fancy index of start + arange(n_len)).
-    g = sliding_window_view(x, len(taper), axis=1)[:, starts]  # (ch, w, n_len), a copy
-    if g.dtype == np.float64:
-        g *= taper
-    else:  # float32 recordings (the stage's): taken to float64 exactly, in the same pass
-        g = np.multiply(g, taper, dtype=np.float64)
-    return np.fft.rfft(g, axis=-1)[..., in_band]
+    # element-wise fancy index of start + arange(n_len)); float32 recordings (the stage's)
+    # are taken to float64 exactly by the product.
+    g = sliding_window_view(x, dft.shape[0], axis=1)[:, starts]  # (ch, w, n_len), a copy
+    r = np.matmul(g, dft)  # (ch, w, 2F), float64
+    n_f = dft.shape[1] // 2
+    out = np.empty(r.shape[:-1] + (n_f,), complex)
+    out.real, out.imag = r[..., :n_f], r[..., n_f:]
+    return out
 
 
 def _slope_from_sums(cross, pt, pc):
@@ -98,6 +117,7 @@ class BandSpectra:
         self.sfreq, self.n_len, self.threads = float(sfreq), int(n_len), threads
         self.in_band = band_bins(self.n_len, self.sfreq, band)
         self.taper = np.hanning(self.n_len)
+        self.dft = band_dft_matrix(self.taper, self.in_band)
         self.starts = np.asarray(starts, dtype=np.int64).reshape(-1)
         self.n_max = client.shape[1] - self.n_len
         n_f, n_w = len(self.in_band), len(self.starts)
@@ -106,9 +126,9 @@ class BandSpectra:
 
         def fill(c0):
             s = self.starts[c0 : c0 + CHUNK]
-            self.xt[:, :, c0 : c0 + len(s)] = _tapered_fft(therapist, s, self.taper, self.in_band).transpose(2, 0, 1)
+            self.xt[:, :, c0 : c0 + len(s)] = _tapered_fft(therapist, s, self.dft).transpose(2, 0, 1)
             self.xc[:, c0 : c0 + len(s), :] = np.conj(
-                _tapered_fft(client, s, self.taper, self.in_band)).transpose(2, 1, 0)
+                _tapered_fft(client, s, self.dft)).transpose(2, 1, 0)
 
         parallel_map(fill, range(0, n_w, CHUNK), threads)
 
@@ -140,7 +160,7 @@ class BandSpectra:
     # ------------------------------------------------------------------ pooled
     def _client_shifted(self, starts: np.ndarray) -> np.ndarray:
         """(F, w, C) conjugated client coefficients of windows starting at ``starts``."""
-        return np.conj(_tapered_fft(self.client, starts, self.taper, self.in_band)).transpose(2, 1, 0)
+        return np.conj(_tapered_fft(self.client, starts, self.dft)).transpose(2, 1, 0)
 
     def pooled_slope(self, idx: np.ndarray, shift: int = 0):
         """Complex slope of the windows ``idx`` (indices into ``starts``) pooled over windows,
