@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -426,14 +427,141 @@ def _atomic_save_raw(raw: mne.io.BaseRaw, path: Path):
         raw.save(tmp, overwrite=True, verbose="error")
 
 
+#: The preprocess job's peak memory (MB) as ``fixed + per_mb x`` the MB of both people's EEG
+#: files, measured (benchmarks/README.md): one person at a time (the 60-min 2 x 64-channel
+#: session, 220 MB of EDF: 1840 MB quiet, 2076 MB busy -> 2250 declared) ...
+PREPROCESS_MEM_MB = (600.0, 7.5)
+#: ... and with the two people side by side (:func:`people_in_parallel`): two processes, each
+#: holding one person, both counted whole (a forked process's shared pages are resident in
+#: both, which is what a cluster's memory limit and the benchmarks' tree sum count).
+PREPROCESS_PARALLEL_MEM_MB = (1200.0, 15.0)
+
+
+def preprocess_mem_mb(eeg_mb: float, threads: int = 1) -> int:
+    """Memory (MB) the preprocess job asks for: :data:`PREPROCESS_MEM_MB`, or with ``threads``
+    ≥ 2 :data:`PREPROCESS_PARALLEL_MEM_MB` (the workflow rule's ``resources: mem_mb``;
+    ``eeg_mb``: both people's EEG files together, MB)."""
+    fixed, per_mb = PREPROCESS_PARALLEL_MEM_MB if threads >= 2 else PREPROCESS_MEM_MB
+    return int(fixed + per_mb * eeg_mb)
+
+
+def people_in_parallel(threads: int, mem_mb: float | None, eeg_mb: float) -> bool:
+    """Whether the preprocess job cleans the two people side by side (two processes): when
+    it has ``threads`` ≥ 2 and its memory budget ``mem_mb`` (the job's ``resources.mem_mb``;
+    None: unknown, then no) holds :func:`preprocess_mem_mb` for two people. Otherwise one
+    after the other, as before: the outputs are the same either way (tested)."""
+    if threads < 2 or mem_mb is None or not sys.platform.startswith("linux"):
+        return False  # fork is what makes it cheap; macOS's system libraries are not fork-safe
+    return float(mem_mb) >= preprocess_mem_mb(eeg_mb, threads=2)
+
+
+def _clean_person(person: str, raw, out, temporal, cfg: dict, with_report: bool, ica_dir, dyad_session) -> dict:
+    """One person's part of :func:`preprocess_session`: read, clean, write ``out``, and what
+    the session's QC needs afterwards (picklable, so it can come back from another process):
+    ``qc``, the ``before``/``cleaned`` :class:`hyperscan.qc.Snapshot`, the BAD_ ``span``, and
+    with ``with_report`` this person's sections of the MNE report (``report``)."""
+    from .qc import Snapshot
+    from .qc_report import add_person, ica_figures, new_report, save_ica
+
+    lap = Laps(log, f"{person}: ")
+    load_person(raw)
+    lap(f"read {len(mne.pick_types(raw.info, eeg=True, exclude=[]))} EEG channel(s) at "
+        f"{raw.info['sfreq']:g} Hz, {raw.n_times / raw.info['sfreq']:.1f} s")
+    references = _eog_references(raw, cfg.get("eog_proxies"))
+    before = Snapshot.of(raw, references)
+    figures = []  # the report's ICA figures, drawn before the cleaning (qc_report.ica_figures)
+
+    def draw(raw_before, ica, scores):
+        figures.extend(ica_figures(ica, raw_before, cfg.get("montage"), scores))
+
+    raw, qc = preprocess_person(raw, cfg, temporal, on_ica=draw if with_report else None)
+    ica = qc["ica"].pop("_ica", None)
+    if ica is not None and ica_dir is not None:  # MNE's QC (issue 16)
+        save_ica(ica, Path(ica_dir) / f"{person}-ica.fif")
+    report = None
+    if with_report:
+        report = new_report(*dyad_session)
+        add_person(report, person, raw, qc, ica, montage=cfg.get("montage"),
+                   eog_threshold=cfg.get("eog_threshold"), ica_figures=figures)
+    del ica
+    log.info("%s: bad channels %s (%s); ICA removed %d component(s) (|r| with %s: %s); "
+             "%.1f s marked BAD_amplitude; %.1f%% of the recording kept", person,
+             qc["bad_channels"] or "none",
+             f"interpolated {qc['interpolated']}" if qc["interpolated"] else f"dropped {qc['dropped']}",
+             len(qc["ica"]["excluded"]), ", ".join(qc["ica"]["eog_channels"]) or "-",
+             qc["ica"]["eog_correlation"] or qc["ica"].get("skipped", "none"),
+             qc["bad_seconds"], qc["kept_percent"])
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    lap("the cleaning steps above and the QC report")
+    _atomic_save_raw(raw, Path(out))
+    lap(f"write {Path(out).name}")
+    return {"qc": qc, "before": before,
+            "cleaned": Snapshot.of(raw, [ch for ch in references if ch in raw.ch_names]),
+            "span": SimpleNamespace(annotations=raw.annotations.copy(), first_time=raw.first_time),
+            "report": report}
+
+
+def _start_in_child(fn, *args):
+    """Run ``fn(*args)`` in a forked process (it inherits this one's memory: no pickling of
+    the arguments, no re-import); returns a function that waits for and returns its result,
+    or raises what it raised."""
+    import multiprocessing
+    import traceback
+
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+
+    def target():
+        try:
+            result = ("ok", fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
+            result = ("error", exc, traceback.format_exc())
+        try:
+            send.send(result)
+        except Exception as exc:  # noqa: BLE001 - e.g. an exception that does not pickle
+            send.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}"), result[-1] if result[0] == "error" else ""))
+
+    process = ctx.Process(target=target, name="hyperscan-preprocess-person", daemon=True)
+    process.start()
+    send.close()
+
+    def wait():
+        try:
+            result = receive.recv()
+        except EOFError:  # the process died without a word: killed (out of memory?) or crashed
+            process.join()
+            raise RuntimeError(f"the preprocessing process of the second person ended without a result "
+                               f"(exit code {process.exitcode}; a negative code is the signal that killed "
+                               "it, -9 often the out-of-memory killer)") from None
+        finally:
+            receive.close()
+        process.join()
+        if result[0] == "error":
+            exc = result[1]
+            if not isinstance(exc, InputError):
+                log.error("second person's preprocessing process:\n%s", result[2])
+            raise exc
+        return result[1]
+
+    def cancel():  # this process failed: stop the other one instead of leaving it running
+        process.terminate()
+        process.join()
+
+    wait.cancel = cancel
+    return wait
+
+
 def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, out_html=None,
-                       out_report=None, ica_dir=None) -> dict:
+                       out_report=None, ica_dir=None, parallel: bool = False) -> dict:
     """Load one sessions-sheet row, clean both people, write the stage's files (module doc).
 
     ``out_report``: also write the ``mne.Report`` QC (``hyperscan.qc_report``); ``ica_dir``:
-    save each fitted ICA there as ``{person}-ica.fif``."""
-    from .qc import Snapshot, write_qc_page
-    from .qc_report import add_person, ica_figures, new_report, save_ica, save_report
+    save each fitted ICA there as ``{person}-ica.fif``. ``parallel``: clean the therapist in
+    a forked process while this one cleans the client (:func:`people_in_parallel` decides
+    for the workflow); both people go through the same code either way, so every output is
+    the same (tested), and the peak memory is about twice that of one person at a time."""
+    from .qc import write_qc_page
+    from .qc_report import new_report, save_report
 
     report = new_report(session.dyad, session.session) if out_report is not None else None
 
@@ -451,46 +579,36 @@ def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, ou
         log.info(note)
     qc = {"dyad": session.dyad, "session": session.session, "alignment_notes": list(notes),
           "alignment": getattr(notes, "facts", {})}
-    before, cleaned, spans = {}, {}, []
-    people = {"client": (client, out_client), "therapist": (therapist, out_therapist)}
+    args = {"client": (client, out_client), "therapist": (therapist, out_therapist)}
     del client, therapist
-    for person in ("client", "therapist"):
-        raw, out = people.pop(person)
-        lap = Laps(log, f"{person}: ")
-        load_person(raw)
-        lap(f"read {len(mne.pick_types(raw.info, eeg=True, exclude=[]))} EEG channel(s) at "
-            f"{raw.info['sfreq']:g} Hz, {raw.n_times / raw.info['sfreq']:.1f} s")
-        references = _eog_references(raw, cfg.get("eog_proxies"))
-        before[person] = Snapshot.of(raw, references)
-        figures = []  # the report's ICA figures, drawn before the cleaning (qc_report.ica_figures)
-
-        def draw(raw_before, ica, scores):
-            figures.extend(ica_figures(ica, raw_before, cfg.get("montage"), scores))
-
-        raw, qc[person] = preprocess_person(raw, cfg, temporal.get(person),
-                                            on_ica=draw if report is not None else None)
-        ica = qc[person]["ica"].pop("_ica", None)
-        if ica is not None and ica_dir is not None:  # MNE's QC (issue 16)
-            save_ica(ica, Path(ica_dir) / f"{person}-ica.fif")
-        if report is not None:
-            add_person(report, person, raw, qc[person], ica, montage=cfg.get("montage"),
-                       eog_threshold=cfg.get("eog_threshold"), ica_figures=figures)
-        del ica
-        p = qc[person]
-        log.info("%s: bad channels %s (%s); ICA removed %d component(s) (|r| with %s: %s); "
-                 "%.1f s marked BAD_amplitude; %.1f%% of the recording kept", person,
-                 p["bad_channels"] or "none",
-                 f"interpolated {p['interpolated']}" if p["interpolated"] else f"dropped {p['dropped']}",
-                 len(p["ica"]["excluded"]), ", ".join(p["ica"]["eog_channels"]) or "-",
-                 p["ica"]["eog_correlation"] or p["ica"].get("skipped", "none"),
-                 p["bad_seconds"], p["kept_percent"])
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        lap("the cleaning steps above and the QC report")
-        _atomic_save_raw(raw, Path(out))
-        lap(f"write {Path(out).name}")
-        cleaned[person] = Snapshot.of(raw, [ch for ch in references if ch in raw.ch_names])
-        spans.append(SimpleNamespace(annotations=raw.annotations.copy(), first_time=raw.first_time))
+    common = (cfg, report is not None, ica_dir, (session.dyad, session.session))
+    results = {}
+    if parallel:  # the therapist in a child forked before either recording is read
+        raw, out = args.pop("therapist")
+        therapist_result = _start_in_child(_clean_person, "therapist", raw, out, temporal.get("therapist"), *common)
         del raw
+        raw, out = args.pop("client")
+        try:
+            results["client"] = _clean_person("client", raw, out, temporal.get("client"), *common)
+        except BaseException:
+            therapist_result.cancel()
+            raise
+        del raw
+        results["therapist"] = therapist_result()
+    else:
+        for person in ("client", "therapist"):
+            raw, out = args.pop(person)
+            results[person] = _clean_person(person, raw, out, temporal.get(person), *common)
+            del raw
+    before, cleaned, spans = {}, {}, []
+    for person in ("client", "therapist"):
+        r = results.pop(person)
+        qc[person], before[person], cleaned[person] = r["qc"], r["before"], r["cleaned"]
+        spans.append(r["span"])
+        if report is not None:  # this person's sections, in order (qc_report.merge_sections)
+            from .qc_report import merge_sections
+
+            merge_sections(report, r["report"])
     qc["duration_s"] = qc["client"]["duration_s"]  # both people have the same length (load_dyad)
     qc["dyad_kept_percent"], qc["dyad_bad_segments"] = _kept_percent(spans, qc["duration_s"])
     log.info("dyad: %.1f%% of %.1f s free of BAD_ segments in both people", qc["dyad_kept_percent"],

@@ -37,7 +37,8 @@ from .atomic import atomic_output
 
 log = logging.getLogger(__name__)
 
-__all__ = ["new_report", "ica_figures", "add_person", "save_ica", "save_report", "deterministic_html"]
+__all__ = ["new_report", "ica_figures", "add_person", "merge_sections", "save_ica", "save_report",
+           "deterministic_html"]
 
 
 #: Figures are embedded as PNG: MNE's default ("auto" = lossless WebP) encodes each figure about
@@ -48,6 +49,21 @@ IMAGE_FORMAT = "png"
 def new_report(dyad: str, session: str) -> mne.Report:
     return mne.Report(title=f"hyperscan QC: dyad {dyad}, session {session}", image_format=IMAGE_FORMAT,
                       verbose="error")
+
+
+def merge_sections(report: mne.Report, part: mne.Report) -> None:
+    """Append ``part``'s sections to ``report``, in order, as if they had been added to it.
+
+    Each person's sections are built in a report of their own (the preprocess stage can
+    clean the two people in two processes); their titles, and so MNE's element ids, start
+    with the person, so the merged report is the one a single report would have been
+    (tested: ``tests/test_qc_report.py``). Uses ``Report._content``, the list MNE itself
+    saves and restores (``Report._get_state_params``): MNE has no public merge."""
+    taken = {element.dom_id for element in report._content}
+    clash = [element.dom_id for element in part._content if element.dom_id in taken]
+    if clash:  # titles are person-prefixed: a clash is a bug here, not a user error
+        raise RuntimeError(f"MNE report sections with the same id in both parts: {clash}")
+    report._content.extend(part._content)
 
 
 def save_ica(ica, path) -> Path:

@@ -385,3 +385,67 @@ def test_report_ica_figures_are_drawn_on_the_recording_before_cleaning():
     assert hi - lo == pytest.approx(3.0) and blinks[int(lo * SFREQ):int(hi * SFREQ)].max() > 100e-6
     for _, fig, _ in seen["figures"]:
         plt.close(fig)
+
+
+def test_people_in_parallel_needs_two_threads_and_the_memory():
+    """Side by side only with ≥ 2 threads and a memory budget that holds two people
+    (preprocess_mem_mb at 2 threads = twice the measured one-person model)."""
+    from hyperscan.preprocess import PREPROCESS_MEM_MB, people_in_parallel, preprocess_mem_mb
+
+    assert preprocess_mem_mb(22.8, 1) == int(PREPROCESS_MEM_MB[0] + PREPROCESS_MEM_MB[1] * 22.8) == 771
+    assert preprocess_mem_mb(22.8, 2) == 1542 and preprocess_mem_mb(220.0, 2) == 4500
+    assert people_in_parallel(2, 1542, 22.8) and people_in_parallel(4, 20_000, 220.0)
+    assert not people_in_parallel(2, 1541, 22.8)  # the 20-min dyad under a budget 1 MB short
+    assert not people_in_parallel(2, 3000, 220.0)  # the 60-min session on a 3-GB node
+    assert not people_in_parallel(1, 20_000, 22.8) and not people_in_parallel(2, None, 22.8)
+
+
+def test_second_person_failure_is_raised_in_the_job(tmp_path, monkeypatch):
+    """A bad-input error met while the therapist is cleaned in the forked process is the same
+    InputError (file named) as one after the other; a process that dies without a word
+    (killed) is a RuntimeError saying so, never a hang."""
+    import os
+    import signal
+
+    import hyperscan.preprocess as pre
+    from hyperscan.errors import InputError, problem
+    from hyperscan.sessions import read_sessions
+    from hyperscan.simulate import simulate_study
+
+    simulate_study(tmp_path / "study", n_dyads=1, seed=4, duration=130.0)
+    s = read_sessions(tmp_path / "study" / "sessions.tsv")[0]
+    clean = pre.preprocess_person
+
+    def therapist_fails(raw, *args, **kwargs):
+        if Path(raw.filenames[0]) == Path(s.therapist):
+            raise InputError(problem(s.therapist, "has no usable EEG", "at least 3 EEG channels"))
+        return clean(raw, *args, **kwargs)
+
+    monkeypatch.setattr(pre, "preprocess_person", therapist_fails)  # inherited by the fork
+    errors = {}
+    for parallel in (False, True):
+        with pytest.raises(InputError) as err:
+            preprocess_session(s, CFG, tmp_path / f"{parallel}c.fif", tmp_path / f"{parallel}t.fif",
+                               tmp_path / f"{parallel}.json", parallel=parallel)
+        errors[parallel] = str(err.value)
+    assert errors[True] == errors[False] == f"{s.therapist}: has no usable EEG (expected at least 3 EEG channels)"
+    assert (tmp_path / "Truec.fif").exists()  # the client was cleaned meanwhile
+
+    def client_fails(raw, *args, **kwargs):
+        if Path(raw.filenames[0]) == Path(s.client):
+            raise InputError(problem(s.client, "has no usable EEG", "at least 3 EEG channels"))
+        return clean(raw, *args, **kwargs)
+
+    import multiprocessing
+
+    monkeypatch.setattr(pre, "preprocess_person", client_fails)
+    with pytest.raises(InputError, match="has no usable EEG"):
+        preprocess_session(s, CFG, tmp_path / "c2.fif", tmp_path / "t2.fif", tmp_path / "2.json", parallel=True)
+    assert multiprocessing.active_children() == []  # the therapist's process was stopped, not left running
+
+    def killed():
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    with pytest.raises(RuntimeError, match=r"exit code -9"):
+        pre._start_in_child(killed)()
+    assert pre._start_in_child(lambda a, b: a + b, 2, 3)() == 5

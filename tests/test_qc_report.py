@@ -84,3 +84,56 @@ def test_deterministic_html_keeps_ids_distinct_and_consistent():
     one, two = str(uuid.UUID(int=1)), str(uuid.UUID(int=2))
     assert out == (f"<tr class='general-{one}' onclick=\"toggleVisibility('general-{one}')\">"
                    f"<tr class='general-{two}'><tr class='general-{one}'>Created via <a>MNE</a>")
+
+
+def test_people_side_by_side_write_the_same_files(tmp_path):
+    """preprocess_session(parallel=True) cleans the therapist in a forked process: every file
+    it writes is byte for byte the one-after-the-other run's (FIFs, ICAs, qc.json, the QC page
+    and the MNE report with both people's sections in order). BLAS at one thread, as the
+    workflow's job runs it (a multi-threaded FastICA rounds differently)."""
+    from hyperscan.sessions import read_sessions
+    from hyperscan.simulate import simulate_study
+    from hyperscan.threads import limit_threads
+
+    simulate_study(tmp_path / "study", n_dyads=1, seed=4, duration=130.0)
+    s = read_sessions(tmp_path / "study" / "sessions.tsv")[0]
+    for mode in ("serial", "parallel"):
+        out = tmp_path / mode
+        with limit_threads(1):
+            preprocess_session(s, CFG, out / "client_raw.fif", out / "therapist_raw.fif", out / "qc.json",
+                               out / "qc.html", out_report=out / "report.html", ica_dir=out,
+                               parallel=mode == "parallel")
+    names = ["client_raw.fif", "therapist_raw.fif", "client-ica.fif", "therapist-ica.fif", "qc.json", "qc.html",
+             "report.html"]
+    for name in names:
+        assert (tmp_path / "serial" / name).read_bytes() == (tmp_path / "parallel" / name).read_bytes(), name
+    page = (tmp_path / "parallel" / "report.html").read_text()
+    assert page.index("client: cleaned recording") < page.index("therapist: cleaned recording")
+
+
+def test_merged_sections_are_those_of_one_report():
+    """merge_sections: two people's sections built in two reports and merged are, element by
+    element, the sections one report would have held (ids, titles, HTML); a clash of ids is
+    an error, not a silently broken page."""
+    from hyperscan.qc_report import merge_sections, new_report
+
+    def add(report, person):
+        report.add_html(f"<p>{person} bad channels</p>", title=f"{person}: bad channels", tags=(person,))
+        report.add_html(f"<p>{person} ICA</p>", title="Info", section=f"{person}: ICA components", tags=(person,))
+        report.add_html(f"<p>{person} ICA 2</p>", title="Info", section=f"{person}: ICA components", tags=(person,))
+
+    one = new_report("D1", "S1")
+    for person in ("client", "therapist"):
+        add(one, person)
+    merged = new_report("D1", "S1")
+    for person in ("client", "therapist"):
+        part = new_report("D1", "S1")
+        add(part, person)
+        merge_sections(merged, part)
+    assert [(e.dom_id, e.name, e.section, e.html) for e in merged._content] == \
+        [(e.dom_id, e.name, e.section, e.html) for e in one._content]
+    assert len({e.dom_id for e in merged._content}) == 6
+    clash = new_report("D1", "S1")
+    add(clash, "client")
+    with pytest.raises(RuntimeError, match="same id"):
+        merge_sections(merged, clash)

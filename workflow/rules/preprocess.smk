@@ -1,3 +1,13 @@
+from hyperscan.preprocess import preprocess_mem_mb
+
+
+def preprocess_mem(wildcards, input, threads):
+    """``mem_mb`` of a preprocess job: :func:`hyperscan.preprocess.preprocess_mem_mb` of its
+    EEG input at its (scaled) threads, capped at the run's ``--resources mem_mb``."""
+    need = preprocess_mem_mb(input.size_mb, threads)
+    return need if LOCAL_MEM_MB is None else max(1, min(need, LOCAL_MEM_MB))
+
+
 rule preprocess:
     """Read both people, align them, clean them; write the QC page (hyperscan.preprocess)."""
     input:
@@ -18,11 +28,18 @@ rule preprocess:
         f"{OUT}/benchmarks/preprocess/{{dyad}}_{{session}}.tsv"
     conda:
         "../envs/hyperscan.yaml"
-    threads: 1
+    # Two threads: the two people are cleaned side by side in two processes (BLAS at one
+    # thread in each, so the numbers are those of one person after the other) when the
+    # job's memory allows it (hyperscan.preprocess.people_in_parallel); locally nothing
+    # else of the session can run before this job ends, so the second core would idle.
+    # Snakemake scales it down to --cores; profiles/slurm sets 1 (one after the other).
+    threads: 2
     resources:
-        # memory: peak 1840 MB quiet / 2076 MB busy on the 60-min 2 x 64-ch session
-        # (benchmarks/README.md): 220 MB of EDF -> 2250
-        mem_mb=mem_mb(600, 7.5),
+        # memory (hyperscan.preprocess.PREPROCESS_MEM_MB): one person at a time, peak 1840 MB
+        # quiet / 2076 MB busy on the 60-min 2 x 64-ch session (benchmarks/README.md): 220 MB
+        # of EDF -> 2250; two at a time twice that. Capped at the run's --resources mem_mb:
+        # a job capped below the two-person need cleans one person at a time.
+        mem_mb=preprocess_mem,
         runtime=30,
     params:
         session=session_of,

@@ -2,7 +2,7 @@ import os
 
 from hyperscan.logs import chose, stage_log, step
 from hyperscan.provenance import invalidate_manifest
-from hyperscan.preprocess import preprocess_session
+from hyperscan.preprocess import people_in_parallel, preprocess_mem_mb, preprocess_session
 from hyperscan.threads import limit_threads
 
 log = stage_log(snakemake)
@@ -16,8 +16,15 @@ chose(
     ],
 )
 invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
-# BLAS (FastICA's products) at the job's threads: an uncapped pool on a busy node is slower
-with limit_threads(snakemake.threads), step("preprocessing (both people)", log):
+# The job's threads are its two people (people_in_parallel), each with BLAS (FastICA's
+# products) at one thread: an uncapped pool on a busy node is slower, and one thread keeps
+# FastICA's numbers those of a one-thread job
+eeg_mb = sum(os.path.getsize(f) for f in snakemake.input) / 2**20
+parallel = people_in_parallel(snakemake.threads, getattr(snakemake.resources, "mem_mb", None), eeg_mb)
+log.info("the two people %s (threads %d, memory budget %s MB, side by side needs %d MB)",
+         "side by side" if parallel else "one after the other", snakemake.threads,
+         getattr(snakemake.resources, "mem_mb", None), preprocess_mem_mb(eeg_mb, 2))
+with limit_threads(1), step("preprocessing (both people)", log):
     preprocess_session(
         snakemake.params.session,
         snakemake.params.cfg,
@@ -27,4 +34,5 @@ with limit_threads(snakemake.threads), step("preprocessing (both people)", log):
         snakemake.output.qc_page,
         out_report=snakemake.output.report,
         ica_dir=os.path.dirname(snakemake.output.client),
+        parallel=parallel,
     )
