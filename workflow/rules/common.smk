@@ -9,6 +9,7 @@ from snakemake.utils import validate
 from hyperscan.config import resolve_config_paths, validate_config
 from hyperscan.errors import InputError
 from hyperscan.nulls import pseudo_partners
+from hyperscan.preprocess import preprocess_mem_mb
 from hyperscan.provenance import companion_files, config_subset, session_fingerprint
 from hyperscan.sessions import read_sessions
 
@@ -102,6 +103,14 @@ def mem_mb(fixed, per_mb=0.0, *inputs):
         return value if LOCAL_MEM_MB is None else max(1, min(value, LOCAL_MEM_MB))
 
     return need
+
+
+def preprocess_mem(wildcards, input, threads):
+    """``mem_mb`` of a preprocess job: :func:`hyperscan.preprocess.preprocess_mem_mb` of its
+    EEG input at its (scaled) threads (two people side by side need about twice one), capped
+    at the run's ``--resources mem_mb`` like :func:`mem_mb`."""
+    need = preprocess_mem_mb(input.size_mb, threads)
+    return need if LOCAL_MEM_MB is None else max(1, min(need, LOCAL_MEM_MB))
 
 
 wildcard_constraints:

@@ -1,13 +1,3 @@
-from hyperscan.preprocess import preprocess_mem_mb
-
-
-def preprocess_mem(wildcards, input, threads):
-    """``mem_mb`` of a preprocess job: :func:`hyperscan.preprocess.preprocess_mem_mb` of its
-    EEG input at its (scaled) threads, capped at the run's ``--resources mem_mb``."""
-    need = preprocess_mem_mb(input.size_mb, threads)
-    return need if LOCAL_MEM_MB is None else max(1, min(need, LOCAL_MEM_MB))
-
-
 rule preprocess:
     """Read both people, align them, clean them; write the QC page (hyperscan.preprocess)."""
     input:
