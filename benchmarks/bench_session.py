@@ -152,6 +152,11 @@ def main(argv=None) -> int:
     ap.add_argument("--target-rtf", type=float, default=None, help="real-time factor to reach (PASS/FAIL)")
     ap.add_argument("--target-wall", type=float, default=None, help="wall seconds to stay under (PASS/FAIL)")
     ap.add_argument("--target-mb", type=float, default=None, help="peak tree RSS (MB) to stay under (PASS/FAIL)")
+    ap.add_argument("--mem-mb", type=int, default=None,
+                    help="the run's memory cap (hyperscan run -- --resources mem_mb=N; default: the "
+                         "memory available now, as hyperscan run sets it). Jobs run side by side only "
+                         "within it, and preprocess cleans the two people side by side only when it "
+                         "holds twice the one-person need")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--keep", type=Path, default=None, help="work folder to keep (default: a temp folder)")
     ap.add_argument("--timeout", type=float, default=3600.0)
@@ -180,6 +185,8 @@ def main(argv=None) -> int:
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
     exe = Path(sys.executable).with_name("hyperscan")
     cmd = [str(exe), "run", "--configfile", str(work / "config.yaml"), "--cores", str(args.cores), "--quiet"]
+    if args.mem_mb is not None:
+        cmd += ["--", "--resources", f"mem_mb={args.mem_mb}"]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     load_before = os.getloadavg()
     t0, epoch0 = time.perf_counter(), time.time()
@@ -205,7 +212,7 @@ def main(argv=None) -> int:
         path = {"jobs": [], "chain": [], "error": f"{type(exc).__name__}: {exc}"}
     result = dict(
         minutes=args.minutes, channels_per_person=args.channels, sfreq=args.sfreq, cores=args.cores,
-        busy=args.busy,
+        busy=args.busy, mem_mb=args.mem_mb,
         overrides=args.set,
         returncode=proc.returncode, simulate_s=round(simulate_s, 1), wall_s=round(wall, 1),
         realtime_factor=round(duration_s / wall, 1),
@@ -218,6 +225,7 @@ def main(argv=None) -> int:
     )
     (work / "bench_session.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"{args.minutes:g}-min dyad, {args.channels} ch/person at {args.sfreq:g} Hz, --cores {args.cores}"
+          + (f", --resources mem_mb={args.mem_mb}" if args.mem_mb is not None else "")
           + (f", overrides {args.set}" if args.set else ""))
     print(f"  hyperscan run: exit {proc.returncode}, {wall:.1f} s wall = {duration_s / wall:.1f}x real time")
     print(f"  peak memory: {monitor.peak / 2**20:.0f} MB summed over the process tree (sampled); "

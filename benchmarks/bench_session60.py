@@ -19,5 +19,9 @@ if __name__ == "__main__":
     argv = sys.argv[1:]
     if not any(a in ("--cores", "--threads") or a.startswith(("--cores=", "--threads=")) for a in argv):
         argv = ["--threads", "2", *argv]
+    # The target's machine: 2 cores and 3 GB (--mem-mb 3000), so the run plans within 3 GB
+    # (preprocess then cleans one person at a time); --mem-mb on the command line replaces it.
+    if not any(a == "--mem-mb" or a.startswith("--mem-mb=") for a in argv):
+        argv = ["--mem-mb", "3000", *argv]
     sys.exit(main(["--minutes", "60", "--channels", "64", "--target-wall", "300", "--target-mb", "3000",
                    "--timeout", "900", *argv]))

@@ -282,6 +282,36 @@ def _short(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 20] + f" ... ({len(text)} characters)"
 
 
+def _bands_outside_filter(bands: dict, pre: dict, source) -> list[str]:
+    """Bands reaching below ``preprocessing.l_freq`` or above ``preprocessing.h_freq``: the
+    preprocessing filter has removed (part of) them, so their synchrony would be computed on
+    what the filter left (edge leakage and noise) under the band's name. Equal edges are fine
+    (the default gamma 30-45 Hz with h_freq 45)."""
+    low = pre.get("l_freq") if _is_number(pre.get("l_freq")) and pre.get("l_freq") > 0 else None
+    high = pre.get("h_freq") if _is_number(pre.get("h_freq")) else None
+    if low is not None and high is not None and low >= high:
+        return []  # an inverted filter is reported on its own
+    out = []
+    for name, edges in bands.items():
+        if not (isinstance(edges, list) and len(edges) == 2 and all(map(_is_number, edges))
+                and edges[0] < edges[1]):
+            continue  # reported above
+        span = f"{edges[0]:g}-{edges[1]:g} Hz"
+        if high is not None and edges[1] > high:
+            part = "all of it" if edges[0] >= high else f"everything above {high:g} Hz"
+            out.append(problem(source, f"band '{name}' ({span}) reaches above preprocessing.h_freq "
+                                       f"{high:g} Hz: the low-pass filter removes {part}",
+                               f"bands inside the filtered range ({low or 0:g}-{high:g} Hz), or a higher "
+                               "preprocessing.h_freq"))
+        if low is not None and edges[0] < low:
+            part = "all of it" if edges[1] <= low else f"everything below {low:g} Hz"
+            out.append(problem(source, f"band '{name}' ({span}) reaches below preprocessing.l_freq "
+                                       f"{low:g} Hz: the high-pass filter removes {part}",
+                               f"bands inside the filtered range ({low:g}-{'Nyquist' if high is None else f'{high:g}'} Hz), "
+                               "or a lower preprocessing.l_freq"))
+    return out
+
+
 def validate_config(config: dict, source="config") -> dict:
     """Return ``config`` with defaults filled in; raise InputError listing every problem.
 
@@ -333,6 +363,8 @@ def validate_config(config: dict, source="config") -> dict:
             and 0 < pre["h_freq"] <= pre["l_freq"]:
         problems.append(problem(source, f"preprocessing.l_freq {pre['l_freq']} >= h_freq {pre['h_freq']}",
                                 "a high-pass edge below the low-pass edge"))
+    if isinstance(pre, dict) and isinstance(bands, dict):
+        problems += _bands_outside_filter(bands, pre, source)
     if isinstance(pre, dict) and _is_number(pre.get("resample_sfreq")) and isinstance(bands, dict):
         nyquist = pre["resample_sfreq"] / 2.0
         for name, edges in bands.items():

@@ -390,10 +390,12 @@ def check_ratings(session: Session, summaries: list[str] | None = None) -> list[
 
 
 def check_reports(session: Session, duration: float | None,
-                  summaries: list[str] | None = None) -> tuple[list[str], list[str]]:
+                  summaries: list[str] | None = None,
+                  categories: dict | None = None) -> tuple[list[str], list[str]]:
     """Check one session's report file against the recording it belongs to (read with the
     sheet's ``report_format`` and ``report_options``); a description of what was read is
-    appended to ``summaries`` (:func:`describe_reports`)."""
+    appended to ``summaries`` (:func:`describe_reports`), and each category's rows to
+    ``categories`` (category -> [(file, source line), ...], for :func:`category_problems`)."""
     from .reports import to_eeg_time
 
     path = session.reports
@@ -412,6 +414,13 @@ def check_reports(session: Session, duration: float | None,
         problems = reporter_problems(reports, path)
         if summaries is not None:
             summaries.append(describe_reports(session, reports))
+        if categories is not None:
+            lines = reports["source_line"] if "source_line" in reports else range(1, len(reports) + 1)
+            for cat, line in zip(reports["category"].astype(str), lines):
+                categories.setdefault(cat, []).append((path, line))
+        if not len(reports):
+            notes.append(problem(path, "holds no report rows (a header only): this session has no coded "
+                                       "windows, so it enters no contrast", "at least one report row"))
         if duration is not None and len(reports):
             try:
                 clock = session.report_clock()
@@ -428,6 +437,44 @@ def check_reports(session: Session, duration: float | None,
 
 
 # ---------------------------------------------------------------- across sessions
+
+
+#: ``stats.reference`` values that name no category (hyperscan.stats).
+REFERENCE_RULES = ("others", "unlabelled")
+
+
+def category_problems(categories: dict, reference: str, source) -> list[str]:
+    """Categories of the whole study (:func:`check_reports`'s ``categories``) that differ only
+    in case ('Connected' beside 'connected': two categories to the statistics, each on fewer
+    dyads, the same rule as for reporters), and a ``stats.reference`` category that no report
+    codes (every contrast would have no reference window, and the page would blame the
+    windows, not the setting)."""
+    import difflib
+
+    out = []
+    by_case: dict[str, list[str]] = {}
+    for cat in categories:
+        by_case.setdefault(cat.casefold(), []).append(cat)
+    for spellings in by_case.values():
+        if len(spellings) < 2:
+            continue
+        main = max(spellings, key=lambda c: (len(categories[c]), c))  # the spelling most rows use
+        for other in sorted(set(spellings) - {main}):
+            path, line = categories[other][0]
+            out.append(problem(path, f"category '{other}' ({len(categories[other])} row(s) in the study) differs "
+                                     f"from '{main}' ({len(categories[main])} row(s)) only in case; the statistics "
+                                     "would treat them as two categories", f"one spelling: exactly '{main}'",
+                               line=line))
+    if reference not in REFERENCE_RULES and categories and reference not in categories:
+        close = difflib.get_close_matches(reference, list(categories), n=1, cutoff=0.6) or \
+            [c for c in categories if c.casefold() == reference.casefold()]
+        listed = sorted(categories)
+        out.append(problem(source, f"stats.reference '{reference}' is not a category of any report (the reports "
+                                   f"code: {', '.join(listed[:20])}{' ...' if len(listed) > 20 else ''})",
+                           "'others', 'unlabelled' or one of those categories"
+                           + (f" (did you mean '{close[0]}'?)" if close else "")))
+    return out
+
 
 
 def channel_set_problems(recordings: dict[tuple[Session, str], Recording], sheet) -> list[str]:
@@ -574,6 +621,7 @@ def check_study(configfile) -> StudyCheck:
             check.notes += notes
     check.problems += config_data_problems(config, recordings, Path(configfile))
     length = float(config["window"]["length"])
+    categories: dict[str, list] = {}
     for s in sessions:
         recs = [recordings.get((s, role)) for role in ROLES]
         duration = min(r.duration for r in recs) if all(recs) else None
@@ -594,12 +642,14 @@ def check_study(configfile) -> StudyCheck:
                                                  "share no channel name but synchrony.summary is homologous",
                                           "the same channel names for both people (Fz-Fz, ...)", row=s.row))
         if s.reports is not None:
-            problems, notes = check_reports(s, duration, check.report_summaries)
+            problems, notes = check_reports(s, duration, check.report_summaries, categories)
             check.problems += problems
             check.warnings += notes
         if s.ratings is not None:
             check.problems += check_ratings(s, check.report_summaries)
     check.n_report_files = len({s.reports for s in sessions if s.reports is not None})
+    if config.get("stats", {}).get("reference") is not None:
+        check.problems += category_problems(categories, config["stats"]["reference"], Path(configfile))
     check.problems += channel_set_problems(recordings, sheet)
     check.problems += output_dir_problems(config, sessions, sheet, Path(configfile))
     return check

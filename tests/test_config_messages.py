@@ -106,3 +106,30 @@ def test_a_valid_config_passes_unchanged():
     cfg = validate_config({"stats": {"edge_trim": 0, "primary": [{"reporter": "client", "category": "c",
                                                                   "band": "alpha", "metric": "plv"}]}})
     assert cfg["stats"]["edge_trim"] == 0 and cfg["stats"]["primary"][0]["metric"] == "plv"
+
+
+@pytest.mark.parametrize("bands, pre, expected", [
+    ({"highgamma": [55, 90], "alpha": [8, 13]}, {},
+     ["band 'highgamma' (55-90 Hz) reaches above preprocessing.h_freq 45 Hz: the low-pass filter removes all of "
+      "it (expected bands inside the filtered range (1-45 Hz), or a higher preprocessing.h_freq)"]),
+    ({"slow": [0.1, 0.8]}, {},
+     ["band 'slow' (0.1-0.8 Hz) reaches below preprocessing.l_freq 1 Hz: the high-pass filter removes all of it "
+      "(expected bands inside the filtered range (1-45 Hz), or a lower preprocessing.l_freq)"]),
+    ({"edge": [40, 50]}, {},
+     ["band 'edge' (40-50 Hz) reaches above preprocessing.h_freq 45 Hz: the low-pass filter removes everything "
+      "above 45 Hz (expected bands inside the filtered range (1-45 Hz), or a higher preprocessing.h_freq)"]),
+    ({"delta": [0.5, 4]}, {"l_freq": 0.5}, []),  # a lower high-pass admits it
+    ({"delta": [0.5, 4]}, {"l_freq": 0}, []),  # no high-pass at all
+    ({"highgamma": [55, 90]}, {"h_freq": 95.0}, []),
+])
+def test_bands_outside_the_preprocessing_filter_are_refused(bands, pre, expected):
+    """A band the preprocessing filter removed would be 'synchrony' of filter leakage under the
+    band's name (a wrong claim, found by a new-user review): refused with the filter named.
+    The defaults (delta 1-4 ... gamma 30-45 Hz, filter 1-45 Hz) touch the edges and pass."""
+    cfg = {"bands": bands, "preprocessing": pre}
+    if not expected:
+        validate_config(cfg)
+        return
+    with pytest.raises(InputError) as err:
+        validate_config(cfg)
+    assert err.value.problems == [f"config: {e}" for e in expected]

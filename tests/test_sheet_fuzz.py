@@ -172,7 +172,9 @@ def test_random_yaml_config_only_input_errors(folder, doc):
 def test_valid_configs_round_trip(length, step_fraction, n_perm, low, width):
     step = length * step_fraction
     cfg = validate_config({"sessions": "s.tsv", "window": {"length": length, "step": step},
-                           "stats": {"n_permutations": n_perm}, "bands": {"b": [low, low + width]}})
+                           "stats": {"n_permutations": n_perm}, "bands": {"b": [low, low + width]},
+                           # a filter that passes every band drawn (bands outside it are refused)
+                           "preprocessing": {"l_freq": 0.5, "h_freq": 60.0}})
     assert cfg["window"] == {"length": length, "step": step, "epochs": "whole"}
     assert cfg["stats"]["n_permutations"] == n_perm and cfg["stats"]["seed"] == 20261124
     assert cfg["bands"] == {"b": [low, low + width]} and math.isclose(cfg["reports"]["min_overlap"], 0.5)

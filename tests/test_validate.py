@@ -325,3 +325,75 @@ def test_xdf_streams_and_report_timing(tmp_path):
     only(check_study(cfg).problems, "dyad.xdf", "no stream named 'Therapist'", "ClientEEG, TherapistEEG")
     sheet.write_text(header + "D1\tS1\tdyad.xdf\tdyad.xdf\tn/a\tClientEEG\tn/a\n")
     only(check_study(cfg).problems, "sessions.tsv, row 1", "select is empty for XDF file dyad.xdf")
+
+
+def _reports(folder, dyad="D02"):
+    return folder / "reports" / f"{dyad}_S1_reports.tsv"
+
+
+def _table(path):
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return lines[0], [line.split("\t") for line in lines[1:]]
+
+
+def test_categories_differing_only_in_case_are_refused(study):
+    """'Connected' in one file beside 'connected' everywhere else would be two categories to
+    the statistics, each on fewer dyads: refused like a reporter's case, naming file and line
+    (found by a new-user review)."""
+    folder, cfg = study
+    path = _reports(folder)
+    header, rows = _table(path)
+    k = next(i for i, r in enumerate(rows) if r[3] == "connected")
+    rows[k][3] = "Connected"
+    rewrite_line(path, k + 2, rows[k])
+    msg = only(check_study(cfg).problems, str(path), f"line {k + 2}", "category 'Connected' (1 row(s) in the study)",
+               "differs from 'connected'", "only in case")
+    assert msg.endswith("(expected one spelling: exactly 'connected')")
+
+
+def test_reference_category_no_report_codes_is_refused(pristine, tmp_path):
+    """stats.reference naming a category that no report codes left every contrast without a
+    reference window, and the page blamed the windows: refused, with the categories listed
+    and the nearest one suggested. A real category and the two rules pass."""
+    folder, cfg = copy_study(pristine, tmp_path, stats={"reference": "conected"})
+    msg = only(check_study(cfg).problems, "stats.reference 'conected' is not a category of any report",
+               "attuned", "connected")
+    assert msg.endswith("(expected 'others', 'unlabelled' or one of those categories (did you mean 'connected'?))")
+    for ok in ("connected", "others", "unlabelled"):
+        _, cfg = copy_study(pristine, tmp_path / ok, stats={"reference": ok})
+        assert check_study(cfg).problems == [], ok
+
+
+def test_reports_in_the_wrong_time_unit(study):
+    """Onsets in minutes squeeze a session's reports into a few seconds: a warning naming the
+    file, span and unit (the run goes on: sparse reports can be real). Onsets in milliseconds
+    lie after the recording's end: refused row by row, plus one line naming milliseconds. A
+    header-only report file is a warning that the session enters no contrast."""
+    folder, cfg = study
+    path = _reports(folder)
+    original = path.read_text(encoding="utf-8")
+    header, rows = _table(path)
+
+    def scaled(factor):
+        return "\n".join([header] + ["\t".join([f"{float(r[0]) * factor:.6g}", f"{float(r[1]) * factor:.6g}", *r[2:]])
+                                     for r in rows]) + "\n"
+
+    path.write_text(scaled(1 / 60), encoding="utf-8")
+    check = check_study(cfg)
+    assert check.problems == []
+    span = [w for w in check.warnings if "report rows span only" in w]
+    assert len(span) == 1 and str(path) in span[0] and "onsets in minutes" in span[0], check.warnings
+    assert f"of the {DURATION:g}-s recording" in span[0]
+
+    path.write_text(scaled(1000), encoding="utf-8")
+    problems = check_study(cfg).problems
+    assert sum("lies entirely outside the recording" in p for p in problems) == len(rows)
+    unit = [p for p in problems if "onsets in milliseconds would look like this" in p]
+    assert len(unit) == 1 and f"all {len(rows)} rows lie after the recording's end" in unit[0], problems
+
+    path.write_text(original, encoding="utf-8")
+    assert not [w for w in check_study(cfg).warnings if "span only" in w]  # the real reports: no warning
+    path.write_text(header + "\n", encoding="utf-8")
+    check = check_study(cfg)
+    assert check.problems == []
+    assert [w for w in check.warnings if "holds no report rows" in w and str(path) in w], check.warnings

@@ -74,6 +74,7 @@ __all__ = [
     "ReportError",
     "ReportOverlapWarning",
     "ReportClipWarning",
+    "ReportSpanWarning",
     "read_reports",
     "read_ratings",
     "to_eeg_time",
@@ -91,6 +92,7 @@ from .common import (
     REQUIRED_COLUMNS,
     TEXT_SEPARATOR,
     ReportClipWarning,
+    ReportSpanWarning,
     ReportError,
     ReportOverlapWarning,
 )

@@ -8,8 +8,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .common import (ReportClipWarning, ReportError, _header_problems, _is_na, _read_table, _read_text,
-                     _seconds, _short, _stacklevel)
+from .common import (ReportClipWarning, ReportError, ReportSpanWarning, _header_problems, _is_na, _read_table,
+                     _read_text, _seconds, _short, _stacklevel)
+
+
+#: A session's reports spanning less than this fraction of a recording of at least
+#: MIN_SPAN_RECORDING_S seconds, with at least MIN_ROWS_FOR_SPAN rows, get a
+#: ReportSpanWarning (a report in minutes: 14 codes of a 130-s session squeezed into 2 s).
+MIN_SPAN_FRACTION, MIN_SPAN_RECORDING_S, MIN_ROWS_FOR_SPAN = 0.05, 60.0, 3
 
 
 def to_eeg_time(reports, *, offset=0.0, drift_ppm=0.0, anchor=0.0, sync_residual=0.0,
@@ -30,8 +36,11 @@ def to_eeg_time(reports, *, offset=0.0, drift_ppm=0.0, anchor=0.0, sync_residual
     If ``recording_duration`` (s) is given, a row entirely outside
     ``[0, recording_duration]`` (an interval with no positive-length overlap,
     a point event outside the closed range) raises :class:`ReportError`
-    naming file and row; a row partly outside is clipped to the recording
-    with a :class:`ReportClipWarning` naming file and row.  ``source``
+    naming file and row (when every row lies after the end, one more line says
+    so, and names milliseconds when the reports end > 100x the recording's length);
+    a row partly outside is clipped to the recording with a :class:`ReportClipWarning`
+    naming file and row; reports that all fit but span less than
+    :data:`MIN_SPAN_FRACTION` of the recording get a :class:`ReportSpanWarning`.  ``source``
     overrides the file name used in messages (default: ``source_file``).
     """
     params = dict(offset=offset, drift_ppm=drift_ppm, anchor=anchor, sync_residual=sync_residual)
@@ -77,6 +86,21 @@ def to_eeg_time(reports, *, offset=0.0, drift_ppm=0.0, anchor=0.0, sync_residual
             f"{name(i)}: EEG time [{eon[i]:.6g}, {eend[i]:.6g}] s lies entirely outside the recording "
             f"[0, {dur:.6g}] s; expected reports inside the recording (check report_offset / clock sync)"
             for i in np.flatnonzero(outside)]
+        if len(problems) > 1 and outside.all() and eon.min() >= 0:
+            ratio = float(np.max(eend)) / dur
+            unit = (" - onsets in milliseconds would look like this (the last report ends "
+                    f"{ratio:.0f}x the recording's length)" if ratio > 100 else "")
+            problems.append(f"{label}: all {len(outside)} rows lie after the recording's end{unit}; expected "
+                            "onsets in seconds from the report clock's zero (check the time unit, "
+                            "report_offset / clock sync)")
+        elif len(reports) >= MIN_ROWS_FOR_SPAN and dur >= MIN_SPAN_RECORDING_S and not outside.any():
+            span = float(np.max(eend) - np.min(eon))
+            if span < MIN_SPAN_FRACTION * dur:
+                warnings.warn(f"{label}: the {len(reports)} report rows span only {span:.3g} s "
+                              f"(EEG time {np.min(eon):.4g}-{np.max(eend):.4g} s) of the {dur:.4g}-s recording; "
+                              "if that is not what was reported, check the time unit (onsets in minutes "
+                              "instead of seconds look like this) and report_offset", ReportSpanWarning,
+                              stacklevel=_stacklevel())
         if problems:
             raise ReportError(label if source is not None or "source_file" not in reports
                               else reports["source_file"].iloc[int(np.flatnonzero(outside)[0])], problems)

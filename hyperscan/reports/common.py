@@ -80,6 +80,11 @@ class ReportClipWarning(UserWarning):
     """A report extends beyond the EEG recording and was clipped."""
 
 
+class ReportSpanWarning(UserWarning):
+    """A session's reports cover only a sliver of its recording (onsets in minutes or hours
+    instead of seconds look like this)."""
+
+
 # --------------------------------------------------------------------------
 # small helpers
 # --------------------------------------------------------------------------
