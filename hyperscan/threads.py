@@ -85,6 +85,24 @@ PROBE_EVERY = 8
 _DECAY = 0.7
 
 
+#: A session whose two preprocessed FIFs hold less than this (MB) runs its nulls and
+#: directional jobs on one thread each, side by side (:func:`session_stage_threads`).
+#: Measured (benchmarks/README.md, tenth session): on the 20-min 2 x 19-channel dyad (46 MB)
+#: two threads made nulls only 1.33x and directional 1.40x faster (reading, writing and
+#: start-up do not split), so the two jobs on one core each end ~4 s sooner; on the 60-min
+#: 2 x 64-channel session (440 MB) two threads give 1.6x / 1.9x, and the two jobs side by
+#: side would not fit a 3-GB node.
+SESSION_SMALL_MB = 100.0
+
+
+def session_stage_threads(session_mb: float) -> int:
+    """Threads the workflow gives a session's nulls and directional jobs: 1 when the
+    session's two preprocessed FIFs hold less than :data:`SESSION_SMALL_MB` MB, else 2.
+    The values never depend on it (the engine's results are the same on any number of
+    threads, ``tests/test_threads.py``); only how the jobs share the cores does."""
+    return 1 if float(session_mb) < SESSION_SMALL_MB else 2
+
+
 def job_threads(threads: int | None = None) -> int:
     """The number of threads a stage may use: ``threads`` when given (the rule's
     allocation), else the CPUs this process may run on (``os.sched_getaffinity``, which

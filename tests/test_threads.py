@@ -369,3 +369,13 @@ print("ok")
     for outer in (1, 2):
         proc = subprocess.run([sys.executable, "-c", code.format(outer=outer)], capture_output=True, text=True)
         assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+def test_session_stage_threads_by_session_size():
+    """nulls and directional of a short session take one core each (side by side), of a long
+    one two (one after the other): the 20-min 2 x 19-channel benchmark dyad's FIFs (46 MB)
+    and the 60-min 2 x 64-channel session's (440 MB) fall on either side."""
+    from hyperscan.threads import SESSION_SMALL_MB, session_stage_threads
+
+    assert session_stage_threads(45.6) == 1 and session_stage_threads(440.0) == 2
+    assert session_stage_threads(SESSION_SMALL_MB - 0.01) == 1 and session_stage_threads(SESSION_SMALL_MB) == 2

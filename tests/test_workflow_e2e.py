@@ -117,6 +117,15 @@ def test_coupled_study_finds_injected_contrast(tmp_path):
     assert "pre-specified primary contrast" in page
     person = _group(tmp_path, "person_measures.tsv")
     assert {"faa", "fm_theta", "ln_power_alpha"} <= set(person.measure)
+    # Short sessions (150 s, 12 channels): nulls and directional got one thread each (the
+    # threads callable re-evaluated once the FIFs existed), and preprocess its two people
+    # side by side (two threads, the memory cap of a local run holds both).
+    logs = tmp_path / "out" / "logs"
+    for stage in ("nulls", "directional"):
+        for log in sorted((logs / stage).glob("D*_S1.log")):
+            assert "(pid" in log.read_text() and "threads 1)" in log.read_text(), log
+    for log in sorted((logs / "preprocess").glob("*.log")):
+        assert "the two people side by side (threads 2" in log.read_text(), log
 
 
 def test_null_study_with_shared_music_finds_nothing(tmp_path):

@@ -12,6 +12,7 @@ from hyperscan.nulls import pseudo_partners
 from hyperscan.preprocess import preprocess_mem_mb
 from hyperscan.provenance import companion_files, config_subset, session_fingerprint
 from hyperscan.sessions import read_sessions
+from hyperscan.threads import session_stage_threads
 
 # Relative paths of the config resolve against the config file's folder (the last
 # --configfile given, else the Snakefile's config/config.yaml).
@@ -103,6 +104,31 @@ def mem_mb(fixed, per_mb=0.0, *inputs):
         return value if LOCAL_MEM_MB is None else max(1, min(value, LOCAL_MEM_MB))
 
     return need
+
+
+def engine_threads(*inputs):
+    """``threads`` of a per-session engine stage (nulls, directional): 1 or 2 by the MB of
+    the named ``inputs`` (:func:`hyperscan.threads.session_stage_threads`); Snakemake scales
+    2 down to --cores and re-evaluates this once the inputs exist; profiles/slurm sets 1.
+    """
+
+    def threads(wildcards, input):
+        files = [
+            f
+            for name in inputs
+            for f in (
+                [getattr(input, name)]
+                if isinstance(getattr(input, name), str)
+                else list(getattr(input, name))
+            )
+        ]
+        try:
+            size = sum(os.path.getsize(f) for f in files) / 2**20
+        except OSError:  # not written yet (the DAG is built before preprocessing runs)
+            return 2
+        return session_stage_threads(size)
+
+    return threads
 
 
 def preprocess_mem(wildcards, input, threads):

@@ -17,12 +17,13 @@ rule directional:
         f"{OUT}/benchmarks/directional/{{dyad}}_{{session}}.tsv"
     conda:
         "../envs/hyperscan.yaml"
-    # Two threads (hyperscan.threads: Python threads over the groups of windows whose lags are
-    # searched, single-threaded BLAS inside; tables independent of the thread count). Like
-    # synchrony and nulls it is one of a session's long jobs (60-min 64-channel session:
-    # benchmarks/README.md), so it takes two cores locally; Snakemake scales it down to
-    # --cores, and profiles/slurm sets 1 (one job per session there).
-    threads: 2
+    # Two threads for a long session (hyperscan.threads: Python threads over the groups of
+    # windows whose lags are searched, single-threaded BLAS inside; tables independent of
+    # the thread count): one of a session's long jobs (60-min 64-channel session:
+    # benchmarks/README.md). A short session's job takes one core and runs beside nulls
+    # (engine_threads in rules/common.smk). Snakemake scales it down to --cores, and
+    # profiles/slurm sets 1 (one job per session there).
+    threads: engine_threads("client", "therapist")
     resources:
         # memory: peak 1308 MB (quiet) / 1529 MB (busy) on the 60-min 2 x 64-ch session
         # (benchmarks/README.md): 440 MB of FIF -> 1700

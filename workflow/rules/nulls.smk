@@ -14,12 +14,16 @@ rule nulls:
         f"{OUT}/logs/nulls/{{dyad}}_{{session}}.log",
     benchmark:
         f"{OUT}/benchmarks/nulls/{{dyad}}_{{session}}.tsv"
+    priority: 1
     conda:
         "../envs/hyperscan.yaml"
-    # Two engine threads locally (band signals and window groups side by side): the stage then
-    # runs alone instead of beside directional/person, so a 60-min 64-channel session's
-    # jobs do not add up past 3 GB; profiles/slurm sets 1 (one job per session there).
-    threads: 2
+    # Two engine threads locally for a long session (band signals and window groups side by
+    # side): the stage then runs alone instead of beside directional/person, so a 60-min
+    # 64-channel session's jobs do not add up past 3 GB. A short session's job takes one core
+    # and runs beside directional (engine_threads in rules/common.smk); profiles/slurm sets 1
+    # (one job per session there). It starts first when both are ready (priority): it is the
+    # longer of the two.
+    threads: engine_threads("client", "therapist")
     resources:
         # memory: peak 1783 MB on the 60-min 2 x 64-ch session (benchmarks/README.md) (was
         # 2674); partners are read one at a time, so only the session's own two FIFs (440 MB
