@@ -29,16 +29,22 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import scipy.signal
 
 PERSON_COLUMNS = ["dyad", "session", "person", "measure", "start", "end", "value", "excluded"]
 
 
 def band_power(segments: np.ndarray, sfreq: float, band) -> np.ndarray:
     """Band power (input units²) of each segment (..., n_times): Hann periodogram integral."""
-    freqs, psd = scipy.signal.periodogram(segments, fs=sfreq, window="hann", scaling="density",
-                                          detrend="constant", axis=-1)
+    freqs, psd = _periodogram(segments, sfreq)
     return _integrate(freqs, psd, band)
+
+
+def _periodogram(segments: np.ndarray, sfreq: float):
+    """``scipy.signal.periodogram`` (Hann, density, constant detrend) along the last axis."""
+    import scipy.signal  # here, not at import: the group stage (person_group_stage) needs none of it
+
+    return scipy.signal.periodogram(segments, fs=sfreq, window="hann", scaling="density", detrend="constant",
+                                    axis=-1)
 
 
 def _integrate(freqs: np.ndarray, psd: np.ndarray, band) -> np.ndarray:
@@ -78,8 +84,7 @@ def person_measures(data: np.ndarray, channels: list[str], sfreq: float, starts,
         # (window, channel, time) in µV, in float64 whatever ``data`` holds (a float32 array of
         # exactly representable values, ``Recording.from_fif(dtype="exact")``, gives the same bits)
         segments = np.multiply(data[:, idx].transpose(1, 0, 2), 1e6, dtype=np.float64)
-        freqs, psd = scipy.signal.periodogram(segments, fs=sfreq, window="hann", scaling="density",
-                                              detrend="constant", axis=-1)
+        freqs, psd = _periodogram(segments, sfreq)
         del segments
         for name, rng in bands.items():
             power[name][w0:w1] = _integrate(freqs, psd, rng).mean(axis=1)
