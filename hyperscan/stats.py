@@ -67,6 +67,7 @@ import pandas as pd
 
 from .labels import NEAR_BOUNDARY_LABEL, NOT_A_CATEGORY
 from .labels import category_masks as _masks
+from .summary_text import fmt_floor  # floors printed rounded up, as on the summary page
 
 log = logging.getLogger(__name__)
 
@@ -354,7 +355,7 @@ def contrast_rows(sessions: list[SessionData], columns, reporter: str, category:
             p, floor, label = group_test(d, group_test_name, n_permutations=n_permutations, rng=rng)
             lo, hi = t_interval(d, ci_level)
             if floor >= 0.05:
-                notes.append(f"{label} with {n} dyads cannot reach p < 0.05 (smallest p {floor:.3g})")
+                notes.append(f"{label} with {n} dyads cannot reach p < 0.05 (smallest p {fmt_floor(floor)})")
         p_flip = sign_flip_test(d, n_permutations, rng)[0] if n >= 2 else np.nan
         rows.append(dict(
             reporter=reporter, category=category, reference=reference, band=band, metric=metric,
@@ -552,6 +553,23 @@ def _primary_rows(primary) -> pd.DataFrame:
     return rows.astype(str)
 
 
+def selection_shortfall(n_dyads: int, scfg: dict, top: int) -> str | None:
+    """Why :func:`select_contrasts` selects no contrast whatever the windows hold -> a phrase,
+    or None when it can select: no ``stats.primary`` and ``top`` <= 0 (nothing asked for),
+    or fewer than 2 x ``max(2, stats.min_dyads)`` dyads (``n_dyads``: dyads with windows) for
+    a split half. The summary page reads it to say why mixed_models.tsv and
+    channel_pairs.tsv are empty, with the thresholds the stages use."""
+    if len(_primary_rows(scfg.get("primary"))):
+        return None
+    if top <= 0:
+        return "no stats.primary, and no contrast is to be selected (0 asked for)"
+    min_d = max(2, int(scfg.get("min_dyads", 3)))
+    if n_dyads < 2 * min_d:
+        return (f"no stats.primary, and {n_dyads} dyad{'s are' if n_dyads != 1 else ' is'} too few for a "
+                f"split half (needs {2 * min_d})")
+    return None
+
+
 def select_contrasts(tables: list[pd.DataFrame], scfg: dict, top: int):
     """Contrasts for the confirmatory tables, chosen without double dipping ->
     (rows [reporter category band metric], dyads to fit on, selection label).
@@ -560,16 +578,16 @@ def select_contrasts(tables: list[pd.DataFrame], scfg: dict, top: int):
     dyads, label ``a priori (stats.primary)``. Otherwise split-half over dyads
     (Kriegeskorte et al. 2009): a seeded random half of the dyads selects the ``top``
     contrasts with the smallest group p, the other half is fitted; with fewer than
-    2 x ``min_dyads`` dyads nothing is selected and the label says why."""
+    2 x ``min_dyads`` dyads nothing is selected and the label says why
+    (:func:`selection_shortfall`)."""
     tables = [t for t in tables if len(t)]
     dyads = sorted({str(t["dyad"].iloc[0]) for t in tables})
     primary = _primary_rows(scfg.get("primary"))
     if len(primary):
         return primary, dyads, "a priori (stats.primary)"
-    min_d = max(2, int(scfg.get("min_dyads", 3)))
-    if len(dyads) < 2 * min_d or top <= 0:
-        return primary, [], (f"none: no stats.primary, and {len(dyads)} dyads are too few for a "
-                             f"split half (needs {2 * min_d})")
+    shortfall = selection_shortfall(len(dyads), scfg, top)
+    if shortfall:
+        return primary, [], f"none: {shortfall}"
     order = np.random.default_rng(scfg.get("seed", 0)).permutation(len(dyads))
     half_a = sorted(dyads[i] for i in order[: len(dyads) // 2])
     half_b = sorted(set(dyads) - set(half_a))
@@ -632,9 +650,9 @@ def precision_note(n_dyads: int, *, ci_level=0.95, group_test_name="t", n_permut
     name = names.get(group_test_name, group_test_name)
     if floor == 0:
         floor_text = (f"the group {name} can give any p (its distribution is continuous); the exact "
-                      f"sign-flip test could not go below p = {flip:.3g} with {n_dyads} dyads")
+                      f"sign-flip test could not go below p = {fmt_floor(flip)} with {n_dyads} dyads")
     else:
-        floor_text = f"the group {name} cannot give a p below {floor:.3g} with {n_dyads} dyads"
+        floor_text = f"the group {name} cannot give a p below {fmt_floor(floor)} with {n_dyads} dyads"
     mde = (sps.t.ppf(0.975, n_dyads - 1) + sps.norm.ppf(0.8)) / np.sqrt(n_dyads)
     return (f"Precision with {n_dyads} dyads: {floor_text}. The {ci_level:.0%} interval is "
             f"the estimate ± {half:.2f} × the spread (SD) of the per-dyad differences; an effect of "

@@ -126,18 +126,28 @@ def _table(df: pd.DataFrame, tid: str, *, highlight=None, links=None, hide=(), n
             else:
                 v = row[c]
                 kind = _kind(c)
-                if c in words.P_FLOOR_COLUMNS and _is_num(v) and words._finite(v) and float(v) == 0:
+                if (c in words.P_FLOOR_COLUMNS or c.endswith("_floor")) and _is_num(v) and words._finite(v) \
+                        and float(v) == 0:
                     cell.update(text="no floor", note="continuous test", sort=0.0)
+                elif (c in words.P_FLOOR_COLUMNS or c.endswith("_floor")) and _is_num(v):
+                    # a floor is printed rounded up, never below the smallest p the test gives
+                    cell.update(text=words.fmt_floor(v), sort=float(v) if words._finite(v) else "")
                 elif kind == "p" and _is_num(v):
-                    # p's floor only from the statistics stage's own column (today's p may be a
-                    # within-dyad test); the sign-flip columns' floor follows from n_dyads.
-                    floor = (floors.iloc[i] if has_floor else np.nan) if c == "p" else (
-                        words.signflip_floor(n) if c in ("p_signflip", "p_pseudo", "p_phase") else np.nan)
+                    # p's (and q's: q >= p) floor only from the statistics stage's own column (today's
+                    # p may be a within-dyad test); a column X with an X_floor column beside it takes
+                    # that; the other sign-flip columns' floor follows from n_dyads.
+                    if c in ("p", "q"):
+                        floor = floors.iloc[i] if has_floor else np.nan
+                    elif f"{c}_floor" in df:
+                        floor = float(row[f"{c}_floor"]) if words._finite(row[f"{c}_floor"]) else np.nan
+                    else:
+                        floor = words.signflip_floor(n) if c in ("p_signflip", "p_pseudo", "p_phase") else np.nan
                     text, note = words.fmt_p(v, floor)
                     if one_dyad and c == "p":
                         note = "within-dyad test"
-                    elif words._finite(floor) and floor > words.ALPHA and not note:
-                        note = f"with {int(n)} dyads this test cannot go below {words.fmt_p(floor)[0]}"
+                    elif words._finite(floor) and floor > words.ALPHA and not note and c != "q":
+                        note = (f"with {int(n)} dyads " if words._finite(n) else "") + \
+                            f"this test cannot go below {words.fmt_floor(floor)}"
                     cell.update(text=text, note=note, sort=float(v) if words._finite(v) else "")
                 elif _is_num(v):
                     cell.update(text=words.fmt_number(v, kind), sort=float(v) if words._finite(v) else "")
@@ -158,6 +168,41 @@ def _table(df: pd.DataFrame, tid: str, *, highlight=None, links=None, hide=(), n
             cells.append(cell)
         rows.append(dict(cells=cells, highlight=bool(hl[i]) if i < len(hl) else False))
     return dict(id=tid, headers=headers, rows=rows, caption=caption, n_extra=sum(h["extra"] for h in headers))
+
+
+#: The tables of contrasts chosen by ``hyperscan.stats.select_contrasts``: page key -> (what the
+#: page calls it, the config key of how many contrasts it fits).
+SELECTED_TABLES = {
+    "mixed": ("Linear mixed models (group/mixed_models.tsv)", "stats.mixed_models"),
+    "pairs": ("Inter-brain matrices per channel pair with their cluster test (group/channel_pairs.tsv)",
+              "stats.channel_pairs.top"),
+}
+
+
+def why_not_fitted(table: pd.DataFrame | None, which: str, *, n_dyads: int, stats_config: dict,
+                   has_reports: bool) -> str | None:
+    """Why a header-only ``mixed_models.tsv`` (``which="mixed"``) or ``channel_pairs.tsv``
+    (``"pairs"``) holds no row -> a phrase for "Not computed, and why"; None when the table
+    has rows or was not given (None). The stages log their reason but write none into the
+    table, so it is derived from what the page reads, with the stages' own rule
+    (``hyperscan.stats.selection_shortfall``, the same thresholds): the config asks for 0
+    contrasts; no reports, hence no category; no ``stats.primary`` and too few dyads for a
+    split half; else the selected contrasts had too few windows or dyads to fit."""
+    from .stats import selection_shortfall
+
+    if table is None or len(table):
+        return None
+    key = SELECTED_TABLES[which][1]
+    top = stats_config.get("mixed_models") if which == "mixed" else (stats_config.get("channel_pairs") or {}).get("top")
+    if top is not None and int(top) <= 0:
+        return f"switched off in the configuration ({key} is 0)"
+    if not has_reports:
+        return "no session has experience reports, so there is no category to compare"
+    short = selection_shortfall(n_dyads, stats_config, 1 if top is None else int(top))
+    if short:
+        return (short + "; contrasts named in advance in stats.primary are fitted on all dyads, with no "
+                "selection from the data")
+    return "no contrast selected for it had enough category and reference windows in enough dyads to be fitted"
 
 
 def _fig(src: str, alt: str, caption: str, files=None) -> dict:
@@ -398,7 +443,9 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
     its section then says what was not computed and why (``not_computed``: extra
     ``(what, why)`` pairs from the stage, e.g. no ratings column; ``alignment``: one line per
     session on how its reports were put on the EEG clock; ``extra_sections``: (title, html)
-    pairs of ``hyperscan.directional.report``, whose HTML that module builds and escapes)."""
+    pairs of ``hyperscan.directional.report``, whose HTML that module builds and escapes).
+    A header-only ``mixed`` or ``channel_pairs`` table is named under "Not computed, and why"
+    and its section says so (:func:`why_not_fitted`); None means the table was not given."""
     scfg = config.get("summary", {})
     stcfg = config.get("stats", {})
     ci_level = stcfg.get("ci_level", 0.95)
@@ -431,6 +478,10 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
     if n_dyads == 1:
         missing.append(("Pseudo-dyads and every test across dyads",
                         "the study has one dyad; pseudo-dyads pair people from different dyads"))
+    # mixed models and channel pairs: header-only tables say why here and in their own sections
+    unfitted = {which: why_not_fitted(table, which, n_dyads=n_dyads, stats_config=stcfg, has_reports=has_reports)
+                for which, table in (("mixed", mixed), ("pairs", channel_pairs))}
+    missing += [(SELECTED_TABLES[which][0], why) for which, why in unfitted.items() if why]
 
     # --- contrasts -------------------------------------------------------------------------
     single_case = False
@@ -525,7 +576,8 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
                 f"{row.n_windows} windows in {row.n_dyads} dyad{'s' if row.n_dyads != 1 else ''}. Clearest: "
                 f"{row.band} {words.metric_name(row.metric)}, difference {words.fmt_number(row.estimate)}"
                 + ("" if row.n_dyads == 1 else f" [{words.fmt_number(row.ci_low)}, {words.fmt_number(row.ci_high)}]")
-                + f", shift z {words.fmt_number(row.z_shift, 'z')}, q {words.fmt_p(row.q)[0]}; pseudo-dyad z of its "
+                + f", shift z {words.fmt_number(row.z_shift, 'z')}, "
+                f"q {words.fmt_p(row.q, words.row_floor(row._asdict()))[0]}; pseudo-dyad z of its "
                 f"windows ({row.z_pseudo_of}) {words.fmt_number(row.z_pseudo_windows, 'z')}.")))
         sections.append(dict(id="joint", title="Joint display: synchrony beside the words", intro=[
             (selection_note + " " if selection_note else "") + "Per reporter and category: the band where most "
@@ -640,6 +692,9 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
             sel + "Category − reference per client × therapist channel pair (mean over dyads); squares: pairs in a "
             "cluster with cluster p < 0.05 (cluster-based sign-flip permutation over dyads). Head plots: each "
             "person's channels averaged over the partner's."], tables=[], figures=figs, extra=[]))
+    elif unfitted["pairs"]:
+        sections.append(dict(id="pairs", title="Inter-brain matrices of the strongest contrasts",
+                             intro=[f"Not computed: {unfitted['pairs']}."], tables=[], figures=[], extra=[]))
 
     # --- mixed models ------------------------------------------------------------------------------
     if mixed is not None and len(mixed) and "selection" in mixed:
@@ -655,6 +710,9 @@ def build_summary(contrasts: pd.DataFrame, window_tables: list[pd.DataFrame], re
             "value ~ in_category + (1 | dyad) per contrast (statsmodels MixedLM) for the rows above. Windows are "
             "treated as independent given the dyad, so these p-values are optimistic; they are never highlighted."],
             tables=[_table(mtop, "t-mixed", n_dyads_total=n_dyads)], figures=[], extra=[]))
+    elif unfitted["mixed"]:
+        sections.append(dict(id="mixed", title="Linear mixed models", intro=[f"Not computed: {unfitted['mixed']}."],
+                             tables=[], figures=[], extra=[]))
 
     # --- provenance -----------------------------------------------------------------------------------
     prov = [_table(pd.DataFrame(sorted(versions().items()), columns=["package", "version"]), "t-versions")]

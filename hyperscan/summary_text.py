@@ -121,7 +121,9 @@ GLOSSARY = [
     ("p and q", "p: how often a difference this large arises by chance. q: p corrected for the number of "
                "rows tested (false discovery rate). A highlighted row has q below 0.05 from a test across "
                "at least two dyads that can reach 0.05 at all. A permutation test cannot give a p below "
-               "its smallest attainable value; the page then says so instead of printing a finer p."),
+               "its smallest attainable value; the page then shows “≤” that value (rounded up, never down) "
+               "instead of printing a finer p. Numbers on this page have 3 significant digits (p below "
+               "0.001: “< 0.001”); the TSV files keep every digit."),
     ("Pseudo-dyads", "The client of one dyad paired with the therapist of another. They never played "
                "together, so synchrony they reach too comes from the shared setting (e.g. the music), "
                "not from the interaction."),
@@ -216,17 +218,61 @@ def p_floor_of(df: pd.DataFrame) -> pd.Series:
     return pd.Series(np.nan, index=df.index)
 
 
+#: Significant digits of every p, q and floor on the page (README: "3 significant digits").
+P_DIGITS = 3
+
+
+def _ceil_digits(x: float, digits: int = P_DIGITS) -> str:
+    """``x`` > 0 as a plain decimal of at most ``digits`` significant digits, rounded *up*
+    (never below ``x``; exact when ``x`` has that few digits): 0.125 -> "0.125",
+    1/49 = 0.020408... -> "0.0205", 2/2**12 = 0.00048828125 -> "0.000489". The value is
+    first read to 12 significant digits, so float noise (0.30000000000000004) does not
+    round it up a step."""
+    from decimal import ROUND_CEILING, Decimal
+
+    d = Decimal(f"{float(x):.12g}")
+    step = Decimal(1).scaleb(d.adjusted() - digits + 1)
+    text = format(d.quantize(step, rounding=ROUND_CEILING).normalize(), "f")
+    return text
+
+
+def fmt_floor(floor) -> str:
+    """The smallest attainable p of a test as the page prints it: :data:`P_DIGITS`
+    significant digits, rounded up, so the printed floor is never below the true one (a
+    "≤ floor" beside it never claims a p the test cannot give). "n/a" when unknown."""
+    if not _finite(floor) or float(floor) < 0:
+        return "n/a"
+    if float(floor) == 0:
+        return "0"
+    return _ceil_digits(float(floor))
+
+
+def row_floor(row) -> float:
+    """The statistics stage's smallest attainable p of one row (first of
+    :data:`P_FLOOR_COLUMNS` it has), NaN without one; also the floor of its q (q >= p)."""
+    for col in P_FLOOR_COLUMNS:
+        if col in row and _finite(row[col]):
+            return float(row[col])
+    return np.nan
+
+
 def fmt_p(p, floor=np.nan) -> tuple[str, str]:
-    """(the p as shown, a note in words). Never finer than the test can resolve: at or below
-    its smallest attainable value the page shows "≤ floor" and says why."""
+    """(the p as shown, a note in words): :data:`P_DIGITS` significant digits, "< 0.001"
+    below 0.001, and never finer than the test can resolve: at or below its smallest
+    attainable value ``floor`` the page shows "≤ floor" (:func:`fmt_floor`, rounded up)
+    and says why; a p just above the floor is never rounded below it either."""
     if not _finite(p):
         return "n/a", ""
     p = float(p)
-    if _finite(floor) and p <= float(floor) * (1 + 1e-9):
-        return f"≤ {fmt_p(floor)[0]}", "smallest possible"
+    has_floor = _finite(floor) and float(floor) > 0
+    if has_floor and p <= float(floor) * (1 + 1e-9):
+        return f"≤ {fmt_floor(floor)}", "smallest possible"
     if p < 0.001:
         return "< 0.001", ""
-    return f"{p:.2g}", ""
+    text = f"{p:.{P_DIGITS}g}"
+    if has_floor and float(text) < float(floor):
+        text = _ceil_digits(p)
+    return text, ""
 
 
 def supported(df: pd.DataFrame, q_col: str = "q", alpha: float = ALPHA) -> np.ndarray:
@@ -264,7 +310,7 @@ def design_warnings(n_dyads: int, contrasts: pd.DataFrame | None = None) -> list
         floors = p_floor_of(contrasts).dropna()
         floor = float(floors.min()) if len(floors) else np.nan
     if _finite(floor) and floor > ALPHA:
-        return [f"With {n_dyads} dyads the test across dyads cannot give a p below {fmt_p(floor)[0].lstrip('≤ ')}, "
+        return [f"With {n_dyads} dyads the test across dyads cannot give a p below {fmt_floor(floor)}, "
                 "so no result can reach 0.05 on the group test and no row is marked as a finding. Read the "
                 "differences and intervals as descriptions of these dyads."]
     return []
@@ -463,7 +509,7 @@ def _hit_sentence(row, level, dyad_diffs, key, all_rows) -> str:
             + (" and ".join(phrases) if len(phrases) <= 2 else ", ".join(phrases[:-1]) + " and " + phrases[-1])
             + more + f". Clearest single result: {best.band} {metric_name(best.metric)} (difference "
             f"{fmt_number(best.estimate)}, {level} interval {fmt_number(best.ci_low)} to {fmt_number(best.ci_high)}, "
-            f"q {fmt_p(best.q)[0]})" + (f"; {k} of {n} dyads show the same direction." if n else "."))
+            f"q {fmt_p(best.q, row_floor(best))[0]})" + (f"; {k} of {n} dyads show the same direction." if n else "."))
     if len(bands) > 1:
         text += (" Neighbouring bands can share one effect through the band-pass filters' transition bands; "
                  "the band where more measures agree is the likelier source.")
@@ -506,7 +552,7 @@ def findings(contrasts: pd.DataFrame, highlight, *, n_dyads: int, n_sessions: in
             verdict = ("the design supports it (q below 0.05 on the test across dyads)" if row._hl else
                        "the design does not support it as a finding" + (
                            " (one dyad: it describes this pair only)" if n_dyads == 1 else
-                           f" (q {fmt_p(row.get('q', np.nan))[0]})"))
+                           f" (q {fmt_p(row.get('q', np.nan), row_floor(row))[0]})"))
             interval = (f", {level} interval {fmt_number(row.ci_low)} to {fmt_number(row.ci_high)}"
                         if _finite(row.get("ci_low", np.nan)) else "")
             out.append(f"Pre-specified contrast (stats.primary): {metric_name(row.metric)} in the {row.band} band "

@@ -248,8 +248,9 @@ def test_highlights_are_primary_or_fdr_survivors_never_the_strongest():
 
 def test_precision_and_window_length_notes():
     note = precision_note(6, group_test_name="signflip")
-    assert "0.0312" in note and f"{sps.t.ppf(0.975, 5) / np.sqrt(6):.2f}" in note  # ± 1.05 SD
-    assert "cannot give a p below 0.0312" in note
+    # 2/2^6 = 0.03125 printed as the summary page prints floors: 3 digits, rounded up (never below)
+    assert "0.0313" in note and f"{sps.t.ppf(0.975, 5) / np.sqrt(6):.2f}" in note  # ± 1.05 SD
+    assert "cannot give a p below 0.0313" in note
     # the t test's p is continuous; the sentence still names the sign-flip floor 2/2^4
     note = precision_note(4)
     assert "can give any p" in note and "below p = 0.125" in note and "none (" not in note

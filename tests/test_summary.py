@@ -402,7 +402,7 @@ def test_few_dyads_cannot_reach_the_group_level_and_say_so(tmp_path):
     rows = pd.DataFrame({"q": [0.01, 0.01, 0.2], "n_dyads": [8, 8, 8], "p_min": [0.004, 0.08, 0.004]})
     assert list(supported(rows)) == [True, False, False]
     assert fmt_p(0.004, 0.004) == ("≤ 0.004", "smallest possible")
-    assert fmt_p(0.0004)[0] == "< 0.001" and fmt_p(0.0312)[0] == "0.031"
+    assert fmt_p(0.0004)[0] == "< 0.001" and fmt_p(0.0312)[0] == "0.0312"
 
 
 def test_enough_dyads_highlight_the_injected_contrast_only(tmp_path):
@@ -671,3 +671,158 @@ def test_headline_names_the_band_where_measures_agree_not_the_leakage_band():
     assert "Clearest single result: alpha phase locking (PLV) (difference 0.07" in text
     lead = lead_contrast(c, hl, metrics={"plv", "envcorr"})
     assert (lead.band, lead.metric) == ("alpha", "plv")
+
+
+# ---------------------------------------------------------------------------------------------
+# Precision: no p finer than its test resolves, p and q at the 3 significant digits promised.
+
+def _shown_floors(text):
+    """Every number the text prints as a floor: "≤ x", "cannot go below x", "p below x"."""
+    pat = r"(?:≤ |cannot go below |cannot give a p below |could not go below p = )(\d+(?:\.\d+)?)(?![\d/])"
+    return [float(x) for x in re.findall(pat, text)]  # not the glossary's "below 2/2^n"
+
+
+def test_floors_and_p_are_printed_exactly_enough():
+    from hyperscan.summary_text import design_warnings, fmt_floor, fmt_p
+
+    # a floor: exact when it has 3 significant digits, else rounded up, never down
+    assert fmt_floor(2 / 2**4) == "0.125" and fmt_p(2 / 2**4, 2 / 2**4) == ("≤ 0.125", "smallest possible")
+    assert fmt_floor(2 / 2**5) == "0.0625" and fmt_p(2 / 2**5, 2 / 2**5)[0] == "≤ 0.0625"
+    assert fmt_floor(1 / 49) == "0.0205" and fmt_p(1 / 49, 1 / 49)[0] == "≤ 0.0205"  # 0.020408...
+    assert fmt_floor(2 / 2**12) == "0.000489" and fmt_p(2 / 2**12, 2 / 2**12)[0] == "≤ 0.000489"  # 0.00048828
+    assert fmt_floor(0.1 + 0.2) == "0.3"  # float noise is not a digit to round up
+    # p: 3 significant digits, as the page says (was 2: 0.375 -> "0.38", 0.0499 -> "0.05")
+    assert fmt_p(0.375) == ("0.375", "") and fmt_p(0.375, 2 / 2**4) == ("0.375", "")
+    assert fmt_p(0.0499)[0] == "0.0499" and fmt_p(0.05)[0] == "0.05" and fmt_p(0.0312)[0] == "0.0312"
+    assert fmt_p(0.02041, 1 / 49)[0] == "0.0205"  # just above the floor, not rounded below it
+    assert "cannot give a p below 0.125," in design_warnings(4)[0]
+    from hyperscan.summary_text import GLOSSARY
+
+    assert "3 significant digits" in dict(GLOSSARY)["p and q"]  # what the page promises
+
+
+@pytest.mark.parametrize("group_test_name", ["signflip", "wilcoxon"])
+def test_no_printed_floor_lies_below_the_floor_for_3_to_12_dyads(group_test_name):
+    """Every "≤ x" / "cannot go below x" the contrasts table, the warnings and the statistics
+    notes print is at least the test's smallest p, for 3..12 dyads."""
+    from hyperscan.stats import precision_note, sign_flip_floor
+    from hyperscan.summary import _table
+    from hyperscan.summary_text import design_warnings, fmt_p, signflip_floor
+
+    for n in range(3, 13):
+        floor = 2 / 2**n
+        rows = pd.DataFrame({"reporter": "client", "category": "c", "band": "alpha", "metric": "plv",
+                             "estimate": 0.1, "ci_low": 0.0, "ci_high": 0.2, "n_dyads": n,
+                             "p": [floor, 3 * floor, 0.375], "p_floor": floor, "q": [floor, 3 * floor, 0.375],
+                             "p_signflip": floor, "p_signflip_floor": floor})
+        t = _table(rows, "t")
+        texts = [f"{c['text']} ({c['note']})" for r in t["rows"] for c in r["cells"]]
+        shown = _shown_floors(" ".join(texts)) + _shown_floors(fmt_p(floor, floor)[0])
+        shown += _shown_floors(" ".join(design_warnings(n)))
+        assert len(shown) >= 4, (n, texts)
+        assert min(shown) >= floor, (n, shown, floor)
+        assert signflip_floor(n) == floor
+        note = precision_note(n, group_test_name=group_test_name, n_permutations=2000)
+        true_floor = sign_flip_floor(n, 2000) if group_test_name == "signflip" else floor  # 1/2001 above 2^11
+        note_floors = _shown_floors(note)
+        assert note_floors and min(note_floors) >= true_floor, (n, note)
+
+
+def test_four_dyad_contrasts_cells_show_the_floor_exactly(tmp_path):
+    """The reviewer's 4-dyad page: a sign-flip p at its floor 0.125 read "≤ 0.12", its
+    neighbours "this test cannot go below 0.12", and p = 0.375 "0.38"."""
+    inp = _inputs(n_dyads=4)
+    c = inp["contrasts"]
+    c["p_floor"], c["group_test"] = 0.125, "sign-flip"
+    c["p"] = np.where(np.arange(len(c)) == 0, 0.125, 0.375)
+    page = _build(tmp_path, inp)
+    table = page[page.index('id="t-contrasts"'):]
+    table = table[: table.index("</table>")]
+    assert 'data-sort="0.125">≤ 0.125 <span class="note">(smallest possible)</span>' in table
+    assert 'data-sort="0.375">0.375 <span class="note">(with 4 dyads this test cannot go below 0.125)</span>' in table
+    before_provenance = page[: page.index('<section id="provenance">')]  # package versions such as 4.0.12
+    assert not re.search(r"(?<![\d.])0\.12(?!\d)", before_provenance) and "0.38" not in table
+    # every floor the page prints is the group test's 0.125 or a row's within-dyad p_shift floor
+    from hyperscan.summary_text import fmt_floor
+
+    known = {0.125} | {float(fmt_floor(x)) for x in c["p_shift_floor"].dropna()}
+    assert set(_shown_floors(page)) <= known and 0.125 in _shown_floors(page)
+
+
+# ---------------------------------------------------------------------------------------------
+# Mixed models and channel-pair clusters: said when not computed, and why.
+
+def _not_computed_list(page):
+    block = page[page.index("<h3>Not computed, and why</h3>"):]
+    return block[: block.index("</ul>")]
+
+
+def _stage_tables(tmp_path, tables, config):
+    """The statistics stage's own mixed_models.tsv for these windows, read as the summary reads it,
+    and the header-only channel_pairs.tsv the channel-pairs stage writes when it selects nothing."""
+    from hyperscan.channel_pairs import PAIR_COLUMNS
+    from hyperscan.stats import stats_stage
+    from hyperscan.summary import _read
+    from hyperscan.windows import write_tsv
+
+    paths = []
+    for k, t in enumerate(tables):
+        paths.append(tmp_path / f"w{k}.tsv")
+        write_tsv(t, paths[-1])
+    stats_stage(paths, config, tmp_path / "contrasts.tsv", tmp_path / "dyads.tsv", tmp_path / "mixed.tsv")
+    write_tsv(pd.DataFrame(columns=PAIR_COLUMNS), tmp_path / "channel_pairs.tsv")
+    return _read(tmp_path / "mixed.tsv"), _read(tmp_path / "channel_pairs.tsv")
+
+
+def test_four_dyads_without_primary_say_why_mixed_models_and_pairs_are_missing(tmp_path):
+    from hyperscan.stats import select_contrasts
+
+    inp = _inputs(n_dyads=4)
+    config = validate_config({})
+    inp["mixed"], inp["channel_pairs"] = _stage_tables(tmp_path, inp["window_tables"], config)
+    assert inp["mixed"].empty and list(inp["mixed"].columns)[:2] == ["reporter", "category"]
+    # the stages' own reason (select_contrasts' label, which they log), word for word on the page
+    label = select_contrasts(inp["window_tables"], config["stats"], config["stats"]["mixed_models"])[2]
+    assert label == "none: no stats.primary, and 4 dyads are too few for a split half (needs 6)"
+    page = _build(tmp_path, inp, config={})
+    listed = _not_computed_list(page)
+    for what in ("Linear mixed models (group/mixed_models.tsv)",
+                 "Inter-brain matrices per channel pair with their cluster test (group/channel_pairs.tsv)"):
+        assert (f"<li><strong>{what}</strong>: no stats.primary, and 4 dyads are too few for a split half "
+                "(needs 6); contrasts named in advance in stats.primary") in listed, what
+    # their sections are in the table of contents and say it too
+    assert '<a href="#mixed">Linear mixed models</a>' in page
+    assert '<a href="#pairs">Inter-brain matrices of the strongest contrasts</a>' in page
+    for sid in ("mixed", "pairs"):
+        section = page[page.index(f'<section id="{sid}">'):]
+        assert "<p>Not computed: no stats.primary, and 4 dyads are too few for a split half (needs 6)" in \
+            section[: section.index("</section>")]
+
+
+def test_other_reasons_for_empty_mixed_models_and_pairs(tmp_path):
+    from hyperscan.channel_pairs import PAIR_COLUMNS
+    from hyperscan.stats import MIXED_COLUMNS
+
+    empty = dict(mixed=pd.DataFrame(columns=MIXED_COLUMNS), channel_pairs=pd.DataFrame(columns=PAIR_COLUMNS))
+    # switched off
+    page = _build(tmp_path, {**_inputs(n_dyads=4), **empty},
+                  config={"stats": {"mixed_models": 0, "channel_pairs": {"top": 0}}})
+    listed = _not_computed_list(page)
+    assert "switched off in the configuration (stats.mixed_models is 0)" in listed
+    assert "switched off in the configuration (stats.channel_pairs.top is 0)" in listed
+    # enough dyads for a split half (min_dyads 2: needs 4), yet nothing fitted: not "too few dyads"
+    page = _build(tmp_path, {**_inputs(n_dyads=4), **empty}, config={"stats": {"min_dyads": 2}})
+    listed = _not_computed_list(page)
+    assert listed.count("no contrast selected for it had enough category and reference windows") == 2
+    assert "split half" not in listed
+
+
+def test_computed_mixed_models_and_pairs_are_not_listed_as_missing(tmp_path):
+    inp = _inputs(n_dyads=4)  # channel pairs and mixed models with rows
+    assert len(inp["mixed"]) and len(inp["channel_pairs"])
+    page = _build(tmp_path, inp, not_computed=[("Continuous ratings", "the sessions sheet has no `ratings` column")])
+    listed = _not_computed_list(page)
+    assert "Continuous ratings" in listed
+    assert "mixed_models.tsv" not in listed and "channel_pairs.tsv" not in listed and "split half" not in listed
+    assert "Not computed:" not in page
+    assert '<a href="#mixed">Linear mixed models</a>' in page and '<a href="#pairs">' in page

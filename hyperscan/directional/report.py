@@ -23,8 +23,24 @@ def _num(x, digits=3):
 
 
 def _table(df: pd.DataFrame) -> str:
+    """An HTML table; a floor column (``p_min``, ...) and the ``p``/``q`` beside it follow the
+    summary page's rule (``hyperscan.summary_text``): the floor rounded up, a p at it "≤ floor"."""
+    from ..summary_text import P_FLOOR_COLUMNS, fmt_floor, fmt_p
+
+    floor_col = next((c for c in P_FLOOR_COLUMNS if c in df.columns), None)
+
+    def cell(col, v, floor):
+        if not isinstance(v, (float, np.floating)) or not np.isfinite(v):
+            return _num(v)
+        if col == floor_col:
+            return html.escape(fmt_floor(v))
+        if floor_col is not None and col in ("p", "q"):
+            return html.escape(fmt_p(v, floor)[0])
+        return _num(v)
+
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    body = "".join("<tr>" + "".join(f"<td>{_num(v)}</td>" for v in row) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td>{cell(c, v, getattr(row, floor_col, np.nan) if floor_col else np.nan)}</td>"
+                                    for c, v in zip(df.columns, row)) + "</tr>"
                    for row in df.itertuples(index=False))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
