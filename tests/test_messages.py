@@ -115,3 +115,51 @@ def test_short_recordings_with_sample0_say_so():
     assert what == ("alignment sample0: the recordings overlap for only 1.500 s (first samples together; "
                     "client 1.500 s, therapist 1.750 s long)")
     assert expected.startswith("recordings that overlap by at least one window (2 s)")
+
+
+# ------------------------------------------------------------------ B: ;-separated CSV
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv"])
+def test_semicolon_report_is_named_not_guessed(tmp_path, suffix):
+    """European Excel's "CSV": ';' between fields, decimal commas. Refused naming the file,
+    the separator and the decimal commas, with what to save instead (it used to give pandas'
+    "Expected 1 fields in line 2, saw 2")."""
+    from hyperscan.reports import read_reports
+
+    path = tmp_path / f"reports{suffix}"
+    path.write_text("onset;duration;reporter;category\n12,5;3,0;client;connected\n40;2,25;therapist;attuned\n")
+    with pytest.raises(InputError) as err:
+        read_reports(path)
+    [msg] = err.value.problems
+    sep = "comma" if suffix == ".csv" else "tab"
+    assert msg.startswith(f"{path}: line 1 (header): the fields are separated by ';' (semicolon, with decimal "
+                          "commas such as '12,5'")
+    assert f"not by {sep}s; expected a {sep}-separated table" in msg
+    assert "save it as tab-separated text (.tsv) or as comma-separated text (.csv) with '.' as the decimal" in msg
+    assert "Expected 1 fields" not in msg
+    # without decimal commas (it used to read as one column and say the columns are missing)
+    path.write_text("onset;duration;reporter;category\n12;3;client;connected\n")
+    with pytest.raises(InputError) as err:
+        read_reports(path)
+    assert "separated by ';' (semicolon:" in err.value.problems[0] and "missing" not in err.value.problems[0]
+
+
+def test_comma_csv_with_semicolons_in_text_still_reads(tmp_path):
+    """A ';' inside a comma-separated file's text is no separator."""
+    from hyperscan.reports import read_reports
+
+    path = tmp_path / "reports.csv"
+    path.write_text('onset,duration,reporter,category,text\n12.5,3,client,connected,"slow; then fast"\n')
+    df = read_reports(path)
+    assert df.onset.tolist() == [12.5] and df.text.tolist() == ["slow; then fast"]
+
+
+def test_semicolon_report_in_validate_names_row(tmp_path):
+    shutil.copy(SAMPLE / "eeg" / "D01_S1_client.edf", tmp_path / "c.edf")
+    shutil.copy(SAMPLE / "eeg" / "D01_S1_therapist.edf", tmp_path / "t.edf")
+    rep = tmp_path / "r.csv"
+    rep.write_text("onset;duration;reporter;category\n12,5;3,0;client;connected\n")
+    problems = check_study(_config(tmp_path, _sheet(tmp_path, tmp_path / "c.edf", tmp_path / "t.edf",
+                                                    reports=rep))).problems
+    assert len(problems) == 1 and "separated by ';'" in problems[0] and str(rep) in problems[0], problems
