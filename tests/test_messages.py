@@ -163,3 +163,19 @@ def test_semicolon_report_in_validate_names_row(tmp_path):
     problems = check_study(_config(tmp_path, _sheet(tmp_path, tmp_path / "c.edf", tmp_path / "t.edf",
                                                     reports=rep))).problems
     assert len(problems) == 1 and "separated by ';'" in problems[0] and str(rep) in problems[0], problems
+
+
+# ------------------------------------------------------------------ C: init's hint
+
+
+def test_init_hint_is_a_command_that_survives_spaces(tmp_path, capsys):
+    from hyperscan.cli import main
+
+    study = tmp_path / "x" / "my study"
+    study.mkdir(parents=True)
+    for f in ("D01_S1_client.edf", "D01_S1_therapist.edf"):
+        shutil.copy(SAMPLE / "eeg" / f, study / f)
+    assert main(["init", str(study)]) == 0
+    err = capsys.readouterr().err
+    hint = err.split("next: ", 1)[1].splitlines()[0]
+    assert shlex.split(hint) == ["hyperscan", "validate", "--configfile", str(study / "config.yaml")], hint
