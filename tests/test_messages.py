@@ -179,3 +179,46 @@ def test_init_hint_is_a_command_that_survives_spaces(tmp_path, capsys):
     err = capsys.readouterr().err
     hint = err.split("next: ", 1)[1].splitlines()[0]
     assert shlex.split(hint) == ["hyperscan", "validate", "--configfile", str(study / "config.yaml")], hint
+
+
+# ------------------------------------------------------------------ D: validate's output
+
+
+def _validate(config: Path) -> tuple[int, str]:
+    res = subprocess.run(hyperscan_cmd() + ["validate", "--configfile", str(config)], capture_output=True,
+                         text=True, timeout=300)
+    return res.returncode, res.stdout + res.stderr
+
+
+def test_validate_prints_a_report_warning_once_in_its_own_format(tmp_path):
+    """Two overlapping codes of one reporter: one `warning:` line (it used to come a second time
+    as a raw Python warning, `.../hyperscan/sessions.py:125: ReportOverlapWarning: ...`)."""
+    shutil.copy(SAMPLE / "eeg" / "D01_S1_client.edf", tmp_path / "c.edf")
+    shutil.copy(SAMPLE / "eeg" / "D01_S1_therapist.edf", tmp_path / "t.edf")
+    rep = tmp_path / "r.tsv"
+    rep.write_text("onset\tduration\treporter\tcategory\n10\t10\tclient\tconnected\n15\t10\tclient\tattuned\n")
+    code, out = _validate(_config(tmp_path, _sheet(tmp_path, tmp_path / "c.edf", tmp_path / "t.edf", reports=rep)))
+    assert code == 0, out
+    needle = "2 report(s) overlap another code of the same reporter"
+    assert out.count(needle) == 1, out
+    assert f"  warning: {rep}: {needle}" in out
+    assert "ReportOverlapWarning" not in out and "Warning:" not in out and "warnings.warn" not in out, out
+
+
+def test_validate_of_epoched_files_has_no_mne_chatter(tmp_path):
+    from epoch_tools import write_epoched_study
+
+    sheet = write_epoched_study(tmp_path / "study", n_dyads=1, n_epochs=8, epoch_s=8.0)
+    code, out = _validate(write_config(tmp_path / "config.yaml", sheet, tmp_path / "out"))
+    assert code == 0, out
+    assert "8 epochs of 8.000 s" in out  # validate read them
+    assert "Loading data" not in out and "original time points" not in out, out
+
+
+@pytest.mark.realdata
+def test_validate_of_hypyp_epochs_has_no_mne_chatter(realdata, tmp_path):
+    sheet = _sheet(tmp_path, realdata / "preproc_S1.fif", realdata / "preproc_S2.fif")
+    _, out = _validate(write_config(tmp_path / "config.yaml", sheet, tmp_path / "out"))
+    # read to the end (33 epochs each), then refused: HyPyP's two files hold different events
+    assert "epoch 1 has event '58' but the client's epoch 1 (preproc_S1.fif) has '54'" in out, out
+    assert "Loading data" not in out and "original time points" not in out, out
