@@ -250,6 +250,48 @@ def parse_alignment(value) -> tuple[str, str | None]:
     raise ValueError(text)
 
 
+def short_overlap(method: str, requested, start_s: float, client_s: float, therapist_s: float,
+                  window_s: float | None = None, code: str | None = None) -> tuple[str, str]:
+    """(what, expected) of a problem for two separate recordings that, aligned by ``method``
+    (``header``, ``sample0`` or ``trigger``; ``requested``: the sheet's ``alignment`` cell,
+    empty for the default), do not overlap or overlap for less than one window.
+
+    ``start_s``: the therapist's first sample on the client's clock (s; negative when the
+    therapist started first); ``client_s``/``therapist_s``: the two lengths (s, the
+    therapist's on the client's clock); ``window_s``: the window length (None: any overlap
+    is enough). The text says how far apart the two are (never a negative "overlap") and
+    names the sheet's ``alignment`` values that could fix it (README, sessions sheet)."""
+    overlap = min(client_s, start_s + therapist_s) - max(0.0, start_s)
+    later, earlier = ("therapist", "client") if start_s > 0 else ("client", "therapist")
+    earlier_s = client_s if earlier == "client" else therapist_s
+    how = {"header": "by the header start times", "sample0": "first samples together",
+           "trigger": f"by the sync trigger '{code}'"}[method]
+    default = not requested or str(requested).strip().lower() in ("", "auto")
+    said = f"alignment {method}" + ("" if not default else " (the default when both headers carry a start time)"
+                                    if method == "header" else " (the default when a header lacks a start time)")
+    lengths = f"client {client_s:.3f} s, therapist {therapist_s:.3f} s long"
+    if overlap <= 0:
+        what = (f"{said}: the recordings do not overlap: {how} the {later} starts {abs(start_s):.3f} s "
+                f"after the {earlier}, {-overlap:.3f} s after the {earlier}'s {earlier_s:.3f} s recording ends")
+    else:
+        what = (f"{said}: the recordings overlap for only {overlap:.3f} s ({how}"
+                + (f" the {later} starts {abs(start_s):.3f} s after the {earlier}" if round(start_s, 3) else "")
+                + f"; {lengths})")
+    need = (f"recordings that overlap by at least one window ({window_s:g} s)" if window_s
+            else "recordings that overlap in time")
+    sample0 = "sample0 (pairs the files sample by sample from their first samples)"
+    trigger = "trigger:<code> (a sync event present in both files)"
+    if method == "header":
+        fix = (f"; if they belong together although their headers say otherwise, set the sheet's alignment "
+               f"column to {sample0} or {trigger}")
+    elif method == "trigger":
+        fix = (f"; check that '{code}' marks the same moment in both files, or set the sheet's alignment "
+               f"column to {sample0} or header (the files' start times)")
+    else:
+        fix = "; with sample0 the overlap is the shorter recording: give the complete recordings"
+    return what, need + fix
+
+
 def trigger_times(raw, code: str) -> np.ndarray:
     """Seconds (from the recording's first sample) of every ``code`` event: annotations whose
     description is ``code`` (EDF+ TALs, BrainVision markers, FIF/EEGLAB annotations), or,

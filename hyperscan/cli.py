@@ -11,6 +11,7 @@ import collections
 import contextlib
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -627,8 +628,9 @@ def cmd_init(args) -> int:
         print(f"  not used: {line}", file=sys.stderr)
     for note in result.notes:
         print(f"  check: {note}", file=sys.stderr)
+    # the hint is a command line to paste: the path quoted for the shell (spaces, quotes, $)
     print(f"hyperscan init: wrote {result.sheet} and {result.config}; next: hyperscan validate --configfile "
-          f"{result.config}", file=sys.stderr)
+          f"{shlex.quote(str(result.config))}", file=sys.stderr)
     print(result.sheet)
     return 0
 

@@ -492,7 +492,7 @@ def _align_separate(client, therapist, session, notes: AlignmentNotes, check_onl
     """Put two separate (non-XDF) recordings on one time axis by the sheet's ``alignment``
     (module doc of :mod:`hyperscan.alignment`); returns the (possibly cropped or
     resampled) client and therapist."""
-    from .alignment import fit_triggers, parse_alignment, trigger_times
+    from .alignment import fit_triggers, parse_alignment, short_overlap, trigger_times
 
     facts = notes.facts
     sheet_value = getattr(session, "alignment", None)
@@ -548,6 +548,7 @@ def _align_separate(client, therapist, session, notes: AlignmentNotes, check_onl
                      + f"; largest event residual {fit['residual_ms']:.2f} ms"
                      + (f"; {said_diff}" if said_diff else ""))
     facts["method"] = method
+    lengths = (client.n_times / client.info["sfreq"], therapist.n_times / therapist.info["sfreq"] / scale)
     facts["offset_s"] = round(-offset / scale, 6)
     facts["drift_ppm"] = round((scale - 1.0) * 1e6, 3)
     _common_rate(client, therapist, notes, check_only)
@@ -567,13 +568,8 @@ def _align_separate(client, therapist, session, notes: AlignmentNotes, check_onl
     if k and not check_only:
         later, earlier = ("therapist", client) if start > 0 else ("client", therapist)
         if k >= earlier.n_times:
-            raise InputError(problem(Path(session.client), f"alignment {method}"
-                                     + ("" if sheet_value else " (the default when both headers carry a start time)")
-                                     + f": the recordings do not overlap (by {'the header start times' if method == 'header' else 'the fit'} "
-                                       f"the {later} starts {abs(start):.3f} s later, after the other one ends)",
-                                     "recordings of the same session; if they did start together and a header "
-                                     "clock is wrong, put sample0 in the sheet's alignment column (or trigger:<code> "
-                                     "for a sync event in both files)", row=session.row))
+            what, expected = short_overlap(method, sheet_value, start, lengths[0], lengths[1], code=code)
+            raise InputError(problem(Path(session.client), what, expected, row=session.row))
         earlier.crop(tmin=k / sfreq)
     if k:
         notes.append(f"the {'therapist' if start > 0 else 'client'} recording starts {abs(start):.3f} s later "

@@ -9,6 +9,7 @@ reported as such (validation lists the reason)."""
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -58,7 +59,9 @@ def describe_study(check) -> list[str]:
             lines.append("    reports: none (this session enters no category contrast)")
         else:
             try:
-                rep = s.reports_on_eeg_clock()
+                with warnings.catch_warnings():  # validate has printed the reader's warnings once, its own way
+                    warnings.simplefilter("ignore")
+                    rep = s.reports_on_eeg_clock()
             except Exception as exc:  # noqa: BLE001
                 lines.append(f"    reports: {Path(s.reports).name}: not readable here ({exc})")
             else:

@@ -632,7 +632,14 @@ def check_study(configfile) -> StudyCheck:
             start = float(facts.get("offset_s") or 0.0)
             scale = 1.0 + float(facts.get("drift_ppm") or 0.0) * 1e-6
             duration = min(recs[0].duration, start + recs[1].duration / scale) - max(0.0, start)
-        if duration is not None and duration < length:
+        if duration is not None and duration < length and facts.get("method") in ("header", "sample0", "trigger"):
+            # how far apart, and the sheet's alignment values that could fix it (never a negative overlap)
+            from .alignment import short_overlap
+
+            what, expected = short_overlap(facts["method"], facts.get("requested"), start, recs[0].duration,
+                                           recs[1].duration / scale, length, (facts.get("trigger") or {}).get("code"))
+            check.problems.append(problem(sheet, f"dyad {s.dyad} session {s.session}: {what}", expected, row=s.row))
+        elif duration is not None and duration < length:
             check.problems.append(problem(sheet, f"dyad {s.dyad} session {s.session}: the recordings overlap "
                                                  f"for only {duration:.3g} s",
                                           f"at least one window ({length:g} s)", row=s.row))
@@ -642,7 +649,9 @@ def check_study(configfile) -> StudyCheck:
                                                  "share no channel name but synchrony.summary is homologous",
                                           "the same channel names for both people (Fz-Fz, ...)", row=s.row))
         if s.reports is not None:
-            problems, notes = check_reports(s, duration, check.report_summaries, categories)
+            # no overlap: said above; the reports are still read, but not clipped to a negative length
+            problems, notes = check_reports(s, duration if duration is None or duration > 0 else None,
+                                            check.report_summaries, categories)
             check.problems += problems
             check.warnings += notes
         if s.ratings is not None:

@@ -462,4 +462,5 @@ def test_validate_measures_the_overlap_after_alignment(tmp_path):
     sheet = tmp_path / "sessions.tsv"
     sheet.write_text("dyad\tsession\tclient\ttherapist\nD1\tS1\tclient_raw.fif\ttherapist_raw.fif\n")
     problems = check_study(study_config(tmp_path, sheet)).problems
-    assert len(problems) == 1 and "the recordings overlap for only 1 s" in problems[0], problems
+    assert len(problems) == 1 and "the recordings overlap for only 1.000 s (by the header start times the " \
+        "therapist starts 124.000 s after the client; client 125.000 s, therapist 125.000 s long)" in problems[0], problems

@@ -81,8 +81,8 @@ def test_edf_pair(realdata):
     ``alignment: sample0`` they are paired sample by sample and the disagreement is noted.
     (This test used to pin the silent pairing.)"""
     pair = (realdata / "eyes-closed-1.edf", realdata / "eyes-closed-2.edf")
-    with pytest.raises(InputError, match=r"do not overlap \(by the header start times the therapist starts "
-                                         r"77.000 s later.*sample0"):
+    with pytest.raises(InputError, match=r"do not overlap: by the header start times the therapist starts "
+                                         r"77.000 s after the client, 27.000 s after the client's.*sample0"):
         load_dyad(_session(*pair))
     session = Session(dyad="D1", session="S1", client=pair[0], therapist=pair[1], row=1, alignment="sample0")
     client, therapist, notes = load_dyad(session)

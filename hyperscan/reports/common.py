@@ -192,6 +192,8 @@ def _read_table(path: Path, text: str, sep: str, *, header: bool = True, first_l
     the column names.
     """
     quoting = csv.QUOTE_NONE if sep == "\t" else csv.QUOTE_MINIMAL
+    if header and sep != ";":
+        _semicolon_problem(path, text, sep)
     try:
         # header=None: a data row longer than the header is an error instead
         # of being silently turned into an index column.
@@ -232,6 +234,30 @@ def _read_table(path: Path, text: str, sep: str, *, header: bool = True, first_l
         return [], [], []
     columns = [c.strip() for c in rows[0]]
     return columns, rows[1:], lines[1:]
+
+
+def _semicolon_problem(path: Path, text: str, sep: str) -> None:
+    """Refuse a table whose header line is ``;``-separated while ``sep`` was expected (the
+    "CSV" of Excel in locales with a decimal comma: ``onset;duration;...`` and ``12,5``).
+    Never guessed: the error names the file, the separator found and what to save instead."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return
+    head = lines[0]
+    n_sep = len(next(csv.reader([head], delimiter=sep, quotechar='"'), []))
+    n_semi = len(next(csv.reader([head], delimiter=";", quotechar='"'), []))
+    if n_sep > 1 or n_semi < 2:
+        return
+    cells = [c for ln in lines[1:51] for c in next(csv.reader([ln], delimiter=";", quotechar='"'), [])]
+    commas = next((c.strip() for c in cells if _COMMA_NUMBER.match(c)), None)
+    what = "comma" if sep == "," else "tab"
+    found = f"semicolon, with decimal commas such as {commas!r}" if commas else "semicolon"
+    raise ReportError(
+        path,
+        f"{path}: line 1 (header): the fields are separated by ';' ({found}: Excel's 'CSV' in locales "
+        f"that write numbers as 12,5), not by {what}s; expected a {what}-separated table: save it as "
+        "tab-separated text (.tsv) or as comma-separated text (.csv) with '.' as the decimal separator",
+    )
 
 
 _COMMA_NUMBER = re.compile(r"^\s*[-+]?\d*,\d+\s*$")
