@@ -282,6 +282,28 @@ def _short(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 20] + f" ... ({len(text)} characters)"
 
 
+def _primary_problems(primary: list, bands, metrics, source) -> list[str]:
+    """``stats.primary`` contrasts naming a band or metric the config does not compute (the
+    pre-specified contrast would silently not exist); reporters and categories are checked
+    against the reports by ``hyperscan validate``."""
+    import difflib
+
+    out = []
+    for i, row in enumerate(primary, start=1):
+        if not isinstance(row, dict):
+            continue  # the schema reports it
+        for key, known in (("band", list(bands) if isinstance(bands, dict) else None),
+                           ("metric", list(metrics) if isinstance(metrics, list) else None)):
+            value = row.get(key)
+            if known is None or not isinstance(value, str) or value in known:
+                continue
+            close = difflib.get_close_matches(value, [str(k) for k in known], n=1, cutoff=0.6)
+            out.append(problem(source, f"stats.primary contrast {i}: {key} '{value}' is not one of the config's "
+                                       f"{key}s ({', '.join(map(str, known))})",
+                               f"one of those {key}s" + (f" (did you mean '{close[0]}'?)" if close else "")))
+    return out
+
+
 def _bands_outside_filter(bands: dict, pre: dict, source) -> list[str]:
     """Bands reaching below ``preprocessing.l_freq`` or above ``preprocessing.h_freq``: the
     preprocessing filter has removed (part of) them, so their synchrony would be computed on
@@ -307,7 +329,8 @@ def _bands_outside_filter(bands: dict, pre: dict, source) -> list[str]:
             part = "all of it" if edges[1] <= low else f"everything below {low:g} Hz"
             out.append(problem(source, f"band '{name}' ({span}) reaches below preprocessing.l_freq "
                                        f"{low:g} Hz: the high-pass filter removes {part}",
-                               f"bands inside the filtered range ({low:g}-{'Nyquist' if high is None else f'{high:g}'} Hz), "
+                               f"bands inside the filtered range ({low:g}-"
+                               f"{'Nyquist' if high is None else f'{high:g}'} Hz), "
                                "or a lower preprocessing.l_freq"))
     return out
 
@@ -365,6 +388,9 @@ def validate_config(config: dict, source="config") -> dict:
                                 "a high-pass edge below the low-pass edge"))
     if isinstance(pre, dict) and isinstance(bands, dict):
         problems += _bands_outside_filter(bands, pre, source)
+    stats = config.get("stats")
+    if isinstance(stats, dict) and isinstance(stats.get("primary"), list):
+        problems += _primary_problems(stats["primary"], bands, config.get("metrics"), source)
     if isinstance(pre, dict) and _is_number(pre.get("resample_sfreq")) and isinstance(bands, dict):
         nyquist = pre["resample_sfreq"] / 2.0
         for name, edges in bands.items():

@@ -519,7 +519,8 @@ def _start_in_child(fn, *args):
         try:
             send.send(result)
         except Exception as exc:  # noqa: BLE001 - e.g. an exception that does not pickle
-            send.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}"), result[-1] if result[0] == "error" else ""))
+            trace = result[-1] if result[0] == "error" else ""
+            send.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}"), trace))
 
     process = ctx.Process(target=target, name="hyperscan-preprocess-person", daemon=True)
     process.start()

@@ -395,7 +395,7 @@ def check_reports(session: Session, duration: float | None,
     """Check one session's report file against the recording it belongs to (read with the
     sheet's ``report_format`` and ``report_options``); a description of what was read is
     appended to ``summaries`` (:func:`describe_reports`), and each category's rows to
-    ``categories`` (category -> [(file, source line), ...], for :func:`category_problems`)."""
+    ``categories`` (category -> [(file, source line, reporter), ...], for :func:`category_problems`)."""
     from .reports import to_eeg_time
 
     path = session.reports
@@ -416,8 +416,8 @@ def check_reports(session: Session, duration: float | None,
             summaries.append(describe_reports(session, reports))
         if categories is not None:
             lines = reports["source_line"] if "source_line" in reports else range(1, len(reports) + 1)
-            for cat, line in zip(reports["category"].astype(str), lines):
-                categories.setdefault(cat, []).append((path, line))
+            for cat, line, rep in zip(reports["category"].astype(str), lines, reports["reporter"].astype(str)):
+                categories.setdefault(cat, []).append((path, line, rep))
         if not len(reports):
             notes.append(problem(path, "holds no report rows (a header only): this session has no coded "
                                        "windows, so it enters no contrast", "at least one report row"))
@@ -443,6 +443,42 @@ def check_reports(session: Session, duration: float | None,
 REFERENCE_RULES = ("others", "unlabelled")
 
 
+def primary_problems(primary, categories: dict, source) -> list[str]:
+    """``stats.primary`` contrasts whose reporter reports nothing in the study, or whose
+    category that reporter never codes: the pre-specified contrast would silently not exist
+    (its mixed model and channel-pair matrices not fitted). ``categories``: as in
+    :func:`category_problems`; nothing is checked when no report was read."""
+    import difflib
+
+    if not categories or not isinstance(primary, list):
+        return []
+    by_reporter: dict[str, set] = {}
+    for cat, rows in categories.items():
+        for _, _, rep in rows:
+            by_reporter.setdefault(rep, set()).add(cat)
+
+    def hint(value, choices):
+        close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+        return f" (did you mean '{close[0]}'?)" if close else ""
+
+    out = []
+    for i, row in enumerate(primary, start=1):
+        if not (isinstance(row, dict) and isinstance(row.get("reporter"), str)
+                and isinstance(row.get("category"), str)):
+            continue  # the schema reports it
+        rep, cat = row["reporter"], row["category"]
+        if rep not in by_reporter:
+            out.append(problem(source, f"stats.primary contrast {i}: reporter '{rep}' reports nothing in this study "
+                                       f"(reporters: {', '.join(sorted(by_reporter))})",
+                               "one of those reporters" + hint(rep, by_reporter)))
+        elif cat not in by_reporter[rep]:
+            codes = sorted(by_reporter[rep])
+            out.append(problem(source, f"stats.primary contrast {i}: {rep} never reports category '{cat}' "
+                                       f"({rep} reports: {', '.join(codes[:20])}{' ...' if len(codes) > 20 else ''})",
+                               "one of those categories" + hint(cat, codes)))
+    return out
+
+
 def category_problems(categories: dict, reference: str, source) -> list[str]:
     """Categories of the whole study (:func:`check_reports`'s ``categories``) that differ only
     in case ('Connected' beside 'connected': two categories to the statistics, each on fewer
@@ -460,7 +496,7 @@ def category_problems(categories: dict, reference: str, source) -> list[str]:
             continue
         main = max(spellings, key=lambda c: (len(categories[c]), c))  # the spelling most rows use
         for other in sorted(set(spellings) - {main}):
-            path, line = categories[other][0]
+            path, line, _ = categories[other][0]
             out.append(problem(path, f"category '{other}' ({len(categories[other])} row(s) in the study) differs "
                                      f"from '{main}' ({len(categories[main])} row(s)) only in case; the statistics "
                                      "would treat them as two categories", f"one spelling: exactly '{main}'",
@@ -659,6 +695,7 @@ def check_study(configfile) -> StudyCheck:
     check.n_report_files = len({s.reports for s in sessions if s.reports is not None})
     if config.get("stats", {}).get("reference") is not None:
         check.problems += category_problems(categories, config["stats"]["reference"], Path(configfile))
+    check.problems += primary_problems(config.get("stats", {}).get("primary"), categories, Path(configfile))
     check.problems += channel_set_problems(recordings, sheet)
     check.problems += output_dir_problems(config, sessions, sheet, Path(configfile))
     return check

@@ -397,3 +397,31 @@ def test_reports_in_the_wrong_time_unit(study):
     check = check_study(cfg)
     assert check.problems == []
     assert [w for w in check.warnings if "holds no report rows" in w and str(path) in w], check.warnings
+
+
+def test_primary_contrast_that_does_not_exist_is_refused(pristine, tmp_path):
+    """A typo in a pre-specified contrast (stats.primary) made it silently absent: its mixed
+    model and channel-pair matrices were not fitted. Band and metric are checked against the
+    config, reporter and category against the reports, each with a suggestion."""
+    from hyperscan.config import validate_config
+    from hyperscan.errors import InputError
+
+    good = {"reporter": "client", "category": "connected", "band": "alpha", "metric": "plv"}
+    _, cfg = copy_study(pristine, tmp_path / "ok", stats={"primary": [good]})
+    assert check_study(cfg).problems == []
+    cases = [({"category": "conected"}, "stats.primary contrast 1: client never reports category 'conected' "
+              "(client reports: connected, distracted)", "(did you mean 'connected'?)"),
+             ({"category": "attuned"}, "client never reports category 'attuned'", "one of those categories"),
+             ({"reporter": "clinet"}, "stats.primary contrast 1: reporter 'clinet' reports nothing in this study",
+              "(did you mean 'client'?)")]
+    for k, (change, needle, expected) in enumerate(cases):
+        _, cfg = copy_study(pristine, tmp_path / str(k), stats={"primary": [{**good, **change}]})
+        msg = only(check_study(cfg).problems, needle)
+        assert msg.endswith(expected + ")") or expected in msg, msg
+    for key, value, want in (("band", "alfa", "(did you mean 'alpha'?)"), ("metric", "pvl", "(did you mean 'plv'?)")):
+        with pytest.raises(InputError) as err:
+            validate_config({"stats": {"primary": [{**good, key: value}]}})
+        assert err.value.problems == [f"config: stats.primary contrast 1: {key} '{value}' is not one of the config's "
+                                      f"{key}s (" + (", ".join(validate_config({})["bands"]) if key == "band" else
+                                                     ", ".join(validate_config({})["metrics"]))
+                                      + f") (expected one of those {key}s {want})"]
