@@ -506,12 +506,17 @@ def _start_in_child(fn, *args):
     the arguments, no re-import); returns a function that waits for and returns its result,
     or raises what it raised."""
     import multiprocessing
+    import os
+    import signal
     import traceback
 
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
 
     def target():
+        # a SIGTERM handler inherited from the parent (a test runner's, a scheduler's) would
+        # keep this process alive through cancel(); here SIGTERM ends it
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         try:
             result = ("ok", fn(*args))
         except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
@@ -520,7 +525,10 @@ def _start_in_child(fn, *args):
             send.send(result)
         except Exception as exc:  # noqa: BLE001 - e.g. an exception that does not pickle
             trace = result[-1] if result[0] == "error" else ""
-            send.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}"), trace))
+            try:
+                send.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}"), trace))
+            except Exception:  # noqa: BLE001 - the parent stopped listening (cancel): just end
+                os._exit(1)
 
     process = ctx.Process(target=target, name="hyperscan-preprocess-person", daemon=True)
     process.start()
@@ -545,7 +553,8 @@ def _start_in_child(fn, *args):
         return result[1]
 
     def cancel():  # this process failed: stop the other one instead of leaving it running
-        process.terminate()
+        receive.close()  # a child blocked sending a result larger than the pipe gets EPIPE
+        process.kill()
         process.join()
 
     wait.cancel = cancel

@@ -449,3 +449,28 @@ def test_second_person_failure_is_raised_in_the_job(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match=r"exit code -9"):
         pre._start_in_child(killed)()
     assert pre._start_in_child(lambda a, b: a + b, 2, 3)() == 5
+
+
+def test_cancel_stops_a_second_process_blocked_on_its_result():
+    """CI found a hang: under pytest-xdist (a SIGTERM handler in the worker, inherited by the
+    fork) the therapist's process, blocked writing a result larger than the pipe, survived
+    terminate() and the job waited forever. cancel() now closes the pipe and kills; the
+    child also resets SIGTERM to its default. Checked with a handler installed here."""
+    import signal
+    import threading
+    import time
+
+    from hyperscan.preprocess import _start_in_child
+
+    before = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        for _ in range(2):  # a result of 20 MB, far beyond a pipe's 64 KB
+            result = _start_in_child(lambda: b"x" * 20_000_000)
+            time.sleep(0.5)  # the child is now blocked in its write
+            stopper = threading.Thread(target=result.cancel, daemon=True)
+            stopper.start()
+            stopper.join(timeout=20)
+            assert not stopper.is_alive(), "cancel() hung"
+        assert _start_in_child(lambda: b"y" * 1_000_000)() == b"y" * 1_000_000  # a large result arrives whole
+    finally:
+        signal.signal(signal.SIGTERM, before)
