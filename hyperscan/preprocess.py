@@ -57,6 +57,9 @@ from .io import load_dyad, load_person
 from .logs import Laps
 
 log = logging.getLogger(__name__)
+#: Prefix of this process's step lines ("client: ", "therapist: "), set by _clean_person:
+#: with the two people side by side their lines interleave in one stage log.
+_PERSON = ""
 
 #: PREP's window (1 s) for the correlation criterion, and its HF-noise split (50 Hz).
 CORRELATION_WINDOW_S = 1.0
@@ -294,7 +297,7 @@ def remove_eye_components(raw: mne.io.BaseRaw, cfg: dict, on_fit=None) -> dict:
     # components never settle, while the super-Gaussian blink component does early.
     decim = max(1, min(int(raw.info["sfreq"] // ICA_FIT_RATE_HZ),
                        raw.n_times // (ICA_MIN_FIT_SAMPLES_PER_COMPONENT2 * n_components**2)))
-    lap = Laps(log)
+    lap = Laps(log, _PERSON)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # FastICA's ConvergenceWarning on Gaussian sources
         ica.fit(raw, picks=good, decim=decim, reject_by_annotation=True, verbose="error")
@@ -366,7 +369,7 @@ def preprocess_person(raw: mne.io.BaseRaw, cfg: dict, temporal=None, on_ica=None
     :func:`hyperscan.epoched.per_epoch_filtering` (no filter across two epochs). ``on_ica``:
     :func:`remove_eye_components`'s ``on_fit``."""
     load_person(raw)
-    lap = Laps(log)  # each part's time in the stage log
+    lap = Laps(log, _PERSON)  # each part's time in the stage log
     qc = {"n_channels": len(mne.pick_types(raw.info, eeg=True, exclude=[])),
           "sfreq_in": raw.info["sfreq"]}
     scores: dict = {}
@@ -376,6 +379,12 @@ def preprocess_person(raw: mne.io.BaseRaw, cfg: dict, temporal=None, on_ica=None
                                spread_floor=cfg["bad_channel_spread_floor"], scores=scores)
     qc["bad_channels"], qc["bad_channel_scores"] = bads, scores
     lap(f"bad channels (robust z > {cfg['bad_channel_z']}, flat < {cfg['flat_uv']} uV): {sorted(bads) or 'none'}")
+    if qc["n_channels"] and sum(r == "flat" for r in bads.values()) == qc["n_channels"]:
+        path = Path(raw.filenames[0]) if raw.filenames and raw.filenames[0] else "recording"
+        raise InputError(problem(path, f"every one of its {qc['n_channels']} EEG channel(s) is flat (standard "
+                                       f"deviation below preprocessing.flat_uv = {cfg['flat_uv']} uV): no signal "
+                                       "to clean or analyse (an amplifier off or unplugged?)",
+                                 "a recording with EEG signal"))
     if len(bads) > MAX_BAD_FRACTION * qc["n_channels"]:
         qc["warning"] = (f"{len(bads)} of {qc['n_channels']} channels look bad "
                          f"({', '.join(f'{c}: {r}' for c, r in sorted(bads.items()))}); more than "
@@ -392,7 +401,7 @@ def preprocess_person(raw: mne.io.BaseRaw, cfg: dict, temporal=None, on_ica=None
         + f", amplitude annotation (peak-to-peak > {cfg.get('bad_segment_ptp_uv')} uV marked "
           f"{qc['bad_seconds']:.1f} s)")
     qc["ica"] = remove_eye_components(raw, cfg, on_fit=on_ica)
-    lap = Laps(log)
+    lap = Laps(log, _PERSON)
     qc["interpolated"], qc["dropped"] = [], []
     if bads:
         interpolated = False
@@ -463,7 +472,9 @@ def _clean_person(person: str, raw, out, temporal, cfg: dict, with_report: bool,
     from .qc import Snapshot
     from .qc_report import add_person, ica_figures, new_report, save_ica
 
-    lap = Laps(log, f"{person}: ")
+    global _PERSON
+    _PERSON = f"{person}: "  # this process's step lines (module global: one person per process at a time)
+    lap = Laps(log, _PERSON)
     load_person(raw)
     lap(f"read {len(mne.pick_types(raw.info, eeg=True, exclude=[]))} EEG channel(s) at "
         f"{raw.info['sfreq']:g} Hz, {raw.n_times / raw.info['sfreq']:.1f} s")
@@ -495,16 +506,33 @@ def _clean_person(person: str, raw, out, temporal, cfg: dict, with_report: bool,
     lap("the cleaning steps above and the QC report")
     _atomic_save_raw(raw, Path(out))
     lap(f"write {Path(out).name}")
+    _PERSON = ""
     return {"qc": qc, "before": before,
             "cleaned": Snapshot.of(raw, [ch for ch in references if ch in raw.ch_names]),
             "span": SimpleNamespace(annotations=raw.annotations.copy(), first_time=raw.first_time),
             "report": report}
 
 
-def _start_in_child(fn, *args):
+def _die_with(parent: int) -> None:
+    """Ask Linux to SIGKILL this process when its parent thread ends (``prctl(PR_SET_PDEATHSIG)``);
+    if the parent is already gone, end now. Elsewhere: nothing (parallel is Linux-only)."""
+    import ctypes
+    import os
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG = 1, SIGKILL = 9
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _start_in_child(fn, *args, label: str = "the second person"):
     """Run ``fn(*args)`` in a forked process (it inherits this one's memory: no pickling of
     the arguments, no re-import); returns a function that waits for and returns its result,
-    or raises what it raised."""
+    or raises what it raised. The child ends when this process does (Linux parent-death
+    signal, and its copy of the pipe's read end closed), so a job killed on its own leaves
+    nothing running. ``label``: whose process, for messages."""
     import multiprocessing
     import os
     import signal
@@ -513,10 +541,14 @@ def _start_in_child(fn, *args):
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
 
+    parent = os.getpid()
+
     def target():
         # a SIGTERM handler inherited from the parent (a test runner's, a scheduler's) would
         # keep this process alive through cancel(); here SIGTERM ends it
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        receive.close()  # only the parent reads: with it gone, a send fails instead of blocking
+        _die_with(parent)
         try:
             result = ("ok", fn(*args))
         except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
@@ -539,7 +571,7 @@ def _start_in_child(fn, *args):
             result = receive.recv()
         except EOFError:  # the process died without a word: killed (out of memory?) or crashed
             process.join()
-            raise RuntimeError(f"the preprocessing process of the second person ended without a result "
+            raise RuntimeError(f"the preprocessing process of {label} ended without a result "
                                f"(exit code {process.exitcode}; a negative code is the signal that killed "
                                "it, -9 often the out-of-memory killer)") from None
         finally:
@@ -548,7 +580,7 @@ def _start_in_child(fn, *args):
         if result[0] == "error":
             exc = result[1]
             if not isinstance(exc, InputError):
-                log.error("second person's preprocessing process:\n%s", result[2])
+                log.error("preprocessing process of %s:\n%s", label, result[2])
             raise exc
         return result[1]
 
@@ -595,7 +627,8 @@ def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, ou
     results = {}
     if parallel:  # the therapist in a child forked before either recording is read
         raw, out = args.pop("therapist")
-        therapist_result = _start_in_child(_clean_person, "therapist", raw, out, temporal.get("therapist"), *common)
+        therapist_result = _start_in_child(_clean_person, "therapist", raw, out, temporal.get("therapist"), *common,
+                                           label="the therapist")
         del raw
         raw, out = args.pop("client")
         try:

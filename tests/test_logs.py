@@ -213,8 +213,9 @@ def test_every_job_log_of_a_study_names_its_inputs_settings_and_timed_parts(publ
     n_windows = 149  # 150 s in 2-s windows with a 1-s step
     assert f"synchrony: {2 * n_windows}/{2 * n_windows} band-windows (100 %)" in sync  # 2 bands
     pre = (results / "logs" / "preprocess" / "D01_S1.log").read_text()
-    for part in ("step client: read 12 EEG channel(s) at 250 Hz, 150.0 s", "step bad channels (robust z > ",
-                 "step filter 1.0-45 Hz", "step ICA fit (fastica, ", "step ICA apply: ",
+    # every step line names its person: side by side, the two people's lines interleave
+    for part in ("step client: read 12 EEG channel(s) at 250 Hz, 150.0 s", "step client: bad channels (robust z > ",
+                 "step therapist: filter 1.0-45 Hz", "step client: ICA fit (fastica, ", "step therapist: ICA apply: ",
                  "step therapist: write therapist_raw.fif"):
         assert part in pre, part
     assert f"chose ica_method = {cfg['preprocessing']['ica_method']!r}" in pre

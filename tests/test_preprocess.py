@@ -474,3 +474,70 @@ def test_cancel_stops_a_second_process_blocked_on_its_result():
         assert _start_in_child(lambda: b"y" * 1_000_000)() == b"y" * 1_000_000  # a large result arrives whole
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def test_a_person_with_every_channel_flat_is_a_clear_input_error(tmp_path):
+    """A therapist recorded with the amplifier off (every channel flat) failed deep in ICA
+    with 'array must not contain infs or NaNs' (a new-user review): now an InputError naming
+    the file, the same one after the other and side by side, nothing left running."""
+    import multiprocessing
+
+    from hyperscan.errors import InputError
+    from hyperscan.sessions import read_sessions
+    from hyperscan.simulate import simulate_study
+
+    simulate_study(tmp_path / "study", n_dyads=1, seed=4, duration=130.0)
+    s = read_sessions(tmp_path / "study" / "sessions.tsv")[0]
+    raw = mne.io.read_raw(s.therapist, preload=True, verbose="error")
+    raw._data[:] = 0.0
+    flat = tmp_path / "flat_raw.fif"
+    raw.save(flat, verbose="error")
+    import dataclasses
+
+    s = dataclasses.replace(s, therapist=flat)
+    for parallel in (False, True):
+        with pytest.raises(InputError) as err:
+            preprocess_session(s, CFG, tmp_path / f"{parallel}c.fif", tmp_path / f"{parallel}t.fif",
+                               tmp_path / f"{parallel}.json", parallel=parallel)
+        assert str(err.value).startswith(f"{flat}: every one of its 12 EEG channel(s) is flat"), str(err.value)
+        assert str(err.value).endswith("(expected a recording with EEG signal)")
+    assert multiprocessing.active_children() == []
+
+
+def test_second_process_ends_with_its_parent(tmp_path):
+    import os
+    """A job process killed on its own (out of memory, a scheduler's kill) must not leave
+    the other person's process running, writing outputs after the job is gone, or blocked
+    on a pipe nobody reads (a review found it at PPID 1 in anon_pipe_write)."""
+    import subprocess
+    import sys
+    import time
+
+    marker = tmp_path / "child.pid"
+    code = f"""
+import os, time
+from hyperscan.preprocess import _start_in_child
+def work():
+    open({str(marker)!r}, "w").write(str(os.getpid()))
+    time.sleep(30)
+    return b"x" * 10_000_000
+_start_in_child(work)
+time.sleep(60)
+"""
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    for _ in range(200):
+        if marker.exists() and marker.read_text():
+            break
+        time.sleep(0.1)
+    child = int(marker.read_text())
+    proc.kill()
+    proc.wait()
+    for _ in range(100):  # the kernel's parent-death signal: gone within moments
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(child, 9)
+        raise AssertionError("the second process outlived its parent")
