@@ -74,13 +74,18 @@ def _edf_pair(folder: Path, client_start: str, therapist_start: str, seconds: in
     return out[0], out[1]
 
 
+def _pair_in(tmp_path, name, client_start, therapist_start):
+    """A folder ``name`` holding an _edf_pair with these header start times."""
+    folder = tmp_path / name
+    folder.mkdir()
+    return folder, _edf_pair(folder, client_start, therapist_start)
+
+
 def test_simulated_pair_apart_or_barely_overlapping(tmp_path):
     """Two 10-s EDFs: therapist header 20 s later (10 s after the client's end: no overlap), or
     9 s later (1 s of overlap, less than a 2-s window), or the client 25 s later (the therapist
     first). Each message gives the distance, never a negative overlap, and the fix."""
-    apart = tmp_path / "apart"
-    apart.mkdir()
-    pair = _edf_pair(apart, "10.00.00", "10.00.20")
+    apart, pair = _pair_in(tmp_path, "apart", "10.00.00", "10.00.20")
     [msg] = check_study(_config(apart, _sheet(apart, *pair))).problems
     assert ("the recordings do not overlap: by the header start times the therapist starts 20.000 s after the "
             "client, 10.000 s after the client's 10.000 s recording ends") in msg, msg
@@ -92,17 +97,13 @@ def test_simulated_pair_apart_or_barely_overlapping(tmp_path):
     [msg] = check_study(_config(apart, _sheet(apart, *pair, alignment="header"))).problems
     assert "alignment header: the recordings do not overlap" in msg and "default" not in msg
 
-    short = tmp_path / "short"
-    short.mkdir()
-    pair = _edf_pair(short, "10.00.00", "10.00.09")
+    short, pair = _pair_in(tmp_path, "short", "10.00.00", "10.00.09")
     [msg] = check_study(_config(short, _sheet(short, *pair))).problems
     assert ("the recordings overlap for only 1.000 s (by the header start times the therapist starts 9.000 s "
             "after the client; client 10.000 s, therapist 10.000 s long)") in msg, msg
     assert "at least one window (2 s)" in msg and "sample0" in msg
 
-    first = tmp_path / "first"
-    first.mkdir()
-    pair = _edf_pair(first, "10.00.25", "10.00.00")
+    first, pair = _pair_in(tmp_path, "first", "10.00.25", "10.00.00")
     [msg] = check_study(_config(first, _sheet(first, *pair))).problems
     assert ("the client starts 25.000 s after the therapist, 15.000 s after the therapist's 10.000 s "
             "recording ends") in msg, msg

@@ -82,6 +82,15 @@ def _local_mem_mb():
 LOCAL_MEM_MB = _local_mem_mb()
 
 
+def inputs_mb(input, names):
+    """MB (2**20 bytes) of a job's ``input`` files under ``names`` (each a file or a list)."""
+    files = []
+    for name in names:
+        value = getattr(input, name)
+        files += [value] if isinstance(value, str) else list(value)
+    return sum(os.path.getsize(f) for f in files) / 2**20
+
+
 def mem_mb(fixed, per_mb=0.0, *inputs):
     """``resources: mem_mb`` of a rule: ``fixed`` + ``per_mb`` x the MB of its input (all of
     it, or only the named ``inputs``), from the rule's measured peaks. Capped at
@@ -92,14 +101,7 @@ def mem_mb(fixed, per_mb=0.0, *inputs):
         return fixed if LOCAL_MEM_MB is None else max(1, min(int(fixed), LOCAL_MEM_MB))
 
     def need(wildcards, input):
-        if inputs:
-            files = []
-            for name in inputs:
-                value = getattr(input, name)
-                files += [value] if isinstance(value, str) else list(value)
-            size = sum(os.path.getsize(f) for f in files) / 2**20
-        else:
-            size = input.size_mb
+        size = inputs_mb(input, inputs) if inputs else input.size_mb
         value = int(fixed + per_mb * size)
         return value if LOCAL_MEM_MB is None else max(1, min(value, LOCAL_MEM_MB))
 
@@ -113,17 +115,8 @@ def engine_threads(*inputs):
     """
 
     def threads(wildcards, input):
-        files = [
-            f
-            for name in inputs
-            for f in (
-                [getattr(input, name)]
-                if isinstance(getattr(input, name), str)
-                else list(getattr(input, name))
-            )
-        ]
         try:
-            size = sum(os.path.getsize(f) for f in files) / 2**20
+            size = inputs_mb(input, inputs)
         except OSError:  # not written yet (the DAG is built before preprocessing runs)
             return 2
         return session_stage_threads(size)
