@@ -52,6 +52,7 @@ from types import SimpleNamespace
 import mne
 import numpy as np
 
+from . import fir
 from .errors import InputError, problem
 from .io import load_dyad, load_person
 from .logs import Laps
@@ -130,11 +131,11 @@ def detect_bad_channels(raw: mne.io.BaseRaw, *, z_threshold=5.0, flat_uv=0.5,
             block = block[:, recorded]
         block -= np.median(block, axis=1, keepdims=True)
         sd[lo:lo + len(block)] = block.std(axis=1)
-        filt[lo:lo + len(block)] = mne.filter.filter_data(block, sfreq, 1.0, h_freq, verbose="error")
+        filt[lo:lo + len(block)] = fir.filter_data(block, sfreq, 1.0, h_freq, verbose="error")
         q75, q25 = np.percentile(filt[lo:lo + len(block)], [75, 25], axis=1)
         amplitude[lo:lo + len(block)] = np.log(0.7413 * (q75 - q25) + 1e-30)
         if sfreq > 120.0:
-            low = mne.filter.filter_data(block, sfreq, None, HF_SPLIT_HZ, verbose="error")
+            low = fir.filter_data(block, sfreq, None, HF_SPLIT_HZ, verbose="error")
             high = np.subtract(block, low, out=block)
             low -= np.median(low, axis=1, keepdims=True)
             noisiness[lo:lo + len(block)] = np.log((np.median(np.abs(high), axis=1) + 1e-30)
