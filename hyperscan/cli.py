@@ -310,7 +310,8 @@ def run_with_progress(argv: list[str], quiet: bool) -> int:
     its exit status. Quiet: only errors."""
     # -P: the working directory is not put first on sys.path, so a folder named `hyperscan`
     # there (a clone, a study folder) cannot shadow the installed package inside Snakemake
-    proc = subprocess.Popen([sys.executable, "-P", "-m", "snakemake", *argv], stdout=subprocess.PIPE,
+    # hyperscan.snakemake_main: Snakemake's own main without its idle second at exit (issue #19)
+    proc = subprocess.Popen([sys.executable, "-P", "-m", "hyperscan.snakemake_main", *argv], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, bufsize=1, errors="replace")
     filt = ProgressFilter(quiet)
     try:
@@ -373,8 +374,7 @@ def clear_stale_snakemake_lock(args, quiet: bool) -> None:
 
 
 def cmd_run(args, extra) -> int:
-    from snakemake.cli import main as snakemake_main
-
+    from .snakemake_main import main as snakemake_main
     from .validate import check_study, workdir_problems
 
     quiet = in_ci() if args.quiet is None else args.quiet

@@ -146,3 +146,52 @@ def test_validate_quiet_prints_only_problems_warnings_and_the_ok_line():
     assert "note:" in loud.stdout and "What hyperscan understood" in loud.stdout
     assert "note:" not in quiet.stdout and "What hyperscan understood" not in quiet.stdout
     assert [l for l in quiet.stdout.splitlines() if l.strip()][-1].startswith("OK: ")
+
+
+def test_snakemake_main_drops_the_schedulers_idle_second_at_exit():
+    """hyperscan run starts Snakemake through hyperscan.snakemake_main: the scheduler's
+    re-evaluation timer becomes a daemon thread (Python does not wait for it at exit), it
+    still wakes the scheduler, and the patch applies to the installed Snakemake."""
+    import threading
+
+    from snakemake.scheduling.job_scheduler import JobScheduler
+
+    from hyperscan.snakemake_main import daemon_reevaluation_timer
+
+    original = JobScheduler._schedule_reevalutation
+    try:
+        assert daemon_reevaluation_timer() is True  # the method exists in this Snakemake
+        assert daemon_reevaluation_timer() is True  # and patching twice is harmless
+        patched = JobScheduler._schedule_reevalutation
+        assert patched is not original and patched._hyperscan_daemon
+
+        class Scheduler:
+            _open_jobs = threading.Semaphore(0)
+
+        before = set(threading.enumerate())
+        patched(Scheduler(), 0.05)
+        started = [t for t in threading.enumerate() if t not in before]
+        assert started and all(t.daemon for t in started)
+        assert Scheduler._open_jobs.acquire(timeout=5)  # the scheduler is still woken
+    finally:
+        JobScheduler._schedule_reevalutation = original
+
+
+def test_hyperscan_run_starts_snakemake_through_the_patched_main(monkeypatch):
+    from hyperscan import cli
+
+    seen = {}
+
+    class Proc:
+        stdout = iter(())
+
+        def wait(self):
+            return 0
+
+    def popen(cmd, **kw):
+        seen["cmd"] = cmd
+        return Proc()
+
+    monkeypatch.setattr(cli.subprocess, "Popen", popen)
+    assert cli.run_with_progress(["--cores", "1"], quiet=True) == 0
+    assert seen["cmd"][1:5] == ["-P", "-m", "hyperscan.snakemake_main", "--cores"]
