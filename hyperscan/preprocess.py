@@ -465,12 +465,14 @@ def people_in_parallel(threads: int, mem_mb: float | None, eeg_mb: float) -> boo
     return float(mem_mb) >= preprocess_mem_mb(eeg_mb, threads=2)
 
 
-def _clean_person(person: str, raw, out, temporal, cfg: dict, with_report: bool, ica_dir, dyad_session) -> dict:
+def _clean_person(person: str, raw, out, temporal, cfg: dict, with_report: bool, ica_dir, dyad_session,
+                  with_page: bool = True) -> dict:
     """One person's part of :func:`preprocess_session`: read, clean, write ``out``, and what
     the session's QC needs afterwards (picklable, so it can come back from another process):
     ``qc``, the ``before``/``cleaned`` :class:`hyperscan.qc.Snapshot`, the BAD_ ``span``, and
-    with ``with_report`` this person's sections of the MNE report (``report``)."""
-    from .qc import Snapshot
+    with ``with_report`` this person's sections of the MNE report (``report``), with
+    ``with_page`` this person's blink figure of the QC page (``blink_figure``)."""
+    from .qc import Snapshot, blink_figure
     from .qc_report import add_person, ica_figures, new_report, save_ica
 
     global _PERSON
@@ -507,9 +509,12 @@ def _clean_person(person: str, raw, out, temporal, cfg: dict, with_report: bool,
     lap("the cleaning steps above and the QC report")
     _atomic_save_raw(raw, Path(out))
     lap(f"write {Path(out).name}")
+    cleaned = Snapshot.of(raw, [ch for ch in references if ch in raw.ch_names])
+    # the QC page's figure of this person, drawn here: side by side when the people are
+    # cleaned in two processes, instead of one after the other at the end (issue #19)
+    blink = blink_figure(person, qc, before, cleaned) if with_page else None
     _PERSON = ""
-    return {"qc": qc, "before": before,
-            "cleaned": Snapshot.of(raw, [ch for ch in references if ch in raw.ch_names]),
+    return {"qc": qc, "before": before, "cleaned": cleaned, "blink_figure": blink,
             "span": SimpleNamespace(annotations=raw.annotations.copy(), first_time=raw.first_time),
             "report": report}
 
@@ -624,7 +629,7 @@ def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, ou
           "alignment": getattr(notes, "facts", {})}
     args = {"client": (client, out_client), "therapist": (therapist, out_therapist)}
     del client, therapist
-    common = (cfg, report is not None, ica_dir, (session.dyad, session.session))
+    common = (cfg, report is not None, ica_dir, (session.dyad, session.session), out_html is not None)
     results = {}
     if parallel:  # the therapist in a child forked before either recording is read
         raw, out = args.pop("therapist")
@@ -644,10 +649,11 @@ def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, ou
             raw, out = args.pop(person)
             results[person] = _clean_person(person, raw, out, temporal.get(person), *common)
             del raw
-    before, cleaned, spans = {}, {}, []
+    before, cleaned, spans, blink_figures = {}, {}, [], {}
     for person in ("client", "therapist"):
         r = results.pop(person)
         qc[person], before[person], cleaned[person] = r["qc"], r["before"], r["cleaned"]
+        blink_figures[person] = r["blink_figure"]
         spans.append(r["span"])
         if report is not None:  # this person's sections, in order (qc_report.merge_sections)
             from .qc_report import merge_sections
@@ -671,7 +677,7 @@ def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, ou
 
     write_text_atomic(json.dumps(qc, indent=2, sort_keys=True) + "\n", out_qc)
     if out_html is not None:
-        write_qc_page(qc, before, cleaned, out_html)
+        write_qc_page(qc, before, cleaned, out_html, blink_figures)
     if report is not None:
         save_report(report, out_report)
     return qc

@@ -112,9 +112,12 @@ def _psd_figure(before: dict, cleaned: dict) -> str:
     return _png(fig)
 
 
-def _blink_figure(person: str, qc: dict, before, cleaned) -> str | None:
+def blink_figure(person: str, qc: dict, before, cleaned) -> str | None:
     """The EOG reference before (band-passed like the output) and after, on the
-    ``EXCERPT_S`` stretch with the largest 1-10 Hz reference power."""
+    ``EXCERPT_S`` stretch with the largest 1-10 Hz reference power: a PNG data URI, or None
+    when no eye component was removed. ``qc``: that person's part of qc.json. The preprocess
+    stage draws it where the person was cleaned (side by side in its two processes) and
+    passes it to :func:`build_qc_page` in ``blink_figures``."""
     refs = [ch for ch in qc["ica"]["eog_channels"] if ch in before.ch_names]
     shown = next((ch for ch in refs if ch in cleaned.ch_names), None)
     if not qc["ica"]["excluded"] or not refs:
@@ -242,8 +245,10 @@ def _scores_table(person: str, p: dict) -> str:
             f"<th>flagged</th></tr></thead><tbody>{rows}</tbody></table></details>")
 
 
-def build_qc_page(qc: dict, before: dict, cleaned: dict) -> str:
-    """The page as a string. ``before``/``cleaned``: person -> Raw as read / as written."""
+def build_qc_page(qc: dict, before: dict, cleaned: dict, blink_figures: dict | None = None) -> str:
+    """The page as a string. ``before``/``cleaned``: person -> Raw (or :class:`Snapshot`) as
+    read / as written; ``blink_figures``: person -> what :func:`blink_figure` returned, for
+    the people whose figure is already drawn (the others are drawn here; same figure)."""
     title = f"QC — dyad {qc['dyad']}, session {qc['session']}"
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_e(title)}</title>"
              f"<style>{_CSS}</style></head><body><h1>{_e(title)}</h1>",
@@ -272,7 +277,9 @@ def build_qc_page(qc: dict, before: dict, cleaned: dict) -> str:
                  "(thin) and the median (thick), as read (grey) and as written (blue): band-pass, "
                  "notch, ICA, interpolation and re-reference together.</figcaption></figure>")
     for person in PEOPLE:
-        fig = _blink_figure(person, qc[person], before[person], cleaned[person])
+        drawn = blink_figures or {}
+        fig = (drawn[person] if person in drawn
+               else blink_figure(person, qc[person], before[person], cleaned[person]))
         if fig:
             parts.append(f"<h2>Eye components — {person}</h2><figure><img alt='blink reference "
                          f"before and after' src='{fig}'></figure>")
@@ -280,10 +287,10 @@ def build_qc_page(qc: dict, before: dict, cleaned: dict) -> str:
     return "".join(parts)
 
 
-def write_qc_page(qc: dict, before: dict, cleaned: dict, out_html) -> Path:
+def write_qc_page(qc: dict, before: dict, cleaned: dict, out_html, blink_figures: dict | None = None) -> Path:
     """Write ``build_qc_page`` atomically to ``out_html``."""
     from .atomic import write_text_atomic
 
     out = Path(out_html)
-    write_text_atomic(build_qc_page(qc, before, cleaned), out)
+    write_text_atomic(build_qc_page(qc, before, cleaned, blink_figures), out)
     return out

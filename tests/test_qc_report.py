@@ -109,6 +109,15 @@ def test_people_side_by_side_write_the_same_files(tmp_path):
         assert (tmp_path / "serial" / name).read_bytes() == (tmp_path / "parallel" / name).read_bytes(), name
     page = (tmp_path / "parallel" / "report.html").read_text()
     assert page.index("client: cleaned recording") < page.index("therapist: cleaned recording")
+    # each person's blink figure of the QC page is drawn in that person's process: there, for
+    # every person whose ICA removed an eye component, and only then
+    qc = json.loads((tmp_path / "parallel" / "qc.json").read_text())
+    qc_page = (tmp_path / "parallel" / "qc.html").read_text()
+    removed = [p for p in ("client", "therapist") if qc[p]["ica"]["excluded"]]
+    assert removed  # the simulated blinks are found
+    for person in ("client", "therapist"):
+        assert (f"Eye components — {person}" in qc_page) == (person in removed)
+    assert qc_page.count("alt='blink reference before and after'") == len(removed)
 
 
 def test_merged_sections_are_those_of_one_report():
