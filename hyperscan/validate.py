@@ -9,7 +9,9 @@ it first and computes nothing unless it is clean. What is checked, in order:
 2. the sessions sheet (UTF-8, columns, ids, duplicate dyad/session rows, missing files);
 3. every EEG file: readable by its reader, a header consistent with the file size
    (EDF/BDF: data records; BrainVision: whole samples), the first and last samples
-   readable (catches a truncated FIF/EEGLAB file), EEG channels present, the
+   readable (catches a truncated FIF/EEGLAB file) and finite (NaN or infinite values
+   there on more than half of the EEG channels is a problem, as preprocessing refuses
+   such a recording; on fewer, a warning), EEG channels present, the
    ``client_select``/``therapist_select`` prefix or XDF stream present, and a recording
    at least one window long;
 4. every report file: the reader's own checks (onsets/durations >= 0, UTF-8, columns...),
@@ -263,7 +265,46 @@ def check_eeg(path: Path, select: str | None, *, shared: bool, row: int, sheet,
     if not eeg:
         return None, [problem(path, "contains no EEG channels" + (f" starting with '{select}'" if select else ""),
                               "at least one EEG channel")], notes
+    if not epoched:
+        problems, said = _non_finite_problems(path, raw, eeg, n)
+        notes += said
+        if problems:
+            return None, problems, notes
     return Recording(path, eeg, float(raw.info["sfreq"]), n), [], notes
+
+
+#: Samples read at each end of a recording by :func:`check_eeg` (its only look at the data).
+EDGE_SAMPLES = 10
+
+
+def _non_finite_problems(path: Path, raw, eeg: list[str], n: int) -> tuple[list[str], list[str]]:
+    """(problems, warnings) about NaN or infinite values in the first and last
+    :data:`EDGE_SAMPLES` samples of the EEG channels ``eeg`` (the only data validate reads).
+    Preprocessing marks any such channel bad ('non-finite', :func:`hyperscan.preprocess.detect_bad_channels`)
+    and refuses a recording where they are more than ``MAX_BAD_FRACTION`` of the EEG
+    channels; here that is a problem, fewer a warning. Values further inside are only seen there."""
+    import numpy as np
+
+    edges = np.hstack([raw.get_data(picks=eeg, start=0, stop=min(n, EDGE_SAMPLES)),
+                       raw.get_data(picks=eeg, start=max(0, n - EDGE_SAMPLES), stop=n)])
+    bad = [ch for ch, row in zip(eeg, edges) if not np.isfinite(row).all()]
+    if not bad:
+        return [], []
+    from .preprocess import MAX_BAD_FRACTION
+
+    where = f"among the recording's first and last {EDGE_SAMPLES} samples"
+    if len(bad) == len(eeg):
+        return [problem(path, f"every one of its {len(eeg)} EEG channel(s) holds NaN or infinite values {where}",
+                        "a recording with finite EEG samples; preprocessing refuses one whose every EEG channel "
+                        "holds NaN or infinite samples")], []
+    if len(bad) > MAX_BAD_FRACTION * len(eeg):
+        return [problem(path, f"{len(bad)} of its {len(eeg)} EEG channels hold NaN or infinite values {where} "
+                              f"({', '.join(bad)})",
+                        f"finite samples on at least {1 - MAX_BAD_FRACTION:.0%} of the EEG channels; preprocessing "
+                        "cannot repair more")], []
+    return [], [problem(path, f"EEG channel(s) {', '.join(bad)} hold NaN or infinite values {where}: "
+                              "preprocessing will mark them bad ('non-finite') and repair them",
+                        "finite EEG samples")]
 
 
 def _channel_maps(config: dict) -> dict:
