@@ -37,6 +37,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .eeg_header import EDF_BYTES, edf_size_problems
 from .errors import InputError, problem
 from .sessions import Session, check_sessions
 
@@ -45,7 +46,6 @@ from .sessions import Session, check_sessions
 #: windows.tsv). ``Client``/``THERAPIST`` are refused rather than read as observers.
 REPORTER_RULE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 ROLES = ("client", "therapist")
-_EDF_BYTES = {".edf": 2, ".bdf": 3}
 _BV_BYTES = {"INT_16": 2, "UINT_16": 2, "INT_32": 4, "IEEE_FLOAT_32": 4}
 
 
@@ -115,40 +115,6 @@ def _usable_config(configfile, check: StudyCheck) -> dict | None:
 
 
 # ---------------------------------------------------------------- EEG files
-
-
-def _edf_size_problems(path: Path) -> tuple[list[str], list[str]]:
-    """Compare an EDF/BDF header's record count with the bytes actually in the file."""
-    bytes_per_sample = _EDF_BYTES[path.suffix.lower()]
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(256)
-            n_signals = int(head[252:256].decode("ascii").strip())
-            fh.seek(256 + n_signals * 216)
-            per_record = [int(fh.read(8).decode("ascii").strip() or 0) for _ in range(n_signals)]
-        header_bytes = int(head[184:192].decode("ascii").strip())
-        n_records = int(head[236:244].decode("ascii").strip())
-        record_s = float(head[244:252].decode("ascii").strip())
-    except (ValueError, UnicodeDecodeError, OSError):
-        return [], []  # MNE read it; its own header parsing is the judge then
-    record_bytes = sum(per_record) * bytes_per_sample
-    size = path.stat().st_size
-    if record_bytes <= 0:
-        return [], []
-    held = (size - header_bytes) // record_bytes
-    if n_records < 0:
-        return [], [problem(path, f"the header's record count is -1 (recording not closed); "
-                                  f"{held} complete data records ({held * record_s:g} s) are in the file",
-                            "a header with the number of data records")]
-    if held < n_records:
-        return [problem(path, f"truncated: the header declares {n_records} data records "
-                              f"({n_records * record_s:g} s) but the file holds only {held} complete "
-                              f"records ({held * record_s:g} s, {size} bytes)",
-                        "the complete file (copy or export it again)")], []
-    if size > header_bytes + n_records * record_bytes:
-        return [], [problem(path, f"{size - header_bytes - n_records * record_bytes} bytes after the "
-                                  f"last declared data record are ignored", "no trailing data")]
-    return [], []
 
 
 def _brainvision_problems(path: Path) -> list[str]:
@@ -221,8 +187,8 @@ def check_eeg(path: Path, select: str | None, *, shared: bool, row: int, sheet,
     problems, notes = file_header_problems(path), []  # before anything sizes from the header
     if problems:
         return None, problems, notes
-    if suffix in _EDF_BYTES:
-        problems, notes = _edf_size_problems(path)
+    if suffix in EDF_BYTES:
+        problems, notes = edf_size_problems(path)
     elif suffix == ".vhdr":
         problems = _brainvision_problems(path)
     if problems:
