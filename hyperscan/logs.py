@@ -16,7 +16,8 @@ its log file (the rule's ``log:``) gets plain time-stamped lines:
   interrupted (Ctrl-C / SIGINT, or SIGTERM: a cancelled run, a scheduler's kill) gets no
   ``done`` and no ``wrote`` lines: an ERROR line with the traceback, ``output`` lines
   (each output as it is then), and a last ERROR line ``<stage> failed after ...`` or
-  ``<stage> interrupted after ...`` with the same figures. A :func:`step` that raised says ``failed``/``interrupted`` instead of its time.
+  ``<stage> interrupted after ...`` with the same figures. A :func:`step` that raised
+  says ``failed``/``interrupted`` instead of its time.
 
 On a terminal (stderr is a TTY) the same lines also go to stderr, where :class:`Progress`
 shows a tqdm bar instead of its plain lines; log files always get the plain lines, never a bar.

@@ -3,9 +3,10 @@
 Per person, in this order (every step is MNE's own, configured by ``preprocessing.*``):
 
 1. **bad channels** (``detect_bad_channels``, PREP-like, on the recording as read):
-   ``non-finite`` (any NaN or infinite sample), ``flat`` (SD below ``flat_uv``), ``deviation`` (robust amplitude far from the other
-   channels'), ``hf_noise`` (unusually much power above 50 Hz relative to below) and
-   ``low_correlation`` (uncorrelated with every other channel in too many 1-s windows);
+   ``non-finite`` (any NaN or infinite sample), ``flat`` (SD below ``flat_uv``),
+   ``deviation`` (robust amplitude far from the other channels'), ``hf_noise`` (unusually
+   much power above 50 Hz relative to below) and ``low_correlation`` (uncorrelated with
+   every other channel in too many 1-s windows);
 2. band-pass ``l_freq``-``h_freq`` (FIR, zero phase) and notch at ``notch`` Hz;
 3. resample to ``resample_sfreq``;
 4. ``BAD_amplitude``: 1-s blocks whose peak-to-peak on any good EEG channel exceeds
