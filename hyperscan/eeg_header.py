@@ -13,7 +13,8 @@ Bounds (generous for any EEG amplifier; a value outside them cannot be a recordi
 * 1 to ``MAX_CHANNELS`` channels;
 * a recording of at most ``MAX_DURATION_S`` seconds;
 * EDF/BDF: a header of exactly 256 × (signals + 1) bytes, a positive record duration,
-  ≥ 1 sample per record for each signal (EDF spec, Kemp et al. 1992; EDF+ 2003);
+  ≥ 1 sample per record for each signal (EDF spec, Kemp et al. 1992; EDF+ 2003), and as
+  many complete data records in the file as the header declares (:func:`edf_size_problems`);
 * XDF: an effective rate (time stamps) within ``MAX_RATE_MISMATCH`` of the nominal one
   (drift is parts per million; a larger gap means the nominal rate is wrong).
 
@@ -33,6 +34,8 @@ MIN_SFREQ = 1.0
 MAX_CHANNELS = 2048
 MAX_DURATION_S = 7 * 24 * 3600.0
 MAX_RATE_MISMATCH = 0.05
+#: Bytes per sample of a data record.
+EDF_BYTES = {".edf": 2, ".bdf": 3}
 
 
 def _finite(x) -> bool:
@@ -116,6 +119,45 @@ def edf_header_problems(path) -> list[str]:
         out += plausibility_problems(path, sfreq=min(rates), n_channels=len(signals),
                                      where=f"the EDF header ({record_s:g}-s records)")
     return out
+
+
+def edf_size_problems(path) -> tuple[list[str], list[str]]:
+    """(problems, warnings): an EDF/BDF header's record count against the bytes actually in
+    the file. MNE sizes the recording from the file size, so a file cut short would be read
+    as a shorter recording without a word: a problem here (:func:`hyperscan.io.read_raw`
+    and ``hyperscan validate`` both refuse it). Warnings: a record count of -1 (recording
+    never closed; the complete records are read) and bytes after the last declared record."""
+    path = Path(path)
+    bytes_per_sample = EDF_BYTES[path.suffix.lower()]
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(256)
+            n_signals = int(head[252:256].decode("ascii").strip())
+            fh.seek(256 + n_signals * 216)
+            per_record = [int(fh.read(8).decode("ascii").strip() or 0) for _ in range(n_signals)]
+        header_bytes = int(head[184:192].decode("ascii").strip())
+        n_records = int(head[236:244].decode("ascii").strip())
+        record_s = float(head[244:252].decode("ascii").strip())
+    except (ValueError, UnicodeDecodeError, OSError):
+        return [], []  # MNE read it; its own header parsing is the judge then
+    record_bytes = sum(per_record) * bytes_per_sample
+    size = path.stat().st_size
+    if record_bytes <= 0:
+        return [], []
+    held = (size - header_bytes) // record_bytes
+    if n_records < 0:
+        return [], [problem(path, f"the header's record count is -1 (recording not closed); "
+                                  f"{held} complete data records ({held * record_s:g} s) are in the file",
+                            "a header with the number of data records")]
+    if held < n_records:
+        return [problem(path, f"truncated: the header declares {n_records} data records "
+                              f"({n_records * record_s:g} s) but the file holds only {held} complete "
+                              f"records ({held * record_s:g} s, {size} bytes)",
+                        "the complete file (copy or export it again)")], []
+    if size > header_bytes + n_records * record_bytes:
+        return [], [problem(path, f"{size - header_bytes - n_records * record_bytes} bytes after the "
+                                  f"last declared data record are ignored", "no trailing data")]
+    return [], []
 
 
 def brainvision_header_problems(path) -> list[str]:

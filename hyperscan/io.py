@@ -106,7 +106,10 @@ def _type_eog_by_name(raw: mne.io.BaseRaw) -> None:
 
 
 def read_raw(path, *, preload=True, notes: list | None = None) -> mne.io.BaseRaw:
-    """Read one non-XDF EEG file with MNE; a clear InputError when it cannot be read.
+    """Read one non-XDF EEG file with MNE; a clear InputError when it cannot be read, when
+    its header lies (:mod:`hyperscan.eeg_header`) or when an EDF/BDF file holds fewer data
+    records than its header declares (a file cut short, which MNE would read as a shorter
+    recording; :func:`hyperscan.eeg_header.edf_size_problems`, whose warnings go to ``notes``).
 
     An EDF+D/BDF+D file (discontinuous) comes back with its data records at their own
     onsets, zeros in the holes, each hole annotated ``BAD_acq_skip``
@@ -117,10 +120,16 @@ def read_raw(path, *, preload=True, notes: list | None = None) -> mne.io.BaseRaw
     if reader is None:
         raise InputError(problem(path, f"unsupported EEG file type '{path.suffix}'",
                                  "one of " + ", ".join(SUPPORTED)))
-    from .eeg_header import file_header_problems, plausibility_problems
+    from .eeg_header import EDF_BYTES, edf_size_problems, file_header_problems, plausibility_problems
 
     if lies := file_header_problems(path):  # before the reader sizes anything from the header
         raise InputError(lies)
+    if _suffix(path) in EDF_BYTES:  # MNE sizes an EDF from its bytes: a cut file would just be shorter
+        cut, said = edf_size_problems(path)
+        if cut:
+            raise InputError(cut)
+        if notes is not None:
+            notes += said
     try:
         raw = reader(path, preload=False, verbose="error")
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file

@@ -12,8 +12,12 @@ its log file (the rule's ``log:``) gets plain time-stamped lines:
   lines from :func:`step` and :class:`Laps` (name and seconds) and progress lines from
   :class:`Progress` / :func:`progress` (every 10 %, with elapsed and remaining time);
 * ``wrote``: every output with its size, then ``done``: the total time, the peak memory and
-  the job's CPU seconds (its whole process, start-up included) -- or the traceback when
-  the job failed.
+  the job's CPU seconds (its whole process, start-up included). A job that failed or was
+  interrupted (Ctrl-C / SIGINT, or SIGTERM: a cancelled run, a scheduler's kill) gets no
+  ``done`` and no ``wrote`` lines: an ERROR line with the traceback, ``output`` lines
+  (each output as it is then), and a last ERROR line ``<stage> failed after ...`` or
+  ``<stage> interrupted after ...`` with the same figures. A :func:`step` that raised
+  says ``failed``/``interrupted`` instead of its time.
 
 On a terminal (stderr is a TTY) the same lines also go to stderr, where :class:`Progress`
 shows a tqdm bar instead of its plain lines; log files always get the plain lines, never a bar.
@@ -33,6 +37,30 @@ from pathlib import Path
 
 log = logging.getLogger("hyperscan")
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class Terminated(BaseException):
+    """Raised in a job's main thread when it receives SIGTERM (the handler
+    :func:`stage_log` installs), so the job unwinds like on Ctrl-C: ``finally`` blocks and
+    context managers clean up (temporary outputs, the second preprocessing process) and the
+    log says it was interrupted. A BaseException, so ``except Exception`` does not swallow it."""
+
+
+def _ending(exc: BaseException) -> tuple[str, str]:
+    """How a job or step ended by ``exc``: ``("interrupted", "SIGTERM: ...")``,
+    ``("interrupted", "KeyboardInterrupt: Ctrl-C or SIGINT")`` or ``("failed", "<type>: <the
+    message's first line>")``."""
+    if isinstance(exc, Terminated):
+        return "interrupted", "SIGTERM: the run was cancelled or the job killed"
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted", "KeyboardInterrupt: Ctrl-C or SIGINT"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = text if len(text) <= 200 else text[:200] + "..."
+    return "failed", type(exc).__name__ + (f": {text}" if text else "")
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
 
 
 def to_file(path) -> None:
@@ -101,8 +129,12 @@ def stage_log(smk, name: str | None = None) -> logging.Logger:
     Notes
     -----
     The process's C allocator is tuned before the job's work (:func:`hyperscan.allocator.tune_allocator`).
-    At exit (normal or not) the outputs with their sizes, the total time and the peak
-    resident memory are logged; an uncaught exception is logged with its traceback first.
+    At a normal exit the outputs with their sizes and a ``done`` line (total time, peak
+    resident memory, CPU seconds) are logged. An uncaught exception, Ctrl-C or SIGTERM is
+    logged with its traceback, then ends the log with ``<name> failed after ...`` or
+    ``<name> interrupted after ...`` (ERROR) instead: never ``done``. SIGTERM is turned into
+    :class:`Terminated` (when no other handler is set), and a job ended by it still dies by
+    SIGTERM once its log is written (exit status 143, as before).
     """
     name = name or getattr(smk, "rule", None) or "stage"
     logs = list(getattr(smk, "log", []) or [])
@@ -136,19 +168,41 @@ def stage_log(smk, name: str | None = None) -> logging.Logger:
         slog.info("resources %s", resources)
 
     previous_hook = sys.excepthook
+    ended: list[BaseException] = []  # the uncaught exception, if the job ends by one
 
     def _excepthook(kind, value, tb):
+        ended.append(value)
         slog.error("failed after %.1f s", time.perf_counter() - t0, exc_info=(kind, value, tb))
         previous_hook(kind, value, tb)
 
     sys.excepthook = _excepthook
+    import signal
+
+    with contextlib.suppress(ValueError):  # ValueError: not the main thread; then leave it alone
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _raise_terminated)
 
     def _finish():
-        for key, path in _named(getattr(smk, "output", []), flat=True):
-            slog.info("wrote %s: %s (%s)", key, path, _size(path))
-        slog.info("done %s in %.1f s, peak memory %.0f MB, CPU %.1f s", name, time.perf_counter() - t0,
-                  _peak_memory_mb(), _cpu_seconds())
+        terminated = ended and isinstance(ended[0], Terminated)
+        if signal.getsignal(signal.SIGTERM) is _raise_terminated:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM now ends the job at once
+        figures = (time.perf_counter() - t0, _peak_memory_mb(), _cpu_seconds())
+        if ended:  # what is there now, not "wrote": the job did not finish them
+            for key, path in _named(getattr(smk, "output", []), flat=True):
+                slog.info("output %s: %s (%s)", key, path, _size(path))
+            how, why = _ending(ended[0])
+            slog.error("%s %s after %.1f s (%s), peak memory %.0f MB, CPU %.1f s", name, how, figures[0], why,
+                       *figures[1:])
+        else:
+            for key, path in _named(getattr(smk, "output", []), flat=True):
+                slog.info("wrote %s: %s (%s)", key, path, _size(path))
+            slog.info("done %s in %.1f s, peak memory %.0f MB, CPU %.1f s", name, *figures)
         logging.shutdown()
+        if terminated:  # end as SIGTERM would have ended it (exit status 143 / -15)
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            os.kill(os.getpid(), signal.SIGTERM)
 
     atexit.register(_finish)
     return slog
@@ -186,13 +240,21 @@ def _route_mne() -> None:
 
 @contextlib.contextmanager
 def step(what: str, logger: logging.Logger | None = None):
-    """Log how long the block took: ``step <what>: 12.3 s``."""
+    """Log how long the block took: ``step <what>: 12.3 s``; when it raised,
+    ``step <what>: failed after 12.3 s (RuntimeError: ...)`` or ``... interrupted after ...``
+    (Ctrl-C, SIGTERM), so a part that did not finish never reads as finished."""
     logger = logger or log
     t0 = time.perf_counter()
     try:
         yield
-    finally:
-        logger.info("step %s: %.1f s", what, time.perf_counter() - t0)
+    except BaseException as exc:
+        if isinstance(exc, SystemExit) and exc.code in (0, None):  # sys.exit(): the block ended
+            logger.info("step %s: %.1f s", what, time.perf_counter() - t0)
+        else:
+            how, why = _ending(exc)
+            logger.info("step %s: %s after %.1f s (%s)", what, how, time.perf_counter() - t0, why)
+        raise
+    logger.info("step %s: %.1f s", what, time.perf_counter() - t0)
 
 
 class Progress:

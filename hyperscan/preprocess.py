@@ -3,9 +3,10 @@
 Per person, in this order (every step is MNE's own, configured by ``preprocessing.*``):
 
 1. **bad channels** (``detect_bad_channels``, PREP-like, on the recording as read):
-   ``flat`` (SD below ``flat_uv``), ``deviation`` (robust amplitude far from the other
-   channels'), ``hf_noise`` (unusually much power above 50 Hz relative to below) and
-   ``low_correlation`` (uncorrelated with every other channel in too many 1-s windows);
+   ``non-finite`` (any NaN or infinite sample), ``flat`` (SD below ``flat_uv``),
+   ``deviation`` (robust amplitude far from the other channels'), ``hf_noise`` (unusually
+   much power above 50 Hz relative to below) and ``low_correlation`` (uncorrelated with
+   every other channel in too many 1-s windows);
 2. band-pass ``l_freq``-``h_freq`` (FIR, zero phase) and notch at ``notch`` Hz;
 3. resample to ``resample_sfreq``;
 4. ``BAD_amplitude``: 1-s blocks whose peak-to-peak on any good EEG channel exceeds
@@ -95,6 +96,10 @@ def detect_bad_channels(raw: mne.io.BaseRaw, *, z_threshold=5.0, flat_uv=0.5,
                         scores: dict | None = None) -> dict[str, str]:
     """Bad EEG channels with the reason, PREP-like (Bigdely-Shamlo et al. 2015).
 
+    * ``non-finite``: any NaN or infinite sample (a FIF, BrainVision float or EEGLAB file can
+      hold them). Every filter below would spread one over the whole channel and ICA refuses
+      them, so such a channel is repaired like any other bad one; the other criteria judge
+      it on its finite samples only (the non-finite ones counted as 0);
     * ``flat``: standard deviation below ``flat_uv`` µV;
     * ``deviation``: robust z (median/MAD over channels, spread at least ``spread_floor``)
       of log robust amplitude (0.7413 IQR of the 1-45 Hz signal) beyond ``z_threshold``.
@@ -108,7 +113,9 @@ def detect_bad_channels(raw: mne.io.BaseRaw, *, z_threshold=5.0, flat_uv=0.5,
       away more often, so the default is 20 % — measured on simulated caps: good channels
       ≤ 5 %, noisy channels ~100 %).
 
-    ``scores`` (optional dict) receives the per-criterion values per channel for the QC.
+    ``scores`` (optional dict) receives the per-criterion values per channel for the QC
+    (``non_finite_fraction``: the share of the channel's recorded samples that are NaN or
+    infinite, 3 significant digits, so never 0 for a channel flagged ``non-finite``).
     """
     picks = mne.pick_types(raw.info, eeg=True, exclude=[])
     names = [raw.ch_names[i] for i in picks]
@@ -122,6 +129,7 @@ def detect_bad_channels(raw: mne.io.BaseRaw, *, z_threshold=5.0, flat_uv=0.5,
     # of the whole recording. Only the 1-45 Hz signal of all channels is kept (the
     # correlation criterion compares channels with each other).
     sd = np.empty(n_ch)
+    nonfinite = np.zeros(n_ch)
     amplitude = np.empty(n_ch)
     noisiness = np.full(n_ch, np.nan)
     filt = np.empty((n_ch, n_rec))
@@ -129,6 +137,11 @@ def detect_bad_channels(raw: mne.io.BaseRaw, *, z_threshold=5.0, flat_uv=0.5,
         block = raw.get_data(picks=picks[lo:lo + CHANNEL_BLOCK])
         if recorded is not None:
             block = block[:, recorded]
+        missing = ~np.isfinite(block)
+        if missing.any():  # flagged below; 0 instead keeps NaN out of the filters and medians
+            nonfinite[lo:lo + len(block)] = missing.mean(axis=1)
+            block[missing] = 0.0
+        del missing
         block -= np.median(block, axis=1, keepdims=True)
         sd[lo:lo + len(block)] = block.std(axis=1)
         filt[lo:lo + len(block)] = fir.filter_data(block, sfreq, 1.0, h_freq, verbose="error")
@@ -141,7 +154,12 @@ def detect_bad_channels(raw: mne.io.BaseRaw, *, z_threshold=5.0, flat_uv=0.5,
             noisiness[lo:lo + len(block)] = np.log((np.median(np.abs(high), axis=1) + 1e-30)
                                                    / (np.median(np.abs(low), axis=1) + 1e-30))
         del block
-    bads = {n: "flat" for n, s in zip(names, sd) if s < flat_uv * 1e-6}
+    bads = {}
+    for n, s, f in zip(names, sd, nonfinite):
+        if f > 0:
+            bads[n] = "non-finite"
+        elif s < flat_uv * 1e-6:
+            bads[n] = "flat"
     good = np.array([n not in bads for n in names])
     nan = np.full(len(names), np.nan)
     z_dev, z_hf, frac = nan.copy(), nan.copy(), nan.copy()
@@ -179,7 +197,8 @@ def detect_bad_channels(raw: mne.io.BaseRaw, *, z_threshold=5.0, flat_uv=0.5,
         def clean(values):
             return {n: (None if np.isnan(v) else round(float(v), 3)) for n, v in zip(names, values)}
         scores.update(deviation_z=clean(z_dev), hf_noise_z=clean(z_hf),
-                      uncorrelated_fraction=clean(frac))
+                      uncorrelated_fraction=clean(frac),
+                      non_finite_fraction={n: float(f"{f:.3g}") for n, f in zip(names, nonfinite)})
     return bads
 
 
@@ -363,12 +382,57 @@ def _filter_resample(raw: mne.io.BaseRaw, cfg: dict) -> tuple[mne.io.BaseRaw, fl
     return raw, annotate_amplitude(raw, cfg.get("bad_segment_ptp_uv"))
 
 
-def preprocess_person(raw: mne.io.BaseRaw, cfg: dict, temporal=None, on_ica=None) -> tuple[mne.io.BaseRaw, dict]:
+def _unusable_problem(raw: mne.io.BaseRaw, bads: dict, scores: dict, n_channels: int, flat_uv) -> str | None:
+    """The InputError line for a recording that cannot be cleaned: every EEG channel flat
+    or non-finite, or more than :data:`MAX_BAD_FRACTION` of them non-finite (those cannot
+    be kept as recorded, and interpolating most of a cap would invent it); None otherwise."""
+    if not n_channels:
+        return None
+    path = Path(raw.filenames[0]) if raw.filenames and raw.filenames[0] else "recording"
+    flat = sorted(c for c, r in bads.items() if r == "flat")
+    nonfinite = sorted(c for c, r in bads.items() if r == "non-finite")
+    shares = [scores.get("non_finite_fraction", {}).get(c, 0.0) for c in nonfinite] or [0.0]
+    if min(shares) == 1.0:
+        share = "all of their samples" if len(nonfinite) > 1 else "all of its samples"
+    elif f"{min(shares):.3g}" != f"{max(shares):.3g}":
+        share = f"{100 * min(shares):.3g}-{100 * max(shares):.3g}% of the samples"
+    else:
+        share = f"{100 * shares[0]:.3g}% of the samples"
+    why_flat = f"standard deviation below preprocessing.flat_uv = {flat_uv} uV"
+    if len(flat) == n_channels:
+        return problem(path, f"every one of its {n_channels} EEG channel(s) is flat ({why_flat}): no signal to "
+                             "clean or analyse (an amplifier off or unplugged?)", "a recording with EEG signal")
+    if len(nonfinite) == n_channels:
+        return problem(path, f"every one of its {n_channels} EEG channel(s) holds non-finite samples (NaN or "
+                             f"infinite: {share}): no signal to clean or analyse (a failed export or "
+                             "conversion?)", "a recording with finite EEG samples")
+    if len(flat) + len(nonfinite) == n_channels:
+        return problem(path, f"every one of its {n_channels} EEG channel(s) is flat or non-finite: {len(flat)} "
+                             f"flat ({why_flat}: {', '.join(flat)}), {len(nonfinite)} with NaN or infinite "
+                             f"samples ({share}: {', '.join(nonfinite)}): no signal to clean or analyse",
+                       "a recording with EEG signal")
+    if len(nonfinite) > MAX_BAD_FRACTION * n_channels:
+        return problem(path, f"{len(nonfinite)} of its {n_channels} EEG channels hold NaN or infinite samples "
+                             f"({share}: {', '.join(nonfinite)}): such a channel cannot be kept as recorded, "
+                             f"and more than {MAX_BAD_FRACTION:.0%} of a cap cannot be repaired from the rest",
+                       f"finite samples on at least {1 - MAX_BAD_FRACTION:.0%} of the EEG channels")
+    return None
+
+
+def preprocess_person(raw: mne.io.BaseRaw, cfg: dict, temporal=None, on_ica=None,
+                      on_read=None) -> tuple[mne.io.BaseRaw, dict]:
     """Clean one person's recording in place (see module doc); returns it and its QC
     (``qc["ica"]["_ica"]`` holds the fitted ICA when one ran). ``temporal``: steps 2-4 as
     ``(raw, cfg) -> (raw, bad_seconds)``; epoched recordings pass
     :func:`hyperscan.epoched.per_epoch_filtering` (no filter across two epochs). ``on_ica``:
-    :func:`remove_eye_components`'s ``on_fit``."""
+    :func:`remove_eye_components`'s ``on_fit``. ``on_read(raw)``, when given, is called
+    with the recording still as read, once its bad channels are known and it has passed
+    the checks below (the QC page's "before" is taken there).
+
+    A recording that cannot be cleaned is an InputError naming its file: every EEG channel
+    flat or non-finite, or more than :data:`MAX_BAD_FRACTION` of them non-finite. When
+    more than that share is bad for other reasons the channels are kept as recorded (a
+    warning in the QC), except the non-finite ones, which are always repaired."""
     load_person(raw)
     lap = Laps(log, _PERSON)  # each part's time in the stage log
     qc = {"n_channels": len(mne.pick_types(raw.info, eeg=True, exclude=[])),
@@ -380,19 +444,20 @@ def preprocess_person(raw: mne.io.BaseRaw, cfg: dict, temporal=None, on_ica=None
                                spread_floor=cfg["bad_channel_spread_floor"], scores=scores)
     qc["bad_channels"], qc["bad_channel_scores"] = bads, scores
     lap(f"bad channels (robust z > {cfg['bad_channel_z']}, flat < {cfg['flat_uv']} uV): {sorted(bads) or 'none'}")
-    if qc["n_channels"] and sum(r == "flat" for r in bads.values()) == qc["n_channels"]:
-        path = Path(raw.filenames[0]) if raw.filenames and raw.filenames[0] else "recording"
-        raise InputError(problem(path, f"every one of its {qc['n_channels']} EEG channel(s) is flat (standard "
-                                       f"deviation below preprocessing.flat_uv = {cfg['flat_uv']} uV): no signal "
-                                       "to clean or analyse (an amplifier off or unplugged?)",
-                                 "a recording with EEG signal"))
+    if unusable := _unusable_problem(raw, bads, scores, qc["n_channels"], cfg["flat_uv"]):
+        raise InputError(unusable)
+    if on_read is not None:
+        on_read(raw)
     if len(bads) > MAX_BAD_FRACTION * qc["n_channels"]:
+        nonfinite = sorted(c for c, r in bads.items() if r == "non-finite")
         qc["warning"] = (f"{len(bads)} of {qc['n_channels']} channels look bad "
                          f"({', '.join(f'{c}: {r}' for c, r in sorted(bads.items()))}); more than "
                          f"{MAX_BAD_FRACTION:.0%} cannot be repaired, so they are kept as recorded "
-                         "- look at this recording")
+                         + (f"(except the non-finite {', '.join(nonfinite)}: NaN or infinite samples cannot "
+                            "be kept, so those are repaired) " if nonfinite else "")
+                         + "- look at this recording")
         log.warning(qc["warning"])
-        bads = {}
+        bads = {c: "non-finite" for c in nonfinite}
     raw.info["bads"] = sorted(bads)
     raw, qc["bad_seconds"] = (temporal or _filter_resample)(raw, cfg)
     qc["sfreq_out"] = raw.info["sfreq"]
@@ -482,13 +547,18 @@ def _clean_person(person: str, raw, out, temporal, cfg: dict, with_report: bool,
     lap(f"read {len(mne.pick_types(raw.info, eeg=True, exclude=[]))} EEG channel(s) at "
         f"{raw.info['sfreq']:g} Hz, {raw.n_times / raw.info['sfreq']:.1f} s")
     references = _eog_references(raw, cfg.get("eog_proxies"))
-    before = Snapshot.of(raw, references)
+    read = []  # the recording as read, once preprocess_person knows it is usable (NaN, flat)
+
+    def snapshot(raw_as_read):
+        read.append(Snapshot.of(raw_as_read, references))
+
     figures = []  # the report's ICA figures, drawn before the cleaning (qc_report.ica_figures)
 
     def draw(raw_before, ica, scores):
         figures.extend(ica_figures(ica, raw_before, cfg.get("montage"), scores))
 
-    raw, qc = preprocess_person(raw, cfg, temporal, on_ica=draw if with_report else None)
+    raw, qc = preprocess_person(raw, cfg, temporal, on_ica=draw if with_report else None, on_read=snapshot)
+    before = read[0]
     ica = qc["ica"].pop("_ica", None)
     if ica is not None and ica_dir is not None:  # MNE's QC (issue 16)
         save_ica(ica, Path(ica_dir) / f"{person}-ica.fif")

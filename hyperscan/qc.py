@@ -103,7 +103,7 @@ def _psd_figure(before: dict, cleaned: dict) -> str:
             spec = item.psd if isinstance(item, Snapshot) else qc_psd(item)
             db = 10 * np.log10(spec.get_data() * 1e12 + 1e-30)  # dB re 1 µV²/Hz
             ax.plot(spec.freqs, db.T, color=color, lw=0.4, alpha=0.5)
-            ax.plot(spec.freqs, np.median(db, axis=0), color=color, lw=2, label=f"{label} (median)")
+            ax.plot(spec.freqs, np.nanmedian(db, axis=0), color=color, lw=2, label=f"{label} (median)")
         ax.set_title(person)
         ax.set_xlabel("frequency (Hz)")
         ax.grid(alpha=0.3)

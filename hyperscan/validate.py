@@ -9,7 +9,9 @@ it first and computes nothing unless it is clean. What is checked, in order:
 2. the sessions sheet (UTF-8, columns, ids, duplicate dyad/session rows, missing files);
 3. every EEG file: readable by its reader, a header consistent with the file size
    (EDF/BDF: data records; BrainVision: whole samples), the first and last samples
-   readable (catches a truncated FIF/EEGLAB file), EEG channels present, the
+   readable (catches a truncated FIF/EEGLAB file) and finite (NaN or infinite values
+   there on more than half of the EEG channels is a problem, as preprocessing refuses
+   such a recording; on fewer, a warning), EEG channels present, the
    ``client_select``/``therapist_select`` prefix or XDF stream present, and a recording
    at least one window long;
 4. every report file: the reader's own checks (onsets/durations >= 0, UTF-8, columns...),
@@ -35,6 +37,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .eeg_header import EDF_BYTES, edf_size_problems
 from .errors import InputError, problem
 from .sessions import Session, check_sessions
 
@@ -43,7 +46,6 @@ from .sessions import Session, check_sessions
 #: windows.tsv). ``Client``/``THERAPIST`` are refused rather than read as observers.
 REPORTER_RULE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 ROLES = ("client", "therapist")
-_EDF_BYTES = {".edf": 2, ".bdf": 3}
 _BV_BYTES = {"INT_16": 2, "UINT_16": 2, "INT_32": 4, "IEEE_FLOAT_32": 4}
 
 
@@ -113,40 +115,6 @@ def _usable_config(configfile, check: StudyCheck) -> dict | None:
 
 
 # ---------------------------------------------------------------- EEG files
-
-
-def _edf_size_problems(path: Path) -> tuple[list[str], list[str]]:
-    """Compare an EDF/BDF header's record count with the bytes actually in the file."""
-    bytes_per_sample = _EDF_BYTES[path.suffix.lower()]
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(256)
-            n_signals = int(head[252:256].decode("ascii").strip())
-            fh.seek(256 + n_signals * 216)
-            per_record = [int(fh.read(8).decode("ascii").strip() or 0) for _ in range(n_signals)]
-        header_bytes = int(head[184:192].decode("ascii").strip())
-        n_records = int(head[236:244].decode("ascii").strip())
-        record_s = float(head[244:252].decode("ascii").strip())
-    except (ValueError, UnicodeDecodeError, OSError):
-        return [], []  # MNE read it; its own header parsing is the judge then
-    record_bytes = sum(per_record) * bytes_per_sample
-    size = path.stat().st_size
-    if record_bytes <= 0:
-        return [], []
-    held = (size - header_bytes) // record_bytes
-    if n_records < 0:
-        return [], [problem(path, f"the header's record count is -1 (recording not closed); "
-                                  f"{held} complete data records ({held * record_s:g} s) are in the file",
-                            "a header with the number of data records")]
-    if held < n_records:
-        return [problem(path, f"truncated: the header declares {n_records} data records "
-                              f"({n_records * record_s:g} s) but the file holds only {held} complete "
-                              f"records ({held * record_s:g} s, {size} bytes)",
-                        "the complete file (copy or export it again)")], []
-    if size > header_bytes + n_records * record_bytes:
-        return [], [problem(path, f"{size - header_bytes - n_records * record_bytes} bytes after the "
-                                  f"last declared data record are ignored", "no trailing data")]
-    return [], []
 
 
 def _brainvision_problems(path: Path) -> list[str]:
@@ -219,8 +187,8 @@ def check_eeg(path: Path, select: str | None, *, shared: bool, row: int, sheet,
     problems, notes = file_header_problems(path), []  # before anything sizes from the header
     if problems:
         return None, problems, notes
-    if suffix in _EDF_BYTES:
-        problems, notes = _edf_size_problems(path)
+    if suffix in EDF_BYTES:
+        problems, notes = edf_size_problems(path)
     elif suffix == ".vhdr":
         problems = _brainvision_problems(path)
     if problems:
@@ -263,7 +231,46 @@ def check_eeg(path: Path, select: str | None, *, shared: bool, row: int, sheet,
     if not eeg:
         return None, [problem(path, "contains no EEG channels" + (f" starting with '{select}'" if select else ""),
                               "at least one EEG channel")], notes
+    if not epoched:
+        problems, said = _non_finite_problems(path, raw, eeg, n)
+        notes += said
+        if problems:
+            return None, problems, notes
     return Recording(path, eeg, float(raw.info["sfreq"]), n), [], notes
+
+
+#: Samples read at each end of a recording by :func:`check_eeg` (its only look at the data).
+EDGE_SAMPLES = 10
+
+
+def _non_finite_problems(path: Path, raw, eeg: list[str], n: int) -> tuple[list[str], list[str]]:
+    """(problems, warnings) about NaN or infinite values in the first and last
+    :data:`EDGE_SAMPLES` samples of the EEG channels ``eeg`` (the only data validate reads).
+    Preprocessing marks any such channel bad ('non-finite', :func:`hyperscan.preprocess.detect_bad_channels`)
+    and refuses a recording where they are more than ``MAX_BAD_FRACTION`` of the EEG
+    channels; here that is a problem, fewer a warning. Values further inside are only seen there."""
+    import numpy as np
+
+    edges = np.hstack([raw.get_data(picks=eeg, start=0, stop=min(n, EDGE_SAMPLES)),
+                       raw.get_data(picks=eeg, start=max(0, n - EDGE_SAMPLES), stop=n)])
+    bad = [ch for ch, row in zip(eeg, edges) if not np.isfinite(row).all()]
+    if not bad:
+        return [], []
+    from .preprocess import MAX_BAD_FRACTION
+
+    where = f"among the recording's first and last {EDGE_SAMPLES} samples"
+    if len(bad) == len(eeg):
+        return [problem(path, f"every one of its {len(eeg)} EEG channel(s) holds NaN or infinite values {where}",
+                        "a recording with finite EEG samples; preprocessing refuses one whose every EEG channel "
+                        "holds NaN or infinite samples")], []
+    if len(bad) > MAX_BAD_FRACTION * len(eeg):
+        return [problem(path, f"{len(bad)} of its {len(eeg)} EEG channels hold NaN or infinite values {where} "
+                              f"({', '.join(bad)})",
+                        f"finite samples on at least {1 - MAX_BAD_FRACTION:.0%} of the EEG channels; preprocessing "
+                        "cannot repair more")], []
+    return [], [problem(path, f"EEG channel(s) {', '.join(bad)} hold NaN or infinite values {where}: "
+                              "preprocessing will mark them bad ('non-finite') and repair them",
+                        "finite EEG samples")]
 
 
 def _channel_maps(config: dict) -> dict:

@@ -187,3 +187,46 @@ def test_same_file_without_prefix_is_an_input_error(study):
     s = read_sessions(study / "sessions.tsv")[5]
     with pytest.raises(InputError, match="no\\s+client_select/therapist_select prefix|prefix is given"):
         load_dyad(_session(s.client, s.client))
+
+
+def test_truncated_edf_is_refused_by_the_reader_not_shortened(study, tmp_path):
+    """An EDF cut short (a copy interrupted, a disk full) was read as a shorter recording:
+    MNE takes the record count from the file size, so without ``hyperscan validate`` (plain
+    ``snakemake``) preprocessing silently cropped the dyad to what was left. The reader
+    now applies validate's check (hyperscan.eeg_header.edf_size_problems) and names the
+    file, the header's record count and the records present; preprocessing stops there."""
+    import dataclasses
+    import shutil
+
+    from hyperscan.config import validate_config
+    from hyperscan.preprocess import preprocess_session
+
+    s = read_sessions(study / "sessions.tsv")[0]
+    assert s.therapist.suffix == ".edf"
+    cut = tmp_path / "cut.edf"
+    data = s.therapist.read_bytes()
+    cut.write_bytes(data[: len(data) // 2 + 7])  # mid-record
+    s = dataclasses.replace(s, therapist=cut)
+    expected = (f"{cut}: truncated: the header declares 130 data records (130 s) but the file holds only 64 complete "
+                f"records (64 s, {len(data) // 2 + 7} bytes) (expected the complete file (copy or export it again))")
+    with pytest.raises(InputError) as err:
+        read_raw(cut, preload=False)
+    assert str(err.value) == expected
+    with pytest.raises(InputError) as err:
+        load_dyad(s)
+    assert str(err.value) == expected
+    with pytest.raises(InputError) as err:
+        preprocess_session(s, validate_config({})["preprocessing"], tmp_path / "c.fif", tmp_path / "t.fif",
+                           tmp_path / "qc.json")
+    assert str(err.value) == expected
+    assert not list(tmp_path.glob("*.fif")) and not (tmp_path / "qc.json").exists()
+    # an unfinished header (record count -1) is read, its complete records said in the notes
+    unclosed = tmp_path / "unclosed.edf"
+    shutil.copy(read_sessions(study / "sessions.tsv")[0].therapist, unclosed)
+    head = bytearray(unclosed.read_bytes())
+    head[236:244] = b"-1      "
+    unclosed.write_bytes(bytes(head))
+    notes = []
+    assert read_raw(unclosed, preload=False, notes=notes).n_times == 130 * 250
+    assert notes == [f"{unclosed}: the header's record count is -1 (recording not closed); 130 complete data "
+                     "records (130 s) are in the file (expected a header with the number of data records)"]

@@ -1,6 +1,7 @@
 """Stage logs say what a job read, chose and wrote, how long it took, and why it failed."""
 
 import re
+import signal
 import subprocess
 import sys
 import textwrap
@@ -28,6 +29,11 @@ SCRIPT = textwrap.dedent("""
     with step("compute", log):
         for _ in progress(range(50), "windows", logger=log):
             pass
+        if sys.argv[2] == "interrupt":
+            raise KeyboardInterrupt
+        if sys.argv[2] == "wait":  # for a signal
+            open(d + "/ready", "w").close()
+            time.sleep(60)
     if sys.argv[2] == "fail":
         raise RuntimeError("broken input row 7")
     if sys.argv[2] == "burn":  # known CPU: busy for 0.6 s of this process's CPU time
@@ -78,7 +84,53 @@ def test_stage_log_records_the_failure_with_traceback(tmp_path):
     assert proc.returncode == 1
     assert "ERROR hyperscan.demo: failed after" in text
     assert "RuntimeError: broken input row 7" in text
-    assert f"wrote 0: {tmp_path}/out.tsv (absent)" in text
+    assert f"output 0: {tmp_path}/out.tsv (absent)" in text
+
+
+def _ends_without_done(text, how, why):
+    """The log's last line says the job ``how`` (failed/interrupted) because ``why``; no
+    ``done`` or ``wrote`` line anywhere, and the ERROR traceback line is still there."""
+    lines = text.rstrip("\n").splitlines()
+    assert re.fullmatch(rf"\S+ \S+ ERROR hyperscan\.demo: demo {how} after \d+\.\d s \({re.escape(why)}\), "
+                        r"peak memory \d+ MB, CPU \d+\.\d s", lines[-1]), lines[-3:]
+    assert " done " not in text and " wrote " not in text, text
+    assert "ERROR hyperscan.demo: failed after" in text
+
+
+def test_a_failed_or_interrupted_job_does_not_end_its_log_with_done(tmp_path):
+    """A job that raised (or was stopped by Ctrl-C) still ended its log with 'done demo in
+    ... s' after the ERROR line, as if it had finished (an atexit hook wrote it regardless)."""
+    proc, text = _run(tmp_path, "fail")
+    assert proc.returncode == 1
+    _ends_without_done(text, "failed", "RuntimeError: broken input row 7")
+    assert re.search(r"step compute: \d+\.\d s$", text, re.M)  # the step itself finished
+    proc, text = _run(tmp_path, "interrupt")
+    assert proc.returncode == -signal.SIGINT, proc.stderr  # Python's exit on KeyboardInterrupt
+    _ends_without_done(text, "interrupted", "KeyboardInterrupt: Ctrl-C or SIGINT")
+    assert re.search(r"step compute: interrupted after \d+\.\d s \(KeyboardInterrupt: Ctrl-C or SIGINT\)$",
+                     text, re.M)
+
+
+@pytest.mark.parametrize("signum, why", [(signal.SIGTERM, "SIGTERM: the run was cancelled or the job killed"),
+                                         (signal.SIGINT, "KeyboardInterrupt: Ctrl-C or SIGINT")])
+def test_a_job_stopped_by_a_signal_says_so_and_still_dies_by_it(tmp_path, signum, why):
+    """SIGTERM (a cancelled run, a scheduler's kill) killed a job without a word in its log;
+    SIGINT (Ctrl-C) left 'done' as the last line. Now both unwind (finally blocks run), the
+    log ends with 'interrupted', and the exit status is still the signal's."""
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(tmp_path), "wait"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "ready").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == -signum, err
+    text = (tmp_path / "job.log").read_text()
+    _ends_without_done(text, "interrupted", why)
+    assert "step compute: interrupted after " in text
 
 
 def test_on_a_terminal_progress_is_a_bar_and_lines_also_go_to_stderr(tmp_path):

@@ -541,3 +541,91 @@ time.sleep(60)
     else:
         os.kill(child, 9)
         raise AssertionError("the second process outlived its parent")
+
+
+def test_non_finite_channels_are_flagged_bad_and_do_not_blind_the_other_criteria():
+    """A channel of NaN (or a few infinite samples) was never flagged: its NaN amplitude made
+    the median over channels NaN, so no channel could be 'deviation' any more (the noisy P4
+    below went unflagged), and the NaN then failed ICA. Now it is 'non-finite', judged on its
+    own, and the other channels are judged as if it were not there."""
+    raw, truth = _sim_raw(1, "client")  # index 1: client P4 + 150 µV white noise
+    data = raw.get_data()
+    data[0] = np.nan  # Fp1: every sample
+    data[5, 1000:1004] = np.inf  # C3: 4 samples
+    scores = {}
+    bads = detect_bad_channels(mne.io.RawArray(data, raw.info, verbose="error"), scores=scores)
+    assert bads == {"Fp1": "non-finite", "C3": "non-finite", "P4": bads["P4"]}
+    assert bads["P4"] in ("deviation", "hf_noise", "low_correlation")
+    assert scores["non_finite_fraction"]["Fp1"] == 1.0
+    assert scores["non_finite_fraction"]["C3"] == float(f"{4 / data.shape[1]:.3g}") > 0
+    assert scores["non_finite_fraction"]["Cz"] == 0.0
+    assert scores["deviation_z"]["Fp1"] is None and scores["deviation_z"]["Cz"] is not None
+
+
+def _person_study(tmp_path):
+    from hyperscan.sessions import read_sessions
+    from hyperscan.simulate import simulate_study
+
+    simulate_study(tmp_path / "study", n_dyads=1, seed=4, duration=130.0)
+    s = read_sessions(tmp_path / "study" / "sessions.tsv")[0]
+    return s, mne.io.read_raw(s.therapist, preload=True, verbose="error")
+
+
+def test_a_person_with_nan_or_infinite_channels_is_a_clear_input_error(tmp_path):
+    """A recording of NaN (a FIF written with NaN samples) failed with ZeroDivisionError in
+    the QC page's PSD, an infinite one with MNE's 'Input data contains non-finite values'
+    inside ICA: now an InputError naming the file and what is wrong, like the all-flat one."""
+    import dataclasses
+
+    from hyperscan.errors import InputError
+
+    s, raw = _person_study(tmp_path)
+    clean = raw.get_data()
+    cases = {
+        "nan": (lambda d: d.__setitem__(slice(None), np.nan),
+                "every one of its 12 EEG channel(s) holds non-finite samples (NaN or infinite: all of their "
+                "samples): no signal to clean or analyse (a failed export or conversion?) (expected a recording "
+                "with finite EEG samples)"),
+        "mixed": (lambda d: (d.__setitem__(slice(0, 6), np.inf), d.__setitem__(slice(6, None), 0.0)),
+                  "every one of its 12 EEG channel(s) is flat or non-finite: 6 flat (standard deviation below "
+                  "preprocessing.flat_uv = 0.5 uV: C4, Cz, O1, O2, P3, P4), 6 with NaN or infinite samples (all "
+                  "of their samples: C3, F3, F4, Fp1, Fp2, Fz): no signal to clean or analyse"),
+        "most": (lambda d: d.__setitem__((slice(0, 7), slice(0, d.shape[1] // 2)), np.nan),
+                 "7 of its 12 EEG channels hold NaN or infinite samples (50% of the samples: C3, C4, F3, F4, "
+                 "Fp1, Fp2, Fz): such a channel cannot be kept as recorded, and more than 50% of a cap cannot "
+                 "be repaired from the rest (expected finite samples on at least 50% of the EEG channels)"),
+    }
+    for name, (spoil, message) in cases.items():
+        data = clean.copy()
+        spoil(data)
+        raw._data[:] = data
+        path = tmp_path / f"{name}_raw.fif"
+        raw.save(path, verbose="error")
+        t = dataclasses.replace(s, therapist=path)
+        for parallel in ((False, True) if name == "nan" else (False,)):
+            with pytest.raises(InputError) as err:
+                preprocess_session(t, CFG, tmp_path / "c.fif", tmp_path / "t.fif", tmp_path / "qc.json",
+                                   parallel=parallel)
+            assert str(err.value).startswith(f"{path}: "), str(err.value)
+            assert message in str(err.value), str(err.value)
+
+
+def test_a_channel_with_nan_is_repaired_even_when_most_channels_are_kept_as_recorded():
+    """One channel partly NaN made ICA fail ('Input data contains non-finite values'); now it
+    is interpolated and the output is finite. When more than half of the cap is bad the others
+    are kept as recorded (as before), but NaN cannot be kept: that channel is still repaired."""
+    raw, _, _ = _blink_recording(seed=2, seconds=60.0)
+    data = raw.get_data()
+    data[7, 2000:9000] = np.nan  # Cz
+    out, qc = preprocess_person(mne.io.RawArray(data.copy(), raw.info, verbose="error"), CFG)
+    assert qc["bad_channels"] == {"Cz": "non-finite"} and qc["interpolated"] == ["Cz"]
+    assert np.isfinite(out.get_data()).all() and "warning" not in qc
+    assert qc["bad_channel_scores"]["non_finite_fraction"]["Cz"] == 0.467
+    data[8:] = 0.0  # P3, P4, O1, O2 flat as well: 5 of 12 bad ...
+    data[2:4] = 0.0  # ... F3, F4: 7 of 12
+    out, qc = preprocess_person(mne.io.RawArray(data.copy(), raw.info, verbose="error"), CFG)
+    assert qc["bad_channels"]["Cz"] == "non-finite" and len(qc["bad_channels"]) == 7
+    assert qc["interpolated"] == ["Cz"] and np.isfinite(out.get_data()).all()
+    assert qc["warning"].startswith("7 of 12 channels look bad (Cz: non-finite, F3: flat, F4: flat,")
+    assert ("cannot be repaired, so they are kept as recorded (except the non-finite Cz: NaN or infinite "
+            "samples cannot be kept, so those are repaired) - look at this recording") in qc["warning"]

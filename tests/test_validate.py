@@ -425,3 +425,29 @@ def test_primary_contrast_that_does_not_exist_is_refused(pristine, tmp_path):
                                       f"{key}s (" + (", ".join(validate_config({})["bands"]) if key == "band" else
                                                      ", ".join(validate_config({})["metrics"]))
                                       + f") (expected one of those {key}s {want})"]
+
+
+def test_nan_or_infinite_eeg_is_reported(study):
+    """A FIF of NaN passed validate silently and failed only in preprocessing. validate reads
+    the first and last samples: every EEG channel non-finite there is a problem, some of them
+    a warning (preprocessing repairs those channels)."""
+    import numpy as np
+
+    folder, cfg = study
+    path = folder / "eeg" / "D03_S1_therapist_raw.fif"
+    raw = mne.io.read_raw(path, preload=True, verbose="error")
+    good = raw.get_data()
+    raw._data[:] = np.nan
+    raw.save(path, overwrite=True, verbose="error")
+    check = check_study(cfg)
+    only(check.problems, f"{path}: every one of its 12 EEG channel(s) holds NaN or infinite values among the "
+                         "recording's first and last 10 samples (expected a recording with finite EEG samples; "
+                         "preprocessing refuses one whose every EEG channel holds NaN or infinite samples)")
+    raw._data[:] = good
+    raw._data[[0, 3], -2:] = np.inf  # Fp1, F4: the last two samples
+    raw.save(path, overwrite=True, verbose="error")
+    check = check_study(cfg)
+    assert check.problems == [], check.problems
+    assert [w for w in check.warnings if str(path) in w] == [
+        f"{path}: EEG channel(s) Fp1, F4 hold NaN or infinite values among the recording's first and last 10 "
+        "samples: preprocessing will mark them bad ('non-finite') and repair them (expected finite EEG samples)"]
