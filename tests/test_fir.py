@@ -56,6 +56,13 @@ def test_everything_else_is_mne_itself():
     short = x[:, :500]  # the 1-Hz high-pass kernel (825 samples) is longer than the signal
     np.testing.assert_array_equal(filter_data(short, SF, 1.0, 45.0, verbose="error"),
                                   mne.filter.filter_data(short, SF, 1.0, 45.0, verbose="error"))
+    from hyperscan import fir
+
+    long = _signal(fir.MAX_ONE_FFT_SAMPLES, n_ch=1, seed=3)  # padded beyond the one-FFT limit: MNE's blocks
+    np.testing.assert_array_equal(filter_data(long, SF, 8.0, 13.0, verbose="error"),
+                                  mne.filter.filter_data(long, SF, 8.0, 13.0, verbose="error"))
+    with pytest.raises(ValueError):  # no rows: MNE's own error (was an IndexError here)
+        filter_data(np.zeros((0, 3_000)), SF, 1.0, 45.0, verbose="error")
     with pytest.raises(ValueError, match="real floating"):
         filter_data(x.astype(np.float32), SF, 1.0, 45.0, verbose="error")
     with pytest.raises(ValueError):
