@@ -262,9 +262,16 @@ def _explained_variances(ica, raw: mne.io.BaseRaw, component_sets) -> list[float
     sets = [tuple(c) for c in component_sets]
     residual = dict.fromkeys(sets, 0.0)
     total = 0.0
+    # A bad channel with NaN or infinite samples (repaired only after ICA) is left out: MNE's
+    # ratio takes every EEG channel, bad ones included, and one NaN made the share NaN (and
+    # then 0.0 in qc.json). Finite bad channels stay in, as before.
+    bads = [ch for ch in raw.info["bads"] if ch in raw.ch_names]
+    non_finite = {ch for ch, row in zip(bads, raw.get_data(picks=bads)) if not np.isfinite(row).all()} if bads else set()
+    keep = [i for i, ch in enumerate(raw.ch_names) if ch not in non_finite] if non_finite else None
+    info = mne.pick_info(raw.info, keep) if keep is not None else raw.info
     for start in range(0, raw.n_times, ICA_CHUNK_SAMPLES):
         stop = min(start + ICA_CHUNK_SAMPLES, raw.n_times)
-        chunk = mne.io.RawArray(raw.get_data(start=start, stop=stop), raw.info, verbose="error")
+        chunk = mne.io.RawArray(raw.get_data(picks=keep, start=start, stop=stop), info, verbose="error")
         orig = chunk.get_data(picks="eeg").var(axis=0).sum()  # the channels MNE's ratio uses
         for components in residual:
             ratio = ica.get_explained_variance_ratio(chunk, components=list(components), ch_type="eeg")["eeg"]

@@ -621,6 +621,9 @@ def test_a_channel_with_nan_is_repaired_even_when_most_channels_are_kept_as_reco
     assert qc["bad_channels"] == {"Cz": "non-finite"} and qc["interpolated"] == ["Cz"]
     assert np.isfinite(out.get_data()).all() and "warning" not in qc
     assert qc["bad_channel_scores"]["non_finite_fraction"]["Cz"] == 0.467
+    # the removed components' share of the signal ignores the NaN channel (it read 0.0: NaN)
+    assert qc["ica"]["excluded"] and all(0.01 < v < 1 for v in qc["ica"]["explained_variance"])
+    assert 0.01 < qc["ica"]["removed_variance"] < 1
     data[8:] = 0.0  # P3, P4, O1, O2 flat as well: 5 of 12 bad ...
     data[2:4] = 0.0  # ... F3, F4: 7 of 12
     out, qc = preprocess_person(mne.io.RawArray(data.copy(), raw.info, verbose="error"), CFG)
@@ -629,3 +632,27 @@ def test_a_channel_with_nan_is_repaired_even_when_most_channels_are_kept_as_reco
     assert qc["warning"].startswith("7 of 12 channels look bad (Cz: non-finite, F3: flat, F4: flat,")
     assert ("cannot be repaired, so they are kept as recorded (except the non-finite Cz: NaN or infinite "
             "samples cannot be kept, so those are repaired) - look at this recording") in qc["warning"]
+
+
+def test_explained_variance_leaves_out_a_bad_channel_with_nan():
+    """ICA's removed share of the variance (qc.json explained_variance) with a bad channel of
+    NaN (repaired only after ICA) is the share computed without that channel, not NaN (then
+    0.0); a finite bad channel is kept in, as before."""
+    from hyperscan.preprocess import _explained_variances
+
+    raw, _, _ = _blink_recording(seed=2, seconds=60.0)
+    raw.filter(1.0, 45.0, verbose="error")
+    ica = mne.preprocessing.ICA(n_components=8, random_state=0, max_iter=400)
+    good = [ch for ch in raw.ch_names if ch != "Cz"]
+    ica.fit(raw, picks=good, verbose="error")
+    sets = [[0], [0, 1]]
+    data = raw.get_data()
+    data[7, 100:200] = np.nan  # Cz
+    spoilt = mne.io.RawArray(data, raw.info, verbose="error")
+    spoilt.info["bads"] = ["Cz"]
+    without = raw.copy().drop_channels(["Cz"])
+    got, want = _explained_variances(ica, spoilt, sets), _explained_variances(ica, without, sets)
+    assert np.isfinite(got).all() and got == want
+    finite = raw.copy()
+    finite.info["bads"] = ["Cz"]
+    assert _explained_variances(ica, finite, sets) != want  # a finite bad channel still counts
