@@ -240,8 +240,13 @@ def _eog_references(raw: mne.io.BaseRaw, proxies) -> list[str]:
     """EOG channels of the recording plus the configured frontal proxies that are good.
 
     Both, because a channel called EOG need not see blinks (EEGLAB's sample data: EOG1/EOG2
-    correlate -0.05 with FPz; its blink component has |r| 0.88 with FPz, 0.44 with EOG1)."""
+    correlate -0.05 with FPz; its blink component has |r| 0.88 with FPz, 0.44 with EOG1). An
+    EOG channel with any NaN or infinite sample, or a constant one, is left out: its
+    correlation with a component is undefined (it made every score NaN, and qc.json invalid
+    JSON)."""
     eog = [raw.ch_names[i] for i in mne.pick_types(raw.info, eeg=False, eog=True, exclude="bads")]
+    if eog:  # an EOG channel with NaN/inf samples or no signal gives no correlation: not a reference
+        eog = [ch for ch, row in zip(eog, raw.get_data(picks=eog)) if np.isfinite(row).all() and row.std() > 0]
     lower = {p.lower() for p in proxies or []}
     return eog + [ch for ch in raw.ch_names if ch.lower() in lower and ch not in raw.info["bads"]
                   and ch not in eog]

@@ -656,3 +656,25 @@ def test_explained_variance_leaves_out_a_bad_channel_with_nan():
     finite = raw.copy()
     finite.info["bads"] = ["Cz"]
     assert _explained_variances(ica, finite, sets) != want  # a finite bad channel still counts
+
+
+def test_an_eog_channel_with_nan_or_no_signal_is_not_an_eye_reference():
+    """An all-NaN (or constant) EOG-type channel was used as the eye reference: every
+    component's |r| was NaN, qc.json held bare NaN tokens (not JSON) and the QC page '|r| nan'.
+    Now such a channel is left out and the frontal proxies serve; the scores are numbers."""
+    import json
+
+    raw, _, _ = _blink_recording(seed=2, seconds=60.0)
+    for spoil in (np.nan, 0.0):
+        eog = mne.io.RawArray(np.full((1, raw.n_times), spoil), mne.create_info(["EOG1"], SFREQ, "eog"),
+                              verbose="error")
+        both = raw.copy().add_channels([eog], force_update_info=True)
+        _, qc = preprocess_person(both, CFG)
+        ica = {k: v for k, v in qc["ica"].items() if k != "_ica"}
+        assert "EOG1" not in ica["eog_channels"] and ica["eog_channels"]  # Fp1/Fp2, the proxies
+        assert ica["excluded"] and np.isfinite(ica["all_eog_correlation"]).all()
+
+        def no_constant(name):
+            raise ValueError(f"{name} in qc.json")
+
+        json.loads(json.dumps(ica), parse_constant=no_constant)  # strict JSON: no NaN/Infinity
