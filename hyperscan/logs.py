@@ -131,7 +131,8 @@ def stage_log(smk, name: str | None = None) -> logging.Logger:
     The process's C allocator is tuned before the job's work (:func:`hyperscan.allocator.tune_allocator`).
     At a normal exit the outputs with their sizes and a ``done`` line (total time, peak
     resident memory, CPU seconds) are logged. An uncaught exception, Ctrl-C or SIGTERM is
-    logged with its traceback, then ends the log with ``<name> failed after ...`` or
+    logged with its traceback (an :class:`hyperscan.errors.InputError`, bad input, with its
+    message only, also on stderr as ``InputError: <line>`` lines), then ends the log with ``<name> failed after ...`` or
     ``<name> interrupted after ...`` (ERROR) instead: never ``done``. SIGTERM is turned into
     :class:`Terminated` (when no other handler is set), and a job ended by it still dies by
     SIGTERM once its log is written (exit status 143, as before).
@@ -172,6 +173,12 @@ def stage_log(smk, name: str | None = None) -> logging.Logger:
 
     def _excepthook(kind, value, tb):
         ended.append(value)
+        from .errors import InputError
+
+        if isinstance(value, InputError):  # bad input: its message, never a traceback (log and terminal)
+            slog.error("failed after %.1f s: input problem:\n%s", time.perf_counter() - t0, value)
+            print("\n".join(f"InputError: {line}" for line in value.problems), file=sys.stderr, flush=True)
+            return
         slog.error("failed after %.1f s", time.perf_counter() - t0, exc_info=(kind, value, tb))
         previous_hook(kind, value, tb)
 

@@ -36,6 +36,9 @@ SCRIPT = textwrap.dedent("""
             time.sleep(60)
     if sys.argv[2] == "fail":
         raise RuntimeError("broken input row 7")
+    if sys.argv[2] == "bad_input":
+        from hyperscan.errors import InputError
+        raise InputError(["a.edf: truncated (expected the complete file)", "b.tsv, row 3: onset 'x' (expected seconds)"])
     if sys.argv[2] == "burn":  # known CPU: busy for 0.6 s of this process's CPU time
         t = time.process_time()
         while time.process_time() - t < 0.6:
@@ -301,3 +304,18 @@ def test_synchrony_progress_hook_counts_every_band_window_once():
     assert [d for d, _ in calls] == sorted(d for d, _ in calls) and calls[-1][0] == total
     assert len(calls) == 2 * 2 * 4  # bands x client blocks x chunks of 8 windows (8, 8, 8, 5)
     np.testing.assert_array_equal(ds["plv"].values, plain["plv"].values)
+
+
+def test_bad_input_in_a_job_is_its_message_not_a_traceback(tmp_path):
+    """An InputError raised inside a job (a check only the job can make) reached the terminal
+    and the log as a Python traceback, the message at its end: now its lines only, on stderr
+    as 'InputError: <line>' (hyperscan run's filter shows them) and in the log's ERROR line."""
+    proc, text = _run(tmp_path, "bad_input")
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and "Traceback" not in text
+    assert proc.stderr.splitlines() == ["InputError: a.edf: truncated (expected the complete file)",
+                                        "InputError: b.tsv, row 3: onset 'x' (expected seconds)"]
+    assert re.search(r"ERROR hyperscan\.demo: failed after \d+\.\d s: input problem:\na\.edf: truncated "
+                     r"\(expected the complete file\)\nb\.tsv, row 3: onset 'x' \(expected seconds\)\n", text)
+    _ends_without_done(text.replace(": input problem:", ""), "failed",
+                       "InputError: a.edf: truncated (expected the complete file)")
