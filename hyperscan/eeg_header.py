@@ -36,6 +36,8 @@ MAX_DURATION_S = 7 * 24 * 3600.0
 MAX_RATE_MISMATCH = 0.05
 #: Bytes per sample of a data record.
 EDF_BYTES = {".edf": 2, ".bdf": 3}
+#: bytes per sample of each BrainVision BinaryFormat
+BV_BYTES = {"INT_16": 2, "UINT_16": 2, "INT_32": 4, "IEEE_FLOAT_32": 4}
 
 
 def _finite(x) -> bool:
@@ -206,4 +208,47 @@ def xdf_stream_problems(path, name: str, *, nominal: float, n_channels: int, n_s
         out.append(problem(path, f"{where} declares {nominal:g} Hz but its time stamps advance at "
                                  f"{effective:.6g} Hz", "a nominal rate that matches the time stamps "
                                                         f"within {MAX_RATE_MISMATCH:.0%}"))
+    return out
+
+
+def brainvision_size_problems(path) -> list[str]:
+    """A BrainVision binary file must hold whole samples of every channel, and at least the
+    ``DataPoints`` its header declares (``hyperscan validate`` and the reader,
+    :func:`hyperscan.io.read_raw`: MNE sizes the recording from the data file's bytes, so a
+    file cut short would otherwise be read as a shorter recording). ``path``: the .vhdr.
+
+    (A file cut exactly at a sample boundary cannot be told from a shorter recording;
+    reports beyond its end are then caught by the report checks.)
+    """
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("latin-1")
+    except OSError:
+        return []
+    field_of = {k.lower(): v.strip() for k, v in re.findall(r"(?m)^\s*(\w+)\s*=\s*(.*?)\s*$", text)}
+    fmt = field_of.get("binaryformat", "INT_16").upper()
+    data_file = field_of.get("datafile")
+    try:
+        n_channels = int(field_of.get("numberofchannels", ""))
+    except ValueError:
+        return []
+    if field_of.get("dataformat", "BINARY").upper() != "BINARY" or not data_file or fmt not in BV_BYTES:
+        return []
+    data = path.parent / data_file
+    if not data.is_file():
+        return [problem(path, f"its data file '{data_file}' does not exist (looked at {data})",
+                        "the .eeg file named by DataFile= next to the .vhdr")]
+    frame = n_channels * BV_BYTES[fmt]
+    size = data.stat().st_size
+    out = []
+    if size == 0:
+        out.append(problem(data, "the data file is empty", "the recording's samples"))
+    elif size % frame:
+        out.append(problem(data, f"truncated: {size} bytes is not a whole number of samples of "
+                                 f"{n_channels} channels x {BV_BYTES[fmt]} bytes ({fmt})",
+                           "the complete file (copy or export it again)"))
+    points = field_of.get("datapoints")
+    if points and points.isdigit() and size // frame < int(points):
+        out.append(problem(data, f"truncated: the header declares DataPoints={points} but the file "
+                                 f"holds {size // frame} samples", "the complete file"))
     return out

@@ -120,7 +120,8 @@ def read_raw(path, *, preload=True, notes: list | None = None) -> mne.io.BaseRaw
     if reader is None:
         raise InputError(problem(path, f"unsupported EEG file type '{path.suffix}'",
                                  "one of " + ", ".join(SUPPORTED)))
-    from .eeg_header import EDF_BYTES, edf_size_problems, file_header_problems, plausibility_problems
+    from .eeg_header import (EDF_BYTES, brainvision_size_problems, edf_size_problems, file_header_problems,
+                              plausibility_problems)
 
     if lies := file_header_problems(path):  # before the reader sizes anything from the header
         raise InputError(lies)
@@ -130,6 +131,8 @@ def read_raw(path, *, preload=True, notes: list | None = None) -> mne.io.BaseRaw
             raise InputError(cut)
         if notes is not None:
             notes += said
+    if _suffix(path) == ".vhdr" and (cut := brainvision_size_problems(path)):  # the same for BrainVision
+        raise InputError(cut)
     try:
         raw = reader(path, preload=False, verbose="error")
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file

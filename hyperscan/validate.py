@@ -37,7 +37,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .eeg_header import EDF_BYTES, edf_size_problems
+from .eeg_header import EDF_BYTES, brainvision_size_problems, edf_size_problems
 from .errors import InputError, problem
 from .sessions import Session, check_sessions
 
@@ -46,7 +46,6 @@ from .sessions import Session, check_sessions
 #: windows.tsv). ``Client``/``THERAPIST`` are refused rather than read as observers.
 REPORTER_RULE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 ROLES = ("client", "therapist")
-_BV_BYTES = {"INT_16": 2, "UINT_16": 2, "INT_32": 4, "IEEE_FLOAT_32": 4}
 
 
 @dataclass
@@ -117,45 +116,6 @@ def _usable_config(configfile, check: StudyCheck) -> dict | None:
 # ---------------------------------------------------------------- EEG files
 
 
-def _brainvision_problems(path: Path) -> list[str]:
-    """A BrainVision binary file must hold whole samples of every channel.
-
-    (A file cut exactly at a sample boundary cannot be told from a shorter recording;
-    reports beyond its end are then caught by the report checks.)
-    """
-    try:
-        text = path.read_bytes().decode("latin-1")
-    except OSError:
-        return []
-    field_of = {k.lower(): v.strip() for k, v in re.findall(r"(?m)^\s*(\w+)\s*=\s*(.*?)\s*$", text)}
-    fmt = field_of.get("binaryformat", "INT_16").upper()
-    data_file = field_of.get("datafile")
-    try:
-        n_channels = int(field_of.get("numberofchannels", ""))
-    except ValueError:
-        return []
-    if field_of.get("dataformat", "BINARY").upper() != "BINARY" or not data_file or fmt not in _BV_BYTES:
-        return []
-    data = path.parent / data_file
-    if not data.is_file():
-        return [problem(path, f"its data file '{data_file}' does not exist (looked at {data})",
-                        "the .eeg file named by DataFile= next to the .vhdr")]
-    frame = n_channels * _BV_BYTES[fmt]
-    size = data.stat().st_size
-    out = []
-    if size == 0:
-        out.append(problem(data, "the data file is empty", "the recording's samples"))
-    elif size % frame:
-        out.append(problem(data, f"truncated: {size} bytes is not a whole number of samples of "
-                                 f"{n_channels} channels x {_BV_BYTES[fmt]} bytes ({fmt})",
-                           "the complete file (copy or export it again)"))
-    points = field_of.get("datapoints")
-    if points and points.isdigit() and size // frame < int(points):
-        out.append(problem(data, f"truncated: the header declares DataPoints={points} but the file "
-                                 f"holds {size // frame} samples", "the complete file"))
-    return out
-
-
 def check_eeg(path: Path, select: str | None, *, shared: bool, row: int, sheet,
               channel_names: dict | None = None, channel_types: dict | None = None
               ) -> tuple[Recording | None, list[str], list[str]]:
@@ -190,7 +150,7 @@ def check_eeg(path: Path, select: str | None, *, shared: bool, row: int, sheet,
     if suffix in EDF_BYTES:
         problems, notes = edf_size_problems(path)
     elif suffix == ".vhdr":
-        problems = _brainvision_problems(path)
+        problems = brainvision_size_problems(path)
     if problems:
         return None, problems, notes
     from .epoched import read_epochs

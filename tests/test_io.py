@@ -230,3 +230,35 @@ def test_truncated_edf_is_refused_by_the_reader_not_shortened(study, tmp_path):
     assert read_raw(unclosed, preload=False, notes=notes).n_times == 130 * 250
     assert notes == [f"{unclosed}: the header's record count is -1 (recording not closed); 130 complete data "
                      "records (130 s) are in the file (expected a header with the number of data records)"]
+
+
+def test_truncated_brainvision_is_refused_by_the_reader(study, tmp_path):
+    """The same for BrainVision: a .eeg cut mid-sample, or holding fewer samples than the
+    header's DataPoints, was read as a shorter recording without ``hyperscan validate``; the
+    reader now applies validate's check (hyperscan.eeg_header.brainvision_size_problems).
+    A file cut at a sample boundary of a header without DataPoints cannot be told from a
+    shorter recording (the format holds no length): that one is still read."""
+    import shutil
+
+    s = read_sessions(study / "sessions.tsv")[1]
+    assert s.client.suffix == ".vhdr"
+    for name in (s.client.name, s.client.with_suffix(".eeg").name, s.client.with_suffix(".vmrk").name):
+        shutil.copy(s.client.parent / name, tmp_path / name)
+    vhdr, eeg = tmp_path / s.client.name, tmp_path / s.client.with_suffix(".eeg").name
+    full = eeg.read_bytes()
+    frame = 12 * 2  # 12 channels x INT_16
+    n = len(full) // frame
+    eeg.write_bytes(full[: (n // 2) * frame + 3])  # mid-sample
+    with pytest.raises(InputError) as err:
+        read_raw(vhdr, preload=False)
+    assert str(err.value).startswith(f"{eeg}: truncated: {(n // 2) * frame + 3} bytes is not a whole number of "
+                                     "samples of 12 channels x 2 bytes (INT_16)")
+    eeg.write_bytes(full[: (n // 2) * frame])  # at a sample boundary, with DataPoints declared
+    vhdr.write_text(vhdr.read_text(encoding="latin-1").replace("[Common Infos]", f"[Common Infos]\nDataPoints={n}", 1),
+                    encoding="latin-1")
+    with pytest.raises(InputError) as err:
+        read_raw(vhdr, preload=False)
+    assert str(err.value) == (f"{eeg}: truncated: the header declares DataPoints={n} but the file holds {n // 2} "
+                              "samples (expected the complete file)")
+    vhdr.write_text(vhdr.read_text(encoding="latin-1").replace(f"DataPoints={n}\n", "", 1), encoding="latin-1")
+    assert read_raw(vhdr, preload=False).n_times == n // 2  # no length in the header: nothing to compare
