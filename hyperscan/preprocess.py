@@ -394,6 +394,38 @@ def _filter_resample(raw: mne.io.BaseRaw, cfg: dict) -> tuple[mne.io.BaseRaw, fl
     return raw, annotate_amplitude(raw, cfg.get("bad_segment_ptp_uv"))
 
 
+#: at most this share of a recording can be holes of NaN/inf samples on every EEG channel
+#: (:func:`mark_non_finite_holes`); more is refused as a recording without enough signal
+MAX_NON_FINITE_HOLES = 0.5
+
+
+def mark_non_finite_holes(raw: mne.io.BaseRaw) -> list[tuple[float, float]]:
+    """Stretches where *every* EEG channel holds NaN or infinite samples (a dropout that an
+    export wrote as NaN): all channels are set to 0 there and each stretch is annotated
+    ``BAD_acq_skip``, as the holes of an XDF or EDF+D file are (MNE's filters run piecewise
+    around them, the bad-channel detector does not judge them, windows overlapping them are
+    left out). A NaN on some channels only is a fault of those channels (``non-finite`` in
+    :func:`detect_bad_channels`). Nothing is marked when such stretches cover more than
+    :data:`MAX_NON_FINITE_HOLES` of the recording (then :func:`_unusable_problem` refuses it).
+    ``raw`` must be loaded; returns the stretches as (onset s from the first sample, duration s)."""
+    from .alignment import ACQ_SKIP
+
+    picks = mne.pick_types(raw.info, eeg=True, exclude=[])
+    if not len(picks):
+        return []
+    hole = ~np.isfinite(raw._data[picks]).any(axis=0)
+    if not hole.any() or hole.mean() > MAX_NON_FINITE_HOLES:
+        return []
+    edges = np.diff(np.concatenate([[0], hole.astype(np.int8), [0]]))
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    raw._data[:, hole] = 0.0
+    sfreq = raw.info["sfreq"]
+    spans = [(float(a / sfreq), float((b - a) / sfreq)) for a, b in zip(starts, stops)]
+    raw.annotations.append(onset=[o + raw.first_time for o, _ in spans], duration=[d for _, d in spans],
+                           description=ACQ_SKIP)
+    return spans
+
+
 def _unusable_problem(raw: mne.io.BaseRaw, bads: dict, scores: dict, n_channels: int, flat_uv) -> str | None:
     """The InputError line for a recording that cannot be cleaned: every EEG channel flat
     or non-finite, or more than :data:`MAX_BAD_FRACTION` of them non-finite (those cannot
@@ -449,6 +481,11 @@ def preprocess_person(raw: mne.io.BaseRaw, cfg: dict, temporal=None, on_ica=None
     lap = Laps(log, _PERSON)  # each part's time in the stage log
     qc = {"n_channels": len(mne.pick_types(raw.info, eeg=True, exclude=[])),
           "sfreq_in": raw.info["sfreq"]}
+    qc["non_finite_holes"] = mark_non_finite_holes(raw)
+    if qc["non_finite_holes"]:
+        log.info("%sstretches where every EEG channel is NaN or infinite (a dropout): %s, marked %s (no "
+                 "data there; filtered around, windows overlapping them left out)", _PERSON,
+                 ", ".join(f"{o:.2f} s + {d:.2f} s" for o, d in qc["non_finite_holes"]), "BAD_acq_skip")
     scores: dict = {}
     bads = detect_bad_channels(raw, z_threshold=cfg["bad_channel_z"], flat_uv=cfg["flat_uv"],
                                correlation=cfg["bad_channel_correlation"],

@@ -678,3 +678,28 @@ def test_an_eog_channel_with_nan_or_no_signal_is_not_an_eye_reference():
             raise ValueError(f"{name} in qc.json")
 
         json.loads(json.dumps(ica), parse_constant=no_constant)  # strict JSON: no NaN/Infinity
+
+
+def test_a_stretch_of_nan_on_every_channel_is_a_hole_not_a_refusal():
+    """A 0.5-s dropout written as NaN on every channel (0.3 % of the samples) made every
+    channel 'non-finite' and the whole recording was refused as 'no signal'. Now a stretch
+    where every EEG channel is NaN/inf is a hole like an XDF or EDF+D one: zeros, annotated
+    BAD_acq_skip at its place, filtered around; no channel is bad for it. Holes over more
+    than half of the recording are still refused."""
+    from hyperscan.errors import InputError
+
+    raw, _, _ = _blink_recording(seed=2, seconds=60.0)
+    data = raw.get_data()
+    data[:, 2500:2625] = np.nan  # 10.0-10.5 s, every channel
+    data[:, 9000:9010] = np.inf  # 36.0-36.04 s
+    data[4, 12000:12005] = np.nan  # Fz alone: a fault of that channel
+    out, qc = preprocess_person(mne.io.RawArray(data.copy(), raw.info, verbose="error"), CFG)
+    assert qc["non_finite_holes"] == [(10.0, 0.5), (36.0, 0.04)]
+    assert qc["bad_channels"] == {"Fz": "non-finite"} and qc["interpolated"] == ["Fz"]
+    holes = [(round(a["onset"] - out.first_time, 3), round(a["duration"], 3)) for a in out.annotations
+             if a["description"] == "BAD_acq_skip"]
+    assert holes == [(10.0, 0.5), (36.0, 0.04)]
+    assert np.isfinite(out.get_data()).all()
+    data[:, : int(0.6 * data.shape[1])] = np.nan  # 60 % of the recording on every channel
+    with pytest.raises(InputError, match="every one of its 12 EEG channel"):
+        preprocess_person(mne.io.RawArray(data, raw.info, verbose="error"), CFG)
