@@ -213,12 +213,22 @@ def _non_finite_problems(path: Path, raw, eeg: list[str], n: int) -> tuple[list[
 
     edges = np.hstack([raw.get_data(picks=eeg, start=0, stop=min(n, EDGE_SAMPLES)),
                        raw.get_data(picks=eeg, start=max(0, n - EDGE_SAMPLES), stop=n)])
+    where = f"among the recording's first and last {EDGE_SAMPLES} samples"
+    # a sample where every EEG channel is non-finite is a dropout, which preprocessing marks as
+    # a hole (hyperscan.preprocess.mark_non_finite_holes), not a fault of the channels
+    hole = ~np.isfinite(edges).any(axis=0)
+    notes = []
+    if hole.any() and not hole.all():
+        notes = [problem(path, f"every EEG channel is NaN or infinite at {int(hole.sum())} of the recording's first "
+                               f"and last {EDGE_SAMPLES} samples (a dropout?): preprocessing marks such stretches "
+                               "BAD_acq_skip (no data there) and refuses a recording they cover more than half of",
+                         "finite EEG samples")]
+        edges = edges[:, ~hole]
     bad = [ch for ch, row in zip(eeg, edges) if not np.isfinite(row).all()]
     if not bad:
-        return [], []
+        return [], notes
     from .preprocess import MAX_BAD_FRACTION
 
-    where = f"among the recording's first and last {EDGE_SAMPLES} samples"
     if len(bad) == len(eeg):
         return [problem(path, f"every one of its {len(eeg)} EEG channel(s) holds NaN or infinite values {where}",
                         "a recording with finite EEG samples; preprocessing refuses one whose every EEG channel "
@@ -228,9 +238,9 @@ def _non_finite_problems(path: Path, raw, eeg: list[str], n: int) -> tuple[list[
                               f"({', '.join(bad)})",
                         f"finite samples on at least {1 - MAX_BAD_FRACTION:.0%} of the EEG channels; preprocessing "
                         "cannot repair more")], []
-    return [], [problem(path, f"EEG channel(s) {', '.join(bad)} hold NaN or infinite values {where}: "
-                              "preprocessing will mark them bad ('non-finite') and repair them",
-                        "finite EEG samples")]
+    return [], notes + [problem(path, f"EEG channel(s) {', '.join(bad)} hold NaN or infinite values {where}: "
+                                      "preprocessing will mark them bad ('non-finite') and repair them",
+                                "finite EEG samples")]
 
 
 def _channel_maps(config: dict) -> dict:

@@ -451,3 +451,12 @@ def test_nan_or_infinite_eeg_is_reported(study):
     assert [w for w in check.warnings if str(path) in w] == [
         f"{path}: EEG channel(s) Fp1, F4 hold NaN or infinite values among the recording's first and last 10 "
         "samples: preprocessing will mark them bad ('non-finite') and repair them (expected finite EEG samples)"]
+    raw._data[:] = good
+    raw._data[:, :5] = np.nan  # a dropout on every channel at the start: a hole, not a fault of the channels
+    raw.save(path, overwrite=True, verbose="error")
+    check = check_study(cfg)
+    assert check.problems == [], check.problems
+    assert [w for w in check.warnings if str(path) in w] == [
+        f"{path}: every EEG channel is NaN or infinite at 5 of the recording's first and last 10 samples (a "
+        "dropout?): preprocessing marks such stretches BAD_acq_skip (no data there) and refuses a recording they "
+        "cover more than half of (expected finite EEG samples)"]
