@@ -9,7 +9,10 @@ import textwrap
 import pytest
 
 SCRIPT = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
+    # Python's own Ctrl-C handler, as in a job Snakemake starts: a process started with SIGINT
+    # ignored (a pytest-xdist worker's child) keeps ignoring it, and the SIGINT test timed out
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         from snakemake.iocontainers import Namedlist
     except ImportError:  # Snakemake < 9
