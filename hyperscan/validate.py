@@ -192,7 +192,7 @@ def check_eeg(path: Path, select: str | None, *, shared: bool, row: int, sheet,
         return None, [problem(path, "contains no EEG channels" + (f" starting with '{select}'" if select else ""),
                               "at least one EEG channel")], notes
     if not epoched:
-        problems, said = _non_finite_problems(path, raw, eeg, n)
+        problems, said = _non_finite_problems(path, raw, eeg, n, select)
         notes += said
         if problems:
             return None, problems, notes
@@ -203,7 +203,7 @@ def check_eeg(path: Path, select: str | None, *, shared: bool, row: int, sheet,
 EDGE_SAMPLES = 10
 
 
-def _non_finite_problems(path: Path, raw, eeg: list[str], n: int) -> tuple[list[str], list[str]]:
+def _non_finite_problems(path: Path, raw, eeg: list[str], n: int, select: str | None = None) -> tuple[list[str], list[str]]:
     """(problems, warnings) about NaN or infinite values in the first and last
     :data:`EDGE_SAMPLES` samples of the EEG channels ``eeg`` (the only data validate reads).
     Preprocessing marks any such channel bad ('non-finite', :func:`hyperscan.preprocess.detect_bad_channels`)
@@ -214,12 +214,13 @@ def _non_finite_problems(path: Path, raw, eeg: list[str], n: int) -> tuple[list[
     edges = np.hstack([raw.get_data(picks=eeg, start=0, stop=min(n, EDGE_SAMPLES)),
                        raw.get_data(picks=eeg, start=max(0, n - EDGE_SAMPLES), stop=n)])
     where = f"among the recording's first and last {EDGE_SAMPLES} samples"
+    of = f" starting with '{select}'" if select else ""  # one person of a shared file (C_/T_ prefixes)
     # a sample where every EEG channel is non-finite is a dropout, which preprocessing marks as
     # a hole (hyperscan.preprocess.mark_non_finite_holes), not a fault of the channels
     hole = ~np.isfinite(edges).any(axis=0)
     notes = []
     if hole.any() and not hole.all():
-        notes = [problem(path, f"every EEG channel is NaN or infinite at {int(hole.sum())} of the recording's first "
+        notes = [problem(path, f"every EEG channel{of} is NaN or infinite at {int(hole.sum())} of the recording's first "
                                f"and last {EDGE_SAMPLES} samples (a dropout?): preprocessing marks such stretches "
                                "BAD_acq_skip (no data there) and refuses a recording they cover more than half of",
                          "finite EEG samples")]
@@ -230,11 +231,11 @@ def _non_finite_problems(path: Path, raw, eeg: list[str], n: int) -> tuple[list[
     from .preprocess import MAX_BAD_FRACTION
 
     if len(bad) == len(eeg):
-        return [problem(path, f"every one of its {len(eeg)} EEG channel(s) holds NaN or infinite values {where}",
+        return [problem(path, f"every one of its {len(eeg)} EEG channel(s){of} holds NaN or infinite values {where}",
                         "a recording with finite EEG samples; preprocessing refuses one whose every EEG channel "
                         "holds NaN or infinite samples")], []
     if len(bad) > MAX_BAD_FRACTION * len(eeg):
-        return [problem(path, f"{len(bad)} of its {len(eeg)} EEG channels hold NaN or infinite values {where} "
+        return [problem(path, f"{len(bad)} of its {len(eeg)} EEG channels{of} hold NaN or infinite values {where} "
                               f"({', '.join(bad)})",
                         f"finite samples on at least {1 - MAX_BAD_FRACTION:.0%} of the EEG channels; preprocessing "
                         "cannot repair more")], []

@@ -460,3 +460,19 @@ def test_nan_or_infinite_eeg_is_reported(study):
         f"{path}: every EEG channel is NaN or infinite at 5 of the recording's first and last 10 samples (a "
         "dropout?): preprocessing marks such stretches BAD_acq_skip (no data there) and refuses a recording they "
         "cover more than half of (expected finite EEG samples)"]
+
+
+def test_nan_in_one_person_of_a_shared_file_names_that_person_s_channels(study):
+    """One file for both people (C_/T_ prefixes): 'every one of its 12 EEG channel(s)' of a
+    24-channel file did not say which person's channels were meant."""
+    import numpy as np
+
+    folder, cfg = study
+    path = folder / "eeg" / "D06_S1_dyad_raw.fif"
+    raw = mne.io.read_raw(path, preload=True, verbose="error")
+    therapist = [i for i, ch in enumerate(raw.ch_names) if ch.startswith("T_")]
+    assert len(therapist) == 12 and len(raw.ch_names) >= 24
+    raw._data[therapist] = np.nan
+    raw.save(path, overwrite=True, verbose="error")
+    only(check_study(cfg).problems, f"{path}: every one of its 12 EEG channel(s) starting with 'T_' holds NaN or "
+                                    "infinite values among the recording's first and last 10 samples")
