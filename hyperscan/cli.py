@@ -26,6 +26,17 @@ NO_OUTPUT_OPTIONS = {"-n", "--dry-run", "--dryrun", "--unlock", "--list-rules", 
 READ_ONLY_OPTIONS = NO_OUTPUT_OPTIONS - {"--unlock", "--cleanup-metadata"}
 
 
+def option_flags(extra) -> set[str]:
+    """The Snakemake options among ``extra``, with combined short flags split: ``-np`` is
+    ``-n`` and ``-p`` (a dry run; it used to be taken for a real run, which then said the
+    summary was missing)."""
+    flags = set(extra)
+    for arg in extra:
+        if arg.startswith("-") and not arg.startswith("--") and len(arg) > 2 and arg[1:].isalpha():
+            flags |= {f"-{c}" for c in arg[1:]}
+    return flags
+
+
 # A wheel ships the workflow inside the package (setup.py copies workflow/ there).
 PACKAGED_WORKFLOW = Path(__file__).resolve().parent / "workflow"
 
@@ -390,7 +401,8 @@ def cmd_run(args, extra) -> int:
     _say(quiet, f"hyperscan run: {len(check.sessions)} session(s) valid ({check.n_eeg_files} EEG file(s), "
                 f"{check.n_report_files} report file(s)); running the workflow. Per-job logs: "
                 f"{out_dir / 'logs'}; per-job time and memory: {out_dir / 'benchmarks'}")
-    read_only = bool(set(extra) & READ_ONLY_OPTIONS)
+    flags = option_flags(extra)
+    read_only = bool(flags & READ_ONLY_OPTIONS)
     with (contextlib.nullcontext(True) if read_only else run_lock(Path.cwd())) as mine:
         if not mine:
             print("hyperscan run: another `hyperscan run` is working in this folder "
@@ -399,7 +411,7 @@ def cmd_run(args, extra) -> int:
         if not read_only:
             clear_stale_snakemake_lock(args, quiet)
         argv = snakemake_argv(args, extra, quiet)
-        if args.snakemake_output or set(extra) & NO_OUTPUT_OPTIONS:
+        if args.snakemake_output or flags & NO_OUTPUT_OPTIONS:
             try:
                 snakemake_main(argv)
                 code = 0
@@ -411,7 +423,7 @@ def cmd_run(args, extra) -> int:
             print(f"hyperscan run: the workflow stopped (exit status {code}); finished jobs are "
                   "kept and the next `hyperscan run` resumes from them", file=sys.stderr)
             return code
-    if set(extra) & NO_OUTPUT_OPTIONS:
+    if flags & NO_OUTPUT_OPTIONS:
         return 0  # a dry run, unlock, listing...: nothing to check
     out = out_dir / "group" / "summary.html"
     if not out.is_file():

@@ -195,3 +195,14 @@ def test_hyperscan_run_starts_snakemake_through_the_patched_main(monkeypatch):
     monkeypatch.setattr(cli.subprocess, "Popen", popen)
     assert cli.run_with_progress(["--cores", "1"], quiet=True) == 0
     assert seen["cmd"][1:5] == ["-P", "-m", "hyperscan.snakemake_main", "--cores"]
+
+
+def test_combined_short_snakemake_flags_are_understood():
+    """`hyperscan run -- -np` is a dry run (-n -p): it was taken for a real run, which took
+    the run lock and ended with 'did not write the group summary'."""
+    from hyperscan.cli import NO_OUTPUT_OPTIONS, READ_ONLY_OPTIONS, option_flags
+
+    assert option_flags(["-np"]) >= {"-n", "-p"} and option_flags(["-np"]) & NO_OUTPUT_OPTIONS
+    assert option_flags(["-pn", "--cores", "2"]) & READ_ONLY_OPTIONS
+    assert not option_flags(["-p", "--rerun-incomplete", "-j4"]) & NO_OUTPUT_OPTIONS  # -j4: a value, not flags
+    assert not option_flags(["--forceall"]) & NO_OUTPUT_OPTIONS
