@@ -37,7 +37,6 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .eeg_header import EDF_BYTES, brainvision_size_problems, edf_size_problems
 from .errors import InputError, problem
 from .sessions import Session, check_sessions
 
@@ -147,18 +146,14 @@ def check_eeg(path: Path, select: str | None, *, shared: bool, row: int, sheet,
     problems, notes = file_header_problems(path), []  # before anything sizes from the header
     if problems:
         return None, problems, notes
-    if suffix in EDF_BYTES:
-        problems, notes = edf_size_problems(path)
-    elif suffix == ".vhdr":
-        problems = brainvision_size_problems(path)
-    if problems:
-        return None, problems, notes
     from .epoched import read_epochs
 
     try:
-        # an epoched file (-epo.fif, epoched .set) is checked as its epochs (hyperscan.epoched)
+        # an epoched file (-epo.fif, epoched .set) is checked as its epochs (hyperscan.epoched);
+        # read_raw refuses an EDF/BDF/BrainVision file cut short (eeg_header's size checks) and
+        # adds the EDF size warnings to the notes
         raw = read_epochs(path) if suffix in (".fif", ".set") else None
-        raw = read_raw(path, preload=False) if raw is None else raw
+        raw = read_raw(path, preload=False, notes=notes) if raw is None else raw
     except InputError as err:
         return None, err.problems, notes
     epoched = isinstance(raw, mne.BaseEpochs)
