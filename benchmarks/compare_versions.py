@@ -64,20 +64,16 @@ def main(argv=None) -> int:
             trees[rev] = (tree, sha)
         try:
             walls = {rev: [] for rev in args.revisions}
-            for rev, (tree, sha) in trees.items():
-                code, wall, out = run_once(tree, args.script, extra)
-                print(f"warm-up {rev} ({sha}): exit {code}, {wall:.1f} s", flush=True)
-                if code:
-                    print(out, file=sys.stderr)
-                    return 1
-            for r in range(args.rounds):
+            # one warm-up of each (not counted), then the rounds, A B A B ...
+            for label in ["warm-up"] + [f"round {r + 1}" for r in range(args.rounds)]:
                 for rev, (tree, sha) in trees.items():
                     code, wall, out = run_once(tree, args.script, extra)
-                    print(f"round {r + 1} {rev} ({sha}): exit {code}, {wall:.1f} s", flush=True)
+                    print(f"{label} {rev} ({sha}): exit {code}, {wall:.1f} s", flush=True)
                     if code:
                         print(out, file=sys.stderr)
                         return 1
-                    walls[rev].append(wall)
+                    if label != "warm-up":
+                        walls[rev].append(wall)
             print(f"\n{args.script} {' '.join(extra)}: median of {args.rounds} alternating run(s), wall seconds")
             base = statistics.median(walls[args.revisions[0]])
             for rev, (tree, sha) in trees.items():

@@ -409,6 +409,7 @@ def mark_non_finite_holes(raw: mne.io.BaseRaw) -> list[tuple[float, float]]:
     :data:`MAX_NON_FINITE_HOLES` of the recording (then :func:`_unusable_problem` refuses it).
     ``raw`` must be loaded; returns the stretches as (onset s from the first sample, duration s)."""
     from .alignment import ACQ_SKIP
+    from .common_mode import _good_runs
 
     picks = mne.pick_types(raw.info, eeg=True, exclude=[])
     if not len(picks):
@@ -416,11 +417,9 @@ def mark_non_finite_holes(raw: mne.io.BaseRaw) -> list[tuple[float, float]]:
     hole = ~np.isfinite(raw._data[picks]).any(axis=0)
     if not hole.any() or hole.mean() > MAX_NON_FINITE_HOLES:
         return []
-    edges = np.diff(np.concatenate([[0], hole.astype(np.int8), [0]]))
-    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     raw._data[:, hole] = 0.0
     sfreq = raw.info["sfreq"]
-    spans = [(float(a / sfreq), float((b - a) / sfreq)) for a, b in zip(starts, stops)]
+    spans = [(float(a / sfreq), float((b - a) / sfreq)) for a, b in _good_runs(hole, 1)]
     raw.annotations.append(onset=[o + raw.first_time for o, _ in spans], duration=[d for _, d in spans],
                            description=ACQ_SKIP)
     return spans
