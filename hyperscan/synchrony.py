@@ -556,16 +556,22 @@ def _compute_many(
     dtype="float64",
     invalid_a: np.ndarray | None = None,
     invalid_b: np.ndarray | None = None,
+    backend: str = "cpu",
 ) -> tuple[dict[str, np.ndarray], int, dict[str, int]]:
     """All ``metrics`` of one chunk, sharing intermediate products.
 
     The windows are cut into fixed groups (:func:`_group_windows`) computed on
     :func:`hyperscan.threads.compute_threads` threads (:func:`hyperscan.threads.parallel_map`).
+    ``backend="cupy"``: the whole chunk on the GPU instead (:func:`hyperscan.gpu.compute_many`).
 
     Returns ``(results, n_invalid_channel_windows, undefined_counts)`` where
     the last counts NaNs per metric that do *not* come from an invalid (flat)
     channel, so callers can warn once with the reason.
     """
+    if backend != "cpu":
+        from . import gpu
+
+        return gpu.compute_many(metrics, a, b, dtype, invalid_a, invalid_b, xp=gpu.array_module(backend))
     from .threads import parallel_map
 
     a = np.asarray(a)
@@ -663,7 +669,7 @@ def _warn_undefined(n_invalid: int, undefined: Mapping[str, int], stacklevel=3):
         )
 
 
-def pairwise(metric: str, a: np.ndarray, b: np.ndarray, *, dtype="float64") -> np.ndarray:
+def pairwise(metric: str, a: np.ndarray, b: np.ndarray, *, dtype="float64", backend: str = "cpu") -> np.ndarray:
     """Inter-brain synchrony of every client x therapist channel pair.
 
     Parameters
@@ -674,13 +680,16 @@ def pairwise(metric: str, a: np.ndarray, b: np.ndarray, *, dtype="float64") -> n
         Analytic signals of one band for client (``a``) and therapist (``b``).
     dtype : "float64" | "float32"
         Working precision (float32 works in complex64: ~2x faster, ~1e-6 error).
+    backend : "cpu" | "cupy"
+        ``cpu``: numba kernels and BLAS; ``cupy``: the same formulas on a CUDA GPU
+        (:mod:`hyperscan.gpu`; agrees with ``cpu`` to 1e-6, InputError without CuPy or GPU).
 
     Returns
     -------
     ndarray, shape (n_windows, n_a, n_b), float
     """
     (name,) = _check_metrics([metric])
-    res, n_invalid, undefined = _compute_many([name], a, b, dtype)
+    res, n_invalid, undefined = _compute_many([name], a, b, dtype, backend=backend)
     _warn_undefined(n_invalid, undefined)
     return res[name]
 
@@ -958,6 +967,18 @@ def cf_attrs(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
+def _backend_attrs(backend: str) -> dict:
+    """``{}`` for the CPU engine; for another backend its name and device (attrs
+    ``synchrony_backend``, ``synchrony_device``), after checking that it is usable."""
+    if backend == "cpu":
+        return {}
+    from . import gpu
+
+    if backend not in gpu.BACKENDS:
+        raise ValueError(f"unknown synchrony backend {backend!r}; available: {', '.join(gpu.BACKENDS)}")
+    return {"synchrony_backend": backend, "synchrony_device": gpu.device_description(gpu.array_module(backend))}
+
+
 def _skeleton(
     bands, band_names, starts, n_len, sfreq, bad, client_channels, therapist_channels, attrs
 ) -> xr.Dataset:
@@ -1008,6 +1029,7 @@ def compute_synchrony(
     client_analytic: Mapping[str, np.ndarray] | None = None,
     progress: Callable[[int, int], None] | None = None,
     hilbert_n_fft: int | str | None = None,
+    backend: str = "cpu",
 ) -> xr.Dataset:
     """Windowed inter-brain synchrony for several bands and metrics.
 
@@ -1069,6 +1091,13 @@ def compute_synchrony(
     hilbert_n_fft : None | "auto" | int
         The Hilbert transform's FFT length (``method="hilbert"``), see :func:`band_analytic`'s
         ``n_fft``; config ``synchrony.hilbert_n_fft``. Recorded in ``attrs`` when not None.
+    backend : "cpu" | "cupy"
+        Where the metrics are computed (config ``synchrony.backend``): ``cpu``, numba kernels
+        and BLAS on :func:`hyperscan.threads.compute_threads` threads; ``cupy``, a CUDA GPU
+        through CuPy (:mod:`hyperscan.gpu`: same formulas, values within 1e-6 of ``cpu``;
+        the band signals are still computed on the CPU). ``cupy`` is recorded in ``attrs``
+        (``synchrony_backend``, ``synchrony_device``). InputError when CuPy or a GPU is
+        missing.
 
     Returns
     -------
@@ -1080,7 +1109,7 @@ def compute_synchrony(
     """
     mne_kw = dict(bands=bands, metrics=metrics, window_length=window_length, window_step=window_step,
                   chunk_windows=chunk_windows, dtype=dtype, method=method, channel_block=channel_block,
-                  filter_kw=filter_kw, attrs=attrs)
+                  filter_kw=filter_kw, attrs=attrs, backend=backend)
     if _is_epochs(client) or _is_epochs(therapist):
         if out_path is not None or reduce is not None:
             raise ValueError("out_path and reduce are not available for mne.Epochs input")
@@ -1102,6 +1131,7 @@ def compute_synchrony(
             f"{client.shape[1]} and {therapist.shape[1]}"
         )
     metrics = _check_metrics(metrics)
+    backend_attrs = _backend_attrs(backend)  # before any work: a missing GPU fails at once
     bands = dict(BANDS_DEFAULT if bands is None else bands)
     band_names = list(bands)
     real = np.dtype(dtype)
@@ -1138,6 +1168,7 @@ def compute_synchrony(
         "dtype": str(real),
         "hyperscan_version": __version__,
         "cross_product": "x_client * conj(x_therapist)",
+        **backend_attrs,
         **extra_attrs,
     }
     skel = _skeleton(
@@ -1178,6 +1209,7 @@ def compute_synchrony(
                             real,
                             flat_a[w0 : w0 + nw, sa],
                             flat_b[w0 : w0 + nw, sb],
+                            backend,
                         )
                         for m in metrics:
                             undefined[m] += und[m]
@@ -1425,6 +1457,7 @@ def synchrony_stage(client_fif, therapist_fif, config: Mapping, out_path, thread
     much slower than one when jobs run side by side. ``progress``: see
     :func:`compute_synchrony`.
     """
+    from .gpu import config_backend
     from .io import Recording
     from .threads import limit_threads
     from .provenance import provenance
@@ -1462,5 +1495,6 @@ def synchrony_stage(client_fif, therapist_fif, config: Mapping, out_path, thread
             attrs=attrs,
             progress=progress,
             hilbert_n_fft=config_hilbert_n_fft(config),
+            backend=config_backend(config),
         )
     ds.close()

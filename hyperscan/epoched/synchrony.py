@@ -29,6 +29,7 @@ def epoched_synchrony(client, therapist, config, *, attrs=None, reduce=None, dty
     InputError when a band's filter is longer than the epochs."""
     import xarray as xr
 
+    from ..gpu import config_backend
     from ..synchrony import cf_attrs, compute_synchrony
 
     lc, lt = client.epochs, therapist.epochs
@@ -47,7 +48,8 @@ def epoched_synchrony(client, therapist, config, *, attrs=None, reduce=None, dty
     parts = []
     if whole:  # one window per epoch: every epoch of a band filtered in one call (row-wise, identical)
         parts = [_shift_to_eeg_clock(_whole_epochs(client, therapist, bands, list(config["metrics"]),
-                                                   scfg.get("method", "hilbert"), reduce, dtype), lc, sfreq)]
+                                                   scfg.get("method", "hilbert"), reduce, dtype,
+                                                   config_backend(config)), lc, sfreq)]
     for rc, rt in zip([] if whole else lc, lt):
         s0c, s0t, n = rc["start_sample"], rt["start_sample"], rc["n_samples"]
         t0 = s0c / sfreq
@@ -61,7 +63,7 @@ def epoched_synchrony(client, therapist, config, *, attrs=None, reduce=None, dty
                                    client_channels=client.channels, therapist_channels=therapist.channels,
                                    bad_segments=local, method=scfg.get("method", "hilbert"),
                                    chunk_windows=scfg.get("chunk_windows", 64), reduce=reduce, dtype=dtype,
-                                   channel_block=channel_block)
+                                   channel_block=channel_block, backend=config_backend(config))
         nw = ds.sizes["time"]
         if not nw:
             raise InputError(problem(source, f"its epochs are {n / sfreq:.3f} s long, shorter than one "
@@ -99,7 +101,7 @@ def epoched_synchrony(client, therapist, config, *, attrs=None, reduce=None, dty
     return out
 
 
-def _whole_epochs(client, therapist, bands, metrics, method, reduce, dtype):
+def _whole_epochs(client, therapist, bands, metrics, method, reduce, dtype, backend="cpu"):
     """:func:`epoched_synchrony` with one window per epoch, all epochs of a band at once: the
     band filter and the Hilbert transform act row by row (one channel of one epoch), so stacking
     the epochs as rows gives exactly what one epoch at a time gives (``compute_synchrony`` of a
@@ -108,9 +110,10 @@ def _whole_epochs(client, therapist, bands, metrics, method, reduce, dtype):
     import xarray as xr
 
     from .. import __version__
-    from ..synchrony import _check_metrics, _compute_many, _warn_undefined, band_analytic
+    from ..synchrony import _backend_attrs, _check_metrics, _compute_many, _warn_undefined, band_analytic
 
     metrics = _check_metrics(metrics)
+    backend_attrs = _backend_attrs(backend)  # a missing GPU fails before any work
     real = np.dtype(dtype)
     lc, lt = client.epochs, therapist.epochs
     sfreq, n_t, n_ep = float(client.sfreq), lc[0]["n_samples"], len(lc)
@@ -139,7 +142,7 @@ def _whole_epochs(client, therapist, bands, metrics, method, reduce, dtype):
         b = band_analytic(xt.reshape(n_ep * n_b, n_t), sfreq, bands[name], method, dtype=real).reshape(n_ep, n_b, n_t)
         for e0 in range(0, n_ep, chunk):
             e1 = min(n_ep, e0 + chunk)
-            res, _, und = _compute_many(metrics, a[e0:e1], b[e0:e1], real, flat_a[e0:e1], flat_b[e0:e1])
+            res, _, und = _compute_many(metrics, a[e0:e1], b[e0:e1], real, flat_a[e0:e1], flat_b[e0:e1], backend)
             for m in metrics:
                 full[m][ib, e0:e1] = res[m]
                 undefined[m] += und[m]
@@ -165,7 +168,7 @@ def _whole_epochs(client, therapist, bands, metrics, method, reduce, dtype):
                 "band_high": ("band", np.array([bands[b][1] for b in names], float))},
         attrs={"sfreq": sfreq, "window_length": n_t / sfreq, "window_step": n_t / sfreq, "method": method,
                "dtype": str(real), "hyperscan_version": __version__,
-               "cross_product": "x_client * conj(x_therapist)"})
+               "cross_product": "x_client * conj(x_therapist)", **backend_attrs})
 
 
 def _shift_to_eeg_clock(ds, layout, sfreq):

@@ -154,6 +154,12 @@ STATS_KEYS = tuple(
 )
 
 
+def gpus():
+    """``resources: gpu`` of the synchrony and nulls rules: 1 when ``synchrony.backend`` is
+    ``cupy`` (hyperscan.gpu), else 0 (no GPU asked of a scheduler)."""
+    return 1 if config["synchrony"].get("backend", "cpu") == "cupy" else 0
+
+
 def cfg(*keys):
     """The config restricted to ``keys`` (dotted paths such as ``"stats.seed"``)."""
     return config_subset(config, keys)

@@ -30,6 +30,7 @@ rule nulls:
         # there) count -> 2040
         mem_mb=mem_mb(500, 3.5, "client", "therapist"),
         runtime=60,
+        gpu=gpus(),  # one GPU when synchrony.backend is cupy
     params:
         session=session_of,
         config=cfg(

@@ -21,6 +21,8 @@ rule synchrony:
         # 2340): 440 MB of FIF -> 2040
         mem_mb=mem_mb(500, 3.5),
         runtime=60,
+        # one GPU when synchrony.backend is cupy (SLURM: --gpus through the executor)
+        gpu=gpus(),
     params:
         config=cfg(
             "bands",
@@ -29,6 +31,7 @@ rule synchrony:
             "synchrony.chunk_windows",
             "synchrony.method",
             "synchrony.hilbert_n_fft",
+            "synchrony.backend",
         ),
     script:
         "../scripts/synchrony.py"

@@ -6,8 +6,8 @@ log = stage_log(snakemake)
 chose(
     log,
     snakemake.params.config,
-    ["stats.nulls", "stats.seed", "synchrony.method", "synchrony.hilbert_n_fft", "synchrony.summary", "bands",
-     "metrics"],
+    ["stats.nulls", "stats.seed", "synchrony.method", "synchrony.hilbert_n_fft", "synchrony.backend",
+     "synchrony.summary", "bands", "metrics"],
 )
 log.info("pseudo partners: %d therapist recording(s)", len(snakemake.input.partners))
 invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes

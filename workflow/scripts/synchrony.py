@@ -7,7 +7,7 @@ chose(
     log,
     snakemake.params.config,
     ["bands", "metrics", "window.length", "window.step", "synchrony.method", "synchrony.hilbert_n_fft",
-     "synchrony.chunk_windows"],
+     "synchrony.chunk_windows", "synchrony.backend"],
 )
 invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
 with Progress("synchrony", unit="band-windows", logger=log) as bar, step("synchrony", log):

@@ -1,0 +1,315 @@
+"""The synchrony metrics on a CUDA GPU (CuPy), chosen by ``synchrony.backend: cupy``.
+
+One implementation of the 11 metrics of :data:`hyperscan.synchrony.METRICS` written against
+an array namespace ``xp``: with ``xp = cupy`` it runs on the GPU, with ``xp = numpy`` it
+runs the very same code on the CPU, which is how the test suite checks it without a GPU
+(``tests/test_gpu.py``: every metric, flat channels, identical and anti-phase signals,
+constant envelopes and phases, against the CPU engine). On a device the same tests compare
+CuPy with the CPU engine (``pytest -m gpu``).
+
+Formulas, conventions and NaN rules are those of :mod:`hyperscan.synchrony` (its module
+docstring): the cross product is ``x_a x_b*``, per-row quantities (powers, unit phasors,
+centred envelopes, ``sin(θ − μ)``) are computed in float64 whatever the working precision,
+the same rounding thresholds mark a constant envelope or phase, and PLI's ``Im(x_a x_b*)``
+is ``ai·br − ar·bi`` from two separate products (each is its own kernel, never contracted
+into a fused multiply-add, whose residual would turn exactly real products into a spurious
+lag). Where the CPU engine fuses passes in numba row kernels and sums PLI/wPLI terms
+without storing them, this module materialises the ``(windows, n_a, n_b, T)`` products in
+sub-batches of windows of at most :data:`PAIR_BYTES` each, which is what a GPU does well.
+
+Agreement with the CPU engine (measured; ``tests/test_gpu.py``): float64 ≤ 1e-12 for every
+metric on NumPy, ≤ 1e-6 asserted with CuPy (the issue's bar; the device run measured the
+values in ``benchmarks/README.md``). Results on one GPU are bit-identical from run to run
+(cuBLAS and CuPy's reductions are deterministic for one device and library version); a
+different GPU or CuPy version may differ in the last bits, so the backend and the device
+are recorded in ``synchrony.nc``'s attributes.
+
+Only the metric computation moves to the GPU; the band-pass filter and the Hilbert
+transform (:func:`hyperscan.synchrony.band_analytic`) stay on the CPU.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+#: ``synchrony.backend`` values: ``cpu`` (numba + BLAS, :mod:`hyperscan.synchrony`) and
+#: ``cupy`` (this module on a CUDA GPU).
+BACKENDS = ("cpu", "cupy")
+
+#: Largest ``(windows, n_a, n_b, T)`` temporary of the phase-lag metrics (PLI, wPLI,
+#: debiased wPLI), in bytes: windows are taken in sub-batches under it (256 MiB; a few such
+#: temporaries are alive at once, so about 1.5 GB of GPU memory for those metrics).
+PAIR_BYTES = 256 * 2**20
+
+#: What a missing CuPy or GPU is told to do.
+_INSTALL = ("CuPy for the machine's CUDA version and a CUDA GPU (pip install cupy-cuda13x, or "
+            "cupy-cuda12x for CUDA 12), or synchrony.backend: cpu")
+
+
+def config_backend(config: Mapping) -> str:
+    """``synchrony.backend`` of a config (``cpu`` when absent)."""
+    return str(config.get("synchrony", {}).get("backend", "cpu"))
+
+
+def array_module(backend: str):
+    """The array namespace of ``backend``: ``numpy`` for ``"numpy"`` (this module's code on
+    the CPU, for tests), ``cupy`` for ``"cupy"``.
+
+    Raises
+    ------
+    hyperscan.errors.InputError
+        ``backend`` is ``"cupy"`` but CuPy cannot be imported or sees no CUDA device (the
+        message names ``synchrony.backend`` and what to install); ValueError for an unknown
+        name.
+    """
+    if backend == "numpy":
+        return np
+    if backend != "cupy":
+        raise ValueError(f"unknown synchrony backend {backend!r}; available: {', '.join(BACKENDS)}")
+    from .errors import InputError
+
+    try:
+        import cupy
+    except Exception as exc:  # ImportError, or a CUDA library that fails to load
+        raise InputError(f"synchrony.backend: cupy, but CuPy cannot be imported here "
+                         f"({type(exc).__name__}: {exc}) (expected {_INSTALL})") from None
+    try:
+        n = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # CUDARuntimeError: no driver, no device
+        raise InputError(f"synchrony.backend: cupy, but CuPy finds no CUDA device here "
+                         f"({type(exc).__name__}: {exc}) (expected {_INSTALL})") from None
+    if n < 1:
+        raise InputError(f"synchrony.backend: cupy, but CuPy finds no CUDA device here (expected {_INSTALL})")
+    return cupy
+
+
+def device_description(xp) -> str:
+    """``"<GPU name>, CuPy <version>"`` for CuPy, ``"cpu"`` for NumPy (recorded in attrs)."""
+    if xp is np:
+        return "cpu"
+    props = xp.cuda.runtime.getDeviceProperties(xp.cuda.Device().id)
+    name = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
+    return f"{name}, CuPy {xp.__version__}"
+
+
+def _to_host(xp, v) -> np.ndarray:
+    return v if xp is np else xp.asnumpy(v)
+
+
+class _Rows:
+    """Per-row (channel-window) quantities of one side, float64 whatever the precision."""
+
+    def __init__(self, xp, x, real):
+        self.xp, self.x, self.real = xp, x, real
+        self.re = x.real.astype(np.float64)
+        self.im = x.imag.astype(np.float64)
+        self.m2 = self.re * self.re + self.im * self.im  # |x|² per sample
+        self.power = self.m2.sum(axis=-1)  # Σ|x|² (W, N)
+        self.ok = (self.m2 > 0) & (self.m2 < np.inf)  # finite, non-zero samples
+        safe = xp.where(self.ok, self.m2, 1.0)
+        self.inv = xp.where(self.ok, 1.0 / xp.sqrt(safe), 0.0)  # 1/|x|, 0 where undefined
+        self.T = x.shape[-1]
+
+    def invalid(self):  # all-zero or non-finite window
+        xp = self.xp
+        return ~(xp.isfinite(self.power) & (self.power > 0))
+
+    def unit(self, conjugate=False):  # x/|x| (or its conjugate), 0 where x = 0 or not finite
+        xp = self.xp
+        cplx = np.complex128 if self.real == np.float64 else np.complex64
+        ur = xp.where(self.ok, self.re * self.inv, 0.0)
+        ui = xp.where(self.ok, self.im * self.inv, 0.0)
+        out = xp.empty(self.x.shape, cplx)
+        out.real = ur
+        out.imag = -ui if conjugate else ui
+        return out
+
+    def envelope(self, power):  # centred unit-norm rows of |x| (|x|²); NaN at rounding level
+        xp = self.xp
+        v = self.m2 if power else xp.sqrt(self.m2)
+        mean = v.sum(axis=-1, keepdims=True) / self.T
+        sq = (v * v).sum(axis=-1, keepdims=True)
+        d = v.astype(self.real).astype(np.float64) - mean  # the CPU engine centres its stored rows
+        norm = xp.sqrt((d * d).sum(axis=-1, keepdims=True))
+        tol = 1e3 * np.finfo(self.real).eps
+        keep = norm > tol * xp.sqrt(sq)
+        return xp.where(keep, d / xp.where(keep, norm, 1.0), np.nan).astype(self.real)
+
+    def phase_sin(self):  # unit-norm rows of sin(θ − μ); NaN for a constant phase
+        xp = self.xp
+        ur = xp.where(self.ok, self.re * self.inv, 0.0)
+        ui = xp.where(self.ok, self.im * self.inv, 0.0)
+        mr = ur.sum(axis=-1, keepdims=True)
+        mi = ui.sum(axis=-1, keepdims=True)
+        mag = xp.sqrt(mr * mr + mi * mi)
+        has = mag > 0
+        safe = xp.where(has, mag, 1.0)
+        cr = xp.where(has, mr / safe, 1.0)
+        ci = xp.where(has, -mi / safe, 0.0)
+        v = xp.where(self.ok, (self.re * ci + self.im * cr) * self.inv, 0.0)  # Im(x·conj(m)/|m|)/|x|
+        norm = xp.sqrt((v * v).sum(axis=-1, keepdims=True))
+        tol = 1e3 * np.finfo(self.real).eps * np.sqrt(self.T)
+        keep = norm > tol
+        stored = v.astype(self.real).astype(np.float64)
+        return xp.where(keep, stored / xp.where(keep, norm, 1.0), np.nan).astype(self.real)
+
+
+def _lag_sums(xp, a, b, real, need, pair_bytes):
+    """``{"sign": Σ sign(I), "sum": Σ I, "abs": Σ|I|, "sq": Σ I²}`` (those in ``need``), each
+    (W, Na, Nb) float64, with ``I = Im(x_a x_b*) = ai·br − ar·bi`` in the working precision,
+    over sub-batches of windows whose ``(w, Na, Nb, T)`` products stay under ``pair_bytes``."""
+    n_win, n_a, t = a.shape
+    n_b = b.shape[1]
+    ar, ai = a.real.astype(real), a.imag.astype(real)
+    br, bi = b.real.astype(real), b.imag.astype(real)
+    per_window = n_a * n_b * t * np.dtype(real).itemsize
+    step = int(max(1, pair_bytes // max(per_window, 1)))
+    out = {k: xp.empty((n_win, n_a, n_b), np.float64) for k in need}
+    for w0 in range(0, n_win, step):
+        sl = slice(w0, min(w0 + step, n_win))
+        # two products, then their difference: three kernels, no fused multiply-add
+        p = ai[sl, :, None, :] * br[sl, None, :, :]
+        q = ar[sl, :, None, :] * bi[sl, None, :, :]
+        m = xp.subtract(p, q, out=p)
+        del q
+        if "sign" in need:  # sign(0) = 0; NaN counts as 0 (masked by the caller)
+            pos = xp.count_nonzero(m > 0, axis=-1)
+            neg = xp.count_nonzero(m < 0, axis=-1)
+            out["sign"][sl] = (pos - neg).astype(np.float64)
+        if "sum" in need:
+            out["sum"][sl] = m.sum(axis=-1, dtype=np.float64)
+        if "sq" in need:
+            out["sq"][sl] = (m * m).sum(axis=-1, dtype=np.float64)
+        if "abs" in need:
+            out["abs"][sl] = xp.abs(m, out=m).sum(axis=-1, dtype=np.float64)
+        del m, p
+    return out
+
+
+def _clip(xp, v, lo, hi):  # NaN stays NaN
+    return xp.minimum(xp.maximum(v, lo), hi)
+
+
+def compute_many(metrics, a, b, dtype="float64", invalid_a=None, invalid_b=None, *, xp=np,
+                 pair_bytes: int = PAIR_BYTES):
+    """All ``metrics`` of one chunk of windows on the array namespace ``xp``.
+
+    Parameters
+    ----------
+    metrics : list of names from :data:`hyperscan.synchrony.METRICS`
+    a, b : complex ndarray (n_windows, n_a, T) and (n_windows, n_b, T)
+        Analytic signals (host memory; copied to the device here).
+    dtype : "float64" | "float32"
+        Working and output precision (complex128 / complex64 products).
+    invalid_a, invalid_b : bool ndarray (n_windows, n_a) / (n_windows, n_b) or None
+        Channel-windows flagged flat by the caller (raw data constant), OR-ed with the
+        all-zero or non-finite ones found here.
+    xp : ``numpy`` or ``cupy`` (:func:`array_module`)
+    pair_bytes : bytes of one phase-lag temporary (:data:`PAIR_BYTES`)
+
+    Returns
+    -------
+    ``(results, n_invalid, undefined)`` as :func:`hyperscan.synchrony._compute_many`:
+    ``{metric: float ndarray (n_windows, n_a, n_b)}`` in host memory, the number of invalid
+    channel-windows (0 when there is none), and per metric the NaNs not caused by one.
+    """
+    real = np.dtype(dtype)
+    if real not in (np.float64, np.float32):
+        raise ValueError(f"dtype must be float64 or float32, got {dtype!r}")
+    cplx = np.complex128 if real == np.float64 else np.complex64
+    a = np.asarray(a)
+    b = np.asarray(b)
+    if a.ndim != 3 or b.ndim != 3:
+        raise ValueError(f"a and b must be (n_windows, n_channels, n_times); got {a.shape} and {b.shape}")
+    if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[2]:
+        raise ValueError(f"a and b need the same n_windows and n_times; got {a.shape}, {b.shape}")
+    if a.shape[2] < 2:
+        raise ValueError("a window needs at least 2 samples")
+    T = a.shape[2]
+    da = xp.asarray(np.ascontiguousarray(a, dtype=cplx))
+    db = xp.asarray(np.ascontiguousarray(b, dtype=cplx))
+    ra, rb = _Rows(xp, da, real), _Rows(xp, db, real)
+    cache = {}
+
+    def once(key, make):
+        if key not in cache:
+            cache[key] = make()
+        return cache[key]
+
+    def cross_u_conj():  # Σ conj(u_a) u_b
+        return once("cu", lambda: xp.matmul(ra.unit(conjugate=True), rb.unit().swapaxes(1, 2)))
+
+    def cross_x():  # Σ x_a x_b*
+        return once("cx", lambda: xp.matmul(da, xp.conj(db).swapaxes(1, 2)))
+
+    def norm():  # √(Σ|x_a|² Σ|x_b|²)
+        return once("norm", lambda: xp.sqrt(ra.power[:, :, None] * rb.power[:, None, :]))
+
+    lag_need = set()
+    if "pli" in metrics:
+        lag_need.add("sign")
+    if "wpli" in metrics or "dwpli" in metrics:
+        lag_need.update(("sum", "abs"))
+    if "dwpli" in metrics:
+        lag_need.add("sq")
+
+    def lag():
+        return once("lag", lambda: _lag_sums(xp, da, db, real, lag_need, pair_bytes))
+
+    def real_corr(za, zb):
+        return _clip(xp, xp.matmul(za, zb.swapaxes(1, 2)), -1.0, 1.0)
+
+    def compute(m):
+        if m == "plv":
+            return _clip(xp, xp.abs(cross_u_conj().astype(np.complex128)) / T, 0.0, 1.0)
+        if m == "ciplv":
+            p = xp.conj(cross_u_conj()) / T
+            den2 = 1.0 - p.real ** 2
+            ok = den2 > 1e-12
+            v = xp.where(ok, p.imag / xp.sqrt(xp.where(ok, den2, 1.0)), 0.0)
+            return _clip(xp, v.astype(real), -1.0, 1.0)
+        if m == "ppc":
+            p = xp.abs(cross_u_conj()) / T
+            return _clip(xp, (T * p ** 2 - 1.0) / (T - 1.0), -1.0 / (T - 1.0), 1.0)
+        if m == "ccorr":
+            return real_corr(ra.phase_sin(), rb.phase_sin())
+        if m == "coh":
+            return _clip(xp, xp.abs(cross_x().astype(np.complex128)) / norm(), 0.0, 1.0)
+        if m == "imcoh":
+            return _clip(xp, cross_x().imag.astype(np.float64) / norm(), -1.0, 1.0)
+        if m == "pli":
+            return xp.abs(lag()["sign"]) / T
+        if m == "wpli":
+            s, s_abs = lag()["sum"], lag()["abs"]
+            ok = s_abs > 0
+            return xp.where(ok, _clip(xp, xp.abs(s) / xp.where(ok, s_abs, 1.0), 0.0, 1.0), 0.0)
+        if m == "dwpli":
+            s, s_abs, s_sq = lag()["sum"], lag()["abs"], lag()["sq"]
+            den = s_abs ** 2 - s_sq
+            ok = den > 0
+            v = xp.where(ok, (s ** 2 - s_sq) / xp.where(ok, den, 1.0), 0.0)
+            return xp.minimum(v.astype(real), 1.0)
+        if m == "envcorr":
+            return real_corr(ra.envelope(False), rb.envelope(False))
+        if m == "powcorr":
+            return real_corr(ra.envelope(True), rb.envelope(True))
+        raise ValueError(f"unknown metric {m!r}")
+
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        out = {m: compute(m).astype(real) for m in metrics}
+        bad_a = ra.invalid()
+        bad_b = rb.invalid()
+        if invalid_a is not None:
+            bad_a = bad_a | xp.asarray(np.asarray(invalid_a, bool))
+        if invalid_b is not None:
+            bad_b = bad_b | xp.asarray(np.asarray(invalid_b, bool))
+        n_bad = int(bad_a.sum()) + int(bad_b.sum())
+        mask = bad_a[:, :, None] | bad_b[:, None, :]
+        undefined = {}
+        for m in metrics:
+            v = out[m]
+            undefined[m] = int(xp.count_nonzero(xp.isnan(v) & ~mask))
+            if n_bad:
+                v[mask] = np.nan
+    return {m: _to_host(xp, out[m]) for m in metrics}, n_bad, undefined
