@@ -11,8 +11,9 @@ CuPy result is compared with the CPU engine's float64 result of the same run:
   copies to and from the GPU.
 * session: ``compute_synchrony`` on a simulated ``--minutes``-minute dyad of 2 x
   ``--session-channels`` channels at 250 Hz, 2-s windows, 1-s step, 5 bands, the default 6
-  metrics: the synchrony stage's work (band filters and Hilbert transforms stay on the CPU,
-  at the same thread count); one timed run each, after the kernels section warmed up.
+  metrics: the synchrony stage's work. With cupy the band filters and Hilbert transforms run
+  on the GPU too (hyperscan.gpu.analytic_hilbert): the raw channels go over once per band and
+  only the metric values come back. One timed run each, after the kernels section warmed up.
 
 HyPyP's numba backend, the reference of the CPU kernels, is timed by bench_synchrony.py
 (the CPU engine here is the one measured there at >= 9.4x it). Timing: best wall seconds of

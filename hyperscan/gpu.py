@@ -24,8 +24,15 @@ values in ``benchmarks/README.md``). Results on one GPU are bit-identical from r
 different GPU or CuPy version may differ in the last bits, so the backend and the device
 are recorded in ``synchrony.nc``'s attributes.
 
-Only the metric computation moves to the GPU; the band-pass filter and the Hilbert
-transform (:func:`hyperscan.synchrony.band_analytic`) stay on the CPU.
+The band signals are made on the GPU as well (:func:`analytic_hilbert`, ``method="hilbert"``):
+MNE's FIR kernel (:func:`mne.filter.create_filter`) and ``reflect_limited`` edge padding, one
+FFT convolution, then the analytic signal by its FFT definition (Marple 1999, as
+:func:`scipy.signal.hilbert` with ``N = n_fft``): the route of :func:`hyperscan.fir.filter_data`
+and :func:`hyperscan.hilbert.analytic_signal` with cuFFT in place of pocketfft. The raw
+channels go to the GPU once per band, the windows are strided views there
+(:func:`window_view`), and only the metric values come back. ``method="morlet"``, filter
+keywords other than the design ones and kernels MNE would not apply by one convolution
+(even length, longer than the signal) are computed on the CPU and copied over.
 """
 from __future__ import annotations
 
@@ -91,6 +98,84 @@ def device_description(xp) -> str:
     props = xp.cuda.runtime.getDeviceProperties(xp.cuda.Device().id)
     name = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
     return f"{name}, CuPy {xp.__version__}"
+
+
+#: GPU memory for the FFTs of one channel block of :func:`analytic_hilbert` (about 56 bytes
+#: per FFT point and channel in flight): 1 GiB.
+FFT_BLOCK_BYTES = 2**30
+
+
+def analytic_hilbert(data, sfreq: float, lo: float, hi: float, n_fft: int, dtype, filter_kw, xp):
+    """Band-passed analytic signal of every row of ``data`` on ``xp``'s device, or None
+    where the CPU route must be used (see the module doc).
+
+    Parameters
+    ----------
+    data : float ndarray (n_channels, n_times), host memory
+    sfreq : Hz; lo, hi : band edges in Hz (validated by the caller)
+    n_fft : int ≥ n_times, the Hilbert transform's FFT length
+    dtype : complex128 or complex64, the output's
+    filter_kw : keyword arguments of :func:`mne.filter.create_filter` (design keys only)
+    xp : numpy or cupy
+
+    Returns
+    -------
+    ``xp`` complex array (n_channels, n_times), or None. Values equal
+    :func:`hyperscan.synchrony.band_analytic`'s CPU route to rounding (tests/test_gpu.py);
+    a row holding a NaN or an infinity is NaN throughout, as there.
+    """
+    import mne
+
+    from .fir import _DESIGN_KEYS
+    from .hilbert import _hilbert_multiplier
+
+    data = np.asarray(data)
+    if set(filter_kw) - _DESIGN_KEYS or data.ndim != 2 or data.size == 0:
+        return None
+    n_ch, n_times = data.shape
+    h = mne.filter.create_filter(np.asarray(data[:1], dtype=np.float64), sfreq, lo, hi, verbose=False,
+                                 **filter_kw)
+    n_h = len(h)
+    if n_h == 1 or n_h % 2 == 0 or n_h >= n_times:
+        return None
+    n_edge = n_h - 1  # reflect_limited padding: odd reflection about each end sample
+    start = n_edge + (n_h - 1) // 2  # the padding plus the zero-phase kernel's delay
+    nf = mne.filter.next_fast_len(n_times + 2 * n_edge + n_h - 1)  # linear convolution, 5-smooth
+    kernel = xp.fft.rfft(xp.asarray(h), nf)
+    mult = xp.asarray(_hilbert_multiplier(n_fft))
+    out = xp.empty((n_ch, n_times), dtype)
+    block = int(max(1, FFT_BLOCK_BYTES // (56 * max(nf, n_fft))))
+    for c0 in range(0, n_ch, block):
+        x = xp.asarray(np.ascontiguousarray(data[c0:c0 + block], dtype=np.float64))
+        padded = xp.concatenate([2 * x[:, :1] - x[:, n_edge:0:-1], x,
+                                 2 * x[:, -1:] - x[:, -2:-n_edge - 2:-1]], axis=1)
+        del x
+        filt = xp.fft.irfft(xp.fft.rfft(padded, nf, axis=-1) * kernel, nf, axis=-1)[:, start:start + n_times]
+        del padded
+        imag = xp.fft.irfft(xp.fft.rfft(filt, n_fft, axis=-1) * mult, n_fft, axis=-1)[:, :n_times]
+        part = xp.empty(filt.shape, dtype)
+        part.real = filt
+        part.imag = imag
+        bad = ~xp.isfinite(imag[:, 0])  # a non-finite sample makes the whole row's transform so
+        if bool(bad.any()):
+            part[bad] = complex(np.nan, np.nan)
+        out[c0:c0 + block] = part
+        del filt, imag, part
+    return out
+
+
+def window_view(xp, x, first: int, n_step: int, n_win: int, n_len: int):
+    """Windows ``(n_win, n_channels, n_len)`` of ``x`` (n_channels, n_times) on ``xp``'s
+    device, starting at ``first`` every ``n_step`` samples: a strided view, no copy (as
+    :func:`hyperscan.synchrony._window_view` on the host)."""
+    s_ch, s_t = x.strides
+    return xp.lib.stride_tricks.as_strided(x[:, first:], shape=(n_win, x.shape[0], n_len),
+                                           strides=(n_step * s_t, s_ch, s_t))
+
+
+def is_device_array(x) -> bool:
+    """True for an array that lives on a GPU (a CuPy array), False for host memory."""
+    return not isinstance(x, np.ndarray) and hasattr(x, "__cuda_array_interface__")
 
 
 def _to_host(xp, v) -> np.ndarray:
@@ -198,8 +283,9 @@ def compute_many(metrics, a, b, dtype="float64", invalid_a=None, invalid_b=None,
     Parameters
     ----------
     metrics : list of names from :data:`hyperscan.synchrony.METRICS`
-    a, b : complex ndarray (n_windows, n_a, T) and (n_windows, n_b, T)
-        Analytic signals (host memory; copied to the device here).
+    a, b : complex array (n_windows, n_a, T) and (n_windows, n_b, T)
+        Analytic signals, in host memory (copied to the device here) or already on ``xp``'s
+        device (e.g. :func:`window_view` of :func:`analytic_hilbert`'s output).
     dtype : "float64" | "float32"
         Working and output precision (complex128 / complex64 products).
     invalid_a, invalid_b : bool ndarray (n_windows, n_a) / (n_windows, n_b) or None
@@ -218,8 +304,8 @@ def compute_many(metrics, a, b, dtype="float64", invalid_a=None, invalid_b=None,
     if real not in (np.float64, np.float32):
         raise ValueError(f"dtype must be float64 or float32, got {dtype!r}")
     cplx = np.complex128 if real == np.float64 else np.complex64
-    a = np.asarray(a)
-    b = np.asarray(b)
+    a = a if is_device_array(a) else np.asarray(a)
+    b = b if is_device_array(b) else np.asarray(b)
     if a.ndim != 3 or b.ndim != 3:
         raise ValueError(f"a and b must be (n_windows, n_channels, n_times); got {a.shape} and {b.shape}")
     if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[2]:
@@ -227,8 +313,8 @@ def compute_many(metrics, a, b, dtype="float64", invalid_a=None, invalid_b=None,
     if a.shape[2] < 2:
         raise ValueError("a window needs at least 2 samples")
     T = a.shape[2]
-    da = xp.asarray(np.ascontiguousarray(a, dtype=cplx))
-    db = xp.asarray(np.ascontiguousarray(b, dtype=cplx))
+    da = xp.ascontiguousarray(a, dtype=cplx) if is_device_array(a) else xp.asarray(np.ascontiguousarray(a, dtype=cplx))
+    db = xp.ascontiguousarray(b, dtype=cplx) if is_device_array(b) else xp.asarray(np.ascontiguousarray(b, dtype=cplx))
     ra, rb = _Rows(xp, da, real), _Rows(xp, db, real)
     cache = {}
 

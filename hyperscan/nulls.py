@@ -240,6 +240,7 @@ def session_nulls(client: Recording, therapist, partners, windows: pd.DataFrame,
     the working precision for the whole call. ``progress``: called ``(done, total)`` after
     each partner's band (total: bands x (pseudo partners + phase surrogates)).
     """
+    from .gpu import config_backend
     from .synchrony import band_analytic, config_hilbert_n_fft
 
     ncfg = config["stats"]["nulls"]
@@ -262,7 +263,8 @@ def session_nulls(client: Recording, therapist, partners, windows: pd.DataFrame,
     done, total = 0, len(config["bands"]) * (len(partners) + len(surrogates))  # for progress
     for band in (config["bands"] if partners or surrogates else ()):  # no surrogate: no transform
         cached = {band: band_analytic(client.data, client.sfreq, tuple(config["bands"][band]), method,
-                                      dtype="float32", n_fft=config_hilbert_n_fft(config))}
+                                      dtype="float32", n_fft=config_hilbert_n_fft(config),
+                                      backend=config_backend(config))}
         for i, partner in enumerate(partners):
             partner = partner() if callable(partner) else partner
             if partner.epochs is not None:  # an epoched therapist is no continuous partner

@@ -721,6 +721,7 @@ def band_analytic(
     block: int | None = None,
     n_cycles: float | None = None,
     n_fft: int | str | None = None,
+    backend: str = "cpu",
     **filter_kw,
 ) -> np.ndarray:
     """Complex analytic signal of one band over the whole continuous recording.
@@ -771,10 +772,15 @@ def band_analytic(
     channel is filtered and transformed on its own, so the block size never changes
     a value.
 
+    ``backend="cupy"`` (config ``synchrony.backend``): the same filter and transform on a
+    CUDA GPU (:func:`hyperscan.gpu.analytic_hilbert`: MNE's kernel and padding, cuFFT), and
+    the result is a CuPy array on the GPU; ``morlet`` and non-design filter keywords are
+    computed here and copied there. InputError without CuPy or a GPU.
+
     Returns
     -------
     complex ndarray (n_channels, n_times): complex128, or complex64 if
-    ``dtype="float32"``.
+    ``dtype="float32"`` (a CuPy array with ``backend="cupy"``).
     """
     import mne
 
@@ -802,6 +808,16 @@ def band_analytic(
         n_fft = int(n_fft)
     else:
         raise ValueError(f"n_fft must be None, 'n_times', 'auto' or an int >= n_times ({n_times}), got {n_fft!r}")
+    if backend != "cpu":
+        from . import gpu
+
+        xp = gpu.array_module(backend)
+        if method == "hilbert":
+            res = gpu.analytic_hilbert(data, sfreq, lo, hi, n_fft, cplx, filter_kw, xp)
+            if res is not None:
+                return res
+        return xp.asarray(band_analytic(data, sfreq, band, method, dtype=dtype, block=block, n_cycles=n_cycles,
+                                        n_fft=n_fft, **filter_kw))
     # channel blocks are independent: with several engine threads they run side by side
     # (the FFTs release the GIL); each block is the same computation either way
     n_ch = data.shape[0]
@@ -869,6 +885,10 @@ def _window_view(x: np.ndarray, first: int, n_step: int, n_win: int, n_len: int)
     """Read-only view ``(n_win, n_channels, n_len)`` of windows of ``x``
     (n_channels, n_times) starting at ``first`` every ``n_step`` samples.
     No copy: overlapping windows share memory."""
+    if not isinstance(x, np.ndarray):  # a band signal on the GPU (synchrony.backend: cupy)
+        from . import gpu
+
+        return gpu.window_view(gpu.array_module("cupy"), x, first, n_step, n_win, n_len)
     s_ch, s_t = x.strides
     return np.lib.stride_tricks.as_strided(
         x[:, first:],
@@ -1180,7 +1200,8 @@ def compute_synchrony(
     undefined = dict.fromkeys(metrics, 0)
 
     def analytic(x, rows, band):
-        return band_analytic(x[rows], sfreq, band, method, dtype=real, n_fft=hilbert_n_fft, **filter_kw)
+        return band_analytic(x[rows], sfreq, band, method, dtype=real, n_fft=hilbert_n_fft, backend=backend,
+                             **filter_kw)
 
     def run(write, band_done=None):
         nonlocal n_invalid

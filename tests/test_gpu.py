@@ -89,6 +89,41 @@ def test_numpy_namespace_shapes(shape):
     assert_same(ref, got, 1e-12, str(shape))
 
 
+@pytest.mark.parametrize("n_times,n_fft", [(5000, None), (2 * 1201, None), (2 * 1201, "auto"), (3001, 4096)])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_numpy_namespace_band_signal_matches_the_cpu_route(n_times, n_fft, dtype):
+    """analytic_hilbert (MNE's kernel and padding, FFT convolution, FFT Hilbert) on NumPy
+    equals band_analytic's CPU route (hyperscan.fir + hyperscan.hilbert) to rounding."""
+    from hyperscan.synchrony import band_analytic
+
+    rng = np.random.default_rng(n_times)
+    x = rng.standard_normal((3, n_times)) * 1e-5
+    x[1] += 2e-5 * np.sin(2 * np.pi * 10 * np.arange(n_times) / 250.0)
+    x[2, 100] = np.nan  # a non-finite sample: that row NaN throughout, as on the CPU
+    cplx = np.complex128 if dtype == "float64" else np.complex64
+    for band, kw in (((8.0, 13.0), {}), ((4.0, 8.0), {"l_trans_bandwidth": 1.0}), ((13.0, 30.0), {})):
+        ref = band_analytic(x, 250.0, band, dtype=dtype, n_fft=n_fft, **kw)
+        resolved = n_times if n_fft is None else (4096 if n_fft == 4096 else __import__("mne").filter.next_fast_len(n_times))
+        got = gpu.analytic_hilbert(x, 250.0, band[0], band[1], resolved, cplx, kw, np)
+        assert got.dtype == ref.dtype
+        assert np.isnan(got[2]).all() and np.isnan(ref[2]).all()
+        scale = np.abs(ref[:2]).max()
+        assert np.abs(got[:2] - ref[:2]).max() <= (1e-12 if dtype == "float64" else 1e-6) * scale, (band, kw)
+
+
+def test_band_signal_falls_back_where_the_cpu_route_does(numpy_as_gpu):
+    from hyperscan.synchrony import band_analytic
+
+    x = np.random.default_rng(0).standard_normal((2, 600))
+    with pytest.warns(RuntimeWarning, match="longer than the signal"):  # MNE's, as on the CPU route
+        assert gpu.analytic_hilbert(x, 250.0, 1.0, 4.0, 600, np.complex128, {}, np) is None
+    assert gpu.analytic_hilbert(x, 250.0, 8.0, 13.0, 600, np.complex128, {"phase": "zero-double"}, np) is None
+    for args, kw in ((("morlet",), {}), (("hilbert",), {"phase": "zero-double"})):
+        ref = band_analytic(x, 250.0, (8.0, 13.0), *args, **kw)
+        got = band_analytic(x, 250.0, (8.0, 13.0), *args, backend="cupy", **kw)
+        np.testing.assert_array_equal(got, ref)
+
+
 def test_array_module_errors(monkeypatch):
     with pytest.raises(ValueError, match="unknown synchrony backend 'opencl'"):
         gpu.array_module("opencl")
@@ -219,8 +254,12 @@ def _cupy_or_skip():
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("dtype,tol", [("float64", 1e-6), ("float32", 1e-6)])
+@pytest.mark.parametrize("dtype,tol", [("float64", 1e-6), ("float32", 2e-5)])
 def test_cupy_matches_the_cpu_engine(dtype, tol):
+    """float64: within the issue's 1e-6 (measured ~1e-15). float32: both engines round to
+    float32 in their own order (cuBLAS and OpenBLAS products), so they agree to the CPU
+    engine's own float32 error bound against float64 (2e-5, tests/test_synchrony.py);
+    measured ~2e-6 (ciplv, whose denominator amplifies rounding)."""
     cp = _cupy_or_skip()
     a, b = edge_case_windows()
     metrics = list(METRICS)
@@ -256,3 +295,21 @@ def test_cupy_compute_synchrony_matches_cpu():
     worst = assert_same({m: ref[m].values for m in METRICS}, {m: got[m].values for m in METRICS}, 1e-6)
     print(f"compute_synchrony: max |cupy - cpu| = {worst:.2e}; device {got.attrs['synchrony_device']}")
     assert got.attrs["synchrony_backend"] == "cupy" and "CuPy" in got.attrs["synchrony_device"]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("n_times,n_fft", [(300250, None), (300250, "auto"), (2 ** 16, None)])
+def test_cupy_band_signal_matches_the_cpu_route(n_times, n_fft):
+    """cuFFT's filter and Hilbert transform (a length with a large prime factor too:
+    300250 = 2 x 5^3 x 1201) against the CPU route."""
+    from hyperscan.synchrony import band_analytic
+
+    cp = _cupy_or_skip()
+    x = np.random.default_rng(2).standard_normal((4, n_times)) * 1e-5
+    for band in ((4.0, 8.0), (8.0, 13.0), (30.0, 45.0)):
+        ref = band_analytic(x, 250.0, band, n_fft=n_fft)
+        got = band_analytic(x, 250.0, band, n_fft=n_fft, backend="cupy")
+        assert isinstance(got, cp.ndarray)
+        d = float(np.abs(cp.asnumpy(got) - ref).max() / np.abs(ref).max())
+        print(f"band signal {band} n={n_times} n_fft={n_fft}: max |cupy - cpu| / scale = {d:.1e}")
+        assert d <= 1e-9
