@@ -197,13 +197,18 @@ def _user_resources(extra: list[str]) -> tuple[int | None, list[str]]:
     return None, []
 
 
-def _with_local_memory(extra: list[str]) -> tuple[list[str], list[str]]:
+def _with_local_memory(extra: list[str], gpu: int | None = None) -> tuple[list[str], list[str]]:
     """(``extra``, options to put before it) with ``mem_mb=<available>`` among the run's ``--resources``: appended as one
     token when the user gave none, added to the user's own ``--resources`` when they name
     other resources but not ``mem_mb`` (a repeated ``--resources`` would replace theirs), and
     left alone when they set ``mem_mb`` themselves (a warning when it is more than the
-    machine has available now: Snakemake would then start jobs side by side beyond it)."""
+    machine has available now: Snakemake would then start jobs side by side beyond it).
+    ``gpu``: likewise ``gpu=<gpu>`` unless the user names ``gpu`` (``synchrony.backend:
+    cupy``: one GPU job at a time, as every job uses the first GPU; Snakemake does not limit
+    a resource missing from ``--resources``)."""
     at, values = _user_resources(extra)
+    names = {v.split("=", 1)[0] for v in values}
+    add = []
     mem = available_memory_mb()
     user_mem = next((v.split("=", 1)[1] for v in values if v.split("=", 1)[0] == "mem_mb"), None)
     if user_mem is not None:
@@ -214,17 +219,20 @@ def _with_local_memory(extra: list[str]) -> tuple[list[str], list[str]]:
                       file=sys.stderr)
         except ValueError:
             pass  # Snakemake reports a malformed value itself
+    elif mem:
+        add.append(f"mem_mb={mem}")
+    if gpu and "gpu" not in names:
+        add.append(f"gpu={gpu}")
+    if not add:
         return extra, []
-    if not mem:
-        return extra, []
-    if at is None:  # one token: a following target is never read as a resource
-        return extra, [f"--resources=mem_mb={mem}"]
+    if at is None:  # one token (or, for two, the caller puts them before another option): a
+        return extra, ([f"--resources={add[0]}"] if len(add) == 1 else ["--resources", *add])  # target stays one
     # the user's values, then ours, under one option; the targets after them stay targets
     n = 1 if extra[at].startswith(("--resources=", "--res=")) else 1 + len(values)
-    return [*extra[:at], "--resources", *values, f"mem_mb={mem}", *extra[at + n:]], []
+    return [*extra[:at], "--resources", *values, *add, *extra[at + n:]], []
 
 
-def snakemake_argv(args, extra, quiet: bool) -> list[str]:
+def snakemake_argv(args, extra, quiet: bool, gpu: int | None = None) -> list[str]:
     """The snakemake command line of ``hyperscan run``.
 
     ``--rerun-incomplete``: a killed run's half-done jobs are rerun, finished ones kept.
@@ -235,19 +243,22 @@ def snakemake_argv(args, extra, quiet: bool) -> list[str]:
     starts jobs side by side whose declared ``mem_mb`` (each rule's measured peak plus
     headroom, see workflow/rules) add up to more than the machine has; a rule that alone
     asks for more is capped to it (``mem_mb`` in workflow/rules/common.smk) and runs alone.
+    ``gpu`` (1 with ``synchrony.backend: cupy``): ``gpu=1`` there too, so one GPU job runs at a
+    time (the rules ask ``gpu=1`` each; Snakemake does not limit a resource it is not given).
     """
     snakefile = _snakefile()
-    argv = ["--snakefile", str(snakefile), "--configfile", str(args.configfile),
+    extra = list(extra)
+    own = []
+    if _is_local(args, extra):
+        extra, own = _with_local_memory(extra, gpu)
+    # ``own`` first, then --cores: a --resources of two values ends at the next option
+    argv = ["--snakefile", str(snakefile), "--configfile", str(args.configfile), *own,
             "--cores", str(args.cores), "--rerun-incomplete"]
     profile = _workflow_profile(snakefile)
     if profile is not None and not any(a.startswith("--workflow-profile") for a in extra):
         argv += ["--workflow-profile", str(profile)]
     if args.profile:
         argv += ["--profile", str(args.profile)]
-    extra = list(extra)
-    if _is_local(args, extra):
-        extra, own = _with_local_memory(extra)
-        argv += own
     if quiet and not any(a in ("-q", "--quiet") for a in extra):
         argv += ["--quiet", "progress", "rules", "host", "reason"]
     return argv + list(extra)
@@ -410,7 +421,8 @@ def cmd_run(args, extra) -> int:
             return 1
         if not read_only:
             clear_stale_snakemake_lock(args, quiet)
-        argv = snakemake_argv(args, extra, quiet)
+        gpu = 1 if check.config.get("synchrony", {}).get("backend", "cpu") == "cupy" else None
+        argv = snakemake_argv(args, extra, quiet, gpu)
         if args.snakemake_output or flags & NO_OUTPUT_OPTIONS:
             try:
                 snakemake_main(argv)

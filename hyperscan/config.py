@@ -23,6 +23,11 @@ import yaml
 from .errors import InputError, not_a_regular_file, problem, read_utf8
 
 
+
+#: Enum values a user writes for a thing under another name: ``synchrony.backend: gpu`` means
+#: ``cupy`` (difflib alone would suggest ``cpu``, one letter away).
+_MEANT = {"gpu": "cupy", "cuda": "cupy", "nvidia": "cupy"}
+
 def schema_path(name: str) -> Path:
     """Path of a bundled JSON schema: ``config``, ``sessions`` or ``reports``."""
     return Path(str(resources.files("hyperscan") / "schemas" / f"{name}.schema.json"))
@@ -236,8 +241,9 @@ def _plain_problem(err, schema: dict, source) -> str:
             what += f" ({_kind_of(value)})"
         expected = _expected_words(node if kind != "pattern" else err.schema) or "a value as config/README.md describes"
         if kind == "enum" and isinstance(value, str):
-            close = difflib.get_close_matches(value, [str(v) for v in err.validator_value if v is not None], n=1,
-                                              cutoff=0.6)
+            options = [str(v) for v in err.validator_value if v is not None]
+            meant = _MEANT.get(value.strip().lower())  # a word for the thing, not a near spelling
+            close = [meant] if meant in options else difflib.get_close_matches(value, options, n=1, cutoff=0.6)
             if close:
                 expected += f"; did you mean '{close[0]}'?"
     meaning = _meaning(schema, parts)

@@ -23,11 +23,20 @@ cases and 64 x 64-channel windows, 1.9e-13 (ccorr) over 120 windows x 5 bands, P
 float32 within 2.0e-6 (both engines round to float32, in their own order). Through
 ``compute_synchrony`` (band signals from cuFFT instead of pocketfft, equal to 2e-15 of their
 scale) every value within 1e-6 (measured 1.8e-11 on a 60-min 2 x 64-channel session) except
-PLI in the first and the last window of a recording, which may differ by up to 2/T: MNE's
-``reflect_limited`` padding is odd about each end sample, so the band-passed signal is 0 there
-up to rounding, ``Im(x_a x_b*)`` at the very first and last sample is rounding noise, and PLI
-counts its sign (the CPU engine's value there is as arbitrary; ``stats.edge_trim`` leaves
-those windows out of every contrast). Results on one GPU are bit-identical from run to run
+where a metric's input is itself rounding noise, so that either engine's value is arbitrary:
+
+* PLI counts the sign of ``Im(x_a x_b*)``, which is rounding noise wherever a band signal
+  is. MNE's ``reflect_limited`` padding is odd about each end sample, so the band-passed
+  signal is 0 up to rounding at the first and last sample of every recording: PLI of the
+  first and last window may differ by up to 2/T (measured on the H200: 0.004 = 2/500;
+  ``stats.edge_trim`` leaves those windows out of every contrast). Inside a flat stretch
+  longer than the band filter (e.g. a zero-filled ``BAD_acq_skip`` hole: ``bad_window``)
+  every sample is such noise, and PLI of the windows touching it may differ by much more
+  (a review measured 77/T with a 6-s hole shared by both people).
+* ccorr, envcorr and powcorr of a window whose phase or envelope is constant to ~1e-9
+  (just above the threshold that makes it NaN): a review measured up to 8.8e-6 (ccorr).
+
+Results on one GPU are bit-identical from run to run
 (cuBLAS and CuPy's reductions are deterministic for one device and library version; tested);
 a different GPU or CuPy version may differ in the last bits, so the backend and the device
 are recorded in ``synchrony.nc``'s attributes.
@@ -44,6 +53,7 @@ keywords other than the design ones and kernels MNE would not apply by one convo
 """
 from __future__ import annotations
 
+import warnings
 from typing import Mapping
 
 import numpy as np
@@ -58,8 +68,8 @@ BACKENDS = ("cpu", "cupy")
 PAIR_BYTES = 256 * 2**20
 
 #: What a missing CuPy or GPU is told to do.
-_INSTALL = ("CuPy for the machine's CUDA version and a CUDA GPU (pip install cupy-cuda13x, or "
-            "cupy-cuda12x for CUDA 12), or synchrony.backend: cpu")
+_INSTALL = ("CuPy for the machine's CUDA version and a CUDA GPU (pip install 'cupy-cuda13x[ctk]', or "
+            "'cupy-cuda12x[ctk]' for CUDA 12), or synchrony.backend: cpu")
 
 
 def config_backend(config: Mapping) -> str:
@@ -96,16 +106,43 @@ def array_module(backend: str):
                          f"({type(exc).__name__}: {exc}) (expected {_INSTALL})") from None
     if n < 1:
         raise InputError(f"synchrony.backend: cupy, but CuPy finds no CUDA device here (expected {_INSTALL})")
+    if id(cupy) not in _WORKING:  # once per process: a CuPy without NVRTC/cuFFT/cuBLAS imports fine
+        try:
+            x = cupy.arange(8, dtype=cupy.float64)
+            y = cupy.fft.irfft(cupy.fft.rfft(x) * 1j, 8)  # NVRTC (elementwise kernel) and cuFFT
+            float(cupy.matmul(y[None, :], x[:, None]).sum())  # cuBLAS, and a device->host copy
+        except Exception as exc:  # e.g. "CuPy failed to load libnvrtc.so.13", cudaErrorInsufficientDriver
+            raise InputError(f"synchrony.backend: cupy, but CuPy cannot run on the GPU here "
+                             f"({type(exc).__name__}: {exc}) (expected {_INSTALL})") from None
+        _WORKING.add(id(cupy))
     return cupy
 
 
+#: ``id`` of the CuPy modules that passed :func:`array_module`'s smoke test in this process.
+_WORKING: set = set()
+
+
 def device_description(xp) -> str:
-    """``"<GPU name>, CuPy <version>"`` for CuPy, ``"cpu"`` for NumPy (recorded in attrs)."""
+    """``"<GPU name>, CuPy <version>, CUDA runtime <v>, driver <v>, cuFFT <v>"`` for CuPy (the
+    parts that can change the last bits; a part CuPy cannot tell is left out), ``"cpu"`` for
+    NumPy. Recorded in attrs as ``synchrony_device``."""
     if xp is np:
         return "cpu"
     props = xp.cuda.runtime.getDeviceProperties(xp.cuda.Device().id)
     name = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
-    return f"{name}, CuPy {xp.__version__}"
+    parts = [name, f"CuPy {xp.__version__}"]
+    for label, get in (("CUDA runtime", lambda: _cuda_version(xp.cuda.runtime.runtimeGetVersion())),
+                       ("driver", lambda: _cuda_version(xp.cuda.runtime.driverGetVersion())),
+                       ("cuFFT", lambda: str(xp.cuda.cufft.getVersion()))):
+        try:
+            parts.append(f"{label} {get()}")
+        except Exception:  # noqa: BLE001 - an older CuPy without that call: leave it out
+            pass
+    return ", ".join(parts)
+
+
+def _cuda_version(v: int) -> str:  # 13000 -> "13.0"
+    return f"{v // 1000}.{v % 1000 // 10}"
 
 
 #: GPU memory for the FFTs of one channel block of :func:`analytic_hilbert` (about 56 bytes
@@ -141,8 +178,10 @@ def analytic_hilbert(data, sfreq: float, lo: float, hi: float, n_fft: int, dtype
     if set(filter_kw) - _DESIGN_KEYS or data.ndim != 2 or data.size == 0:
         return None
     n_ch, n_times = data.shape
-    h = mne.filter.create_filter(np.asarray(data[:1], dtype=np.float64), sfreq, lo, hi, verbose=False,
-                                 **filter_kw)
+    with warnings.catch_warnings():  # a kernel longer than the signal goes back to the CPU
+        warnings.simplefilter("ignore")  # route, which warns itself (a shorter one never warns)
+        h = mne.filter.create_filter(np.asarray(data[:1], dtype=np.float64), sfreq, lo, hi, verbose=False,
+                                     **filter_kw)
     n_h = len(h)
     if n_h == 1 or n_h % 2 == 0 or n_h >= n_times:
         return None

@@ -1115,7 +1115,7 @@ def compute_synchrony(
         Where the metrics are computed (config ``synchrony.backend``): ``cpu``, numba kernels
         and BLAS on :func:`hyperscan.threads.compute_threads` threads; ``cupy``, a CUDA GPU
         through CuPy (:mod:`hyperscan.gpu`: same formulas, values within 1e-6 of ``cpu``;
-        the band signals are still computed on the CPU). ``cupy`` is recorded in ``attrs``
+        with ``method="hilbert"`` the band signals are made on the GPU too). ``cupy`` is recorded in ``attrs``
         (``synchrony_backend``, ``synchrony_device``). InputError when CuPy or a GPU is
         missing.
 

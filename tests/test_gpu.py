@@ -115,7 +115,8 @@ def test_band_signal_falls_back_where_the_cpu_route_does(numpy_as_gpu):
     from hyperscan.synchrony import band_analytic
 
     x = np.random.default_rng(0).standard_normal((2, 600))
-    with pytest.warns(RuntimeWarning, match="longer than the signal"):  # MNE's, as on the CPU route
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the probe is silent: the CPU route it hands over to warns
         assert gpu.analytic_hilbert(x, 250.0, 1.0, 4.0, 600, np.complex128, {}, np) is None
     assert gpu.analytic_hilbert(x, 250.0, 8.0, 13.0, 600, np.complex128, {"phase": "zero-double"}, np) is None
     for args, kw in ((("morlet",), {}), (("hilbert",), {"phase": "zero-double"})):
@@ -328,6 +329,76 @@ def test_pli_counts_rounding_at_the_recording_ends(monkeypatch):
     d = np.abs(ref["pli"].values - got["pli"].values)
     assert np.nanmax(d) > 0  # the edge windows' PLI did move (so the allowance below is needed) ...
     assert_same_but_edge_pli(ref, got, 1e-6)  # ... and nothing else did
+
+
+def test_pli_is_arbitrary_inside_a_long_flat_stretch(monkeypatch):
+    """The other place PLI counts rounding noise: a flat stretch longer than the band filter
+    (here 6 s, shared by both people, as a zero-filled BAD_acq_skip hole). A rounding-size
+    change of the band signals moves PLI of the windows touching it by far more than 2/T,
+    and of no other window (a review's reproduction; hyperscan.gpu's docstring)."""
+    from hyperscan import synchrony
+    from hyperscan.simulate import pink_noise
+
+    rng = np.random.default_rng(1)
+    sf, n = 250.0, 60 * 250
+    c, t = pink_noise(rng, 4, n) * 1e-5, pink_noise(rng, 4, n) * 1e-5
+    c[:, 5000:6500] = t[:, 5000:6500] = 0.0  # 20-26 s in both people
+    original = synchrony.band_analytic
+
+    def rounded_elsewhere(*args, **kw):
+        z = original(*args, **kw)
+        r = np.random.default_rng(z.shape[0]).standard_normal(z.shape)
+        return (z + 2e-16 * np.abs(z).max() * (r + 1j * r[::-1])).astype(z.dtype)
+
+    kw = dict(bands={"alpha": (8, 13), "beta": (13, 30)}, metrics=["pli", "plv", "wpli"], window_length=2.0,
+              window_step=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = compute_synchrony(c, t, sf, **kw)
+        monkeypatch.setattr(synchrony, "band_analytic", rounded_elsewhere)
+        got = compute_synchrony(c, t, sf, **kw)
+    d = np.nan_to_num(np.abs(ref["pli"].values - got["pli"].values))
+    inner = d[:, 1:-1]
+    assert inner.max() > 10 * 2.0 / 500  # measured 0.154 = 77/T
+    moved = np.flatnonzero(inner.max(axis=(0, 2, 3)) > 1e-6) + 1
+    starts = ref["window_start"].values[moved]
+    assert np.all((starts > 17.9) & (starts < 26.1)), starts  # only the windows touching 20-26 s
+    for m in ("plv", "wpli"):  # the phase-difference metrics that weigh samples by magnitude do not move
+        assert np.nanmax(np.abs(ref[m].values - got[m].values)[:, 1:-1]) < 1e-6, m
+
+
+def test_a_cupy_that_cannot_run_kernels_is_an_input_error(monkeypatch):
+    """CuPy imports and sees a device, but its CUDA libraries are missing (cupy-cuda13x
+    without [ctk] nor a CUDA Toolkit): the job stops with the one-line InputError, not a
+    traceback from the first FFT (a review's reproduction)."""
+    fake = types.ModuleType("cupy")
+    fake.__version__ = "14.2.0"
+    fake.float64 = np.float64
+    fake.arange = np.arange
+    fake.matmul = np.matmul
+
+    def no_nvrtc(*a, **k):
+        raise RuntimeError("CuPy failed to load libnvrtc.so.13: OSError: cannot open shared object file")
+
+    fake.fft = types.SimpleNamespace(rfft=no_nvrtc, irfft=no_nvrtc)
+    fake.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=lambda: 1))
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    with pytest.raises(InputError, match="synchrony.backend: cupy, but CuPy cannot run on the GPU here.*libnvrtc"):
+        gpu.array_module("cupy")
+
+
+def test_typo_gpu_suggests_cupy():
+    import yaml
+
+    from hyperscan.config import validate_config
+    from pathlib import Path
+
+    cfg = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())
+    for value, meant in (("gpu", "cupy"), ("CUDA", "cupy"), ("cpuu", "cpu")):
+        cfg["synchrony"]["backend"] = value
+        with pytest.raises(InputError) as err:
+            validate_config(cfg, "my.yaml")
+        assert f"did you mean '{meant}'?" in str(err.value), value
 
 
 @pytest.mark.gpu

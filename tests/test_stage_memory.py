@@ -282,6 +282,28 @@ def test_user_resources_keep_the_local_memory_cap(monkeypatch, capsys):
         "--resources", "gpu=1"]
 
 
+def test_local_gpu_runs_take_one_gpu_job_at_a_time(monkeypatch):
+    """synchrony.backend: cupy: a local run limits gpu to 1 (every job uses the first GPU);
+    without it Snakemake would start every session's GPU job at once."""
+    import hyperscan.cli as cli
+
+    monkeypatch.setattr(cli, "available_memory_mb", lambda: 5120)
+    argv = cli.snakemake_argv(_args(), ["all"], quiet=False, gpu=1)
+    i = argv.index("--resources")
+    assert argv[i:i + 4] == ["--resources", "mem_mb=5120", "gpu=1", "--cores"] and argv[-1] == "all"
+    assert cli.snakemake_argv(_args(), ["summary"], False, gpu=None)[-1] == "summary"
+    assert not any("gpu" in a for a in cli.snakemake_argv(_args(), ["summary"], False, gpu=None))
+    # the user's own gpu count stays theirs; their other resources get ours beside them
+    assert cli.snakemake_argv(_args(), ["--resources", "gpu=2", "all"], False, gpu=1)[-4:] == [
+        "--resources", "gpu=2", "mem_mb=5120", "all"]
+    assert cli.snakemake_argv(_args(), ["--res=runtime=9", "-n"], False, gpu=1)[-5:] == [
+        "--resources", "runtime=9", "mem_mb=5120", "gpu=1", "-n"]
+    monkeypatch.setattr(cli, "available_memory_mb", lambda: None)  # memory unknown: gpu alone, one token
+    assert "--resources=gpu=1" in cli.snakemake_argv(_args(), ["all"], False, gpu=1)
+    # a cluster run: nothing added (SLURM gives each job its own GPU)
+    assert not any("gpu" in a for a in cli.snakemake_argv(_args("--profile", "p"), [], False, gpu=1))
+
+
 def test_declared_memory_is_capped_at_what_a_local_run_has(tmp_path):
     """A rule asking more than --resources mem_mb would be refused by Snakemake ("Job needs
     mem_mb=..."): common.smk's mem_mb caps it, so the job runs, alone."""

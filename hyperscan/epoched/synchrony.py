@@ -138,8 +138,10 @@ def _whole_epochs(client, therapist, bands, metrics, method, reduce, dtype, back
     undefined = dict.fromkeys(metrics, 0)
     chunk = 64
     for ib, name in enumerate(names):
-        a = band_analytic(xc.reshape(n_ep * n_a, n_t), sfreq, bands[name], method, dtype=real).reshape(n_ep, n_a, n_t)
-        b = band_analytic(xt.reshape(n_ep * n_b, n_t), sfreq, bands[name], method, dtype=real).reshape(n_ep, n_b, n_t)
+        a = band_analytic(xc.reshape(n_ep * n_a, n_t), sfreq, bands[name], method, dtype=real,
+                          backend=backend).reshape(n_ep, n_a, n_t)
+        b = band_analytic(xt.reshape(n_ep * n_b, n_t), sfreq, bands[name], method, dtype=real,
+                          backend=backend).reshape(n_ep, n_b, n_t)
         for e0 in range(0, n_ep, chunk):
             e1 = min(n_ep, e0 + chunk)
             res, _, und = _compute_many(metrics, a[e0:e1], b[e0:e1], real, flat_a[e0:e1], flat_b[e0:e1], backend)
