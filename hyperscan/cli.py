@@ -225,11 +225,12 @@ def _with_local_memory(extra: list[str], gpu: int | None = None) -> tuple[list[s
         add.append(f"gpu={gpu}")
     if not add:
         return extra, []
-    if at is None:  # one token (or, for two, the caller puts them before another option): a
-        return extra, ([f"--resources={add[0]}"] if len(add) == 1 else ["--resources", *add])  # target stays one
-    # the user's values, then ours, under one option; the targets after them stay targets
+    if at is None:  # one token for one value (as before); for two the caller puts them before --cores
+        return extra, ([f"--resources={add[0]}"] if len(add) == 1 else ["--resources", *add])
+    # the user's values, then ours, under one option that the caller puts before --cores: a
+    # target that followed the user's option (even a one-token --resources=...) stays a target
     n = 1 if extra[at].startswith(("--resources=", "--res=")) else 1 + len(values)
-    return [*extra[:at], "--resources", *values, *add, *extra[at + n:]], []
+    return [*extra[:at], *extra[at + n:]], ["--resources", *values, *add]
 
 
 def snakemake_argv(args, extra, quiet: bool, gpu: int | None = None) -> list[str]:

@@ -183,7 +183,7 @@ def window_values(client: Recording, therapist: Recording, config: dict, metrics
         chunk_windows=config["synchrony"].get("chunk_windows", 64),
         method=config["synchrony"].get("method", "hilbert"),  # the real data's decomposition
         hilbert_n_fft=config_hilbert_n_fft(config),  # and its FFT length
-        backend=config_backend(config),  # and where its metrics are computed
+        backend=config_backend(config),  # and where its band signals and metrics are computed
         reduce=lambda da: summarise_matrix(da, how).values,
         dtype=dtype, channel_block=NULL_CHANNEL_BLOCK,
         # a cached band signal serves only the very array it was computed on (not a crop of it)

@@ -1112,12 +1112,13 @@ def compute_synchrony(
         The Hilbert transform's FFT length (``method="hilbert"``), see :func:`band_analytic`'s
         ``n_fft``; config ``synchrony.hilbert_n_fft``. Recorded in ``attrs`` when not None.
     backend : "cpu" | "cupy"
-        Where the metrics are computed (config ``synchrony.backend``): ``cpu``, numba kernels
-        and BLAS on :func:`hyperscan.threads.compute_threads` threads; ``cupy``, a CUDA GPU
-        through CuPy (:mod:`hyperscan.gpu`: same formulas, values within 1e-6 of ``cpu``;
-        with ``method="hilbert"`` the band signals are made on the GPU too). ``cupy`` is recorded in ``attrs``
-        (``synchrony_backend``, ``synchrony_device``). InputError when CuPy or a GPU is
-        missing.
+        Where band signals and metrics are computed (config ``synchrony.backend``): ``cpu``,
+        numba kernels and BLAS on :func:`hyperscan.threads.compute_threads` threads; ``cupy``,
+        a CUDA GPU through CuPy (:mod:`hyperscan.gpu`: same formulas; band signals with
+        ``method="hilbert"`` and every metric on the GPU; values within 1e-6 of ``cpu``
+        except where an input is rounding noise, see there). ``cupy`` is recorded in
+        ``attrs`` (``synchrony_backend``, ``synchrony_device``). InputError when CuPy or a
+        GPU is missing or cannot run.
 
     Returns
     -------

@@ -267,10 +267,12 @@ def test_user_resources_keep_the_local_memory_cap(monkeypatch, capsys):
 
     monkeypatch.setattr(cli, "available_memory_mb", lambda: 5120)
     argv = cli.snakemake_argv(_args(), ["--resources", "gpu=1", "summary"], quiet=False)
-    assert argv[-4:] == ["--resources", "gpu=1", "mem_mb=5120", "summary"]
+    i = argv.index("--resources")
+    assert argv[i:i + 4] == ["--resources", "gpu=1", "mem_mb=5120", "--cores"] and argv[-1] == "summary"
     assert sum(a.startswith(("--resources", "--res")) for a in argv) == 1
-    argv = cli.snakemake_argv(_args(), ["--res=gpu=1", "-n"], quiet=False)
-    assert argv[-4:] == ["--resources", "gpu=1", "mem_mb=5120", "-n"]
+    argv = cli.snakemake_argv(_args(), ["--res=gpu=1", "all"], quiet=False)  # a target after one token
+    i = argv.index("--resources")
+    assert argv[i:i + 4] == ["--resources", "gpu=1", "mem_mb=5120", "--cores"] and argv[-1] == "all"
     # the user's own mem_mb stays theirs; above what is available it is kept, with a warning
     assert cli.snakemake_argv(_args(), ["--resources", "mem_mb=800", "gpu=1"], False)[-3:] == [
         "--resources", "mem_mb=800", "gpu=1"]
@@ -294,10 +296,15 @@ def test_local_gpu_runs_take_one_gpu_job_at_a_time(monkeypatch):
     assert cli.snakemake_argv(_args(), ["summary"], False, gpu=None)[-1] == "summary"
     assert not any("gpu" in a for a in cli.snakemake_argv(_args(), ["summary"], False, gpu=None))
     # the user's own gpu count stays theirs; their other resources get ours beside them
-    assert cli.snakemake_argv(_args(), ["--resources", "gpu=2", "all"], False, gpu=1)[-4:] == [
-        "--resources", "gpu=2", "mem_mb=5120", "all"]
-    assert cli.snakemake_argv(_args(), ["--res=runtime=9", "-n"], False, gpu=1)[-5:] == [
-        "--resources", "runtime=9", "mem_mb=5120", "gpu=1", "-n"]
+    argv = cli.snakemake_argv(_args(), ["--resources", "gpu=2", "all"], False, gpu=1)
+    i = argv.index("--resources")
+    assert argv[i:i + 4] == ["--resources", "gpu=2", "mem_mb=5120", "--cores"] and argv[-1] == "all"
+    # a one-token --resources=... followed by a target: the target must stay a target
+    argv = cli.snakemake_argv(_args(), ["--resources=mem_mb=800", "all"], False, gpu=1)
+    i = argv.index("--resources")
+    assert argv[i:i + 4] == ["--resources", "mem_mb=800", "gpu=1", "--cores"] and argv[-1] == "all"
+    from snakemake.cli import parse_args
+    assert parse_args(argv)[1].targets == ["all"]
     monkeypatch.setattr(cli, "available_memory_mb", lambda: None)  # memory unknown: gpu alone, one token
     assert "--resources=gpu=1" in cli.snakemake_argv(_args(), ["all"], False, gpu=1)
     # a cluster run: nothing added (SLURM gives each job its own GPU)

@@ -160,9 +160,21 @@ def gpus():
     return 1 if config["synchrony"].get("backend", "cpu") == "cupy" else 0
 
 
+#: Keys added after the first release whose default computes what came before. At that default
+#: they are left out of a rule's params (the stage reads the default back), so a study run
+#: before the key existed does not rerun its synchrony and null models on upgrade.
+LATER_KEYS = {("synchrony", "backend"): "cpu"}
+
+
 def cfg(*keys):
-    """The config restricted to ``keys`` (dotted paths such as ``"stats.seed"``)."""
-    return config_subset(config, keys)
+    """The config restricted to ``keys`` (dotted paths such as ``"stats.seed"``), without
+    the LATER_KEYS at their default."""
+    view = config_subset(config, keys)
+    for (section, key), default in LATER_KEYS.items():
+        sub = dict.get(view, section)
+        if isinstance(sub, dict) and dict.get(sub, key) == default:
+            del sub[key]
+    return view
 
 
 def sheet_row(*fields):

@@ -1,3 +1,4 @@
+from hyperscan.gpu import config_backend
 from hyperscan.logs import Progress, chose, stage_log, step
 from hyperscan.provenance import invalidate_manifest
 from hyperscan.nulls import nulls_stage
@@ -6,9 +7,10 @@ log = stage_log(snakemake)
 chose(
     log,
     snakemake.params.config,
-    ["stats.nulls", "stats.seed", "synchrony.method", "synchrony.hilbert_n_fft", "synchrony.backend",
-     "synchrony.summary", "bands", "metrics"],
+    ["stats.nulls", "stats.seed", "synchrony.method", "synchrony.hilbert_n_fft", "synchrony.summary", "bands",
+     "metrics"],
 )
+log.info("chose synchrony.backend = %r", config_backend(snakemake.params.config))  # absent at cpu (common.smk)
 log.info("pseudo partners: %d therapist recording(s)", len(snakemake.input.partners))
 invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
 with Progress("nulls", unit="partner-bands", logger=log) as bar, step("null models", log):

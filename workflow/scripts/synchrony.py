@@ -1,3 +1,4 @@
+from hyperscan.gpu import config_backend
 from hyperscan.logs import Progress, chose, stage_log, step
 from hyperscan.provenance import invalidate_manifest
 from hyperscan.synchrony import synchrony_stage
@@ -7,8 +8,9 @@ chose(
     log,
     snakemake.params.config,
     ["bands", "metrics", "window.length", "window.step", "synchrony.method", "synchrony.hilbert_n_fft",
-     "synchrony.chunk_windows", "synchrony.backend"],
+     "synchrony.chunk_windows"],
 )
+log.info("chose synchrony.backend = %r", config_backend(snakemake.params.config))  # absent at cpu (common.smk)
 invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
 with Progress("synchrony", unit="band-windows", logger=log) as bar, step("synchrony", log):
     synchrony_stage(
