@@ -396,6 +396,25 @@ def clear_stale_snakemake_lock(args, quiet: bool) -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def _gpu_problems(args, extra, config) -> list[str]:
+    """``synchrony.backend: cupy`` on a local run (the jobs run here) without a CuPy that runs
+    on a GPU here: the problem, before any job runs (else preprocessing would run for every
+    session and the first synchrony job fail). Cluster runs (the GPU is on the nodes) and
+    read-only runs (``-n``, ``--list``, ...) are not checked."""
+    if not config or (config.get("synchrony") or {}).get("backend", "cpu") != "cupy":
+        return []
+    if not _is_local(args, extra) or option_flags(extra) & READ_ONLY_OPTIONS:
+        return []
+    from . import gpu
+    from .errors import InputError
+
+    try:
+        gpu.array_module("cupy")
+    except InputError as exc:
+        return [f"{args.configfile}: {p}" for p in exc.problems]
+    return []
+
+
 def cmd_run(args, extra) -> int:
     from .snakemake_main import main as snakemake_main
     from .validate import check_study, workdir_problems
@@ -404,6 +423,7 @@ def cmd_run(args, extra) -> int:
     _say(quiet, f"hyperscan run: validating {args.configfile} ...")
     check = check_study(args.configfile)
     problems = check.problems + workdir_problems(check)
+    problems += _gpu_problems(args, extra, check.config)
     if not quiet:
         print_warnings(check.warnings)
     if problems:

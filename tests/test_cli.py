@@ -66,6 +66,36 @@ def test_run_refuses_before_computing_and_writes_nothing(pristine, tmp_path):
     assert snapshot(folder) == before
 
 
+def test_run_with_cupy_and_no_gpu_refuses_before_computing(pristine, tmp_path):
+    """synchrony.backend: cupy on a machine where CuPy does not run: a local `hyperscan run`
+    stops before the first job (not after every session's preprocessing); a dry run and a
+    cluster run (the GPU is on the nodes) are not refused."""
+    import importlib.util
+
+    import yaml
+
+    if importlib.util.find_spec("cupy") is not None:
+        pytest.skip("CuPy is installed here: the refusal needs a machine without it")
+    folder, cfg = copy_study(pristine, tmp_path)
+    config = yaml.safe_load(cfg.read_text())
+    config.setdefault("synchrony", {})["backend"] = "cupy"
+    cfg.write_text(yaml.safe_dump(config))
+    before = snapshot(folder)
+    proc = hyperscan("run", "--configfile", str(cfg), "--cores", "1", cwd=tmp_path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr + proc.stdout
+    assert "nothing was computed" in proc.stderr
+    assert f"{cfg}: synchrony.backend: cupy, but CuPy cannot be imported here" in proc.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / ".snakemake").exists()
+    assert snapshot(folder) == before
+    from hyperscan import cli
+
+    args = build_parser().parse_args(["run", "--configfile", str(cfg)])
+    assert cli._gpu_problems(args, ["-n"], config) == []
+    assert cli._gpu_problems(build_parser().parse_args(["run", "--configfile", str(cfg), "--profile", "p"]), [],
+                             config) == []
+    assert cli._gpu_problems(args, [], dict(config, synchrony={"backend": "cpu"})) == []
+
+
 def test_validate_clean_study_and_missing_config(pristine, tmp_path):
     folder, cfg = copy_study(pristine, tmp_path)
     proc = hyperscan("validate", "--configfile", str(cfg), cwd=tmp_path)
