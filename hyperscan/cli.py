@@ -405,14 +405,18 @@ def _gpu_problems(args, extra, config) -> list[str]:
         return []
     if not _is_local(args, extra) or option_flags(extra) & READ_ONLY_OPTIONS:
         return []
-    from . import gpu
-    from .errors import InputError
-
-    try:
-        gpu.array_module("cupy")
-    except InputError as exc:
-        return [f"{args.configfile}: {p}" for p in exc.problems]
-    return []
+    # in a child process: this one runs Snakemake for hours and should not hold a CUDA context
+    # (GPU memory) that the jobs could use
+    probe = ("import sys\nfrom hyperscan import gpu\nfrom hyperscan.errors import InputError\n"
+             "try:\n    gpu.array_module('cupy')\nexcept InputError as exc:\n"
+             "    print('\\n'.join(exc.problems)); sys.exit(1)\n")
+    proc = subprocess.run([sys.executable, "-P", "-c", probe], capture_output=True, text=True, check=False)
+    if proc.returncode == 0:
+        return []
+    last = (proc.stderr.strip().splitlines() or ["no message"])[-1]  # a crash, not an InputError
+    lines = [line for line in proc.stdout.splitlines() if line.strip()] or [
+        f"synchrony.backend: cupy, but checking CuPy here failed ({last})"]
+    return [f"{args.configfile}: {p}" for p in lines]
 
 
 def cmd_run(args, extra) -> int:
