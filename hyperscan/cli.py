@@ -401,7 +401,9 @@ def _gpu_problems(args, extra, config) -> list[str]:
     on a GPU here: the problem, before any job runs (else preprocessing would run for every
     session and the first synchrony job fail). Cluster runs (the GPU is on the nodes) and
     read-only runs (``-n``, ``--list``, ...) are not checked."""
-    if not config or (config.get("synchrony") or {}).get("backend", "cpu") != "cupy":
+    from .gpu import config_backend
+
+    if not config or config_backend(config) != "cupy":
         return []
     if not _is_local(args, extra) or option_flags(extra) & READ_ONLY_OPTIONS:
         return []
@@ -446,7 +448,9 @@ def cmd_run(args, extra) -> int:
             return 1
         if not read_only:
             clear_stale_snakemake_lock(args, quiet)
-        gpu = 1 if check.config.get("synchrony", {}).get("backend", "cpu") == "cupy" else None
+        from .gpu import config_backend
+
+        gpu = 1 if config_backend(check.config) == "cupy" else None
         argv = snakemake_argv(args, extra, quiet, gpu)
         if args.snakemake_output or flags & NO_OUTPUT_OPTIONS:
             try:
