@@ -47,6 +47,14 @@ MAX_ONE_FFT_SAMPLES = 2**19
 _DESIGN_KEYS = {"filter_length", "l_trans_bandwidth", "h_trans_bandwidth", "fir_window", "fir_design"}
 
 
+def reflect_limited(rows, n_edge: int, xp=np):
+    """MNE's ``pad="reflect_limited"`` of 2-D ``rows`` with ``n_edge < n_times``: ``n_edge``
+    samples of odd reflection about each end sample, on either side. ``xp``: the array
+    namespace (numpy, or cupy for :func:`hyperscan.gpu.analytic_hilbert`)."""
+    return xp.concatenate([2 * rows[:, :1] - rows[:, n_edge:0:-1], rows,
+                           2 * rows[:, -1:] - rows[:, -2:-n_edge - 2:-1]], axis=1)
+
+
 def filter_data(data: np.ndarray, sfreq: float, l_freq, h_freq, *, verbose=None, **kw) -> np.ndarray:
     """:func:`mne.filter.filter_data` (FIR, zero phase) by one FFT convolution per block.
 
@@ -88,9 +96,7 @@ def filter_data(data: np.ndarray, sfreq: float, l_freq, h_freq, *, verbose=None,
 
     n_edge = n_h - 1  # MNE: max(min(len(h), n_times) - 1, 0), with len(h) < n_times here
     rows = x.reshape(-1, n_times)
-    # pad="reflect_limited" with n_edge < n_times: odd reflection about each end sample
-    padded = np.concatenate([2 * rows[:, :1] - rows[:, n_edge:0:-1], rows,
-                             2 * rows[:, -1:] - rows[:, -2:-n_edge - 2:-1]], axis=1)
+    padded = reflect_limited(rows, n_edge)
     full = fftconvolve(padded, h[None, :], mode="full", axes=-1)
     start = n_edge + (n_h - 1) // 2  # the padding plus the zero-phase kernel's delay
     return np.ascontiguousarray(full[:, start:start + n_times]).reshape(x.shape)

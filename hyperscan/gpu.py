@@ -171,7 +171,7 @@ def analytic_hilbert(data, sfreq: float, lo: float, hi: float, n_fft: int, dtype
     """
     import mne
 
-    from .fir import _DESIGN_KEYS
+    from .fir import _DESIGN_KEYS, reflect_limited
     from .hilbert import _hilbert_multiplier
 
     data = np.asarray(data)
@@ -194,8 +194,7 @@ def analytic_hilbert(data, sfreq: float, lo: float, hi: float, n_fft: int, dtype
     block = int(max(1, FFT_BLOCK_BYTES // (56 * max(nf, n_fft))))
     for c0 in range(0, n_ch, block):
         x = xp.asarray(np.ascontiguousarray(data[c0:c0 + block], dtype=np.float64))
-        padded = xp.concatenate([2 * x[:, :1] - x[:, n_edge:0:-1], x,
-                                 2 * x[:, -1:] - x[:, -2:-n_edge - 2:-1]], axis=1)
+        padded = reflect_limited(x, n_edge, xp)
         del x
         filt = xp.fft.irfft(xp.fft.rfft(padded, nf, axis=-1) * kernel, nf, axis=-1)[:, start:start + n_times]
         del padded
