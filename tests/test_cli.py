@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 
 import pytest
 
@@ -205,6 +207,56 @@ def test_snakemake_main_drops_the_schedulers_idle_second_at_exit():
         assert Scheduler._open_jobs.acquire(timeout=5)  # the scheduler is still woken
     finally:
         JobScheduler._schedule_reevalutation = original
+
+
+def test_snakemake_main_skips_the_slurm_plugins_import_time_scontrol_probe(tmp_path):
+    """With SLURM's client tools installed and no controller answering, the SLURM executor
+    plugin's ``scontrol show config`` at import waited 10 s at every ``hyperscan run``.
+    A fake ``scontrol`` on PATH records each call: importing the plugin as Snakemake does
+    calls it (the control: if a plugin version stops doing so the workaround is moot), the
+    patched import does not, and afterwards the plugin's own probe function is back in
+    place and still calls ``scontrol`` (the checks of a real SLURM run are untouched)."""
+    pytest.importorskip("snakemake_executor_plugin_slurm")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    calls = tmp_path / "calls"
+    for tool in ("scontrol", "sacct", "squeue"):
+        (bindir / tool).write_text(f'#!/bin/sh\necho "{tool} $*" >> "{calls}"\necho "MinJobAge = 300 sec"\n')
+        (bindir / tool).chmod(0o755)
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
+    probe = (
+        "import sys, {m}.job_status_query as q\n"
+        "sys.stdout.write(str(q.should_recommend_squeue_status_command()))\n"
+    ).format(m="snakemake_executor_plugin_slurm")
+
+    def run(code):
+        calls.unlink(missing_ok=True)
+        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout, calls.read_text().splitlines() if calls.exists() else []
+
+    _, plain = run("import snakemake_executor_plugin_slurm")
+    if not any(c.startswith("scontrol show config") for c in plain):
+        pytest.skip("this SLURM plugin no longer runs scontrol at import: the workaround is not needed")
+    out, patched = run(
+        "import sys\n"
+        "from hyperscan.snakemake_main import slurm_plugin_without_probe as f\n"
+        "assert f() is True and f() is False  # once; a second call finds it imported\n"
+        "import snakemake_executor_plugin_slurm as p\n"
+        "assert 'MinJobAge may be too low' in p.ExecutorSettings.__dataclass_fields__['status_command']"
+        ".metadata['help']\n"
+        "assert p.should_recommend_squeue_status_command is p.job_status_query.should_recommend_squeue_status_command\n"
+        "assert p.job_status_query is sys.modules['snakemake_executor_plugin_slurm.job_status_query']\n"
+        "import snakemake.cli  # Snakemake's own registry finds the plugin imported\n"
+        "from snakemake_interface_executor_plugins.registry import ExecutorPluginRegistry\n"
+        "assert ExecutorPluginRegistry().is_installed('slurm')\n"
+        "parser, args = snakemake.cli.parse_args(['--executor', 'slurm', '--slurm-status-command', 'squeue'])\n"
+        "assert args.executor == 'slurm' and args.slurm_status_command == 'squeue'\n"
+    )
+    assert not any(c.startswith("scontrol") for c in patched), patched
+    # the original probe is back: called after the import it asks scontrol (MinJobAge 300 s -> True)
+    out, after = run("from hyperscan.snakemake_main import slurm_plugin_without_probe as f\nf()\n" + probe)
+    assert out == "True" and any(c.startswith("scontrol show config") for c in after), (out, after)
 
 
 def test_hyperscan_run_starts_snakemake_through_the_patched_main(monkeypatch):
