@@ -637,84 +637,12 @@ def _clean_person(person: str, raw, out, temporal, cfg: dict, with_report: bool,
             "report": report}
 
 
-def _die_with(parent: int) -> None:
-    """Ask Linux to SIGKILL this process when its parent thread ends (``prctl(PR_SET_PDEATHSIG)``);
-    if the parent is already gone, end now. Elsewhere: nothing (parallel is Linux-only)."""
-    import ctypes
-    import os
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG = 1, SIGKILL = 9
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:
-        os._exit(1)
-
-
 def _start_in_child(fn, *args, label: str = "the second person"):
-    """Run ``fn(*args)`` in a forked process (it inherits this one's memory: no pickling of
-    the arguments, no re-import); returns a function that waits for and returns its result,
-    or raises what it raised. The child ends when this process does (Linux parent-death
-    signal, and its copy of the pipe's read end closed), so a job killed on its own leaves
-    nothing running. ``label``: whose process, for messages."""
-    import multiprocessing
-    import os
-    import signal
-    import traceback
+    """:func:`hyperscan.forked.start_in_child` with this module's log (the people's processes)."""
+    from .forked import start_in_child
 
-    ctx = multiprocessing.get_context("fork")
-    receive, send = ctx.Pipe(duplex=False)
-
-    parent = os.getpid()
-
-    def target():
-        # a SIGTERM handler inherited from the parent (a test runner's, a scheduler's) would
-        # keep this process alive through cancel(); here SIGTERM ends it
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        receive.close()  # only the parent reads: with it gone, a send fails instead of blocking
-        _die_with(parent)
-        try:
-            result = ("ok", fn(*args))
-        except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
-            result = ("error", exc, traceback.format_exc())
-        try:
-            send.send(result)
-        except Exception as exc:  # noqa: BLE001 - e.g. an exception that does not pickle
-            trace = result[-1] if result[0] == "error" else ""
-            try:
-                send.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}"), trace))
-            except Exception:  # noqa: BLE001 - the parent stopped listening (cancel): just end
-                os._exit(1)
-
-    process = ctx.Process(target=target, name="hyperscan-preprocess-person", daemon=True)
-    process.start()
-    send.close()
-
-    def wait():
-        try:
-            result = receive.recv()
-        except EOFError:  # the process died without a word: killed (out of memory?) or crashed
-            process.join()
-            raise RuntimeError(f"the preprocessing process of {label} ended without a result "
-                               f"(exit code {process.exitcode}; a negative code is the signal that killed "
-                               "it, -9 often the out-of-memory killer)") from None
-        finally:
-            receive.close()
-        process.join()
-        if result[0] == "error":
-            exc = result[1]
-            if not isinstance(exc, InputError):
-                log.error("preprocessing process of %s:\n%s", label, result[2])
-            raise exc
-        return result[1]
-
-    def cancel():  # this process failed: stop the other one instead of leaving it running
-        receive.close()  # a child blocked sending a result larger than the pipe gets EPIPE
-        process.kill()
-        process.join()
-
-    wait.cancel = cancel
-    return wait
+    return start_in_child(fn, *args, label=label, what="the preprocessing process", logger=log,
+                          name="hyperscan-preprocess-person")
 
 
 def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, out_html=None,

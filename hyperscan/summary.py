@@ -784,10 +784,12 @@ def _not_computed(sessions, config: dict, inputs) -> list[tuple[str, str]]:
     return out
 
 
-def summary_stage(inputs, sessions, config: dict, out_path) -> None:
+def summary_stage(inputs, sessions, config: dict, out_path, threads: int = 1) -> None:
     """Workflow stage: every group table + windows + reports + QC -> summary.html, with its
     figures in group/figures/ and its own tables as TSV beside it. Every group table may be
-    empty (a study without reports, one dyad, ...): the page then says what was not computed."""
+    empty (a study without reports, one dyad, ...): the page then says what was not computed.
+    ``threads`` ≥ 2: the figures' SVG/PDF files are drawn in a second process meanwhile
+    (:class:`hyperscan.summary_figures.FigureSink`); the files are the same either way."""
     import logging
 
     from .logs import Laps
@@ -817,22 +819,28 @@ def summary_stage(inputs, sessions, config: dict, out_path) -> None:
     nulls = [_read(p) for p in getattr(inputs, "nulls", [])]
     lap(f"read {len(contrasts)} contrast(s), {len(tables)} windows table(s), {len(qc)} QC file(s), "
         f"{len(reports)} report(s), {len(nulls)} null table(s); input checksums")
-    sink = FigureSink(out_dir / "figures", config.get("summary", {}).get("figure_formats", ["png", "svg"]))
+    sink = FigureSink(out_dir / "figures", config.get("summary", {}).get("figure_formats", ["png", "svg"]),
+                      workers=threads)
     from .directional.report import summary_sections
 
-    music_paths = list(getattr(inputs, "music", []) or [])
-    extra = summary_sections(
-        sink, contrasts=contrasts, qc=qc, music=_read(music_paths[0]) if music_paths else None,
-        n_sessions=len(sessions), n_with_audio=sum(getattr(s, "audio", None) is not None for s in sessions),
-        stimulus_bands=config.get("music", {}).get("stimulus_bands", ["delta", "theta"]), **{
-        k: _read(getattr(inputs, name)) for k, name in (("episodes", "directional_episodes"),
-                                                         ("curve", "directional_curve"),
-                                                         ("pseudo", "pseudo_contrasts"))
-        if hasattr(inputs, name)})
-    lap("directional, music and pseudo-dyad sections")
-    page = build_summary(contrasts, tables, reports, qc, config, dyad_diffs=dyad_diffs,
-                         input_checksums=checksums, nulls=nulls, figures=sink, tables_dir=out_dir,
-                         not_computed=_not_computed(sessions, config, inputs),
-                         alignment=_alignment(sessions) if frames else None, extra_sections=extra, **optional)
-    lap("page, figures and tables")
+    try:
+        music_paths = list(getattr(inputs, "music", []) or [])
+        extra = summary_sections(
+            sink, contrasts=contrasts, qc=qc, music=_read(music_paths[0]) if music_paths else None,
+            n_sessions=len(sessions), n_with_audio=sum(getattr(s, "audio", None) is not None for s in sessions),
+            stimulus_bands=config.get("music", {}).get("stimulus_bands", ["delta", "theta"]), **{
+            k: _read(getattr(inputs, name)) for k, name in (("episodes", "directional_episodes"),
+                                                             ("curve", "directional_curve"),
+                                                             ("pseudo", "pseudo_contrasts"))
+            if hasattr(inputs, name)})
+        lap("directional, music and pseudo-dyad sections")
+        page = build_summary(contrasts, tables, reports, qc, config, dyad_diffs=dyad_diffs,
+                             input_checksums=checksums, nulls=nulls, figures=sink, tables_dir=out_dir,
+                             not_computed=_not_computed(sessions, config, inputs),
+                             alignment=_alignment(sessions) if frames else None, extra_sections=extra, **optional)
+        sink.finish()  # every figure file written before the page that links them
+        lap("page, figures and tables")
+    except BaseException:
+        sink.cancel()  # no figure process left drawing after a failure
+        raise
     write_html(page, out_path)

@@ -55,14 +55,39 @@ def literal_text(func):
 
 
 class FigureSink:
-    """Turns figures into data URIs and, when ``folder`` is set, into files."""
+    """Turns figures into data URIs and, when ``folder`` is set, into files.
 
-    def __init__(self, folder=None, formats=("png", "svg")):
+    ``workers``: with 2 or more (the summary job's threads, on Linux), each figure's files
+    other than the page's PNG (SVG, PDF: ``summary.figure_formats``) are drawn in a forked
+    child (:mod:`hyperscan.forked`), at most ``workers − 1`` at a time, while this process
+    goes on with the page; :meth:`finish` waits for them and raises what one raised. The
+    child draws the same figure object with the same settings, so every file is byte for
+    byte what one process writes (tested). On the 20-min benchmark dyad the SVGs were about
+    half of the summary job's figure time (profiled: ``savefig`` 5.1 of 8.9 s, 9 figures).
+    """
+
+    def __init__(self, folder=None, formats=("png", "svg"), workers: int = 1):
+        from .forked import can_fork
+
         self.folder = Path(folder) if folder is not None else None
         self.formats = list(formats)
         self.written: list[Path] = []
+        self.workers = max(1, int(workers)) if can_fork() else 1
+        self._pending: list = []  # (wait, stem) of the children drawing files now
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
+
+    def _write(self, fig, stem: str, formats, png: bytes | None) -> None:
+        """Write ``fig`` as ``stem.<fmt>`` for each of ``formats`` (``png``: the page's render)."""
+        with plt.rc_context({"text.parse_math": False, "svg.hashsalt": "hyperscan"}):  # deterministic SVG ids
+            for fmt in formats:
+                path = self.folder / f"{stem}.{fmt}"
+                meta = {"Software": None} if fmt == "png" else ({"Date": None} if fmt == "svg" else {})
+                with atomic_output(path) as tmp:  # hidden temporary, removed on failure
+                    if fmt == "png" and png is not None:  # the page's render (same dpi, bbox, metadata)
+                        tmp.write_bytes(png)
+                    else:
+                        fig.savefig(tmp, format=fmt, dpi=90, bbox_inches="tight", metadata=meta)
 
     def __call__(self, fig, name: str) -> str:
         stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "figure"
@@ -71,18 +96,41 @@ class FigureSink:
                 text.set_parse_math(False)  # user strings are drawn literally, never as mathtext
             buf = io.BytesIO()
             fig.savefig(buf, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
-            if self.folder is not None:
-                for fmt in self.formats:
-                    path = self.folder / f"{stem}.{fmt}"
-                    meta = {"Software": None} if fmt == "png" else ({"Date": None} if fmt == "svg" else {})
-                    with atomic_output(path) as tmp:  # hidden temporary, removed on failure
-                        if fmt == "png":  # the page's render above (same dpi, bbox, metadata): not drawn twice
-                            tmp.write_bytes(buf.getvalue())
-                        else:
-                            fig.savefig(tmp, format=fmt, dpi=90, bbox_inches="tight", metadata=meta)
-                    self.written.append(path)
+        if self.folder is not None:
+            here = [f for f in self.formats if f == "png"]  # not drawn twice
+            later = [f for f in self.formats if f != "png"]
+            self._write(fig, stem, here, buf.getvalue())
+            if later and self.workers > 1:
+                from .forked import start_in_child
+
+                while len(self._pending) >= self.workers - 1:
+                    self._wait_oldest()
+                self._pending.append(start_in_child(self._write, fig, stem, later, None, label=f"figure {stem}",
+                                                    what="the drawing process", name="hyperscan-figure"))
+            else:
+                self._write(fig, stem, later, None)
+            self.written.extend(self.folder / f"{stem}.{fmt}" for fmt in self.formats)
         plt.close(fig)
         return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+    def _wait_oldest(self) -> None:
+        wait = self._pending.pop(0)
+        try:
+            wait()
+        except BaseException:
+            self.cancel()
+            raise
+
+    def finish(self) -> None:
+        """Wait for every figure file still being drawn in a child; raise what one raised
+        (the others are stopped). A no-op without children."""
+        while self._pending:
+            self._wait_oldest()
+
+    def cancel(self) -> None:
+        """Stop the children still drawing (this process failed)."""
+        while self._pending:
+            self._pending.pop().cancel()
 
 
 @literal_text

@@ -44,3 +44,67 @@ def test_svg_only_and_no_folder(tmp_path):
     assert sorted(p.name for p in (tmp_path / "f").iterdir()) == ["only.svg"]
     uri = FigureSink()(_figure(), "none")
     assert uri.startswith("data:image/png;base64,")
+
+
+def test_extra_formats_drawn_in_child_processes_are_the_same_files(tmp_path, monkeypatch):
+    """workers=2 (the summary job's two threads): the SVG and PDF files are drawn in forked
+    children while the parent goes on; every file and every embedded PNG is byte for byte
+    what one process writes, at most one child runs at a time, none is left after finish()."""
+    import multiprocessing
+    import sys
+
+    import pytest
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("figure files in children only on Linux (fork)")
+    from hyperscan import forked
+
+    started = []
+    real_start = forked.start_in_child
+    monkeypatch.setattr(forked, "start_in_child", lambda *a, **k: started.append(a[3]) or real_start(*a, **k))
+    names = [f"fig {i}" for i in range(5)]
+    uris = {}
+    for workers in (1, 2):
+        sink = FigureSink(tmp_path / str(workers), ["png", "svg", "pdf"], workers=workers)
+        uris[workers] = [sink(_figure(), n) for n in names]
+        assert len(multiprocessing.active_children()) <= workers - 1
+        sink.finish()
+        assert multiprocessing.active_children() == []
+        assert sink.written == [tmp_path / str(workers) / f"fig_{i}.{f}" for i in range(5) for f in ("png", "svg", "pdf")]
+    assert started == [["svg", "pdf"]] * 5  # workers=2 only: every figure's extra files in a child
+    assert uris[1] == uris[2]
+    for i in range(5):
+        for fmt in ("png", "svg"):
+            one, two = ((tmp_path / w / f"fig_{i}.{fmt}").read_bytes() for w in ("1", "2"))
+            assert one == two and len(one) > 1000
+        # PDF: matplotlib stamps the creation time; the rest is the same drawing
+        pdf = [(tmp_path / w / f"fig_{i}.pdf").read_bytes() for w in ("1", "2")]
+        assert all(p.startswith(b"%PDF") for p in pdf)
+    assert not list(tmp_path.rglob(".*"))  # no hidden temporary left
+
+
+def test_a_failing_child_fails_the_sink_and_leaves_nothing_running(tmp_path, monkeypatch):
+    """An error while a child draws (here: an SVG that cannot be written) comes back from
+    finish() as the same exception; the other children are stopped, no partial file."""
+    import multiprocessing
+    import sys
+
+    import pytest
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("figure files in children only on Linux (fork)")
+    real = FigureSink._write
+
+    def failing(self, fig, stem, formats, png):
+        if "svg" in formats and stem == "fig_2":
+            raise OSError(28, "No space left on device")
+        return real(self, fig, stem, formats, png)
+
+    monkeypatch.setattr(FigureSink, "_write", failing)
+    sink = FigureSink(tmp_path, ["png", "svg"], workers=3)
+    with pytest.raises(OSError, match="No space left on device"):
+        for i in range(5):
+            sink(_figure(), f"fig {i}")
+        sink.finish()
+    assert multiprocessing.active_children() == []
+    assert not (tmp_path / "fig_2.svg").exists() and not list(tmp_path.glob(".*"))

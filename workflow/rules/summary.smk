@@ -31,7 +31,10 @@ rule summary:
         f"{OUT}/benchmarks/summary/group.tsv"
     conda:
         "../envs/hyperscan.yaml"
-    threads: 1
+    # Two locally: the figures' SVG files are drawn in a second process while the page is built
+    # (hyperscan.summary_figures.FigureSink); the job runs near the end, mostly alone.
+    # profiles/slurm sets 1.
+    threads: 2
     resources:
         # memory: reads the group tables; 276 MB on the sample study
         mem_mb=mem_mb(1000, 5),

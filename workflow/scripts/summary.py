@@ -17,4 +17,5 @@ with step("summary page", log):
         snakemake.params.sessions,
         snakemake.params.config,
         snakemake.output.page,
+        threads=snakemake.threads,
     )
