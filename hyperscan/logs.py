@@ -215,6 +215,36 @@ def stage_log(smk, name: str | None = None) -> logging.Logger:
     return slog
 
 
+def end_job() -> None:
+    """End a workflow job's process now that its work is done, without Python's teardown.
+
+    The last line of every workflow script (issue #19). A Python process that has imported
+    MNE, xarray, pandas and matplotlib spends about half a second at exit freeing every
+    object and module one by one (measured here: 0.45–0.50 s from the last line to the
+    process's end; 0.03 s with ``os._exit``), and a session's jobs run one after another.
+    Here every exit handler runs first, as at a normal exit (:mod:`atexit`: the ``done``
+    line of :func:`stage_log`, :func:`logging.shutdown`, multiprocessing's, h5py's, the
+    ``weakref.finalize`` clean-ups), stdout and stderr are flushed, and the process ends
+    with status 0 (:func:`os._exit`) instead of tearing down its objects: nothing else
+    happens in that teardown that a finished job needs (its outputs are closed files by then).
+
+    Falls back to returning (a normal exit, as before) when a thread that is not a daemon is
+    still running (a normal exit would wait for it) or this Python has no
+    ``atexit._run_exitfuncs``. A job that raised never gets here: its exit is unchanged.
+    """
+    import threading
+
+    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
+    others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    if run_exit_handlers is None or others or threading.current_thread() is not threading.main_thread():
+        return
+    run_exit_handlers()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)
+
+
 def _named(items, flat: bool = False):
     """(name, value) pairs of a Snakemake ``Namedlist``: its names, else 0, 1, ...
 

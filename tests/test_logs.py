@@ -322,3 +322,52 @@ def test_bad_input_in_a_job_is_its_message_not_a_traceback(tmp_path):
                      r"\(expected the complete file\)\nb\.tsv, row 3: onset 'x' \(expected seconds\)\n", text)
     _ends_without_done(text.replace(": input problem:", ""), "failed",
                        "InputError: a.edf: truncated (expected the complete file)")
+
+
+END_JOB = textwrap.dedent("""
+    import atexit, sys, threading, time, weakref
+    d, mode = sys.argv[1], sys.argv[2]
+    atexit.register(lambda: open(d + "/early_handler", "w").close())  # registered before stage_log
+    try:
+        from snakemake.iocontainers import Namedlist
+    except ImportError:  # Snakemake < 9
+        from snakemake.io import Namedlist
+    from types import SimpleNamespace
+    from hyperscan.logs import end_job, stage_log
+
+    smk = SimpleNamespace(rule="demo", log=Namedlist([d + "/job.log"]), threads=1, output=Namedlist([d + "/out.txt"]))
+    log = stage_log(smk)
+
+    class Box: pass
+    box = Box()
+    weakref.finalize(box, lambda: open(d + "/finalizer", "w").close())  # atexit=True by default
+    atexit.register(lambda: open(d + "/late_handler", "w").close())
+    if mode == "thread":  # a thread that is not a daemon: a normal exit waits for it
+        threading.Thread(target=lambda: (time.sleep(0.5), open(d + "/thread_done", "w").close())).start()
+    open(d + "/out.txt", "w").write("x")
+    sys.stdout.write("buffered line, no newline")  # flushed before the process ends
+    end_job()
+    open(d + "/returned", "w").close()
+""")
+
+
+@pytest.mark.parametrize("mode", ["plain", "thread"])
+def test_end_job_runs_every_exit_handler_and_skips_only_the_teardown(tmp_path, mode):
+    """end_job() (the last line of every workflow script, issue #19): the exit handlers all
+    run as at a normal exit (stage_log's done line, handlers registered before and after
+    it, weakref finalizers), stdout is flushed, status 0; only the interpreter's teardown is
+    skipped (the process ends inside end_job: the script's next line never runs). With a
+    thread that is not a daemon still running it returns instead, and the normal exit waits
+    for the thread as before."""
+    proc = subprocess.run([sys.executable, "-c", END_JOB, str(tmp_path), mode], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "buffered line, no newline"
+    text = (tmp_path / "job.log").read_text()
+    assert f"wrote 0: {tmp_path}/out.txt" in text and "done demo in " in text
+    for marker in ("early_handler", "late_handler", "finalizer"):
+        assert (tmp_path / marker).exists(), marker
+    if mode == "plain":  # ended inside end_job: the line after it never ran
+        assert not (tmp_path / "returned").exists()
+    else:  # returned; the normal exit then waited for the thread
+        assert (tmp_path / "returned").exists() and (tmp_path / "thread_done").exists()

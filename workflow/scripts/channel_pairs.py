@@ -1,5 +1,5 @@
 from hyperscan.channel_pairs import channel_pairs_stage
-from hyperscan.logs import chose, stage_log, step
+from hyperscan.logs import chose, end_job, stage_log, step
 from hyperscan.provenance import invalidate_manifest
 
 log = stage_log(snakemake)
@@ -20,3 +20,4 @@ with step("channel pairs", log):
         snakemake.params.config,
         snakemake.output[0],
     )
+end_job()  # done: skip the interpreter teardown (hyperscan.logs.end_job)

@@ -1,7 +1,7 @@
 import os
 
 from hyperscan.derivatives import derivatives_stage
-from hyperscan.logs import chose, stage_log, step
+from hyperscan.logs import chose, end_job, stage_log, step
 
 # runs after provenance (it files the finished outputs, provenance.json among them): it must
 # not drop the manifest as the other stages do
@@ -14,3 +14,4 @@ with step("BIDS derivatives", log):
         snakemake.params.config,
         snakemake.output[0],
     )
+end_job()  # done: skip the interpreter teardown (hyperscan.logs.end_job)

@@ -1,5 +1,5 @@
 from hyperscan.directional import directional_stage
-from hyperscan.logs import chose, stage_log, step
+from hyperscan.logs import chose, end_job, stage_log, step
 from hyperscan.provenance import invalidate_manifest
 
 log = stage_log(snakemake)
@@ -22,3 +22,4 @@ with step("directional (lead-lag) measures", log):
         snakemake.output.episodes,
         threads=snakemake.threads,
     )
+end_job()  # done: skip the interpreter teardown (hyperscan.logs.end_job)

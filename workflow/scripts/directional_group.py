@@ -1,5 +1,5 @@
 from hyperscan.directional import directional_group_stage
-from hyperscan.logs import chose, stage_log, step
+from hyperscan.logs import chose, end_job, stage_log, step
 from hyperscan.provenance import invalidate_manifest
 
 log = stage_log(snakemake)
@@ -21,3 +21,4 @@ with step("directional contrasts over dyads", log):
         out_episodes=snakemake.output.episodes,
         out_curve=snakemake.output.curve,
     )
+end_job()  # done: skip the interpreter teardown (hyperscan.logs.end_job)

@@ -1,4 +1,4 @@
-from hyperscan.logs import chose, stage_log, step
+from hyperscan.logs import chose, end_job, stage_log, step
 from hyperscan.provenance import invalidate_manifest
 from hyperscan.music import music_stage
 from hyperscan.threads import limit_threads
@@ -16,3 +16,4 @@ with limit_threads(snakemake.threads), step("music features", log):
         snakemake.params.config,
         snakemake.output[0],
     )
+end_job()  # done: skip the interpreter teardown (hyperscan.logs.end_job)

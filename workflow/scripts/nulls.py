@@ -1,5 +1,5 @@
 from hyperscan.gpu import config_backend
-from hyperscan.logs import Progress, chose, stage_log, step
+from hyperscan.logs import Progress, chose, end_job, stage_log, step
 from hyperscan.provenance import invalidate_manifest
 from hyperscan.nulls import nulls_stage
 
@@ -25,3 +25,4 @@ with Progress("nulls", unit="partner-bands", logger=log) as bar, step("null mode
         threads=snakemake.threads,
         progress=bar,
     )
+end_job()  # done: skip the interpreter teardown (hyperscan.logs.end_job)

@@ -1,4 +1,4 @@
-from hyperscan.logs import chose, stage_log, step
+from hyperscan.logs import chose, end_job, stage_log, step
 from hyperscan.provenance import invalidate_manifest
 from hyperscan.person import person_stage
 
@@ -13,3 +13,4 @@ with step("per-person measures", log):
         snakemake.params.config,
         snakemake.output[0],
     )
+end_job()  # done: skip the interpreter teardown (hyperscan.logs.end_job)

@@ -1,6 +1,6 @@
 import os
 
-from hyperscan.logs import chose, stage_log, step
+from hyperscan.logs import chose, end_job, stage_log, step
 from hyperscan.provenance import invalidate_manifest
 from hyperscan.preprocess import people_in_parallel, preprocess_mem_mb, preprocess_session
 from hyperscan.threads import limit_threads
@@ -36,3 +36,4 @@ with limit_threads(1), step("preprocessing (both people)", log):
         ica_dir=os.path.dirname(snakemake.output.client),
         parallel=parallel,
     )
+end_job()  # done: skip the interpreter teardown (hyperscan.logs.end_job)

@@ -1,4 +1,4 @@
-from hyperscan.logs import stage_log, step
+from hyperscan.logs import end_job, stage_log, step
 from hyperscan.provenance import provenance_stage
 
 log = stage_log(snakemake)
@@ -9,3 +9,4 @@ with step("provenance manifest", log):
         snakemake.input,
         snakemake.output[0],
     )
+end_job()  # done: skip the interpreter teardown (hyperscan.logs.end_job)

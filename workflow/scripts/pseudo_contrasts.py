@@ -1,4 +1,4 @@
-from hyperscan.logs import chose, stage_log, step
+from hyperscan.logs import chose, end_job, stage_log, step
 from hyperscan.provenance import invalidate_manifest
 from hyperscan.pseudo_contrasts import pseudo_contrasts_stage
 
@@ -12,3 +12,4 @@ with step("pseudo-dyad contrasts", log):
         snakemake.params.config,
         snakemake.output[0],
     )
+end_job()  # done: skip the interpreter teardown (hyperscan.logs.end_job)

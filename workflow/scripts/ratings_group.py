@@ -1,4 +1,4 @@
-from hyperscan.logs import chose, stage_log, step
+from hyperscan.logs import chose, end_job, stage_log, step
 from hyperscan.provenance import invalidate_manifest
 from hyperscan.ratings import ratings_group_stage
 
@@ -10,3 +10,4 @@ with step("ratings over dyads", log):
         list(snakemake.input.tables), list(snakemake.input.nulls), snakemake.output[0],
         snakemake.params.config,
     )
+end_job()  # done: skip the interpreter teardown (hyperscan.logs.end_job)

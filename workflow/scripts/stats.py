@@ -1,4 +1,4 @@
-from hyperscan.logs import chose, stage_log, step
+from hyperscan.logs import chose, end_job, stage_log, step
 from hyperscan.provenance import invalidate_manifest
 from hyperscan.stats import stats_stage
 
@@ -21,3 +21,4 @@ with step("statistics", log):
         snakemake.output.dyads,
         snakemake.output.mixed,
     )
+end_job()  # done: skip the interpreter teardown (hyperscan.logs.end_job)

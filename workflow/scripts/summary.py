@@ -1,4 +1,4 @@
-from hyperscan.logs import chose, stage_log, step
+from hyperscan.logs import chose, end_job, stage_log, step
 from hyperscan.provenance import invalidate_manifest
 from hyperscan.summary import summary_stage
 
@@ -19,3 +19,4 @@ with step("summary page", log):
         snakemake.output.page,
         threads=snakemake.threads,
     )
+end_job()  # done: skip the interpreter teardown (hyperscan.logs.end_job)

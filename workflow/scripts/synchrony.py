@@ -1,5 +1,5 @@
 from hyperscan.gpu import config_backend
-from hyperscan.logs import Progress, chose, stage_log, step
+from hyperscan.logs import Progress, chose, end_job, stage_log, step
 from hyperscan.provenance import invalidate_manifest
 from hyperscan.synchrony import synchrony_stage
 
@@ -21,3 +21,4 @@ with Progress("synchrony", unit="band-windows", logger=log) as bar, step("synchr
         threads=snakemake.threads,
         progress=bar,
     )
+end_job()  # done: skip the interpreter teardown (hyperscan.logs.end_job)
