@@ -30,7 +30,7 @@ def test_equals_mne_filter_data(n, l_freq, h_freq):
         return
     got = filter_data(x, SF, l_freq, h_freq, verbose="error")
     assert got.shape == want.shape and got.dtype == want.dtype
-    # rounding only: the same linear convolution, one FFT instead of overlap-add blocks
+    # rounding only: the same linear convolution, overlap-save frames instead of MNE's overlap-add blocks
     assert np.abs(got - want).max() <= 1e-13 * np.abs(x).max()
     np.testing.assert_array_equal(x, _signal(n))  # the input is not modified
 
@@ -56,14 +56,55 @@ def test_everything_else_is_mne_itself():
     short = x[:, :500]  # the 1-Hz high-pass kernel (825 samples) is longer than the signal
     np.testing.assert_array_equal(filter_data(short, SF, 1.0, 45.0, verbose="error"),
                                   mne.filter.filter_data(short, SF, 1.0, 45.0, verbose="error"))
-    from hyperscan import fir
-
-    long = _signal(fir.MAX_ONE_FFT_SAMPLES, n_ch=1, seed=3)  # padded beyond the one-FFT limit: MNE's blocks
-    np.testing.assert_array_equal(filter_data(long, SF, 8.0, 13.0, verbose="error"),
-                                  mne.filter.filter_data(long, SF, 8.0, 13.0, verbose="error"))
     with pytest.raises(ValueError):  # no rows: MNE's own error (was an IndexError here)
         filter_data(np.zeros((0, 3_000)), SF, 1.0, 45.0, verbose="error")
     with pytest.raises(ValueError, match="real floating"):
         filter_data(x.astype(np.float32), SF, 1.0, 45.0, verbose="error")
     with pytest.raises(ValueError):
         filter_data(x, SF, 1.0, 130.0, verbose="error")  # above Nyquist: MNE's design error
+
+
+@pytest.mark.parametrize("n, sfreq, band", [(900_000, 250.0, (30.0, 45.0)), (900_000, 250.0, (1.0, 4.0)),
+                                            (1_200_000, 1000.0, (0.1, 4.0))])
+def test_long_recordings_equal_mne(n, sfreq, band):
+    """A 60-min recording at 250 Hz (and 20 min at 1000 Hz with a 0.1-Hz edge: a 33 001-tap
+    kernel, so frames of 262 144 points) goes through the same frames as a short one: MNE's
+    values to rounding (it went to MNE's own overlap-add before)."""
+    x = _signal(n, n_ch=2, seed=3)
+    want = mne.filter.filter_data(x, sfreq, *band, verbose="error")
+    got = filter_data(x, sfreq, *band, verbose="error")
+    assert got.flags.c_contiguous and np.abs(got - want).max() <= 1e-13 * np.abs(x).max()
+
+
+def test_overlap_save_is_the_linear_convolution():
+    """ols_convolve: any output range of the full convolution, any frame length the kernel
+    fits in, several rows: scipy's fftconvolve to rounding (random shapes, seed fixed)."""
+    from scipy.signal import fftconvolve
+
+    from hyperscan.fir import ols_convolve, ols_nfft
+
+    rng = np.random.default_rng(1)
+    for _ in range(150):
+        n, n_h, rows = int(rng.integers(1, 4000)), int(rng.integers(1, 300)), int(rng.integers(1, 4))
+        x, h = rng.standard_normal((rows, n)), rng.standard_normal(n_h)
+        full = fftconvolve(x, h[None], axes=-1)
+        start = int(rng.integers(0, full.shape[1]))
+        n_out = int(rng.integers(0, full.shape[1] - start + 1))
+        nfft = int(rng.choice([ols_nfft(n_h), n_h + int(rng.integers(0, 60)), 1024 if n_h <= 1024 else n_h]))
+        got = ols_convolve(x, h, start, n_out, nfft)
+        assert got.shape == (rows, n_out)
+        assert np.abs(got - full[:, start:start + n_out]).max(initial=0) <= 1e-12 * np.abs(full).max()
+    with pytest.raises(ValueError):
+        ols_convolve(np.zeros((1, 10)), np.ones(5), 0, 15)  # past the end of the full convolution
+    assert ols_nfft(111) == ols_nfft(825) == 8192 and ols_nfft(2001) == 16384
+
+
+def test_a_nan_sample_spoils_only_the_frames_around_it():
+    """Non-finite input: NaN over the overlap-save frames that read it, not the whole row (the
+    one-FFT route before made the whole row NaN; MNE NaNs its own blocks around it)."""
+    x = _signal(300_000, n_ch=2, seed=5)
+    x[0, 150_000] = np.nan
+    got = filter_data(x, SF, 8.0, 13.0, verbose="error")
+    bad = np.flatnonzero(~np.isfinite(got[0]))
+    assert 0 < len(bad) <= 2 * 8192 and bad.min() > 130_000 and bad.max() < 170_000
+    assert np.isfinite(got[1]).all()

@@ -186,7 +186,9 @@ def test_compute_synchrony_with_the_gpu_code_equals_cpu(numpy_as_gpu):
     assert "synchrony_backend" not in ref.attrs
     assert np.array_equal(ref["bad_window"].values, got["bad_window"].values)
     assert ref["plv"].isnull().any()  # the flat stretch reached the comparison
-    assert_same({m: ref[m].values for m in METRICS}, {m: got[m].values for m in METRICS}, 1e-12)
+    # the CPU engine filters in overlap-save frames (hyperscan.fir), the GPU code in one FFT:
+    # band signals equal to rounding, so PLI of the first and last window may differ by 2/T
+    assert_same_but_edge_pli(ref, got, 1e-12)
     # the null models' path: summaries per window (reduce), float32, several channel blocks
     from hyperscan.windows import summarise_matrix
 
@@ -195,7 +197,10 @@ def test_compute_synchrony_with_the_gpu_code_equals_cpu(numpy_as_gpu):
         warnings.simplefilter("ignore")
         ref32 = compute_synchrony(client, therapist, sfreq, **kw32)
         got32 = compute_synchrony(client, therapist, sfreq, backend="cupy", **kw32)
-    assert_same({m: ref32[m].values for m in METRICS}, {m: got32[m].values for m in METRICS}, 1e-6)
+    assert_same({m: ref32[m].values for m in METRICS if m != "pli"},
+                {m: got32[m].values for m in METRICS if m != "pli"}, 1e-6)
+    d = np.abs(ref32["pli"].values - got32["pli"].values)  # (band, time): means over the pairs
+    assert np.nanmax(d[:, 1:-1]) <= 1e-6 and np.nanmax(d) <= 2.0 / 500 + 1e-6  # the edge windows, as above
 
 
 def test_epoched_sessions_use_the_backend(tmp_path, numpy_as_gpu):
