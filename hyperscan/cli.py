@@ -391,7 +391,8 @@ def clear_stale_snakemake_lock(args, quiet: bool) -> None:
     if not locks.is_dir() or not any(locks.iterdir()):
         return
     _say(quiet, "hyperscan run: clearing the lock of an earlier run that was killed; resuming")
-    subprocess.run([sys.executable, "-P", "-m", "snakemake", "--snakefile", str(_snakefile()), "--configfile",
+    # through hyperscan.snakemake_main: without the SLURM plugin's 10-s probe (its module doc)
+    subprocess.run([sys.executable, "-P", "-m", "hyperscan.snakemake_main", "--snakefile", str(_snakefile()), "--configfile",
                     str(args.configfile), "--unlock", "--quiet", "all"], check=False,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

@@ -21,6 +21,19 @@ import sys
 from .errors import InputError
 
 
+#: seconds a cancelled child gets to unwind (remove its temporary files) before SIGKILL
+CANCEL_GRACE_S = 2.0
+
+
+class Cancelled(BaseException):
+    """Raised in a child by SIGTERM (:func:`start_in_child`'s ``cancel``): a BaseException, so
+    the child's ``except Exception`` blocks do not swallow it while it unwinds."""
+
+
+def _cancelled(signum, frame):
+    raise Cancelled("cancelled by the parent process (SIGTERM)")
+
+
 def can_fork() -> bool:
     """Whether work may go to forked children here (Linux)."""
     return sys.platform.startswith("linux")
@@ -61,22 +74,28 @@ def start_in_child(fn, *args, label: str = "the second person", what: str = "the
 
     def target():
         # a SIGTERM handler inherited from the parent (a test runner's, a scheduler's) would
-        # keep this process alive through cancel(); here SIGTERM ends it
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        receive.close()  # only the parent reads: with it gone, a send fails instead of blocking
-        _die_with(parent)
+        # keep this process alive through cancel(); here SIGTERM ends it, unwinding first so
+        # that context managers remove their temporary files (hyperscan.atomic)
+        signal.signal(signal.SIGTERM, _cancelled)
         try:
-            result = ("ok", fn(*args))
-        except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
-            result = ("error", exc, traceback.format_exc())
-        try:
-            send.send(result)
-        except Exception as exc:  # noqa: BLE001 - e.g. an exception that does not pickle
-            trace = result[-1] if result[0] == "error" else ""
+            receive.close()  # only the parent reads: with it gone, a send fails instead of blocking
+            _die_with(parent)
             try:
-                send.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}"), trace))
-            except Exception:  # noqa: BLE001 - the parent stopped listening (cancel): just end
-                os._exit(1)
+                result = ("ok", fn(*args))
+            except Cancelled:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
+                result = ("error", exc, traceback.format_exc())
+            try:
+                send.send(result)
+            except Exception as exc:  # noqa: BLE001 - e.g. an exception that does not pickle
+                trace = result[-1] if result[0] == "error" else ""
+                try:
+                    send.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}"), trace))
+                except Exception:  # noqa: BLE001 - the parent stopped listening (cancel): just end
+                    os._exit(1)
+        except Cancelled:  # unwound (temporary files removed): end quietly, the parent knows why
+            os._exit(1)
 
     process = ctx.Process(target=target, name=name, daemon=True)
     process.start()
@@ -102,8 +121,11 @@ def start_in_child(fn, *args, label: str = "the second person", what: str = "the
 
     def cancel():  # this process failed: stop the other one instead of leaving it running
         receive.close()  # a child blocked sending a result larger than the pipe gets EPIPE
-        process.kill()
-        process.join()
+        process.terminate()  # SIGTERM: the child unwinds (its temporary files go) ...
+        process.join(CANCEL_GRACE_S)
+        if process.exitcode is None:  # ... or, stuck, is killed
+            process.kill()
+            process.join()
 
     wait.cancel = cancel
     return wait

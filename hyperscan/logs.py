@@ -225,11 +225,13 @@ def end_job() -> None:
     Here every exit handler runs first, as at a normal exit (:mod:`atexit`: the ``done``
     line of :func:`stage_log`, :func:`logging.shutdown`, multiprocessing's, h5py's, the
     ``weakref.finalize`` clean-ups), stdout and stderr are flushed, and the process ends
-    with status 0 (:func:`os._exit`) instead of tearing down its objects: nothing else
-    happens in that teardown that a finished job needs (its outputs are closed files by then).
+    with status 0 (:func:`os._exit`; 120 if stdout cannot be flushed, as Python's own exit)
+    instead of tearing down its objects.
 
     Falls back to returning (a normal exit, as before) when a thread that is not a daemon is
-    still running (a normal exit would wait for it) or this Python has no
+    still running (a normal exit would wait for it), when a regular file is still open for
+    writing after the exit handlers (its buffer or HDF5 metadata would be lost; the teardown
+    closes it), when that cannot be checked (no ``/proc``) or this Python has no
     ``atexit._run_exitfuncs``. A job that raised never gets here: its exit is unchanged.
     """
     import threading
@@ -239,10 +241,39 @@ def end_job() -> None:
     if run_exit_handlers is None or others or threading.current_thread() is not threading.main_thread():
         return
     run_exit_handlers()
+    if _files_open_for_writing():  # a writer left open: the teardown flushes and closes it
+        return
+    code = 0
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
+        try:
             stream.flush()
-    os._exit(0)
+        except Exception:  # noqa: BLE001 - as Python's own exit: status 120 when stdout cannot be flushed
+            code = 120
+    os._exit(code)
+
+
+def _files_open_for_writing() -> bool:
+    """Whether this process holds a regular file open for writing other than stdin, stdout
+    and stderr (Linux: ``/proc/self/fd`` and the access mode in ``/proc/self/fdinfo``); True
+    where that cannot be read (not Linux), so :func:`end_job` then leaves the exit to Python.
+    A file object left open keeps its last writes in a Python buffer, an HDF5 file its
+    metadata, until the teardown closes them: os._exit would cut them off."""
+    try:
+        fds = os.listdir("/proc/self/fd")
+    except OSError:
+        return True
+    for name in fds:
+        if int(name) <= 2:
+            continue
+        try:
+            target = os.readlink(f"/proc/self/fd/{name}")
+            with open(f"/proc/self/fdinfo/{name}") as info:
+                flags = next(int(line.split()[1], 8) for line in info if line.startswith("flags:"))
+        except (OSError, StopIteration, ValueError):
+            continue  # closed meanwhile (the listing's own descriptor) or unreadable
+        if flags & os.O_ACCMODE != os.O_RDONLY and target.startswith("/") and os.path.isfile(target):
+            return True
+    return False
 
 
 def _named(items, flat: bool = False):

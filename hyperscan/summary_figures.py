@@ -60,7 +60,8 @@ class FigureSink:
     ``workers``: with 2 or more (the summary job's threads, on Linux), each figure's files
     other than the page's PNG (SVG, PDF: ``summary.figure_formats``) are drawn in a forked
     child (:mod:`hyperscan.forked`), at most ``workers − 1`` at a time, while this process
-    goes on with the page; :meth:`finish` waits for them and raises what one raised. The
+    goes on with the page; :meth:`finish` (which the caller must call before using the
+    files) waits for them and raises what one raised, :meth:`cancel` stops them. The
     child draws the same figure object with the same settings, so every file is byte for
     byte what one process writes (tested). On the 20-min benchmark dyad the SVGs were about
     half of the summary job's figure time (profiled: ``savefig`` 5.1 of 8.9 s, 9 figures).
@@ -73,7 +74,7 @@ class FigureSink:
         self.formats = list(formats)
         self.written: list[Path] = []
         self.workers = max(1, int(workers)) if can_fork() else 1
-        self._pending: list = []  # (wait, stem) of the children drawing files now
+        self._pending: list = []  # (stem, wait) of the children drawing files now
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
 
@@ -103,10 +104,14 @@ class FigureSink:
             if later and self.workers > 1:
                 from .forked import start_in_child
 
-                while len(self._pending) >= self.workers - 1:
+                # at most workers - 1 children; never two writing the same file (two names
+                # that sanitise to one stem: the later figure's files win, as in one process)
+                while self._pending and (len(self._pending) >= self.workers - 1
+                                         or any(s == stem for s, _ in self._pending)):
                     self._wait_oldest()
-                self._pending.append(start_in_child(self._write, fig, stem, later, None, label=f"figure {stem}",
-                                                    what="the drawing process", name="hyperscan-figure"))
+                self._pending.append((stem, start_in_child(self._write, fig, stem, later, None,
+                                                           label=f"figure {stem}", what="the drawing process",
+                                                           name="hyperscan-figure")))
             else:
                 self._write(fig, stem, later, None)
             self.written.extend(self.folder / f"{stem}.{fmt}" for fmt in self.formats)
@@ -114,7 +119,7 @@ class FigureSink:
         return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
     def _wait_oldest(self) -> None:
-        wait = self._pending.pop(0)
+        _, wait = self._pending.pop(0)
         try:
             wait()
         except BaseException:
@@ -130,7 +135,7 @@ class FigureSink:
     def cancel(self) -> None:
         """Stop the children still drawing (this process failed)."""
         while self._pending:
-            self._pending.pop().cancel()
+            self._pending.pop()[1].cancel()
 
 
 @literal_text

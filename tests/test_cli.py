@@ -216,7 +216,10 @@ def test_snakemake_main_skips_the_slurm_plugins_import_time_scontrol_probe(tmp_p
     calls it (the control: if a plugin version stops doing so the workaround is moot), the
     patched import does not, and afterwards the plugin's own probe function is back in
     place and still calls ``scontrol`` (the checks of a real SLURM run are untouched)."""
-    pytest.importorskip("snakemake_executor_plugin_slurm")
+    import importlib.util
+
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:  # not imported here: it probes
+        pytest.skip("the SLURM executor plugin is not installed")
     bindir = tmp_path / "bin"
     bindir.mkdir()
     calls = tmp_path / "calls"
@@ -246,7 +249,9 @@ def test_snakemake_main_skips_the_slurm_plugins_import_time_scontrol_probe(tmp_p
         "assert 'MinJobAge may be too low' in p.ExecutorSettings.__dataclass_fields__['status_command']"
         ".metadata['help']\n"
         "assert p.should_recommend_squeue_status_command is p.job_status_query.should_recommend_squeue_status_command\n"
-        "assert p.job_status_query is sys.modules['snakemake_executor_plugin_slurm.job_status_query']\n"
+        "q = sys.modules['snakemake_executor_plugin_slurm.job_status_query']\n"
+        "assert p.job_status_query is q and q.__spec__.loader is q.__loader__\n"
+        "assert type(q.__loader__).__name__ == 'SourceFileLoader'  # the wrapper is gone\n"
         "import snakemake.cli  # Snakemake's own registry finds the plugin imported\n"
         "from snakemake_interface_executor_plugins.registry import ExecutorPluginRegistry\n"
         "assert ExecutorPluginRegistry().is_installed('slurm')\n"

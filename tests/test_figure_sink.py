@@ -108,3 +108,59 @@ def test_a_failing_child_fails_the_sink_and_leaves_nothing_running(tmp_path, mon
         sink.finish()
     assert multiprocessing.active_children() == []
     assert not (tmp_path / "fig_2.svg").exists() and not list(tmp_path.glob(".*"))
+
+
+def test_cancel_lets_a_child_remove_its_temporary_file(tmp_path, monkeypatch):
+    """cancel() (the summary job failed or was interrupted) sends SIGTERM first: the child
+    unwinds and its atomic_output removes the hidden temporary (a review found a SIGKILLed
+    child leaving `.big.svg.<pid>.tmp` in figures/); nothing keeps running."""
+    import multiprocessing
+    import sys
+    import time
+
+    import pytest
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("figure files in children only on Linux (fork)")
+    real = FigureSink._write
+
+    def slow(self, fig, stem, formats, png):
+        if formats == ["svg"]:
+            from hyperscan.atomic import atomic_output
+
+            with atomic_output(self.folder / f"{stem}.svg") as tmp:
+                tmp.write_text("partial")
+                time.sleep(60)  # cancelled while its temporary exists
+        return real(self, fig, stem, formats, png)
+
+    monkeypatch.setattr(FigureSink, "_write", slow)
+    sink = FigureSink(tmp_path, ["png", "svg"], workers=2)
+    sink(_figure(), "big")
+    for _ in range(100):
+        if list(tmp_path.glob(".big.svg*")):
+            break
+        time.sleep(0.05)
+    assert list(tmp_path.glob(".big.svg*"))  # the child is inside atomic_output now
+    t0 = time.perf_counter()
+    sink.cancel()
+    assert time.perf_counter() - t0 < 10
+    assert multiprocessing.active_children() == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.png"]  # no temporary, no partial SVG
+
+
+def test_two_figures_with_one_file_name_do_not_race(tmp_path):
+    """Two names that sanitise to one stem ("a b" and "a_b"): one process writes the second
+    figure's files over the first's; with children the second waits for the first."""
+    sink = FigureSink(tmp_path / "two", ["png", "svg"], workers=4)
+    sink(_figure(), "a b")
+    fig = _figure()
+    fig.axes[0].set_title("second")
+    sink(fig, "a_b")
+    sink.finish()
+    one = FigureSink(tmp_path / "one", ["png", "svg"])
+    one(_figure(), "a b")
+    fig = _figure()
+    fig.axes[0].set_title("second")
+    one(fig, "a_b")
+    for fmt in ("png", "svg"):
+        assert (tmp_path / "two" / f"a_b.{fmt}").read_bytes() == (tmp_path / "one" / f"a_b.{fmt}").read_bytes()

@@ -344,6 +344,9 @@ END_JOB = textwrap.dedent("""
     atexit.register(lambda: open(d + "/late_handler", "w").close())
     if mode == "thread":  # a thread that is not a daemon: a normal exit waits for it
         threading.Thread(target=lambda: (time.sleep(0.5), open(d + "/thread_done", "w").close())).start()
+    if mode == "writer":  # a file left open for writing: its buffered bytes must reach the disk
+        left_open = open(d + "/left_open.txt", "w")
+        left_open.write("y" * 100)
     open(d + "/out.txt", "w").write("x")
     sys.stdout.write("buffered line, no newline")  # flushed before the process ends
     end_job()
@@ -351,14 +354,15 @@ END_JOB = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("mode", ["plain", "thread"])
+@pytest.mark.parametrize("mode", ["plain", "thread", "writer"])
 def test_end_job_runs_every_exit_handler_and_skips_only_the_teardown(tmp_path, mode):
     """end_job() (the last line of every workflow script, issue #19): the exit handlers all
     run as at a normal exit (stage_log's done line, handlers registered before and after
     it, weakref finalizers), stdout is flushed, status 0; only the interpreter's teardown is
     skipped (the process ends inside end_job: the script's next line never runs). With a
     thread that is not a daemon still running it returns instead, and the normal exit waits
-    for the thread as before."""
+    for the thread as before; so it does with a file still open for writing (a review showed
+    os._exit losing such a file's buffered bytes, and an unclosed HDF5 file's metadata)."""
     proc = subprocess.run([sys.executable, "-c", END_JOB, str(tmp_path), mode], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -369,5 +373,9 @@ def test_end_job_runs_every_exit_handler_and_skips_only_the_teardown(tmp_path, m
         assert (tmp_path / marker).exists(), marker
     if mode == "plain":  # ended inside end_job: the line after it never ran
         assert not (tmp_path / "returned").exists()
-    else:  # returned; the normal exit then waited for the thread
-        assert (tmp_path / "returned").exists() and (tmp_path / "thread_done").exists()
+    else:  # returned; the normal exit then waited for the thread / flushed the open file
+        assert (tmp_path / "returned").exists()
+        if mode == "thread":
+            assert (tmp_path / "thread_done").exists()
+        else:
+            assert (tmp_path / "left_open.txt").read_text() == "y" * 100
