@@ -63,7 +63,8 @@ def ols_nfft(n_h: int) -> int:
 def ols_convolve(rows: np.ndarray, h: np.ndarray, start: int, n_out: int, nfft: int | None = None) -> np.ndarray:
     """Samples ``start .. start + n_out − 1`` of the full linear convolution of each row of
     ``rows`` (2-D, float64) with ``h`` (1-D), by overlap-save in frames of ``nfft`` points
-    (default :func:`ols_nfft`), every frame of every row in one batched FFT pair
+    (default :func:`ols_nfft`, or one frame of :func:`scipy.fft.next_fast_len` of the full
+    convolution's length when that is shorter: a short epoch), every frame of every row in one batched FFT pair
     (:func:`scipy.fft.rfft` / :func:`scipy.fft.irfft`). Equal to
     ``scipy.signal.fftconvolve(rows, h[None], axes=-1)[:, start:start + n_out]`` to rounding.
     Needs ``0 ≤ start`` and ``start + n_out ≤ rows.shape[1] + len(h) − 1``."""
@@ -71,7 +72,9 @@ def ols_convolve(rows: np.ndarray, h: np.ndarray, start: int, n_out: int, nfft: 
 
     n_rows, n = rows.shape
     n_h = len(h)
-    nfft = ols_nfft(n_h) if nfft is None else int(nfft)
+    if nfft is None:  # a short signal (an epoch) in one frame of its own size: no longer than fftconvolve's
+        nfft = min(ols_nfft(n_h), scipy.fft.next_fast_len(n + n_h - 1, real=True))
+    nfft = int(nfft)
     step = nfft - (n_h - 1)  # outputs each frame gets right
     if step < 1 or not 0 <= start <= start + n_out <= n + n_h - 1:
         raise ValueError(f"overlap-save: nfft {nfft}, kernel {n_h}, outputs {start}..{start + n_out} of {n + n_h - 1}")

@@ -90,8 +90,8 @@ def test_overlap_save_is_the_linear_convolution():
         full = fftconvolve(x, h[None], axes=-1)
         start = int(rng.integers(0, full.shape[1]))
         n_out = int(rng.integers(0, full.shape[1] - start + 1))
-        nfft = int(rng.choice([ols_nfft(n_h), n_h + int(rng.integers(0, 60)), 1024 if n_h <= 1024 else n_h]))
-        got = ols_convolve(x, h, start, n_out, nfft)
+        nfft = [None, ols_nfft(n_h), n_h + int(rng.integers(0, 60)), 1024 if n_h <= 1024 else n_h][_ % 4]
+        got = ols_convolve(x, h, start, n_out, nfft)  # None: the default (one frame for a short row)
         assert got.shape == (rows, n_out)
         assert np.abs(got - full[:, start:start + n_out]).max(initial=0) <= 1e-12 * np.abs(full).max()
     with pytest.raises(ValueError):
