@@ -89,11 +89,15 @@ def ols_convolve(rows: np.ndarray, h: np.ndarray, start: int, n_out: int, nfft: 
     first, last = start // step, (start + n_out - 1) // step
     n_frames = last - first + 1
     width = (n_frames - 1) * step + nfft
-    x = np.zeros((n_rows, width))
+    x = np.empty((n_rows, width))  # zeros where no sample of the row falls (np.zeros would clear it all)
     lo = first * step - (n_h - 1)  # the row's sample at x's column 0
     a, b = max(lo, 0), min(lo + width, n)
     if a < b:
+        x[:, :a - lo] = 0.0
         x[:, a - lo:b - lo] = rows[:, a:b]
+        x[:, b - lo:] = 0.0
+    else:
+        x[:] = 0.0
     frames = np.lib.stride_tricks.as_strided(x, shape=(n_rows, n_frames, nfft),
                                              strides=(x.strides[0], step * x.strides[1], x.strides[1]),
                                              writeable=False)
