@@ -143,9 +143,9 @@ def filter_data(data: np.ndarray, sfreq: float, l_freq, h_freq, *, verbose=None,
     n_times, n_h = x.shape[-1], len(h)
     if n_h == 1:  # no filtering requested (both edges None): MNE multiplies by the unit kernel
         return x * h[0]
-    if n_h % 2 == 0 or n_h >= n_times or x.size == 0:
-        # even zero-phase kernels (MNE refuses them), signals shorter than the kernel and
-        # empty input: MNE's own route, values and errors
+    if n_h % 2 == 0 or n_h >= n_times:
+        # even zero-phase kernels (MNE refuses them) and signals shorter than the kernel:
+        # MNE's own route, values and errors
         return mne.filter.filter_data(x, sfreq, l_freq, h_freq, verbose=verbose, **kw)
     n_edge = n_h - 1  # MNE: max(min(len(h), n_times) - 1, 0), with len(h) < n_times here
     rows = x.reshape(-1, n_times)
