@@ -31,7 +31,7 @@ Measured here (2 × AMD EPYC, one thread, min of 7), per band (1–4, 8–13, 30
 route 10–11 ms. Frames of 4096–65 536 points were timed: 8192–16 384 were fastest for
 kernels of 111–825 taps.
 
-Anything else — an IIR filter, ``phase`` other than ``"zero"``, another ``pad``, a kernel
+Anything else — an IIR filter, ``phase`` other than ``"zero"`` or ``"zero-double"``, another ``pad``, a kernel
 at least as long as the signal (MNE then pads with zeros too), an empty array — is passed
 to :func:`mne.filter.filter_data` unchanged.
 """
@@ -49,6 +49,10 @@ FILTER_BLOCK_BYTES = 8 << 20
 
 #: filter_data's keyword arguments this route reproduces (anything else goes to MNE)
 _DESIGN_KEYS = {"filter_length", "l_trans_bandwidth", "h_trans_bandwidth", "fir_window", "fir_design"}
+
+#: the ``phase`` values this route reproduces: MNE's zero-phase kernel, and ``"zero-double"``
+#: (the kernel convolved with its reverse, applied once: what ``ICA.find_bads_eog`` uses)
+_PHASES = ("zero", "zero-double")
 
 
 def reflect_limited(rows, n_edge: int, xp=np):
@@ -120,8 +124,11 @@ def filter_data(data: np.ndarray, sfreq: float, l_freq, h_freq, *, verbose=None,
         leaves that side open: low-pass or high-pass only).
     verbose : passed to MNE (the filter design's log lines).
     **kw : ``filter_length``, ``l_trans_bandwidth``, ``h_trans_bandwidth``, ``fir_window``,
-        ``fir_design`` as in MNE. Any other keyword (``method``, ``phase``, ``pad``,
-        ``iir_params``, ``picks``, ``n_jobs``, ...) sends the call to MNE's own function.
+        ``fir_design`` as in MNE, and ``phase`` ``"zero"`` (MNE's default) or
+        ``"zero-double"`` (MNE convolves the kernel with its reverse and pads by the single
+        kernel's length; the filter ``ICA.find_bads_eog`` runs). Any other keyword or value
+        (``method``, another ``phase``, ``pad``, ``iir_params``, ``picks``, ``n_jobs``, ...)
+        sends the call to MNE's own function.
 
     Returns
     -------
@@ -135,21 +142,25 @@ def filter_data(data: np.ndarray, sfreq: float, l_freq, h_freq, *, verbose=None,
     import mne
 
     x = np.asarray(data)
-    if set(kw) - _DESIGN_KEYS or x.ndim not in (1, 2) or x.dtype != np.float64:
+    phase = kw.get("phase", "zero")
+    if set(kw) - _DESIGN_KEYS - {"phase"} or phase not in _PHASES or x.ndim not in (1, 2) or x.dtype != np.float64:
         return mne.filter.filter_data(x, sfreq, l_freq, h_freq, verbose=verbose, **kw)  # MNE's errors too
     if x.size == 0:  # MNE's own result or error (no channels: it raises)
         return mne.filter.filter_data(x, sfreq, l_freq, h_freq, verbose=verbose, **kw)
     h = mne.filter.create_filter(x, sfreq, l_freq, h_freq, verbose=verbose, **kw)
     n_times, n_h = x.shape[-1], len(h)
     if n_h == 1:  # no filtering requested (both edges None): MNE multiplies by the unit kernel
-        return x * h[0]
-    if n_h % 2 == 0 or n_h >= n_times:
+        return x * h[0] ** 2 if phase == "zero-double" else x * h[0]
+    if (n_h % 2 == 0 and phase == "zero") or n_h >= n_times:
         # even zero-phase kernels (MNE refuses them) and signals shorter than the kernel:
         # MNE's own route, values and errors
         return mne.filter.filter_data(x, sfreq, l_freq, h_freq, verbose=verbose, **kw)
     n_edge = n_h - 1  # MNE: max(min(len(h), n_times) - 1, 0), with len(h) < n_times here
+    if phase == "zero-double":  # as mne.filter._overlap_add_filter: padded by the single kernel
+        h = np.convolve(h, h[::-1])
+        n_h = len(h)  # odd: the delay below is exactly the double kernel's centre
     rows = x.reshape(-1, n_times)
-    start = n_edge + (n_h - 1) // 2  # the padding plus the zero-phase kernel's delay
+    start = n_edge + (n_h - 1) // 2  # the padding plus the zero-phase (or double) kernel's delay
     out = np.empty(rows.shape)
     # rows in groups of <= FILTER_BLOCK_BYTES padded: the frames, spectra and copies of a group
     # take ~5.4x its size, so a many-row call stays near MNE's memory (it filters row by row);

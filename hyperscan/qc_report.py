@@ -137,8 +137,9 @@ def _ica_figures(ica, raw, montage, scores) -> list:
         figures.append(("Original and cleaned signal", fig,
                         f"EEG before and after removing component(s) {removed}, {start:.1f}-"
                         f"{min(start + 3.0, duration):.1f} s: the 3 s around their largest excursion"))
-    for c in shown:
-        fig = plot_ica.plot_properties(raw, picks=[c], show=False)[0]
+    # one call for every component shown: MNE cuts the sources into 2-s segments once per call
+    # (the same figures as one call per component; issue #19)
+    for c, fig in zip(shown, plot_ica.plot_properties(raw, picks=shown, show=False)):
         why = ("removed" if c in removed else "kept: the best |r| with the EOG reference, below the threshold")
         figures.append((f"ICA component {c} properties", fig,
                         f"ICA component {c} ({why}) on the recording before cleaning: topography, "

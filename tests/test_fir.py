@@ -46,11 +46,29 @@ def test_design_keywords_pass_through_and_one_row():
     assert np.abs(row - want[1]).max() <= 1e-13 * np.abs(x).max()
 
 
+@pytest.mark.parametrize("n", [900_000, 30_001, 9_000, 5_000])
+@pytest.mark.parametrize("kw", [
+    # what ICA.find_bads_eog applies (mne.preprocessing.ica._band_pass_filter): an even firwin2 kernel
+    dict(phase="zero-double", filter_length="10s", fir_window="hann", l_trans_bandwidth=0.5,
+         h_trans_bandwidth=0.5, fir_design="firwin2"),
+    dict(phase="zero-double"),  # the default firwin design, odd kernel
+])
+def test_zero_double_equals_mne(n, kw):
+    """``phase="zero-double"``: MNE convolves the kernel with its reverse and pads by the single
+    kernel; the same here, to rounding (also when the signal, 5 000 samples, is shorter than
+    the double of the 10-s kernel, 8 191 taps)."""
+    x = _signal(n, n_ch=3, seed=7)
+    want = mne.filter.filter_data(x, SF, 1.0, 10.0, verbose="error", **kw)
+    got = filter_data(x, SF, 1.0, 10.0, verbose="error", **kw)
+    assert got.shape == want.shape
+    assert np.abs(got - want).max() <= 1e-13 * np.abs(x).max()
+
+
 def test_everything_else_is_mne_itself():
     """IIR, another phase or pad, a kernel as long as the signal: MNE's own result, bit for bit;
     non-float64 data: MNE's own error."""
     x = _signal(3_000, n_ch=2, seed=2)
-    for kw in (dict(method="iir"), dict(phase="minimum"), dict(pad="reflect"), dict(phase="zero-double")):
+    for kw in (dict(method="iir"), dict(phase="minimum"), dict(pad="reflect"), dict(phase="zero-double", pad="reflect")):
         np.testing.assert_array_equal(filter_data(x, SF, 1.0, 45.0, verbose="error", **kw),
                                       mne.filter.filter_data(x, SF, 1.0, 45.0, verbose="error", **kw))
     short = x[:, :500]  # the 1-Hz high-pass kernel (825 samples) is longer than the signal

@@ -703,3 +703,29 @@ def test_a_stretch_of_nan_on_every_channel_is_a_hole_not_a_refusal():
     data[:, : int(0.6 * data.shape[1])] = np.nan  # 60 % of the recording on every channel
     with pytest.raises(InputError, match="every one of its 12 EEG channel"):
         preprocess_person(mne.io.RawArray(data, raw.info, verbose="error"), CFG)
+
+
+@pytest.mark.parametrize("references", [["Fp1", "Fp2", "F3"], ["Fp1"]])
+def test_find_eog_components_gives_mne_find_bads_eog(references):
+    """The eye components and scores of ``find_eog_components`` (sources and references
+    filtered once, one correlation product; issue #19) are MNE's ``ICA.find_bads_eog`` with
+    ``measure="correlation"``: the same components in the same order, scores within 1e-10,
+    the same ``ica.labels_`` — also with BAD_ stretches left out (MNE joins the good
+    stretches, then filters) and a threshold that keeps several components."""
+    from hyperscan.preprocess import find_eog_components
+
+    raw, _, _ = _blink_recording(seed=4, seconds=90.0)
+    raw.filter(1.0, 45.0, verbose="error")
+    raw.set_annotations(mne.Annotations([20.0, 61.3], [7.5, 2.2], ["BAD_amplitude", "bad_acq_skip"]))
+    ica = mne.preprocessing.ICA(n_components=8, method="fastica", random_state=0, max_iter=400)
+    ica.fit(raw, verbose="error")
+    for threshold in (0.7, 0.05):
+        mne_ica, ours = ica.copy(), ica.copy()
+        want, want_scores = mne_ica.find_bads_eog(raw, ch_name=references, measure="correlation",
+                                                  threshold=threshold, verbose="error")
+        got, got_scores = find_eog_components(ours, raw, references, threshold)
+        assert [int(c) for c in got] == [int(c) for c in want]
+        assert len(want) >= (1 if threshold > 0.5 else 3)  # the blink component; several at 0.05
+        np.testing.assert_allclose(np.asarray(got_scores), np.asarray(want_scores), rtol=0, atol=1e-10)
+        assert {k: [int(c) for c in v] for k, v in ours.labels_.items()} == \
+               {k: [int(c) for c in v] for k, v in mne_ica.labels_.items()}
