@@ -93,7 +93,7 @@ def _robust_z(values: np.ndarray, floor: float) -> np.ndarray:
 
 def detect_bad_channels(raw: mne.io.BaseRaw, *, z_threshold=5.0, flat_uv=0.5,
                         correlation=0.4, uncorrelated_fraction=0.2, spread_floor=0.15,
-                        scores: dict | None = None) -> dict[str, str]:
+                        scores: dict | None = None, threads: int = 1) -> dict[str, str]:
     """Bad EEG channels with the reason, PREP-like (Bigdely-Shamlo et al. 2015).
 
     * ``non-finite``: any NaN or infinite sample (a FIF, BrainVision float or EEGLAB file can
@@ -116,7 +116,12 @@ def detect_bad_channels(raw: mne.io.BaseRaw, *, z_threshold=5.0, flat_uv=0.5,
     ``scores`` (optional dict) receives the per-criterion values per channel for the QC
     (``non_finite_fraction``: the share of the channel's recorded samples that are NaN or
     infinite, 3 significant digits, so never 0 for a channel flagged ``non-finite``).
+    ``threads``: the channel blocks and the correlation windows go to
+    :func:`hyperscan.threads.parallel_map` on that many threads; the scores are the same
+    bits whatever the count (each block and chunk is computed alone, tested).
     """
+    from .threads import parallel_map
+
     picks = mne.pick_types(raw.info, eeg=True, exclude=[])
     names = [raw.ch_names[i] for i in picks]
     sfreq = raw.info["sfreq"]
@@ -133,7 +138,8 @@ def detect_bad_channels(raw: mne.io.BaseRaw, *, z_threshold=5.0, flat_uv=0.5,
     amplitude = np.empty(n_ch)
     noisiness = np.full(n_ch, np.nan)
     filt = np.empty((n_ch, n_rec))
-    for lo in range(0, n_ch, CHANNEL_BLOCK):
+
+    def one_block(lo):  # channels lo .. lo + CHANNEL_BLOCK - 1: disjoint rows of the arrays above
         block = raw.get_data(picks=picks[lo:lo + CHANNEL_BLOCK])
         if recorded is not None:
             block = block[:, recorded]
@@ -153,7 +159,8 @@ def detect_bad_channels(raw: mne.io.BaseRaw, *, z_threshold=5.0, flat_uv=0.5,
             low -= np.median(low, axis=1, keepdims=True)
             noisiness[lo:lo + len(block)] = np.log((np.median(np.abs(high), axis=1) + 1e-30)
                                                    / (np.median(np.abs(low), axis=1) + 1e-30))
-        del block
+
+    parallel_map(one_block, range(0, n_ch, CHANNEL_BLOCK), threads=threads)
     bads = {}
     for n, s, f in zip(names, sd, nonfinite):
         if f > 0:
@@ -171,8 +178,8 @@ def detect_bad_channels(raw: mne.io.BaseRaw, *, z_threshold=5.0, flat_uv=0.5,
         n_win = filt.shape[1] // width
         if n_win and good.sum() >= MIN_CHANNELS_FOR_CORRELATION:
             idx = np.flatnonzero(good)
-            uncorrelated = np.zeros(len(idx))
-            for w0 in range(0, n_win, CORRELATION_WINDOWS_PER_CHUNK):
+
+            def one_chunk(w0):  # windows w0 .. w0 + CORRELATION_WINDOWS_PER_CHUNK - 1: counts per channel
                 w1 = min(n_win, w0 + CORRELATION_WINDOWS_PER_CHUNK)
                 seg = filt[idx, w0 * width: w1 * width].reshape(len(idx), w1 - w0, width)
                 seg = seg - seg.mean(axis=2, keepdims=True)
@@ -181,8 +188,10 @@ def detect_bad_channels(raw: mne.io.BaseRaw, *, z_threshold=5.0, flat_uv=0.5,
                 # values to ~2e-15)
                 corr = np.abs(np.einsum("iwt,jwt->wij", seg, seg, optimize=True))
                 corr[:, np.arange(len(idx)), np.arange(len(idx))] = 0.0
-                uncorrelated += (corr.max(axis=2) < correlation).sum(axis=0)
-            frac[idx] = uncorrelated / n_win
+                return (corr.max(axis=2) < correlation).sum(axis=0)
+
+            counts = parallel_map(one_chunk, range(0, n_win, CORRELATION_WINDOWS_PER_CHUNK), threads=threads)
+            frac[idx] = np.sum(counts, axis=0) / n_win  # whole counts: the same in any order
     del filt
     for k, name in enumerate(names):
         if name in bads:
@@ -464,14 +473,17 @@ def _kept_percent(raws, duration: float) -> tuple[float, list[list[float]]]:
             [[round(s, 3), round(e - s, 3)] for s, e in merged])
 
 
-def _filter_resample(raw: mne.io.BaseRaw, cfg: dict) -> tuple[mne.io.BaseRaw, float]:
-    """Steps 2-4 of the module doc on a continuous recording: (raw, seconds marked BAD_amplitude)."""
+def _filter_resample(raw: mne.io.BaseRaw, cfg: dict, threads: int = 1) -> tuple[mne.io.BaseRaw, float]:
+    """Steps 2-4 of the module doc on a continuous recording: (raw, seconds marked BAD_amplitude).
+    MNE's ``Raw.filter`` and ``Raw.notch_filter``, convolving by overlap-save on ``threads``
+    threads (:func:`hyperscan.fir.mne_overlap_save`: the same filters to rounding)."""
     nyquist = raw.info["sfreq"] / 2.0
     picks = mne.pick_types(raw.info, eeg=True, eog=True, exclude=[])
-    raw.filter(cfg["l_freq"] or None, min(cfg["h_freq"], nyquist - 1.0), picks=picks, verbose="error")
     notch = [f for f in (cfg.get("notch") or []) if f < nyquist - 1.0]
-    if notch:
-        raw.notch_filter(notch, picks=picks, verbose="error")
+    with fir.mne_overlap_save(threads):
+        raw.filter(cfg["l_freq"] or None, min(cfg["h_freq"], nyquist - 1.0), picks=picks, verbose="error")
+        if notch:
+            raw.notch_filter(notch, picks=picks, verbose="error")
     if raw.info["sfreq"] != cfg["resample_sfreq"]:
         raw.resample(cfg["resample_sfreq"], verbose="error")
     return raw, annotate_amplitude(raw, cfg.get("bad_segment_ptp_uv"))
@@ -548,14 +560,16 @@ def _unusable_problem(raw: mne.io.BaseRaw, bads: dict, scores: dict, n_channels:
 
 
 def preprocess_person(raw: mne.io.BaseRaw, cfg: dict, temporal=None, on_ica=None,
-                      on_read=None) -> tuple[mne.io.BaseRaw, dict]:
+                      on_read=None, threads: int = 1) -> tuple[mne.io.BaseRaw, dict]:
     """Clean one person's recording in place (see module doc); returns it and its QC
     (``qc["ica"]["_ica"]`` holds the fitted ICA when one ran). ``temporal``: steps 2-4 as
     ``(raw, cfg) -> (raw, bad_seconds)``; epoched recordings pass
     :func:`hyperscan.epoched.per_epoch_filtering` (no filter across two epochs). ``on_ica``:
     :func:`remove_eye_components`'s ``on_fit``. ``on_read(raw)``, when given, is called
     with the recording still as read, once its bad channels are known and it has passed
-    the checks below (the QC page's "before" is taken there).
+    the checks below (the QC page's "before" is taken there). ``threads``: the bad-channel
+    detection and the filters run their blocks on that many threads (the same values
+    whatever the count; issue #19).
 
     A recording that cannot be cleaned is an InputError naming its file: every EEG channel
     flat or non-finite, or more than :data:`MAX_BAD_FRACTION` of them non-finite. When
@@ -574,7 +588,7 @@ def preprocess_person(raw: mne.io.BaseRaw, cfg: dict, temporal=None, on_ica=None
     bads = detect_bad_channels(raw, z_threshold=cfg["bad_channel_z"], flat_uv=cfg["flat_uv"],
                                correlation=cfg["bad_channel_correlation"],
                                uncorrelated_fraction=cfg["bad_channel_uncorrelated_fraction"],
-                               spread_floor=cfg["bad_channel_spread_floor"], scores=scores)
+                               spread_floor=cfg["bad_channel_spread_floor"], scores=scores, threads=threads)
     qc["bad_channels"], qc["bad_channel_scores"] = bads, scores
     lap(f"bad channels (robust z > {cfg['bad_channel_z']}, flat < {cfg['flat_uv']} uV): {sorted(bads) or 'none'}")
     if unusable := _unusable_problem(raw, bads, scores, qc["n_channels"], cfg["flat_uv"]):
@@ -592,7 +606,7 @@ def preprocess_person(raw: mne.io.BaseRaw, cfg: dict, temporal=None, on_ica=None
         log.warning(qc["warning"])
         bads = {c: "non-finite" for c in nonfinite}
     raw.info["bads"] = sorted(bads)
-    raw, qc["bad_seconds"] = (temporal or _filter_resample)(raw, cfg)
+    raw, qc["bad_seconds"] = temporal(raw, cfg) if temporal else _filter_resample(raw, cfg, threads)
     qc["sfreq_out"] = raw.info["sfreq"]
     notch = [f for f in (cfg.get("notch") or []) if f < qc["sfreq_in"] / 2.0 - 1.0]
     lap(f"filter {cfg['l_freq']}-{min(cfg['h_freq'], qc['sfreq_in'] / 2.0 - 1.0):g} Hz, notch {notch or 'none'}, "
@@ -664,7 +678,7 @@ def people_in_parallel(threads: int, mem_mb: float | None, eeg_mb: float) -> boo
 
 
 def _clean_person(person: str, raw, out, temporal, cfg: dict, with_report: bool, ica_dir, dyad_session,
-                  with_page: bool = True) -> dict:
+                  with_page: bool = True, threads: int = 1) -> dict:
     """One person's part of :func:`preprocess_session`: read, clean, write ``out``, and what
     the session's QC needs afterwards (picklable, so it can come back from another process):
     ``qc``, the ``before``/``cleaned`` :class:`hyperscan.qc.Snapshot`, the BAD_ ``span``, and
@@ -690,7 +704,8 @@ def _clean_person(person: str, raw, out, temporal, cfg: dict, with_report: bool,
     def draw(raw_before, ica, scores):
         figures.extend(ica_figures(ica, raw_before, cfg.get("montage"), scores))
 
-    raw, qc = preprocess_person(raw, cfg, temporal, on_ica=draw if with_report else None, on_read=snapshot)
+    raw, qc = preprocess_person(raw, cfg, temporal, on_ica=draw if with_report else None, on_read=snapshot,
+                                threads=threads)
     before = read[0]
     ica = qc["ica"].pop("_ica", None)
     if ica is not None and ica_dir is not None:  # MNE's QC (issue 16)
@@ -731,14 +746,16 @@ def _start_in_child(fn, *args, label: str = "the second person"):
 
 
 def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, out_html=None,
-                       out_report=None, ica_dir=None, parallel: bool = False) -> dict:
+                       out_report=None, ica_dir=None, parallel: bool = False, threads: int = 1) -> dict:
     """Load one sessions-sheet row, clean both people, write the stage's files (module doc).
 
     ``out_report``: also write the ``mne.Report`` QC (``hyperscan.qc_report``); ``ica_dir``:
     save each fitted ICA there as ``{person}-ica.fif``. ``parallel``: clean the therapist in
     a forked process while this one cleans the client (:func:`people_in_parallel` decides
     for the workflow); both people go through the same code either way, so every output is
-    the same (tested), and the peak memory is about twice that of one person at a time."""
+    the same (tested), and the peak memory is about twice that of one person at a time.
+    ``threads``: one after the other, each person's bad-channel detection and filters use
+    that many threads (side by side, one each); the outputs never depend on it (tested)."""
     from .qc import write_qc_page
     from .qc_report import new_report, save_report
 
@@ -760,7 +777,8 @@ def preprocess_session(session, cfg: dict, out_client, out_therapist, out_qc, ou
           "alignment": getattr(notes, "facts", {})}
     args = {"client": (client, out_client), "therapist": (therapist, out_therapist)}
     del client, therapist
-    common = (cfg, report is not None, ica_dir, (session.dyad, session.session), out_html is not None)
+    common = (cfg, report is not None, ica_dir, (session.dyad, session.session), out_html is not None,
+              1 if parallel else max(1, int(threads)))
     results = {}
     if parallel:  # the therapist in a child forked before either recording is read
         raw, out = args.pop("therapist")

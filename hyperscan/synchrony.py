@@ -1211,37 +1211,47 @@ def compute_synchrony(
         b_blocks = [slice(j, min(j + channel_block, n_b)) for j in range(0, n_b, channel_block)]
         done, total = 0, len(band_names) * len(a_blocks) * len(b_blocks) * n_win  # for progress
         for ib, name in enumerate(band_names):
-            keep_b = {}
             cached = None if client_analytic is None else client_analytic.get(name)
-            for sa in a_blocks:
-                xa = analytic(client, sa, bands[name]) if cached is None else cached[sa]
-                for sb in b_blocks:
-                    # one therapist block only: compute it once per band
-                    xb = keep_b.get(sb.start)
-                    if xb is None:
-                        xb = analytic(therapist, sb, bands[name])
-                        if len(b_blocks) == 1:
-                            keep_b[sb.start] = xb
-                    for w0 in range(0, n_win, chunk_windows):
-                        nw = min(chunk_windows, n_win - w0)
-                        first = int(starts[w0])
-                        res, n_inv, und = _compute_many(
-                            metrics,
-                            _window_view(xa, first, n_step, nw, n_len),
-                            _window_view(xb, first, n_step, nw, n_len),
-                            real,
-                            flat_a[w0 : w0 + nw, sa],
-                            flat_b[w0 : w0 + nw, sb],
-                            backend,
-                        )
-                        for m in metrics:
-                            undefined[m] += und[m]
-                            write(m, (ib, slice(w0, w0 + nw), sa, sb), res[m])
-                        done += nw
-                        if progress is not None:
-                            progress(done, total)
-                    del xb
-                del xa
+            # The order of the block pairs decides how often a band signal is made, never a
+            # value (each pair is computed alone). With the client's band signals given
+            # (nulls), the therapist's blocks go outside: each made once. Otherwise the
+            # therapist's blocks alternate direction from one client block to the next, so
+            # the last one is reused: 2 x 2 blocks (a 60-min 64-channel pair) make 5 band
+            # signals a band instead of 6, holding no more than one block a side (issue #19).
+            if cached is not None:
+                pairs = [(sa, sb) for sb in b_blocks for sa in a_blocks]
+            else:
+                pairs = [(sa, sb) for i, sa in enumerate(a_blocks) for sb in (b_blocks[::-1] if i % 2 else b_blocks)]
+            xa = xb = None
+            at_a = at_b = None
+            for sa, sb in pairs:
+                if sa.start != at_a:
+                    xa = None  # freed before the next block is made
+                    xa = analytic(client, sa, bands[name]) if cached is None else cached[sa]
+                    at_a = sa.start
+                if sb.start != at_b:
+                    xb = None
+                    xb = analytic(therapist, sb, bands[name])
+                    at_b = sb.start
+                for w0 in range(0, n_win, chunk_windows):
+                    nw = min(chunk_windows, n_win - w0)
+                    first = int(starts[w0])
+                    res, n_inv, und = _compute_many(
+                        metrics,
+                        _window_view(xa, first, n_step, nw, n_len),
+                        _window_view(xb, first, n_step, nw, n_len),
+                        real,
+                        flat_a[w0 : w0 + nw, sa],
+                        flat_b[w0 : w0 + nw, sb],
+                        backend,
+                    )
+                    for m in metrics:
+                        undefined[m] += und[m]
+                        write(m, (ib, slice(w0, w0 + nw), sa, sb), res[m])
+                    done += nw
+                    if progress is not None:
+                        progress(done, total)
+            del xa, xb
             if band_done is not None:
                 band_done(ib)
         # invalid channel-windows are the same for every band/block: count once
@@ -1441,9 +1451,17 @@ def mne_picks(inst):
 
 
 def _stream_to_netcdf(out_path, skel, metrics, shape, real, chunk_windows, channel_block, run, warn):
-    """Write the coordinates with xarray, then fill one variable per metric
-    chunk by chunk through h5netcdf; atomic rename at the end."""
+    """Write the coordinates with xarray, declare one variable per metric with h5netcdf, then
+    fill them chunk by chunk through h5py; atomic rename at the end.
+
+    Each write of ``run`` (a band, ``chunk_windows`` windows, a client and a therapist channel
+    block) is exactly one HDF5 chunk, so no chunk is written twice (a chunk spanning both
+    therapist blocks was read back and rewritten: 1 MiB, no room in HDF5's default chunk
+    cache), and the writes go straight to the h5py datasets the netCDF variables are
+    (h5netcdf's per-call checks cost ~1 ms of 2-3 ms a write; a 60-min 64-channel session
+    makes ~6 800 of them; issue #19). The values and the netCDF layout are the same."""
     import h5netcdf
+    import h5py
 
     from .atomic import atomic_output
 
@@ -1453,17 +1471,15 @@ def _stream_to_netcdf(out_path, skel, metrics, shape, real, chunk_windows, chann
     with atomic_output(out_path) as tmp:  # hidden temporary, removed on failure
         skel.to_netcdf(tmp, engine="h5netcdf")
         dims = ("band", "time", "client_channel", "therapist_channel")
-        chunks = (1, min(chunk_windows, shape[1]), min(channel_block, shape[2]), shape[3])
+        chunks = (1, min(chunk_windows, shape[1]), min(channel_block, shape[2]), min(channel_block, shape[3]))
         with h5netcdf.File(tmp, "a") as f:
-            vars_ = {
-                m: f.create_variable(m, dims, dtype=real, chunks=chunks, fillvalue=np.nan)
-                for m in metrics
-            }
             for m in metrics:
-                vars_[m].attrs.update(metric_attrs(m))
+                f.create_variable(m, dims, dtype=real, chunks=chunks, fillvalue=np.nan).attrs.update(metric_attrs(m))
+        with h5py.File(tmp, "r+") as f:
+            datasets = {m: f[m] for m in metrics}
 
             def write(m, idx, v):
-                vars_[m][idx] = v
+                datasets[m][idx] = v
 
             run(write)
     warn()

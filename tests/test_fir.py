@@ -150,3 +150,60 @@ def test_rows_in_groups_same_values_bounded_memory(monkeypatch):
     np.testing.assert_array_equal(filter_data(x[:9], SF, 1.0, 4.0, verbose="error"), got[:9])
     with pytest.raises(ValueError):  # no channels and no filter: MNE's own error, as for any filter
         filter_data(np.zeros((0, 5)), SF, None, None, verbose="error")
+
+
+def _raw_with_gap(n=150_000):
+    x = _signal(n, n_ch=8, seed=11)
+    info = mne.create_info([f"E{i}" for i in range(6)] + ["EOG", "MISC"], SF, ["eeg"] * 6 + ["eog", "misc"])
+    raw = mne.io.RawArray(x, info, verbose="error")
+    # a recording gap: MNE filters the stretches on either side on their own
+    raw.set_annotations(mne.Annotations([201.0], [13.5], ["bad_acq_skip"]))
+    return raw
+
+
+def test_mne_overlap_save_is_mnes_filtering():
+    """Raw.filter and Raw.notch_filter inside ``mne_overlap_save`` (MNE's FIR filtering with
+    the convolution by overlap-save): MNE's values to rounding, stretch by stretch around a
+    recording gap, picked channels only (the misc channel untouched), the same ``info``;
+    the same bits on 1 and 2 threads; MNE's own function back afterwards, also after an
+    error inside the block."""
+    import mne.filter as mne_filter
+
+    from hyperscan.fir import mne_overlap_save
+
+    original = mne_filter._overlap_add_filter
+    picks = mne.pick_types(_raw_with_gap().info, eeg=True, eog=True)
+
+    def clean(raw):
+        raw.filter(1.0, 45.0, picks=picks, verbose="error")
+        raw.notch_filter([50.0], picks=picks, verbose="error")
+        raw.filter(None, 10.0, picks=picks, verbose="error", phase="zero-double")
+        return raw
+
+    want = clean(_raw_with_gap())
+    got = {}
+    for threads in (1, 2):
+        with mne_overlap_save(threads) as active:
+            assert active and mne_filter._overlap_add_filter is not original
+            got[threads] = clean(_raw_with_gap())
+        assert mne_filter._overlap_add_filter is original
+    scale = np.abs(_raw_with_gap().get_data()).max()
+    assert np.abs(got[1].get_data() - want.get_data()).max() <= 1e-13 * scale
+    np.testing.assert_array_equal(got[1].get_data(), got[2].get_data())
+    np.testing.assert_array_equal(got[1].get_data(picks="misc"), _raw_with_gap().get_data(picks="misc"))
+    assert (got[1].info["highpass"], got[1].info["lowpass"]) == (want.info["highpass"], want.info["lowpass"])
+    # a filter across the gap would differ from the stretch-by-stretch one by far more than rounding
+    joined = _raw_with_gap()
+    joined.set_annotations(None)
+    assert np.abs(clean(joined).get_data() - want.get_data()).max() > 1e-3 * scale
+    # filter_data's copy: the input is left alone; a 1-D signal
+    x = _signal(40_000, n_ch=2, seed=3)
+    with mne_overlap_save():
+        out = mne.filter.filter_data(x, SF, 4.0, 8.0, verbose="error")
+        row = mne.filter.filter_data(x[0], SF, 4.0, 8.0, verbose="error")
+    np.testing.assert_array_equal(x, _signal(40_000, n_ch=2, seed=3))
+    assert np.abs(out - mne.filter.filter_data(x, SF, 4.0, 8.0, verbose="error")).max() <= 1e-13 * np.abs(x).max()
+    np.testing.assert_array_equal(row, out[0])
+    with pytest.raises(ZeroDivisionError), mne_overlap_save():
+        1 / 0
+    assert mne_filter._overlap_add_filter is original

@@ -229,8 +229,8 @@ def test_chunked_explained_variance_and_apply_match_mne(monkeypatch):
 
 
 def test_channel_blocks_do_not_change_bad_channel_scores(monkeypatch):
-    """Bad-channel detection in channel blocks and window chunks (memory-bounded) gives the
-    same scores as all channels at once."""
+    """Bad-channel detection in channel blocks and window chunks (memory-bounded), on one
+    thread or two, gives the same scores as all channels at once."""
     import hyperscan.preprocess as pp
 
     raw, _ = _sim_raw(1, "client")
@@ -238,11 +238,13 @@ def test_channel_blocks_do_not_change_bad_channel_scores(monkeypatch):
     monkeypatch.setattr(pp, "CHANNEL_BLOCK", 5)
     monkeypatch.setattr(pp, "CORRELATION_WINDOWS_PER_CHUNK", 7)
     small = detect_bad_channels(raw, scores=scores_small)
+    scores_threads = {}  # the blocks and chunks on two threads (hyperscan.threads.parallel_map)
+    assert detect_bad_channels(raw, scores=scores_threads, threads=2) == small
     monkeypatch.setattr(pp, "CHANNEL_BLOCK", 1000)
     monkeypatch.setattr(pp, "CORRELATION_WINDOWS_PER_CHUNK", 10**6)
     whole = detect_bad_channels(raw, scores=scores_whole)
     assert small == whole == {"P4": small["P4"]}
-    assert scores_small == scores_whole
+    assert scores_small == scores_whole == scores_threads
 
 
 def test_uncorrelated_fraction_matches_per_window_corrcoef():

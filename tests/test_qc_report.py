@@ -88,7 +88,8 @@ def test_deterministic_html_keeps_ids_distinct_and_consistent():
 
 def test_people_side_by_side_write_the_same_files(tmp_path):
     """preprocess_session(parallel=True) cleans the therapist in a forked process: every file
-    it writes is byte for byte the one-after-the-other run's (FIFs, ICAs, qc.json, the QC page
+    it writes is byte for byte the one-after-the-other run's (also with ``threads=2``: each
+    person's bad-channel blocks and filters on two threads) (FIFs, ICAs, qc.json, the QC page
     and the MNE report with both people's sections in order). BLAS at one thread, as the
     workflow's job runs it (a multi-threaded FastICA rounds differently)."""
     from hyperscan.sessions import read_sessions
@@ -97,16 +98,17 @@ def test_people_side_by_side_write_the_same_files(tmp_path):
 
     simulate_study(tmp_path / "study", n_dyads=1, seed=4, duration=130.0)
     s = read_sessions(tmp_path / "study" / "sessions.tsv")[0]
-    for mode in ("serial", "parallel"):
+    for mode in ("serial", "parallel", "serial-2-threads"):
         out = tmp_path / mode
         with limit_threads(1):
             preprocess_session(s, CFG, out / "client_raw.fif", out / "therapist_raw.fif", out / "qc.json",
                                out / "qc.html", out_report=out / "report.html", ica_dir=out,
-                               parallel=mode == "parallel")
+                               parallel=mode == "parallel", threads=2 if "2" in mode else 1)
     names = ["client_raw.fif", "therapist_raw.fif", "client-ica.fif", "therapist-ica.fif", "qc.json", "qc.html",
              "report.html"]
-    for name in names:
-        assert (tmp_path / "serial" / name).read_bytes() == (tmp_path / "parallel" / name).read_bytes(), name
+    for name in names:  # also one after the other with each person's blocks on 2 threads
+        for other in ("parallel", "serial-2-threads"):
+            assert (tmp_path / "serial" / name).read_bytes() == (tmp_path / other / name).read_bytes(), (name, other)
     page = (tmp_path / "parallel" / "report.html").read_text()
     assert page.index("client: cleaned recording") < page.index("therapist: cleaned recording")
     # each person's blink figure of the QC page is drawn in that person's process: there, for

@@ -437,3 +437,39 @@ def test_reduce_per_band_equals_summarising_the_full_result(lagged_dyad, how):
         want = summarise_matrix(full[m], how).transpose("band", "time").values
         np.testing.assert_allclose(reduced[m].values, want, rtol=0, atol=1e-12)
     np.testing.assert_array_equal(reduced.bad_window.values, full.bad_window.values)
+
+
+def test_channel_blocks_make_each_band_signal_as_few_times_as_memory_allows(monkeypatch, tmp_path):
+    """Several channel blocks per side (3 x 3 here, 2 x 2 for a 60-min 64-channel pair):
+    the same values in memory, streamed to NetCDF (one HDF5 chunk per write) and from given
+    client band signals, and the one-block values to rounding, while the therapist's blocks alternate direction so the last
+    one is reused (3 client + 7 therapist band signals a band instead of 3 + 9), and with
+    the client's band signals given (nulls) each therapist block is made once (3)."""
+    import hyperscan.synchrony as S
+
+    rng = np.random.default_rng(21)
+    a, b = rng.standard_normal((12, 3000)), rng.standard_normal((12, 3000))
+    kw = dict(bands={"alpha": (8.0, 13.0), "beta": (13.0, 30.0)}, metrics=["plv", "envcorr", "imcoh"],
+              window_length=2.0, window_step=1.0, chunk_windows=4)
+    calls = []
+    real_band_analytic = S.band_analytic
+
+    def counting(x, *args, **kwargs):
+        calls.append(len(x))
+        return real_band_analytic(x, *args, **kwargs)
+
+    whole = S.compute_synchrony(a, b, 250.0, channel_block=100, **kw)
+    monkeypatch.setattr(S, "band_analytic", counting)
+    blocked = S.compute_synchrony(a, b, 250.0, channel_block=5, **kw)
+    assert len(calls) == 2 * (3 + 7) and sum(calls) == 2 * (12 + 12 + 10 + 7)  # blocks of 5, 5, 2 channels
+    streamed = S.compute_synchrony(a, b, 250.0, channel_block=5, out_path=tmp_path / "s.nc", **kw)
+    calls.clear()
+    given = {name: real_band_analytic(a, 250.0, band) for name, band in kw["bands"].items()}
+    cached = S.compute_synchrony(a, b, 250.0, channel_block=5, client_analytic=given, **kw)
+    assert len(calls) == 2 * 3 and sum(calls) == 2 * 12  # the therapist's blocks only, once each
+    for m in kw["metrics"]:
+        for ds in (streamed, cached):  # the same block pairs: the same bits, whatever the order
+            np.testing.assert_array_equal(ds[m].values, blocked[m].values)
+        # other blocks: other matrix shapes for BLAS, so rounding only
+        np.testing.assert_allclose(blocked[m].values, whole[m].values, rtol=0, atol=1e-12)
+    streamed.close()

@@ -18,7 +18,9 @@ chose(
 invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
 # The job's threads are its two people (people_in_parallel), each with BLAS (FastICA's
 # products) at one thread: an uncapped pool on a busy node is slower, and one thread keeps
-# FastICA's numbers those of a one-thread job
+# FastICA's numbers those of a one-thread job. One person after the other, the threads go
+# to each person's bad-channel blocks and filters (hyperscan.threads.parallel_map, BLAS
+# still at one thread; the same values on any number of threads)
 eeg_mb = sum(os.path.getsize(f) for f in snakemake.input) / 2**20
 parallel = people_in_parallel(snakemake.threads, getattr(snakemake.resources, "mem_mb", None), eeg_mb)
 log.info("the two people %s (threads %d, memory budget %s MB, side by side needs %d MB)",
@@ -35,5 +37,6 @@ with limit_threads(1), step("preprocessing (both people)", log):
         out_report=snakemake.output.report,
         ica_dir=os.path.dirname(snakemake.output.client),
         parallel=parallel,
+        threads=snakemake.threads,  # one after the other: the job's threads for each person's blocks
     )
 end_job()  # done: skip the interpreter teardown (hyperscan.logs.end_job)
