@@ -138,9 +138,11 @@ def detect_bad_channels(raw: mne.io.BaseRaw, *, z_threshold=5.0, flat_uv=0.5,
     amplitude = np.empty(n_ch)
     noisiness = np.full(n_ch, np.nan)
     filt = np.empty((n_ch, n_rec))
+    # ``threads`` blocks in flight hold no more channels than one block did (the same values)
+    per = max(1, CHANNEL_BLOCK // max(1, int(threads)))
 
-    def one_block(lo):  # channels lo .. lo + CHANNEL_BLOCK - 1: disjoint rows of the arrays above
-        block = raw.get_data(picks=picks[lo:lo + CHANNEL_BLOCK])
+    def one_block(lo):  # channels lo .. lo + per - 1: disjoint rows of the arrays above
+        block = raw.get_data(picks=picks[lo:lo + per])
         if recorded is not None:
             block = block[:, recorded]
         missing = ~np.isfinite(block)
@@ -160,7 +162,7 @@ def detect_bad_channels(raw: mne.io.BaseRaw, *, z_threshold=5.0, flat_uv=0.5,
             noisiness[lo:lo + len(block)] = np.log((np.median(np.abs(high), axis=1) + 1e-30)
                                                    / (np.median(np.abs(low), axis=1) + 1e-30))
 
-    parallel_map(one_block, range(0, n_ch, CHANNEL_BLOCK), threads=threads)
+    parallel_map(one_block, range(0, n_ch, per), threads=threads)
     bads = {}
     for n, s, f in zip(names, sd, nonfinite):
         if f > 0:
