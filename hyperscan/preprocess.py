@@ -699,7 +699,7 @@ def _clean_person(person: str, raw, out, temporal, cfg: dict, with_report: bool,
     read = []  # the recording as read, once preprocess_person knows it is usable (NaN, flat)
 
     def snapshot(raw_as_read):
-        read.append(Snapshot.of(raw_as_read, references))
+        read.append(Snapshot.of(raw_as_read, references, threads))
 
     figures = []  # the report's ICA figures, drawn before the cleaning (qc_report.ica_figures)
 
@@ -729,7 +729,7 @@ def _clean_person(person: str, raw, out, temporal, cfg: dict, with_report: bool,
     lap("the cleaning steps above and the QC report")
     _atomic_save_raw(raw, Path(out))
     lap(f"write {Path(out).name}")
-    cleaned = Snapshot.of(raw, [ch for ch in references if ch in raw.ch_names])
+    cleaned = Snapshot.of(raw, [ch for ch in references if ch in raw.ch_names], threads)
     # the QC page's figure of this person, drawn here: side by side when the people are
     # cleaned in two processes, instead of one after the other at the end (issue #19)
     blink = blink_figure(person, qc, before, cleaned) if with_page else None

@@ -731,3 +731,23 @@ def test_find_eog_components_gives_mne_find_bads_eog(references):
         np.testing.assert_allclose(np.asarray(got_scores), np.asarray(want_scores), rtol=0, atol=1e-10)
         assert {k: [int(c) for c in v] for k, v in ours.labels_.items()} == \
                {k: [int(c) for c in v] for k, v in mne_ica.labels_.items()}
+
+
+def test_qc_psd_is_mnes_compute_psd_in_channel_blocks(monkeypatch):
+    """The QC page's PSD, estimated in channel blocks on one or two threads (issue #19), is
+    ``Raw.compute_psd`` with the same arguments: the same frequencies and values (each
+    channel's Welch estimate is its own), the good EEG channels only (MNE's type pick leaves
+    the bad ones out)."""
+    import hyperscan.qc as qc
+
+    raw, _ = _sim_raw(2, "therapist")
+    raw.set_channel_types({"Fp1": "eog"})
+    raw.info["bads"] = ["Cz"]
+    monkeypatch.setattr(qc, "PSD_CHANNEL_BLOCK", 3)  # blocks that do not divide 11 channels
+    want = raw.compute_psd(fmin=0.5, fmax=100.0, n_fft=512, picks="eeg", exclude=[],
+                           reject_by_annotation=False, verbose="error")
+    for threads in (1, 2):
+        got = qc.qc_psd(raw, threads)
+        np.testing.assert_array_equal(got.freqs, want.freqs)
+        assert got.get_data().shape == (10, len(want.freqs))  # 12 channels, one EOG, one bad
+        np.testing.assert_array_equal(got.get_data(), want.get_data())
