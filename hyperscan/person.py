@@ -66,11 +66,15 @@ WINDOW_CHUNK = 64
 
 
 def person_measures(data: np.ndarray, channels: list[str], sfreq: float, starts, n_len: int,
-                    bands: dict) -> dict[str, np.ndarray]:
+                    bands: dict, threads: int = 1) -> dict[str, np.ndarray]:
     """{measure: (n_windows,)} for one person; ``data`` in volts (n_channels, n_times).
 
     One periodogram per window and channel serves every band and measure; windows go
-    through ``WINDOW_CHUNK`` at a time, computed in float64 whatever the dtype of ``data``."""
+    through ``WINDOW_CHUNK`` at a time, computed in float64 whatever the dtype of ``data``.
+    ``threads``: the chunks go to :func:`hyperscan.threads.parallel_map` on that many
+    threads (each chunk alone: the same values whatever the count)."""
+    from .threads import parallel_map
+
     starts = np.asarray(starts)
     alpha = tuple(bands.get("alpha", (8.0, 13.0)))
     theta = tuple(bands.get("theta", (4.0, 8.0)))
@@ -78,7 +82,8 @@ def person_measures(data: np.ndarray, channels: list[str], sfreq: float, starts,
     n = len(starts)
     power = {name: np.empty(n) for name in bands}
     alpha_f3, alpha_f4, theta_fz = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
-    for w0 in range(0, n, WINDOW_CHUNK):
+
+    def chunk(w0):  # windows w0 .. w0 + WINDOW_CHUNK - 1: disjoint slices of the arrays above
         w1 = min(n, w0 + WINDOW_CHUNK)
         idx = starts[w0:w1, None] + np.arange(n_len)
         # (window, channel, time) in µV, in float64 whatever ``data`` holds (a float32 array of
@@ -93,6 +98,8 @@ def person_measures(data: np.ndarray, channels: list[str], sfreq: float, starts,
             alpha_f4[w0:w1] = _integrate(freqs, psd[:, f4], alpha)
         if fz is not None:
             theta_fz[w0:w1] = _integrate(freqs, psd[:, fz], theta)
+
+    parallel_map(chunk, range(0, n, WINDOW_CHUNK), threads)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = {f"ln_power_{name}": np.log(power[name]) for name in bands}
         out["faa"] = np.log(alpha_f4) - np.log(alpha_f3)
@@ -101,11 +108,11 @@ def person_measures(data: np.ndarray, channels: list[str], sfreq: float, starts,
 
 
 def person_table(people: dict, sfreq: float, windows: pd.DataFrame, bands: dict,
-                 window_length: float) -> pd.DataFrame:
+                 window_length: float, threads: int = 1) -> pd.DataFrame:
     """person.tsv of one session. ``people``: {"client"/"therapist": (data, channels)}, or
     a zero-argument callable returning that pair (``person_stage`` passes loaders, so one
     person's recording is in memory at a time); ``windows``: the session's windows.tsv
-    (window grid, exclusions, labels)."""
+    (window grid, exclusions, labels); ``threads``: see :func:`person_measures`."""
     first = windows[(windows.band == windows.band.iloc[0]) & (windows.metric == windows.metric.iloc[0])]
     first = first.sort_values("start").reset_index(drop=True)
     n_len = int(round(window_length * sfreq))
@@ -118,7 +125,7 @@ def person_table(people: dict, sfreq: float, windows: pd.DataFrame, bands: dict,
         if len(starts) and starts[-1] + n_len > data.shape[1]:
             raise ValueError(f"windows.tsv reaches {first['end'].iloc[-1]:g} s but the {person}'s "
                              f"recording ends at {data.shape[1] / sfreq:g} s")
-        for measure, values in person_measures(data, channels, sfreq, starts, n_len, bands).items():
+        for measure, values in person_measures(data, channels, sfreq, starts, n_len, bands, threads).items():
             values = np.where(excluded == 1, np.nan, values)
             frame = pd.DataFrame({"dyad": first["dyad"], "session": first["session"], "person": person,
                                   "measure": measure, "start": first["start"], "end": first["end"],
@@ -128,8 +135,11 @@ def person_table(people: dict, sfreq: float, windows: pd.DataFrame, bands: dict,
     return pd.concat(frames, ignore_index=True)
 
 
-def person_stage(client_fif, therapist_fif, windows_path, config: dict, out_path) -> None:
-    """Workflow stage: preprocessed FIFs + windows.tsv -> {dyad}/{session}/person.tsv."""
+def person_stage(client_fif, therapist_fif, windows_path, config: dict, out_path, threads: int = 1) -> None:
+    """Workflow stage: preprocessed FIFs + windows.tsv -> {dyad}/{session}/person.tsv
+    (``threads``: the job's, for :func:`person_measures`; BLAS and numba capped at it)."""
+    from .threads import limit_threads
+
     from .io import Recording
     from .windows import read_windows, write_tsv
 
@@ -149,7 +159,9 @@ def person_stage(client_fif, therapist_fif, windows_path, config: dict, out_path
         return rec.data, rec.channels
 
     people = {"client": lambda: held.pop("client"), "therapist": therapist}
-    table = person_table(people, sfreq, windows, {k: tuple(v) for k, v in config["bands"].items()}, length)
+    with limit_threads(threads):
+        table = person_table(people, sfreq, windows, {k: tuple(v) for k, v in config["bands"].items()}, length,
+                             threads)
     write_tsv(restore(table), out_path)
 
 

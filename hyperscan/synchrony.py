@@ -1027,13 +1027,6 @@ def _skeleton(
 DEFAULT_METRICS = ("plv", "ccorr", "coh", "imcoh", "wpli", "envcorr")
 
 
-#: :func:`compute_synchrony` keeps every therapist channel block of a band through the band
-#: when there are at most this many (each band signal made once, one more block held: a
-#: 60-min 64-channel pair, 2 x 2 blocks of 32, makes 4 band signals a band instead of 5-6
-#: and holds ~0.46 GB more); with more blocks, one block a side
-HELD_THERAPIST_BLOCKS = 2
-
-
 def compute_synchrony(
     client,
     therapist,
@@ -1221,18 +1214,14 @@ def compute_synchrony(
             cached = None if client_analytic is None else client_analytic.get(name)
             # The order of the block pairs decides how often a band signal is made, never a
             # value (each pair is computed alone). With the client's band signals given
-            # (nulls), the therapist's blocks go outside: each made once. With at most
-            # HELD_THERAPIST_BLOCKS therapist blocks (2 x 2 blocks: a 60-min 64-channel
-            # pair), all of them are kept through the band: each made once, 4 band signals
-            # a band instead of 6, for one more block in memory. Otherwise the therapist's
-            # blocks alternate direction from one client block to the next, so the last one
-            # is reused (issue #19).
+            # (nulls), the therapist's blocks go outside: each made once. Otherwise the
+            # therapist's blocks alternate direction from one client block to the next, so
+            # the last one is reused: 2 x 2 blocks (a 60-min 64-channel pair) make 5 band
+            # signals a band instead of 6, holding no more than one block a side (issue #19).
             if cached is not None:
                 pairs = [(sa, sb) for sb in b_blocks for sa in a_blocks]
             else:
                 pairs = [(sa, sb) for i, sa in enumerate(a_blocks) for sb in (b_blocks[::-1] if i % 2 else b_blocks)]
-            hold = cached is None and len(b_blocks) <= HELD_THERAPIST_BLOCKS
-            held = {}
             xa = xb = None
             at_a = at_b = None
             for sa, sb in pairs:
@@ -1242,11 +1231,7 @@ def compute_synchrony(
                     at_a = sa.start
                 if sb.start != at_b:
                     xb = None
-                    xb = held.get(sb.start)
-                    if xb is None:
-                        xb = analytic(therapist, sb, bands[name])
-                        if hold:
-                            held[sb.start] = xb
+                    xb = analytic(therapist, sb, bands[name])
                     at_b = sb.start
                 for w0 in range(0, n_win, chunk_windows):
                     nw = min(chunk_windows, n_win - w0)
@@ -1266,7 +1251,7 @@ def compute_synchrony(
                     done += nw
                     if progress is not None:
                         progress(done, total)
-            del xa, xb, held
+            del xa, xb
             if band_done is not None:
                 band_done(ib)
         # invalid channel-windows are the same for every band/block: count once

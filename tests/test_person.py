@@ -47,6 +47,27 @@ def test_faa_and_fm_theta_by_hand():
     np.testing.assert_allclose(np.delete(get("client", "ln_power_alpha"), 5), np.log((8 + 2) / 6), rtol=1e-9)
 
 
+def test_window_chunks_on_two_threads_give_the_same_table(monkeypatch):
+    """person_table on two threads (window chunks on hyperscan.threads.parallel_map, chunks
+    that do not divide the windows) is the one-thread table, bit for bit."""
+    import hyperscan.person as person
+
+    rng = np.random.default_rng(3)
+    n = int(90 * SFREQ)
+    data = rng.standard_normal((len(CH), n)) * 1e-5
+    starts = np.arange(0, 88, 1.0)
+    windows = pd.DataFrame({"dyad": "D1", "session": "S1", "band": "alpha", "metric": "plv",
+                            "start": starts, "end": starts + 2, "value": 0.0, "excluded": 0,
+                            "client_category": "n/a"})
+    bands = {"theta": (4, 8), "alpha": (8, 13)}
+    people = {"client": (data, CH), "therapist": (data[::-1].copy(), CH[::-1])}
+    one = person_table(people, SFREQ, windows, bands, 2.0)
+    monkeypatch.setattr(person, "WINDOW_CHUNK", 7)
+    two = person_table(people, SFREQ, windows, bands, 2.0, threads=2)
+    pd.testing.assert_frame_equal(one, two, check_exact=True)
+    assert np.isfinite(two.value).all()
+
+
 def test_person_contrasts_reuse_the_synchrony_statistics():
     rows = []
     for d in range(4):

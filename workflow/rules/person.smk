@@ -15,7 +15,11 @@ rule person:
         f"{OUT}/benchmarks/person/{{dyad}}_{{session}}.tsv"
     conda:
         "../envs/hyperscan.yaml"
-    threads: 1
+    # Two threads for a long session (windows in chunks on hyperscan.threads.parallel_map; the
+    # table is the same on any number): on a 60-min 64-channel session it runs alone between
+    # nulls and directional. A short session's job takes one core (engine_threads in
+    # rules/common.smk); profiles/slurm sets 1.
+    threads: engine_threads("client", "therapist")
     resources:
         # memory: peak 616 MB on the 60-min 2 x 64-ch session (benchmarks/README.md) (was 1587):
         # 440 MB of FIF -> 930

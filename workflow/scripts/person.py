@@ -12,5 +12,6 @@ with step("per-person measures", log):
         snakemake.input.windows,
         snakemake.params.config,
         snakemake.output[0],
+        threads=snakemake.threads,
     )
 end_job()  # done: skip the interpreter teardown (hyperscan.logs.end_job)
