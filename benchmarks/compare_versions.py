@@ -14,6 +14,7 @@ package (``PYTHONPATH``); the installed dependencies are this environment's.
     python benchmarks/compare_versions.py e193351 HEAD                 # 20-min dyad, 3 rounds
     python benchmarks/compare_versions.py e193351 HEAD --rounds 5 -- --busy 1
     python benchmarks/compare_versions.py A B --script bench_session60.py -- --threads 2
+    python benchmarks/compare_versions.py A B --script bench_session60.py --rounds 2 --no-warmup --stages
 
 Arguments after ``--`` go to the benchmark script (default ``bench_pipeline20.py``).
 """
@@ -47,6 +48,9 @@ def main(argv=None) -> int:
     ap.add_argument("revisions", nargs=2, metavar="REV", help="two git revisions (commit, branch, HEAD)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--script", default="bench_pipeline20.py", help="benchmark script under benchmarks/")
+    ap.add_argument("--no-warmup", action="store_true",
+                    help="skip the warm-up runs (long sessions, where numba's cache and bytecode are a small part)")
+    ap.add_argument("--stages", action="store_true", help="print each run's per-stage table too")
     argv = sys.argv[1:] if argv is None else argv
     extra = []
     if "--" in argv:
@@ -65,10 +69,17 @@ def main(argv=None) -> int:
         try:
             walls = {rev: [] for rev in args.revisions}
             # one warm-up of each (not counted), then the rounds, A B A B ...
-            for label in ["warm-up"] + [f"round {r + 1}" for r in range(args.rounds)]:
+            labels = [] if args.no_warmup else ["warm-up"]
+            for label in labels + [f"round {r + 1}" for r in range(args.rounds)]:
                 for rev, (tree, sha) in trees.items():
                     code, wall, out = run_once(tree, args.script, extra)
                     print(f"{label} {rev} ({sha}): exit {code}, {wall:.1f} s", flush=True)
+                    if args.stages:
+                        lines = out.splitlines()
+                        first = next((i for i, line in enumerate(lines) if line.strip().startswith("stage")), None)
+                        last = next((i for i, line in enumerate(lines) if "floors with" in line), None)
+                        if first is not None and last is not None:
+                            print("\n".join("    " + line for line in lines[first:last + 1]), flush=True)
                     if code:
                         print(out, file=sys.stderr)
                         return 1
