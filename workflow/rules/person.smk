@@ -21,9 +21,9 @@ rule person:
     # rules/common.smk); profiles/slurm sets 1.
     threads: engine_threads("client", "therapist")
     resources:
-        # memory: peak 616 MB on the 60-min 2 x 64-ch session (benchmarks/README.md) (was 1587):
-        # 440 MB of FIF -> 930
-        mem_mb=mem_mb(400, 1.2, "client", "therapist"),
+        # memory: peak 616 MB on the 60-min 2 x 64-ch session with one thread, 871-957 MB with
+        # two (benchmarks/README.md, fourteenth session): 440 MB of FIF -> 1100
+        mem_mb=mem_mb(440, 1.5, "client", "therapist"),
         runtime=10,
     params:
         config=cfg("bands", "window.length"),
