@@ -173,77 +173,69 @@ def filter_data(data: np.ndarray, sfreq: float, l_freq, h_freq, *, verbose=None,
     return out.reshape(x.shape)
 
 
-#: the signature of ``mne.filter._overlap_add_filter`` :func:`mne_overlap_save` stands in for
+
+#: the signature of ``mne.filter._overlap_add_filter`` :func:`mne_filter_threads` stands in for
 _MNE_OLA_PARAMS = ["x", "h", "n_fft", "phase", "picks", "n_jobs", "copy", "pad"]
 
 
-def _mne_overlap_save(original, threads, x, h, n_fft=None, phase="zero", picks=None, n_jobs=None, copy=True,
-                      pad="reflect_limited"):
-    """``mne.filter._overlap_add_filter(x, h, ...)`` by :func:`ols_convolve` (one call of
-    :func:`mne_overlap_save`'s block): the picked rows of ``x`` filtered with MNE's kernel
-    ``h`` (already designed by MNE) and MNE's padding, in place when ``copy`` is False.
-    Whatever this route does not reproduce goes to ``original``."""
+def _mne_rows_on_threads(original, threads, x, h, n_fft=None, phase="zero", picks=None, n_jobs=None, copy=True,
+                         pad="reflect_limited"):
+    """``mne.filter._overlap_add_filter(x, h, ...)`` (``original``) on groups of the picked
+    rows of ``x`` on ``threads`` threads: each group is filtered by MNE's own function, whose
+    FFT length depends only on the signal's and the kernel's lengths, so every row gets
+    MNE's bits. Anything else goes to ``original`` whole."""
     from .threads import parallel_map
 
-    if (n_fft is not None or pad != "reflect_limited" or phase not in _PHASES or n_jobs not in (None, 1)
-            or not isinstance(x, np.ndarray) or x.dtype != np.float64 or x.ndim not in (1, 2)):
+    if (threads < 2 or n_jobs not in (None, 1) or not isinstance(x, np.ndarray) or x.dtype != np.float64
+            or x.ndim != 2 or x.shape[0] < 2):
         return original(x, h, n_fft, phase, picks, n_jobs, copy, pad)
-    h = np.asarray(h, dtype=np.float64)
-    n_times, n_h = x.shape[-1], len(h)
-    if n_h == 1 or (n_h % 2 == 0 and phase == "zero") or n_h >= n_times:
-        return original(x, h, n_fft, phase, picks, n_jobs, copy, pad)  # MNE's values and errors
-    out = x.copy() if copy else x
-    rows = out.reshape(-1, n_times) if out.ndim == 2 else out[np.newaxis]
     if picks is None:
-        idx = np.arange(rows.shape[0])
+        idx = np.arange(x.shape[0])
     else:
         idx = np.asarray(picks)
-        if idx.ndim != 1 or idx.dtype.kind not in "iu" or (idx.size and not 0 <= idx.min() <= idx.max() < len(rows)):
+        if (idx.ndim != 1 or idx.dtype.kind not in "iu" or not idx.size or not 0 <= idx.min() <= idx.max() < len(x)
+                or len(np.unique(idx)) != len(idx)):
             return original(x, h, n_fft, phase, picks, n_jobs, copy, pad)
-    n_edge = n_h - 1  # MNE: max(min(len(h), n_x) - 1, 0), the single kernel's length
-    if phase == "zero-double":
-        h = np.convolve(h, h[::-1])
-    start = n_edge + (len(h) - 1) // 2
-    per = max(1, FILTER_BLOCK_BYTES // (8 * (n_times + 2 * n_edge)))
+    out = x.copy() if copy else x
+    per = max(1, -(-len(idx) // (4 * threads)))  # a few groups a thread: dynamic hand-out evens them
     groups = [idx[g:g + per] for g in range(0, len(idx), per)]
 
-    def run(group):  # disjoint rows of ``rows``; each row's values do not depend on the group
-        rows[group] = ols_convolve(reflect_limited(rows[group], n_edge), h, start, n_times)
+    def run(group):  # disjoint rows of ``out``
+        out[group] = original(out[group], h, n_fft, phase, None, None, False, pad)
 
     parallel_map(run, groups, threads=threads)
     return out
 
 
 @contextmanager
-def mne_overlap_save(threads: int = 1):
+def mne_filter_threads(threads: int = 1):
     """Inside the block, MNE's own FIR filtering — ``Raw.filter``, ``Raw.notch_filter``,
-    :func:`mne.filter.filter_data` with ``method="fir"`` — convolves by :func:`ols_convolve`
-    instead of MNE's overlap-add, with MNE's kernel, padding, picks, annotations (each
-    stretch between ``edge``/``bad_acq_skip`` boundaries on its own) and ``info`` updates
-    untouched: it replaces only ``mne.filter._overlap_add_filter``, the function every FIR
-    route of MNE ends in, and puts it back on leaving (also on an error).
+    :func:`mne.filter.filter_data` with ``method="fir"`` — runs its rows in groups on
+    ``threads`` threads (:func:`hyperscan.threads.parallel_map`). Each group goes through
+    MNE's own ``mne.filter._overlap_add_filter`` (the function every FIR route of MNE ends
+    in), so the values are MNE's bit for bit (tested); MNE's kernel, padding, picks, stretches
+    between recording gaps and ``info`` updates are untouched. MNE's own ``n_jobs`` uses
+    processes and copies every row to them; threads share the recording.
 
-    ``threads``: row groups go to :func:`hyperscan.threads.parallel_map` on that many
-    threads (each row's values are the same whatever the count). Equal to MNE's filtering to
-    rounding (``tests/test_fir.py``: ``Raw.filter`` and ``notch_filter`` with picks and a
-    recording gap). With an MNE whose private function has another signature, or inside an
-    enclosing block, nothing is replaced (MNE's own route). Not thread-safe: the replacement
-    is module state of MNE for the whole process while the block runs (the preprocessing
-    job filters from one thread)."""
+    The private function is replaced only inside the block, only when ``threads`` ≥ 2 and its
+    signature is the known one (else MNE runs as it is), and put back on leaving (also on an
+    error); an enclosing block's replacement is left as it is. Not thread-safe: the
+    replacement is module state of MNE for the whole process while the block runs (the
+    preprocessing job filters from one thread)."""
     import inspect
 
     import mne.filter as mne_filter
 
     original = mne_filter._overlap_add_filter
-    if getattr(original, "_hyperscan_overlap_save", False) or \
+    if threads < 2 or getattr(original, "_hyperscan_rows_on_threads", False) or \
             list(inspect.signature(original).parameters) != _MNE_OLA_PARAMS:
         yield False
         return
 
     def replacement(x, h, n_fft=None, phase="zero", picks=None, n_jobs=None, copy=True, pad="reflect_limited"):
-        return _mne_overlap_save(original, threads, x, h, n_fft, phase, picks, n_jobs, copy, pad)
+        return _mne_rows_on_threads(original, threads, x, h, n_fft, phase, picks, n_jobs, copy, pad)
 
-    replacement._hyperscan_overlap_save = True
+    replacement._hyperscan_rows_on_threads = True
     mne_filter._overlap_add_filter = replacement
     try:
         yield True

@@ -152,17 +152,20 @@ def detect_bad_channels(raw: mne.io.BaseRaw, *, z_threshold=5.0, flat_uv=0.5,
         del missing
         block -= np.median(block, axis=1, keepdims=True)
         sd[lo:lo + len(block)] = block.std(axis=1)
-        filt[lo:lo + len(block)] = fir.filter_data(block, sfreq, 1.0, h_freq, verbose="error")
+        filt[lo:lo + len(block)] = fir.filter_data(block, sfreq, 1.0, h_freq)  # MNE's level: set below
         q75, q25 = np.percentile(filt[lo:lo + len(block)], [75, 25], axis=1)
         amplitude[lo:lo + len(block)] = np.log(0.7413 * (q75 - q25) + 1e-30)
         if sfreq > 120.0:
-            low = fir.filter_data(block, sfreq, None, HF_SPLIT_HZ, verbose="error")
+            low = fir.filter_data(block, sfreq, None, HF_SPLIT_HZ)
             high = np.subtract(block, low, out=block)
             low -= np.median(low, axis=1, keepdims=True)
             noisiness[lo:lo + len(block)] = np.log((np.median(np.abs(high), axis=1) + 1e-30)
                                                    / (np.median(np.abs(low), axis=1) + 1e-30))
 
-    parallel_map(one_block, range(0, n_ch, per), threads=threads)
+    # MNE's log level is set once here: ``verbose=`` in the threads would set and restore the
+    # process-wide level from two threads at once and could leave it at "error" (a review)
+    with mne.utils.use_log_level("error"):
+        parallel_map(one_block, range(0, n_ch, per), threads=threads)
     bads = {}
     for n, s, f in zip(names, sd, nonfinite):
         if f > 0:
@@ -303,7 +306,7 @@ def _explained_variances(ica, raw: mne.io.BaseRaw, component_sets) -> list[float
         rows = np.array([eeg_names.index(ch) for ch in ica.ch_names])  # the ICA's rows among them
         unmixing = ica.unmixing_matrix_ @ ica.pca_components_[:n]  # (n, n_ica_channels)
         mixing = ica.pca_components_[:n].T @ ica.mixing_matrix_  # (n_ica_channels, n)
-        used = sorted({c for components in sets for c in components})
+        used = sorted({int(c) for components in sets for c in components})
         where = {c: k for k, c in enumerate(used)}
         scale = ica.pre_whitener_.reshape(-1, 1)
         mean = ica.pca_mean_.reshape(-1, 1) if ica.pca_mean_ is not None else 0.0
@@ -323,8 +326,8 @@ def _explained_variances(ica, raw: mne.io.BaseRaw, component_sets) -> list[float
         sources = unmixing[used] @ y
         diff = np.zeros_like(x)  # 0 on the EEG channels the ICA does not use
         for components in residual:
-            k = [where[c] for c in components]
-            diff[rows] = scale * (y - mixing[:, list(components)] @ sources[k])
+            keep = sorted({int(c) for c in components})  # each component once, as MNE's np.unique
+            diff[rows] = scale * (y - mixing[:, keep] @ sources[[where[c] for c in keep]])
             # MNE: 1 - mean_t var_ch(diff) / mean_t var_ch(orig), summed over chunks
             residual[components] += diff.var(axis=0).sum()
         total += orig
@@ -352,16 +355,30 @@ def find_eog_components(ica, raw: mne.io.BaseRaw, references: list[str], thresho
     (``tests/test_preprocess.py``); ``ica.labels_`` gets MNE's entries (``"eog"`` and
     ``"eog/{i}/{channel}"``).
 
+    ``references``: a non-empty list of distinct channel names of ``raw``; ``threshold``: a
+    number (MNE's ``"auto"``, a single name and repeated names are not taken here).
+
     Returns
     -------
     labels : list of int
         Components above the threshold, by |r| from the largest, each once.
     scores : ndarray (n_components,), or a list of them (one per reference) when there are
         several references, as MNE returns them.
+
+    Raises
+    ------
+    ValueError for references or a threshold this function does not take, and when no
+    sample is left outside the BAD_ annotations (as MNE).
     """
+    if (isinstance(references, str) or not len(references) or len(set(references)) != len(references)
+            or not isinstance(threshold, (int, float, np.integer, np.floating)) or isinstance(threshold, bool)):
+        raise ValueError(f"find_eog_components needs distinct EOG reference names and a numeric threshold, got "
+                         f"{references!r} and {threshold!r}")
     filt = dict(EOG_SCORE_FILTER)
     l_freq, h_freq = filt.pop("l_freq"), filt.pop("h_freq")
     data = ica.get_sources(raw, add_channels=references).get_data(reject_by_annotation="omit")
+    if not data.shape[1]:
+        raise ValueError("no sample outside the BAD_ annotations to correlate the ICA components with the EOG")
     n = ica.n_components_
     data = fir.filter_data(data, raw.info["sfreq"], l_freq, h_freq, verbose="error", **filt)
     data -= data.mean(axis=1, keepdims=True)
@@ -477,12 +494,13 @@ def _kept_percent(raws, duration: float) -> tuple[float, list[list[float]]]:
 
 def _filter_resample(raw: mne.io.BaseRaw, cfg: dict, threads: int = 1) -> tuple[mne.io.BaseRaw, float]:
     """Steps 2-4 of the module doc on a continuous recording: (raw, seconds marked BAD_amplitude).
-    MNE's ``Raw.filter`` and ``Raw.notch_filter``, convolving by overlap-save on ``threads``
-    threads (:func:`hyperscan.fir.mne_overlap_save`: the same filters to rounding)."""
+    MNE's ``Raw.filter`` and ``Raw.notch_filter``, their rows on ``threads`` threads
+    (:func:`hyperscan.fir.mne_filter_threads`: MNE's values bit for bit; a filter that only
+    matched them to rounding changed FastICA's components, which amplifies rounding)."""
     nyquist = raw.info["sfreq"] / 2.0
     picks = mne.pick_types(raw.info, eeg=True, eog=True, exclude=[])
     notch = [f for f in (cfg.get("notch") or []) if f < nyquist - 1.0]
-    with fir.mne_overlap_save(threads):
+    with fir.mne_filter_threads(threads):
         raw.filter(cfg["l_freq"] or None, min(cfg["h_freq"], nyquist - 1.0), picks=picks, verbose="error")
         if notch:
             raw.notch_filter(notch, picks=picks, verbose="error")

@@ -95,9 +95,12 @@ def qc_psd(raw, threads: int = 1) -> QCSpectrum:
 
     def one(c0):
         block = raw.get_data(picks=picks[c0:c0 + PSD_CHANNEL_BLOCK])
-        return psd_array_welch(block, sfreq, fmin=0.5, fmax=fmax, n_fft=n_fft, verbose="error")
+        return psd_array_welch(block, sfreq, fmin=0.5, fmax=fmax, n_fft=n_fft)  # MNE's level: set below
 
-    parts = parallel_map(one, range(0, len(picks), PSD_CHANNEL_BLOCK), threads=threads)
+    # MNE's log level set once here, not by ``verbose=`` in two threads at once (which could
+    # leave the process-wide level changed)
+    with mne.utils.use_log_level("error"):
+        parts = parallel_map(one, range(0, len(picks), PSD_CHANNEL_BLOCK), threads=threads)
     return QCSpectrum(data=np.concatenate([psd for psd, _ in parts]), freqs=parts[0][1])
 
 

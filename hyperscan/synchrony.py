@@ -832,7 +832,7 @@ def band_analytic(
         chunk = np.asarray(data[c0 : c0 + block], dtype=np.float64)
         if method == "hilbert":
             # mne.filter.filter_data's FIR filter to rounding, by overlap-save frames (hyperscan.fir)
-            filt = fir.filter_data(chunk, sfreq, lo, hi, verbose=False, **filter_kw)
+            filt = fir.filter_data(chunk, sfreq, lo, hi, **filter_kw)  # MNE's log level: set below
             # scipy.signal.hilbert(filt, N=n_fft)[..., :n_times] to rounding, 1.8-5x cheaper
             # (hyperscan.hilbert); n_fft > n_times is MNE's apply_hilbert(n_fft=...)
             out[c0 : c0 + block] = analytic_signal(filt, n_fft)
@@ -842,10 +842,13 @@ def band_analytic(
             f0 = (lo + hi) / 2.0
             nc = 2.0 * f0 / (hi - lo) if n_cycles is None else float(n_cycles)
             tfr = tfr_array_morlet(chunk[None], sfreq, [f0], n_cycles=nc, zero_mean=True,
-                                   output="complex", verbose=False)
+                                   output="complex")
             out[c0 : c0 + block] = tfr[0, :, 0]
 
-    parallel_map(one, range(0, n_ch, block), threads)
+    # MNE's log level set once here (warnings only), not by ``verbose=`` in the threads: set
+    # and restored from two threads at once it could stay changed for the rest of the job
+    with mne.utils.use_log_level(False):
+        parallel_map(one, range(0, n_ch, block), threads)
     return out
 
 
@@ -1454,12 +1457,9 @@ def _stream_to_netcdf(out_path, skel, metrics, shape, real, chunk_windows, chann
     """Write the coordinates with xarray, declare one variable per metric with h5netcdf, then
     fill them chunk by chunk through h5py; atomic rename at the end.
 
-    Each write of ``run`` (a band, ``chunk_windows`` windows, a client and a therapist channel
-    block) is exactly one HDF5 chunk, so no chunk is written twice (a chunk spanning both
-    therapist blocks was read back and rewritten: 1 MiB, no room in HDF5's default chunk
-    cache), and the writes go straight to the h5py datasets the netCDF variables are
-    (h5netcdf's per-call checks cost ~1 ms of 2-3 ms a write; a 60-min 64-channel session
-    makes ~6 800 of them; issue #19). The values and the netCDF layout are the same."""
+    The writes go straight to the h5py datasets the netCDF variables are (h5netcdf's per-call
+    checks cost ~1 ms of 2-3 ms a write; a 60-min 64-channel session makes ~6 800 of them;
+    issue #19). The values, variables, attributes and chunks are those h5netcdf wrote."""
     import h5netcdf
     import h5py
 
@@ -1471,7 +1471,7 @@ def _stream_to_netcdf(out_path, skel, metrics, shape, real, chunk_windows, chann
     with atomic_output(out_path) as tmp:  # hidden temporary, removed on failure
         skel.to_netcdf(tmp, engine="h5netcdf")
         dims = ("band", "time", "client_channel", "therapist_channel")
-        chunks = (1, min(chunk_windows, shape[1]), min(channel_block, shape[2]), min(channel_block, shape[3]))
+        chunks = (1, min(chunk_windows, shape[1]), min(channel_block, shape[2]), shape[3])
         with h5netcdf.File(tmp, "a") as f:
             for m in metrics:
                 f.create_variable(m, dims, dtype=real, chunks=chunks, fillvalue=np.nan).attrs.update(metric_attrs(m))

@@ -3,6 +3,7 @@ channels, high-amplitude stretches, and the simulator's ground-truth bad channel
 
 import json
 import re
+import warnings
 from pathlib import Path
 
 import mne
@@ -751,3 +752,50 @@ def test_qc_psd_is_mnes_compute_psd_in_channel_blocks(monkeypatch):
         np.testing.assert_array_equal(got.freqs, want.freqs)
         assert got.get_data().shape == (10, len(want.freqs))  # 12 channels, one EOG, one bad
         np.testing.assert_array_equal(got.get_data(), want.get_data())
+
+
+def test_threads_leave_mnes_log_level_alone(monkeypatch):
+    """Bad-channel blocks and QC PSD blocks on two threads: MNE's process-wide log level is
+    the caller's afterwards (``verbose=`` inside the threads set and restored it from two
+    threads at once and left "error" behind in some runs: later MNE warnings were lost)."""
+    import logging
+
+    import hyperscan.preprocess as pp
+    import hyperscan.qc as qc
+
+    raw, _ = _sim_raw(1, "client")
+    monkeypatch.setattr(pp, "CHANNEL_BLOCK", 2)
+    monkeypatch.setattr(qc, "PSD_CHANNEL_BLOCK", 1)
+    before = logging.getLogger("mne").level
+    try:
+        levels = set()
+        for _ in range(10):
+            mne.set_log_level("INFO")
+            pp.detect_bad_channels(raw, threads=2)
+            qc.qc_psd(raw, 2)
+            levels.add(logging.getLogger("mne").level)
+        assert levels == {logging.INFO}
+    finally:
+        logging.getLogger("mne").setLevel(before)
+
+
+def test_find_eog_components_refuses_what_it_does_not_take():
+    """Inputs MNE's find_bads_eog takes but this one does not (a single name, repeated names,
+    no reference, "auto") and a recording with every sample marked BAD: a ValueError saying
+    so, never an IndexError or a silent empty answer (a review)."""
+    from hyperscan.preprocess import _explained_variances, find_eog_components
+
+    raw, _, _ = _blink_recording(seed=3, seconds=40.0)
+    ica = mne.preprocessing.ICA(n_components=5, method="fastica", random_state=0, max_iter=200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ica.fit(raw, verbose="error")
+    for refs, thr in ((["Fp1", "Fp1"], 0.7), ([], 0.7), ("Fp1", 0.7), (["Fp1"], "auto")):
+        with pytest.raises(ValueError, match="distinct EOG reference names and a numeric threshold"):
+            find_eog_components(ica, raw, refs, thr)
+    allbad = raw.copy().set_annotations(mne.Annotations([0.0], [raw.times[-1] + 1.0], ["BAD_all"]))
+    with pytest.raises(ValueError, match="no sample outside the BAD_ annotations"):
+        find_eog_components(ica, allbad, ["Fp1"], 0.7)
+    # a component named twice counts once, as in MNE's ratio
+    whole = ica.get_explained_variance_ratio(raw, components=[0, 0], ch_type="eeg")["eeg"]
+    assert _explained_variances(ica, raw, [[0, 0]])[0] == pytest.approx(whole, rel=1e-10)
