@@ -13,7 +13,7 @@ Per person, in this order (every step is MNE's own, configured by ``preprocessin
    ``bad_segment_ptp_uv`` (movement, drumming, cable pulls) are annotated; synchrony windows
    overlapping them are excluded later, and ICA is fitted without them;
 5. **ICA** (``ica_method``, ``ica_n_components``, seed ``ica_seed``) on the good EEG channels;
-   components whose time course correlates (|r| ≥ ``eog_threshold``) with a 1-10 Hz filtered
+   components whose time course correlates (``|r|`` ≥ ``eog_threshold``) with a 1-10 Hz filtered
    EOG reference are removed (``ICA.find_bads_eog(measure="correlation")``), at most
    ``ica_max_eog_components``. References: the recording's EOG channels (named ``EOG*``)
    and the frontal channels in ``eog_proxies`` (Fp1/Fp2/Fpz/AF7/AF8) — automatic, never a
@@ -23,7 +23,7 @@ Per person, in this order (every step is MNE's own, configured by ``preprocessin
 7. reference (average of the channels by default); EOG channels are dropped.
 
 Output files (the stage's documented schema): ``client_raw.fif``, ``therapist_raw.fif``
-(MNE FIF, EEG in volts, BAD_ annotations and any XDF markers), ``qc.json`` (below) and the
+(MNE FIF, EEG in volts, ``BAD_`` annotations and any XDF markers), ``qc.json`` (below) and the
 QC page ``{dyad}/{session}/qc.html`` (``hyperscan.qc``); with the workflow also the MNE
 Report ``preprocessed/report.html`` and the fitted ICAs ``preprocessed/{client,therapist}-ica.fif``
 (``hyperscan.qc_report``).
@@ -32,11 +32,11 @@ Report ``preprocessed/report.html`` and the fitted ICAs ``preprocessed/{client,t
 same in numbers: method, header difference, offset, drift, trigger residual, holes
 (``BAD_acq_skip``) per person, XDF stream identities, channels typed/renamed; see
 ``hyperscan.io.AlignmentNotes``), ``dyad_kept_percent``
-(time not covered by a BAD_ annotation of either person, the time synchrony can use),
+(time not covered by a ``BAD_`` annotation of either person, the time synchrony can use),
 ``duration_s``, and per person (``client``, ``therapist``): ``n_channels``, ``sfreq_in``,
 ``sfreq_out``, ``bad_channels`` ({name: reason}), ``bad_channel_scores`` (per criterion,
 per channel), ``interpolated``, ``dropped``, ``ica`` (method, n_components, eog_channels,
-excluded components, their |r| with the EOG reference and the share of the signal
+excluded components, their ``|r|`` with the EOG reference and the share of the signal
 variance they carried), ``bad_seconds``, ``bad_segments`` ([[onset, duration], ...]),
 ``kept_percent``, ``duration_s``.
 """
@@ -107,7 +107,7 @@ def detect_bad_channels(raw: mne.io.BaseRaw, *, z_threshold=5.0, flat_uv=0.5,
       blinks are not "deviant" — ICA removes blinks later;
     * ``hf_noise``: robust z of log(MAD above 50 Hz / MAD below 50 Hz) above
       ``z_threshold`` (only when the sampling rate exceeds 120 Hz);
-    * ``low_correlation``: in 1-s windows of the 1-45 Hz signal the largest |r| with any
+    * ``low_correlation``: in 1-s windows of the 1-45 Hz signal the largest ``|r|`` with any
       other good channel is below ``correlation`` in more than ``uncorrelated_fraction``
       of the windows (PREP uses 1 %; with 12-32 channels a channel's best partner is far
       away more often, so the default is 20 % — measured on simulated caps: good channels
@@ -254,7 +254,7 @@ def _eog_references(raw: mne.io.BaseRaw, proxies) -> list[str]:
     """EOG channels of the recording plus the configured frontal proxies that are good.
 
     Both, because a channel called EOG need not see blinks (EEGLAB's sample data: EOG1/EOG2
-    correlate -0.05 with FPz; its blink component has |r| 0.88 with FPz, 0.44 with EOG1). An
+    correlate -0.05 with FPz; its blink component has ``|r|`` 0.88 with FPz, 0.44 with EOG1). An
     EOG channel with any NaN or infinite sample, or a constant one, is left out: its
     correlation with a component is undefined (it made every score NaN, and qc.json invalid
     JSON)."""
@@ -342,9 +342,9 @@ EOG_SCORE_FILTER = dict(l_freq=1.0, h_freq=10.0, phase="zero-double", filter_len
 
 def find_eog_components(ica, raw: mne.io.BaseRaw, references: list[str], threshold: float):
     """``ica.find_bads_eog(raw, ch_name=references, measure="correlation",
-    threshold=threshold)``: the components whose |Pearson r| with any EOG reference exceeds
+    threshold=threshold)``: the components whose ``|Pearson r|`` with any EOG reference exceeds
     ``threshold``, after the 1-10 Hz band-pass MNE applies to both (:data:`EOG_SCORE_FILTER`),
-    on the samples outside BAD_ annotations.
+    on the samples outside ``BAD_`` annotations.
 
     MNE computes the sources, band-passes them and correlates them once *per reference*
     (five frontal proxies: five times the work); here the sources and all references come
@@ -361,14 +361,14 @@ def find_eog_components(ica, raw: mne.io.BaseRaw, references: list[str], thresho
     Returns
     -------
     labels : list of int
-        Components above the threshold, by |r| from the largest, each once.
+        Components above the threshold, by ``|r|`` from the largest, each once.
     scores : ndarray (n_components,), or a list of them (one per reference) when there are
         several references, as MNE returns them.
 
     Raises
     ------
     ValueError for references or a threshold this function does not take, and when no
-    sample is left outside the BAD_ annotations (as MNE).
+    sample is left outside the ``BAD_`` annotations (as MNE).
     """
     if (isinstance(references, str) or not len(references) or len(set(references)) != len(references)
             or not isinstance(threshold, (int, float, np.integer, np.floating)) or isinstance(threshold, bool)):
@@ -400,7 +400,7 @@ def remove_eye_components(raw: mne.io.BaseRaw, cfg: dict, on_fit=None) -> dict:
     """Fit ICA on the good EEG channels and remove blink/eye components in place (module
     doc, step 5); returns what was done for qc.json. ``on_fit(raw, ica, scores)``, when
     given, is called once the components to remove are chosen (``ica.exclude``) and before
-    they are projected out of ``raw`` (``scores``: each component's |r| with the EOG
+    they are projected out of ``raw`` (``scores``: each component's ``|r|`` with the EOG
     reference); the QC report draws its ICA figures there
     (``hyperscan.qc_report.ica_figures``)."""
     method = cfg.get("ica_method")
@@ -701,7 +701,7 @@ def _clean_person(person: str, raw, out, temporal, cfg: dict, with_report: bool,
                   with_page: bool = True, threads: int = 1) -> dict:
     """One person's part of :func:`preprocess_session`: read, clean, write ``out``, and what
     the session's QC needs afterwards (picklable, so it can come back from another process):
-    ``qc``, the ``before``/``cleaned`` :class:`hyperscan.qc.Snapshot`, the BAD_ ``span``, and
+    ``qc``, the ``before``/``cleaned`` :class:`hyperscan.qc.Snapshot`, the ``BAD_`` ``span``, and
     with ``with_report`` this person's sections of the MNE report (``report``), with
     ``with_page`` this person's blink figure of the QC page (``blink_figure``)."""
     from .qc import Snapshot, blink_figure

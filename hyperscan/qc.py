@@ -7,9 +7,9 @@ preprocessing stage from what it just did, so nothing is recomputed:
   trigger residual, XDF streams chosen, holes annotated ``BAD_acq_skip``) and the channels
   typed or renamed on reading (``qc.json`` ``alignment``);
 * per person: bad channels and why (with every channel's PREP-like scores), whether they
-  were interpolated or dropped, the ICA components removed as eye artefacts (|r| with the
+  were interpolated or dropped, the ICA components removed as eye artefacts (``|r|`` with the
   EOG reference, share of variance), the seconds annotated ``BAD_amplitude`` and the
-  percentage of the recording kept; for the dyad, the percentage free of BAD_ segments in
+  percentage of the recording kept; for the dyad, the percentage free of ``BAD_`` segments in
   both people (the time synchrony windows can use);
 * power spectra before and after preprocessing, and the blink reference channel before
   and after ICA on the stretch with the strongest eye activity.

@@ -793,7 +793,7 @@ def test_find_eog_components_refuses_what_it_does_not_take():
     for refs, thr in ((["Fp1", "Fp1"], 0.7), ([], 0.7), ("Fp1", 0.7), (["Fp1"], "auto")):
         with pytest.raises(ValueError, match="distinct EOG reference names and a numeric threshold"):
             find_eog_components(ica, raw, refs, thr)
-    allbad = raw.copy().set_annotations(mne.Annotations([0.0], [raw.times[-1] + 1.0], ["BAD_all"]))
+    allbad = raw.copy().set_annotations(mne.Annotations([0.0], [raw.n_times / raw.info["sfreq"]], ["BAD_all"]))
     with pytest.raises(ValueError, match="no sample outside the BAD_ annotations"):
         find_eog_components(ica, allbad, ["Fp1"], 0.7)
     # a component named twice counts once, as in MNE's ratio
