@@ -173,7 +173,6 @@ def filter_data(data: np.ndarray, sfreq: float, l_freq, h_freq, *, verbose=None,
     return out.reshape(x.shape)
 
 
-
 #: the signature of ``mne.filter._overlap_add_filter`` :func:`mne_filter_threads` stands in for
 _MNE_OLA_PARAMS = ["x", "h", "n_fft", "phase", "picks", "n_jobs", "copy", "pad"]
 

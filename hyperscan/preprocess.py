@@ -302,6 +302,7 @@ def _explained_variances(ica, raw: mne.io.BaseRaw, component_sets) -> list[float
     eeg_names = [info.ch_names[i] for i in eeg]
     direct = (ica.noise_cov is None and not ica.info["projs"] and set(ica.ch_names) <= set(eeg_names))
     if direct:
+        eeg_picks = [raw.ch_names.index(ch) for ch in eeg_names]  # the same rows of raw
         n = ica.n_components_
         rows = np.array([eeg_names.index(ch) for ch in ica.ch_names])  # the ICA's rows among them
         unmixing = ica.unmixing_matrix_ @ ica.pca_components_[:n]  # (n, n_ica_channels)
@@ -320,14 +321,14 @@ def _explained_variances(ica, raw: mne.io.BaseRaw, component_sets) -> list[float
                 residual[components] += (1.0 - ratio) * orig
             total += orig
             continue
-        x = raw.get_data(picks=[raw.ch_names.index(ch) for ch in eeg_names], start=start, stop=stop)
+        x = raw.get_data(picks=eeg_picks, start=start, stop=stop)
         orig = x.var(axis=0).sum()
         y = x[rows] / scale - mean
         sources = unmixing[used] @ y
         diff = np.zeros_like(x)  # 0 on the EEG channels the ICA does not use
         for components in residual:
-            keep = sorted({int(c) for c in components})  # each component once, as MNE's np.unique
-            diff[rows] = scale * (y - mixing[:, keep] @ sources[[where[c] for c in keep]])
+            once = sorted({int(c) for c in components})  # each component once, as MNE's np.unique
+            diff[rows] = scale * (y - mixing[:, once] @ sources[[where[c] for c in once]])
             # MNE: 1 - mean_t var_ch(diff) / mean_t var_ch(orig), summed over chunks
             residual[components] += diff.var(axis=0).sum()
         total += orig
