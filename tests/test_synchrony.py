@@ -473,3 +473,30 @@ def test_channel_blocks_make_each_band_signal_as_few_times_as_memory_allows(monk
         # other blocks: other matrix shapes for BLAS, so rounding only
         np.testing.assert_allclose(blocked[m].values, whole[m].values, rtol=0, atol=1e-12)
     streamed.close()
+
+
+def test_streamed_netcdf_writes_one_chunk_per_block(tmp_path):
+    """synchrony.nc holds one HDF5 chunk per (band, window chunk, client block, therapist
+    block): full blocks are written as raw chunks, edge blocks (a narrower last channel
+    block, the last windows) through h5py; every stored value equals the in-memory result."""
+    import h5py
+
+    import hyperscan.synchrony as S
+
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((7, 2750)), rng.standard_normal((9, 2750))
+    kw = dict(bands={"alpha": (8.0, 13.0), "beta": (13.0, 30.0)}, metrics=["plv", "wpli", "envcorr"],
+              window_length=2.0, window_step=1.0, chunk_windows=3, channel_block=4)
+    memory = S.compute_synchrony(a, b, 250.0, **kw)
+    streamed = S.compute_synchrony(a, b, 250.0, out_path=tmp_path / "s.nc", **kw)
+    n_win = memory.sizes["time"]
+    assert n_win == 10  # 3 full window chunks and one of 1 window
+    for m in kw["metrics"]:
+        np.testing.assert_array_equal(streamed[m].values, memory[m].values)
+        assert not np.isnan(streamed[m].values).all(axis=(2, 3)).any()
+    streamed.close()
+    with h5py.File(tmp_path / "s.nc") as f:
+        for m in kw["metrics"]:
+            assert f[m].chunks == (1, 3, 4, 4) and f[m].compression is None
+            # 2 bands x 4 window chunks x 2 client blocks (4 + 3) x 3 therapist blocks (4 + 4 + 1)
+            assert f[m].id.get_num_chunks() == 2 * 4 * 2 * 3
