@@ -130,6 +130,33 @@ def _rotate_phases(data: np.ndarray, rotation: np.ndarray, channel_block: int = 
     return out
 
 
+def _rotate_phases_many(data: np.ndarray, rotations, outs, channel_block: int = 8) -> None:
+    """``outs[k][:] = _rotate_phases(data, rotations[k])`` for every k, each channel block's
+    spectrum computed once for all the rotations (a 5-smooth length; issue #19: the phase
+    surrogates of a session are one therapist with several random phase sets). The same
+    ``rfft``, product and ``irfft`` of the same block as one rotation at a time, so bit for
+    bit the same arrays. ``outs``: arrays of ``data``'s shape (e.g. ``.npy`` memory maps, so
+    the surrogates go to disk without a copy in memory); a length with a large prime factor
+    goes through :func:`_rotate_phases` per rotation."""
+    from .hilbert import is_fast_length
+    from .threads import parallel_map
+
+    n = data.shape[-1]
+    if not is_fast_length(n) or data.ndim != 2:
+        for rotation, out in zip(rotations, outs):
+            out[...] = _rotate_phases(data, rotation, channel_block)
+        return
+
+    def one(lo):  # blocks are independent: side by side on the engine's threads
+        spectrum = np.fft.rfft(data[lo:lo + channel_block], axis=-1)
+        for rotation, out in zip(rotations, outs):
+            # in the spectrum's own precision, as _rotate_phases's in-place product
+            product = np.multiply(spectrum, rotation, out=np.empty_like(spectrum))
+            out[lo:lo + channel_block] = np.fft.irfft(product, n=n, axis=-1)
+
+    parallel_map(one, range(0, data.shape[0], channel_block))
+
+
 def pseudo_partners(keys: list[tuple[str, str]], *, match: str = "session", max_partners: int = 8,
                     seed: int = 0) -> dict[tuple[str, str], list[tuple[str, str]]]:
     """For each (dyad, session): the sessions whose therapist is paired with its client.
@@ -249,14 +276,25 @@ def session_nulls(client: Recording, therapist, partners, windows: pd.DataFrame,
     partners = list(partners)
     therapist = therapist() if callable(therapist) else therapist
     n_t = therapist.data.shape[-1]
-    surrogates = []
-    for k in range(ncfg["n_phase_surrogates"]):
-        surrogate = Recording(_rotate_phases(therapist.data, _phase_rotation(n_t, rng)), therapist.sfreq,
-                              therapist.channels, therapist.bad_segments)
-        if spill_dir is not None:
-            surrogate = _spilled(surrogate, Path(spill_dir) / f"phase-{k}.npy")
-        surrogates.append(surrogate)
-    del therapist  # only the surrogates were made from it
+    # the rotations drawn in order from rng, then every surrogate made from one spectrum of
+    # each channel block (_rotate_phases_many), written straight into its spill file
+    rotations = [_phase_rotation(n_t, rng) for _ in range(ncfg["n_phase_surrogates"])]
+    x = therapist.data if np.issubdtype(therapist.data.dtype, np.floating) else therapist.data.astype(float)
+    meta = (therapist.sfreq, therapist.channels, therapist.bad_segments)
+    if spill_dir is not None:
+        paths = [Path(spill_dir) / f"phase-{k}.npy" for k in range(len(rotations))]
+        outs = [np.lib.format.open_memmap(p, mode="w+", dtype=x.dtype, shape=x.shape) for p in paths]
+    else:
+        outs = [np.empty_like(x) for _ in rotations]
+    _rotate_phases_many(x, rotations, outs)
+    if spill_dir is not None:
+        for out in outs:
+            out.flush()
+        del outs
+        surrogates = [lambda p=p: Recording(np.load(p, mmap_mode="r"), *meta) for p in paths]
+    else:
+        surrogates = [Recording(out, *meta) for out in outs]
+    del therapist, x  # only the surrogates were made from it
     method = config["synchrony"].get("method", "hilbert")
     pseudo = [{} for _ in partners]
     phase = [{} for _ in surrogates]
@@ -286,18 +324,6 @@ def session_nulls(client: Recording, therapist, partners, windows: pd.DataFrame,
                 progress(done, total)
         del cached
     return null_table(windows, metrics, pseudo, phase, ci_level)
-
-
-def _spilled(recording: Recording, path: Path):
-    """Write ``recording.data`` to ``path`` (.npy); a loader returning the recording read back.
-
-    Read back as a read-only memory map: the page cache's pages are the array (no copy into
-    fresh memory; each surrogate is read once per band, 15 times in a 60-min session:
-    0.04 s instead of 0.09-0.8 s a read, issue #19), the same values, and nothing can
-    write into it."""
-    np.save(path, recording.data)
-    meta = (recording.sfreq, recording.channels, recording.bad_segments)
-    return lambda: Recording(np.load(path, mmap_mode="r"), *meta)
 
 
 def null_table(windows: pd.DataFrame, metrics, pseudo: list[dict], phase: list[dict], ci_level: float) -> pd.DataFrame:

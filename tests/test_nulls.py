@@ -202,3 +202,22 @@ def test_surrogate_intervals_cover_the_truth_with_few_dyads():
                          "pseudo_value": 0.2, "phase_mean": 0.1, "n_pseudo": 1}])
     out = surrogate_summary([one]).iloc[0]
     assert np.isnan(out.pseudo_ci_low) and np.isnan(out.pseudo_ci_high)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [3000, 2 * 1499])  # a 5-smooth length, and one with a large prime factor
+def test_phase_surrogates_from_one_spectrum_are_bit_identical(dtype, n):
+    """Several phase surrogates made from each channel block's one spectrum are the arrays
+    of one rotation at a time, bit for bit (float32 as the nulls stage holds recordings)."""
+    from hyperscan.nulls import _phase_rotation, _rotate_phases, _rotate_phases_many
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((11, n)).astype(dtype)
+    rotations = [_phase_rotation(n, rng) for _ in range(3)]
+    outs = [np.empty_like(x) for _ in rotations]
+    _rotate_phases_many(x, rotations, outs)
+    for rotation, out in zip(rotations, outs):
+        expected = _rotate_phases(x, rotation)
+        assert out.dtype == expected.dtype == dtype
+        np.testing.assert_array_equal(out, expected)
+        assert not np.array_equal(out, x)
