@@ -97,62 +97,45 @@ def _phase_rotation(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _rotate_phases(data: np.ndarray, rotation: np.ndarray, channel_block: int = 8) -> np.ndarray:
-    """``irfft(rfft(data) · rotation, n)`` along the last axis. A length with a large prime
-    factor (Bluestein's FFT, 4-12x slower) goes through the same circular convolution, with
-    the kernel ``irfft(rotation, n)``, done exactly at a 5-smooth length
-    (:func:`hyperscan.hilbert.circular_convolve`): equal to rounding, not bit for bit."""
-    from .hilbert import circular_convolve, is_fast_length, kernel_spectrum, padded_length
-
-    n = data.shape[-1]
-    if is_fast_length(n):
-        def transform(x):
-            spectrum = np.fft.rfft(x, axis=-1)
-            spectrum *= rotation
-            return np.fft.irfft(spectrum, n=n, axis=-1)
-    else:
-        m = padded_length(n)
-        spec = kernel_spectrum(np.fft.irfft(rotation, n=n), m)
-        if data.dtype == np.float32:
-            spec = spec.astype(np.complex64)
-
-        def transform(x):
-            return circular_convolve(x, spec, n, m)
-    if data.ndim == 1:
-        return transform(data)
-    from .threads import parallel_map
-
+    """``irfft(rfft(data) · rotation, n)`` along the last axis, in ``data``'s precision
+    (:func:`_rotate_phases_many` with one rotation)."""
     out = np.empty_like(data)
-
-    def one(lo):  # blocks are independent: side by side on the engine's threads (FFTs release the GIL)
-        out[lo:lo + channel_block] = transform(data[lo:lo + channel_block])
-
-    parallel_map(one, range(0, data.shape[0], channel_block))
+    _rotate_phases_many(data, [rotation], [out], channel_block)
     return out
 
 
 def _rotate_phases_many(data: np.ndarray, rotations, outs, channel_block: int = 8) -> None:
-    """``outs[k][:] = _rotate_phases(data, rotations[k])`` for every k, each channel block's
-    spectrum computed once for all the rotations (a 5-smooth length; issue #19: the phase
-    surrogates of a session are one therapist with several random phase sets). The same
-    ``rfft``, product and ``irfft`` of the same block as one rotation at a time, so bit for
-    bit the same arrays. ``outs``: arrays of ``data``'s shape (e.g. ``.npy`` memory maps, so
-    the surrogates go to disk without a copy in memory); a length with a large prime factor
-    goes through :func:`_rotate_phases` per rotation."""
-    from .hilbert import is_fast_length
+    """``outs[k][:] = irfft(rfft(data) · rotations[k], n)`` along the last axis for every k,
+    each block of ``channel_block`` channels (rows of the first axis) transformed once for
+    all the rotations (issue #19: the phase surrogates of a session are one therapist with
+    several random phase sets; each block's values do not depend on how many rotations
+    share its spectrum). ``outs``: arrays of ``data``'s shape (e.g. ``.npy`` memory maps, so
+    the surrogates go to disk without a copy in memory). A length with a large prime factor
+    (Bluestein's FFT, 4-12x slower) goes through the same circular convolution, with the
+    kernel ``irfft(rotation, n)``, done exactly at a 5-smooth length
+    (:func:`hyperscan.hilbert.circular_convolve`): equal to rounding, not bit for bit."""
+    from .hilbert import circular_convolve, is_fast_length, kernel_spectrum, padded_length
     from .threads import parallel_map
 
     n = data.shape[-1]
-    if not is_fast_length(n) or data.ndim != 2:
-        for rotation, out in zip(rotations, outs):
-            out[...] = _rotate_phases(data, rotation, channel_block)
-        return
+    if data.ndim == 1:  # one row
+        data, outs = data[None], [out[None] for out in outs]
+    if is_fast_length(n):
+        def one(lo):  # blocks are independent: side by side on the engine's threads (FFTs release the GIL)
+            spectrum = np.fft.rfft(data[lo:lo + channel_block], axis=-1)
+            for rotation, out in zip(rotations, outs):
+                # in the spectrum's own precision (complex64 for float32 data)
+                product = np.multiply(spectrum, rotation, out=np.empty_like(spectrum))
+                out[lo:lo + channel_block] = np.fft.irfft(product, n=n, axis=-1)
+    else:
+        m = padded_length(n)
+        kernels = [kernel_spectrum(np.fft.irfft(rotation, n=n), m) for rotation in rotations]
+        if data.dtype == np.float32:
+            kernels = [k.astype(np.complex64) for k in kernels]
 
-    def one(lo):  # blocks are independent: side by side on the engine's threads
-        spectrum = np.fft.rfft(data[lo:lo + channel_block], axis=-1)
-        for rotation, out in zip(rotations, outs):
-            # in the spectrum's own precision, as _rotate_phases's in-place product
-            product = np.multiply(spectrum, rotation, out=np.empty_like(spectrum))
-            out[lo:lo + channel_block] = np.fft.irfft(product, n=n, axis=-1)
+        def one(lo):
+            for kernel, out in zip(kernels, outs):
+                out[lo:lo + channel_block] = circular_convolve(data[lo:lo + channel_block], kernel, n, m)
 
     parallel_map(one, range(0, data.shape[0], channel_block))
 
@@ -279,7 +262,7 @@ def session_nulls(client: Recording, therapist, partners, windows: pd.DataFrame,
     # the rotations drawn in order from rng, then every surrogate made from one spectrum of
     # each channel block (_rotate_phases_many), written straight into its spill file
     rotations = [_phase_rotation(n_t, rng) for _ in range(ncfg["n_phase_surrogates"])]
-    x = therapist.data if np.issubdtype(therapist.data.dtype, np.floating) else therapist.data.astype(float)
+    x = therapist.data
     meta = (therapist.sfreq, therapist.channels, therapist.bad_segments)
     if spill_dir is not None:
         paths = [Path(spill_dir) / f"phase-{k}.npy" for k in range(len(rotations))]
