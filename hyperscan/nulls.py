@@ -41,6 +41,7 @@ issue #19, same values): what remains is mostly the two 64-channel band signals 
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import warnings
@@ -109,8 +110,9 @@ def _rotate_phases_many(data: np.ndarray, rotations, outs, channel_block: int = 
     each block of ``channel_block`` channels (rows of the first axis) transformed once for
     all the rotations (issue #19: the phase surrogates of a session are one therapist with
     several random phase sets; each block's values do not depend on how many rotations
-    share its spectrum). ``outs``: arrays of ``data``'s shape (e.g. ``.npy`` memory maps, so
-    the surrogates go to disk without a copy in memory). A length with a large prime factor
+    share its spectrum). ``outs``: arrays of ``data``'s shape, or anything that takes
+    ``outs[k][lo:hi] = rows`` (:class:`_NpyRowWriter`: the surrogates go to disk block by
+    block, without a copy in memory). A length with a large prime factor
     (Bluestein's FFT, 4-12x slower) goes through the same circular convolution, with the
     kernel ``irfft(rotation, n)``, done exactly at a 5-smooth length
     (:func:`hyperscan.hilbert.circular_convolve`): equal to rounding, not bit for bit."""
@@ -229,6 +231,38 @@ def _pooled(draws: list[np.ndarray], ci_level: float):
                 low=np.quantile(pooled, a), high=np.quantile(pooled, 1 - a))
 
 
+class _NpyRowWriter:
+    """A 2-D ``.npy`` file written block of rows by block of rows with ``os.pwrite``
+    (``writer[lo:hi] = rows``, from any thread): what :func:`_rotate_phases_many` writes
+    the phase surrogates into when they are spilled. Unlike a writable memory map, the
+    written pages are never mapped into this process, so they do not count in its resident
+    memory (a review measured ``open_memmap`` for the three 60-min surrogates at +690 MB of
+    mapped file pages, the nulls job at 2579 MB against its 2038-MB request; issue #19).
+    Values are cast to the file's dtype as an assignment into an array would cast them."""
+
+    def __init__(self, path, shape, dtype):
+        header = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)  # header + size
+        self.offset, self.dtype, self.shape = header.offset, header.dtype, header.shape
+        del header  # never written through: no page of it is touched
+        self.row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * self.dtype.itemsize
+        self.fd = os.open(path, os.O_WRONLY)
+
+    def __setitem__(self, rows, values):
+        start, stop, step = rows.indices(self.shape[0])
+        if step != 1:
+            raise ValueError("rows are written as one contiguous block")
+        block = np.ascontiguousarray(np.broadcast_to(values, (stop - start, *self.shape[1:])), dtype=self.dtype)
+        view, at = memoryview(block).cast("B"), self.offset + start * self.row_bytes
+        while view:  # pwrite may write less than asked
+            written = os.pwrite(self.fd, view, at)
+            view, at = view[written:], at + written
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
 def session_nulls(client: Recording, therapist, partners, windows: pd.DataFrame,
                   config: dict, *, rng: np.random.Generator, progress=None, spill_dir=None) -> pd.DataFrame:
     """nulls.tsv of one session (see module doc). ``windows`` is its windows.tsv table.
@@ -266,13 +300,16 @@ def session_nulls(client: Recording, therapist, partners, windows: pd.DataFrame,
     meta = (therapist.sfreq, therapist.channels, therapist.bad_segments)
     if spill_dir is not None:
         paths = [Path(spill_dir) / f"phase-{k}.npy" for k in range(len(rotations))]
-        outs = [np.lib.format.open_memmap(p, mode="w+", dtype=x.dtype, shape=x.shape) for p in paths]
+        outs = [_NpyRowWriter(p, x.shape, x.dtype) for p in paths]
     else:
         outs = [np.empty_like(x) for _ in rotations]
-    _rotate_phases_many(x, rotations, outs)
+    try:
+        _rotate_phases_many(x, rotations, outs)
+    finally:
+        if spill_dir is not None:
+            for out in outs:
+                out.close()
     if spill_dir is not None:
-        for out in outs:
-            out.flush()
         del outs
         surrogates = [lambda p=p: Recording(np.load(p, mmap_mode="r"), *meta) for p in paths]
     else:

@@ -1,6 +1,8 @@
 """Null models: phase randomisation keeps spectra, pseudo-dyads are the right pairs, and the
 shared-music confound shows up as synchrony pseudo-dyads share (Burgess 2013)."""
 
+from pathlib import Path
+
 import mne
 import numpy as np
 import pandas as pd
@@ -231,3 +233,60 @@ def test_phase_surrogates_from_one_spectrum_match_the_direct_transform(dtype, n)
         assert np.abs(out - x).max() > 1.0  # a surrogate, not the input
         np.testing.assert_array_equal(_rotate_phases(x, rotation, channel_block=3), out)
         np.testing.assert_array_equal(_rotate_phases(x[0], rotation), out[0])  # one channel, 1-D
+
+
+def _rss_file_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("RssFile"):
+            return int(line.split()[1]) / 1024
+    raise LookupError("RssFile")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
+def test_spilled_surrogates_are_written_without_mapping_them(tmp_path):
+    """The spill files are written block by block (``_NpyRowWriter``, from two threads):
+    the file reads back as the array an assignment would have made (float64 rows cast to
+    the file's float32), and the written pages never enter this process's resident memory
+    (a writable memory map of the 60-min surrogates added 690 MB to the nulls job's RSS)."""
+    from hyperscan.nulls import _NpyRowWriter
+    from hyperscan.threads import parallel_map
+
+    rng = np.random.default_rng(5)
+    values = rng.standard_normal((37, 250_000))  # float64, ~74 MB
+    expected = np.empty(values.shape, np.float32)
+    path = tmp_path / "phase-0.npy"
+    before = _rss_file_mb()
+    writer = _NpyRowWriter(path, values.shape, np.float32)
+    try:
+        def one(lo):
+            writer[lo:lo + 8] = values[lo:lo + 8]
+            expected[lo:lo + 8] = values[lo:lo + 8]
+        parallel_map(one, range(0, len(values), 8), threads=2)
+        with pytest.raises(ValueError, match="contiguous"):
+            writer[0:4:2] = values[0:4:2]
+    finally:
+        writer.close()
+    grown = _rss_file_mb() - before
+    got = np.load(path)
+    assert got.dtype == np.float32 and got.shape == values.shape
+    np.testing.assert_array_equal(got, expected)
+    assert grown < 20, f"file pages mapped into the process: +{grown:.0f} MB for a 37-MB file"
+
+
+def test_spilled_phase_surrogates_give_the_in_memory_nulls(tmp_path):
+    """nulls.tsv with the phase surrogates spilled to disk (the stage's route) is the
+    in-memory one, bit for bit."""
+    cfg = validate_config({"bands": {"theta": [4, 8], "alpha": [8, 13]}, "metrics": ["plv", "envcorr"],
+                           "stats": {"nulls": {"n_phase_surrogates": 3}}})
+    c, t, _, _ = simulate_dyad(0, seed=8, duration=130.0, null=False)
+    client = Recording(_clean(c).astype(np.float32), 250.0, CHANNELS, [])
+    therapist = Recording(_clean(t).astype(np.float32), 250.0, CHANNELS, [])
+    n_win = len(window_values(client, therapist, cfg, ["plv"])[("theta", "plv")])
+    windows = pd.concat([pd.DataFrame({"dyad": "D0", "session": "S1", "band": b, "metric": m,
+                                       "start": np.arange(n_win, dtype=float), "end": np.arange(n_win) + 2.0,
+                                       "value": 0.1, "excluded": 0})
+                         for b in ("theta", "alpha") for m in ("plv", "envcorr")])
+    memory = session_nulls(client, therapist, [], windows, cfg, rng=np.random.default_rng(9))
+    spilled = session_nulls(client, therapist, [], windows, cfg, rng=np.random.default_rng(9), spill_dir=tmp_path)
+    pd.testing.assert_frame_equal(spilled, memory, check_exact=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["phase-0.npy", "phase-1.npy", "phase-2.npy"]
