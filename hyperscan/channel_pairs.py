@@ -96,7 +96,9 @@ def pair_differences(sessions, reporter, category, reference, band, metric, min_
         cat, ref = cat & keep, ref & keep
         if cat.sum() < min_windows or ref.sum() < min_windows:
             continue
-        mat = ds[metric].sel(band=band).transpose("time", "client_channel", "therapist_channel").values
+        # float64 means also of a single-precision synchrony.nc (synchrony.dtype float32)
+        mat = np.asarray(ds[metric].sel(band=band).transpose("time", "client_channel", "therapist_channel").values,
+                         dtype=np.float64)
         these = (list(map(str, ds["client_channel"].values)), list(map(str, ds["therapist_channel"].values)))
         if names is None:
             names = these

@@ -1500,6 +1500,13 @@ def _stream_to_netcdf(out_path, skel, metrics, shape, real, chunk_windows, chann
     return xr.open_dataset(out_path, engine="h5netcdf")
 
 
+#: Channels per side whose band signal the synchrony stage holds at a time, by
+#: ``synchrony.dtype``: the same bytes either way (a 60-min 250-Hz block of 32 complex128
+#: channels or of 64 complex64 ones: 0.46 GB), so single precision takes a 64-channel cap in
+#: one block and makes each band signal once instead of 5 times per 2 x 2 blocks.
+STAGE_CHANNEL_BLOCK = {"float64": 32, "float32": 64}
+
+
 def synchrony_stage(client_fif, therapist_fif, config: Mapping, out_path, threads: int = 1,
                     progress: Callable[[int, int], None] | None = None) -> None:
     """Workflow stage: two preprocessed FIF files -> synchrony.nc (with provenance attrs).
@@ -1509,6 +1516,18 @@ def synchrony_stage(client_fif, therapist_fif, config: Mapping, out_path, thread
     allocation; :func:`hyperscan.threads.limit_threads`) because oversubscribed threads are
     much slower than one when jobs run side by side. ``progress``: see
     :func:`compute_synchrony`.
+
+    ``config["synchrony"]["dtype"]`` (default ``"float64"``) is the working and output
+    precision (:func:`compute_synchrony`'s ``dtype``), with :data:`STAGE_CHANNEL_BLOCK`
+    channels per block. ``"float32"``: the band signals are still filtered and transformed
+    in float64 (:func:`band_analytic`) and rounded once to complex64; the metrics run in
+    single precision. Measured against float64 on a simulated coupled 64-channel dyad
+    (``tests/test_synchrony_dtype.py``): every value within 2e-5 (the engine's float32 bound,
+    ``tests/test_synchrony.py``; measured <= 1.3e-6) except ``pli``, whose ``|Σ sign Im|/T``
+    changes by whole counts of ``1/T`` where a sample's ``Im(x_a x_b*)`` is within float32
+    rounding of 0 (< 0.1 % of pair-windows there); windows.tsv's means over channel pairs
+    within 1e-6. Speed (issue #19): the 60-min 2 x 64-channel stage on 2 cores 127.0 -> 78.8 s
+    wall, 222 -> 131 CPU s, peak 1816 -> 1774 MB (benchmarks/README.md).
     """
     from .gpu import config_backend
     from .io import Recording
@@ -1521,6 +1540,7 @@ def synchrony_stage(client_fif, therapist_fif, config: Mapping, out_path, thread
     client = Recording.from_fif(client_fif, dtype="exact")
     therapist = Recording.from_fif(therapist_fif, dtype="exact")
     scfg = config["synchrony"]
+    dtype = scfg.get("dtype", "float64")
     attrs = provenance(config, [client_fif, therapist_fif])
     attrs["recording_duration"] = client.n_times / client.sfreq
     if client.epochs is not None or therapist.epochs is not None:  # epoched session (hyperscan.epoched)
@@ -1528,7 +1548,7 @@ def synchrony_stage(client_fif, therapist_fif, config: Mapping, out_path, thread
 
         client.data, therapist.data = client.data.astype(float), therapist.data.astype(float)  # exact
         with limit_threads(threads):
-            epoched_synchrony_stage(client, therapist, config, out_path, attrs, source=client_fif)
+            epoched_synchrony_stage(client, therapist, config, out_path, attrs, source=client_fif, dtype=dtype)
         return
     with limit_threads(threads):
         ds = compute_synchrony(
@@ -1545,6 +1565,8 @@ def synchrony_stage(client_fif, therapist_fif, config: Mapping, out_path, thread
             out_path=out_path,
             chunk_windows=scfg["chunk_windows"],
             method=scfg["method"],
+            dtype=dtype,
+            channel_block=STAGE_CHANNEL_BLOCK[dtype],
             attrs=attrs,
             progress=progress,
             hilbert_n_fft=config_hilbert_n_fft(config),

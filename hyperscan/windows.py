@@ -65,6 +65,11 @@ def summarise_matrix(da: xr.DataArray, how: str = "mean") -> xr.DataArray:
     raise ValueError(f"unknown summary {how!r}")
 
 
+def _float64(da):
+    """``da`` in float64: unchanged when it is, else converted (one band of one metric)."""
+    return da if da.dtype == np.float64 else da.astype(np.float64)
+
+
 def windows_table(synchrony_path, *, dyad: str, session: str, reports_path=None,
                   report_offset: float = 0.0, summary: str = "mean",
                   min_overlap: float = 0.5, clock: dict | None = None, report_format: str | None = None,
@@ -94,7 +99,9 @@ def windows_table(synchrony_path, *, dyad: str, session: str, reports_path=None,
         bands = [str(b) for b in ds["band"].values]
         # One band of one metric at a time: a 60-min 64 x 64-channel session holds ~0.6 GB
         # per metric, and loading them all at once would keep every metric in memory.
-        values = {m: np.stack([summarise_matrix(ds[m].isel(band=k), summary).values
+        # A single-precision file (synchrony.dtype float32) is summarised in float64, so the
+        # mean over 4096 pairs adds no float32 rounding of its own; float64 files as they are.
+        values = {m: np.stack([summarise_matrix(_float64(ds[m].isel(band=k)), summary).values
                                for k in range(len(bands))]) if bands else np.empty((0, len(starts)))
                   for m in metrics}
         duration = float(ds.attrs.get("recording_duration", ends[-1] if len(ends) else 0.0))

@@ -186,10 +186,11 @@ def _shift_to_eeg_clock(ds, layout, sfreq):
                             epoch_start=("time", eeg), epoch_end=("time", eeg + n))
 
 
-def epoched_synchrony_stage(client, therapist, config, out_path, attrs, source) -> None:
-    """The synchrony stage for an epoched session: synchrony.nc, written atomically."""
+def epoched_synchrony_stage(client, therapist, config, out_path, attrs, source, dtype="float64") -> None:
+    """The synchrony stage for an epoched session: synchrony.nc, written atomically
+    (``dtype``: config ``synchrony.dtype``, see :func:`epoched_synchrony`)."""
     from ..atomic import atomic_output
 
-    ds = epoched_synchrony(client, therapist, config, attrs=attrs, source=source)
+    ds = epoched_synchrony(client, therapist, config, attrs=attrs, source=source, dtype=dtype)
     with atomic_output(out_path) as tmp:
         ds.to_netcdf(tmp, engine="h5netcdf")

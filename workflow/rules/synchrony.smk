@@ -32,6 +32,7 @@ rule synchrony:
             "synchrony.method",
             "synchrony.hilbert_n_fft",
             "synchrony.backend",
+            "synchrony.dtype",
         ),
     script:
         "../scripts/synchrony.py"

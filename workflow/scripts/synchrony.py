@@ -8,7 +8,7 @@ chose(
     log,
     snakemake.params.config,
     ["bands", "metrics", "window.length", "window.step", "synchrony.method", "synchrony.hilbert_n_fft",
-     "synchrony.chunk_windows"],
+     "synchrony.chunk_windows", "synchrony.dtype"],
 )
 log.info("chose synchrony.backend = %r", config_backend(snakemake.params.config))  # absent at cpu (common.smk)
 invalidate_manifest(snakemake.config["output_dir"])  # stale once any output changes
