@@ -1507,6 +1507,21 @@ def _stream_to_netcdf(out_path, skel, metrics, shape, real, chunk_windows, chann
 STAGE_CHANNEL_BLOCK = {"float64": 32, "float32": 64}
 
 
+def config_dtype(config: Mapping) -> str:
+    """The synchrony stage's precision, ``"float64"`` or ``"float32"``, from config
+    ``synchrony.dtype`` (absent: ``"float64"``; the workflow leaves the default out of the
+    rule's params, ``LATER_KEYS`` in ``workflow/rules/common.smk``). ValueError for anything
+    else (validated configs never have it)."""
+    value = (config.get("synchrony") or {}).get("dtype", "float64")
+    try:
+        name = np.dtype(value).name
+    except TypeError:
+        name = None
+    if name not in STAGE_CHANNEL_BLOCK:
+        raise ValueError(f"synchrony.dtype must be float64 or float32, got {value!r}")
+    return name
+
+
 def synchrony_stage(client_fif, therapist_fif, config: Mapping, out_path, threads: int = 1,
                     progress: Callable[[int, int], None] | None = None) -> None:
     """Workflow stage: two preprocessed FIF files -> synchrony.nc (with provenance attrs).
@@ -1525,9 +1540,12 @@ def synchrony_stage(client_fif, therapist_fif, config: Mapping, out_path, thread
     (``tests/test_synchrony_dtype.py``): every value within 2e-5 (the engine's float32 bound,
     ``tests/test_synchrony.py``; measured <= 1.3e-6) except ``pli``, whose ``|Σ sign Im|/T``
     changes by whole counts of ``1/T`` where a sample's ``Im(x_a x_b*)`` is within float32
-    rounding of 0 (< 0.1 % of pair-windows there); windows.tsv's means over channel pairs
-    within 1e-6. Speed (issue #19): the 60-min 2 x 64-channel stage on 2 cores 127.0 -> 78.8 s
-    wall, 222 -> 131 CPU s, peak 1816 -> 1774 MB (benchmarks/README.md).
+    rounding of 0 (< 0.1 % of pair-windows there), and ``ccorr``/``envcorr``/``powcorr`` of
+    a nearly constant phase or envelope (rounding noise), which can differ more or be NaN;
+    windows.tsv's means over channel pairs (taken in float64) within 1e-6, except ``pli``'s:
+    ``1/(T n_pairs)`` per changed pair-window (5.5e-6 at 19 x 19 channels). Speed (issue
+    #19), one back-to-back pair of runs: the 60-min 2 x 64-channel stage on 2 cores 127.0 ->
+    78.8 s wall, 222 -> 131 CPU s, peak 1816 -> 1774 MB (benchmarks/README.md).
     """
     from .gpu import config_backend
     from .io import Recording
@@ -1540,7 +1558,7 @@ def synchrony_stage(client_fif, therapist_fif, config: Mapping, out_path, thread
     client = Recording.from_fif(client_fif, dtype="exact")
     therapist = Recording.from_fif(therapist_fif, dtype="exact")
     scfg = config["synchrony"]
-    dtype = scfg.get("dtype", "float64")
+    dtype = config_dtype(config)
     attrs = provenance(config, [client_fif, therapist_fif])
     attrs["recording_duration"] = client.n_times / client.sfreq
     if client.epochs is not None or therapist.epochs is not None:  # epoched session (hyperscan.epoched)
@@ -1548,7 +1566,8 @@ def synchrony_stage(client_fif, therapist_fif, config: Mapping, out_path, thread
 
         client.data, therapist.data = client.data.astype(float), therapist.data.astype(float)  # exact
         with limit_threads(threads):
-            epoched_synchrony_stage(client, therapist, config, out_path, attrs, source=client_fif, dtype=dtype)
+            epoched_synchrony_stage(client, therapist, config, out_path, attrs, source=client_fif, dtype=dtype,
+                                    channel_block=STAGE_CHANNEL_BLOCK[dtype])
         return
     with limit_threads(threads):
         ds = compute_synchrony(

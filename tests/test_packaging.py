@@ -43,7 +43,7 @@ UNIT_TESTS = ["test_synchrony.py", "test_stats.py", "test_windows.py", "test_rep
               "test_config_sessions.py", "test_nulls.py", "test_labels.py", "test_directional.py",
               "test_person.py", "test_logs.py", "test_verify.py", "test_reports_formats.py", "test_music.py",
               "test_bids.py", "test_preprocess.py", "test_summary.py", "test_threads.py", "test_cli_help.py",
-              "test_conda_env.py", "test_hilbert_n_fft.py", "test_hilbert.py"]
+              "test_conda_env.py", "test_hilbert_n_fft.py", "test_hilbert.py", "test_synchrony_dtype.py"]
 
 
 def _clean_env():

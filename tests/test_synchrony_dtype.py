@@ -109,6 +109,66 @@ def test_float32_window_means_within_1e_6(dyad):
     assert np.nanstd(alpha_plv) > 1e3 * np.nanmax(diff)
 
 
+def test_float32_file_is_one_block_a_side(dyad):
+    """float32 holds the 64 channels of a side in one block (STAGE_CHANNEL_BLOCK), float64 in
+    two: the written chunks are the blocks."""
+    with xr.open_dataset(dyad["float64"], engine="h5netcdf") as d64, \
+            xr.open_dataset(dyad["float32"], engine="h5netcdf") as d32:
+        assert tuple(d32["plv"].encoding["chunksizes"][2:]) == (64, 64)
+        assert tuple(d64["plv"].encoding["chunksizes"][2:]) == (32, 32)
+
+
+def test_float32_file_is_averaged_in_float64(dyad):
+    """windows.tsv and the channel-pair stage average a single-precision file in float64:
+    the same numbers as a float64 mean of the file's own values (a float32 mean would differ by
+    ~1e-8 over 4096 pairs, more over thousands of windows)."""
+    from hyperscan.channel_pairs import pair_differences
+
+    table = windows_table(dyad["float32"], dyad="D01", session="S1")
+    with xr.open_dataset(dyad["float32"], engine="h5netcdf") as d32:
+        wide = d32.load().astype(np.float64)
+    for m in ("plv", "coh", "pli"):
+        for k, band in enumerate(BANDS):
+            rows = table[(table.metric == m) & (table.band == band)].sort_values("start")
+            want = np.nanmean(wide[m].values[k], axis=(1, 2))
+            got = rows["value"].to_numpy(float)
+            keep = ~wide["bad_window"].values.astype(bool)  # windows over BAD spans are NaN there
+            assert np.isfinite(got[keep]).all() and keep.sum() > 50
+            np.testing.assert_allclose(got[keep], want[keep], rtol=1e-13, atol=1e-15)
+    first = table[(table.band == "theta") & (table.metric == "plv")].sort_values("start").copy()
+    first["x_category"] = np.where(np.arange(len(first)) % 3 == 0, "a", "n/a")
+    got = pair_differences([(first, dyad["float32"])], "x", "a", "others", "alpha", "coh")
+    ref = pair_differences([(first, wide)], "x", "a", "others", "alpha", "coh")
+    assert got[0] == ref[0] == ["D01"] and got[2] == ref[2]
+    np.testing.assert_allclose(got[1], ref[1], rtol=1e-13, atol=1e-15)
+
+
+def test_only_a_chosen_precision_is_a_rule_param():
+    """At its default (float64) synchrony.dtype is left out of the rules' params (LATER_KEYS),
+    so a study computed before the option existed does not rerun synchrony and nulls on
+    upgrade; float32 is a param (switching reruns them). The stage reads the absent key back
+    as float64."""
+    from pathlib import Path
+
+    from hyperscan.provenance import config_subset
+    from hyperscan.synchrony import config_dtype
+
+    common = (Path(__file__).resolve().parents[1] / "workflow" / "rules" / "common.smk").read_text()
+    start = common.index("#: Keys added after the first release")
+    source = common[start:common.index("\n\n\ndef ", common.index("def cfg(", start))]
+    for dtype, kept in (("float64", False), ("float32", True)):
+        config = {"synchrony": {"method": "hilbert", "dtype": dtype}, "stats": {"seed": 1}}
+        scope = {"config": config, "config_subset": config_subset}
+        exec(source, scope)  # noqa: S102 - the rule file's own function
+        for keys in (("synchrony",), ("synchrony.dtype", "synchrony.method")):
+            view = scope["cfg"](*keys)
+            assert ("dtype" in view["synchrony"]) is kept, (dtype, keys)
+            assert config_dtype(view) == dtype
+    with pytest.raises(ValueError, match="synchrony.dtype"):
+        config_dtype({"synchrony": {"dtype": "float16"}})
+    assert config_dtype({"synchrony": {"dtype": np.float32}}) == "float32"
+
+
 def test_default_float64_stage_is_the_engine_in_blocks_of_32(dyad):
     """The default (float64) stage computes what compute_synchrony's float64 engine does with
     its own default block, bit for bit: the option changes nothing unless chosen."""
@@ -124,7 +184,8 @@ def test_default_float64_stage_is_the_engine_in_blocks_of_32(dyad):
             np.testing.assert_array_equal(got[m].values, ref[m].values)
 
 
-def test_epoched_stage_honours_the_precision(tmp_path):
+@pytest.mark.parametrize("epochs", ["whole", "sliding"])
+def test_epoched_stage_honours_the_precision(tmp_path, epochs):
     """An epoched session (hyperscan.epoched) goes through the same option: a float32 file
     within the bound of the float64 one, epoch coordinates the same."""
     from epoch_tools import simulate_epoched_dyad
@@ -138,14 +199,18 @@ def test_epoched_stage_honours_the_precision(tmp_path):
                                                                   verbose="error")
         fifs.append(str(tmp_path / f"{person}_raw.fif"))
     base = {"bands": {"theta": [4, 8], "alpha": [8, 13]}, "metrics": ["plv", "coh", "envcorr"],
-            "window": {"length": 2.0, "step": 1.0, "epochs": "whole"}}
+            "window": {"length": 2.0, "step": 1.0, "epochs": epochs}}
     out = {}
     for dtype in ("float64", "float32"):
         cfg = validate_config(dict(base, synchrony={"dtype": dtype}))
         synchrony_stage(*fifs, cfg, tmp_path / f"{dtype}.nc", threads=1)
         out[dtype] = xr.open_dataset(tmp_path / f"{dtype}.nc", engine="h5netcdf")
     try:
-        assert list(out["float32"]["event"].values) == list(out["float64"]["event"].values) == names
+        assert list(out["float32"]["event"].values) == list(out["float64"]["event"].values)
+        if epochs == "whole":  # one window per epoch, in the epochs' order
+            assert list(out["float64"]["event"].values) == names
+        else:  # several windows per epoch
+            assert len(out["float64"]["event"]) > len(names)
         for m in base["metrics"]:
             assert out["float32"][m].dtype == np.float32 and out["float64"][m].dtype == np.float64
             diff = np.abs(out["float32"][m].values.astype(np.float64) - out["float64"][m].values)

@@ -186,11 +186,13 @@ def _shift_to_eeg_clock(ds, layout, sfreq):
                             epoch_start=("time", eeg), epoch_end=("time", eeg + n))
 
 
-def epoched_synchrony_stage(client, therapist, config, out_path, attrs, source, dtype="float64") -> None:
+def epoched_synchrony_stage(client, therapist, config, out_path, attrs, source, dtype="float64",
+                            channel_block=32) -> None:
     """The synchrony stage for an epoched session: synchrony.nc, written atomically
-    (``dtype``: config ``synchrony.dtype``, see :func:`epoched_synchrony`)."""
+    (``dtype``: config ``synchrony.dtype``; ``channel_block``: see :func:`epoched_synchrony`)."""
     from ..atomic import atomic_output
 
-    ds = epoched_synchrony(client, therapist, config, attrs=attrs, source=source, dtype=dtype)
+    ds = epoched_synchrony(client, therapist, config, attrs=attrs, source=source, dtype=dtype,
+                           channel_block=channel_block)
     with atomic_output(out_path) as tmp:
         ds.to_netcdf(tmp, engine="h5netcdf")

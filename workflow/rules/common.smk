@@ -163,7 +163,7 @@ def gpus():
 #: Keys added after the first release whose default computes what came before. At that default
 #: they are left out of a rule's params (the stage reads the default back), so a study run
 #: before the key existed does not rerun its synchrony and null models on upgrade.
-LATER_KEYS = {("synchrony", "backend"): "cpu"}
+LATER_KEYS = {("synchrony", "backend"): "cpu", ("synchrony", "dtype"): "float64"}
 
 
 def cfg(*keys):
