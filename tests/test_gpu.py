@@ -250,29 +250,6 @@ def test_workflow_asks_a_gpu_only_for_cupy():
     assert scope["gpus"]() == 0
 
 
-
-def test_the_default_backend_is_not_a_param():
-    """At its default (cpu) synchrony.backend is left out of the rules' params, so a study
-    computed before the option existed does not rerun synchrony and nulls on upgrade; cupy
-    is a param (switching reruns them). The stages read the absent key back as cpu."""
-    from pathlib import Path
-
-    from hyperscan.provenance import config_subset
-
-    common = (Path(__file__).resolve().parents[1] / "workflow" / "rules" / "common.smk").read_text()
-    start = common.index("#: Keys added after the first release")
-    source = common[start:common.index("\n\n\ndef ", common.index("def cfg(", start))]
-    for backend, kept in (("cpu", False), ("cupy", True)):
-        config = {"synchrony": {"method": "hilbert", "backend": backend}, "stats": {"seed": 1}}
-        scope = {"config": config, "config_subset": config_subset}
-        exec(source, scope)  # noqa: S102 - the rule file's own function
-        for keys in (("synchrony",), ("synchrony.backend", "synchrony.method")):
-            view = scope["cfg"](*keys)
-            assert ("backend" in view["synchrony"]) is kept, (backend, keys)
-            assert gpu.config_backend(view) == backend  # read back, never refused as undeclared
-            assert view["synchrony"]["method"] == "hilbert"
-
-
 # ------------------------------------------------------------------ on a GPU (pytest -m gpu)
 
 def _cupy_or_skip():
