@@ -25,10 +25,11 @@ rule nulls:
     # longer of the two.
     threads: engine_threads("client", "therapist")
     resources:
-        # memory: peak 1783 MB on the 60-min 2 x 64-ch session (benchmarks/README.md) (was
-        # 2674); partners are read one at a time, so only the session's own two FIFs (440 MB
-        # there) count -> 2040
-        mem_mb=mem_mb(500, 3.5, "client", "therapist"),
+        # memory: the 60-min 2 x 64-ch session's job peaked at 2141-2304 MB (ru_maxrss in
+        # its log, two runs, 2026-12-02; the stage alone outside the workflow 1819 MB, of
+        # which 365 MB file pages of the read-back surrogates); partners are read one at a
+        # time, so only the session's own two FIFs (440 MB there) count -> 2346
+        mem_mb=mem_mb(500, 4.2, "client", "therapist"),
         runtime=60,
         gpu=gpus(),  # one GPU when synchrony.backend is cupy
     params:
