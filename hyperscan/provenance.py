@@ -162,6 +162,23 @@ def sha256(path, chunk=1 << 20) -> str:
     return digest.hexdigest()
 
 
+def sha256_files(paths, threads: int = 1) -> dict[str, str]:
+    """``{str(path): sha256(path)}`` of each distinct file in ``paths``, hashed on up to
+    ``threads`` threads (:func:`hyperscan.threads.parallel_map`), largest file first.
+
+    hashlib releases the GIL while it hashes a block and the reads release it too, so two
+    files hash side by side on two cores (issue #19: the manifest of a 60-min 64-channel
+    session hashes 4.3 GB, a 3.4-GB ``synchrony.nc`` among it, at the very end of a run,
+    when nothing else is left to run; a study of many sessions hashes every session's
+    files there). Each file's digest is the same whatever the thread count. Largest first
+    so that the biggest file does not start last (longest-processing-time order)."""
+    from .threads import parallel_map
+
+    unique = list(dict.fromkeys(str(p) for p in paths))
+    order = sorted(unique, key=lambda p: -Path(p).stat().st_size)
+    return dict(zip(order, parallel_map(sha256, order, threads=max(1, int(threads)))))
+
+
 def versions() -> dict[str, str]:
     """Python's and every relevant package's version (:func:`_package_closure`)."""
     from . import __version__
@@ -190,7 +207,7 @@ def provenance(config: dict, inputs) -> dict[str, str]:
     }
 
 
-def manifest(config: dict, sessions, output_dir, outputs) -> dict:
+def manifest(config: dict, sessions, output_dir, outputs, threads: int = 1) -> dict:
     """The study's provenance in one document (``group/provenance.json``).
 
     ``versions`` (Python and the packages above), ``config`` (the validated config, defaults
@@ -199,34 +216,22 @@ def manifest(config: dict, sessions, output_dir, outputs) -> dict:
     itself under ``sessions_sheet``), ``outputs`` (each output path relative to ``output_dir``
     with its sha256) and ``alignment`` (per ``dyad/session``: the alignment method, header
     start-time difference, offset, drift, sync-trigger residual, holes and XDF streams, from
-    its ``qc.json``).
+    its ``qc.json``). ``threads``: files hashed side by side (:func:`sha256_files`); the
+    document is the same for any number.
     TSV files cannot carry attributes the way ``synchrony.nc`` does; this manifest ties each
     of them, by checksum, to the versions, config and inputs that made it.
     """
     output_dir = Path(output_dir)
-    inputs = {}
+    roles = ("client", "therapist", "reports", "report_clock_sync", "ratings")
+    parts = {}  # what each recording is made of, looked up once
     for s in sessions:
-        files = {}
-        for role in ("client", "therapist", "reports", "report_clock_sync", "ratings"):
+        for role in ("client", "therapist"):
             p = getattr(s, role, None)
-            if p is not None:
-                files[role] = {"path": str(p), "sha256": sha256(p)}
-                parts = companion_files(p) if role in ("client", "therapist") else []
-                if parts:
-                    files[role]["parts"] = [{"path": str(q), "sha256": sha256(q)} for q in parts]
-        inputs[f"{s.dyad}/{s.session}"] = files
+            if p is not None and str(p) not in parts:
+                parts[str(p)] = companion_files(p)
     sheet = config.get("sessions")
-    if sheet and Path(sheet).is_file():
-        inputs["sessions_sheet"] = {"path": str(sheet), "sha256": sha256(sheet)}
-    out = {}
+    sheet = sheet if sheet and Path(sheet).is_file() else None
     files = []
-    alignment = {}
-    for p in map(Path, outputs):
-        if p.name == "qc.json" and p.is_file():  # how each session's recordings were aligned
-            qc = json.loads(p.read_text())
-            if isinstance(qc.get("alignment"), dict):
-                facts = {k: v for k, v in qc["alignment"].items() if k != "channels"}
-                alignment[f"{qc.get('dyad')}/{qc.get('session')}"] = facts
     for p in map(Path, outputs):  # a directory output (figures/) counts file by file
         if not p.is_relative_to(output_dir):  # the study's input files (rule inputs, for reruns)
             continue
@@ -237,8 +242,32 @@ def manifest(config: dict, sessions, output_dir, outputs) -> dict:
         if p.name.endswith("_raw.fif"):
             companions.append(p.with_name(p.name[: -len("_raw.fif")] + "-ica.fif"))
         files += [c for c in companions if c.is_file()]
+    # every file hashed once, side by side on ``threads`` threads
+    to_hash = [getattr(s, role) for s in sessions for role in roles if getattr(s, role, None) is not None]
+    to_hash += [q for qs in parts.values() for q in qs] + ([sheet] if sheet else []) + files
+    digest = sha256_files(to_hash, threads)
+    inputs = {}
+    for s in sessions:
+        entry = {}
+        for role in roles:
+            p = getattr(s, role, None)
+            if p is not None:
+                entry[role] = {"path": str(p), "sha256": digest[str(p)]}
+                if parts.get(str(p)) and role in ("client", "therapist"):
+                    entry[role]["parts"] = [{"path": str(q), "sha256": digest[str(q)]} for q in parts[str(p)]]
+        inputs[f"{s.dyad}/{s.session}"] = entry
+    if sheet:
+        inputs["sessions_sheet"] = {"path": str(sheet), "sha256": digest[str(sheet)]}
+    out = {}
+    alignment = {}
+    for p in map(Path, outputs):
+        if p.name == "qc.json" and p.is_file():  # how each session's recordings were aligned
+            qc = json.loads(p.read_text())
+            if isinstance(qc.get("alignment"), dict):
+                facts = {k: v for k, v in qc["alignment"].items() if k != "channels"}
+                alignment[f"{qc.get('dyad')}/{qc.get('session')}"] = facts
     for p in sorted(files):
-        out[p.relative_to(output_dir).as_posix() if p.is_relative_to(output_dir) else str(p)] = sha256(p)
+        out[p.relative_to(output_dir).as_posix() if p.is_relative_to(output_dir) else str(p)] = digest[str(p)]
     doc = {
         "versions": versions(),
         "config": json.loads(json.dumps(config, default=str)),
@@ -249,11 +278,12 @@ def manifest(config: dict, sessions, output_dir, outputs) -> dict:
     return doc
 
 
-def provenance_stage(sessions, config: dict, outputs, out_path) -> None:
-    """Workflow stage: every input and output of the study -> ``group/provenance.json``."""
+def provenance_stage(sessions, config: dict, outputs, out_path, threads: int = 1) -> None:
+    """Workflow stage: every input and output of the study -> ``group/provenance.json``
+    (files hashed on ``threads`` threads: the rule's allocation)."""
     from .atomic import write_text_atomic
 
-    doc = manifest(config, sessions, config["output_dir"], outputs)
+    doc = manifest(config, sessions, config["output_dir"], outputs, threads=threads)
     write_text_atomic(json.dumps(doc, indent=2, sort_keys=True) + "\n", out_path)
 
 

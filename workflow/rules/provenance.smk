@@ -24,7 +24,10 @@ rule provenance:
         f"{OUT}/benchmarks/provenance/group.tsv"
     conda:
         "../envs/hyperscan.yaml"
-    threads: 1
+    # Two threads: files hashed side by side (hyperscan.provenance.sha256_files; the same
+    # manifest on any number). It runs last, when nothing else is left to run; on the 60-min
+    # 64-channel session it hashes 4.3 GB (benchmarks/README.md). profiles/slurm keeps 2.
+    threads: 2
     resources:
         # memory: hashes in 1-MB blocks: flat, 119 MB on the sample study
         mem_mb=mem_mb(1000),

@@ -8,5 +8,6 @@ with step("provenance manifest", log):
         snakemake.params.config,
         snakemake.input,
         snakemake.output[0],
+        threads=snakemake.threads,
     )
 end_job()  # done: skip the interpreter teardown (hyperscan.logs.end_job)
