@@ -1030,6 +1030,15 @@ def _skeleton(
 DEFAULT_METRICS = ("plv", "ccorr", "coh", "imcoh", "wpli", "envcorr")
 
 
+def _channel_blocks(channel_block) -> tuple[int, int]:
+    """``(client_block, therapist_block)`` from ``compute_synchrony``'s ``channel_block``."""
+    blocks = (channel_block, channel_block) if np.ndim(channel_block) == 0 else tuple(channel_block)
+    if len(blocks) != 2 or not all(isinstance(b, (int, np.integer)) and not isinstance(b, bool) and b >= 1
+                                   for b in blocks):
+        raise ValueError(f"channel_block must be a positive int or a pair of them, got {channel_block!r}")
+    return int(blocks[0]), int(blocks[1])
+
+
 def compute_synchrony(
     client,
     therapist,
@@ -1046,7 +1055,7 @@ def compute_synchrony(
     chunk_windows: int = 64,
     dtype="float64",
     method: str = "hilbert",
-    channel_block: int = 32,
+    channel_block: int | tuple[int, int] = 32,
     filter_kw: Mapping | None = None,
     attrs: Mapping | None = None,
     reduce: Callable[[xr.DataArray], np.ndarray] | None = None,
@@ -1087,12 +1096,17 @@ def compute_synchrony(
     chunk_windows : windows computed (and held) at a time.
     dtype : "float64" | "float32" working and output precision.
     method : "hilbert" | "morlet", see :func:`band_analytic`.
-    channel_block : channels per side whose band signal is held at a time.
-        Peak memory is about the input plus ``2·channel_block·n_times`` complex
-        values plus one chunk, independent of the number of bands, metrics and
-        windows. When a side has more channels than this, the therapist side's
-        band signal is recomputed once per client block (costs filtering time,
-        saves memory).
+    channel_block : int or (client_block, therapist_block)
+        Channels per side whose band signal is held at a time (an int: the same for both).
+        Peak memory is about the input plus ``(client_block + therapist_block)·n_times``
+        complex values plus one chunk, independent of the number of bands, metrics and
+        windows. When the client has more channels than its block and the therapist more
+        than theirs, a therapist block's band signal is made again for a later client block
+        (costs filtering time, saves memory); with the therapist in one block each band
+        signal is made once, and each client block's per-window transforms serve every
+        therapist channel (the synchrony stage's layout when its memory allows:
+        :func:`stage_channel_block`). The blocks decide the shapes of the matrix products,
+        so values differ between layouts by rounding only (≤ 1e-12, tested).
     filter_kw : extra keyword arguments for :func:`mne.filter.filter_data` (through
         :func:`hyperscan.fir.filter_data`).
     attrs : extra dataset attributes (e.g. provenance); str/number values.
@@ -1208,10 +1222,12 @@ def compute_synchrony(
         return band_analytic(x[rows], sfreq, band, method, dtype=real, n_fft=hilbert_n_fft, backend=backend,
                              **filter_kw)
 
+    block_a, block_b = _channel_blocks(channel_block)
+
     def run(write, band_done=None):
         nonlocal n_invalid
-        a_blocks = [slice(i, min(i + channel_block, n_a)) for i in range(0, n_a, channel_block)]
-        b_blocks = [slice(j, min(j + channel_block, n_b)) for j in range(0, n_b, channel_block)]
+        a_blocks = [slice(i, min(i + block_a, n_a)) for i in range(0, n_a, block_a)]
+        b_blocks = [slice(j, min(j + block_b, n_b)) for j in range(0, n_b, block_b)]
         done, total = 0, len(band_names) * len(a_blocks) * len(b_blocks) * n_win  # for progress
         for ib, name in enumerate(band_names):
             cached = None if client_analytic is None else client_analytic.get(name)
@@ -1271,7 +1287,7 @@ def compute_synchrony(
             da = xr.DataArray(values, dims=("time", "client_channel", "therapist_channel"), coords=pair_coords)
             return np.asarray(reduce(da))
 
-        if n_a <= channel_block and n_b <= channel_block:
+        if n_a <= block_a and n_b <= block_b:
             # one channel block per side: each chunk of windows holds every channel pair, so
             # it is summarised at once (reduce works window by window) and no band of
             # (window, channel, channel) values is ever held (60-min 64 x 64: 59 MB a metric)
@@ -1306,7 +1322,7 @@ def compute_synchrony(
         _warn_undefined(n_invalid, undefined, stacklevel=2)
         return ds
 
-    return _stream_to_netcdf(out_path, skel, metrics, shape, real, chunk_windows, channel_block, run,
+    return _stream_to_netcdf(out_path, skel, metrics, shape, real, chunk_windows, (block_a, block_b), run,
                              lambda: _warn_undefined(n_invalid, undefined, stacklevel=3))
 
 
@@ -1457,8 +1473,8 @@ def _stream_to_netcdf(out_path, skel, metrics, shape, real, chunk_windows, chann
     """Write the coordinates with xarray, declare one variable per metric with h5netcdf, then
     fill them chunk by chunk through h5py; atomic rename at the end.
 
-    One HDF5 chunk per write: chunks are ``(1, chunk_windows, channel_block, channel_block)``
-    (each side's channel block, as ``run`` writes them), so a block of values that fills its
+    One HDF5 chunk per write: chunks are ``(1, chunk_windows, client_block, therapist_block)``
+    (``channel_block``: each side's channel block, as ``run`` writes them), so a block of values that fills its
     chunk goes to the file as it is (``write_direct_chunk``: no selection, conversion or
     read-modify-write of a chunk half written before; a 60-min 64-channel session's 3.4 GB
     in 2-4 s instead of 8-15 s, issue #19). Edge chunks (the last windows, a last channel
@@ -1476,7 +1492,7 @@ def _stream_to_netcdf(out_path, skel, metrics, shape, real, chunk_windows, chann
     with atomic_output(out_path) as tmp:  # hidden temporary, removed on failure
         skel.to_netcdf(tmp, engine="h5netcdf")
         dims = ("band", "time", "client_channel", "therapist_channel")
-        chunks = (1, min(chunk_windows, shape[1]), min(channel_block, shape[2]), min(channel_block, shape[3]))
+        chunks = (1, min(chunk_windows, shape[1]), min(channel_block[0], shape[2]), min(channel_block[1], shape[3]))
         with h5netcdf.File(tmp, "a") as f:
             for m in metrics:
                 f.create_variable(m, dims, dtype=real, chunks=chunks, fillvalue=np.nan).attrs.update(metric_attrs(m))
@@ -1506,6 +1522,39 @@ def _stream_to_netcdf(out_path, skel, metrics, shape, real, chunk_windows, chann
 #: one block and makes each band signal once instead of 5 times per 2 x 2 blocks.
 STAGE_CHANNEL_BLOCK = {"float64": 32, "float32": 64}
 
+#: The synchrony stage's peak memory (MB) as ``fixed + per_mb x`` the MB of both FIFs, with
+#: :data:`STAGE_CHANNEL_BLOCK` channels a block on each side (measured on the 60-min 2 x
+#: 64-channel session, 440 MB of FIF: 1768-1899 MB; benchmarks/README.md).
+SYNCHRONY_MEM_MB = (500.0, 3.5)
+
+
+def stage_channel_block(dtype: str, n_therapist: int, n_times: int, mem_mb: float | None,
+                        input_mb: float) -> int | tuple[int, int]:
+    """``compute_synchrony``'s ``channel_block`` in the synchrony stage: the therapist's
+    channels in one block (``(STAGE_CHANNEL_BLOCK[dtype], n_therapist)``) when the job's
+    memory budget ``mem_mb`` (its ``resources.mem_mb``; None: unknown) holds
+    :data:`SYNCHRONY_MEM_MB` of ``input_mb`` plus the wider block's band signal (``n_therapist
+    - STAGE_CHANNEL_BLOCK`` channels more of ``n_times`` complex samples); else
+    ``STAGE_CHANNEL_BLOCK[dtype]`` on both sides, as before.
+
+    Why (issue #19): with the therapist in two blocks, one of them is made again for the
+    second client block (5 band signals a band instead of 4 for 2 x 2 blocks) and each client
+    block's per-window transforms (unit phasors, envelopes, ...) are made once per therapist
+    block. The 60-min 2 x 64-channel stage, 2 threads, alternating runs: 77.1 / 71.2 s wall
+    (128.9 / 121.7 CPU s) -> 66.6 / 59.8 s (114.3 / 102.6 CPU s), peak 1857-1862 -> 2303-2306
+    MB. Values: the same formulas on other matrix shapes, equal to rounding (there: PLV,
+    coherence, imaginary coherence and wPLI bit-identical, ccorr and envcorr within 2e-15).
+    """
+    base = STAGE_CHANNEL_BLOCK[dtype]
+    if mem_mb is None or n_therapist <= base:
+        return base
+    itemsize = 2 * np.dtype(dtype).itemsize  # complex
+    extra_mb = (n_therapist - base) * n_times * itemsize / 2**20
+    fixed, per_mb = SYNCHRONY_MEM_MB
+    if float(mem_mb) >= fixed + per_mb * input_mb + extra_mb:
+        return base, int(n_therapist)
+    return base
+
 
 def config_dtype(config: Mapping) -> str:
     """The synchrony stage's precision, ``"float64"`` or ``"float32"``, from config
@@ -1523,14 +1572,17 @@ def config_dtype(config: Mapping) -> str:
 
 
 def synchrony_stage(client_fif, therapist_fif, config: Mapping, out_path, threads: int = 1,
-                    progress: Callable[[int, int], None] | None = None) -> None:
+                    progress: Callable[[int, int], None] | None = None, mem_mb: float | None = None,
+                    log=None) -> None:
     """Workflow stage: two preprocessed FIF files -> synchrony.nc (with provenance attrs).
 
     Windows overlapping a ``BAD*`` annotation of either person are flagged in
     ``bad_window``. BLAS, OpenMP and numba are limited to ``threads`` (the rule's
     allocation; :func:`hyperscan.threads.limit_threads`) because oversubscribed threads are
     much slower than one when jobs run side by side. ``progress``: see
-    :func:`compute_synchrony`.
+    :func:`compute_synchrony`. ``mem_mb``: the job's memory budget (``resources.mem_mb``),
+    which decides the channel blocks (:func:`stage_channel_block`); ``log``: a logger told
+    the choice.
 
     ``config["synchrony"]["dtype"]`` (default ``"float64"``) is the working and output
     precision (:func:`compute_synchrony`'s ``dtype``), with :data:`STAGE_CHANNEL_BLOCK`
@@ -1569,6 +1621,11 @@ def synchrony_stage(client_fif, therapist_fif, config: Mapping, out_path, thread
             epoched_synchrony_stage(client, therapist, config, out_path, attrs, source=client_fif, dtype=dtype,
                                     channel_block=STAGE_CHANNEL_BLOCK[dtype])
         return
+    input_mb = (Path(client_fif).stat().st_size + Path(therapist_fif).stat().st_size) / 2**20
+    block = stage_channel_block(dtype, len(therapist.channels), client.n_times, mem_mb, input_mb)
+    if log is not None:
+        log.info("channel blocks (client, therapist): %s (memory budget %s MB)",
+                 block if isinstance(block, tuple) else (block, block), mem_mb)
     with limit_threads(threads):
         ds = compute_synchrony(
             client.data,
@@ -1585,7 +1642,7 @@ def synchrony_stage(client_fif, therapist_fif, config: Mapping, out_path, thread
             chunk_windows=scfg["chunk_windows"],
             method=scfg["method"],
             dtype=dtype,
-            channel_block=STAGE_CHANNEL_BLOCK[dtype],
+            channel_block=block,
             attrs=attrs,
             progress=progress,
             hilbert_n_fft=config_hilbert_n_fft(config),

@@ -21,5 +21,7 @@ with Progress("synchrony", unit="band-windows", logger=log) as bar, step("synchr
         snakemake.output[0],
         threads=snakemake.threads,
         progress=bar,
+        mem_mb=getattr(snakemake.resources, "mem_mb", None),  # decides the channel blocks
+        log=log,
     )
 end_job()  # done: skip the interpreter teardown (hyperscan.logs.end_job)
