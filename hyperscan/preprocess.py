@@ -307,8 +307,6 @@ def _explained_variances(ica, raw: mne.io.BaseRaw, component_sets) -> list[float
         rows = np.array([eeg_names.index(ch) for ch in ica.ch_names])  # the ICA's rows among them
         unmixing = ica.unmixing_matrix_ @ ica.pca_components_[:n]  # (n, n_ica_channels)
         mixing = ica.pca_components_[:n].T @ ica.mixing_matrix_  # (n_ica_channels, n)
-        used = sorted({int(c) for components in sets for c in components})
-        where = {c: k for k, c in enumerate(used)}
         scale = ica.pre_whitener_.reshape(-1, 1)
         mean = ica.pca_mean_.reshape(-1, 1) if ica.pca_mean_ is not None else 0.0
     for start in range(0, raw.n_times, ICA_CHUNK_SAMPLES):
@@ -324,11 +322,16 @@ def _explained_variances(ica, raw: mne.io.BaseRaw, component_sets) -> list[float
         x = raw.get_data(picks=eeg_picks, start=start, stop=stop)
         orig = x.var(axis=0).sum()
         y = x[rows] / scale - mean
-        sources = unmixing[used] @ y
+        # every component's source from one product of a fixed shape, whichever sets are asked:
+        # a product of only the sets' components (as before) has a shape that depends on the
+        # sets, and BLAS may round a row differently in another shape (a set's share then
+        # differed in the last bits between a joint pass and a pass of its own with the
+        # minimum declared numpy/OpenBLAS on an AVX-512 machine)
+        sources = unmixing @ y
         diff = np.zeros_like(x)  # 0 on the EEG channels the ICA does not use
         for components in residual:
             once = sorted({int(c) for c in components})  # each component once, as MNE's np.unique
-            diff[rows] = scale * (y - mixing[:, once] @ sources[[where[c] for c in once]])
+            diff[rows] = scale * (y - mixing[:, once] @ sources[once])
             # MNE: 1 - mean_t var_ch(diff) / mean_t var_ch(orig), summed over chunks
             residual[components] += diff.var(axis=0).sum()
         total += orig
