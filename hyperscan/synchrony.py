@@ -1469,16 +1469,16 @@ def mne_picks(inst):
     return mne.pick_types(inst.info, eeg=True)
 
 
-def _stream_to_netcdf(out_path, skel, metrics, shape, real, chunk_windows, channel_block, run, warn):
+def _stream_to_netcdf(out_path, skel, metrics, shape, real, chunk_windows, blocks, run, warn):
     """Write the coordinates with xarray, declare one variable per metric with h5netcdf, then
     fill them chunk by chunk through h5py; atomic rename at the end.
 
     One HDF5 chunk per write: chunks are ``(1, chunk_windows, client_block, therapist_block)``
-    (``channel_block``: each side's channel block, as ``run`` writes them), so a block of values that fills its
-    chunk goes to the file as it is (``write_direct_chunk``: no selection, conversion or
-    read-modify-write of a chunk half written before; a 60-min 64-channel session's 3.4 GB
-    in 2-4 s instead of 8-15 s, issue #19). Edge chunks (the last windows, a last channel
-    block narrower than ``channel_block``) go through h5py's ordinary write. The stored
+    (``blocks``: each side's channel block, as ``run`` writes them), so a block of values
+    that fills its chunk goes to the file as it is (``write_direct_chunk``: no selection,
+    conversion or read-modify-write of a chunk half written before; a 60-min 64-channel
+    session's 3.4 GB in 2-4 s instead of 8-15 s, issue #19). Edge chunks (the last windows, a
+    last channel block narrower than its side's block) go through h5py's ordinary write. The stored
     values are the same either way (tested); the variables and attributes are those
     h5netcdf wrote."""
     import h5netcdf
@@ -1492,7 +1492,7 @@ def _stream_to_netcdf(out_path, skel, metrics, shape, real, chunk_windows, chann
     with atomic_output(out_path) as tmp:  # hidden temporary, removed on failure
         skel.to_netcdf(tmp, engine="h5netcdf")
         dims = ("band", "time", "client_channel", "therapist_channel")
-        chunks = (1, min(chunk_windows, shape[1]), min(channel_block[0], shape[2]), min(channel_block[1], shape[3]))
+        chunks = (1, min(chunk_windows, shape[1]), min(blocks[0], shape[2]), min(blocks[1], shape[3]))
         with h5netcdf.File(tmp, "a") as f:
             for m in metrics:
                 f.create_variable(m, dims, dtype=real, chunks=chunks, fillvalue=np.nan).attrs.update(metric_attrs(m))
